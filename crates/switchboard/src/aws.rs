@@ -1,0 +1,26 @@
+//! SDK configuration, built once per cold start.
+//!
+//! Endpoints come from the standard `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_<SERVICE>` variables (that
+//! is how the local cloud is reached); there are no local special cases in function code.
+
+use std::time::Duration;
+
+use aws_config::{timeout::TimeoutConfig, BehaviorVersion, SdkConfig};
+
+/// Timeouts for functions that Amazon Connect invokes: Connect gives up after 8 s, so one attempt may
+/// take 2 s and a whole operation (with the SDK's standard retries) 5 s, leaving room for two calls.
+pub fn connect_timeouts() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(Duration::from_millis(1_000))
+        .operation_attempt_timeout(Duration::from_millis(2_000))
+        .operation_timeout(Duration::from_millis(5_000))
+        .build()
+}
+
+/// Loads region, credentials, endpoints and retry settings from the environment, with `timeouts`.
+pub async fn load(timeouts: TimeoutConfig) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(timeouts)
+        .load()
+        .await
+}

@@ -1,0 +1,187 @@
+//! The Connect edge: the ContactFlowEvent in, a flat string map with `Result` out.
+//!
+//! Parsing is lenient on purpose: chat and task contacts have no customer or system endpoint, and
+//! Connect adds fields over time, so every field here is optional and unknown fields are ignored.
+//! (`aws_lambda_events::connect::ConnectEvent` requires the endpoints and so rejects such contacts.)
+
+use std::{collections::BTreeMap, collections::HashMap, future::Future};
+
+use lambda_runtime::{service_fn, LambdaEvent};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ContactFlowEvent {
+    #[serde(default)]
+    pub details: Details,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Details {
+    #[serde(default)]
+    pub contact_data: ContactData,
+    /// The block's `LambdaInvocationAttributes`. Connect sends strings; anything else is ignored.
+    #[serde(default)]
+    pub parameters: HashMap<String, serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ContactData {
+    pub contact_id: Option<String>,
+    pub initial_contact_id: Option<String>,
+    pub previous_contact_id: Option<String>,
+    pub channel: Option<String>,
+    pub instance_arn: Option<String>,
+    pub initiation_method: Option<String>,
+    pub customer_endpoint: Option<Endpoint>,
+    pub system_endpoint: Option<Endpoint>,
+    #[serde(default)]
+    pub attributes: HashMap<String, serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Endpoint {
+    pub address: Option<String>,
+    #[serde(rename = "Type")]
+    pub kind: Option<String>,
+}
+
+impl ContactFlowEvent {
+    /// A non-blank string parameter, trimmed.
+    pub fn parameter(&self, name: &str) -> Option<&str> {
+        self.details
+            .parameters
+            .get(name)
+            .and_then(serde_json::Value::as_str)
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+    }
+
+    /// The id that survives transfers: `InitialContactId`, else `ContactId`.
+    pub fn initial_contact_id(&self) -> Option<&str> {
+        let data = &self.details.contact_data;
+        non_blank(&data.initial_contact_id).or_else(|| non_blank(&data.contact_id))
+    }
+
+    pub fn contact_id(&self) -> Option<&str> {
+        non_blank(&self.details.contact_data.contact_id)
+    }
+
+    /// The caller's address (E.164 for voice), when the channel has one.
+    pub fn customer_address(&self) -> Option<&str> {
+        self.details
+            .contact_data
+            .customer_endpoint
+            .as_ref()
+            .and_then(|e| e.address.as_deref())
+            .filter(|v| !v.is_empty())
+    }
+}
+
+fn non_blank(value: &Option<String>) -> Option<&str> {
+    value.as_deref().filter(|v| !v.is_empty())
+}
+
+/// What a flow function answers: `Result` plus flat string values. Connect rejects nested values, so
+/// the type only allows strings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FlowResult(BTreeMap<String, String>);
+
+impl FlowResult {
+    /// A result with the given UPPER_SNAKE code.
+    pub fn new(code: &str) -> Self {
+        let mut map = BTreeMap::new();
+        map.insert("Result".to_owned(), code.to_owned());
+        Self(map)
+    }
+
+    pub fn with(mut self, key: &str, value: impl ToString) -> Self {
+        self.0.insert(key.to_owned(), value.to_string());
+        self
+    }
+
+    pub fn code(&self) -> &str {
+        self.0.get("Result").map(String::as_str).unwrap_or_default()
+    }
+
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(String::as_str)
+    }
+}
+
+/// Runs a Connect flow function: parses each event leniently and answers with its [`FlowResult`].
+/// An `Err` from the handler becomes a Lambda error, which sends the flow down its Error branch.
+pub async fn serve<H, Fut, E>(handler: H) -> Result<(), lambda_runtime::Error>
+where
+    H: Fn(ContactFlowEvent) -> Fut,
+    Fut: Future<Output = Result<FlowResult, E>>,
+    E: std::error::Error + Send + Sync + 'static,
+{
+    let handler = &handler;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<ContactFlowEvent>| async move {
+        match handler(event.payload).await {
+            Ok(result) => {
+                tracing::info!(result = result.code(), "flow function answered");
+                Ok(result)
+            }
+            Err(error) => {
+                tracing::error!(error = %error, "flow function failed");
+                Err(lambda_runtime::Error::from(error))
+            }
+        }
+    }))
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_chat_contact_without_endpoints_and_unknown_fields() {
+        let event: ContactFlowEvent = serde_json::from_value(serde_json::json!({
+            "Name": "ContactFlowEvent",
+            "Details": {
+                "ContactData": {
+                    "ContactId": "c-2", "InitialContactId": "", "Channel": "CHAT",
+                    "CustomerEndpoint": null, "SystemEndpoint": null, "Brand-new": {"x": 1},
+                    "Attributes": {"a": "b"}
+                },
+                "Parameters": {"location": " Sydney ", "n": 3, "blank": ""}
+            }
+        }))
+        .unwrap();
+        assert_eq!(event.customer_address(), None);
+        assert_eq!(event.initial_contact_id(), Some("c-2"), "a blank InitialContactId falls back");
+        assert_eq!(event.contact_id(), Some("c-2"));
+        assert_eq!(event.parameter("location"), Some("Sydney"));
+        assert_eq!(event.parameter("n"), None);
+        assert_eq!(event.parameter("blank"), None);
+    }
+
+    #[test]
+    fn initial_contact_id_falls_back_to_contact_id() {
+        let event: ContactFlowEvent = serde_json::from_value(serde_json::json!({
+            "Details": {"ContactData": {"ContactId": "c-1"}}
+        }))
+        .unwrap();
+        assert_eq!(event.initial_contact_id(), Some("c-1"));
+        let empty: ContactFlowEvent = serde_json::from_value(serde_json::json!({})).unwrap();
+        assert_eq!(empty.initial_contact_id(), None);
+    }
+
+    #[test]
+    fn flow_result_serialises_flat_strings() {
+        let result = FlowResult::new("SENT").with("PinLength", 6);
+        assert_eq!(
+            serde_json::to_value(&result).unwrap(),
+            serde_json::json!({"Result": "SENT", "PinLength": "6"})
+        );
+        assert_eq!(result.code(), "SENT");
+    }
+}

@@ -1,0 +1,60 @@
+//! `check-emergency`: read a location's emergency state.
+//!
+//! Input: `Parameters.location`. Results: `OK` (with `Emergency`, `EmergencyType`, `UpdatedAt`),
+//! `NOT_SET_UP` (with `Emergency=false`), `UNKNOWN_LOCATION`. The customer flow treats anything but
+//! `OK` — and the Error branch — as "no emergency", so callers are never stranded by a fault.
+
+use aws_config::SdkConfig;
+
+use super::{keys, settings, settings::Names, EmergencyError};
+use crate::{
+    config::{ConfigError, Settings},
+    connect::{ContactFlowEvent, FlowResult},
+    store::{self, StoreError},
+};
+
+pub struct CheckEmergency {
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub table: String,
+    pub locations: Names,
+}
+
+impl CheckEmergency {
+    pub fn from_env(sdk: &SdkConfig, env: &Settings) -> Result<Self, ConfigError> {
+        Ok(Self {
+            dynamodb: aws_sdk_dynamodb::Client::new(sdk),
+            table: settings::table(env)?,
+            locations: Names::from_settings(env, "EMERGENCY_LOCATIONS")?,
+        })
+    }
+
+    pub async fn handle(&self, event: ContactFlowEvent) -> Result<FlowResult, EmergencyError> {
+        let Some(location) = event.parameter("location").and_then(|l| self.locations.find(l)) else {
+            return Ok(FlowResult::new("UNKNOWN_LOCATION").with("Emergency", false));
+        };
+        let output = self
+            .dynamodb
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(store::key(keys::location(location), keys::STATE)))
+            // An admin reads the state back right after changing it.
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::from_sdk("GetItem", e))?;
+        let Some(item) = output.item else {
+            return Ok(FlowResult::new("NOT_SET_UP")
+                .with("Emergency", false)
+                .with("EmergencyType", super::update_emergency::NO_EMERGENCY));
+        };
+        let emergency = store::get_bool(&item, "emergency")
+            .ok_or_else(|| StoreError::malformed("GetItem", "location state without emergency"))?;
+        Ok(FlowResult::new("OK")
+            .with("Emergency", emergency)
+            .with(
+                "EmergencyType",
+                store::get_str(&item, "emergencyType").unwrap_or(super::update_emergency::NO_EMERGENCY),
+            )
+            .with("UpdatedAt", store::get_str(&item, "updatedAt").unwrap_or_default()))
+    }
+}

@@ -1,0 +1,142 @@
+//! `verify-pin`: check the PIN the caller keyed against the contact's challenge.
+//!
+//! Input: `Parameters.pin` (the flow passes `$.StoredCustomerInput`). Results: `VERIFIED`,
+//! `WRONG_PIN` (with `AttemptsLeft`), `LOCKED`, `EXPIRED`, `NO_CHALLENGE`.
+
+use std::sync::Arc;
+
+use aws_config::SdkConfig;
+use time::OffsetDateTime;
+use tracing::info;
+
+use super::{keys, pin, read_challenge, settings, settings::PinPolicy, Challenge, EmergencyError};
+use crate::{
+    config::{ConfigError, Settings},
+    connect::{ContactFlowEvent, FlowResult},
+    store::{self, StoreError},
+    time::{Clock, SystemClock},
+};
+
+pub struct VerifyPin {
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub table: String,
+    pub policy: PinPolicy,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl VerifyPin {
+    pub fn from_env(sdk: &SdkConfig, env: &Settings) -> Result<Self, ConfigError> {
+        Ok(Self {
+            dynamodb: aws_sdk_dynamodb::Client::new(sdk),
+            table: settings::table(env)?,
+            policy: PinPolicy::from_settings(env)?,
+            clock: Arc::new(SystemClock),
+        })
+    }
+
+    pub async fn handle(&self, event: ContactFlowEvent) -> Result<FlowResult, EmergencyError> {
+        let Some(contact) = event.initial_contact_id() else {
+            return Ok(FlowResult::new("NO_CHALLENGE"));
+        };
+        let entered = pin::normalise_input(event.parameter("pin").unwrap_or_default());
+        let now = self.clock.now();
+
+        let challenge = match self.open_challenge(contact, now).await? {
+            Ok(challenge) => challenge,
+            Err(refusal) => return Ok(refusal),
+        };
+        // Every try is counted before comparing, atomically and only while tries remain.
+        let Some(challenge) = self.count_attempt(contact, &challenge, now).await? else {
+            // Something changed since the read (another try, a new PIN, expiry): answer from a fresh read.
+            return Ok(match self.open_challenge(contact, now).await? {
+                Err(refusal) => refusal,
+                Ok(_) => FlowResult::new("NO_CHALLENGE"),
+            });
+        };
+
+        if pin::matches(&challenge.salt, entered, &challenge.pin_hash) {
+            if self.mark_verified(contact, &challenge, now).await? {
+                info!("PIN verified");
+                return Ok(FlowResult::new("VERIFIED"));
+            }
+            return Ok(FlowResult::new("NO_CHALLENGE"));
+        }
+        let left = (self.policy.max_attempts - challenge.attempts).max(0);
+        info!(attempts_left = left, "wrong PIN");
+        if left == 0 {
+            return Ok(FlowResult::new("LOCKED").with("AttemptsLeft", 0));
+        }
+        Ok(FlowResult::new("WRONG_PIN").with("AttemptsLeft", left))
+    }
+
+    /// The contact's challenge if it can still be tried, else the result that says why not.
+    async fn open_challenge(
+        &self,
+        contact: &str,
+        now: OffsetDateTime,
+    ) -> Result<Result<Challenge, FlowResult>, StoreError> {
+        let Some(challenge) = read_challenge(&self.dynamodb, &self.table, contact, now).await? else {
+            return Ok(Err(FlowResult::new("NO_CHALLENGE")));
+        };
+        if challenge.verified_at.is_some() {
+            return Ok(Err(FlowResult::new("NO_CHALLENGE"))); // a verified PIN cannot be replayed
+        }
+        if now.unix_timestamp() >= challenge.expires_at {
+            return Ok(Err(FlowResult::new("EXPIRED")));
+        }
+        if challenge.attempts >= self.policy.max_attempts {
+            return Ok(Err(FlowResult::new("LOCKED").with("AttemptsLeft", 0)));
+        }
+        Ok(Ok(challenge))
+    }
+
+    /// Increments `attempts` if the same challenge is still open; returns it as updated, or `None`.
+    async fn count_attempt(
+        &self,
+        contact: &str,
+        challenge: &Challenge,
+        now: OffsetDateTime,
+    ) -> Result<Option<Challenge>, StoreError> {
+        let result = self
+            .dynamodb
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(store::key(keys::challenge(contact), keys::CHALLENGE)))
+            .update_expression("SET attempts = attempts + :one")
+            .condition_expression(
+                "salt = :salt AND attempts < :max AND expiresAt > :now AND attribute_not_exists(verifiedAt)",
+            )
+            .expression_attribute_values(":one", store::n(1))
+            .expression_attribute_values(":salt", store::s(&challenge.salt))
+            .expression_attribute_values(":max", store::n(self.policy.max_attempts))
+            .expression_attribute_values(":now", store::n(now.unix_timestamp()))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(output) => output.attributes.as_ref().map(Challenge::from_item).transpose(),
+            Err(e) if store::is_condition_failed(&e) => Ok(None),
+            Err(e) => Err(StoreError::from_sdk("UpdateItem", e)),
+        }
+    }
+
+    /// Marks the challenge verified, once: a second verification of the same PIN fails the condition.
+    async fn mark_verified(&self, contact: &str, challenge: &Challenge, now: OffsetDateTime) -> Result<bool, StoreError> {
+        let result = self
+            .dynamodb
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(store::key(keys::challenge(contact), keys::CHALLENGE)))
+            .update_expression("SET verifiedAt = :now")
+            .condition_expression("salt = :salt AND attribute_not_exists(verifiedAt)")
+            .expression_attribute_values(":now", store::n(now.unix_timestamp()))
+            .expression_attribute_values(":salt", store::s(&challenge.salt))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if store::is_condition_failed(&e) => Ok(false),
+            Err(e) => Err(StoreError::from_sdk("UpdateItem", e)),
+        }
+    }
+}

@@ -1,0 +1,183 @@
+//! The HTTP edge (API Gateway HTTP API, payload 2.0): one envelope, one error shape, one claims reader.
+//!
+//! Success: `200 {"success": "<message>", "data": <value>}`. Failure: `{"message", "code",
+//! "requestId"}` with a 4xx/5xx status. Agent routes sit behind the HTTP API's JWT authorizer; handlers
+//! read the claims it verified from the request context and never parse tokens themselves.
+
+use std::collections::HashMap;
+
+use lambda_http::{
+    http::{header::CONTENT_TYPE, StatusCode},
+    request::RequestContext,
+    Body, Request, RequestExt, Response,
+};
+use serde::{de::DeserializeOwned, Serialize};
+
+/// An answer that is not a success: status, UPPER_SNAKE code and a human sentence.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{status} {code}: {message}")]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    /// Missing or malformed input: a 400 that names the field.
+    pub fn bad_field(field: &str, problem: &str) -> Self {
+        Self { status: StatusCode::BAD_REQUEST, code: "INVALID_INPUT", message: format!("{field}: {problem}") }
+    }
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self { status: StatusCode::FORBIDDEN, code: "FORBIDDEN", message: message.into() }
+    }
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self { status: StatusCode::NOT_FOUND, code: "NOT_FOUND", message: message.into() }
+    }
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self { status: StatusCode::CONFLICT, code: "CONFLICT", message: message.into() }
+    }
+    /// A dependency failed. The detail goes to the log, not to the caller.
+    pub fn dependency(detail: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %detail, "dependency failed");
+        Self {
+            status: StatusCode::BAD_GATEWAY,
+            code: "DEPENDENCY_FAILED",
+            message: "A service this request depends on failed; try again.".into(),
+        }
+    }
+}
+
+/// The verified JWT claims the authorizer put in the request context.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Claims(HashMap<String, String>);
+
+impl Claims {
+    pub fn from_request(request: &Request) -> Self {
+        match request.request_context_ref() {
+            Some(RequestContext::ApiGatewayV2(context)) => Self(
+                context
+                    .authorizer
+                    .as_ref()
+                    .and_then(|a| a.jwt.as_ref())
+                    .map(|jwt| jwt.claims.clone())
+                    .unwrap_or_default(),
+            ),
+            _ => Self::default(),
+        }
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str).filter(|v| !v.is_empty())
+    }
+
+    /// A claim the route cannot work without; its absence means the authorizer was bypassed or the
+    /// token lacks it, which is the caller's problem (403), not ours.
+    pub fn require(&self, name: &str) -> Result<&str, ApiError> {
+        self.get(name).ok_or_else(|| ApiError::forbidden(format!("the token has no {name} claim")))
+    }
+}
+
+/// Parses a JSON body into `T`; a missing body, bad JSON or a missing field is a 400 naming it.
+pub fn json_body<T: DeserializeOwned>(request: &Request) -> Result<T, ApiError> {
+    let bytes: &[u8] = match request.body() {
+        Body::Empty => return Err(ApiError::bad_field("body", "a JSON body is required")),
+        Body::Text(text) => text.as_bytes(),
+        Body::Binary(bytes) => bytes,
+        _ => return Err(ApiError::bad_field("body", "a JSON body is required")),
+    };
+    serde_json::from_slice(bytes).map_err(|e| {
+        let problem = e.to_string();
+        // serde names the field in "missing field `x`" / "unknown field `x`"; lift it to the front.
+        let field = problem.split('`').nth(1).unwrap_or("body");
+        ApiError::bad_field(field, &problem)
+    })
+}
+
+/// The success envelope.
+pub fn ok<T: Serialize>(message: &str, data: &T) -> Response<Body> {
+    respond(StatusCode::OK, &serde_json::json!({"success": message, "data": data}))
+}
+
+/// The error envelope, with the request id so a support engineer can find the log lines.
+pub fn error(error: &ApiError, request_id: &str) -> Response<Body> {
+    respond(
+        error.status,
+        &serde_json::json!({"message": error.message, "code": error.code, "requestId": request_id}),
+    )
+}
+
+fn respond(status: StatusCode, body: &serde_json::Value) -> Response<Body> {
+    let mut response = Response::new(Body::Text(body.to_string()));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, lambda_http::http::HeaderValue::from_static("application/json"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request_with(event: serde_json::Value) -> Request {
+        lambda_http::request::from_str(&event.to_string()).unwrap()
+    }
+
+    fn http_api_event(claims: serde_json::Value, body: Option<&str>) -> serde_json::Value {
+        serde_json::json!({
+            "version": "2.0", "routeKey": "POST /x", "rawPath": "/x", "rawQueryString": "",
+            "headers": {"content-type": "application/json"},
+            "requestContext": {
+                "accountId": "123456789012", "apiId": "api", "domainName": "d", "domainPrefix": "d",
+                "http": {"method": "POST", "path": "/x", "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "t"},
+                "requestId": "r-1", "routeKey": "POST /x", "stage": "$default", "time": "01/Jan/2026:00:00:00 +0000", "timeEpoch": 0,
+                "authorizer": {"jwt": {"claims": claims, "scopes": null}}
+            },
+            "body": body, "isBase64Encoded": false
+        })
+    }
+
+    #[test]
+    fn claims_come_from_the_authorizer_context() {
+        let request = request_with(http_api_event(
+            serde_json::json!({"sub": "u-1", "email": "a@example.com", "custom:connectUserId": ""}),
+            None,
+        ));
+        let claims = Claims::from_request(&request);
+        assert_eq!(claims.get("sub"), Some("u-1"));
+        assert_eq!(claims.require("email").unwrap(), "a@example.com");
+        assert_eq!(claims.get("custom:connectUserId"), None, "blank claims count as absent");
+        assert_eq!(claims.require("custom:connectUserId").unwrap_err().status, StatusCode::FORBIDDEN);
+    }
+
+    #[derive(serde::Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct Body1 {
+        connect_user_id: String,
+    }
+
+    #[test]
+    fn bodies_that_are_missing_or_malformed_name_the_field() {
+        let missing = request_with(http_api_event(serde_json::json!({}), None));
+        assert_eq!(json_body::<Body1>(&missing).unwrap_err().message, "body: a JSON body is required");
+        let no_field = request_with(http_api_event(serde_json::json!({}), Some("{}")));
+        let error = json_body::<Body1>(&no_field).unwrap_err();
+        assert_eq!(error.status, StatusCode::BAD_REQUEST);
+        assert!(error.message.starts_with("connect_user_id:"), "{}", error.message);
+    }
+
+    #[test]
+    fn envelopes() {
+        let response = ok("done", &serde_json::json!({"a": 1}));
+        assert_eq!(response.status(), StatusCode::OK);
+        let Body::Text(text) = response.body() else { panic!("text body") };
+        assert_eq!(serde_json::from_str::<serde_json::Value>(text).unwrap(), serde_json::json!({"success": "done", "data": {"a": 1}}));
+        let response = error(&ApiError::not_found("no such user"), "r-1");
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+        let Body::Text(text) = response.body() else { panic!("text body") };
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(text).unwrap(),
+            serde_json::json!({"message": "no such user", "code": "NOT_FOUND", "requestId": "r-1"})
+        );
+    }
+}

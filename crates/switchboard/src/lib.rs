@@ -1,0 +1,14 @@
+//! Switchboard's domain crate.
+//!
+//! The kernel modules (`config`, `aws`, `connect`, `http`, `store`, `time`, `telemetry`) are shared by
+//! every context; each context module (`emergency`, …) holds the whole behaviour of its functions.
+//! Function binaries in `functions/` only wire configuration, clients and one handler together.
+
+pub mod aws;
+pub mod config;
+pub mod connect;
+pub mod emergency;
+pub mod http;
+pub mod store;
+pub mod telemetry;
+pub mod time;

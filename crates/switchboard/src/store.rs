@@ -1,0 +1,133 @@
+//! DynamoDB item helpers: attribute mapping, TTL, and recognising failed conditions.
+//!
+//! Invariants that requests can race on are enforced with condition expressions and transactions;
+//! these helpers only make reading the answers short and uniform.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::{error::SdkError, types::AttributeValue};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use time::OffsetDateTime;
+
+pub type Item = HashMap<String, AttributeValue>;
+
+/// A DynamoDB call failed for a reason other than a condition we asked for.
+#[derive(Debug, thiserror::Error)]
+#[error("DynamoDB {operation} failed: {detail}")]
+pub struct StoreError {
+    pub operation: &'static str,
+    pub detail: String,
+}
+
+impl StoreError {
+    pub fn from_sdk<E>(operation: &'static str, error: SdkError<E, HttpResponse>) -> Self
+    where
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        Self { operation, detail: aws_smithy_types::error::display::DisplayErrorContext(&error).to_string() }
+    }
+
+    pub fn malformed(operation: &'static str, what: impl Into<String>) -> Self {
+        Self { operation, detail: format!("stored item is malformed: {}", what.into()) }
+    }
+}
+
+pub fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+pub fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+/// The key of a `pk`/`sk` table.
+pub fn key(pk: impl Into<String>, sk: impl Into<String>) -> Item {
+    HashMap::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))])
+}
+
+pub fn get_str<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str)
+}
+
+pub fn get_i64(item: &Item, name: &str) -> Option<i64> {
+    item.get(name).and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok())
+}
+
+pub fn get_bool(item: &Item, name: &str) -> Option<bool> {
+    item.get(name).and_then(|v| v.as_bool().ok()).copied()
+}
+
+/// The `ttl` attribute value (epoch seconds) for an item that expires at `at`.
+pub fn ttl(at: OffsetDateTime) -> AttributeValue {
+    n(at.unix_timestamp())
+}
+
+/// Whether an item is still live: DynamoDB deletes expired items lazily (up to days later), so every
+/// read treats an item past its `ttl` as absent.
+pub fn is_live(item: &Item, now: OffsetDateTime) -> bool {
+    get_i64(item, "ttl").is_none_or(|ttl| ttl > now.unix_timestamp())
+}
+
+/// The item if present and live.
+pub fn live(item: Option<Item>, now: OffsetDateTime) -> Option<Item> {
+    item.filter(|item| is_live(item, now))
+}
+
+/// Whether a single-item write failed only because its condition expression was false.
+pub fn is_condition_failed<E>(error: &SdkError<E, HttpResponse>) -> bool
+where
+    E: ProvideErrorMetadata,
+{
+    matches!(error, SdkError::ServiceError(e) if e.err().code() == Some("ConditionalCheckFailedException"))
+}
+
+/// Whether a transaction was cancelled because one of its conditions was false (and not for a
+/// conflict, throttling or validation, which are faults).
+pub fn is_transaction_condition_failed(
+    error: &SdkError<aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError, HttpResponse>,
+) -> bool {
+    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+    match error {
+        SdkError::ServiceError(e) => match e.err() {
+            TransactWriteItemsError::TransactionCanceledException(cancelled) => cancelled
+                .cancellation_reasons()
+                .iter()
+                .any(|r| r.code() == Some("ConditionalCheckFailed")),
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn items_past_their_ttl_are_not_live() {
+        let now = datetime!(2026-01-01 00:00 UTC);
+        let mut item = key("A", "B");
+        assert!(is_live(&item, now), "no ttl means it never expires");
+        item.insert("ttl".into(), ttl(now + time::Duration::seconds(1)));
+        assert!(is_live(&item, now));
+        item.insert("ttl".into(), ttl(now));
+        assert!(!is_live(&item, now));
+        assert!(live(Some(item), now).is_none());
+    }
+
+    #[test]
+    fn typed_getters_ignore_other_types() {
+        let item = HashMap::from([
+            ("s".to_owned(), s("x")),
+            ("n".to_owned(), n(42)),
+            ("b".to_owned(), AttributeValue::Bool(true)),
+        ]);
+        assert_eq!(get_str(&item, "s"), Some("x"));
+        assert_eq!(get_str(&item, "n"), None);
+        assert_eq!(get_i64(&item, "n"), Some(42));
+        assert_eq!(get_bool(&item, "b"), Some(true));
+        assert_eq!(get_bool(&item, "s"), None);
+    }
+}

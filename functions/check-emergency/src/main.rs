@@ -1,0 +1,11 @@
+//! `check-emergency`: see `switchboard::emergency::check_emergency` for the behaviour.
+
+use switchboard::{aws, config, connect, emergency::CheckEmergency, telemetry};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    telemetry::init();
+    let sdk = aws::load(aws::connect_timeouts()).await;
+    let function = CheckEmergency::from_env(&sdk, &config::Settings(&config::ProcessEnv))?;
+    connect::serve(|event| function.handle(event)).await
+}

@@ -1,0 +1,11 @@
+//! `one-time-pin`: see `switchboard::emergency::one_time_pin` for the behaviour.
+
+use switchboard::{aws, config, connect, emergency::OneTimePin, telemetry};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    telemetry::init();
+    let sdk = aws::load(aws::connect_timeouts()).await;
+    let function = OneTimePin::from_env(&sdk, &config::Settings(&config::ProcessEnv))?;
+    connect::serve(|event| function.handle(event)).await
+}

@@ -1,0 +1,11 @@
+//! `update-emergency`: see `switchboard::emergency::update_emergency` for the behaviour.
+
+use switchboard::{aws, config, connect, emergency::UpdateEmergency, telemetry};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    telemetry::init();
+    let sdk = aws::load(aws::connect_timeouts()).await;
+    let function = UpdateEmergency::from_env(&sdk, &config::Settings(&config::ProcessEnv))?;
+    connect::serve(|event| function.handle(event)).await
+}

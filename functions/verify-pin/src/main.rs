@@ -1,0 +1,11 @@
+//! `verify-pin`: see `switchboard::emergency::verify_pin` for the behaviour.
+
+use switchboard::{aws, config, connect, emergency::VerifyPin, telemetry};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    telemetry::init();
+    let sdk = aws::load(aws::connect_timeouts()).await;
+    let function = VerifyPin::from_env(&sdk, &config::Settings(&config::ProcessEnv))?;
+    connect::serve(|event| function.handle(event)).await
+}
