@@ -1,1 +1,24 @@
+//! The local cloud: everything Switchboard needs to run and test the fleet on one machine with no
+//! AWS account (`specs/local-cloud.md`). Dev and test only; never deployed.
+//!
+//! - [`moto`]: moto's server (DynamoDB, S3, Cognito, STS, …) as a child process on a free port.
+//! - [`emulator`]: our emulator for what moto lacks (Pinpoint SMS today), speaking the real wire protocol.
+//! - [`lambda_host`]: runs each function's real binary behind a Lambda Runtime API and serves the
+//!   Lambda Invoke API, like the service does.
+//! - [`flow`]: plays the contact flows in `contact-flows/` against the functions.
+//! - [`cloud`]: starts, seeds and stops all of the above.
 
+pub mod cloud;
+pub mod emulator;
+pub mod fixture;
+pub mod flow;
+pub mod lambda_host;
+pub mod moto;
+pub mod net;
+
+/// The repository root: `SWITCHBOARD_ROOT`, else the workspace this crate was built in.
+pub fn repo_root() -> std::path::PathBuf {
+    std::env::var_os("SWITCHBOARD_ROOT")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
+}

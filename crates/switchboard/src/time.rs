@@ -32,6 +32,13 @@ impl ManualClock {
     }
 }
 
+impl ManualClock {
+    /// The current time in epoch seconds, for building fixtures.
+    pub fn now_epoch(&self) -> i64 {
+        self.now().unix_timestamp()
+    }
+}
+
 impl Clock for ManualClock {
     fn now(&self) -> OffsetDateTime {
         *self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())

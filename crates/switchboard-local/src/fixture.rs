@@ -1,0 +1,86 @@
+//! The local cloud's seed data (`local/fixture.json`): account, Pinpoint numbers, admins, locations.
+
+use std::{collections::BTreeMap, path::Path};
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Fixture {
+    pub region: String,
+    pub account_id: String,
+    pub connect: ConnectFixture,
+    pub pinpoint: PinpointFixture,
+    pub emergency: EmergencyFixture,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectFixture {
+    pub instance_id: String,
+    /// Queue name → queue id, for `{{queue:<name>}}` placeholders in flows.
+    pub queues: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PinpointFixture {
+    pub application_id: String,
+    /// What `PhoneNumberValidate` answers per E.164 number; others are `INVALID`.
+    pub numbers: BTreeMap<String, NumberInfo>,
+    /// Numbers whose SMS fail with `PERMANENT_FAILURE`.
+    #[serde(default)]
+    pub undeliverable: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NumberInfo {
+    pub phone_type: String,
+    pub country_code_iso2: String,
+    #[serde(default)]
+    pub carrier: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EmergencyFixture {
+    pub table_name: String,
+    pub locations: Vec<String>,
+    pub types: Vec<String>,
+    pub admins: Vec<Admin>,
+    pub sms_sender_id: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Admin {
+    pub phone: String,
+    pub name: String,
+    pub enabled: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FixtureError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("{path} is not a valid fixture: {source}")]
+    Parse { path: String, source: serde_json::Error },
+}
+
+impl Fixture {
+    pub fn load(path: &Path) -> Result<Self, FixtureError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| FixtureError::Read { path: path.display().to_string(), source })?;
+        serde_json::from_str(&text).map_err(|source| FixtureError::Parse { path: path.display().to_string(), source })
+    }
+
+    /// The repository's own fixture.
+    pub fn default_path() -> std::path::PathBuf {
+        crate::repo_root().join("local/fixture.json")
+    }
+
+    pub fn instance_arn(&self) -> String {
+        format!("arn:aws:connect:{}:{}:instance/{}", self.region, self.account_id, self.connect.instance_id)
+    }
+}

@@ -1,0 +1,14 @@
+//! The contact-flow runner: plays flows written in the Amazon Connect flow language (Version
+//! 2019-10-30) against the local functions, with a scripted caller, and writes a transcript.
+//!
+//! Placeholders in the flows resolve locally: `{{lambda:<function>}}` to the local function of that
+//! name, `{{flow:<name>}}` to a flow in the same folder, `{{queue:<name>}}` to the fixture's queue.
+//! An action the runner does not know stops the run with an error naming it.
+
+mod model;
+mod runner;
+mod transcript;
+
+pub use model::{Action, Flow, FlowError, FlowLibrary};
+pub use runner::{Call, CallInput, Runner, Services};
+pub use transcript::{Ending, Step, Transcript};

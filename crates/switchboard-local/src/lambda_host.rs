@@ -1,0 +1,301 @@
+//! Runs each function's real binary behind its own Lambda Runtime API, and serves the Lambda Invoke
+//! API (`POST /2015-03-31/functions/{name}/invocations`) for all of them on one port, as the service
+//! does: a function error comes back as `200` with `X-Amz-Function-Error: Unhandled`.
+//!
+//! The binaries are the ones `cargo build` made (no compile on first invoke, unlike
+//! `cargo lambda watch`), so tests start in milliseconds and measure what will be deployed.
+//! Each function's stdout and stderr are kept line by line for tests that inspect logs.
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    net::SocketAddr,
+    path::PathBuf,
+    process::Stdio,
+    sync::{Arc, Mutex},
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use axum::{
+    body::Bytes,
+    extract::{Path, State},
+    http::{HeaderMap, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+    Router,
+};
+use serde::Serialize;
+use tokio::{
+    io::{AsyncBufReadExt, BufReader},
+    process::{Child, Command},
+    sync::{mpsc, oneshot},
+    task::JoinHandle,
+};
+
+/// What to run for one function.
+#[derive(Debug, Clone)]
+pub struct FunctionSpec {
+    pub name: String,
+    pub binary: PathBuf,
+    pub env: BTreeMap<String, String>,
+    pub timeout: Duration,
+}
+
+/// One line a function printed.
+#[derive(Debug, Clone, Serialize)]
+pub struct LogLine {
+    pub function: String,
+    pub line: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    #[error("function binary {0} does not exist; build the workspace first (`cargo build --workspace`)")]
+    MissingBinary(String),
+    #[error("could not start {name}: {source}")]
+    Spawn { name: String, source: std::io::Error },
+    #[error("could not listen on loopback: {0}")]
+    Listen(#[from] std::io::Error),
+}
+
+enum Outcome {
+    Response(Bytes),
+    Error(Bytes),
+}
+
+struct Pending {
+    id: String,
+    payload: Bytes,
+    reply: oneshot::Sender<Outcome>,
+}
+
+struct Slot {
+    name: String,
+    arn: String,
+    timeout: Duration,
+    queue: mpsc::UnboundedSender<Pending>,
+    next: tokio::sync::Mutex<mpsc::UnboundedReceiver<Pending>>,
+    in_flight: Mutex<HashMap<String, oneshot::Sender<Outcome>>>,
+    init_error: Mutex<Option<Bytes>>,
+}
+
+/// The running fleet. Dropping it kills every function process (by process id) and stops its servers.
+pub struct LambdaHost {
+    pub invoke_addr: SocketAddr,
+    logs: Arc<Mutex<Vec<LogLine>>>,
+    children: Vec<Child>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl LambdaHost {
+    pub async fn start(functions: Vec<FunctionSpec>, region: &str, account_id: &str) -> Result<Self, HostError> {
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let mut slots = HashMap::new();
+        let mut children = Vec::new();
+        let mut tasks = Vec::new();
+        for spec in functions {
+            if !spec.binary.exists() {
+                return Err(HostError::MissingBinary(spec.binary.display().to_string()));
+            }
+            let (queue, next) = mpsc::unbounded_channel();
+            let slot = Arc::new(Slot {
+                name: spec.name.clone(),
+                arn: format!("arn:aws:lambda:{region}:{account_id}:function:{}", spec.name),
+                timeout: spec.timeout,
+                queue,
+                next: tokio::sync::Mutex::new(next),
+                in_flight: Mutex::new(HashMap::new()),
+                init_error: Mutex::new(None),
+            });
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+            let runtime_api = listener.local_addr()?;
+            let app = runtime_api_router(slot.clone());
+            tasks.push(tokio::spawn(async move {
+                let _ = axum::serve(listener, app).await;
+            }));
+            let mut child = Command::new(&spec.binary)
+                .env_clear()
+                .envs(&spec.env)
+                .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+                .env("AWS_LAMBDA_RUNTIME_API", runtime_api.to_string())
+                .env("AWS_LAMBDA_FUNCTION_NAME", &spec.name)
+                .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+                .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+                .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{}", spec.name))
+                .env("AWS_LAMBDA_LOG_STREAM_NAME", "local")
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .kill_on_drop(true)
+                .spawn()
+                .map_err(|source| HostError::Spawn { name: spec.name.clone(), source })?;
+            if let Some(out) = child.stdout.take() {
+                tasks.push(collect_lines(spec.name.clone(), out, logs.clone()));
+            }
+            if let Some(err) = child.stderr.take() {
+                tasks.push(collect_lines(spec.name.clone(), err, logs.clone()));
+            }
+            children.push(child);
+            slots.insert(spec.name, slot);
+        }
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let invoke_addr = listener.local_addr()?;
+        let app = invoke_router(Arc::new(slots));
+        tasks.push(tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        }));
+        Ok(Self { invoke_addr, logs, children, tasks })
+    }
+
+    /// The Lambda endpoint (what `AWS_ENDPOINT_URL_LAMBDA` or a flow runner points at).
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.invoke_addr)
+    }
+
+    /// Every line the functions printed so far.
+    pub fn logs(&self) -> Vec<LogLine> {
+        self.logs.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    /// Process ids of the function processes.
+    pub fn pids(&self) -> Vec<u32> {
+        self.children.iter().filter_map(Child::id).collect()
+    }
+}
+
+impl Drop for LambdaHost {
+    fn drop(&mut self) {
+        for child in &mut self.children {
+            let _ = child.start_kill();
+        }
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+fn collect_lines<R>(function: String, stream: R, logs: Arc<Mutex<Vec<LogLine>>>) -> JoinHandle<()>
+where
+    R: tokio::io::AsyncRead + Unpin + Send + 'static,
+{
+    tokio::spawn(async move {
+        let mut lines = BufReader::new(stream).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            if std::env::var_os("SWITCHBOARD_ECHO_LOGS").is_some() {
+                eprintln!("[{function}] {line}");
+            }
+            if let Ok(mut logs) = logs.lock() {
+                logs.push(LogLine { function: function.clone(), line });
+            }
+        }
+    })
+}
+
+fn runtime_api_router(slot: Arc<Slot>) -> Router {
+    Router::new()
+        .route("/2018-06-01/runtime/invocation/next", get(next_invocation))
+        .route("/2018-06-01/runtime/invocation/{id}/response", post(invocation_response))
+        .route("/2018-06-01/runtime/invocation/{id}/error", post(invocation_error))
+        .route("/2018-06-01/runtime/init/error", post(init_error))
+        .with_state(slot)
+}
+
+/// `GET …/invocation/next`: long-polls until an invocation is queued for this function.
+async fn next_invocation(State(slot): State<Arc<Slot>>) -> Response {
+    let pending = slot.next.lock().await.recv().await;
+    let Some(pending) = pending else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let deadline = SystemTime::now()
+        .checked_add(slot.timeout)
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map(|d| d.as_millis())
+        .unwrap_or_default();
+    let mut headers = HeaderMap::new();
+    for (name, value) in [
+        ("lambda-runtime-aws-request-id", pending.id.clone()),
+        ("lambda-runtime-deadline-ms", deadline.to_string()),
+        ("lambda-runtime-invoked-function-arn", slot.arn.clone()),
+        ("lambda-runtime-trace-id", format!("Root=1-00000000-{}", pending.id.replace('-', "")[..24].to_owned())),
+        ("content-type", "application/json".to_owned()),
+    ] {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(name, value);
+        }
+    }
+    if let Ok(mut in_flight) = slot.in_flight.lock() {
+        in_flight.insert(pending.id, pending.reply);
+    }
+    (StatusCode::OK, headers, pending.payload).into_response()
+}
+
+fn complete(slot: &Slot, id: &str, outcome: Outcome) -> StatusCode {
+    let reply = slot.in_flight.lock().ok().and_then(|mut m| m.remove(id));
+    match reply {
+        Some(reply) => {
+            let _ = reply.send(outcome);
+            StatusCode::ACCEPTED
+        }
+        None => StatusCode::BAD_REQUEST,
+    }
+}
+
+async fn invocation_response(State(slot): State<Arc<Slot>>, Path(id): Path<String>, body: Bytes) -> StatusCode {
+    complete(&slot, &id, Outcome::Response(body))
+}
+
+async fn invocation_error(State(slot): State<Arc<Slot>>, Path(id): Path<String>, body: Bytes) -> StatusCode {
+    complete(&slot, &id, Outcome::Error(body))
+}
+
+async fn init_error(State(slot): State<Arc<Slot>>, body: Bytes) -> StatusCode {
+    tracing::error!(function = %slot.name, error = %String::from_utf8_lossy(&body), "function failed to initialise");
+    if let Ok(mut init_error) = slot.init_error.lock() {
+        *init_error = Some(body);
+    }
+    StatusCode::ACCEPTED
+}
+
+fn invoke_router(slots: Arc<HashMap<String, Arc<Slot>>>) -> Router {
+    Router::new()
+        .route("/2015-03-31/functions/{function}/invocations", post(invoke))
+        .with_state(slots)
+}
+
+fn function_error(body: Bytes) -> Response {
+    let mut headers = HeaderMap::new();
+    headers.insert("x-amz-function-error", HeaderValue::from_static("Unhandled"));
+    (StatusCode::OK, headers, body).into_response()
+}
+
+/// Lambda `Invoke` (RequestResponse). `function` may be a name or an ARN.
+async fn invoke(
+    State(slots): State<Arc<HashMap<String, Arc<Slot>>>>,
+    Path(function): Path<String>,
+    payload: Bytes,
+) -> Response {
+    let name = function.rsplit_once("function:").map_or(function.as_str(), |(_, n)| n);
+    let name = name.split(':').next().unwrap_or(name);
+    let Some(slot) = slots.get(name) else {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-amzn-ErrorType", HeaderValue::from_static("ResourceNotFoundException"));
+        let body = serde_json::json!({"Type": "User", "message": format!("Function not found: {function}")});
+        return (StatusCode::NOT_FOUND, headers, body.to_string()).into_response();
+    };
+    if let Some(error) = slot.init_error.lock().ok().and_then(|e| e.clone()) {
+        return function_error(error);
+    }
+    let (reply, answer) = oneshot::channel();
+    let id = uuid::Uuid::new_v4().to_string();
+    if slot.queue.send(Pending { id, payload, reply }).is_err() {
+        return function_error(Bytes::from_static(br#"{"errorType":"Runtime.Unavailable","errorMessage":"the function's queue is closed"}"#));
+    }
+    match tokio::time::timeout(slot.timeout, answer).await {
+        Ok(Ok(Outcome::Response(body))) => (StatusCode::OK, body).into_response(),
+        Ok(Ok(Outcome::Error(body))) => function_error(body),
+        Ok(Err(_)) => function_error(Bytes::from_static(br#"{"errorType":"Runtime.ExitError","errorMessage":"the function process exited"}"#)),
+        Err(_) => function_error(Bytes::from(format!(
+            r#"{{"errorType":"Sandbox.Timedout","errorMessage":"Task timed out after {:.2} seconds"}}"#,
+            slot.timeout.as_secs_f64()
+        ))),
+    }
+}
