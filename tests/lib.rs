@@ -1,1 +1,48 @@
+//! Helpers for the fleet's end-to-end tests: start the local cloud with every function binary, and
+//! play calls through the flow runner.
 
+use std::collections::BTreeMap;
+
+use switchboard_local::{
+    cloud::{self, LocalCloud},
+    fixture::Fixture,
+    flow::{Call, CallInput, FlowLibrary, Runner, Services, Transcript},
+};
+
+pub struct Fleet {
+    pub cloud: LocalCloud,
+    pub runner: Runner,
+}
+
+impl Fleet {
+    /// The local cloud with the whole fleet running from the debug binaries.
+    pub async fn start() -> Self {
+        let fixture = Fixture::load(&Fixture::default_path()).expect("fixture");
+        let cloud = LocalCloud::with_fleet(fixture, cloud::debug_binaries(), BTreeMap::new())
+            .await
+            .expect("the local cloud and fleet start (build the workspace first: `cargo build --workspace`)");
+        let services = Services {
+            lambda_endpoint: cloud.fleet().expect("fleet").endpoint(),
+            emulator_endpoint: cloud.emulator.endpoint(),
+            instance_arn: cloud.fixture.instance_arn(),
+            queues: cloud.fixture.connect.queues.clone(),
+        };
+        let runner = Runner::new(FlowLibrary::repository(), services);
+        Self { cloud, runner }
+    }
+
+    /// Plays `flow` as a call from `from` to `to` with the caller's `inputs`, and prints the transcript
+    /// (shown when a test fails).
+    pub async fn call(&self, flow: &str, from: &str, to: &str, inputs: &[&str]) -> Transcript {
+        let inputs = inputs.iter().map(|i| i.parse::<CallInput>().expect("input")).collect();
+        let call = Call { flow: flow.into(), from: from.into(), to: to.into(), attributes: BTreeMap::new(), inputs };
+        let transcript = self.runner.play(call).await.expect("the flow runs");
+        println!("{transcript}");
+        transcript
+    }
+
+    /// Every line the functions logged.
+    pub fn logs(&self) -> Vec<String> {
+        self.cloud.fleet().map(|f| f.logs().into_iter().map(|l| l.line).collect()).unwrap_or_default()
+    }
+}
