@@ -299,3 +299,44 @@ async fn invoke(
         ))),
     }
 }
+
+/// A Lambda `Invoke` (RequestResponse) client for the local Invoke API, used by the flow runner and
+/// tests. A function error, an HTTP error or a timeout is an `Err` with the function's own message.
+#[derive(Debug, Clone)]
+pub struct InvokeClient {
+    endpoint: String,
+    http: reqwest::Client,
+}
+
+impl InvokeClient {
+    pub fn new(endpoint: impl Into<String>) -> Self {
+        Self { endpoint: endpoint.into(), http: reqwest::Client::new() }
+    }
+
+    pub async fn invoke(&self, function: &str, payload: &serde_json::Value) -> Result<serde_json::Value, String> {
+        self.invoke_within(function, payload, Duration::from_secs(30)).await
+    }
+
+    pub async fn invoke_within(
+        &self,
+        function: &str,
+        payload: &serde_json::Value,
+        limit: Duration,
+    ) -> Result<serde_json::Value, String> {
+        let url = format!("{}/2015-03-31/functions/{function}/invocations", self.endpoint);
+        let response = self.http.post(url).json(payload).timeout(limit).send().await.map_err(|e| {
+            if e.is_timeout() {
+                format!("no answer within {}s", limit.as_secs())
+            } else {
+                e.to_string()
+            }
+        })?;
+        let function_error = response.headers().contains_key("x-amz-function-error");
+        let status = response.status();
+        let body = response.text().await.map_err(|e| e.to_string())?;
+        if function_error || !status.is_success() {
+            return Err(format!("{status}: {body}"));
+        }
+        serde_json::from_str(&body).map_err(|e| format!("response is not JSON: {e}"))
+    }
+}

@@ -12,7 +12,7 @@ use super::{
     model::{Action, Flow, FlowError, FlowLibrary},
     transcript::{Ending, Step, Transcript},
 };
-use crate::emulator::Sms;
+use crate::{emulator::Sms, lambda_host::InvokeClient};
 
 /// Upper bound on actions per call, so a flow that loops forever fails instead of hanging.
 const MAX_STEPS: usize = 300;
@@ -71,6 +71,7 @@ pub struct Call {
 pub struct Runner {
     pub library: FlowLibrary,
     pub services: Services,
+    lambda: InvokeClient,
     http: reqwest::Client,
 }
 
@@ -94,7 +95,8 @@ enum Next {
 
 impl Runner {
     pub fn new(library: FlowLibrary, services: Services) -> Self {
-        Self { library, services, http: reqwest::Client::new() }
+        let lambda = InvokeClient::new(services.lambda_endpoint.clone());
+        Self { library, services, lambda, http: reqwest::Client::new() }
     }
 
     /// Plays the call to its end and returns the transcript, or the reason the flow could not run.
@@ -287,25 +289,10 @@ impl Runner {
         on_error(flow, action, "NoMatchingCondition")
     }
 
-    /// Lambda `Invoke` over HTTP; a function error, a timeout or a response that is not a flat
-    /// string map is an error, as Connect treats them.
+    /// Lambda `Invoke`; a function error, a timeout or a response that is not a flat string map is
+    /// an error, as Connect treats them.
     async fn invoke(&self, function: &str, event: &Value, limit: Duration) -> Result<BTreeMap<String, String>, String> {
-        let url = format!("{}/2015-03-31/functions/{function}/invocations", self.services.lambda_endpoint);
-        let response = self
-            .http
-            .post(url)
-            .json(event)
-            .timeout(limit)
-            .send()
-            .await
-            .map_err(|e| if e.is_timeout() { format!("no answer within {}s", limit.as_secs()) } else { e.to_string() })?;
-        let function_error = response.headers().contains_key("x-amz-function-error");
-        let status = response.status();
-        let body = response.text().await.map_err(|e| e.to_string())?;
-        if function_error || !status.is_success() {
-            return Err(format!("{status}: {body}"));
-        }
-        let value: Value = serde_json::from_str(&body).map_err(|e| format!("response is not JSON: {e}"))?;
+        let value = self.lambda.invoke_within(function, event, limit).await?;
         let object = value.as_object().ok_or("response is not a JSON object (STRING_MAP)")?;
         object
             .iter()
