@@ -13,7 +13,10 @@ fn logical_id(function: &str) -> String {
         .split('-')
         .map(|part| {
             let mut chars = part.chars();
-            chars.next().map(|c| c.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
+            chars
+                .next()
+                .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
+                .unwrap_or_default()
         })
         .collect();
     format!("{pascal}Function")
@@ -31,7 +34,13 @@ fn template_functions(template: &str) -> Vec<String> {
 fn sample_events(function: &str) -> Vec<std::path::PathBuf> {
     let dir = repo_root().join("events").join(function);
     let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .map(|entries| entries.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "json")).collect())
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "json"))
+                .collect()
+        })
         .unwrap_or_default();
     files.sort();
     files
@@ -43,13 +52,22 @@ fn every_function_has_a_template_resource_and_sample_events_and_the_reverse() {
     assert!(!functions.is_empty());
     let template = std::fs::read_to_string(repo_root().join("template.yaml")).unwrap();
     let in_template: BTreeSet<String> = template_functions(&template).into_iter().collect();
-    assert_eq!(functions, in_template, "function crates vs. CodeUri entries in template.yaml");
+    assert_eq!(
+        functions, in_template,
+        "function crates vs. CodeUri entries in template.yaml"
+    );
 
     for function in &functions {
         let id = logical_id(function);
         let header = format!("\n  {id}:\n    Type: AWS::Serverless::Function\n");
-        assert!(template.contains(&header), "template.yaml has no resource {id} for functions/{function}");
-        assert!(!sample_events(function).is_empty(), "events/{function}/ has no sample event");
+        assert!(
+            template.contains(&header),
+            "template.yaml has no resource {id} for functions/{function}"
+        );
+        assert!(
+            !sample_events(function).is_empty(),
+            "events/{function}/ has no sample event"
+        );
     }
 
     let event_dirs: BTreeSet<String> = std::fs::read_dir(repo_root().join("events"))
@@ -65,7 +83,10 @@ fn every_function_has_a_template_resource_and_sample_events_and_the_reverse() {
 fn logical_ids_follow_the_naming_rule() {
     assert_eq!(logical_id("one-time-pin"), "OneTimePinFunction");
     assert_eq!(logical_id("check-emergency"), "CheckEmergencyFunction");
-    assert_eq!(template_functions("  X:\n    Properties:\n      CodeUri: functions/a-b/\n"), ["a-b"]);
+    assert_eq!(
+        template_functions("  X:\n    Properties:\n      CodeUri: functions/a-b/\n"),
+        ["a-b"]
+    );
 }
 
 #[tokio::test]
@@ -75,13 +96,32 @@ async fn every_sample_event_gets_a_flat_string_answer_with_a_result() {
     for function in function_names().unwrap() {
         for path in sample_events(&function) {
             let event = std::fs::read_to_string(&path).unwrap();
-            let name = path.strip_prefix(repo_root()).unwrap_or(Path::new("")).display().to_string();
-            let event: serde_json::Value = serde_json::from_str(&event).unwrap_or_else(|e| panic!("{name}: {e}"));
-            let answer = lambda.invoke(&function, &event).await.unwrap_or_else(|e| panic!("{name}: {e}"));
-            let object = answer.as_object().unwrap_or_else(|| panic!("{name}: not an object: {answer}"));
-            assert!(object.values().all(serde_json::Value::is_string), "{name}: nested or non-string values: {answer}");
-            let code = object.get("Result").and_then(|v| v.as_str()).unwrap_or_default();
-            assert!(!code.is_empty() && code.chars().all(|c| c.is_ascii_uppercase() || c == '_'), "{name}: Result {code:?}");
+            let name = path
+                .strip_prefix(repo_root())
+                .unwrap_or(Path::new(""))
+                .display()
+                .to_string();
+            let event: serde_json::Value =
+                serde_json::from_str(&event).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let answer = lambda
+                .invoke(&function, &event)
+                .await
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            let object = answer
+                .as_object()
+                .unwrap_or_else(|| panic!("{name}: not an object: {answer}"));
+            assert!(
+                object.values().all(serde_json::Value::is_string),
+                "{name}: nested or non-string values: {answer}"
+            );
+            let code = object
+                .get("Result")
+                .and_then(|v| v.as_str())
+                .unwrap_or_default();
+            assert!(
+                !code.is_empty() && code.chars().all(|c| c.is_ascii_uppercase() || c == '_'),
+                "{name}: Result {code:?}"
+            );
         }
     }
 }

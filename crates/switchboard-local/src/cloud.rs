@@ -5,7 +5,10 @@ use std::{collections::BTreeMap, path::PathBuf, time::Duration};
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::{
     config::Credentials,
-    types::{AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TimeToLiveSpecification},
+    types::{
+        AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
+        ScalarAttributeType, TimeToLiveSpecification,
+    },
 };
 
 use crate::{
@@ -26,7 +29,10 @@ pub enum CloudError {
     #[error("seeding {what} failed: {detail}")]
     Seed { what: String, detail: String },
     #[error("cannot list the functions in {path}: {source}")]
-    Functions { path: String, source: std::io::Error },
+    Functions {
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 /// The running local cloud. Dropping it stops everything it started.
@@ -44,7 +50,12 @@ impl LocalCloud {
         let emulator = emulator::start(fixture.clone(), ([127, 0, 0, 1], 0).into())
             .await
             .map_err(CloudError::Emulator)?;
-        let cloud = Self { fixture, moto, emulator, fleet: None };
+        let cloud = Self {
+            fixture,
+            moto,
+            emulator,
+            fleet: None,
+        };
         cloud.seed().await?;
         Ok(cloud)
     }
@@ -68,7 +79,8 @@ impl LocalCloud {
                 timeout: Duration::from_secs(8),
             })
             .collect();
-        cloud.fleet = Some(LambdaHost::start(specs, &cloud.fixture.region, &cloud.fixture.account_id).await?);
+        cloud.fleet =
+            Some(LambdaHost::start(specs, &cloud.fixture.region, &cloud.fixture.account_id).await?);
         Ok(cloud)
     }
 
@@ -95,7 +107,10 @@ impl LocalCloud {
                 ("EMERGENCY_TABLE", emergency.table_name.clone()),
                 ("EMERGENCY_LOCATIONS", emergency.locations.join(",")),
                 ("EMERGENCY_TYPES", emergency.types.join(",")),
-                ("PINPOINT_APPLICATION_ID", self.fixture.pinpoint.application_id.clone()),
+                (
+                    "PINPOINT_APPLICATION_ID",
+                    self.fixture.pinpoint.application_id.clone(),
+                ),
                 ("SMS_SENDER_ID", emergency.sms_sender_id.clone()),
                 ("RUST_LOG", "info".to_owned()),
             ]
@@ -109,7 +124,13 @@ impl LocalCloud {
     pub async fn sdk_config(&self) -> SdkConfig {
         aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new(self.fixture.region.clone()))
-            .credentials_provider(Credentials::new("testing", "testing", None, None, "switchboard-local"))
+            .credentials_provider(Credentials::new(
+                "testing",
+                "testing",
+                None,
+                None,
+                "switchboard-local",
+            ))
             .endpoint_url(self.moto.endpoint())
             .load()
             .await
@@ -159,7 +180,10 @@ fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// A table keyed `pk`/`sk` (strings), on demand, TTL on `ttl`: the layout every Switchboard table uses.
-pub async fn create_pk_sk_table(dynamodb: &aws_sdk_dynamodb::Client, table: &str) -> Result<(), CloudError> {
+pub async fn create_pk_sk_table(
+    dynamodb: &aws_sdk_dynamodb::Client,
+    table: &str,
+) -> Result<(), CloudError> {
     let attribute = |name: &str| {
         AttributeDefinition::builder()
             .attribute_name(name)
@@ -168,7 +192,11 @@ pub async fn create_pk_sk_table(dynamodb: &aws_sdk_dynamodb::Client, table: &str
             .map_err(|e| seed_error(table, e))
     };
     let key = |name: &str, kind: KeyType| {
-        KeySchemaElement::builder().attribute_name(name).key_type(kind).build().map_err(|e| seed_error(table, e))
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+            .map_err(|e| seed_error(table, e))
     };
     dynamodb
         .create_table()
@@ -200,7 +228,10 @@ pub async fn create_pk_sk_table(dynamodb: &aws_sdk_dynamodb::Client, table: &str
 /// Every function crate in `functions/` (the directory name is the binary name).
 pub fn function_names() -> Result<Vec<String>, CloudError> {
     let dir = crate::repo_root().join("functions");
-    let entries = std::fs::read_dir(&dir).map_err(|source| CloudError::Functions { path: dir.display().to_string(), source })?;
+    let entries = std::fs::read_dir(&dir).map_err(|source| CloudError::Functions {
+        path: dir.display().to_string(),
+        source,
+    })?;
     let mut names: Vec<String> = entries
         .filter_map(Result::ok)
         .filter(|e| e.path().join("Cargo.toml").exists())

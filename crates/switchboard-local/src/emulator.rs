@@ -68,7 +68,10 @@ impl Drop for EmulatorHandle {
 /// Starts the emulator on `addr` (port 0 for a free one).
 pub async fn start(fixture: Fixture, addr: SocketAddr) -> std::io::Result<EmulatorHandle> {
     let outbox = Arc::new(Mutex::new(Vec::new()));
-    let state = Emulator { fixture: Arc::new(fixture), outbox: outbox.clone() };
+    let state = Emulator {
+        fixture: Arc::new(fixture),
+        outbox: outbox.clone(),
+    };
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     let app = router(state);
@@ -99,22 +102,37 @@ fn aws_error(status: StatusCode, error_type: &str, message: &str) -> Response {
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         headers.insert("x-amzn-RequestId", value);
     }
-    (status, headers, Json(json!({"Message": message, "message": message, "RequestID": request_id}))).into_response()
+    (
+        status,
+        headers,
+        Json(json!({"Message": message, "message": message, "RequestID": request_id})),
+    )
+        .into_response()
 }
 
-fn parse_body(body: &[u8]) -> Result<Value, Response> {
-    serde_json::from_slice(body)
-        .map_err(|e| aws_error(StatusCode::BAD_REQUEST, "BadRequestException", &format!("Invalid JSON body: {e}")))
+/// The JSON body, or the `BadRequestException` the service answers for a malformed one.
+fn parse_body(body: &[u8]) -> Result<Value, Box<Response>> {
+    serde_json::from_slice(body).map_err(|e| {
+        Box::new(aws_error(
+            StatusCode::BAD_REQUEST,
+            "BadRequestException",
+            &format!("Invalid JSON body: {e}"),
+        ))
+    })
 }
 
 /// Pinpoint `PhoneNumberValidate`: `POST /v1/phone/number/validate`, body `NumberValidateRequest`.
 async fn phone_number_validate(State(state): State<Emulator>, body: axum::body::Bytes) -> Response {
     let request = match parse_body(&body) {
         Ok(v) => v,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let Some(number) = request.get("PhoneNumber").and_then(Value::as_str) else {
-        return aws_error(StatusCode::BAD_REQUEST, "BadRequestException", "PhoneNumber is required");
+        return aws_error(
+            StatusCode::BAD_REQUEST,
+            "BadRequestException",
+            "PhoneNumber is required",
+        );
     };
     let response = match state.fixture.pinpoint.numbers.get(number) {
         Some(info) => json!({
@@ -149,29 +167,58 @@ async fn send_messages(
     body: axum::body::Bytes,
 ) -> Response {
     if application_id != state.fixture.pinpoint.application_id {
-        return aws_error(StatusCode::NOT_FOUND, "NotFoundException", "Resource not found");
+        return aws_error(
+            StatusCode::NOT_FOUND,
+            "NotFoundException",
+            "Resource not found",
+        );
     }
     let request = match parse_body(&body) {
         Ok(v) => v,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
-    let Some(addresses) = request.get("Addresses").and_then(Value::as_object).filter(|a| !a.is_empty()) else {
-        return aws_error(StatusCode::BAD_REQUEST, "BadRequestException", "Addresses or Endpoints is required");
+    let Some(addresses) = request
+        .get("Addresses")
+        .and_then(Value::as_object)
+        .filter(|a| !a.is_empty())
+    else {
+        return aws_error(
+            StatusCode::BAD_REQUEST,
+            "BadRequestException",
+            "Addresses or Endpoints is required",
+        );
     };
     let sms = request.pointer("/MessageConfiguration/SMSMessage");
     let mut results = serde_json::Map::new();
     for (address, config) in addresses {
         if config.get("ChannelType").and_then(Value::as_str) != Some("SMS") {
-            return aws_error(StatusCode::BAD_REQUEST, "BadRequestException", "Only the SMS channel is emulated");
+            return aws_error(
+                StatusCode::BAD_REQUEST,
+                "BadRequestException",
+                "Only the SMS channel is emulated",
+            );
         }
         let Some(body) = sms.and_then(|s| s.get("Body")).and_then(Value::as_str) else {
-            return aws_error(StatusCode::BAD_REQUEST, "BadRequestException", "SMSMessage.Body is required");
+            return aws_error(
+                StatusCode::BAD_REQUEST,
+                "BadRequestException",
+                "SMSMessage.Body is required",
+            );
         };
         let message_id = uuid::Uuid::new_v4().to_string();
-        let mobile = state.fixture.pinpoint.numbers.get(address).is_some_and(|n| n.phone_type == "MOBILE");
+        let mobile = state
+            .fixture
+            .pinpoint
+            .numbers
+            .get(address)
+            .is_some_and(|n| n.phone_type == "MOBILE");
         let deliverable = mobile && !state.fixture.pinpoint.undeliverable.contains(address);
         let result = if deliverable {
-            let text = |name: &str| sms.and_then(|s| s.get(name)).and_then(Value::as_str).map(str::to_owned);
+            let text = |name: &str| {
+                sms.and_then(|s| s.get(name))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            };
             let entry = Sms {
                 application_id: application_id.clone(),
                 to: address.clone(),
@@ -215,6 +262,9 @@ async fn unknown_operation(method: axum::http::Method, uri: axum::http::Uri) -> 
     aws_error(
         StatusCode::NOT_FOUND,
         "UnknownOperationException",
-        &format!("{method} {} is not an operation the Switchboard emulator implements", uri.path()),
+        &format!(
+            "{method} {} is not an operation the Switchboard emulator implements",
+            uri.path()
+        ),
     )
 }

@@ -63,16 +63,27 @@ pub struct Admin {
 #[derive(Debug, thiserror::Error)]
 pub enum FixtureError {
     #[error("cannot read {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{path} is not a valid fixture: {source}")]
-    Parse { path: String, source: serde_json::Error },
+    Parse {
+        path: String,
+        source: serde_json::Error,
+    },
 }
 
 impl Fixture {
     pub fn load(path: &Path) -> Result<Self, FixtureError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| FixtureError::Read { path: path.display().to_string(), source })?;
-        serde_json::from_str(&text).map_err(|source| FixtureError::Parse { path: path.display().to_string(), source })
+        let text = std::fs::read_to_string(path).map_err(|source| FixtureError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        serde_json::from_str(&text).map_err(|source| FixtureError::Parse {
+            path: path.display().to_string(),
+            source,
+        })
     }
 
     /// The repository's own fixture.
@@ -81,6 +92,9 @@ impl Fixture {
     }
 
     pub fn instance_arn(&self) -> String {
-        format!("arn:aws:connect:{}:{}:instance/{}", self.region, self.account_id, self.connect.instance_id)
+        format!(
+            "arn:aws:connect:{}:{}:instance/{}",
+            self.region, self.account_id, self.connect.instance_id
+        )
     }
 }

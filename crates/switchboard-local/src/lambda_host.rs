@@ -26,7 +26,7 @@ use axum::{
 use serde::Serialize;
 use tokio::{
     io::{AsyncBufReadExt, BufReader},
-    process::{Child, Command},
+    process::Command,
     sync::{mpsc, oneshot},
     task::JoinHandle,
 };
@@ -49,10 +49,15 @@ pub struct LogLine {
 
 #[derive(Debug, thiserror::Error)]
 pub enum HostError {
-    #[error("function binary {0} does not exist; build the workspace first (`cargo build --workspace`)")]
+    #[error(
+        "function binary {0} does not exist; build the workspace first (`cargo build --workspace`)"
+    )]
     MissingBinary(String),
     #[error("could not start {name}: {source}")]
-    Spawn { name: String, source: std::io::Error },
+    Spawn {
+        name: String,
+        source: std::io::Error,
+    },
     #[error("could not listen on loopback: {0}")]
     Listen(#[from] std::io::Error),
 }
@@ -76,21 +81,60 @@ struct Slot {
     next: tokio::sync::Mutex<mpsc::UnboundedReceiver<Pending>>,
     in_flight: Mutex<HashMap<String, oneshot::Sender<Outcome>>>,
     init_error: Mutex<Option<Bytes>>,
+    /// Set when the process has exited: every invocation fails with it from then on.
+    exited: Mutex<Option<Bytes>>,
+}
+
+impl Slot {
+    /// The error every invocation gets once the function cannot run any more.
+    fn dead(&self) -> Option<Bytes> {
+        let exited = self.exited.lock().ok().and_then(|e| e.clone());
+        exited.or_else(|| self.init_error.lock().ok().and_then(|e| e.clone()))
+    }
+
+    /// Marks the process exited and fails what is queued or in flight.
+    async fn exit(&self, status: String) {
+        let error = Bytes::from(
+            serde_json::json!({"errorType": "Runtime.ExitError", "errorMessage": format!("Runtime exited: {status}")})
+                .to_string(),
+        );
+        if let Ok(mut exited) = self.exited.lock() {
+            *exited = Some(error.clone());
+        }
+        let in_flight: Vec<_> = self
+            .in_flight
+            .lock()
+            .map(|mut m| m.drain().collect())
+            .unwrap_or_default();
+        for (_, reply) in in_flight {
+            let _ = reply.send(Outcome::Error(error.clone()));
+        }
+        let mut next = self.next.lock().await;
+        while let Ok(pending) = next.try_recv() {
+            let _ = pending.reply.send(Outcome::Error(error.clone()));
+        }
+    }
 }
 
 /// The running fleet. Dropping it kills every function process (by process id) and stops its servers.
 pub struct LambdaHost {
     pub invoke_addr: SocketAddr,
     logs: Arc<Mutex<Vec<LogLine>>>,
-    children: Vec<Child>,
+    pids: Vec<u32>,
+    /// Servers, log readers and one watcher per process; a watcher owns its child, so aborting it
+    /// drops the child, which kills the process (`kill_on_drop`).
     tasks: Vec<JoinHandle<()>>,
 }
 
 impl LambdaHost {
-    pub async fn start(functions: Vec<FunctionSpec>, region: &str, account_id: &str) -> Result<Self, HostError> {
+    pub async fn start(
+        functions: Vec<FunctionSpec>,
+        region: &str,
+        account_id: &str,
+    ) -> Result<Self, HostError> {
         let logs = Arc::new(Mutex::new(Vec::new()));
         let mut slots = HashMap::new();
-        let mut children = Vec::new();
+        let mut pids = Vec::new();
         let mut tasks = Vec::new();
         for spec in functions {
             if !spec.binary.exists() {
@@ -99,12 +143,16 @@ impl LambdaHost {
             let (queue, next) = mpsc::unbounded_channel();
             let slot = Arc::new(Slot {
                 name: spec.name.clone(),
-                arn: format!("arn:aws:lambda:{region}:{account_id}:function:{}", spec.name),
+                arn: format!(
+                    "arn:aws:lambda:{region}:{account_id}:function:{}",
+                    spec.name
+                ),
                 timeout: spec.timeout,
                 queue,
                 next: tokio::sync::Mutex::new(next),
                 in_flight: Mutex::new(HashMap::new()),
                 init_error: Mutex::new(None),
+                exited: Mutex::new(None),
             });
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
             let runtime_api = listener.local_addr()?;
@@ -120,21 +168,35 @@ impl LambdaHost {
                 .env("AWS_LAMBDA_FUNCTION_NAME", &spec.name)
                 .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
                 .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-                .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{}", spec.name))
+                .env(
+                    "AWS_LAMBDA_LOG_GROUP_NAME",
+                    format!("/aws/lambda/{}", spec.name),
+                )
                 .env("AWS_LAMBDA_LOG_STREAM_NAME", "local")
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .kill_on_drop(true)
                 .spawn()
-                .map_err(|source| HostError::Spawn { name: spec.name.clone(), source })?;
+                .map_err(|source| HostError::Spawn {
+                    name: spec.name.clone(),
+                    source,
+                })?;
             if let Some(out) = child.stdout.take() {
                 tasks.push(collect_lines(spec.name.clone(), out, logs.clone()));
             }
             if let Some(err) = child.stderr.take() {
                 tasks.push(collect_lines(spec.name.clone(), err, logs.clone()));
             }
-            children.push(child);
+            pids.extend(child.id());
+            let watched = slot.clone();
+            tasks.push(tokio::spawn(async move {
+                let status = match child.wait().await {
+                    Ok(status) => status.to_string(),
+                    Err(error) => error.to_string(),
+                };
+                watched.exit(status).await;
+            }));
             slots.insert(spec.name, slot);
         }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -143,7 +205,12 @@ impl LambdaHost {
         tasks.push(tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         }));
-        Ok(Self { invoke_addr, logs, children, tasks })
+        Ok(Self {
+            invoke_addr,
+            logs,
+            pids,
+            tasks,
+        })
     }
 
     /// The Lambda endpoint (what `AWS_ENDPOINT_URL_LAMBDA` or a flow runner points at).
@@ -158,15 +225,12 @@ impl LambdaHost {
 
     /// Process ids of the function processes.
     pub fn pids(&self) -> Vec<u32> {
-        self.children.iter().filter_map(Child::id).collect()
+        self.pids.clone()
     }
 }
 
 impl Drop for LambdaHost {
     fn drop(&mut self) {
-        for child in &mut self.children {
-            let _ = child.start_kill();
-        }
         for task in &self.tasks {
             task.abort();
         }
@@ -184,7 +248,10 @@ where
                 eprintln!("[{function}] {line}");
             }
             if let Ok(mut logs) = logs.lock() {
-                logs.push(LogLine { function: function.clone(), line });
+                logs.push(LogLine {
+                    function: function.clone(),
+                    line,
+                });
             }
         }
     })
@@ -193,8 +260,14 @@ where
 fn runtime_api_router(slot: Arc<Slot>) -> Router {
     Router::new()
         .route("/2018-06-01/runtime/invocation/next", get(next_invocation))
-        .route("/2018-06-01/runtime/invocation/{id}/response", post(invocation_response))
-        .route("/2018-06-01/runtime/invocation/{id}/error", post(invocation_error))
+        .route(
+            "/2018-06-01/runtime/invocation/{id}/response",
+            post(invocation_response),
+        )
+        .route(
+            "/2018-06-01/runtime/invocation/{id}/error",
+            post(invocation_error),
+        )
         .route("/2018-06-01/runtime/init/error", post(init_error))
         .with_state(slot)
 }
@@ -215,7 +288,13 @@ async fn next_invocation(State(slot): State<Arc<Slot>>) -> Response {
         ("lambda-runtime-aws-request-id", pending.id.clone()),
         ("lambda-runtime-deadline-ms", deadline.to_string()),
         ("lambda-runtime-invoked-function-arn", slot.arn.clone()),
-        ("lambda-runtime-trace-id", format!("Root=1-00000000-{}", pending.id.replace('-', "")[..24].to_owned())),
+        (
+            "lambda-runtime-trace-id",
+            format!(
+                "Root=1-00000000-{}",
+                pending.id.replace('-', "")[..24].to_owned()
+            ),
+        ),
         ("content-type", "application/json".to_owned()),
     ] {
         if let Ok(value) = HeaderValue::from_str(&value) {
@@ -239,11 +318,19 @@ fn complete(slot: &Slot, id: &str, outcome: Outcome) -> StatusCode {
     }
 }
 
-async fn invocation_response(State(slot): State<Arc<Slot>>, Path(id): Path<String>, body: Bytes) -> StatusCode {
+async fn invocation_response(
+    State(slot): State<Arc<Slot>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> StatusCode {
     complete(&slot, &id, Outcome::Response(body))
 }
 
-async fn invocation_error(State(slot): State<Arc<Slot>>, Path(id): Path<String>, body: Bytes) -> StatusCode {
+async fn invocation_error(
+    State(slot): State<Arc<Slot>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> StatusCode {
     complete(&slot, &id, Outcome::Error(body))
 }
 
@@ -263,7 +350,10 @@ fn invoke_router(slots: Arc<HashMap<String, Arc<Slot>>>) -> Router {
 
 fn function_error(body: Bytes) -> Response {
     let mut headers = HeaderMap::new();
-    headers.insert("x-amz-function-error", HeaderValue::from_static("Unhandled"));
+    headers.insert(
+        "x-amz-function-error",
+        HeaderValue::from_static("Unhandled"),
+    );
     (StatusCode::OK, headers, body).into_response()
 }
 
@@ -273,15 +363,20 @@ async fn invoke(
     Path(function): Path<String>,
     payload: Bytes,
 ) -> Response {
-    let name = function.rsplit_once("function:").map_or(function.as_str(), |(_, n)| n);
+    let name = function
+        .rsplit_once("function:")
+        .map_or(function.as_str(), |(_, n)| n);
     let name = name.split(':').next().unwrap_or(name);
     let Some(slot) = slots.get(name) else {
         let mut headers = HeaderMap::new();
-        headers.insert("x-amzn-ErrorType", HeaderValue::from_static("ResourceNotFoundException"));
+        headers.insert(
+            "x-amzn-ErrorType",
+            HeaderValue::from_static("ResourceNotFoundException"),
+        );
         let body = serde_json::json!({"Type": "User", "message": format!("Function not found: {function}")});
         return (StatusCode::NOT_FOUND, headers, body.to_string()).into_response();
     };
-    if let Some(error) = slot.init_error.lock().ok().and_then(|e| e.clone()) {
+    if let Some(error) = slot.dead() {
         return function_error(error);
     }
     let (reply, answer) = oneshot::channel();
@@ -292,7 +387,9 @@ async fn invoke(
     match tokio::time::timeout(slot.timeout, answer).await {
         Ok(Ok(Outcome::Response(body))) => (StatusCode::OK, body).into_response(),
         Ok(Ok(Outcome::Error(body))) => function_error(body),
-        Ok(Err(_)) => function_error(Bytes::from_static(br#"{"errorType":"Runtime.ExitError","errorMessage":"the function process exited"}"#)),
+        Ok(Err(_)) => function_error(Bytes::from_static(
+            br#"{"errorType":"Runtime.ExitError","errorMessage":"the function process exited"}"#,
+        )),
         Err(_) => function_error(Bytes::from(format!(
             r#"{{"errorType":"Sandbox.Timedout","errorMessage":"Task timed out after {:.2} seconds"}}"#,
             slot.timeout.as_secs_f64()
@@ -310,11 +407,19 @@ pub struct InvokeClient {
 
 impl InvokeClient {
     pub fn new(endpoint: impl Into<String>) -> Self {
-        Self { endpoint: endpoint.into(), http: reqwest::Client::new() }
+        Self {
+            endpoint: endpoint.into(),
+            http: reqwest::Client::new(),
+        }
     }
 
-    pub async fn invoke(&self, function: &str, payload: &serde_json::Value) -> Result<serde_json::Value, String> {
-        self.invoke_within(function, payload, Duration::from_secs(30)).await
+    pub async fn invoke(
+        &self,
+        function: &str,
+        payload: &serde_json::Value,
+    ) -> Result<serde_json::Value, String> {
+        self.invoke_within(function, payload, Duration::from_secs(30))
+            .await
     }
 
     pub async fn invoke_within(
@@ -323,14 +428,24 @@ impl InvokeClient {
         payload: &serde_json::Value,
         limit: Duration,
     ) -> Result<serde_json::Value, String> {
-        let url = format!("{}/2015-03-31/functions/{function}/invocations", self.endpoint);
-        let response = self.http.post(url).json(payload).timeout(limit).send().await.map_err(|e| {
-            if e.is_timeout() {
-                format!("no answer within {}s", limit.as_secs())
-            } else {
-                e.to_string()
-            }
-        })?;
+        let url = format!(
+            "{}/2015-03-31/functions/{function}/invocations",
+            self.endpoint
+        );
+        let response = self
+            .http
+            .post(url)
+            .json(payload)
+            .timeout(limit)
+            .send()
+            .await
+            .map_err(|e| {
+                if e.is_timeout() {
+                    format!("no answer within {}s", limit.as_secs())
+                } else {
+                    e.to_string()
+                }
+            })?;
         let function_error = response.headers().contains_key("x-amz-function-error");
         let status = response.status();
         let body = response.text().await.map_err(|e| e.to_string())?;

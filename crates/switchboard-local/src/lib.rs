@@ -20,5 +20,8 @@ pub mod net;
 pub fn repo_root() -> std::path::PathBuf {
     std::env::var_os("SWITCHBOARD_ROOT")
         .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
+        .unwrap_or_else(|| {
+            let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+            root.canonicalize().unwrap_or(root)
+        })
 }

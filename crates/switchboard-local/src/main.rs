@@ -18,7 +18,9 @@ use switchboard_local::{
 };
 
 #[derive(Parser)]
-#[command(about = "Switchboard's local cloud: moto, the AWS emulator, the fleet and the flow runner")]
+#[command(
+    about = "Switchboard's local cloud: moto, the AWS emulator, the fleet and the flow runner"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -28,9 +30,10 @@ struct Cli {
 enum Command {
     /// Start the local cloud in the foreground (Ctrl-C stops it).
     Up {
-        /// What runs the functions: `cargo-lambda` (`cargo lambda watch`, rebuilds on change) or
-        /// `host` (the prebuilt debug binaries behind our Runtime API).
-        #[arg(long, value_enum, default_value_t = Runtime::CargoLambda)]
+        /// What runs the functions: `host` (the debug binaries `cargo build` made, behind our Runtime
+        /// API: ready at once) or `cargo-lambda` (`cargo lambda watch`: rebuilds on change, but the
+        /// first call to each function compiles it and can outlast Connect's 8 s limit).
+        #[arg(long, value_enum, default_value_t = Runtime::Host)]
         runtime: Runtime,
         #[arg(long, default_value_t = 9000)]
         lambda_port: u16,
@@ -86,8 +89,12 @@ fn cloud_file() -> PathBuf {
 
 fn read_cloud_file() -> Result<CloudFile, String> {
     let path = cloud_file();
-    let text = std::fs::read_to_string(&path)
-        .map_err(|_| format!("{} not found: start the local cloud first (`make dev`)", path.display()))?;
+    let text = std::fs::read_to_string(&path).map_err(|_| {
+        format!(
+            "{} not found: start the local cloud first (`make dev`)",
+            path.display()
+        )
+    })?;
     serde_json::from_str(&text).map_err(|e| format!("{} is malformed: {e}", path.display()))
 }
 
@@ -95,8 +102,18 @@ fn read_cloud_file() -> Result<CloudFile, String> {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Up { runtime, lambda_port } => up(runtime, lambda_port).await,
-        Command::Call { flow, from, to, inputs, attributes, json } => {
+        Command::Up {
+            runtime,
+            lambda_port,
+        } => up(runtime, lambda_port).await,
+        Command::Call {
+            flow,
+            from,
+            to,
+            inputs,
+            attributes,
+            json,
+        } => {
             let file = read_cloud_file()?;
             let runner = Runner::new(
                 FlowLibrary::repository(),
@@ -107,7 +124,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     queues: file.queues,
                 },
             );
-            let call = Call { flow, from, to, attributes: attributes.into_iter().collect(), inputs };
+            let call = Call {
+                flow,
+                from,
+                to,
+                attributes: attributes.into_iter().collect(),
+                inputs,
+            };
             let transcript = runner.play(call).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&transcript)?);
@@ -119,9 +142,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Command::Outbox => {
             let file = read_cloud_file()?;
             let outbox: Vec<Sms> =
-                reqwest::get(format!("{}/_local/outbox", file.emulator_endpoint)).await?.json().await?;
+                reqwest::get(format!("{}/_local/outbox", file.emulator_endpoint))
+                    .await?
+                    .json()
+                    .await?;
             for sms in outbox {
-                println!("to {} from {}: {}", sms.to, sms.sender_id.unwrap_or_default(), sms.body);
+                println!(
+                    "to {} from {}: {}",
+                    sms.to,
+                    sms.sender_id.unwrap_or_default(),
+                    sms.body
+                );
             }
             Ok(())
         }
@@ -132,20 +163,30 @@ async fn up(runtime: Runtime, lambda_port: u16) -> Result<(), Box<dyn std::error
     let fixture = Fixture::load(&Fixture::default_path())?;
     let (cloud, lambda_endpoint, _cargo_lambda) = match runtime {
         Runtime::Host => {
-            let cloud = LocalCloud::with_fleet(fixture, cloud::debug_binaries(), BTreeMap::new()).await?;
+            let cloud =
+                LocalCloud::with_fleet(fixture, cloud::debug_binaries(), BTreeMap::new()).await?;
             let endpoint = cloud.fleet().map(|f| f.endpoint()).unwrap_or_default();
             (cloud, endpoint, None)
         }
         Runtime::CargoLambda => {
             let cloud = LocalCloud::services(fixture).await?;
             let watch = tokio::process::Command::new("cargo")
-                .args(["lambda", "watch", "-A", "127.0.0.1", "-P", &lambda_port.to_string()])
+                .args([
+                    "lambda",
+                    "watch",
+                    "-A",
+                    "127.0.0.1",
+                    "-P",
+                    &lambda_port.to_string(),
+                ])
                 .current_dir(repo_root())
                 .envs(cloud.function_env())
                 .stdin(Stdio::null())
                 .kill_on_drop(true)
                 .spawn()
-                .map_err(|e| format!("cannot start `cargo lambda watch` (run `make setup`): {e}"))?;
+                .map_err(|e| {
+                    format!("cannot start `cargo lambda watch` (run `make setup`): {e}")
+                })?;
             let addr = std::net::SocketAddr::from(([127, 0, 0, 1], lambda_port));
             if !switchboard_local::net::wait_for_listener(addr, Duration::from_secs(60)).await {
                 return Err("cargo lambda watch did not start listening within 60 s".into());
@@ -162,7 +203,13 @@ async fn up(runtime: Runtime, lambda_port: u16) -> Result<(), Box<dyn std::error
     };
     std::fs::create_dir_all(repo_root().join(".local"))?;
     std::fs::write(cloud_file(), serde_json::to_string_pretty(&file)?)?;
-    let admin = cloud.fixture.emergency.admins.first().map(|a| a.phone.clone()).unwrap_or_default();
+    let admin = cloud
+        .fixture
+        .emergency
+        .admins
+        .first()
+        .map(|a| a.phone.clone())
+        .unwrap_or_default();
     println!(
         "Switchboard local cloud is up.
   moto (DynamoDB, …)   {moto}

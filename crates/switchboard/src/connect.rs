@@ -123,18 +123,20 @@ where
     E: std::error::Error + Send + Sync + 'static,
 {
     let handler = &handler;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<ContactFlowEvent>| async move {
-        match handler(event.payload).await {
-            Ok(result) => {
-                tracing::info!(result = result.code(), "flow function answered");
-                Ok(result)
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<ContactFlowEvent>| async move {
+            match handler(event.payload).await {
+                Ok(result) => {
+                    tracing::info!(result = result.code(), "flow function answered");
+                    Ok(result)
+                }
+                Err(error) => {
+                    tracing::error!(error = %error, "flow function failed");
+                    Err(lambda_runtime::Error::from(error))
+                }
             }
-            Err(error) => {
-                tracing::error!(error = %error, "flow function failed");
-                Err(lambda_runtime::Error::from(error))
-            }
-        }
-    }))
+        },
+    ))
     .await
 }
 
@@ -157,7 +159,11 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(event.customer_address(), None);
-        assert_eq!(event.initial_contact_id(), Some("c-2"), "a blank InitialContactId falls back");
+        assert_eq!(
+            event.initial_contact_id(),
+            Some("c-2"),
+            "a blank InitialContactId falls back"
+        );
         assert_eq!(event.contact_id(), Some("c-2"));
         assert_eq!(event.parameter("location"), Some("Sydney"));
         assert_eq!(event.parameter("n"), None);

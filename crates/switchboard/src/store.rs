@@ -25,11 +25,17 @@ impl StoreError {
     where
         E: std::error::Error + Send + Sync + 'static,
     {
-        Self { operation, detail: aws_smithy_types::error::display::DisplayErrorContext(&error).to_string() }
+        Self {
+            operation,
+            detail: aws_smithy_types::error::display::DisplayErrorContext(&error).to_string(),
+        }
     }
 
     pub fn malformed(operation: &'static str, what: impl Into<String>) -> Self {
-        Self { operation, detail: format!("stored item is malformed: {}", what.into()) }
+        Self {
+            operation,
+            detail: format!("stored item is malformed: {}", what.into()),
+        }
     }
 }
 
@@ -47,11 +53,15 @@ pub fn key(pk: impl Into<String>, sk: impl Into<String>) -> Item {
 }
 
 pub fn get_str<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
-    item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str)
+    item.get(name)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
 }
 
 pub fn get_i64(item: &Item, name: &str) -> Option<i64> {
-    item.get(name).and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok())
+    item.get(name)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
 }
 
 pub fn get_bool(item: &Item, name: &str) -> Option<bool> {
@@ -85,7 +95,10 @@ where
 /// Whether a transaction was cancelled because one of its conditions was false (and not for a
 /// conflict, throttling or validation, which are faults).
 pub fn is_transaction_condition_failed(
-    error: &SdkError<aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError, HttpResponse>,
+    error: &SdkError<
+        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError,
+        HttpResponse,
+    >,
 ) -> bool {
     use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
     match error {

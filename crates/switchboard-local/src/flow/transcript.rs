@@ -8,17 +8,35 @@ use serde::Serialize;
 #[serde(tag = "step", rename_all = "camelCase")]
 pub enum Step {
     /// A flow started (at the beginning or by a transfer).
-    Flow { name: String },
+    Flow {
+        name: String,
+    },
     /// Text spoken to the caller.
-    Prompt { text: String },
+    Prompt {
+        text: String,
+    },
     /// Digits the caller keyed (PIN digits are shown; this is a simulated call).
-    Input { digits: String },
+    Input {
+        digits: String,
+    },
     /// The caller keyed nothing before the timeout.
     Timeout,
-    Invoke { function: String, parameters: BTreeMap<String, String>, result: Option<BTreeMap<String, String>>, error: Option<String> },
-    SetAttributes { attributes: BTreeMap<String, String> },
-    Behaviour { action: String, parameters: serde_json::Value },
-    TargetQueue { queue: String },
+    Invoke {
+        function: String,
+        parameters: BTreeMap<String, String>,
+        result: Option<BTreeMap<String, String>>,
+        error: Option<String>,
+    },
+    SetAttributes {
+        attributes: BTreeMap<String, String>,
+    },
+    Behaviour {
+        action: String,
+        parameters: serde_json::Value,
+    },
+    TargetQueue {
+        queue: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -52,7 +70,11 @@ impl Transcript {
         self.steps
             .iter()
             .filter_map(|s| match s {
-                Step::Invoke { function: f, result: Some(r), .. } if f == function => Some(r),
+                Step::Invoke {
+                    function: f,
+                    result: Some(r),
+                    ..
+                } if f == function => Some(r),
                 _ => None,
             })
             .collect()
@@ -79,7 +101,12 @@ impl std::fmt::Display for Transcript {
                 Step::Prompt { text } => writeln!(f, "   system: \"{text}\"")?,
                 Step::Input { digits } => writeln!(f, "   caller keys: {digits}")?,
                 Step::Timeout => writeln!(f, "   caller keys nothing (timeout)")?,
-                Step::Invoke { function, parameters, result, error } => {
+                Step::Invoke {
+                    function,
+                    parameters,
+                    result,
+                    error,
+                } => {
                     writeln!(f, "   lambda {function} {}", compact(parameters))?;
                     match (result, error) {
                         (Some(result), _) => writeln!(f, "     -> {}", compact(result))?,
@@ -87,7 +114,9 @@ impl std::fmt::Display for Transcript {
                         _ => {}
                     }
                 }
-                Step::SetAttributes { attributes } => writeln!(f, "   set {}", compact(attributes))?,
+                Step::SetAttributes { attributes } => {
+                    writeln!(f, "   set {}", compact(attributes))?
+                }
                 Step::Behaviour { action, parameters } => writeln!(f, "   {action} {parameters}")?,
                 Step::TargetQueue { queue } => writeln!(f, "   target queue: {queue}")?,
             }

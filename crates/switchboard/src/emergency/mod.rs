@@ -25,7 +25,10 @@ pub enum EmergencyError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("Pinpoint {operation} failed: {detail}")]
-    Pinpoint { operation: &'static str, detail: String },
+    Pinpoint {
+        operation: &'static str,
+        detail: String,
+    },
     #[error("the OS random source failed: {0}")]
     Random(String),
     #[error("the state of {location} changed under {attempts} update attempts in a row")]
@@ -74,7 +77,9 @@ impl Challenge {
         let field = |name: &str| {
             store::get_str(item, name)
                 .map(str::to_owned)
-                .ok_or_else(|| StoreError::malformed("GetItem", format!("challenge without {name}")))
+                .ok_or_else(|| {
+                    StoreError::malformed("GetItem", format!("challenge without {name}"))
+                })
         };
         Ok(Self {
             phone: field("phone")?,
@@ -103,7 +108,10 @@ pub(crate) async fn read_challenge(
         .send()
         .await
         .map_err(|e| StoreError::from_sdk("GetItem", e))?;
-    store::live(output.item, now).as_ref().map(Challenge::from_item).transpose()
+    store::live(output.item, now)
+        .as_ref()
+        .map(Challenge::from_item)
+        .transpose()
 }
 
 /// Whether `number` is E.164: `+`, a non-zero digit, then up to 14 more digits.

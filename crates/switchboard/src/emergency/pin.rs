@@ -88,7 +88,10 @@ mod tests {
             }
         }
         for (digit, count) in counts.iter().enumerate() {
-            assert!((5_630..=6_370).contains(count), "digit {digit} drawn {count} times");
+            assert!(
+                (5_630..=6_370).contains(count),
+                "digit {digit} drawn {count} times"
+            );
         }
     }
 

@@ -75,7 +75,8 @@ impl VerifyPin {
         contact: &str,
         now: OffsetDateTime,
     ) -> Result<Result<Challenge, FlowResult>, StoreError> {
-        let Some(challenge) = read_challenge(&self.dynamodb, &self.table, contact, now).await? else {
+        let Some(challenge) = read_challenge(&self.dynamodb, &self.table, contact, now).await?
+        else {
             return Ok(Err(FlowResult::new("NO_CHALLENGE")));
         };
         if challenge.verified_at.is_some() {
@@ -114,14 +115,23 @@ impl VerifyPin {
             .send()
             .await;
         match result {
-            Ok(output) => output.attributes.as_ref().map(Challenge::from_item).transpose(),
+            Ok(output) => output
+                .attributes
+                .as_ref()
+                .map(Challenge::from_item)
+                .transpose(),
             Err(e) if store::is_condition_failed(&e) => Ok(None),
             Err(e) => Err(StoreError::from_sdk("UpdateItem", e)),
         }
     }
 
     /// Marks the challenge verified, once: a second verification of the same PIN fails the condition.
-    async fn mark_verified(&self, contact: &str, challenge: &Challenge, now: OffsetDateTime) -> Result<bool, StoreError> {
+    async fn mark_verified(
+        &self,
+        contact: &str,
+        challenge: &Challenge,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
         let result = self
             .dynamodb
             .update_item()
