@@ -11,8 +11,8 @@ use std::{
     net::SocketAddr,
     path::PathBuf,
     process::Stdio,
-    sync::{Arc, Mutex},
-    time::{Duration, SystemTime, UNIX_EPOCH},
+    sync::{Arc, Mutex, OnceLock},
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
 use axum::{
@@ -62,9 +62,10 @@ pub enum HostError {
     Listen(#[from] std::io::Error),
 }
 
+/// How an invocation ended, and when the function posted it.
 enum Outcome {
-    Response(Bytes),
-    Error(Bytes),
+    Response(Bytes, Instant),
+    Error(Bytes, Instant),
 }
 
 struct Pending {
@@ -83,6 +84,8 @@ struct Slot {
     init_error: Mutex<Option<Bytes>>,
     /// Set when the process has exited: every invocation fails with it from then on.
     exited: Mutex<Option<Bytes>>,
+    /// When the runtime first asked for an event: the end of its init phase.
+    first_poll: OnceLock<Instant>,
 }
 
 impl Slot {
@@ -107,23 +110,182 @@ impl Slot {
             .map(|mut m| m.drain().collect())
             .unwrap_or_default();
         for (_, reply) in in_flight {
-            let _ = reply.send(Outcome::Error(error.clone()));
+            let _ = reply.send(Outcome::Error(error.clone(), Instant::now()));
         }
         let mut next = self.next.lock().await;
         while let Ok(pending) = next.try_recv() {
-            let _ = pending.reply.send(Outcome::Error(error.clone()));
+            let _ = pending
+                .reply
+                .send(Outcome::Error(error.clone(), Instant::now()));
         }
     }
 }
 
-/// The running fleet. Dropping it kills every function process (by process id) and stops its servers.
+/// The answer to one invocation: the payload or the function's error, and when it was posted.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    pub result: Result<Bytes, Bytes>,
+    pub posted_at: Instant,
+}
+
+/// One function's process behind its own Runtime API. Dropping it kills the process (by process id)
+/// and stops its server.
+pub struct FunctionProcess {
+    slot: Arc<Slot>,
+    /// Just before the process was spawned.
+    pub started: Instant,
+    pub pid: Option<u32>,
+    /// The Runtime API server, the log readers and the watcher that owns the child (aborting it
+    /// drops the child, which kills the process: `kill_on_drop`).
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl FunctionProcess {
+    pub async fn spawn(
+        spec: &FunctionSpec,
+        region: &str,
+        account_id: &str,
+        logs: Arc<Mutex<Vec<LogLine>>>,
+    ) -> Result<Self, HostError> {
+        if !spec.binary.exists() {
+            return Err(HostError::MissingBinary(spec.binary.display().to_string()));
+        }
+        let (queue, next) = mpsc::unbounded_channel();
+        let slot = Arc::new(Slot {
+            name: spec.name.clone(),
+            arn: format!(
+                "arn:aws:lambda:{region}:{account_id}:function:{}",
+                spec.name
+            ),
+            timeout: spec.timeout,
+            queue,
+            next: tokio::sync::Mutex::new(next),
+            in_flight: Mutex::new(HashMap::new()),
+            init_error: Mutex::new(None),
+            exited: Mutex::new(None),
+            first_poll: OnceLock::new(),
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let runtime_api = listener.local_addr()?;
+        let app = runtime_api_router(slot.clone());
+        let mut tasks = vec![tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        })];
+        let started = Instant::now();
+        let mut child = Command::new(&spec.binary)
+            .env_clear()
+            .envs(&spec.env)
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("AWS_LAMBDA_RUNTIME_API", runtime_api.to_string())
+            .env("AWS_LAMBDA_FUNCTION_NAME", &spec.name)
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+            .env(
+                "AWS_LAMBDA_LOG_GROUP_NAME",
+                format!("/aws/lambda/{}", spec.name),
+            )
+            .env("AWS_LAMBDA_LOG_STREAM_NAME", "local")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|source| HostError::Spawn {
+                name: spec.name.clone(),
+                source,
+            })?;
+        if let Some(out) = child.stdout.take() {
+            tasks.push(collect_lines(spec.name.clone(), out, logs.clone()));
+        }
+        if let Some(err) = child.stderr.take() {
+            tasks.push(collect_lines(spec.name.clone(), err, logs));
+        }
+        let pid = child.id();
+        let watched = slot.clone();
+        tasks.push(tokio::spawn(async move {
+            let status = match child.wait().await {
+                Ok(status) => status.to_string(),
+                Err(error) => error.to_string(),
+            };
+            watched.exit(status).await;
+        }));
+        Ok(Self {
+            slot,
+            started,
+            pid,
+            tasks,
+        })
+    }
+
+    /// Queues an invocation and waits for the answer, at most the function's timeout.
+    pub async fn invoke(&self, payload: Bytes) -> Invocation {
+        let error = |body: String| Invocation {
+            result: Err(Bytes::from(body)),
+            posted_at: Instant::now(),
+        };
+        if let Some(dead) = self.slot.dead() {
+            return Invocation {
+                result: Err(dead),
+                posted_at: Instant::now(),
+            };
+        }
+        let (reply, answer) = oneshot::channel();
+        let id = uuid::Uuid::new_v4().to_string();
+        if self
+            .slot
+            .queue
+            .send(Pending { id, payload, reply })
+            .is_err()
+        {
+            return error(r#"{"errorType":"Runtime.Unavailable","errorMessage":"the function's queue is closed"}"#.into());
+        }
+        match tokio::time::timeout(self.slot.timeout, answer).await {
+            Ok(Ok(Outcome::Response(body, at))) => Invocation {
+                result: Ok(body),
+                posted_at: at,
+            },
+            Ok(Ok(Outcome::Error(body, at))) => Invocation {
+                result: Err(body),
+                posted_at: at,
+            },
+            Ok(Err(_)) => error(
+                r#"{"errorType":"Runtime.ExitError","errorMessage":"the function process exited"}"#
+                    .into(),
+            ),
+            Err(_) => error(format!(
+                r#"{{"errorType":"Sandbox.Timedout","errorMessage":"Task timed out after {:.2} seconds"}}"#,
+                self.slot.timeout.as_secs_f64()
+            )),
+        }
+    }
+
+    /// When the runtime first asked for an event (its init phase ended), if it has.
+    pub fn first_poll(&self) -> Option<Instant> {
+        self.slot.first_poll.get().copied()
+    }
+
+    /// The process's peak resident set size (`VmHWM`), in KiB, while it runs.
+    pub fn peak_rss_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid?)).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    }
+}
+
+impl Drop for FunctionProcess {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// The running fleet: one [`FunctionProcess`] per function and the Invoke API in front of them.
 pub struct LambdaHost {
     pub invoke_addr: SocketAddr,
     logs: Arc<Mutex<Vec<LogLine>>>,
-    pids: Vec<u32>,
-    /// Servers, log readers and one watcher per process; a watcher owns its child, so aborting it
-    /// drops the child, which kills the process (`kill_on_drop`).
-    tasks: Vec<JoinHandle<()>>,
+    processes: Arc<HashMap<String, FunctionProcess>>,
+    server: JoinHandle<()>,
 }
 
 impl LambdaHost {
@@ -133,83 +295,23 @@ impl LambdaHost {
         account_id: &str,
     ) -> Result<Self, HostError> {
         let logs = Arc::new(Mutex::new(Vec::new()));
-        let mut slots = HashMap::new();
-        let mut pids = Vec::new();
-        let mut tasks = Vec::new();
+        let mut processes = HashMap::new();
         for spec in functions {
-            if !spec.binary.exists() {
-                return Err(HostError::MissingBinary(spec.binary.display().to_string()));
-            }
-            let (queue, next) = mpsc::unbounded_channel();
-            let slot = Arc::new(Slot {
-                name: spec.name.clone(),
-                arn: format!(
-                    "arn:aws:lambda:{region}:{account_id}:function:{}",
-                    spec.name
-                ),
-                timeout: spec.timeout,
-                queue,
-                next: tokio::sync::Mutex::new(next),
-                in_flight: Mutex::new(HashMap::new()),
-                init_error: Mutex::new(None),
-                exited: Mutex::new(None),
-            });
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-            let runtime_api = listener.local_addr()?;
-            let app = runtime_api_router(slot.clone());
-            tasks.push(tokio::spawn(async move {
-                let _ = axum::serve(listener, app).await;
-            }));
-            let mut child = Command::new(&spec.binary)
-                .env_clear()
-                .envs(&spec.env)
-                .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-                .env("AWS_LAMBDA_RUNTIME_API", runtime_api.to_string())
-                .env("AWS_LAMBDA_FUNCTION_NAME", &spec.name)
-                .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-                .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-                .env(
-                    "AWS_LAMBDA_LOG_GROUP_NAME",
-                    format!("/aws/lambda/{}", spec.name),
-                )
-                .env("AWS_LAMBDA_LOG_STREAM_NAME", "local")
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .kill_on_drop(true)
-                .spawn()
-                .map_err(|source| HostError::Spawn {
-                    name: spec.name.clone(),
-                    source,
-                })?;
-            if let Some(out) = child.stdout.take() {
-                tasks.push(collect_lines(spec.name.clone(), out, logs.clone()));
-            }
-            if let Some(err) = child.stderr.take() {
-                tasks.push(collect_lines(spec.name.clone(), err, logs.clone()));
-            }
-            pids.extend(child.id());
-            let watched = slot.clone();
-            tasks.push(tokio::spawn(async move {
-                let status = match child.wait().await {
-                    Ok(status) => status.to_string(),
-                    Err(error) => error.to_string(),
-                };
-                watched.exit(status).await;
-            }));
-            slots.insert(spec.name, slot);
+            let process = FunctionProcess::spawn(&spec, region, account_id, logs.clone()).await?;
+            processes.insert(spec.name, process);
         }
+        let processes = Arc::new(processes);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let invoke_addr = listener.local_addr()?;
-        let app = invoke_router(Arc::new(slots));
-        tasks.push(tokio::spawn(async move {
+        let app = invoke_router(processes.clone());
+        let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
-        }));
+        });
         Ok(Self {
             invoke_addr,
             logs,
-            pids,
-            tasks,
+            processes,
+            server,
         })
     }
 
@@ -225,15 +327,14 @@ impl LambdaHost {
 
     /// Process ids of the function processes.
     pub fn pids(&self) -> Vec<u32> {
-        self.pids.clone()
+        self.processes.values().filter_map(|p| p.pid).collect()
     }
 }
 
 impl Drop for LambdaHost {
     fn drop(&mut self) {
-        for task in &self.tasks {
-            task.abort();
-        }
+        // The invoke server holds the other reference to the processes; stop it so they drop too.
+        self.server.abort();
     }
 }
 
@@ -274,6 +375,7 @@ fn runtime_api_router(slot: Arc<Slot>) -> Router {
 
 /// `GET …/invocation/next`: long-polls until an invocation is queued for this function.
 async fn next_invocation(State(slot): State<Arc<Slot>>) -> Response {
+    let _ = slot.first_poll.set(Instant::now());
     let pending = slot.next.lock().await.recv().await;
     let Some(pending) = pending else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
@@ -323,7 +425,7 @@ async fn invocation_response(
     Path(id): Path<String>,
     body: Bytes,
 ) -> StatusCode {
-    complete(&slot, &id, Outcome::Response(body))
+    complete(&slot, &id, Outcome::Response(body, Instant::now()))
 }
 
 async fn invocation_error(
@@ -331,7 +433,7 @@ async fn invocation_error(
     Path(id): Path<String>,
     body: Bytes,
 ) -> StatusCode {
-    complete(&slot, &id, Outcome::Error(body))
+    complete(&slot, &id, Outcome::Error(body, Instant::now()))
 }
 
 async fn init_error(State(slot): State<Arc<Slot>>, body: Bytes) -> StatusCode {
@@ -342,24 +444,16 @@ async fn init_error(State(slot): State<Arc<Slot>>, body: Bytes) -> StatusCode {
     StatusCode::ACCEPTED
 }
 
-fn invoke_router(slots: Arc<HashMap<String, Arc<Slot>>>) -> Router {
+fn invoke_router(processes: Arc<HashMap<String, FunctionProcess>>) -> Router {
     Router::new()
         .route("/2015-03-31/functions/{function}/invocations", post(invoke))
-        .with_state(slots)
+        .with_state(processes)
 }
 
-fn function_error(body: Bytes) -> Response {
-    let mut headers = HeaderMap::new();
-    headers.insert(
-        "x-amz-function-error",
-        HeaderValue::from_static("Unhandled"),
-    );
-    (StatusCode::OK, headers, body).into_response()
-}
-
-/// Lambda `Invoke` (RequestResponse). `function` may be a name or an ARN.
+/// Lambda `Invoke` (RequestResponse). `function` may be a name or an ARN. A function error comes
+/// back as `200` with `X-Amz-Function-Error: Unhandled`, as the service answers it.
 async fn invoke(
-    State(slots): State<Arc<HashMap<String, Arc<Slot>>>>,
+    State(processes): State<Arc<HashMap<String, FunctionProcess>>>,
     Path(function): Path<String>,
     payload: Bytes,
 ) -> Response {
@@ -367,7 +461,7 @@ async fn invoke(
         .rsplit_once("function:")
         .map_or(function.as_str(), |(_, n)| n);
     let name = name.split(':').next().unwrap_or(name);
-    let Some(slot) = slots.get(name) else {
+    let Some(process) = processes.get(name) else {
         let mut headers = HeaderMap::new();
         headers.insert(
             "x-amzn-ErrorType",
@@ -376,24 +470,16 @@ async fn invoke(
         let body = serde_json::json!({"Type": "User", "message": format!("Function not found: {function}")});
         return (StatusCode::NOT_FOUND, headers, body.to_string()).into_response();
     };
-    if let Some(error) = slot.dead() {
-        return function_error(error);
-    }
-    let (reply, answer) = oneshot::channel();
-    let id = uuid::Uuid::new_v4().to_string();
-    if slot.queue.send(Pending { id, payload, reply }).is_err() {
-        return function_error(Bytes::from_static(br#"{"errorType":"Runtime.Unavailable","errorMessage":"the function's queue is closed"}"#));
-    }
-    match tokio::time::timeout(slot.timeout, answer).await {
-        Ok(Ok(Outcome::Response(body))) => (StatusCode::OK, body).into_response(),
-        Ok(Ok(Outcome::Error(body))) => function_error(body),
-        Ok(Err(_)) => function_error(Bytes::from_static(
-            br#"{"errorType":"Runtime.ExitError","errorMessage":"the function process exited"}"#,
-        )),
-        Err(_) => function_error(Bytes::from(format!(
-            r#"{{"errorType":"Sandbox.Timedout","errorMessage":"Task timed out after {:.2} seconds"}}"#,
-            slot.timeout.as_secs_f64()
-        ))),
+    match process.invoke(payload).await.result {
+        Ok(body) => (StatusCode::OK, body).into_response(),
+        Err(body) => {
+            let mut headers = HeaderMap::new();
+            headers.insert(
+                "x-amz-function-error",
+                HeaderValue::from_static("Unhandled"),
+            );
+            (StatusCode::OK, headers, body).into_response()
+        }
     }
 }
 
