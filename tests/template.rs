@@ -5,7 +5,11 @@
 use std::{collections::BTreeSet, path::Path};
 
 use switchboard_fleet_tests::Fleet;
-use switchboard_local::{cloud::function_names, lambda_host::InvokeClient, repo_root};
+use switchboard_local::{
+    cloud::{function_names, sample_events},
+    lambda_host::InvokeClient,
+    repo_root,
+};
 
 /// `one-time-pin` → `OneTimePinFunction`.
 fn logical_id(function: &str) -> String {
@@ -29,21 +33,6 @@ fn template_functions(template: &str) -> Vec<String> {
         .filter_map(|l| l.trim().strip_prefix("CodeUri: functions/"))
         .map(|name| name.trim().trim_end_matches('/').to_owned())
         .collect()
-}
-
-fn sample_events(function: &str) -> Vec<std::path::PathBuf> {
-    let dir = repo_root().join("events").join(function);
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .map(|entries| {
-            entries
-                .filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|e| e == "json"))
-                .collect()
-        })
-        .unwrap_or_default();
-    files.sort();
-    files
 }
 
 #[test]

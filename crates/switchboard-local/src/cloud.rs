@@ -241,6 +241,22 @@ pub fn function_names() -> Result<Vec<String>, CloudError> {
     Ok(names)
 }
 
+/// A function's sample events, `events/<function>/*.json`, sorted by name.
+pub fn sample_events(function: &str) -> Vec<PathBuf> {
+    let dir = crate::repo_root().join("events").join(function);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "json"))
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
 /// Where `cargo build` put the debug binaries: `SWITCHBOARD_BIN_DIR`, else `$CARGO_TARGET_DIR/debug`,
 /// else `<repo>/target/debug`.
 pub fn debug_binaries() -> PathBuf {

@@ -6,8 +6,10 @@
 //! - [`lambda_host`]: runs each function's real binary behind a Lambda Runtime API and serves the
 //!   Lambda Invoke API, like the service does.
 //! - [`flow`]: plays the contact flows in `contact-flows/` against the functions.
+//! - [`bench`]: cold start, latency and memory figures for every function (`make bench`).
 //! - [`cloud`]: starts, seeds and stops all of the above.
 
+pub mod bench;
 pub mod cloud;
 pub mod emulator;
 pub mod fixture;

@@ -59,6 +59,21 @@ enum Command {
     },
     /// Print the SMS the emulator has delivered.
     Outbox,
+    /// Measure every function's release binary against the local cloud (run by `make bench`).
+    Bench {
+        /// Where the release binaries are.
+        #[arg(long, default_value = "target/release")]
+        binaries: PathBuf,
+        /// Where to write results.json and results.md.
+        #[arg(long, default_value = "bench")]
+        out: PathBuf,
+        /// Fresh processes per function for init and first invocation.
+        #[arg(long, default_value_t = 10)]
+        cold: usize,
+        /// Warm invocations per function.
+        #[arg(long, default_value_t = 200)]
+        warm: usize,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -139,6 +154,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             Ok(())
         }
+        Command::Bench { binaries, out, cold, warm } => bench(binaries, out, cold, warm).await,
         Command::Outbox => {
             let file = read_cloud_file()?;
             let outbox: Vec<Sms> =
@@ -157,6 +173,48 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             Ok(())
         }
     }
+}
+
+async fn bench(binaries: PathBuf, out: PathBuf, cold: usize, warm: usize) -> Result<(), Box<dyn std::error::Error>> {
+    use switchboard_local::bench::{self, Plan, Report, Subject};
+    let cloud = LocalCloud::services(Fixture::load(&Fixture::default_path())?).await?;
+    let plan = Plan {
+        cold_runs: cold,
+        warm_runs: warm,
+        env: cloud.function_env(),
+        region: cloud.fixture.region.clone(),
+        account_id: cloud.fixture.account_id.clone(),
+    };
+    let mut subjects = Vec::new();
+    for name in cloud::function_names()? {
+        let event_file = cloud::sample_events(&name)
+            .into_iter()
+            .next()
+            .ok_or_else(|| format!("events/{name}/ has no sample event"))?;
+        let event = serde_json::from_str(&std::fs::read_to_string(&event_file)?)?;
+        subjects.push(Subject { binary: binaries.join(&name), name, event });
+    }
+    subjects.push(Subject { name: "bench-floor".into(), binary: binaries.join("bench-floor"), event: serde_json::json!({}) });
+
+    let mut functions = Vec::new();
+    for subject in &subjects {
+        eprintln!("measuring {} …", subject.name);
+        functions.push(bench::measure(subject, &plan).await?);
+    }
+    let report = Report {
+        profile: "release".into(),
+        target: format!("{}-{}", std::env::consts::ARCH, std::env::consts::OS),
+        cold_runs: cold,
+        warm_runs: warm,
+        functions,
+    };
+    let table = bench::markdown(&report);
+    std::fs::create_dir_all(&out)?;
+    std::fs::write(out.join("results.json"), serde_json::to_string_pretty(&report)? + "\n")?;
+    std::fs::write(out.join("results.md"), &table)?;
+    println!("{table}");
+    println!("written to {}/results.json and results.md", out.display());
+    Ok(())
 }
 
 async fn up(runtime: Runtime, lambda_port: u16) -> Result<(), Box<dyn std::error::Error>> {

@@ -1,0 +1,229 @@
+//! `make bench`: what each function costs on Lambda, measured on the release binaries against the
+//! local cloud, with a do-nothing `lambda_runtime` function as the floor.
+//!
+//! Per function: deploy zip size; init (process start until the runtime first asks for an event);
+//! first invocation (process start until the response to the sample event is posted; median of
+//! fresh processes); warm latency p50/p99 (event queued until response posted); cold penalty (first
+//! invocation − warm p50); peak RSS (`VmHWM`). Times come from the Runtime API the host serves, so
+//! no HTTP client sits between the clock and the function.
+
+use std::{
+    collections::BTreeMap,
+    io::Write,
+    path::{Path, PathBuf},
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use serde::{Deserialize, Serialize};
+
+use crate::lambda_host::{FunctionProcess, FunctionSpec, HostError};
+
+/// What to measure: a binary and the event it is invoked with.
+#[derive(Debug, Clone)]
+pub struct Subject {
+    pub name: String,
+    pub binary: PathBuf,
+    pub event: serde_json::Value,
+}
+
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub cold_runs: usize,
+    pub warm_runs: usize,
+    pub env: BTreeMap<String, String>,
+    pub region: String,
+    pub account_id: String,
+}
+
+/// One table row.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Figures {
+    pub function: String,
+    pub zip_bytes: u64,
+    pub init_ms: f64,
+    pub first_invocation_ms: f64,
+    pub warm_p50_ms: f64,
+    pub warm_p99_ms: f64,
+    pub cold_penalty_ms: f64,
+    pub peak_rss_kib: u64,
+    /// The sample event's `Result` codes and how often each came back.
+    pub results: BTreeMap<String, usize>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Report {
+    pub profile: String,
+    pub target: String,
+    pub cold_runs: usize,
+    pub warm_runs: usize,
+    pub functions: Vec<Figures>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    #[error(transparent)]
+    Host(#[from] HostError),
+    #[error("{function}: {problem}")]
+    Function { function: String, problem: String },
+    #[error("zip of {path}: {detail}")]
+    Zip { path: String, detail: String },
+}
+
+/// Measures one subject: `cold_runs` fresh processes, then `warm_runs` invocations of one process.
+pub async fn measure(subject: &Subject, plan: &Plan) -> Result<Figures, BenchError> {
+    let fail = |problem: String| BenchError::Function { function: subject.name.clone(), problem };
+    let spec = FunctionSpec {
+        name: subject.name.clone(),
+        binary: subject.binary.clone(),
+        env: plan.env.clone(),
+        timeout: Duration::from_secs(10),
+    };
+    let payload = axum::body::Bytes::from(subject.event.to_string());
+    let logs = Arc::new(Mutex::new(Vec::new()));
+    let mut results = BTreeMap::new();
+    let mut record = |body: &axum::body::Bytes| -> Result<(), BenchError> {
+        let value: serde_json::Value =
+            serde_json::from_slice(body).map_err(|e| fail(format!("answer is not JSON: {e}")))?;
+        let code = value.get("Result").and_then(|v| v.as_str()).unwrap_or("(no Result)").to_owned();
+        *results.entry(code).or_insert(0) += 1;
+        Ok(())
+    };
+
+    let mut init = Vec::new();
+    let mut first = Vec::new();
+    let mut peak_rss_kib = 0;
+    for _ in 0..plan.cold_runs.max(1) {
+        let process = FunctionProcess::spawn(&spec, &plan.region, &plan.account_id, logs.clone()).await?;
+        let invocation = process.invoke(payload.clone()).await;
+        let body = invocation.result.map_err(|e| fail(String::from_utf8_lossy(&e).into_owned()))?;
+        record(&body)?;
+        let polled = process.first_poll().ok_or_else(|| fail("the runtime never polled".into()))?;
+        init.push(millis(polled - process.started));
+        first.push(millis(invocation.posted_at - process.started));
+        peak_rss_kib = peak_rss_kib.max(process.peak_rss_kib().unwrap_or(0));
+    }
+
+    let process = FunctionProcess::spawn(&spec, &plan.region, &plan.account_id, logs).await?;
+    let warm_up = process.invoke(payload.clone()).await;
+    record(&warm_up.result.map_err(|e| fail(String::from_utf8_lossy(&e).into_owned()))?)?;
+    let mut warm = Vec::with_capacity(plan.warm_runs);
+    for _ in 0..plan.warm_runs.max(1) {
+        let queued = Instant::now();
+        let invocation = process.invoke(payload.clone()).await;
+        record(&invocation.result.map_err(|e| fail(String::from_utf8_lossy(&e).into_owned()))?)?;
+        warm.push(millis(invocation.posted_at - queued));
+    }
+    peak_rss_kib = peak_rss_kib.max(process.peak_rss_kib().unwrap_or(0));
+
+    let first_invocation_ms = percentile(&mut first, 50.0);
+    let warm_p50_ms = percentile(&mut warm, 50.0);
+    Ok(Figures {
+        function: subject.name.clone(),
+        zip_bytes: zip_size(&subject.binary)?,
+        init_ms: percentile(&mut init, 50.0),
+        first_invocation_ms,
+        warm_p50_ms,
+        warm_p99_ms: percentile(&mut warm, 99.0),
+        cold_penalty_ms: first_invocation_ms - warm_p50_ms,
+        peak_rss_kib,
+        results,
+    })
+}
+
+fn millis(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1_000.0
+}
+
+/// The nearest-rank percentile (`p` in 0–100) of `samples`, which it sorts.
+pub fn percentile(samples: &mut [f64], p: f64) -> f64 {
+    if samples.is_empty() {
+        return f64::NAN;
+    }
+    samples.sort_by(f64::total_cmp);
+    let rank = ((p / 100.0) * samples.len() as f64).ceil() as usize;
+    samples[rank.clamp(1, samples.len()) - 1]
+}
+
+/// The size of the deploy zip: the binary as `bootstrap`, deflated, as cargo-lambda packages it.
+pub fn zip_size(binary: &Path) -> Result<u64, BenchError> {
+    let zip_error = |detail: String| BenchError::Zip { path: binary.display().to_string(), detail };
+    let bytes = std::fs::read(binary).map_err(|e| zip_error(e.to_string()))?;
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .unix_permissions(0o755);
+    writer.start_file("bootstrap", options).map_err(|e| zip_error(e.to_string()))?;
+    writer.write_all(&bytes).map_err(|e| zip_error(e.to_string()))?;
+    let cursor = writer.finish().map_err(|e| zip_error(e.to_string()))?;
+    Ok(cursor.into_inner().len() as u64)
+}
+
+/// The table as Markdown.
+pub fn markdown(report: &Report) -> String {
+    let mut out = format!(
+        "Profile `{}`, target `{}`; first invocation: median of {} fresh processes; warm: {} invocations.\n\n",
+        report.profile, report.target, report.cold_runs, report.warm_runs
+    );
+    out.push_str("| function | zip KiB | init ms | first invocation ms | warm p50 ms | warm p99 ms | cold penalty ms | peak RSS MiB | results |\n");
+    out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---|\n");
+    for f in &report.functions {
+        let results: Vec<String> = f.results.iter().map(|(code, n)| format!("{code}×{n}")).collect();
+        out.push_str(&format!(
+            "| {} | {:.0} | {:.2} | {:.2} | {:.3} | {:.3} | {:.2} | {:.1} | {} |\n",
+            f.function,
+            f.zip_bytes as f64 / 1024.0,
+            f.init_ms,
+            f.first_invocation_ms,
+            f.warm_p50_ms,
+            f.warm_p99_ms,
+            f.cold_penalty_ms,
+            f.peak_rss_kib as f64 / 1024.0,
+            results.join(", ")
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let mut samples: Vec<f64> = (1..=200).map(f64::from).collect();
+        samples.reverse();
+        assert_eq!(percentile(&mut samples, 50.0), 100.0);
+        assert_eq!(percentile(&mut samples, 99.0), 198.0);
+        assert_eq!(percentile(&mut samples, 100.0), 200.0);
+        assert_eq!(percentile(&mut [3.0], 99.0), 3.0);
+        assert!(percentile(&mut [], 50.0).is_nan());
+    }
+
+    #[test]
+    fn zip_size_deflates_the_binary() {
+        let path = std::env::temp_dir().join(format!("bench-zip-{}", uuid::Uuid::new_v4()));
+        std::fs::write(&path, vec![0u8; 1 << 20]).unwrap();
+        let size = zip_size(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert!(size > 100 && size < 10_000, "1 MiB of zeros deflates to a few KiB, got {size}");
+    }
+
+    #[test]
+    fn markdown_has_a_row_per_function() {
+        let figures = Figures {
+            function: "f".into(),
+            zip_bytes: 2048,
+            init_ms: 1.0,
+            first_invocation_ms: 3.0,
+            warm_p50_ms: 0.5,
+            warm_p99_ms: 0.9,
+            cold_penalty_ms: 2.5,
+            peak_rss_kib: 10_240,
+            results: BTreeMap::from([("OK".to_owned(), 2)]),
+        };
+        let report = Report { profile: "release".into(), target: "x".into(), cold_runs: 1, warm_runs: 1, functions: vec![figures] };
+        let table = markdown(&report);
+        assert!(table.contains("| f | 2 | 1.00 | 3.00 | 0.500 | 0.900 | 2.50 | 10.0 | OK×2 |"), "{table}");
+    }
+}
