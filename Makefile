@@ -9,11 +9,15 @@ RUNTIME ?= host
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help setup dev test build clean
+# The functions the benchmark measures: every crate in functions/ plus the floor.
+BENCH_PACKAGES := $(addprefix -p ,$(notdir $(wildcard functions/*))) -p bench-floor
+
+.PHONY: help setup dev test bench build clean
 
 help:
 	@echo "make dev    set up, build, and run the local cloud with the fleet (Ctrl-C stops it)"
 	@echo "make test   set up and run every check (what CI runs)"
+	@echo "make bench  release binaries, then cold start / latency / memory figures into bench/"
 	@echo "make build  sam build: deployable arm64 artifacts in .aws-sam/ (not part of CI)"
 
 # Python tools from the pinned requirements file; re-installed when it changes.
@@ -37,6 +41,12 @@ test: setup
 	cargo build --workspace --all-targets
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo test --workspace --all-targets
+
+# Release binaries with the profile sam build uses (reused when up to date), then the figures.
+bench: setup
+	cargo build --release $(BENCH_PACKAGES)
+	cargo build --workspace --bins
+	target/debug/switchboard-local bench --binaries target/release --out bench
 
 build: setup
 	rustup target add aarch64-unknown-linux-gnu

@@ -154,7 +154,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             Ok(())
         }
-        Command::Bench { binaries, out, cold, warm } => bench(binaries, out, cold, warm).await,
+        Command::Bench {
+            binaries,
+            out,
+            cold,
+            warm,
+        } => bench(binaries, out, cold, warm).await,
         Command::Outbox => {
             let file = read_cloud_file()?;
             let outbox: Vec<Sms> =
@@ -175,7 +180,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 }
 
-async fn bench(binaries: PathBuf, out: PathBuf, cold: usize, warm: usize) -> Result<(), Box<dyn std::error::Error>> {
+async fn bench(
+    binaries: PathBuf,
+    out: PathBuf,
+    cold: usize,
+    warm: usize,
+) -> Result<(), Box<dyn std::error::Error>> {
     use switchboard_local::bench::{self, Plan, Report, Subject};
     let cloud = LocalCloud::services(Fixture::load(&Fixture::default_path())?).await?;
     let plan = Plan {
@@ -192,9 +202,17 @@ async fn bench(binaries: PathBuf, out: PathBuf, cold: usize, warm: usize) -> Res
             .next()
             .ok_or_else(|| format!("events/{name}/ has no sample event"))?;
         let event = serde_json::from_str(&std::fs::read_to_string(&event_file)?)?;
-        subjects.push(Subject { binary: binaries.join(&name), name, event });
+        subjects.push(Subject {
+            binary: binaries.join(&name),
+            name,
+            event,
+        });
     }
-    subjects.push(Subject { name: "bench-floor".into(), binary: binaries.join("bench-floor"), event: serde_json::json!({}) });
+    subjects.push(Subject {
+        name: "bench-floor".into(),
+        binary: binaries.join("bench-floor"),
+        event: serde_json::json!({}),
+    });
 
     let mut functions = Vec::new();
     for subject in &subjects {
@@ -210,7 +228,10 @@ async fn bench(binaries: PathBuf, out: PathBuf, cold: usize, warm: usize) -> Res
     };
     let table = bench::markdown(&report);
     std::fs::create_dir_all(&out)?;
-    std::fs::write(out.join("results.json"), serde_json::to_string_pretty(&report)? + "\n")?;
+    std::fs::write(
+        out.join("results.json"),
+        serde_json::to_string_pretty(&report)? + "\n",
+    )?;
     std::fs::write(out.join("results.md"), &table)?;
     println!("{table}");
     println!("written to {}/results.json and results.md", out.display());

@@ -92,6 +92,22 @@ where
     matches!(error, SdkError::ServiceError(e) if e.err().code() == Some("ConditionalCheckFailedException"))
 }
 
+/// The outcome of a conditional write: `Some(output)` when it was applied, `None` when its condition
+/// was false, an error for anything else.
+pub fn conditional<T, E>(
+    operation: &'static str,
+    result: Result<T, SdkError<E, HttpResponse>>,
+) -> Result<Option<T>, StoreError>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    match result {
+        Ok(output) => Ok(Some(output)),
+        Err(e) if is_condition_failed(&e) => Ok(None),
+        Err(e) => Err(StoreError::from_sdk(operation, e)),
+    }
+}
+
 /// Whether a transaction was cancelled because one of its conditions was false (and not for a
 /// conflict, throttling or validation, which are faults).
 pub fn is_transaction_condition_failed(

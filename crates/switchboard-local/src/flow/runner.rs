@@ -166,11 +166,7 @@ impl Runner {
         contact: &mut Contact,
         transcript: &mut Transcript,
     ) -> Result<Next, FlowError> {
-        let fail = |problem: String| FlowError::Action {
-            flow: flow.name.clone(),
-            action: action.identifier.clone(),
-            problem,
-        };
+        let fail = |problem: String| action_error(flow, action, problem);
         let params = &action.parameters;
         match action.kind.as_str() {
             "MessageParticipant" => {
@@ -326,11 +322,7 @@ impl Runner {
         contact: &mut Contact,
         transcript: &mut Transcript,
     ) -> Result<Next, FlowError> {
-        let fail = |problem: String| FlowError::Action {
-            flow: flow.name.clone(),
-            action: action.identifier.clone(),
-            problem,
-        };
+        let fail = |problem: String| action_error(flow, action, problem);
         let params = &action.parameters;
         if let Some(text) = param_str(params, "Text") {
             transcript.steps.push(Step::Prompt {
@@ -514,17 +506,17 @@ fn placeholder<'a>(value: &'a str, kind: &str) -> Option<&'a str> {
         .strip_prefix(':')
 }
 
+fn action_error(flow: &Flow, action: &Action, problem: String) -> FlowError {
+    FlowError::Action {
+        flow: flow.name.clone(),
+        action: action.identifier.clone(),
+        problem,
+    }
+}
+
 fn next(flow: &Flow, action: &Action) -> Result<Next, FlowError> {
-    action
-        .transitions
-        .next_action
-        .clone()
-        .map(Next::Action)
-        .ok_or_else(|| FlowError::Action {
-            flow: flow.name.clone(),
-            action: action.identifier.clone(),
-            problem: "no NextAction".into(),
-        })
+    let next = action.transitions.next_action.clone().map(Next::Action);
+    next.ok_or_else(|| action_error(flow, action, "no NextAction".into()))
 }
 
 /// Takes the error branch for `error_type`, else the `NoMatchingError` branch.
@@ -535,10 +527,12 @@ fn on_error(flow: &Flow, action: &Action, error_type: &str) -> Result<Next, Flow
         .find(|e| e.error_type == error_type)
         .or_else(|| errors.iter().find(|e| e.error_type == "NoMatchingError"))
         .map(|e| Next::Action(e.next_action.clone()))
-        .ok_or_else(|| FlowError::Action {
-            flow: flow.name.clone(),
-            action: action.identifier.clone(),
-            problem: format!("{error_type} happened and the action has no branch for it"),
+        .ok_or_else(|| {
+            action_error(
+                flow,
+                action,
+                format!("{error_type} happened and the action has no branch for it"),
+            )
         })
 }
 

@@ -6,7 +6,7 @@
 
 use aws_config::SdkConfig;
 
-use super::{keys, settings, settings::Names, EmergencyError};
+use super::{read_location_state, settings, settings::Names, EmergencyError};
 use crate::{
     config::{ConfigError, Settings},
     connect::{ContactFlowEvent, FlowResult},
@@ -35,17 +35,7 @@ impl CheckEmergency {
         else {
             return Ok(FlowResult::new("UNKNOWN_LOCATION").with("Emergency", false));
         };
-        let output = self
-            .dynamodb
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(store::key(keys::location(location), keys::STATE)))
-            // An admin reads the state back right after changing it.
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| StoreError::from_sdk("GetItem", e))?;
-        let Some(item) = output.item else {
+        let Some(item) = read_location_state(&self.dynamodb, &self.table, location).await? else {
             return Ok(FlowResult::new("NOT_SET_UP")
                 .with("Emergency", false)
                 .with("EmergencyType", super::update_emergency::NO_EMERGENCY));

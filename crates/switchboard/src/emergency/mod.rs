@@ -114,6 +114,24 @@ pub(crate) async fn read_challenge(
         .transpose()
 }
 
+/// Reads a location's state item, strongly consistent (an admin reads it back right after a change,
+/// and an update must see the state it replaces).
+pub(crate) async fn read_location_state(
+    dynamodb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    location: &str,
+) -> Result<Option<Item>, StoreError> {
+    let output = dynamodb
+        .get_item()
+        .table_name(table)
+        .set_key(Some(store::key(keys::location(location), keys::STATE)))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(|e| StoreError::from_sdk("GetItem", e))?;
+    Ok(output.item)
+}
+
 /// Whether `number` is E.164: `+`, a non-zero digit, then up to 14 more digits.
 pub fn is_e164(number: &str) -> bool {
     let Some(digits) = number.strip_prefix('+') else {

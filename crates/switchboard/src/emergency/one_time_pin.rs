@@ -160,11 +160,7 @@ impl OneTimePin {
             .expression_attribute_values(":ttl", store::n(start + window))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if store::is_condition_failed(&e) => Ok(false),
-            Err(e) => Err(StoreError::from_sdk("UpdateItem", e)),
-        }
+        Ok(store::conditional("UpdateItem", result)?.is_some())
     }
 
     /// Stores the challenge, replacing any earlier one of the same contact.
@@ -212,11 +208,9 @@ impl OneTimePin {
             .expression_attribute_values(":salt", store::s(salt))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if store::is_condition_failed(&e) => Ok(()),
-            Err(e) => Err(StoreError::from_sdk("DeleteItem", e)),
-        }
+        // A false condition means a newer challenge replaced ours: that one stays.
+        store::conditional("DeleteItem", result)?;
+        Ok(())
     }
 
     /// Sends the PIN; `Ok(true)` only when Pinpoint reports the address's delivery as successful.

@@ -16,7 +16,10 @@ use aws_sdk_dynamodb::{
 use time::OffsetDateTime;
 use tracing::{info, warn};
 
-use super::{keys, read_challenge, settings, settings::Names, settings::PinPolicy, EmergencyError};
+use super::{
+    keys, read_challenge, read_location_state, settings, settings::Names, settings::PinPolicy,
+    EmergencyError,
+};
 use crate::{
     config::{ConfigError, Settings},
     connect::{ContactFlowEvent, FlowResult},
@@ -76,7 +79,8 @@ impl UpdateEmergency {
 
         for attempt in 1..=MAX_WRITE_ATTEMPTS {
             let now = if attempt == 1 { now } else { self.clock.now() };
-            let previous = self.current_state(change.location).await?;
+            let previous =
+                read_location_state(&self.dynamodb, &self.table, change.location).await?;
             match self
                 .write(&change, previous.as_ref(), &admin, contact, now)
                 .await
@@ -151,19 +155,6 @@ impl UpdateEmergency {
             }),
             _ => Err("action"),
         }
-    }
-
-    async fn current_state(&self, location: &str) -> Result<Option<Item>, StoreError> {
-        let output = self
-            .dynamodb
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(store::key(keys::location(location), keys::STATE)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| StoreError::from_sdk("GetItem", e))?;
-        Ok(output.item)
     }
 
     /// One transaction: the new state (only if the state is still the one we read) and the audit entry.

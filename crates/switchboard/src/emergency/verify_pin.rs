@@ -114,15 +114,9 @@ impl VerifyPin {
             .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
             .send()
             .await;
-        match result {
-            Ok(output) => output
-                .attributes
-                .as_ref()
-                .map(Challenge::from_item)
-                .transpose(),
-            Err(e) if store::is_condition_failed(&e) => Ok(None),
-            Err(e) => Err(StoreError::from_sdk("UpdateItem", e)),
-        }
+        let updated =
+            store::conditional("UpdateItem", result)?.and_then(|output| output.attributes);
+        updated.as_ref().map(Challenge::from_item).transpose()
     }
 
     /// Marks the challenge verified, once: a second verification of the same PIN fails the condition.
@@ -143,10 +137,6 @@ impl VerifyPin {
             .expression_attribute_values(":salt", store::s(&challenge.salt))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if store::is_condition_failed(&e) => Ok(false),
-            Err(e) => Err(StoreError::from_sdk("UpdateItem", e)),
-        }
+        Ok(store::conditional("UpdateItem", result)?.is_some())
     }
 }
