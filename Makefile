@@ -31,7 +31,7 @@ setup: $(VENV)/.installed
 	@if command -v rustup >/dev/null; then rustup component add rustfmt clippy >/dev/null 2>&1 || true; fi
 
 dev: setup
-	cargo build --workspace --bins
+	cargo build --workspace --all-targets
 	target/debug/switchboard-local up --runtime $(RUNTIME)
 
 # One package selection (--workspace --all-targets) everywhere, so the SDK crates compile once.
@@ -45,7 +45,7 @@ test: setup
 # Release binaries with the profile sam build uses (reused when up to date), then the figures.
 bench: setup
 	cargo build --release $(BENCH_PACKAGES)
-	cargo build --workspace --bins
+	cargo build --workspace --all-targets
 	target/debug/switchboard-local bench --binaries target/release --out bench
 
 build: setup

@@ -79,38 +79,138 @@ fn logical_ids_follow_the_naming_rule() {
 }
 
 #[tokio::test]
-async fn every_sample_event_gets_a_flat_string_answer_with_a_result() {
+async fn every_sample_event_gets_a_well_formed_answer() {
     let fleet = Fleet::start().await;
     let lambda = InvokeClient::new(fleet.cloud.fleet().unwrap().endpoint());
     for function in function_names().unwrap() {
         for path in sample_events(&function) {
-            let event = std::fs::read_to_string(&path).unwrap();
             let name = path
                 .strip_prefix(repo_root())
                 .unwrap_or(Path::new(""))
                 .display()
                 .to_string();
             let event: serde_json::Value =
-                serde_json::from_str(&event).unwrap_or_else(|e| panic!("{name}: {e}"));
+                serde_json::from_str(&std::fs::read_to_string(&path).unwrap())
+                    .unwrap_or_else(|e| panic!("{name}: {e}"));
             let answer = lambda
                 .invoke(&function, &event)
                 .await
                 .unwrap_or_else(|e| panic!("{name}: {e}"));
-            let object = answer
-                .as_object()
-                .unwrap_or_else(|| panic!("{name}: not an object: {answer}"));
+            if event.get("version").and_then(|v| v.as_str()) == Some("2.0") {
+                assert_http_envelope(&name, &answer);
+            } else {
+                assert_flow_result(&name, &answer);
+            }
+        }
+    }
+}
+
+/// A Connect flow function answers a flat map of strings with an UPPER_SNAKE `Result`.
+fn assert_flow_result(name: &str, answer: &serde_json::Value) {
+    let object = answer
+        .as_object()
+        .unwrap_or_else(|| panic!("{name}: not an object: {answer}"));
+    assert!(
+        object.values().all(serde_json::Value::is_string),
+        "{name}: nested or non-string values: {answer}"
+    );
+    let code = object
+        .get("Result")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default();
+    assert!(
+        !code.is_empty() && code.chars().all(|c| c.is_ascii_uppercase() || c == '_'),
+        "{name}: Result {code:?}"
+    );
+}
+
+/// An HTTP function answers a proxy response whose body is the success or the error envelope.
+fn assert_http_envelope(name: &str, answer: &serde_json::Value) {
+    let status = answer
+        .get("statusCode")
+        .and_then(|s| s.as_u64())
+        .unwrap_or_else(|| panic!("{name}: {answer}"));
+    let body: serde_json::Value = serde_json::from_str(
+        answer
+            .get("body")
+            .and_then(|b| b.as_str())
+            .unwrap_or_default(),
+    )
+    .unwrap_or_else(|e| panic!("{name}: body is not JSON: {e}"));
+    if status == 200 {
+        assert!(
+            body.get("success").is_some_and(|s| s.is_string()) && body.get("data").is_some(),
+            "{name}: {body}"
+        );
+    } else {
+        assert!(
+            status < 500,
+            "{name}: a sample event must not fail on a dependency: {status} {body}"
+        );
+        for field in ["message", "code", "requestId"] {
             assert!(
-                object.values().all(serde_json::Value::is_string),
-                "{name}: nested or non-string values: {answer}"
-            );
-            let code = object
-                .get("Result")
-                .and_then(|v| v.as_str())
-                .unwrap_or_default();
-            assert!(
-                !code.is_empty() && code.chars().all(|c| c.is_ascii_uppercase() || c == '_'),
-                "{name}: Result {code:?}"
+                body.get(field).is_some_and(|s| s.is_string()),
+                "{name}: no {field} in {body}"
             );
         }
     }
+}
+
+#[test]
+fn the_local_gateway_routes_are_the_templates_routes() {
+    let template = std::fs::read_to_string(repo_root().join("template.yaml")).unwrap();
+    for route in switchboard_local::cloud::HTTP_ROUTES {
+        let id = logical_id(route.function);
+        let start = template
+            .find(&format!("\n  {id}:\n"))
+            .unwrap_or_else(|| panic!("no {id}"));
+        // The resource's text runs to the next line indented by exactly two spaces.
+        let rest = &template[start + 1..];
+        let end = rest
+            .match_indices("\n  ")
+            .find(|(i, _)| !rest[i + 3..].starts_with(' '))
+            .map_or(rest.len(), |(i, _)| i);
+        let resource = &rest[..end];
+        let has = |line: String| resource.lines().any(|l| l.trim() == line);
+        assert!(
+            has(format!("Path: {}", route.path)),
+            "{id} has no Path: {}",
+            route.path
+        );
+        assert!(
+            has(format!("Method: {}", route.method)),
+            "{id} has no Method: {}",
+            route.method
+        );
+        assert!(
+            has("ApiId: !Ref AgentApi".into()),
+            "{id} is not on the agent API"
+        );
+    }
+}
+
+#[test]
+fn the_app_client_cannot_write_the_connect_user_id_locally_or_in_the_template() {
+    use switchboard_local::cloud::{CLIENT_READ_ATTRIBUTES, CLIENT_WRITE_ATTRIBUTES};
+    let template = std::fs::read_to_string(repo_root().join("template.yaml")).unwrap();
+    let list = |key: &str| -> Vec<String> {
+        let line = template
+            .lines()
+            .find(|l| l.trim_start().starts_with(key))
+            .unwrap_or_else(|| panic!("no {key}"));
+        let inner = line
+            .split('[')
+            .nth(1)
+            .and_then(|r| r.split(']').next())
+            .unwrap_or_default();
+        inner
+            .split(',')
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect()
+    };
+    assert_eq!(list("WriteAttributes:"), CLIENT_WRITE_ATTRIBUTES);
+    assert_eq!(list("ReadAttributes:"), CLIENT_READ_ATTRIBUTES);
+    assert!(!CLIENT_WRITE_ATTRIBUTES.contains(&"custom:connectUserId"));
+    assert!(template.contains("IdentitySource: $request.header.cognitoIdToken"));
 }

@@ -47,7 +47,7 @@ pub struct Figures {
     pub warm_p99_ms: f64,
     pub cold_penalty_ms: f64,
     pub peak_rss_kib: u64,
-    /// The sample event's `Result` codes and how often each came back.
+    /// The sample event's `Result` codes (`HTTP <status>` for HTTP functions) and how often each came back.
     pub results: BTreeMap<String, usize>,
 }
 
@@ -88,11 +88,15 @@ pub async fn measure(subject: &Subject, plan: &Plan) -> Result<Figures, BenchErr
     let mut record = |body: &axum::body::Bytes| -> Result<(), BenchError> {
         let value: serde_json::Value =
             serde_json::from_slice(body).map_err(|e| fail(format!("answer is not JSON: {e}")))?;
-        let code = value
-            .get("Result")
-            .and_then(|v| v.as_str())
-            .unwrap_or("(no Result)")
-            .to_owned();
+        // Flow functions answer a `Result` code; HTTP functions a proxy response with a status.
+        let code = match (
+            value.get("Result").and_then(|v| v.as_str()),
+            value.get("statusCode"),
+        ) {
+            (Some(result), _) => result.to_owned(),
+            (None, Some(status)) => format!("HTTP {status}"),
+            (None, None) => "(no Result)".to_owned(),
+        };
         *results.entry(code).or_insert(0) += 1;
         Ok(())
     };

@@ -11,12 +11,54 @@ use aws_sdk_dynamodb::{
     },
 };
 
+use aws_sdk_cognitoidentityprovider::types::{
+    AttributeDataType, AttributeType, AuthFlowType, ExplicitAuthFlowsType, MessageActionType,
+    SchemaAttributeType, StringAttributeConstraintsType, UsernameAttributeType,
+    VerifiedAttributeType,
+};
+
 use crate::{
     emulator::{self, EmulatorHandle},
     fixture::Fixture,
-    lambda_host::{FunctionSpec, HostError, LambdaHost},
+    gateway::{self, Access, GatewayHandle, JwtAuthorizer, Route},
+    lambda_host::{FunctionSpec, HostError, InvokeClient, LambdaHost},
     moto::{Moto, MotoError},
 };
+
+/// The HTTP API's routes, as template.yaml declares them (a test checks the two agree).
+pub const HTTP_ROUTES: &[Route] = &[
+    Route {
+        method: "POST",
+        path: "/ccplogin",
+        function: "ccp-login",
+        access: Access::Agent,
+    },
+    Route {
+        method: "POST",
+        path: "/setConnectUserId",
+        function: "set-connect-user-id",
+        access: Access::Agent,
+    },
+    Route {
+        method: "PUT",
+        path: "/connect-user-cache",
+        function: "put-connect-user-cache",
+        access: Access::Agent,
+    },
+];
+
+/// The app client's attributes, as template.yaml declares them: `custom:connectUserId` is readable
+/// but not writable, so only `set-connect-user-id` (an admin call) can set it.
+pub const CLIENT_READ_ATTRIBUTES: &[&str] =
+    &["email", "email_verified", "name", "custom:connectUserId"];
+pub const CLIENT_WRITE_ATTRIBUTES: &[&str] = &["email", "name"];
+
+/// The agents' user pool in moto.
+#[derive(Debug, Clone)]
+pub struct UserPool {
+    pub pool_id: String,
+    pub client_id: String,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum CloudError {
@@ -40,23 +82,36 @@ pub struct LocalCloud {
     pub fixture: Fixture,
     pub moto: Moto,
     pub emulator: EmulatorHandle,
+    pub user_pool: UserPool,
     pub fleet: Option<LambdaHost>,
+    pub gateway: Option<GatewayHandle>,
 }
 
 impl LocalCloud {
     /// moto and the emulator, with the tables created and seeded; no functions.
     pub async fn services(fixture: Fixture) -> Result<Self, CloudError> {
         let moto = Moto::start().await?;
-        let emulator = emulator::start(fixture.clone(), ([127, 0, 0, 1], 0).into())
-            .await
-            .map_err(CloudError::Emulator)?;
-        let cloud = Self {
+        let emulator = emulator::start(
+            fixture.clone(),
+            ([127, 0, 0, 1], 0).into(),
+            Some(moto.endpoint()),
+        )
+        .await
+        .map_err(CloudError::Emulator)?;
+        let user_pool = UserPool {
+            pool_id: String::new(),
+            client_id: String::new(),
+        };
+        let mut cloud = Self {
             fixture,
             moto,
             emulator,
+            user_pool,
             fleet: None,
+            gateway: None,
         };
         cloud.seed().await?;
+        cloud.user_pool = cloud.seed_user_pool().await?;
         Ok(cloud)
     }
 
@@ -79,9 +134,36 @@ impl LocalCloud {
                 timeout: Duration::from_secs(8),
             })
             .collect();
-        cloud.fleet =
-            Some(LambdaHost::start(specs, &cloud.fixture.region, &cloud.fixture.account_id).await?);
+        let fleet =
+            LambdaHost::start(specs, &cloud.fixture.region, &cloud.fixture.account_id).await?;
+        cloud.start_gateway(fleet.endpoint()).await?;
+        cloud.fleet = Some(fleet);
         Ok(cloud)
+    }
+
+    /// Starts the HTTP API in front of the functions served at `lambda_endpoint` (our host or
+    /// `cargo lambda watch`), with the JWT authorizer on this cloud's user pool.
+    pub async fn start_gateway(&mut self, lambda_endpoint: String) -> Result<(), CloudError> {
+        let pool = &self.user_pool.pool_id;
+        let authorizer = JwtAuthorizer {
+            issuer: format!(
+                "https://cognito-idp.{}.amazonaws.com/{pool}",
+                self.fixture.region
+            ),
+            audience: self.user_pool.client_id.clone(),
+            jwks_url: format!("{}/{pool}/.well-known/jwks.json", self.moto.endpoint()),
+        };
+        let lambda = InvokeClient::new(lambda_endpoint);
+        let gateway = gateway::start(
+            HTTP_ROUTES.to_vec(),
+            authorizer,
+            lambda,
+            self.fixture.account_id.clone(),
+        )
+        .await
+        .map_err(CloudError::Emulator)?;
+        self.gateway = Some(gateway);
+        Ok(())
     }
 
     /// The `AWS_*` variables that point an SDK at this local cloud.
@@ -93,6 +175,11 @@ impl LocalCloud {
             ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
             ("AWS_ENDPOINT_URL", self.moto.endpoint()),
             ("AWS_ENDPOINT_URL_PINPOINT", self.emulator.endpoint()),
+            ("AWS_ENDPOINT_URL_CONNECT", self.emulator.endpoint()),
+            (
+                "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER",
+                self.emulator.endpoint(),
+            ),
             ("AWS_MAX_ATTEMPTS", "2".to_owned()),
         ];
         pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
@@ -112,6 +199,16 @@ impl LocalCloud {
                     self.fixture.pinpoint.application_id.clone(),
                 ),
                 ("SMS_SENDER_ID", emergency.sms_sender_id.clone()),
+                ("VIDEO_TABLE", self.fixture.video.table_name.clone()),
+                (
+                    "CONNECT_INSTANCE_ID",
+                    self.fixture.connect.instance_id.clone(),
+                ),
+                ("COGNITO_USER_POOL_ID", self.user_pool.pool_id.clone()),
+                (
+                    "CCP_LOGIN_ROLE_ARN",
+                    self.fixture.video.ccp_login_role_arn.clone(),
+                ),
                 ("RUST_LOG", "info".to_owned()),
             ]
             .into_iter()
@@ -145,6 +242,7 @@ impl LocalCloud {
         let dynamodb = aws_sdk_dynamodb::Client::new(&self.sdk_config().await);
         let table = &self.fixture.emergency.table_name;
         create_pk_sk_table(&dynamodb, table).await?;
+        create_pk_sk_table(&dynamodb, &self.fixture.video.table_name).await?;
         for admin in &self.fixture.emergency.admins {
             dynamodb
                 .put_item()
@@ -158,6 +256,121 @@ impl LocalCloud {
                 .map_err(|e| seed_error("admin", e))?;
         }
         Ok(())
+    }
+}
+
+impl LocalCloud {
+    /// The agents' user pool and app client, as the template declares them, with the fixture's agents
+    /// (email as username, permanent passwords).
+    async fn seed_user_pool(&self) -> Result<UserPool, CloudError> {
+        let cognito = aws_sdk_cognitoidentityprovider::Client::new(&self.sdk_config().await);
+        let fixture = &self.fixture.cognito;
+        let constraints = StringAttributeConstraintsType::builder()
+            .min_length("36")
+            .max_length("36")
+            .build();
+        let pool = cognito
+            .create_user_pool()
+            .pool_name(&fixture.user_pool_name)
+            .username_attributes(UsernameAttributeType::Email)
+            .auto_verified_attributes(VerifiedAttributeType::Email)
+            .schema(
+                SchemaAttributeType::builder()
+                    .name("connectUserId")
+                    .attribute_data_type(AttributeDataType::String)
+                    .mutable(true)
+                    .string_attribute_constraints(constraints)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| seed_error("user pool", e))?;
+        let pool_id = pool
+            .user_pool()
+            .and_then(|p| p.id())
+            .unwrap_or_default()
+            .to_owned();
+        let mut client = cognito
+            .create_user_pool_client()
+            .user_pool_id(&pool_id)
+            .client_name(&fixture.client_name)
+            .explicit_auth_flows(ExplicitAuthFlowsType::AllowUserSrpAuth)
+            .explicit_auth_flows(ExplicitAuthFlowsType::AllowUserPasswordAuth)
+            .explicit_auth_flows(ExplicitAuthFlowsType::AllowRefreshTokenAuth);
+        for attribute in CLIENT_READ_ATTRIBUTES {
+            client = client.read_attributes(*attribute);
+        }
+        for attribute in CLIENT_WRITE_ATTRIBUTES {
+            client = client.write_attributes(*attribute);
+        }
+        let client = client
+            .send()
+            .await
+            .map_err(|e| seed_error("user pool client", e))?;
+        let client_id = client
+            .user_pool_client()
+            .and_then(|c| c.client_id())
+            .unwrap_or_default()
+            .to_owned();
+        for agent in &fixture.agents {
+            let email = AttributeType::builder()
+                .name("email")
+                .value(&agent.email)
+                .build()
+                .map_err(|e| seed_error("agent", e))?;
+            let verified = AttributeType::builder()
+                .name("email_verified")
+                .value("true")
+                .build()
+                .map_err(|e| seed_error("agent", e))?;
+            cognito
+                .admin_create_user()
+                .user_pool_id(&pool_id)
+                .username(&agent.email)
+                .user_attributes(email)
+                .user_attributes(verified)
+                .message_action(MessageActionType::Suppress)
+                .send()
+                .await
+                .map_err(|e| seed_error("agent", e))?;
+            cognito
+                .admin_set_user_password()
+                .user_pool_id(&pool_id)
+                .username(&agent.email)
+                .password(&agent.password)
+                .permanent(true)
+                .send()
+                .await
+                .map_err(|e| seed_error("agent password", e))?;
+        }
+        Ok(UserPool { pool_id, client_id })
+    }
+
+    /// Signs an agent in as the agent-app does (through the emulator's Cognito front); the ID token.
+    pub async fn sign_in(&self, email: &str, password: &str) -> Result<String, CloudError> {
+        let sdk = self.sdk_config().await;
+        let cognito = aws_sdk_cognitoidentityprovider::Client::from_conf(
+            aws_sdk_cognitoidentityprovider::config::Builder::from(&sdk)
+                .endpoint_url(self.emulator.endpoint())
+                .build(),
+        );
+        let answer = cognito
+            .initiate_auth()
+            .auth_flow(AuthFlowType::UserPasswordAuth)
+            .client_id(&self.user_pool.client_id)
+            .auth_parameters("USERNAME", email)
+            .auth_parameters("PASSWORD", password)
+            .send()
+            .await
+            .map_err(|e| seed_error("sign-in", e))?;
+        answer
+            .authentication_result()
+            .and_then(|r| r.id_token())
+            .map(str::to_owned)
+            .ok_or_else(|| CloudError::Seed {
+                what: "sign-in".into(),
+                detail: "no ID token".into(),
+            })
     }
 }
 

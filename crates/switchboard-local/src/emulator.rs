@@ -4,6 +4,14 @@
 //!
 //! Pinpoint: `PhoneNumberValidate` answers from the fixture; `SendMessages` delivers SMS into an
 //! outbox that tests and the flow runner read at `GET /_local/outbox`.
+//!
+//! Connect: `DescribeUser`, `DescribeUserHierarchyGroup` and `GetFederationToken` from the fixture.
+//! `GetFederationToken` identifies the caller as Connect does, by the session name of the assumed
+//! role whose credentials signed the request (asked of moto's STS).
+//!
+//! Cognito user pools (`AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER`): forwarded to moto, except that
+//! `UpdateUserAttributes` is refused for attributes outside the app client's write attributes, as
+//! Cognito does and moto does not.
 
 use std::{
     net::SocketAddr,
@@ -39,6 +47,9 @@ pub struct Sms {
 struct Emulator {
     fixture: Arc<Fixture>,
     outbox: Arc<Mutex<Vec<Sms>>>,
+    /// moto, for STS identities and the Cognito operations we forward.
+    moto: Option<String>,
+    http: reqwest::Client,
 }
 
 /// A running emulator on a loopback port; it stops with the tokio runtime that started it.
@@ -65,12 +76,19 @@ impl Drop for EmulatorHandle {
     }
 }
 
-/// Starts the emulator on `addr` (port 0 for a free one).
-pub async fn start(fixture: Fixture, addr: SocketAddr) -> std::io::Result<EmulatorHandle> {
+/// Starts the emulator on `addr` (port 0 for a free one); `moto` is moto's endpoint, for the
+/// operations that need it (STS identities, forwarded Cognito calls).
+pub async fn start(
+    fixture: Fixture,
+    addr: SocketAddr,
+    moto: Option<String>,
+) -> std::io::Result<EmulatorHandle> {
     let outbox = Arc::new(Mutex::new(Vec::new()));
     let state = Emulator {
         fixture: Arc::new(fixture),
         outbox: outbox.clone(),
+        moto,
+        http: reqwest::Client::new(),
     };
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
@@ -87,6 +105,13 @@ fn router(state: Emulator) -> Router {
     Router::new()
         .route("/v1/phone/number/validate", post(phone_number_validate))
         .route("/v1/apps/{application_id}/messages", post(send_messages))
+        .route("/users/{instance_id}/{user_id}", get(describe_user))
+        .route(
+            "/user-hierarchy-groups/{instance_id}/{group_id}",
+            get(describe_user_hierarchy_group),
+        )
+        .route("/user/federate/{instance_id}", get(get_federation_token))
+        .route("/", post(json_protocol))
         .route("/_local/outbox", get(read_outbox).delete(clear_outbox))
         .fallback(unknown_operation)
         .with_state(state)
@@ -267,4 +292,320 @@ async fn unknown_operation(method: axum::http::Method, uri: axum::http::Uri) -> 
             uri.path()
         ),
     )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Amazon Connect (restJson1)
+
+fn connect_not_found(what: &str) -> Response {
+    aws_error(
+        StatusCode::NOT_FOUND,
+        "ResourceNotFoundException",
+        &format!("{what} not found"),
+    )
+}
+
+fn check_instance(state: &Emulator, instance_id: &str) -> Result<(), Box<Response>> {
+    let known = &state.fixture.connect.instance_id;
+    if instance_id == known || instance_id.ends_with(&format!("instance/{known}")) {
+        Ok(())
+    } else {
+        Err(Box::new(connect_not_found(&format!(
+            "Instance {instance_id}"
+        ))))
+    }
+}
+
+/// Connect `DescribeUser`: `GET /users/{InstanceId}/{UserId}`.
+async fn describe_user(
+    State(state): State<Emulator>,
+    Path((instance_id, user_id)): Path<(String, String)>,
+) -> Response {
+    if let Err(response) = check_instance(&state, &instance_id) {
+        return *response;
+    }
+    let Some(user) = state.fixture.connect.users.iter().find(|u| u.id == user_id) else {
+        return connect_not_found(&format!("User {user_id}"));
+    };
+    let arn = format!("{}/agent/{}", state.fixture.instance_arn(), user.id);
+    Json(json!({"User": {
+        "Id": user.id,
+        "Arn": arn,
+        "Username": user.username,
+        "IdentityInfo": {"Email": user.username},
+        "PhoneConfig": {"PhoneType": "SOFT_PHONE", "AutoAccept": false, "AfterContactWorkTimeLimit": 0},
+        "SecurityProfileIds": user.security_profile_ids,
+        "RoutingProfileId": "00000000-0000-0000-0000-00000000beef",
+        "HierarchyGroupId": user.hierarchy_group_id,
+        "Tags": {}
+    }}))
+    .into_response()
+}
+
+/// Connect `DescribeUserHierarchyGroup`: `GET /user-hierarchy-groups/{InstanceId}/{HierarchyGroupId}`.
+async fn describe_user_hierarchy_group(
+    State(state): State<Emulator>,
+    Path((instance_id, group_id)): Path<(String, String)>,
+) -> Response {
+    if let Err(response) = check_instance(&state, &instance_id) {
+        return *response;
+    }
+    let groups = &state.fixture.connect.hierarchy_groups;
+    let Some(group) = groups.iter().find(|g| g.id == group_id) else {
+        return connect_not_found(&format!("Hierarchy group {group_id}"));
+    };
+    let arn = |id: &str| format!("{}/agent-group/{id}", state.fixture.instance_arn());
+    let mut path = serde_json::Map::new();
+    for (level, id) in [
+        "LevelOne",
+        "LevelTwo",
+        "LevelThree",
+        "LevelFour",
+        "LevelFive",
+    ]
+    .iter()
+    .zip(&group.path)
+    {
+        let name = groups
+            .iter()
+            .find(|g| &g.id == id)
+            .map(|g| g.name.as_str())
+            .unwrap_or_default();
+        path.insert(
+            (*level).to_owned(),
+            json!({"Id": id, "Arn": arn(id), "Name": name}),
+        );
+    }
+    Json(json!({"HierarchyGroup": {
+        "Id": group.id, "Arn": arn(&group.id), "Name": group.name, "LevelId": group.level_id,
+        "HierarchyPath": path, "Tags": {}
+    }}))
+    .into_response()
+}
+
+/// Connect `GetFederationToken`: `GET /user/federate/{InstanceId}`. The user is the one whose
+/// username is the session name of the assumed role that signed the request.
+async fn get_federation_token(
+    State(state): State<Emulator>,
+    Path(instance_id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(response) = check_instance(&state, &instance_id) {
+        return *response;
+    }
+    let session = match caller_session_name(&state, &headers).await {
+        Ok(Some(session)) => session,
+        Ok(None) => {
+            return aws_error(
+                StatusCode::BAD_REQUEST,
+                "UserNotFoundException",
+                "GetFederationToken must be called with the credentials of an assumed role named after the user",
+            )
+        }
+        Err(problem) => return aws_error(StatusCode::INTERNAL_SERVER_ERROR, "InternalServiceException", &problem),
+    };
+    let Some(user) = state
+        .fixture
+        .connect
+        .users
+        .iter()
+        .find(|u| u.username.eq_ignore_ascii_case(&session))
+    else {
+        return aws_error(
+            StatusCode::NOT_FOUND,
+            "ResourceNotFoundException",
+            "User not found",
+        );
+    };
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    Json(json!({
+        "Credentials": {
+            "AccessToken": format!("local-access-{}", uuid::Uuid::new_v4()),
+            "AccessTokenExpiration": now + 12 * 3600,
+            "RefreshToken": format!("local-refresh-{}", uuid::Uuid::new_v4()),
+            "RefreshTokenExpiration": now + 30 * 24 * 3600
+        },
+        "SignInUrl": format!("https://localhost/connect/federate/{}", state.fixture.connect.instance_id),
+        "UserArn": format!("{}/agent/{}", state.fixture.instance_arn(), user.id),
+        "UserId": user.id
+    }))
+    .into_response()
+}
+
+/// The access key id in a SigV4 `Authorization` header.
+fn access_key_id(headers: &HeaderMap) -> Option<String> {
+    let authorization = headers.get("authorization")?.to_str().ok()?;
+    let credential = authorization.split("Credential=").nth(1)?;
+    credential.split('/').next().map(str::to_owned)
+}
+
+/// Asks moto's STS who holds the request's access key; the session name of an assumed role, if any.
+async fn caller_session_name(
+    state: &Emulator,
+    headers: &HeaderMap,
+) -> Result<Option<String>, String> {
+    let (Some(moto), Some(key)) = (&state.moto, access_key_id(headers)) else {
+        return Ok(None);
+    };
+    // moto identifies the caller by the access key in the credential scope and does not check
+    // signatures, so a request naming the key is enough.
+    let response = state
+        .http
+        .post(format!("{moto}/"))
+        .header(
+            "authorization",
+            format!("AWS4-HMAC-SHA256 Credential={key}/20260101/{}/sts/aws4_request, SignedHeaders=host, Signature=0", state.fixture.region),
+        )
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("Action=GetCallerIdentity&Version=2011-06-15")
+        .send()
+        .await
+        .map_err(|e| format!("STS GetCallerIdentity: {e}"))?;
+    let text = response
+        .text()
+        .await
+        .map_err(|e| format!("STS GetCallerIdentity: {e}"))?;
+    // The one field needed from the XML answer: <Arn>arn:aws:sts::…:assumed-role/<role>/<session></Arn>.
+    let arn = text
+        .split("<Arn>")
+        .nth(1)
+        .and_then(|rest| rest.split("</Arn>").next())
+        .unwrap_or_default();
+    Ok(arn
+        .contains(":assumed-role/")
+        .then(|| arn.rsplit('/').next().unwrap_or_default().to_owned()))
+}
+
+// ---------------------------------------------------------------------------------------------
+// awsJson 1.1 services (`POST /` with `X-Amz-Target`): Cognito user pools, fronting moto.
+
+async fn json_protocol(
+    State(state): State<Emulator>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let target = headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    if !target.starts_with("AWSCognitoIdentityProviderService.") {
+        return unknown_operation(axum::http::Method::POST, axum::http::Uri::from_static("/"))
+            .await;
+    }
+    if target.ends_with(".UpdateUserAttributes") {
+        if let Err(response) = check_write_attributes(&state, &body).await {
+            return *response;
+        }
+    }
+    forward_to_moto(&state, &headers, body).await
+}
+
+/// Cognito refuses `UpdateUserAttributes` for any attribute outside the app client's write attributes.
+async fn check_write_attributes(state: &Emulator, body: &[u8]) -> Result<(), Box<Response>> {
+    let refuse = |message: &str| {
+        Box::new(aws_error(
+            StatusCode::BAD_REQUEST,
+            "NotAuthorizedException",
+            message,
+        ))
+    };
+    let request: Value =
+        serde_json::from_slice(body).map_err(|_| refuse("Invalid request body"))?;
+    let token = request
+        .get("AccessToken")
+        .and_then(Value::as_str)
+        .ok_or_else(|| refuse("Missing AccessToken"))?;
+    let claims: Value = jsonwebtoken::dangerous::insecure_decode_claims(token)
+        .map_err(|_| refuse("Invalid Access Token"))?;
+    let client_id = claims
+        .get("client_id")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let pool_id = claims
+        .get("iss")
+        .and_then(Value::as_str)
+        .and_then(|i| i.rsplit('/').next())
+        .unwrap_or_default();
+    let Some(moto) = &state.moto else {
+        return Ok(());
+    };
+    let describe = state
+        .http
+        .post(format!("{moto}/"))
+        .header("content-type", "application/x-amz-json-1.1")
+        .header("x-amz-target", "AWSCognitoIdentityProviderService.DescribeUserPoolClient")
+        .header("authorization", format!("AWS4-HMAC-SHA256 Credential=testing/20260101/{}/cognito-idp/aws4_request, SignedHeaders=host, Signature=0", state.fixture.region))
+        .body(json!({"UserPoolId": pool_id, "ClientId": client_id}).to_string())
+        .send()
+        .await
+        .map_err(|e| Box::new(aws_error(StatusCode::INTERNAL_SERVER_ERROR, "InternalErrorException", &e.to_string())))?;
+    let client: Value = describe.json().await.unwrap_or_default();
+    let Some(allowed) = client
+        .pointer("/UserPoolClient/WriteAttributes")
+        .and_then(Value::as_array)
+    else {
+        return Ok(()); // no list: every writable attribute is allowed
+    };
+    let allowed: Vec<&str> = allowed.iter().filter_map(Value::as_str).collect();
+    let attributes = request
+        .get("UserAttributes")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    for attribute in attributes {
+        let name = attribute
+            .get("Name")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if !allowed.contains(&name) {
+            return Err(refuse("A client attempted to write unauthorized attribute"));
+        }
+    }
+    Ok(())
+}
+
+async fn forward_to_moto(
+    state: &Emulator,
+    headers: &HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let Some(moto) = &state.moto else {
+        return aws_error(
+            StatusCode::NOT_IMPLEMENTED,
+            "UnknownOperationException",
+            "no moto to forward to",
+        );
+    };
+    let mut request = state.http.post(format!("{moto}/")).body(body);
+    for name in [
+        "content-type",
+        "x-amz-target",
+        "authorization",
+        "x-amz-date",
+        "x-amz-security-token",
+    ] {
+        if let Some(value) = headers.get(name) {
+            request = request.header(name, value.as_bytes());
+        }
+    }
+    match request.send().await {
+        Ok(answer) => {
+            let status =
+                StatusCode::from_u16(answer.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+            let mut out = HeaderMap::new();
+            for (name, value) in answer.headers() {
+                if name.as_str().starts_with("x-amz") || name == "content-type" {
+                    out.insert(name.clone(), value.clone());
+                }
+            }
+            let body = answer.bytes().await.unwrap_or_default();
+            (status, out, body).into_response()
+        }
+        Err(error) => aws_error(
+            StatusCode::BAD_GATEWAY,
+            "InternalErrorException",
+            &error.to_string(),
+        ),
+    }
 }

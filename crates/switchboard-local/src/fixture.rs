@@ -12,6 +12,8 @@ pub struct Fixture {
     pub connect: ConnectFixture,
     pub pinpoint: PinpointFixture,
     pub emergency: EmergencyFixture,
+    pub cognito: CognitoFixture,
+    pub video: VideoFixture,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -20,6 +22,52 @@ pub struct ConnectFixture {
     pub instance_id: String,
     /// Queue name → queue id, for `{{queue:<name>}}` placeholders in flows.
     pub queues: BTreeMap<String, String>,
+    /// Security profile name → id.
+    pub security_profiles: BTreeMap<String, String>,
+    pub hierarchy_groups: Vec<HierarchyGroup>,
+    pub users: Vec<ConnectUser>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HierarchyGroup {
+    pub id: String,
+    pub name: String,
+    pub level_id: String,
+    /// Group ids from level one down to this group.
+    pub path: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectUser {
+    pub id: String,
+    pub username: String,
+    #[serde(default)]
+    pub hierarchy_group_id: Option<String>,
+    pub security_profile_ids: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CognitoFixture {
+    pub user_pool_name: String,
+    pub client_name: String,
+    pub agents: Vec<Agent>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Agent {
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VideoFixture {
+    pub table_name: String,
+    pub ccp_login_role_arn: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

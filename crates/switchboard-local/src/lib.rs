@@ -5,6 +5,7 @@
 //! - [`emulator`]: our emulator for what moto lacks (Pinpoint SMS today), speaking the real wire protocol.
 //! - [`lambda_host`]: runs each function's real binary behind a Lambda Runtime API and serves the
 //!   Lambda Invoke API, like the service does.
+//! - [`gateway`]: the HTTP API in front of the HTTP functions, with the Cognito JWT authorizer.
 //! - [`flow`]: plays the contact flows in `contact-flows/` against the functions.
 //! - [`bench`]: cold start, latency and memory figures for every function (`make bench`).
 //! - [`cloud`]: starts, seeds and stops all of the above.
@@ -14,6 +15,7 @@ pub mod cloud;
 pub mod emulator;
 pub mod fixture;
 pub mod flow;
+pub mod gateway;
 pub mod lambda_host;
 pub mod moto;
 pub mod net;

@@ -59,6 +59,13 @@ enum Command {
     },
     /// Print the SMS the emulator has delivered.
     Outbox,
+    /// Sign an agent in to the local user pool and print the ID token (for the `cognitoIdToken` header).
+    SignIn {
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "Local-Passw0rd!")]
+        password: String,
+    },
     /// Measure every function's release binary against the local cloud (run by `make bench`).
     Bench {
         /// Where the release binaries are.
@@ -86,10 +93,16 @@ enum Runtime {
 #[derive(Serialize, Deserialize)]
 struct CloudFile {
     lambda_endpoint: String,
+    #[serde(default)]
+    gateway_endpoint: Option<String>,
     emulator_endpoint: String,
     moto_endpoint: String,
     instance_arn: String,
     queues: BTreeMap<String, String>,
+    #[serde(default)]
+    region: String,
+    #[serde(default)]
+    user_pool_client_id: String,
 }
 
 fn parse_pair(s: &str) -> Result<(String, String), String> {
@@ -160,6 +173,39 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             cold,
             warm,
         } => bench(binaries, out, cold, warm).await,
+        Command::SignIn { email, password } => {
+            let file = read_cloud_file()?;
+            let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .region(aws_config::Region::new(file.region))
+                .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                    "testing", "testing", None, None, "cli",
+                ))
+                .endpoint_url(&file.emulator_endpoint)
+                .load()
+                .await;
+            let answer = aws_sdk_cognitoidentityprovider::Client::new(&sdk)
+                .initiate_auth()
+                .auth_flow(aws_sdk_cognitoidentityprovider::types::AuthFlowType::UserPasswordAuth)
+                .client_id(file.user_pool_client_id)
+                .auth_parameters("USERNAME", email)
+                .auth_parameters("PASSWORD", password)
+                .send()
+                .await
+                .map_err(|e| {
+                    format!(
+                        "sign-in failed: {}",
+                        aws_sdk_cognitoidentityprovider::error::DisplayErrorContext(&e)
+                    )
+                })?;
+            println!(
+                "{}",
+                answer
+                    .authentication_result()
+                    .and_then(|r| r.id_token())
+                    .unwrap_or_default()
+            );
+            Ok(())
+        }
         Command::Outbox => {
             let file = read_cloud_file()?;
             let outbox: Vec<Sms> =
@@ -248,7 +294,7 @@ async fn up(runtime: Runtime, lambda_port: u16) -> Result<(), Box<dyn std::error
             (cloud, endpoint, None)
         }
         Runtime::CargoLambda => {
-            let cloud = LocalCloud::services(fixture).await?;
+            let mut cloud = LocalCloud::services(fixture).await?;
             let watch = tokio::process::Command::new("cargo")
                 .args([
                     "lambda",
@@ -270,15 +316,19 @@ async fn up(runtime: Runtime, lambda_port: u16) -> Result<(), Box<dyn std::error
             if !switchboard_local::net::wait_for_listener(addr, Duration::from_secs(60)).await {
                 return Err("cargo lambda watch did not start listening within 60 s".into());
             }
+            cloud.start_gateway(format!("http://{addr}")).await?;
             (cloud, format!("http://{addr}"), Some(watch))
         }
     };
     let file = CloudFile {
         lambda_endpoint,
+        gateway_endpoint: cloud.gateway.as_ref().map(|g| g.endpoint()),
         emulator_endpoint: cloud.emulator.endpoint(),
         moto_endpoint: cloud.moto.endpoint(),
         instance_arn: cloud.fixture.instance_arn(),
         queues: cloud.fixture.connect.queues.clone(),
+        region: cloud.fixture.region.clone(),
+        user_pool_client_id: cloud.user_pool.client_id.clone(),
     };
     std::fs::create_dir_all(repo_root().join(".local"))?;
     std::fs::write(cloud_file(), serde_json::to_string_pretty(&file)?)?;
@@ -303,10 +353,15 @@ Then a customer calling the Sydney number:
 See the SMS sent so far:
   target/debug/switchboard-local outbox
 
+Agent HTTP API ({gateway}): sign in as an agent, then log in to the CCP:
+  TOKEN=$(target/debug/switchboard-local sign-in --email alice+video@example.com)
+  curl -s -X POST {gateway}/ccplogin -H \"cognitoIdToken: $TOKEN\" -d '{{\"connectLoginByEmail\": true}}'
+
 Ctrl-C stops everything.",
         moto = file.moto_endpoint,
         emulator = file.emulator_endpoint,
         lambda = file.lambda_endpoint,
+        gateway = file.gateway_endpoint.clone().unwrap_or_default(),
         file = cloud_file().display(),
     );
     tokio::signal::ctrl_c().await?;

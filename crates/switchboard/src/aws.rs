@@ -17,6 +17,16 @@ pub fn connect_timeouts() -> TimeoutConfig {
         .build()
 }
 
+/// Timeouts for functions behind API Gateway, which gives up after 30 s: 3 s an attempt, 10 s an
+/// operation with retries.
+pub fn http_timeouts() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(Duration::from_millis(1_000))
+        .operation_attempt_timeout(Duration::from_millis(3_000))
+        .operation_timeout(Duration::from_millis(10_000))
+        .build()
+}
+
 /// Loads region, credentials, endpoints and retry settings from the environment, with `timeouts`.
 pub async fn load(timeouts: TimeoutConfig) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())

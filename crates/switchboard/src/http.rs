@@ -4,7 +4,7 @@
 //! "requestId"}` with a 4xx/5xx status. Agent routes sit behind the HTTP API's JWT authorizer; handlers
 //! read the claims it verified from the request context and never parse tokens themselves.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, future::Future};
 
 use lambda_http::{
     http::{header::CONTENT_TYPE, StatusCode},
@@ -82,6 +82,16 @@ impl Claims {
         }
     }
 
+    /// Claims from name/value pairs (tests and local tooling).
+    pub fn from_pairs(pairs: &[(&str, &str)]) -> Self {
+        Self(
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        )
+    }
+
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0
             .get(name)
@@ -95,6 +105,123 @@ impl Claims {
         self.get(name)
             .ok_or_else(|| ApiError::forbidden(format!("the token has no {name} claim")))
     }
+}
+
+/// A success: the message and the `data` payload of the envelope, or (for routes whose wire
+/// contract predates the envelope) a raw JSON body or an empty one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    pub message: String,
+    pub data: serde_json::Value,
+    pub shape: Shape,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// `{"success": message, "data": data}`.
+    Envelope,
+    /// `data` itself.
+    Raw,
+    /// No body.
+    Empty,
+}
+
+impl Reply {
+    pub fn new<T: Serialize>(message: &str, data: &T) -> Result<Self, ApiError> {
+        let data = serde_json::to_value(data).map_err(ApiError::dependency)?;
+        Ok(Self {
+            message: message.to_owned(),
+            data,
+            shape: Shape::Envelope,
+        })
+    }
+
+    /// A body in a contract of its own (no envelope).
+    pub fn raw<T: Serialize>(data: &T) -> Result<Self, ApiError> {
+        let data = serde_json::to_value(data).map_err(ApiError::dependency)?;
+        Ok(Self {
+            message: String::new(),
+            data,
+            shape: Shape::Raw,
+        })
+    }
+
+    /// `200` with an empty body.
+    pub fn empty() -> Self {
+        Self {
+            message: String::new(),
+            data: serde_json::Value::Null,
+            shape: Shape::Empty,
+        }
+    }
+}
+
+/// A path parameter of the route (`/session_result/{result_code}` → `result_code`).
+pub fn path_parameter(request: &Request, name: &str) -> Result<String, ApiError> {
+    request
+        .path_parameters_ref()
+        .and_then(|p| p.first(name))
+        .map(str::to_owned)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| ApiError::bad_field(name, "missing from the path"))
+}
+
+/// The body as text, refused when it is empty or longer than `limit` bytes.
+pub fn text_body(request: &Request, limit: usize) -> Result<String, ApiError> {
+    let bytes: &[u8] = match request.body() {
+        Body::Text(text) => text.as_bytes(),
+        Body::Binary(bytes) => bytes,
+        _ => &[],
+    };
+    if bytes.is_empty() {
+        return Err(ApiError::bad_field("body", "a body is required"));
+    }
+    if bytes.len() > limit {
+        return Err(ApiError::bad_field(
+            "body",
+            &format!("longer than {limit} bytes"),
+        ));
+    }
+    String::from_utf8(bytes.to_vec()).map_err(|_| ApiError::bad_field("body", "not UTF-8 text"))
+}
+
+/// Runs an HTTP function: each request goes to `handler`; its `Reply` becomes the success envelope,
+/// its `ApiError` the error envelope with the request id. Nothing a handler returns is a Lambda error,
+/// so API Gateway never answers a bare 500 for a handled failure.
+pub async fn serve<H, Fut>(handler: H) -> Result<(), lambda_http::Error>
+where
+    H: Fn(Request) -> Fut + Sync,
+    Fut: Future<Output = Result<Reply, ApiError>> + Send,
+{
+    let handler = &handler;
+    lambda_http::run(lambda_http::service_fn(
+        move |request: Request| async move {
+            let request_id = request
+                .lambda_context_ref()
+                .map(|c| c.request_id.clone())
+                .unwrap_or_default();
+            let response = match handler(request).await {
+                Ok(reply) => {
+                    tracing::info!(status = 200, "request answered");
+                    match reply.shape {
+                        Shape::Envelope => ok(&reply.message, &reply.data),
+                        Shape::Raw => respond(StatusCode::OK, &reply.data),
+                        Shape::Empty => Response::new(Body::Empty),
+                    }
+                }
+                Err(failure) => {
+                    tracing::info!(
+                        status = failure.status.as_u16(),
+                        code = failure.code,
+                        "request refused"
+                    );
+                    error(&failure, &request_id)
+                }
+            };
+            Ok::<_, std::convert::Infallible>(response)
+        },
+    ))
+    .await
 }
 
 /// Parses a JSON body into `T`; a missing body, bad JSON or a missing field is a 400 naming it.

@@ -1,0 +1,301 @@
+//! The HTTP API in front of the HTTP functions, as API Gateway (HTTP API, payload 2.0) builds it:
+//! routes, the JWT authorizer on the Cognito user pool (identity source: the `cognitoIdToken`
+//! header), and the request context with the verified claims.
+//!
+//! Authorisation is not skipped locally: a request to an agent route without a token that verifies
+//! against the pool's JWKS (signature, issuer, audience, expiry) is answered `401` before any function
+//! runs, as the real authorizer does.
+
+use std::{collections::BTreeMap, net::SocketAddr, sync::Arc};
+
+use axum::{
+    body::Bytes,
+    extract::State,
+    http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri},
+    response::{IntoResponse, Response},
+    Router,
+};
+use jsonwebtoken::{jwk::JwkSet, Algorithm, DecodingKey, Validation};
+use serde_json::{json, Value};
+use tokio::sync::OnceCell;
+
+use crate::lambda_host::InvokeClient;
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Behind the JWT authorizer.
+    Agent,
+    Public,
+}
+
+#[derive(Debug, Clone)]
+pub struct Route {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub function: &'static str,
+    pub access: Access,
+}
+
+/// The JWT authorizer's configuration: what the template sets on the HTTP API.
+#[derive(Debug, Clone)]
+pub struct JwtAuthorizer {
+    pub issuer: String,
+    pub audience: String,
+    pub jwks_url: String,
+}
+
+struct Gateway {
+    routes: Vec<Route>,
+    authorizer: JwtAuthorizer,
+    lambda: InvokeClient,
+    jwks: OnceCell<JwkSet>,
+    http: reqwest::Client,
+    account_id: String,
+}
+
+/// A running gateway; it stops with the runtime that started it.
+pub struct GatewayHandle {
+    pub addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl GatewayHandle {
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for GatewayHandle {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+pub async fn start(
+    routes: Vec<Route>,
+    authorizer: JwtAuthorizer,
+    lambda: InvokeClient,
+    account_id: String,
+) -> std::io::Result<GatewayHandle> {
+    let state = Arc::new(Gateway {
+        routes,
+        authorizer,
+        lambda,
+        jwks: OnceCell::new(),
+        http: reqwest::Client::new(),
+        account_id,
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let app = Router::new().fallback(handle).with_state(state);
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Ok(GatewayHandle { addr, task })
+}
+
+fn message(status: StatusCode, text: &str) -> Response {
+    (status, axum::Json(json!({"message": text}))).into_response()
+}
+
+async fn handle(
+    State(gateway): State<Arc<Gateway>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(route) = gateway
+        .routes
+        .iter()
+        .find(|r| r.method == method.as_str() && r.path == uri.path())
+    else {
+        return message(StatusCode::NOT_FOUND, "Not Found");
+    };
+    let claims = match route.access {
+        Access::Public => None,
+        Access::Agent => match gateway.verify(&headers).await {
+            Ok(claims) => Some(claims),
+            Err(reason) => {
+                tracing::info!(%reason, path = uri.path(), "request refused by the JWT authorizer");
+                let mut response = message(StatusCode::UNAUTHORIZED, "Unauthorized");
+                response
+                    .headers_mut()
+                    .insert("www-authenticate", HeaderValue::from_static("Bearer"));
+                return response;
+            }
+        },
+    };
+    let event = http_api_event(
+        route,
+        &method,
+        &uri,
+        &headers,
+        &body,
+        claims.as_ref(),
+        &gateway.account_id,
+    );
+    match gateway.lambda.invoke(route.function, &event).await {
+        Ok(answer) => lambda_response(&answer),
+        Err(error) => {
+            tracing::error!(function = route.function, %error, "integration failed");
+            message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
+        }
+    }
+}
+
+impl Gateway {
+    /// Verifies the `cognitoIdToken` header as the HTTP API JWT authorizer does; the claims on success.
+    async fn verify(&self, headers: &HeaderMap) -> Result<BTreeMap<String, String>, String> {
+        let token = headers
+            .get("cognitoidtoken")
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.trim_start_matches("Bearer ").trim())
+            .filter(|v| !v.is_empty())
+            .ok_or("no cognitoIdToken header")?;
+        let header =
+            jsonwebtoken::decode_header(token).map_err(|e| format!("malformed token: {e}"))?;
+        let kid = header.kid.ok_or("token without kid")?;
+        let jwks = self
+            .jwks
+            .get_or_try_init(|| async {
+                let answer = self
+                    .http
+                    .get(&self.authorizer.jwks_url)
+                    .send()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                answer.json::<JwkSet>().await.map_err(|e| e.to_string())
+            })
+            .await
+            .map_err(|e| format!("cannot fetch the JWKS: {e}"))?;
+        let jwk = jwks.find(&kid).ok_or("unknown signing key")?;
+        let key = DecodingKey::from_jwk(jwk).map_err(|e| format!("unusable signing key: {e}"))?;
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.set_issuer(&[&self.authorizer.issuer]);
+        // ID tokens carry the client in `aud`, access tokens in `client_id`; either must match.
+        validation.validate_aud = false;
+        validation.leeway = 0;
+        let data = jsonwebtoken::decode::<serde_json::Map<String, Value>>(token, &key, &validation)
+            .map_err(|e| format!("invalid token: {e}"))?;
+        let client = data
+            .claims
+            .get("aud")
+            .or_else(|| data.claims.get("client_id"))
+            .and_then(Value::as_str);
+        if client != Some(self.authorizer.audience.as_str()) {
+            return Err("token for another client".into());
+        }
+        Ok(data
+            .claims
+            .iter()
+            .map(|(k, v)| (k.clone(), claim_string(v)))
+            .collect())
+    }
+}
+
+/// Claims as API Gateway passes them: strings, arrays as `[a b]`.
+fn claim_string(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Array(items) => format!(
+            "[{}]",
+            items.iter().map(claim_string).collect::<Vec<_>>().join(" ")
+        ),
+        other => other.to_string(),
+    }
+}
+
+/// The payload 2.0 event for one request.
+pub fn http_api_event(
+    route: &Route,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+    claims: Option<&BTreeMap<String, String>>,
+    account_id: &str,
+) -> Value {
+    let header_map: serde_json::Map<String, Value> = headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_owned(),
+                Value::String(String::from_utf8_lossy(v.as_bytes()).into_owned()),
+            )
+        })
+        .collect();
+    let now = time::OffsetDateTime::now_utc();
+    let route_key = format!("{} {}", route.method, route.path);
+    let (body, base64) = match std::str::from_utf8(body) {
+        Ok("") => (Value::Null, false),
+        Ok(text) => (Value::String(text.to_owned()), false),
+        Err(_) => (Value::String(base64_of(body)), true),
+    };
+    let mut context = json!({
+        "accountId": account_id,
+        "apiId": "local",
+        "domainName": "127.0.0.1",
+        "domainPrefix": "local",
+        "http": {"method": method.as_str(), "path": uri.path(), "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1",
+                 "userAgent": headers.get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or_default()},
+        "requestId": uuid::Uuid::new_v4().to_string(),
+        "routeKey": route_key,
+        "stage": "$default",
+        "time": now.format(&time::format_description::well_known::Rfc2822).unwrap_or_default(),
+        "timeEpoch": now.unix_timestamp() * 1000,
+    });
+    if let Some(claims) = claims {
+        context["authorizer"] = json!({"jwt": {"claims": claims, "scopes": null}});
+    }
+    json!({
+        "version": "2.0",
+        "routeKey": route_key,
+        "rawPath": uri.path(),
+        "rawQueryString": uri.query().unwrap_or_default(),
+        "headers": header_map,
+        "requestContext": context,
+        "body": body,
+        "isBase64Encoded": base64,
+    })
+}
+
+fn base64_of(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// A Lambda proxy answer (`statusCode`, `headers`, `body`, `isBase64Encoded`) as an HTTP response.
+fn lambda_response(answer: &Value) -> Response {
+    let status = answer
+        .get("statusCode")
+        .and_then(Value::as_u64)
+        .and_then(|s| u16::try_from(s).ok())
+        .and_then(|s| StatusCode::from_u16(s).ok())
+        .unwrap_or(StatusCode::OK);
+    let mut headers = HeaderMap::new();
+    if let Some(map) = answer.get("headers").and_then(Value::as_object) {
+        for (name, value) in map {
+            if let (Ok(name), Some(Ok(value))) = (
+                name.parse::<HeaderName>(),
+                value.as_str().map(HeaderValue::from_str),
+            ) {
+                headers.insert(name, value);
+            }
+        }
+    }
+    let text = answer
+        .get("body")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let body = if answer.get("isBase64Encoded").and_then(Value::as_bool) == Some(true) {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .unwrap_or_default()
+    } else {
+        text.as_bytes().to_vec()
+    };
+    (status, headers, body).into_response()
+}

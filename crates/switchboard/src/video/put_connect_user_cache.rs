@@ -1,0 +1,154 @@
+//! `put-connect-user-cache` (`PUT /connect-user-cache`): caches the agent's Connect hierarchy and
+//! security profiles, which later routes (recording playback) authorise against.
+//!
+//! Skipped (data `false`) while the cache is younger than 5 minutes; otherwise `DescribeUser`, and
+//! `DescribeUserHierarchyGroup` when the user has a group, are stored with `ttl = now + 12 h` (data
+//! `true`).
+
+use std::{collections::HashMap, sync::Arc};
+
+use aws_config::SdkConfig;
+use aws_sdk_dynamodb::types::AttributeValue;
+use lambda_http::Request;
+
+use super::{connect_error, instance_id, keys, set_connect_user_id::CONNECT_USER_ID_ATTRIBUTE};
+use crate::{
+    config::{ConfigError, Settings},
+    http::{ApiError, Claims, Reply},
+    store,
+    time::{Clock, SystemClock},
+};
+
+/// A cache younger than this is fresh enough: the agent-app calls on every page load.
+const REFRESH_AFTER_SECONDS: i64 = 5 * 60;
+/// How long a cache entry lives.
+const CACHE_TTL_SECONDS: i64 = 12 * 60 * 60;
+
+pub struct PutConnectUserCache {
+    pub connect: aws_sdk_connect::Client,
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub table: String,
+    pub instance_id: String,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl PutConnectUserCache {
+    pub fn from_env(sdk: &SdkConfig, env: &Settings) -> Result<Self, ConfigError> {
+        Ok(Self {
+            connect: aws_sdk_connect::Client::new(sdk),
+            dynamodb: aws_sdk_dynamodb::Client::new(sdk),
+            table: env.string("VIDEO_TABLE")?,
+            instance_id: instance_id(env)?,
+            clock: Arc::new(SystemClock),
+        })
+    }
+
+    pub async fn handle(&self, request: Request) -> Result<Reply, ApiError> {
+        let claims = Claims::from_request(&request);
+        let Some(id) = claims.get(CONNECT_USER_ID_ATTRIBUTE) else {
+            return Err(ApiError::bad_field(
+                CONNECT_USER_ID_ATTRIBUTE,
+                "the token has no Connect user id; call /setConnectUserId first",
+            ));
+        };
+        let now = self.clock.now().unix_timestamp();
+        let key = store::key(keys::user_cache(id), keys::user_cache(id));
+
+        let cached = self
+            .dynamodb
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key.clone()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| ApiError::dependency(store::StoreError::from_sdk("GetItem", e)))?;
+        let fresh = store::live(cached.item, self.clock.now())
+            .and_then(|item| store::get_i64(&item, "createdAt"))
+            .is_some_and(|created| now - created < REFRESH_AFTER_SECONDS);
+        if fresh {
+            return Reply::new("Connect user cache is fresh", &false);
+        }
+
+        let described = self
+            .connect
+            .describe_user()
+            .instance_id(&self.instance_id)
+            .user_id(id)
+            .send()
+            .await
+            .map_err(|e| {
+                connect_error(e, || {
+                    ApiError::not_found("no Connect user has the token's id")
+                })
+            })?;
+        let user = described
+            .user()
+            .ok_or_else(|| ApiError::dependency("DescribeUser returned no user"))?;
+
+        let mut item = key;
+        item.insert("connectUserId".into(), store::s(id));
+        let profiles = user
+            .security_profile_ids()
+            .iter()
+            .map(|p| store::s(p.as_str()))
+            .collect();
+        item.insert("securityProfileIds".into(), AttributeValue::L(profiles));
+        if let Some(group_id) = user.hierarchy_group_id() {
+            let group = self
+                .connect
+                .describe_user_hierarchy_group()
+                .instance_id(&self.instance_id)
+                .hierarchy_group_id(group_id)
+                .send()
+                .await
+                .map_err(|e| {
+                    connect_error(e, || {
+                        ApiError::dependency(format!("hierarchy group {group_id} is missing"))
+                    })
+                })?;
+            item.insert("hierarchyGroupId".into(), store::s(group_id));
+            if let Some(group) = group.hierarchy_group() {
+                item.insert("hierarchyGroup".into(), group_summary(group));
+            }
+        }
+        item.insert("createdAt".into(), store::n(now));
+        item.insert("ttl".into(), store::n(now + CACHE_TTL_SECONDS));
+        self.dynamodb
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| ApiError::dependency(store::StoreError::from_sdk("PutItem", e)))?;
+        tracing::info!("Connect user cache stored");
+        Reply::new("Connect user cache stored", &true)
+    }
+}
+
+/// The group's id, level and the group id at each level of its path.
+fn group_summary(group: &aws_sdk_connect::types::HierarchyGroup) -> AttributeValue {
+    let mut path = HashMap::new();
+    if let Some(p) = group.hierarchy_path() {
+        let levels = [
+            ("levelOne", p.level_one()),
+            ("levelTwo", p.level_two()),
+            ("levelThree", p.level_three()),
+            ("levelFour", p.level_four()),
+            ("levelFive", p.level_five()),
+        ];
+        for (name, level) in levels {
+            if let Some(id) = level.and_then(|l| l.id()) {
+                path.insert(name.to_owned(), store::s(id));
+            }
+        }
+    }
+    let mut summary = HashMap::new();
+    summary.insert("id".to_owned(), store::s(group.id().unwrap_or_default()));
+    summary.insert(
+        "levelId".to_owned(),
+        store::s(group.level_id().unwrap_or_default()),
+    );
+    summary.insert("path".to_owned(), AttributeValue::M(path));
+    AttributeValue::M(summary)
+}

@@ -1,0 +1,12 @@
+//! `put-connect-user-cache`: see `switchboard::video::put_connect_user_cache` for the behaviour.
+
+use switchboard::{aws, config, http, telemetry, video::PutConnectUserCache};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    telemetry::init();
+    let sdk = aws::load(aws::http_timeouts()).await;
+    let function = PutConnectUserCache::from_env(&sdk, &config::Settings(&config::ProcessEnv))
+        .map_err(config::startup_failed)?;
+    http::serve(|request| function.handle(request)).await
+}

@@ -1,0 +1,12 @@
+//! `set-connect-user-id`: see `switchboard::video::set_connect_user_id` for the behaviour.
+
+use switchboard::{aws, config, http, telemetry, video::SetConnectUserId};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    telemetry::init();
+    let sdk = aws::load(aws::http_timeouts()).await;
+    let function = SetConnectUserId::from_env(&sdk, &config::Settings(&config::ProcessEnv))
+        .map_err(config::startup_failed)?;
+    http::serve(|request| function.handle(request)).await
+}
