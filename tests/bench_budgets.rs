@@ -9,8 +9,7 @@ const MAX_PEAK_RSS_KIB: u64 = 24 * 1024;
 
 fn report() -> Report {
     let path = repo_root().join("bench/results.json");
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e}; run `make bench`", path.display()));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}; run `make bench`", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -24,11 +23,7 @@ fn every_function_has_been_benchmarked_with_enough_runs() {
         report.cold_runs,
         report.warm_runs
     );
-    for function in function_names()
-        .unwrap()
-        .into_iter()
-        .chain(["bench-floor".to_owned()])
-    {
+    for function in function_names().unwrap().into_iter().chain(["bench-floor".to_owned()]) {
         assert!(
             report.functions.iter().any(|f| f.function == function),
             "{function} is not in bench/results.json: run `make bench` after adding a function"
@@ -41,16 +36,10 @@ fn every_function_is_within_its_budgets() {
     let mut over = Vec::new();
     for f in report().functions {
         if f.zip_bytes > MAX_ZIP_BYTES {
-            over.push(format!(
-                "{}: zip {} bytes > {MAX_ZIP_BYTES}",
-                f.function, f.zip_bytes
-            ));
+            over.push(format!("{}: zip {} bytes > {MAX_ZIP_BYTES}", f.function, f.zip_bytes));
         }
         if f.cold_penalty_ms.is_nan() || f.cold_penalty_ms > MAX_COLD_PENALTY_MS {
-            over.push(format!(
-                "{}: cold penalty {:.2} ms > {MAX_COLD_PENALTY_MS} ms",
-                f.function, f.cold_penalty_ms
-            ));
+            over.push(format!("{}: cold penalty {:.2} ms > {MAX_COLD_PENALTY_MS} ms", f.function, f.cold_penalty_ms));
         }
         if f.peak_rss_kib > MAX_PEAK_RSS_KIB || f.peak_rss_kib == 0 {
             over.push(format!(

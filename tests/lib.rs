@@ -34,17 +34,8 @@ impl Fleet {
     /// Plays `flow` as a call from `from` to `to` with the caller's `inputs`, and prints the transcript
     /// (shown when a test fails).
     pub async fn call(&self, flow: &str, from: &str, to: &str, inputs: &[&str]) -> Transcript {
-        let inputs = inputs
-            .iter()
-            .map(|i| i.parse::<CallInput>().expect("input"))
-            .collect();
-        let call = Call {
-            flow: flow.into(),
-            from: from.into(),
-            to: to.into(),
-            attributes: BTreeMap::new(),
-            inputs,
-        };
+        let inputs = inputs.iter().map(|i| i.parse::<CallInput>().expect("input")).collect();
+        let call = Call { flow: flow.into(), from: from.into(), to: to.into(), attributes: BTreeMap::new(), inputs };
         let transcript = self.runner.play(call).await.expect("the flow runs");
         println!("{transcript}");
         transcript
@@ -52,9 +43,6 @@ impl Fleet {
 
     /// Every line the functions logged.
     pub fn logs(&self) -> Vec<String> {
-        self.cloud
-            .fleet()
-            .map(|f| f.logs().into_iter().map(|l| l.line).collect())
-            .unwrap_or_default()
+        self.cloud.fleet().map(|f| f.logs().into_iter().map(|l| l.line).collect()).unwrap_or_default()
     }
 }

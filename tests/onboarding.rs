@@ -15,21 +15,9 @@ struct Agent<'a> {
 }
 
 impl Agent<'_> {
-    async fn call(
-        &self,
-        method: &str,
-        path: &str,
-        token: Option<&str>,
-        body: Option<&str>,
-    ) -> (u16, Value) {
-        let url = format!(
-            "{}{path}",
-            self.fleet.cloud.gateway.as_ref().unwrap().endpoint()
-        );
-        let mut request = self
-            .http
-            .request(method.parse().unwrap(), url)
-            .header("content-type", "application/json");
+    async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> (u16, Value) {
+        let url = format!("{}{path}", self.fleet.cloud.gateway.as_ref().unwrap().endpoint());
+        let mut request = self.http.request(method.parse().unwrap(), url).header("content-type", "application/json");
         if let Some(token) = token {
             request = request.header("cognitoIdToken", token);
         }
@@ -39,10 +27,7 @@ impl Agent<'_> {
         let response = request.send().await.unwrap();
         let status = response.status().as_u16();
         let text = response.text().await.unwrap();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
     }
 }
 
@@ -53,142 +38,71 @@ fn claims(token: &str) -> Value {
 #[tokio::test]
 async fn an_agent_signs_in_gets_ccp_tokens_binds_their_connect_user_and_caches_it() {
     let fleet = Fleet::start().await;
-    let agent = Agent {
-        fleet: &fleet,
-        http: reqwest::Client::new(),
-    };
+    let agent = Agent { fleet: &fleet, http: reqwest::Client::new() };
     let token = fleet.cloud.sign_in(ALICE, PASSWORD).await.unwrap();
     assert!(claims(&token).get("custom:connectUserId").is_none());
 
     // CCP login: federation tokens for the Connect user named by the email claim (+ handled).
     let before_ms = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
-    let (status, body) = agent
-        .call(
-            "POST",
-            "/ccplogin",
-            Some(&token),
-            Some(r#"{"connectLoginByEmail": true}"#),
-        )
-        .await;
+    let (status, body) = agent.call("POST", "/ccplogin", Some(&token), Some(r#"{"connectLoginByEmail": true}"#)).await;
     assert_eq!(status, 200, "{body}");
     let data = &body["data"];
     for field in ["AccessToken", "RefreshToken"] {
-        assert!(
-            data[field].as_str().is_some_and(|t| !t.is_empty()),
-            "{body}"
-        );
+        assert!(data[field].as_str().is_some_and(|t| !t.is_empty()), "{body}");
     }
     let access_expiry = data["AccessTokenExpiration"].as_i64().unwrap();
-    assert!(
-        access_expiry > before_ms && access_expiry < before_ms + 13 * 3600 * 1000,
-        "epoch ms: {access_expiry}"
-    );
+    assert!(access_expiry > before_ms && access_expiry < before_ms + 13 * 3600 * 1000, "epoch ms: {access_expiry}");
     assert!(data["RefreshTokenExpiration"].as_i64().unwrap() > access_expiry);
 
     // Binding to another agent's Connect user is refused, and Cognito is unchanged.
     let request = json!({"connectLoginByEmail": true, "connectUserId": BOB_CONNECT_ID}).to_string();
-    let (status, body) = agent
-        .call("POST", "/setConnectUserId", Some(&token), Some(&request))
-        .await;
+    let (status, body) = agent.call("POST", "/setConnectUserId", Some(&token), Some(&request)).await;
     assert_eq!(status, 400, "{body}");
-    assert!(
-        body["message"]
-            .as_str()
-            .unwrap()
-            .starts_with("connectUserId:"),
-        "{body}"
-    );
+    assert!(body["message"].as_str().unwrap().starts_with("connectUserId:"), "{body}");
     let unchanged = fleet.cloud.sign_in(ALICE, PASSWORD).await.unwrap();
     assert!(claims(&unchanged).get("custom:connectUserId").is_none());
 
     // Without the claim there is no cache to build.
-    let (status, body) = agent
-        .call("PUT", "/connect-user-cache", Some(&token), None)
-        .await;
-    assert_eq!(
-        (status, body["code"].as_str()),
-        (400, Some("INVALID_INPUT")),
-        "{body}"
-    );
+    let (status, body) = agent.call("PUT", "/connect-user-cache", Some(&token), None).await;
+    assert_eq!((status, body["code"].as_str()), (400, Some("INVALID_INPUT")), "{body}");
 
     // Her own Connect user: accepted, and the next token carries the claim.
-    let request =
-        json!({"connectLoginByEmail": true, "connectUserId": ALICE_CONNECT_ID}).to_string();
-    let (status, body) = agent
-        .call("POST", "/setConnectUserId", Some(&token), Some(&request))
-        .await;
+    let request = json!({"connectLoginByEmail": true, "connectUserId": ALICE_CONNECT_ID}).to_string();
+    let (status, body) = agent.call("POST", "/setConnectUserId", Some(&token), Some(&request)).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"], json!({"connectUserId": ALICE_CONNECT_ID}));
     let bound = fleet.cloud.sign_in(ALICE, PASSWORD).await.unwrap();
     assert_eq!(claims(&bound)["custom:connectUserId"], ALICE_CONNECT_ID);
 
     // A token that already has the claim cannot set it again.
-    let (status, body) = agent
-        .call("POST", "/setConnectUserId", Some(&bound), Some(&request))
-        .await;
+    let (status, body) = agent.call("POST", "/setConnectUserId", Some(&bound), Some(&request)).await;
     assert_eq!(status, 400, "{body}");
-    assert!(
-        body["message"]
-            .as_str()
-            .unwrap()
-            .starts_with("custom:connectUserId:"),
-        "{body}"
-    );
+    assert!(body["message"].as_str().unwrap().starts_with("custom:connectUserId:"), "{body}");
 
     // The cache: stored, then skipped within 5 minutes.
-    let (status, body) = agent
-        .call("PUT", "/connect-user-cache", Some(&bound), None)
-        .await;
+    let (status, body) = agent.call("PUT", "/connect-user-cache", Some(&bound), None).await;
     assert_eq!((status, &body["data"]), (200, &json!(true)), "{body}");
-    let (status, body) = agent
-        .call("PUT", "/connect-user-cache", Some(&bound), None)
-        .await;
+    let (status, body) = agent.call("PUT", "/connect-user-cache", Some(&bound), None).await;
     assert_eq!((status, &body["data"]), (200, &json!(false)), "{body}");
 }
 
 #[tokio::test]
 async fn requests_without_a_valid_token_or_body_are_refused_with_the_right_status() {
     let fleet = Fleet::start().await;
-    let agent = Agent {
-        fleet: &fleet,
-        http: reqwest::Client::new(),
-    };
+    let agent = Agent { fleet: &fleet, http: reqwest::Client::new() };
     let login = Some(r#"{"connectLoginByEmail": true}"#);
 
     // The authorizer answers before any function runs.
     assert_eq!(agent.call("POST", "/ccplogin", None, login).await.0, 401);
-    assert_eq!(
-        agent
-            .call("POST", "/ccplogin", Some("not-a-jwt"), login)
-            .await
-            .0,
-        401
-    );
-    let token = fleet
-        .cloud
-        .sign_in("bob@example.com", PASSWORD)
-        .await
-        .unwrap();
+    assert_eq!(agent.call("POST", "/ccplogin", Some("not-a-jwt"), login).await.0, 401);
+    let token = fleet.cloud.sign_in("bob@example.com", PASSWORD).await.unwrap();
     let mut forged = token.clone();
     forged.pop();
     forged.push(if token.ends_with('A') { 'B' } else { 'A' });
-    assert_eq!(
-        agent
-            .call("POST", "/ccplogin", Some(&forged), login)
-            .await
-            .0,
-        401,
-        "a bad signature"
-    );
-    assert_eq!(
-        agent.call("GET", "/nowhere", Some(&token), None).await.0,
-        404
-    );
-    let invocations = fleet
-        .logs()
-        .iter()
-        .filter(|l| l.contains("request answered") || l.contains("request refused"))
-        .count();
+    assert_eq!(agent.call("POST", "/ccplogin", Some(&forged), login).await.0, 401, "a bad signature");
+    assert_eq!(agent.call("GET", "/nowhere", Some(&token), None).await.0, 404);
+    let invocations =
+        fleet.logs().iter().filter(|l| l.contains("request answered") || l.contains("request refused")).count();
     assert_eq!(invocations, 0, "no function ran for refused requests");
 
     // Bodies: missing, malformed, a field missing or of the wrong type: 400 naming the field.
@@ -200,17 +114,9 @@ async fn requests_without_a_valid_token_or_body_are_refused_with_the_right_statu
     ] {
         let (status, answer) = agent.call("POST", "/ccplogin", Some(&token), body).await;
         assert_eq!(status, 400, "{body:?}: {answer}");
-        assert!(
-            answer["message"]
-                .as_str()
-                .unwrap()
-                .starts_with(&format!("{field}:")),
-            "{body:?}: {answer}"
-        );
+        assert!(answer["message"].as_str().unwrap().starts_with(&format!("{field}:")), "{body:?}: {answer}");
         assert_eq!(answer["code"], "INVALID_INPUT");
-        assert!(answer["requestId"]
-            .as_str()
-            .is_some_and(|id| !id.is_empty()));
+        assert!(answer["requestId"].as_str().is_some_and(|id| !id.is_empty()));
     }
     let (status, answer) = agent
         .call(
@@ -221,26 +127,12 @@ async fn requests_without_a_valid_token_or_body_are_refused_with_the_right_statu
         )
         .await;
     assert_eq!(status, 400);
-    assert!(
-        answer["message"]
-            .as_str()
-            .unwrap()
-            .starts_with("connectUserId:"),
-        "{answer}"
-    );
+    assert!(answer["message"].as_str().unwrap().starts_with("connectUserId:"), "{answer}");
 
     // An agent with no Connect user: 404 from ccp-login.
-    let carol = fleet
-        .cloud
-        .sign_in("carol@example.com", PASSWORD)
-        .await
-        .unwrap();
+    let carol = fleet.cloud.sign_in("carol@example.com", PASSWORD).await.unwrap();
     let (status, answer) = agent.call("POST", "/ccplogin", Some(&carol), login).await;
-    assert_eq!(
-        (status, answer["message"].as_str()),
-        (404, Some("user not found")),
-        "{answer}"
-    );
+    assert_eq!((status, answer["message"].as_str()), (404, Some("user not found")), "{answer}");
 }
 
 #[tokio::test]
@@ -262,19 +154,8 @@ async fn the_app_client_cannot_write_the_connect_user_id_itself() {
         .send()
         .await
         .unwrap();
-    let access_token = signed_in
-        .authentication_result()
-        .unwrap()
-        .access_token()
-        .unwrap()
-        .to_owned();
-    let attribute = |name: &str, value: &str| {
-        AttributeType::builder()
-            .name(name)
-            .value(value)
-            .build()
-            .unwrap()
-    };
+    let access_token = signed_in.authentication_result().unwrap().access_token().unwrap().to_owned();
+    let attribute = |name: &str, value: &str| AttributeType::builder().name(name).value(value).build().unwrap();
 
     let refused = cognito
         .update_user_attributes()

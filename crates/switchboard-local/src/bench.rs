@@ -72,10 +72,7 @@ pub enum BenchError {
 
 /// Measures one subject: `cold_runs` fresh processes, then `warm_runs` invocations of one process.
 pub async fn measure(subject: &Subject, plan: &Plan) -> Result<Figures, BenchError> {
-    let fail = |problem: String| BenchError::Function {
-        function: subject.name.clone(),
-        problem,
-    };
+    let fail = |problem: String| BenchError::Function { function: subject.name.clone(), problem };
     let spec = FunctionSpec {
         name: subject.name.clone(),
         binary: subject.binary.clone(),
@@ -89,10 +86,7 @@ pub async fn measure(subject: &Subject, plan: &Plan) -> Result<Figures, BenchErr
         let value: serde_json::Value =
             serde_json::from_slice(body).map_err(|e| fail(format!("answer is not JSON: {e}")))?;
         // Flow functions answer a `Result` code; HTTP functions a proxy response with a status.
-        let code = match (
-            value.get("Result").and_then(|v| v.as_str()),
-            value.get("statusCode"),
-        ) {
+        let code = match (value.get("Result").and_then(|v| v.as_str()), value.get("statusCode")) {
             (Some(result), _) => result.to_owned(),
             (None, Some(status)) => format!("HTTP {status}"),
             (None, None) => "(no Result)".to_owned(),
@@ -105,16 +99,11 @@ pub async fn measure(subject: &Subject, plan: &Plan) -> Result<Figures, BenchErr
     let mut first = Vec::new();
     let mut peak_rss_kib = 0;
     for _ in 0..plan.cold_runs.max(1) {
-        let process =
-            FunctionProcess::spawn(&spec, &plan.region, &plan.account_id, logs.clone()).await?;
+        let process = FunctionProcess::spawn(&spec, &plan.region, &plan.account_id, logs.clone()).await?;
         let invocation = process.invoke(payload.clone()).await;
-        let body = invocation
-            .result
-            .map_err(|e| fail(String::from_utf8_lossy(&e).into_owned()))?;
+        let body = invocation.result.map_err(|e| fail(String::from_utf8_lossy(&e).into_owned()))?;
         record(&body)?;
-        let polled = process
-            .first_poll()
-            .ok_or_else(|| fail("the runtime never polled".into()))?;
+        let polled = process.first_poll().ok_or_else(|| fail("the runtime never polled".into()))?;
         init.push(millis(polled - process.started));
         first.push(millis(invocation.posted_at - process.started));
         peak_rss_kib = peak_rss_kib.max(process.peak_rss_kib().unwrap_or(0));
@@ -122,20 +111,12 @@ pub async fn measure(subject: &Subject, plan: &Plan) -> Result<Figures, BenchErr
 
     let process = FunctionProcess::spawn(&spec, &plan.region, &plan.account_id, logs).await?;
     let warm_up = process.invoke(payload.clone()).await;
-    record(
-        &warm_up
-            .result
-            .map_err(|e| fail(String::from_utf8_lossy(&e).into_owned()))?,
-    )?;
+    record(&warm_up.result.map_err(|e| fail(String::from_utf8_lossy(&e).into_owned()))?)?;
     let mut warm = Vec::with_capacity(plan.warm_runs);
     for _ in 0..plan.warm_runs.max(1) {
         let queued = Instant::now();
         let invocation = process.invoke(payload.clone()).await;
-        record(
-            &invocation
-                .result
-                .map_err(|e| fail(String::from_utf8_lossy(&e).into_owned()))?,
-        )?;
+        record(&invocation.result.map_err(|e| fail(String::from_utf8_lossy(&e).into_owned()))?)?;
         warm.push(millis(invocation.posted_at - queued));
     }
     peak_rss_kib = peak_rss_kib.max(process.peak_rss_kib().unwrap_or(0));
@@ -171,21 +152,14 @@ pub fn percentile(samples: &mut [f64], p: f64) -> f64 {
 
 /// The size of the deploy zip: the binary as `bootstrap`, deflated, as cargo-lambda packages it.
 pub fn zip_size(binary: &Path) -> Result<u64, BenchError> {
-    let zip_error = |detail: String| BenchError::Zip {
-        path: binary.display().to_string(),
-        detail,
-    };
+    let zip_error = |detail: String| BenchError::Zip { path: binary.display().to_string(), detail };
     let bytes = std::fs::read(binary).map_err(|e| zip_error(e.to_string()))?;
     let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     let options = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated)
         .unix_permissions(0o755);
-    writer
-        .start_file("bootstrap", options)
-        .map_err(|e| zip_error(e.to_string()))?;
-    writer
-        .write_all(&bytes)
-        .map_err(|e| zip_error(e.to_string()))?;
+    writer.start_file("bootstrap", options).map_err(|e| zip_error(e.to_string()))?;
+    writer.write_all(&bytes).map_err(|e| zip_error(e.to_string()))?;
     let cursor = writer.finish().map_err(|e| zip_error(e.to_string()))?;
     Ok(cursor.into_inner().len() as u64)
 }
@@ -199,11 +173,7 @@ pub fn markdown(report: &Report) -> String {
     out.push_str("| function | zip KiB | init ms | first invocation ms | warm p50 ms | warm p99 ms | cold penalty ms | peak RSS MiB | results |\n");
     out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---|\n");
     for f in &report.functions {
-        let results: Vec<String> = f
-            .results
-            .iter()
-            .map(|(code, n)| format!("{code}×{n}"))
-            .collect();
+        let results: Vec<String> = f.results.iter().map(|(code, n)| format!("{code}×{n}")).collect();
         out.push_str(&format!(
             "| {} | {:.0} | {:.2} | {:.2} | {:.3} | {:.3} | {:.2} | {:.1} | {} |\n",
             f.function,
@@ -241,10 +211,7 @@ mod tests {
         std::fs::write(&path, vec![0u8; 1 << 20]).unwrap();
         let size = zip_size(&path).unwrap();
         std::fs::remove_file(&path).unwrap();
-        assert!(
-            size > 100 && size < 10_000,
-            "1 MiB of zeros deflates to a few KiB, got {size}"
-        );
+        assert!(size > 100 && size < 10_000, "1 MiB of zeros deflates to a few KiB, got {size}");
     }
 
     #[test]
@@ -268,9 +235,6 @@ mod tests {
             functions: vec![figures],
         };
         let table = markdown(&report);
-        assert!(
-            table.contains("| f | 2 | 1.00 | 3.00 | 0.500 | 0.900 | 2.50 | 10.0 | OK×2 |"),
-            "{table}"
-        );
+        assert!(table.contains("| f | 2 | 1.00 | 3.00 | 0.500 | 0.900 | 2.50 | 10.0 | OK×2 |"), "{table}");
     }
 }

@@ -6,15 +6,14 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::{
     config::Credentials,
     types::{
-        AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-        ScalarAttributeType, TimeToLiveSpecification,
+        AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+        TimeToLiveSpecification,
     },
 };
 
 use aws_sdk_cognitoidentityprovider::types::{
-    AttributeDataType, AttributeType, AuthFlowType, ExplicitAuthFlowsType, MessageActionType,
-    SchemaAttributeType, StringAttributeConstraintsType, UsernameAttributeType,
-    VerifiedAttributeType,
+    AttributeDataType, AttributeType, AuthFlowType, ExplicitAuthFlowsType, MessageActionType, SchemaAttributeType,
+    StringAttributeConstraintsType, UsernameAttributeType, VerifiedAttributeType,
 };
 
 use crate::{
@@ -27,30 +26,22 @@ use crate::{
 
 /// The HTTP API's routes, as template.yaml declares them (a test checks the two agree).
 pub const HTTP_ROUTES: &[Route] = &[
+    Route { method: "POST", path: "/start_communication", function: "start-session", access: Access::Iam },
     Route {
         method: "POST",
-        path: "/ccplogin",
-        function: "ccp-login",
-        access: Access::Agent,
+        path: "/session_result/{result_code}",
+        function: "receive-auth-result",
+        access: Access::Public,
     },
-    Route {
-        method: "POST",
-        path: "/setConnectUserId",
-        function: "set-connect-user-id",
-        access: Access::Agent,
-    },
-    Route {
-        method: "PUT",
-        path: "/connect-user-cache",
-        function: "put-connect-user-cache",
-        access: Access::Agent,
-    },
+    Route { method: "GET", path: "/session_info/{contact_id}", function: "session-info", access: Access::Agent },
+    Route { method: "POST", path: "/ccplogin", function: "ccp-login", access: Access::Agent },
+    Route { method: "POST", path: "/setConnectUserId", function: "set-connect-user-id", access: Access::Agent },
+    Route { method: "PUT", path: "/connect-user-cache", function: "put-connect-user-cache", access: Access::Agent },
 ];
 
 /// The app client's attributes, as template.yaml declares them: `custom:connectUserId` is readable
 /// but not writable, so only `set-connect-user-id` (an admin call) can set it.
-pub const CLIENT_READ_ATTRIBUTES: &[&str] =
-    &["email", "email_verified", "name", "custom:connectUserId"];
+pub const CLIENT_READ_ATTRIBUTES: &[&str] = &["email", "email_verified", "name", "custom:connectUserId"];
 pub const CLIENT_WRITE_ATTRIBUTES: &[&str] = &["email", "name"];
 
 /// The agents' user pool in moto.
@@ -71,10 +62,7 @@ pub enum CloudError {
     #[error("seeding {what} failed: {detail}")]
     Seed { what: String, detail: String },
     #[error("cannot list the functions in {path}: {source}")]
-    Functions {
-        path: String,
-        source: std::io::Error,
-    },
+    Functions { path: String, source: std::io::Error },
 }
 
 /// The running local cloud. Dropping it stops everything it started.
@@ -85,23 +73,21 @@ pub struct LocalCloud {
     pub user_pool: UserPool,
     pub fleet: Option<LambdaHost>,
     pub gateway: Option<GatewayHandle>,
+    /// Bound at start so the functions can be given the HTTP API's URL; served by `start_gateway`.
+    gateway_listener: Option<tokio::net::TcpListener>,
+    pub gateway_addr: std::net::SocketAddr,
 }
 
 impl LocalCloud {
     /// moto and the emulator, with the tables created and seeded; no functions.
     pub async fn services(fixture: Fixture) -> Result<Self, CloudError> {
         let moto = Moto::start().await?;
-        let emulator = emulator::start(
-            fixture.clone(),
-            ([127, 0, 0, 1], 0).into(),
-            Some(moto.endpoint()),
-        )
-        .await
-        .map_err(CloudError::Emulator)?;
-        let user_pool = UserPool {
-            pool_id: String::new(),
-            client_id: String::new(),
-        };
+        let emulator = emulator::start(fixture.clone(), ([127, 0, 0, 1], 0).into(), Some(moto.endpoint()))
+            .await
+            .map_err(CloudError::Emulator)?;
+        let user_pool = UserPool { pool_id: String::new(), client_id: String::new() };
+        let gateway_listener = gateway::bind().await.map_err(CloudError::Emulator)?;
+        let gateway_addr = gateway_listener.local_addr().map_err(CloudError::Emulator)?;
         let mut cloud = Self {
             fixture,
             moto,
@@ -109,6 +95,8 @@ impl LocalCloud {
             user_pool,
             fleet: None,
             gateway: None,
+            gateway_listener: Some(gateway_listener),
+            gateway_addr,
         };
         cloud.seed().await?;
         cloud.user_pool = cloud.seed_user_pool().await?;
@@ -134,8 +122,7 @@ impl LocalCloud {
                 timeout: Duration::from_secs(8),
             })
             .collect();
-        let fleet =
-            LambdaHost::start(specs, &cloud.fixture.region, &cloud.fixture.account_id).await?;
+        let fleet = LambdaHost::start(specs, &cloud.fixture.region, &cloud.fixture.account_id).await?;
         cloud.start_gateway(fleet.endpoint()).await?;
         cloud.fleet = Some(fleet);
         Ok(cloud)
@@ -146,22 +133,19 @@ impl LocalCloud {
     pub async fn start_gateway(&mut self, lambda_endpoint: String) -> Result<(), CloudError> {
         let pool = &self.user_pool.pool_id;
         let authorizer = JwtAuthorizer {
-            issuer: format!(
-                "https://cognito-idp.{}.amazonaws.com/{pool}",
-                self.fixture.region
-            ),
+            issuer: format!("https://cognito-idp.{}.amazonaws.com/{pool}", self.fixture.region),
             audience: self.user_pool.client_id.clone(),
             jwks_url: format!("{}/{pool}/.well-known/jwks.json", self.moto.endpoint()),
         };
         let lambda = InvokeClient::new(lambda_endpoint);
-        let gateway = gateway::start(
-            HTTP_ROUTES.to_vec(),
-            authorizer,
-            lambda,
-            self.fixture.account_id.clone(),
-        )
-        .await
-        .map_err(CloudError::Emulator)?;
+        let listener = match self.gateway_listener.take() {
+            Some(listener) => listener,
+            None => gateway::bind().await.map_err(CloudError::Emulator)?,
+        };
+        let gateway =
+            gateway::serve(listener, HTTP_ROUTES.to_vec(), authorizer, lambda, self.fixture.account_id.clone())
+                .await
+                .map_err(CloudError::Emulator)?;
         self.gateway = Some(gateway);
         Ok(())
     }
@@ -176,10 +160,7 @@ impl LocalCloud {
             ("AWS_ENDPOINT_URL", self.moto.endpoint()),
             ("AWS_ENDPOINT_URL_PINPOINT", self.emulator.endpoint()),
             ("AWS_ENDPOINT_URL_CONNECT", self.emulator.endpoint()),
-            (
-                "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER",
-                self.emulator.endpoint(),
-            ),
+            ("AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER", self.emulator.endpoint()),
             ("AWS_MAX_ATTEMPTS", "2".to_owned()),
         ];
         pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
@@ -194,21 +175,20 @@ impl LocalCloud {
                 ("EMERGENCY_TABLE", emergency.table_name.clone()),
                 ("EMERGENCY_LOCATIONS", emergency.locations.join(",")),
                 ("EMERGENCY_TYPES", emergency.types.join(",")),
-                (
-                    "PINPOINT_APPLICATION_ID",
-                    self.fixture.pinpoint.application_id.clone(),
-                ),
+                ("PINPOINT_APPLICATION_ID", self.fixture.pinpoint.application_id.clone()),
                 ("SMS_SENDER_ID", emergency.sms_sender_id.clone()),
                 ("VIDEO_TABLE", self.fixture.video.table_name.clone()),
-                (
-                    "CONNECT_INSTANCE_ID",
-                    self.fixture.connect.instance_id.clone(),
-                ),
+                ("CONNECT_INSTANCE_ID", self.fixture.connect.instance_id.clone()),
                 ("COGNITO_USER_POOL_ID", self.user_pool.pool_id.clone()),
+                ("CCP_LOGIN_ROLE_ARN", self.fixture.video.ccp_login_role_arn.clone()),
+                ("IDENTITY_TABLE", self.fixture.identity.table_name.clone()),
+                ("ID_CONTACT_PHONE_NUMBER", self.fixture.identity.phone_number.clone()),
+                ("ID_CONTACT_BASE_URL", format!("http://{}", self.gateway_addr)),
                 (
-                    "CCP_LOGIN_ROLE_ARN",
-                    self.fixture.video.ccp_login_role_arn.clone(),
+                    "RESULT_DECRYPTION_KEYS",
+                    format!("secretsmanager:{}result-decryption", self.fixture.identity.key_prefix),
                 ),
+                ("RESULT_VERIFICATION_KEYS", format!("ssm:/{}plugin-signing", self.fixture.identity.key_prefix)),
                 ("RUST_LOG", "info".to_owned()),
             ]
             .into_iter()
@@ -221,13 +201,7 @@ impl LocalCloud {
     pub async fn sdk_config(&self) -> SdkConfig {
         aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new(self.fixture.region.clone()))
-            .credentials_provider(Credentials::new(
-                "testing",
-                "testing",
-                None,
-                None,
-                "switchboard-local",
-            ))
+            .credentials_provider(Credentials::new("testing", "testing", None, None, "switchboard-local"))
             .endpoint_url(self.moto.endpoint())
             .load()
             .await
@@ -243,6 +217,8 @@ impl LocalCloud {
         let table = &self.fixture.emergency.table_name;
         create_pk_sk_table(&dynamodb, table).await?;
         create_pk_sk_table(&dynamodb, &self.fixture.video.table_name).await?;
+        create_pk_sk_table(&dynamodb, &self.fixture.identity.table_name).await?;
+        self.seed_identity_keys().await?;
         for admin in &self.fixture.emergency.admins {
             dynamodb
                 .put_item()
@@ -265,10 +241,7 @@ impl LocalCloud {
     async fn seed_user_pool(&self) -> Result<UserPool, CloudError> {
         let cognito = aws_sdk_cognitoidentityprovider::Client::new(&self.sdk_config().await);
         let fixture = &self.fixture.cognito;
-        let constraints = StringAttributeConstraintsType::builder()
-            .min_length("36")
-            .max_length("36")
-            .build();
+        let constraints = StringAttributeConstraintsType::builder().min_length("36").max_length("36").build();
         let pool = cognito
             .create_user_pool()
             .pool_name(&fixture.user_pool_name)
@@ -285,11 +258,7 @@ impl LocalCloud {
             .send()
             .await
             .map_err(|e| seed_error("user pool", e))?;
-        let pool_id = pool
-            .user_pool()
-            .and_then(|p| p.id())
-            .unwrap_or_default()
-            .to_owned();
+        let pool_id = pool.user_pool().and_then(|p| p.id()).unwrap_or_default().to_owned();
         let mut client = cognito
             .create_user_pool_client()
             .user_pool_id(&pool_id)
@@ -303,15 +272,8 @@ impl LocalCloud {
         for attribute in CLIENT_WRITE_ATTRIBUTES {
             client = client.write_attributes(*attribute);
         }
-        let client = client
-            .send()
-            .await
-            .map_err(|e| seed_error("user pool client", e))?;
-        let client_id = client
-            .user_pool_client()
-            .and_then(|c| c.client_id())
-            .unwrap_or_default()
-            .to_owned();
+        let client = client.send().await.map_err(|e| seed_error("user pool client", e))?;
+        let client_id = client.user_pool_client().and_then(|c| c.client_id()).unwrap_or_default().to_owned();
         for agent in &fixture.agents {
             let email = AttributeType::builder()
                 .name("email")
@@ -346,13 +308,65 @@ impl LocalCloud {
         Ok(UserPool { pool_id, client_id })
     }
 
+    /// The ID Contact keys from `local/keys/`: our private decryption keys as Secrets Manager
+    /// secrets, the plugin's public signing keys as SSM SecureString parameters.
+    async fn seed_identity_keys(&self) -> Result<(), CloudError> {
+        let sdk = self.sdk_config().await;
+        let prefix = &self.fixture.identity.key_prefix;
+        let key = |name: &str| {
+            let path = crate::repo_root().join("local/keys").join(name);
+            std::fs::read_to_string(&path)
+                .map_err(|e| CloudError::Seed { what: path.display().to_string(), detail: e.to_string() })
+        };
+        // One secret holds both of our private keys and one parameter both plugin keys (PEM
+        // bundles): each reference is a round trip in the functions' cold start.
+        let bundle =
+            |names: [&str; 2]| -> Result<String, CloudError> { Ok(format!("{}{}", key(names[0])?, key(names[1])?)) };
+        aws_sdk_secretsmanager::Client::new(&sdk)
+            .create_secret()
+            .name(format!("{prefix}result-decryption"))
+            .secret_string(bundle(["result-decryption-rsa.pem", "result-decryption-ec.pem"])?)
+            .send()
+            .await
+            .map_err(|e| seed_error("key secret", e))?;
+        aws_sdk_ssm::Client::new(&sdk)
+            .put_parameter()
+            .name(format!("/{prefix}plugin-signing"))
+            .value(bundle(["plugin-signing-rsa.pub.pem", "plugin-signing-ec.pub.pem"])?)
+            .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+            .send()
+            .await
+            .map_err(|e| seed_error("key parameter", e))?;
+        Ok(())
+    }
+
+    /// Registers a contact for Connect `DescribeContact` (a call that reached `agent_id`).
+    pub async fn connect_contact(
+        &self,
+        contact_id: &str,
+        initial_contact_id: &str,
+        agent_id: Option<&str>,
+    ) -> Result<(), CloudError> {
+        let contact = crate::emulator::LocalContact {
+            contact_id: contact_id.to_owned(),
+            initial_contact_id: initial_contact_id.to_owned(),
+            agent_id: agent_id.map(str::to_owned),
+        };
+        reqwest::Client::new()
+            .post(format!("{}/_local/contacts", self.emulator.endpoint()))
+            .json(&contact)
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(|e| CloudError::Seed { what: "contact".into(), detail: e.to_string() })?;
+        Ok(())
+    }
+
     /// Signs an agent in as the agent-app does (through the emulator's Cognito front); the ID token.
     pub async fn sign_in(&self, email: &str, password: &str) -> Result<String, CloudError> {
         let sdk = self.sdk_config().await;
         let cognito = aws_sdk_cognitoidentityprovider::Client::from_conf(
-            aws_sdk_cognitoidentityprovider::config::Builder::from(&sdk)
-                .endpoint_url(self.emulator.endpoint())
-                .build(),
+            aws_sdk_cognitoidentityprovider::config::Builder::from(&sdk).endpoint_url(self.emulator.endpoint()).build(),
         );
         let answer = cognito
             .initiate_auth()
@@ -367,18 +381,12 @@ impl LocalCloud {
             .authentication_result()
             .and_then(|r| r.id_token())
             .map(str::to_owned)
-            .ok_or_else(|| CloudError::Seed {
-                what: "sign-in".into(),
-                detail: "no ID token".into(),
-            })
+            .ok_or_else(|| CloudError::Seed { what: "sign-in".into(), detail: "no ID token".into() })
     }
 }
 
 fn seed_error(what: &str, error: impl std::error::Error + 'static) -> CloudError {
-    CloudError::Seed {
-        what: what.to_owned(),
-        detail: error_chain(&error),
-    }
+    CloudError::Seed { what: what.to_owned(), detail: error_chain(&error) }
 }
 
 fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
@@ -393,10 +401,7 @@ fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// A table keyed `pk`/`sk` (strings), on demand, TTL on `ttl`: the layout every Switchboard table uses.
-pub async fn create_pk_sk_table(
-    dynamodb: &aws_sdk_dynamodb::Client,
-    table: &str,
-) -> Result<(), CloudError> {
+pub async fn create_pk_sk_table(dynamodb: &aws_sdk_dynamodb::Client, table: &str) -> Result<(), CloudError> {
     let attribute = |name: &str| {
         AttributeDefinition::builder()
             .attribute_name(name)
@@ -405,11 +410,7 @@ pub async fn create_pk_sk_table(
             .map_err(|e| seed_error(table, e))
     };
     let key = |name: &str, kind: KeyType| {
-        KeySchemaElement::builder()
-            .attribute_name(name)
-            .key_type(kind)
-            .build()
-            .map_err(|e| seed_error(table, e))
+        KeySchemaElement::builder().attribute_name(name).key_type(kind).build().map_err(|e| seed_error(table, e))
     };
     dynamodb
         .create_table()
@@ -441,10 +442,8 @@ pub async fn create_pk_sk_table(
 /// Every function crate in `functions/` (the directory name is the binary name).
 pub fn function_names() -> Result<Vec<String>, CloudError> {
     let dir = crate::repo_root().join("functions");
-    let entries = std::fs::read_dir(&dir).map_err(|source| CloudError::Functions {
-        path: dir.display().to_string(),
-        source,
-    })?;
+    let entries =
+        std::fs::read_dir(&dir).map_err(|source| CloudError::Functions { path: dir.display().to_string(), source })?;
     let mut names: Vec<String> = entries
         .filter_map(Result::ok)
         .filter(|e| e.path().join("Cargo.toml").exists())

@@ -43,10 +43,22 @@ pub struct Sms {
     pub message_id: String,
 }
 
+/// A contact the local cloud knows about: what `DescribeContact` answers. Tests and tools register
+/// contacts (a call that reached an agent, a transfer) with `POST /_local/contacts`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LocalContact {
+    pub contact_id: String,
+    pub initial_contact_id: String,
+    #[serde(default)]
+    pub agent_id: Option<String>,
+}
+
 #[derive(Clone)]
 struct Emulator {
     fixture: Arc<Fixture>,
     outbox: Arc<Mutex<Vec<Sms>>>,
+    contacts: Arc<Mutex<std::collections::HashMap<String, LocalContact>>>,
     /// moto, for STS identities and the Cognito operations we forward.
     moto: Option<String>,
     http: reqwest::Client,
@@ -78,15 +90,12 @@ impl Drop for EmulatorHandle {
 
 /// Starts the emulator on `addr` (port 0 for a free one); `moto` is moto's endpoint, for the
 /// operations that need it (STS identities, forwarded Cognito calls).
-pub async fn start(
-    fixture: Fixture,
-    addr: SocketAddr,
-    moto: Option<String>,
-) -> std::io::Result<EmulatorHandle> {
+pub async fn start(fixture: Fixture, addr: SocketAddr, moto: Option<String>) -> std::io::Result<EmulatorHandle> {
     let outbox = Arc::new(Mutex::new(Vec::new()));
     let state = Emulator {
         fixture: Arc::new(fixture),
         outbox: outbox.clone(),
+        contacts: Arc::new(Mutex::new(std::collections::HashMap::new())),
         moto,
         http: reqwest::Client::new(),
     };
@@ -106,11 +115,10 @@ fn router(state: Emulator) -> Router {
         .route("/v1/phone/number/validate", post(phone_number_validate))
         .route("/v1/apps/{application_id}/messages", post(send_messages))
         .route("/users/{instance_id}/{user_id}", get(describe_user))
-        .route(
-            "/user-hierarchy-groups/{instance_id}/{group_id}",
-            get(describe_user_hierarchy_group),
-        )
+        .route("/user-hierarchy-groups/{instance_id}/{group_id}", get(describe_user_hierarchy_group))
         .route("/user/federate/{instance_id}", get(get_federation_token))
+        .route("/contacts/{instance_id}/{contact_id}", get(describe_contact))
+        .route("/_local/contacts", post(register_contact))
         .route("/", post(json_protocol))
         .route("/_local/outbox", get(read_outbox).delete(clear_outbox))
         .fallback(unknown_operation)
@@ -127,22 +135,13 @@ fn aws_error(status: StatusCode, error_type: &str, message: &str) -> Response {
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         headers.insert("x-amzn-RequestId", value);
     }
-    (
-        status,
-        headers,
-        Json(json!({"Message": message, "message": message, "RequestID": request_id})),
-    )
-        .into_response()
+    (status, headers, Json(json!({"Message": message, "message": message, "RequestID": request_id}))).into_response()
 }
 
 /// The JSON body, or the `BadRequestException` the service answers for a malformed one.
 fn parse_body(body: &[u8]) -> Result<Value, Box<Response>> {
     serde_json::from_slice(body).map_err(|e| {
-        Box::new(aws_error(
-            StatusCode::BAD_REQUEST,
-            "BadRequestException",
-            &format!("Invalid JSON body: {e}"),
-        ))
+        Box::new(aws_error(StatusCode::BAD_REQUEST, "BadRequestException", &format!("Invalid JSON body: {e}")))
     })
 }
 
@@ -153,11 +152,7 @@ async fn phone_number_validate(State(state): State<Emulator>, body: axum::body::
         Err(response) => return *response,
     };
     let Some(number) = request.get("PhoneNumber").and_then(Value::as_str) else {
-        return aws_error(
-            StatusCode::BAD_REQUEST,
-            "BadRequestException",
-            "PhoneNumber is required",
-        );
+        return aws_error(StatusCode::BAD_REQUEST, "BadRequestException", "PhoneNumber is required");
     };
     let response = match state.fixture.pinpoint.numbers.get(number) {
         Some(info) => json!({
@@ -192,58 +187,29 @@ async fn send_messages(
     body: axum::body::Bytes,
 ) -> Response {
     if application_id != state.fixture.pinpoint.application_id {
-        return aws_error(
-            StatusCode::NOT_FOUND,
-            "NotFoundException",
-            "Resource not found",
-        );
+        return aws_error(StatusCode::NOT_FOUND, "NotFoundException", "Resource not found");
     }
     let request = match parse_body(&body) {
         Ok(v) => v,
         Err(response) => return *response,
     };
-    let Some(addresses) = request
-        .get("Addresses")
-        .and_then(Value::as_object)
-        .filter(|a| !a.is_empty())
-    else {
-        return aws_error(
-            StatusCode::BAD_REQUEST,
-            "BadRequestException",
-            "Addresses or Endpoints is required",
-        );
+    let Some(addresses) = request.get("Addresses").and_then(Value::as_object).filter(|a| !a.is_empty()) else {
+        return aws_error(StatusCode::BAD_REQUEST, "BadRequestException", "Addresses or Endpoints is required");
     };
     let sms = request.pointer("/MessageConfiguration/SMSMessage");
     let mut results = serde_json::Map::new();
     for (address, config) in addresses {
         if config.get("ChannelType").and_then(Value::as_str) != Some("SMS") {
-            return aws_error(
-                StatusCode::BAD_REQUEST,
-                "BadRequestException",
-                "Only the SMS channel is emulated",
-            );
+            return aws_error(StatusCode::BAD_REQUEST, "BadRequestException", "Only the SMS channel is emulated");
         }
         let Some(body) = sms.and_then(|s| s.get("Body")).and_then(Value::as_str) else {
-            return aws_error(
-                StatusCode::BAD_REQUEST,
-                "BadRequestException",
-                "SMSMessage.Body is required",
-            );
+            return aws_error(StatusCode::BAD_REQUEST, "BadRequestException", "SMSMessage.Body is required");
         };
         let message_id = uuid::Uuid::new_v4().to_string();
-        let mobile = state
-            .fixture
-            .pinpoint
-            .numbers
-            .get(address)
-            .is_some_and(|n| n.phone_type == "MOBILE");
+        let mobile = state.fixture.pinpoint.numbers.get(address).is_some_and(|n| n.phone_type == "MOBILE");
         let deliverable = mobile && !state.fixture.pinpoint.undeliverable.contains(address);
         let result = if deliverable {
-            let text = |name: &str| {
-                sms.and_then(|s| s.get(name))
-                    .and_then(Value::as_str)
-                    .map(str::to_owned)
-            };
+            let text = |name: &str| sms.and_then(|s| s.get(name)).and_then(Value::as_str).map(str::to_owned);
             let entry = Sms {
                 application_id: application_id.clone(),
                 to: address.clone(),
@@ -287,10 +253,7 @@ async fn unknown_operation(method: axum::http::Method, uri: axum::http::Uri) -> 
     aws_error(
         StatusCode::NOT_FOUND,
         "UnknownOperationException",
-        &format!(
-            "{method} {} is not an operation the Switchboard emulator implements",
-            uri.path()
-        ),
+        &format!("{method} {} is not an operation the Switchboard emulator implements", uri.path()),
     )
 }
 
@@ -298,11 +261,7 @@ async fn unknown_operation(method: axum::http::Method, uri: axum::http::Uri) -> 
 // Amazon Connect (restJson1)
 
 fn connect_not_found(what: &str) -> Response {
-    aws_error(
-        StatusCode::NOT_FOUND,
-        "ResourceNotFoundException",
-        &format!("{what} not found"),
-    )
+    aws_error(StatusCode::NOT_FOUND, "ResourceNotFoundException", &format!("{what} not found"))
 }
 
 fn check_instance(state: &Emulator, instance_id: &str) -> Result<(), Box<Response>> {
@@ -310,10 +269,46 @@ fn check_instance(state: &Emulator, instance_id: &str) -> Result<(), Box<Respons
     if instance_id == known || instance_id.ends_with(&format!("instance/{known}")) {
         Ok(())
     } else {
-        Err(Box::new(connect_not_found(&format!(
-            "Instance {instance_id}"
-        ))))
+        Err(Box::new(connect_not_found(&format!("Instance {instance_id}"))))
     }
+}
+
+/// Connect `DescribeContact`: `GET /contacts/{InstanceId}/{ContactId}`, for registered contacts.
+async fn describe_contact(
+    State(state): State<Emulator>,
+    Path((instance_id, contact_id)): Path<(String, String)>,
+) -> Response {
+    if let Err(response) = check_instance(&state, &instance_id) {
+        return *response;
+    }
+    let contact = state.contacts.lock().ok().and_then(|c| c.get(&contact_id).cloned());
+    let Some(contact) = contact else {
+        return connect_not_found(&format!("Contact {contact_id}"));
+    };
+    let transferred = contact.contact_id != contact.initial_contact_id;
+    let mut answer = json!({"Contact": {
+        "Arn": format!("{}/contact/{}", state.fixture.instance_arn(), contact.contact_id),
+        "Id": contact.contact_id,
+        "InitialContactId": contact.initial_contact_id,
+        "Channel": "VOICE",
+        "InitiationMethod": if transferred { "TRANSFER" } else { "INBOUND" },
+        "InitiationTimestamp": time::OffsetDateTime::now_utc().unix_timestamp(),
+    }});
+    if transferred {
+        answer["Contact"]["PreviousContactId"] = json!(contact.initial_contact_id);
+    }
+    if let Some(agent) = &contact.agent_id {
+        answer["Contact"]["AgentInfo"] = json!({"Id": agent});
+    }
+    Json(answer).into_response()
+}
+
+/// Local only: registers (or updates) a contact for `DescribeContact`.
+async fn register_contact(State(state): State<Emulator>, Json(contact): Json<LocalContact>) -> StatusCode {
+    if let Ok(mut contacts) = state.contacts.lock() {
+        contacts.insert(contact.contact_id.clone(), contact);
+    }
+    StatusCode::NO_CONTENT
 }
 
 /// Connect `DescribeUser`: `GET /users/{InstanceId}/{UserId}`.
@@ -356,25 +351,9 @@ async fn describe_user_hierarchy_group(
     };
     let arn = |id: &str| format!("{}/agent-group/{id}", state.fixture.instance_arn());
     let mut path = serde_json::Map::new();
-    for (level, id) in [
-        "LevelOne",
-        "LevelTwo",
-        "LevelThree",
-        "LevelFour",
-        "LevelFive",
-    ]
-    .iter()
-    .zip(&group.path)
-    {
-        let name = groups
-            .iter()
-            .find(|g| &g.id == id)
-            .map(|g| g.name.as_str())
-            .unwrap_or_default();
-        path.insert(
-            (*level).to_owned(),
-            json!({"Id": id, "Arn": arn(id), "Name": name}),
-        );
+    for (level, id) in ["LevelOne", "LevelTwo", "LevelThree", "LevelFour", "LevelFive"].iter().zip(&group.path) {
+        let name = groups.iter().find(|g| &g.id == id).map(|g| g.name.as_str()).unwrap_or_default();
+        path.insert((*level).to_owned(), json!({"Id": id, "Arn": arn(id), "Name": name}));
     }
     Json(json!({"HierarchyGroup": {
         "Id": group.id, "Arn": arn(&group.id), "Name": group.name, "LevelId": group.level_id,
@@ -404,18 +383,8 @@ async fn get_federation_token(
         }
         Err(problem) => return aws_error(StatusCode::INTERNAL_SERVER_ERROR, "InternalServiceException", &problem),
     };
-    let Some(user) = state
-        .fixture
-        .connect
-        .users
-        .iter()
-        .find(|u| u.username.eq_ignore_ascii_case(&session))
-    else {
-        return aws_error(
-            StatusCode::NOT_FOUND,
-            "ResourceNotFoundException",
-            "User not found",
-        );
+    let Some(user) = state.fixture.connect.users.iter().find(|u| u.username.eq_ignore_ascii_case(&session)) else {
+        return aws_error(StatusCode::NOT_FOUND, "ResourceNotFoundException", "User not found");
     };
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     Json(json!({
@@ -440,10 +409,7 @@ fn access_key_id(headers: &HeaderMap) -> Option<String> {
 }
 
 /// Asks moto's STS who holds the request's access key; the session name of an assumed role, if any.
-async fn caller_session_name(
-    state: &Emulator,
-    headers: &HeaderMap,
-) -> Result<Option<String>, String> {
+async fn caller_session_name(state: &Emulator, headers: &HeaderMap) -> Result<Option<String>, String> {
     let (Some(moto), Some(key)) = (&state.moto, access_key_id(headers)) else {
         return Ok(None);
     };
@@ -454,44 +420,29 @@ async fn caller_session_name(
         .post(format!("{moto}/"))
         .header(
             "authorization",
-            format!("AWS4-HMAC-SHA256 Credential={key}/20260101/{}/sts/aws4_request, SignedHeaders=host, Signature=0", state.fixture.region),
+            format!(
+                "AWS4-HMAC-SHA256 Credential={key}/20260101/{}/sts/aws4_request, SignedHeaders=host, Signature=0",
+                state.fixture.region
+            ),
         )
         .header("content-type", "application/x-www-form-urlencoded")
         .body("Action=GetCallerIdentity&Version=2011-06-15")
         .send()
         .await
         .map_err(|e| format!("STS GetCallerIdentity: {e}"))?;
-    let text = response
-        .text()
-        .await
-        .map_err(|e| format!("STS GetCallerIdentity: {e}"))?;
+    let text = response.text().await.map_err(|e| format!("STS GetCallerIdentity: {e}"))?;
     // The one field needed from the XML answer: <Arn>arn:aws:sts::…:assumed-role/<role>/<session></Arn>.
-    let arn = text
-        .split("<Arn>")
-        .nth(1)
-        .and_then(|rest| rest.split("</Arn>").next())
-        .unwrap_or_default();
-    Ok(arn
-        .contains(":assumed-role/")
-        .then(|| arn.rsplit('/').next().unwrap_or_default().to_owned()))
+    let arn = text.split("<Arn>").nth(1).and_then(|rest| rest.split("</Arn>").next()).unwrap_or_default();
+    Ok(arn.contains(":assumed-role/").then(|| arn.rsplit('/').next().unwrap_or_default().to_owned()))
 }
 
 // ---------------------------------------------------------------------------------------------
 // awsJson 1.1 services (`POST /` with `X-Amz-Target`): Cognito user pools, fronting moto.
 
-async fn json_protocol(
-    State(state): State<Emulator>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Response {
-    let target = headers
-        .get("x-amz-target")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+async fn json_protocol(State(state): State<Emulator>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     if !target.starts_with("AWSCognitoIdentityProviderService.") {
-        return unknown_operation(axum::http::Method::POST, axum::http::Uri::from_static("/"))
-            .await;
+        return unknown_operation(axum::http::Method::POST, axum::http::Uri::from_static("/")).await;
     }
     if target.ends_with(".UpdateUserAttributes") {
         if let Err(response) = check_write_attributes(&state, &body).await {
@@ -503,30 +454,13 @@ async fn json_protocol(
 
 /// Cognito refuses `UpdateUserAttributes` for any attribute outside the app client's write attributes.
 async fn check_write_attributes(state: &Emulator, body: &[u8]) -> Result<(), Box<Response>> {
-    let refuse = |message: &str| {
-        Box::new(aws_error(
-            StatusCode::BAD_REQUEST,
-            "NotAuthorizedException",
-            message,
-        ))
-    };
-    let request: Value =
-        serde_json::from_slice(body).map_err(|_| refuse("Invalid request body"))?;
-    let token = request
-        .get("AccessToken")
-        .and_then(Value::as_str)
-        .ok_or_else(|| refuse("Missing AccessToken"))?;
-    let claims: Value = jsonwebtoken::dangerous::insecure_decode_claims(token)
-        .map_err(|_| refuse("Invalid Access Token"))?;
-    let client_id = claims
-        .get("client_id")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let pool_id = claims
-        .get("iss")
-        .and_then(Value::as_str)
-        .and_then(|i| i.rsplit('/').next())
-        .unwrap_or_default();
+    let refuse = |message: &str| Box::new(aws_error(StatusCode::BAD_REQUEST, "NotAuthorizedException", message));
+    let request: Value = serde_json::from_slice(body).map_err(|_| refuse("Invalid request body"))?;
+    let token = request.get("AccessToken").and_then(Value::as_str).ok_or_else(|| refuse("Missing AccessToken"))?;
+    let claims: Value =
+        jsonwebtoken::dangerous::insecure_decode_claims(token).map_err(|_| refuse("Invalid Access Token"))?;
+    let client_id = claims.get("client_id").and_then(Value::as_str).unwrap_or_default();
+    let pool_id = claims.get("iss").and_then(Value::as_str).and_then(|i| i.rsplit('/').next()).unwrap_or_default();
     let Some(moto) = &state.moto else {
         return Ok(());
     };
@@ -541,23 +475,13 @@ async fn check_write_attributes(state: &Emulator, body: &[u8]) -> Result<(), Box
         .await
         .map_err(|e| Box::new(aws_error(StatusCode::INTERNAL_SERVER_ERROR, "InternalErrorException", &e.to_string())))?;
     let client: Value = describe.json().await.unwrap_or_default();
-    let Some(allowed) = client
-        .pointer("/UserPoolClient/WriteAttributes")
-        .and_then(Value::as_array)
-    else {
+    let Some(allowed) = client.pointer("/UserPoolClient/WriteAttributes").and_then(Value::as_array) else {
         return Ok(()); // no list: every writable attribute is allowed
     };
     let allowed: Vec<&str> = allowed.iter().filter_map(Value::as_str).collect();
-    let attributes = request
-        .get("UserAttributes")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
+    let attributes = request.get("UserAttributes").and_then(Value::as_array).cloned().unwrap_or_default();
     for attribute in attributes {
-        let name = attribute
-            .get("Name")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
+        let name = attribute.get("Name").and_then(Value::as_str).unwrap_or_default();
         if !allowed.contains(&name) {
             return Err(refuse("A client attempted to write unauthorized attribute"));
         }
@@ -565,34 +489,19 @@ async fn check_write_attributes(state: &Emulator, body: &[u8]) -> Result<(), Box
     Ok(())
 }
 
-async fn forward_to_moto(
-    state: &Emulator,
-    headers: &HeaderMap,
-    body: axum::body::Bytes,
-) -> Response {
+async fn forward_to_moto(state: &Emulator, headers: &HeaderMap, body: axum::body::Bytes) -> Response {
     let Some(moto) = &state.moto else {
-        return aws_error(
-            StatusCode::NOT_IMPLEMENTED,
-            "UnknownOperationException",
-            "no moto to forward to",
-        );
+        return aws_error(StatusCode::NOT_IMPLEMENTED, "UnknownOperationException", "no moto to forward to");
     };
     let mut request = state.http.post(format!("{moto}/")).body(body);
-    for name in [
-        "content-type",
-        "x-amz-target",
-        "authorization",
-        "x-amz-date",
-        "x-amz-security-token",
-    ] {
+    for name in ["content-type", "x-amz-target", "authorization", "x-amz-date", "x-amz-security-token"] {
         if let Some(value) = headers.get(name) {
             request = request.header(name, value.as_bytes());
         }
     }
     match request.send().await {
         Ok(answer) => {
-            let status =
-                StatusCode::from_u16(answer.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+            let status = StatusCode::from_u16(answer.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
             let mut out = HeaderMap::new();
             for (name, value) in answer.headers() {
                 if name.as_str().starts_with("x-amz") || name == "content-type" {
@@ -602,10 +511,6 @@ async fn forward_to_moto(
             let body = answer.bytes().await.unwrap_or_default();
             (status, out, body).into_response()
         }
-        Err(error) => aws_error(
-            StatusCode::BAD_GATEWAY,
-            "InternalErrorException",
-            &error.to_string(),
-        ),
+        Err(error) => aws_error(StatusCode::BAD_GATEWAY, "InternalErrorException", &error.to_string()),
     }
 }

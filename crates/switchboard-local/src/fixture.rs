@@ -14,6 +14,16 @@ pub struct Fixture {
     pub emergency: EmergencyFixture,
     pub cognito: CognitoFixture,
     pub video: VideoFixture,
+    pub identity: IdentityFixture,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IdentityFixture {
+    pub table_name: String,
+    pub phone_number: String,
+    /// Secret names `<prefix>result-decryption-*` and SSM parameters `/<prefix>plugin-signing-*`.
+    pub key_prefix: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -111,27 +121,16 @@ pub struct Admin {
 #[derive(Debug, thiserror::Error)]
 pub enum FixtureError {
     #[error("cannot read {path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
+    Read { path: String, source: std::io::Error },
     #[error("{path} is not a valid fixture: {source}")]
-    Parse {
-        path: String,
-        source: serde_json::Error,
-    },
+    Parse { path: String, source: serde_json::Error },
 }
 
 impl Fixture {
     pub fn load(path: &Path) -> Result<Self, FixtureError> {
-        let text = std::fs::read_to_string(path).map_err(|source| FixtureError::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
-        serde_json::from_str(&text).map_err(|source| FixtureError::Parse {
-            path: path.display().to_string(),
-            source,
-        })
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| FixtureError::Read { path: path.display().to_string(), source })?;
+        serde_json::from_str(&text).map_err(|source| FixtureError::Parse { path: path.display().to_string(), source })
     }
 
     /// The repository's own fixture.
@@ -140,9 +139,6 @@ impl Fixture {
     }
 
     pub fn instance_arn(&self) -> String {
-        format!(
-            "arn:aws:connect:{}:{}:instance/{}",
-            self.region, self.account_id, self.connect.instance_id
-        )
+        format!("arn:aws:connect:{}:{}:instance/{}", self.region, self.account_id, self.connect.instance_id)
     }
 }

@@ -26,6 +26,9 @@ use crate::lambda_host::InvokeClient;
 pub enum Access {
     /// Behind the JWT authorizer.
     Agent,
+    /// IAM auth: the request must carry a SigV4 `Authorization` header. Locally its presence and
+    /// form are checked, not the signature (moto keeps no secret keys to check it against).
+    Iam,
     Public,
 }
 
@@ -72,7 +75,13 @@ impl Drop for GatewayHandle {
     }
 }
 
-pub async fn start(
+/// Binds the gateway's port first, so the functions can be told its URL before it serves.
+pub async fn bind() -> std::io::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind("127.0.0.1:0").await
+}
+
+pub async fn serve(
+    listener: tokio::net::TcpListener,
     routes: Vec<Route>,
     authorizer: JwtAuthorizer,
     lambda: InvokeClient,
@@ -86,7 +95,6 @@ pub async fn start(
         http: reqwest::Client::new(),
         account_id,
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let app = Router::new().fallback(handle).with_state(state);
     let task = tokio::spawn(async move {
@@ -106,36 +114,36 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Some(route) = gateway
+    let found = gateway
         .routes
         .iter()
-        .find(|r| r.method == method.as_str() && r.path == uri.path())
-    else {
+        .filter(|r| r.method == method.as_str())
+        .find_map(|r| route_parameters(r.path, uri.path()).map(|parameters| (r, parameters)));
+    let Some((route, _)) = found else {
         return message(StatusCode::NOT_FOUND, "Not Found");
     };
     let claims = match route.access {
         Access::Public => None,
+        Access::Iam => {
+            let signed = headers.get("authorization").and_then(|v| v.to_str().ok()).is_some_and(|v| {
+                v.starts_with("AWS4-HMAC-SHA256 ") && v.contains("Credential=") && v.contains("Signature=")
+            });
+            if !signed {
+                return message(StatusCode::FORBIDDEN, "Forbidden");
+            }
+            None
+        }
         Access::Agent => match gateway.verify(&headers).await {
             Ok(claims) => Some(claims),
             Err(reason) => {
                 tracing::info!(%reason, path = uri.path(), "request refused by the JWT authorizer");
                 let mut response = message(StatusCode::UNAUTHORIZED, "Unauthorized");
-                response
-                    .headers_mut()
-                    .insert("www-authenticate", HeaderValue::from_static("Bearer"));
+                response.headers_mut().insert("www-authenticate", HeaderValue::from_static("Bearer"));
                 return response;
             }
         },
     };
-    let event = http_api_event(
-        route,
-        &method,
-        &uri,
-        &headers,
-        &body,
-        claims.as_ref(),
-        &gateway.account_id,
-    );
+    let event = http_api_event(route, &method, &uri, &headers, &body, claims.as_ref(), &gateway.account_id);
     match gateway.lambda.invoke(route.function, &event).await {
         Ok(answer) => lambda_response(&answer),
         Err(error) => {
@@ -154,18 +162,12 @@ impl Gateway {
             .map(|v| v.trim_start_matches("Bearer ").trim())
             .filter(|v| !v.is_empty())
             .ok_or("no cognitoIdToken header")?;
-        let header =
-            jsonwebtoken::decode_header(token).map_err(|e| format!("malformed token: {e}"))?;
+        let header = jsonwebtoken::decode_header(token).map_err(|e| format!("malformed token: {e}"))?;
         let kid = header.kid.ok_or("token without kid")?;
         let jwks = self
             .jwks
             .get_or_try_init(|| async {
-                let answer = self
-                    .http
-                    .get(&self.authorizer.jwks_url)
-                    .send()
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let answer = self.http.get(&self.authorizer.jwks_url).send().await.map_err(|e| e.to_string())?;
                 answer.json::<JwkSet>().await.map_err(|e| e.to_string())
             })
             .await
@@ -179,30 +181,39 @@ impl Gateway {
         validation.leeway = 0;
         let data = jsonwebtoken::decode::<serde_json::Map<String, Value>>(token, &key, &validation)
             .map_err(|e| format!("invalid token: {e}"))?;
-        let client = data
-            .claims
-            .get("aud")
-            .or_else(|| data.claims.get("client_id"))
-            .and_then(Value::as_str);
+        let client = data.claims.get("aud").or_else(|| data.claims.get("client_id")).and_then(Value::as_str);
         if client != Some(self.authorizer.audience.as_str()) {
             return Err("token for another client".into());
         }
-        Ok(data
-            .claims
-            .iter()
-            .map(|(k, v)| (k.clone(), claim_string(v)))
-            .collect())
+        Ok(data.claims.iter().map(|(k, v)| (k.clone(), claim_string(v))).collect())
     }
+}
+
+/// The path parameters when `path` matches the route pattern (`/session_result/{result_code}`).
+pub fn route_parameters(pattern: &str, path: &str) -> Option<BTreeMap<String, String>> {
+    let (pattern, path): (Vec<&str>, Vec<&str>) = (pattern.split('/').collect(), path.split('/').collect());
+    if pattern.len() != path.len() {
+        return None;
+    }
+    let mut parameters = BTreeMap::new();
+    for (expected, actual) in pattern.iter().zip(&path) {
+        match expected.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+            Some(name) if !actual.is_empty() => {
+                parameters.insert(name.to_owned(), (*actual).to_owned());
+            }
+            Some(_) => return None,
+            None if expected == actual => {}
+            None => return None,
+        }
+    }
+    Some(parameters)
 }
 
 /// Claims as API Gateway passes them: strings, arrays as `[a b]`.
 fn claim_string(value: &Value) -> String {
     match value {
         Value::String(s) => s.clone(),
-        Value::Array(items) => format!(
-            "[{}]",
-            items.iter().map(claim_string).collect::<Vec<_>>().join(" ")
-        ),
+        Value::Array(items) => format!("[{}]", items.iter().map(claim_string).collect::<Vec<_>>().join(" ")),
         other => other.to_string(),
     }
 }
@@ -219,12 +230,7 @@ pub fn http_api_event(
 ) -> Value {
     let header_map: serde_json::Map<String, Value> = headers
         .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().to_owned(),
-                Value::String(String::from_utf8_lossy(v.as_bytes()).into_owned()),
-            )
-        })
+        .map(|(k, v)| (k.as_str().to_owned(), Value::String(String::from_utf8_lossy(v.as_bytes()).into_owned())))
         .collect();
     let now = time::OffsetDateTime::now_utc();
     let route_key = format!("{} {}", route.method, route.path);
@@ -249,6 +255,7 @@ pub fn http_api_event(
     if let Some(claims) = claims {
         context["authorizer"] = json!({"jwt": {"claims": claims, "scopes": null}});
     }
+    let parameters = route_parameters(route.path, uri.path()).unwrap_or_default();
     json!({
         "version": "2.0",
         "routeKey": route_key,
@@ -258,6 +265,7 @@ pub fn http_api_event(
         "requestContext": context,
         "body": body,
         "isBase64Encoded": base64,
+        "pathParameters": if parameters.is_empty() { Value::Null } else { json!(parameters) },
     })
 }
 
@@ -277,25 +285,33 @@ fn lambda_response(answer: &Value) -> Response {
     let mut headers = HeaderMap::new();
     if let Some(map) = answer.get("headers").and_then(Value::as_object) {
         for (name, value) in map {
-            if let (Ok(name), Some(Ok(value))) = (
-                name.parse::<HeaderName>(),
-                value.as_str().map(HeaderValue::from_str),
-            ) {
+            if let (Ok(name), Some(Ok(value))) = (name.parse::<HeaderName>(), value.as_str().map(HeaderValue::from_str))
+            {
                 headers.insert(name, value);
             }
         }
     }
-    let text = answer
-        .get("body")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+    let text = answer.get("body").and_then(Value::as_str).unwrap_or_default();
     let body = if answer.get("isBase64Encoded").and_then(Value::as_bool) == Some(true) {
         use base64::Engine;
-        base64::engine::general_purpose::STANDARD
-            .decode(text)
-            .unwrap_or_default()
+        base64::engine::general_purpose::STANDARD.decode(text).unwrap_or_default()
     } else {
         text.as_bytes().to_vec()
     };
     (status, headers, body).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::route_parameters;
+
+    #[test]
+    fn route_patterns_match_whole_segments() {
+        let found = route_parameters("/session_result/{result_code}", "/session_result/abc").unwrap();
+        assert_eq!(found["result_code"], "abc");
+        assert!(route_parameters("/session_result/{result_code}", "/session_result/").is_none());
+        assert!(route_parameters("/session_result/{result_code}", "/session_result/a/b").is_none());
+        assert!(route_parameters("/ccplogin", "/ccplogin").unwrap().is_empty());
+        assert!(route_parameters("/ccplogin", "/ccplogin2").is_none());
+    }
 }

@@ -49,15 +49,10 @@ pub struct LogLine {
 
 #[derive(Debug, thiserror::Error)]
 pub enum HostError {
-    #[error(
-        "function binary {0} does not exist; build the workspace first (`cargo build --workspace`)"
-    )]
+    #[error("function binary {0} does not exist; build the workspace first (`cargo build --workspace`)")]
     MissingBinary(String),
     #[error("could not start {name}: {source}")]
-    Spawn {
-        name: String,
-        source: std::io::Error,
-    },
+    Spawn { name: String, source: std::io::Error },
     #[error("could not listen on loopback: {0}")]
     Listen(#[from] std::io::Error),
 }
@@ -104,19 +99,13 @@ impl Slot {
         if let Ok(mut exited) = self.exited.lock() {
             *exited = Some(error.clone());
         }
-        let in_flight: Vec<_> = self
-            .in_flight
-            .lock()
-            .map(|mut m| m.drain().collect())
-            .unwrap_or_default();
+        let in_flight: Vec<_> = self.in_flight.lock().map(|mut m| m.drain().collect()).unwrap_or_default();
         for (_, reply) in in_flight {
             let _ = reply.send(Outcome::Error(error.clone(), Instant::now()));
         }
         let mut next = self.next.lock().await;
         while let Ok(pending) = next.try_recv() {
-            let _ = pending
-                .reply
-                .send(Outcome::Error(error.clone(), Instant::now()));
+            let _ = pending.reply.send(Outcome::Error(error.clone(), Instant::now()));
         }
     }
 }
@@ -153,10 +142,7 @@ impl FunctionProcess {
         let (queue, next) = mpsc::unbounded_channel();
         let slot = Arc::new(Slot {
             name: spec.name.clone(),
-            arn: format!(
-                "arn:aws:lambda:{region}:{account_id}:function:{}",
-                spec.name
-            ),
+            arn: format!("arn:aws:lambda:{region}:{account_id}:function:{}", spec.name),
             timeout: spec.timeout,
             queue,
             next: tokio::sync::Mutex::new(next),
@@ -180,20 +166,14 @@ impl FunctionProcess {
             .env("AWS_LAMBDA_FUNCTION_NAME", &spec.name)
             .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-            .env(
-                "AWS_LAMBDA_LOG_GROUP_NAME",
-                format!("/aws/lambda/{}", spec.name),
-            )
+            .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{}", spec.name))
             .env("AWS_LAMBDA_LOG_STREAM_NAME", "local")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
-            .map_err(|source| HostError::Spawn {
-                name: spec.name.clone(),
-                source,
-            })?;
+            .map_err(|source| HostError::Spawn { name: spec.name.clone(), source })?;
         if let Some(out) = child.stdout.take() {
             tasks.push(collect_lines(spec.name.clone(), out, logs.clone()));
         }
@@ -209,49 +189,28 @@ impl FunctionProcess {
             };
             watched.exit(status).await;
         }));
-        Ok(Self {
-            slot,
-            started,
-            pid,
-            tasks,
-        })
+        Ok(Self { slot, started, pid, tasks })
     }
 
     /// Queues an invocation and waits for the answer, at most the function's timeout.
     pub async fn invoke(&self, payload: Bytes) -> Invocation {
-        let error = |body: String| Invocation {
-            result: Err(Bytes::from(body)),
-            posted_at: Instant::now(),
-        };
+        let error = |body: String| Invocation { result: Err(Bytes::from(body)), posted_at: Instant::now() };
         if let Some(dead) = self.slot.dead() {
-            return Invocation {
-                result: Err(dead),
-                posted_at: Instant::now(),
-            };
+            return Invocation { result: Err(dead), posted_at: Instant::now() };
         }
         let (reply, answer) = oneshot::channel();
         let id = uuid::Uuid::new_v4().to_string();
-        if self
-            .slot
-            .queue
-            .send(Pending { id, payload, reply })
-            .is_err()
-        {
-            return error(r#"{"errorType":"Runtime.Unavailable","errorMessage":"the function's queue is closed"}"#.into());
+        if self.slot.queue.send(Pending { id, payload, reply }).is_err() {
+            return error(
+                r#"{"errorType":"Runtime.Unavailable","errorMessage":"the function's queue is closed"}"#.into(),
+            );
         }
         match tokio::time::timeout(self.slot.timeout, answer).await {
-            Ok(Ok(Outcome::Response(body, at))) => Invocation {
-                result: Ok(body),
-                posted_at: at,
-            },
-            Ok(Ok(Outcome::Error(body, at))) => Invocation {
-                result: Err(body),
-                posted_at: at,
-            },
-            Ok(Err(_)) => error(
-                r#"{"errorType":"Runtime.ExitError","errorMessage":"the function process exited"}"#
-                    .into(),
-            ),
+            Ok(Ok(Outcome::Response(body, at))) => Invocation { result: Ok(body), posted_at: at },
+            Ok(Ok(Outcome::Error(body, at))) => Invocation { result: Err(body), posted_at: at },
+            Ok(Err(_)) => {
+                error(r#"{"errorType":"Runtime.ExitError","errorMessage":"the function process exited"}"#.into())
+            }
             Err(_) => error(format!(
                 r#"{{"errorType":"Sandbox.Timedout","errorMessage":"Task timed out after {:.2} seconds"}}"#,
                 self.slot.timeout.as_secs_f64()
@@ -289,11 +248,7 @@ pub struct LambdaHost {
 }
 
 impl LambdaHost {
-    pub async fn start(
-        functions: Vec<FunctionSpec>,
-        region: &str,
-        account_id: &str,
-    ) -> Result<Self, HostError> {
+    pub async fn start(functions: Vec<FunctionSpec>, region: &str, account_id: &str) -> Result<Self, HostError> {
         let logs = Arc::new(Mutex::new(Vec::new()));
         let mut processes = HashMap::new();
         for spec in functions {
@@ -307,12 +262,7 @@ impl LambdaHost {
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        Ok(Self {
-            invoke_addr,
-            logs,
-            processes,
-            server,
-        })
+        Ok(Self { invoke_addr, logs, processes, server })
     }
 
     /// The Lambda endpoint (what `AWS_ENDPOINT_URL_LAMBDA` or a flow runner points at).
@@ -349,10 +299,7 @@ where
                 eprintln!("[{function}] {line}");
             }
             if let Ok(mut logs) = logs.lock() {
-                logs.push(LogLine {
-                    function: function.clone(),
-                    line,
-                });
+                logs.push(LogLine { function: function.clone(), line });
             }
         }
     })
@@ -361,14 +308,8 @@ where
 fn runtime_api_router(slot: Arc<Slot>) -> Router {
     Router::new()
         .route("/2018-06-01/runtime/invocation/next", get(next_invocation))
-        .route(
-            "/2018-06-01/runtime/invocation/{id}/response",
-            post(invocation_response),
-        )
-        .route(
-            "/2018-06-01/runtime/invocation/{id}/error",
-            post(invocation_error),
-        )
+        .route("/2018-06-01/runtime/invocation/{id}/response", post(invocation_response))
+        .route("/2018-06-01/runtime/invocation/{id}/error", post(invocation_error))
         .route("/2018-06-01/runtime/init/error", post(init_error))
         .with_state(slot)
 }
@@ -390,13 +331,7 @@ async fn next_invocation(State(slot): State<Arc<Slot>>) -> Response {
         ("lambda-runtime-aws-request-id", pending.id.clone()),
         ("lambda-runtime-deadline-ms", deadline.to_string()),
         ("lambda-runtime-invoked-function-arn", slot.arn.clone()),
-        (
-            "lambda-runtime-trace-id",
-            format!(
-                "Root=1-00000000-{}",
-                pending.id.replace('-', "")[..24].to_owned()
-            ),
-        ),
+        ("lambda-runtime-trace-id", format!("Root=1-00000000-{}", pending.id.replace('-', "")[..24].to_owned())),
         ("content-type", "application/json".to_owned()),
     ] {
         if let Ok(value) = HeaderValue::from_str(&value) {
@@ -420,19 +355,11 @@ fn complete(slot: &Slot, id: &str, outcome: Outcome) -> StatusCode {
     }
 }
 
-async fn invocation_response(
-    State(slot): State<Arc<Slot>>,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> StatusCode {
+async fn invocation_response(State(slot): State<Arc<Slot>>, Path(id): Path<String>, body: Bytes) -> StatusCode {
     complete(&slot, &id, Outcome::Response(body, Instant::now()))
 }
 
-async fn invocation_error(
-    State(slot): State<Arc<Slot>>,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> StatusCode {
+async fn invocation_error(State(slot): State<Arc<Slot>>, Path(id): Path<String>, body: Bytes) -> StatusCode {
     complete(&slot, &id, Outcome::Error(body, Instant::now()))
 }
 
@@ -445,9 +372,7 @@ async fn init_error(State(slot): State<Arc<Slot>>, body: Bytes) -> StatusCode {
 }
 
 fn invoke_router(processes: Arc<HashMap<String, FunctionProcess>>) -> Router {
-    Router::new()
-        .route("/2015-03-31/functions/{function}/invocations", post(invoke))
-        .with_state(processes)
+    Router::new().route("/2015-03-31/functions/{function}/invocations", post(invoke)).with_state(processes)
 }
 
 /// Lambda `Invoke` (RequestResponse). `function` may be a name or an ARN. A function error comes
@@ -457,16 +382,11 @@ async fn invoke(
     Path(function): Path<String>,
     payload: Bytes,
 ) -> Response {
-    let name = function
-        .rsplit_once("function:")
-        .map_or(function.as_str(), |(_, n)| n);
+    let name = function.rsplit_once("function:").map_or(function.as_str(), |(_, n)| n);
     let name = name.split(':').next().unwrap_or(name);
     let Some(process) = processes.get(name) else {
         let mut headers = HeaderMap::new();
-        headers.insert(
-            "x-amzn-ErrorType",
-            HeaderValue::from_static("ResourceNotFoundException"),
-        );
+        headers.insert("x-amzn-ErrorType", HeaderValue::from_static("ResourceNotFoundException"));
         let body = serde_json::json!({"Type": "User", "message": format!("Function not found: {function}")});
         return (StatusCode::NOT_FOUND, headers, body.to_string()).into_response();
     };
@@ -474,10 +394,7 @@ async fn invoke(
         Ok(body) => (StatusCode::OK, body).into_response(),
         Err(body) => {
             let mut headers = HeaderMap::new();
-            headers.insert(
-                "x-amz-function-error",
-                HeaderValue::from_static("Unhandled"),
-            );
+            headers.insert("x-amz-function-error", HeaderValue::from_static("Unhandled"));
             (StatusCode::OK, headers, body).into_response()
         }
     }
@@ -493,19 +410,11 @@ pub struct InvokeClient {
 
 impl InvokeClient {
     pub fn new(endpoint: impl Into<String>) -> Self {
-        Self {
-            endpoint: endpoint.into(),
-            http: reqwest::Client::new(),
-        }
+        Self { endpoint: endpoint.into(), http: reqwest::Client::new() }
     }
 
-    pub async fn invoke(
-        &self,
-        function: &str,
-        payload: &serde_json::Value,
-    ) -> Result<serde_json::Value, String> {
-        self.invoke_within(function, payload, Duration::from_secs(30))
-            .await
+    pub async fn invoke(&self, function: &str, payload: &serde_json::Value) -> Result<serde_json::Value, String> {
+        self.invoke_within(function, payload, Duration::from_secs(30)).await
     }
 
     pub async fn invoke_within(
@@ -514,24 +423,14 @@ impl InvokeClient {
         payload: &serde_json::Value,
         limit: Duration,
     ) -> Result<serde_json::Value, String> {
-        let url = format!(
-            "{}/2015-03-31/functions/{function}/invocations",
-            self.endpoint
-        );
-        let response = self
-            .http
-            .post(url)
-            .json(payload)
-            .timeout(limit)
-            .send()
-            .await
-            .map_err(|e| {
-                if e.is_timeout() {
-                    format!("no answer within {}s", limit.as_secs())
-                } else {
-                    e.to_string()
-                }
-            })?;
+        let url = format!("{}/2015-03-31/functions/{function}/invocations", self.endpoint);
+        let response = self.http.post(url).json(payload).timeout(limit).send().await.map_err(|e| {
+            if e.is_timeout() {
+                format!("no answer within {}s", limit.as_secs())
+            } else {
+                e.to_string()
+            }
+        })?;
         let function_error = response.headers().contains_key("x-amz-function-error");
         let status = response.status();
         let body = response.text().await.map_err(|e| e.to_string())?;

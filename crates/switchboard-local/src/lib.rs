@@ -22,10 +22,8 @@ pub mod net;
 
 /// The repository root: `SWITCHBOARD_ROOT`, else the workspace this crate was built in.
 pub fn repo_root() -> std::path::PathBuf {
-    std::env::var_os("SWITCHBOARD_ROOT")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-            root.canonicalize().unwrap_or(root)
-        })
+    std::env::var_os("SWITCHBOARD_ROOT").map(std::path::PathBuf::from).unwrap_or_else(|| {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        root.canonicalize().unwrap_or(root)
+    })
 }

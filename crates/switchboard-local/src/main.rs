@@ -18,9 +18,7 @@ use switchboard_local::{
 };
 
 #[derive(Parser)]
-#[command(
-    about = "Switchboard's local cloud: moto, the AWS emulator, the fleet and the flow runner"
-)]
+#[command(about = "Switchboard's local cloud: moto, the AWS emulator, the fleet and the flow runner")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -106,9 +104,7 @@ struct CloudFile {
 }
 
 fn parse_pair(s: &str) -> Result<(String, String), String> {
-    s.split_once('=')
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .ok_or_else(|| format!("{s:?} is not key=value"))
+    s.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())).ok_or_else(|| format!("{s:?} is not key=value"))
 }
 
 fn cloud_file() -> PathBuf {
@@ -117,12 +113,8 @@ fn cloud_file() -> PathBuf {
 
 fn read_cloud_file() -> Result<CloudFile, String> {
     let path = cloud_file();
-    let text = std::fs::read_to_string(&path).map_err(|_| {
-        format!(
-            "{} not found: start the local cloud first (`make dev`)",
-            path.display()
-        )
-    })?;
+    let text = std::fs::read_to_string(&path)
+        .map_err(|_| format!("{} not found: start the local cloud first (`make dev`)", path.display()))?;
     serde_json::from_str(&text).map_err(|e| format!("{} is malformed: {e}", path.display()))
 }
 
@@ -130,18 +122,8 @@ fn read_cloud_file() -> Result<CloudFile, String> {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Up {
-            runtime,
-            lambda_port,
-        } => up(runtime, lambda_port).await,
-        Command::Call {
-            flow,
-            from,
-            to,
-            inputs,
-            attributes,
-            json,
-        } => {
+        Command::Up { runtime, lambda_port } => up(runtime, lambda_port).await,
+        Command::Call { flow, from, to, inputs, attributes, json } => {
             let file = read_cloud_file()?;
             let runner = Runner::new(
                 FlowLibrary::repository(),
@@ -152,13 +134,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     queues: file.queues,
                 },
             );
-            let call = Call {
-                flow,
-                from,
-                to,
-                attributes: attributes.into_iter().collect(),
-                inputs,
-            };
+            let call = Call { flow, from, to, attributes: attributes.into_iter().collect(), inputs };
             let transcript = runner.play(call).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&transcript)?);
@@ -167,12 +143,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             Ok(())
         }
-        Command::Bench {
-            binaries,
-            out,
-            cold,
-            warm,
-        } => bench(binaries, out, cold, warm).await,
+        Command::Bench { binaries, out, cold, warm } => bench(binaries, out, cold, warm).await,
         Command::SignIn { email, password } => {
             let file = read_cloud_file()?;
             let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
@@ -192,46 +163,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .send()
                 .await
                 .map_err(|e| {
-                    format!(
-                        "sign-in failed: {}",
-                        aws_sdk_cognitoidentityprovider::error::DisplayErrorContext(&e)
-                    )
+                    format!("sign-in failed: {}", aws_sdk_cognitoidentityprovider::error::DisplayErrorContext(&e))
                 })?;
-            println!(
-                "{}",
-                answer
-                    .authentication_result()
-                    .and_then(|r| r.id_token())
-                    .unwrap_or_default()
-            );
+            println!("{}", answer.authentication_result().and_then(|r| r.id_token()).unwrap_or_default());
             Ok(())
         }
         Command::Outbox => {
             let file = read_cloud_file()?;
             let outbox: Vec<Sms> =
-                reqwest::get(format!("{}/_local/outbox", file.emulator_endpoint))
-                    .await?
-                    .json()
-                    .await?;
+                reqwest::get(format!("{}/_local/outbox", file.emulator_endpoint)).await?.json().await?;
             for sms in outbox {
-                println!(
-                    "to {} from {}: {}",
-                    sms.to,
-                    sms.sender_id.unwrap_or_default(),
-                    sms.body
-                );
+                println!("to {} from {}: {}", sms.to, sms.sender_id.unwrap_or_default(), sms.body);
             }
             Ok(())
         }
     }
 }
 
-async fn bench(
-    binaries: PathBuf,
-    out: PathBuf,
-    cold: usize,
-    warm: usize,
-) -> Result<(), Box<dyn std::error::Error>> {
+async fn bench(binaries: PathBuf, out: PathBuf, cold: usize, warm: usize) -> Result<(), Box<dyn std::error::Error>> {
     use switchboard_local::bench::{self, Plan, Report, Subject};
     let cloud = LocalCloud::services(Fixture::load(&Fixture::default_path())?).await?;
     let plan = Plan {
@@ -248,11 +197,7 @@ async fn bench(
             .next()
             .ok_or_else(|| format!("events/{name}/ has no sample event"))?;
         let event = serde_json::from_str(&std::fs::read_to_string(&event_file)?)?;
-        subjects.push(Subject {
-            binary: binaries.join(&name),
-            name,
-            event,
-        });
+        subjects.push(Subject { binary: binaries.join(&name), name, event });
     }
     subjects.push(Subject {
         name: "bench-floor".into(),
@@ -274,10 +219,7 @@ async fn bench(
     };
     let table = bench::markdown(&report);
     std::fs::create_dir_all(&out)?;
-    std::fs::write(
-        out.join("results.json"),
-        serde_json::to_string_pretty(&report)? + "\n",
-    )?;
+    std::fs::write(out.join("results.json"), serde_json::to_string_pretty(&report)? + "\n")?;
     std::fs::write(out.join("results.md"), &table)?;
     println!("{table}");
     println!("written to {}/results.json and results.md", out.display());
@@ -288,30 +230,20 @@ async fn up(runtime: Runtime, lambda_port: u16) -> Result<(), Box<dyn std::error
     let fixture = Fixture::load(&Fixture::default_path())?;
     let (cloud, lambda_endpoint, _cargo_lambda) = match runtime {
         Runtime::Host => {
-            let cloud =
-                LocalCloud::with_fleet(fixture, cloud::debug_binaries(), BTreeMap::new()).await?;
+            let cloud = LocalCloud::with_fleet(fixture, cloud::debug_binaries(), BTreeMap::new()).await?;
             let endpoint = cloud.fleet().map(|f| f.endpoint()).unwrap_or_default();
             (cloud, endpoint, None)
         }
         Runtime::CargoLambda => {
             let mut cloud = LocalCloud::services(fixture).await?;
             let watch = tokio::process::Command::new("cargo")
-                .args([
-                    "lambda",
-                    "watch",
-                    "-A",
-                    "127.0.0.1",
-                    "-P",
-                    &lambda_port.to_string(),
-                ])
+                .args(["lambda", "watch", "-A", "127.0.0.1", "-P", &lambda_port.to_string()])
                 .current_dir(repo_root())
                 .envs(cloud.function_env())
                 .stdin(Stdio::null())
                 .kill_on_drop(true)
                 .spawn()
-                .map_err(|e| {
-                    format!("cannot start `cargo lambda watch` (run `make setup`): {e}")
-                })?;
+                .map_err(|e| format!("cannot start `cargo lambda watch` (run `make setup`): {e}"))?;
             let addr = std::net::SocketAddr::from(([127, 0, 0, 1], lambda_port));
             if !switchboard_local::net::wait_for_listener(addr, Duration::from_secs(60)).await {
                 return Err("cargo lambda watch did not start listening within 60 s".into());
@@ -332,13 +264,7 @@ async fn up(runtime: Runtime, lambda_port: u16) -> Result<(), Box<dyn std::error
     };
     std::fs::create_dir_all(repo_root().join(".local"))?;
     std::fs::write(cloud_file(), serde_json::to_string_pretty(&file)?)?;
-    let admin = cloud
-        .fixture
-        .emergency
-        .admins
-        .first()
-        .map(|a| a.phone.clone())
-        .unwrap_or_default();
+    let admin = cloud.fixture.emergency.admins.first().map(|a| a.phone.clone()).unwrap_or_default();
     println!(
         "Switchboard local cloud is up.
   moto (DynamoDB, …)   {moto}

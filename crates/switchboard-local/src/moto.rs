@@ -22,9 +22,8 @@ pub struct Moto {
 impl Moto {
     /// The `moto_server` from the project's `.venv` (or `SWITCHBOARD_VENV`).
     pub fn binary() -> PathBuf {
-        let venv = std::env::var_os("SWITCHBOARD_VENV")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| crate::repo_root().join(".venv"));
+        let venv =
+            std::env::var_os("SWITCHBOARD_VENV").map(PathBuf::from).unwrap_or_else(|| crate::repo_root().join(".venv"));
         venv.join("bin/moto_server")
     }
 

@@ -6,8 +6,8 @@ use std::{collections::BTreeMap, time::Duration};
 use aws_sdk_pinpoint::{
     error::ProvideErrorMetadata,
     types::{
-        AddressConfiguration, ChannelType, DirectMessageConfiguration, MessageRequest,
-        NumberValidateRequest, SmsMessage,
+        AddressConfiguration, ChannelType, DirectMessageConfiguration, MessageRequest, NumberValidateRequest,
+        SmsMessage,
     },
 };
 use switchboard_local::{
@@ -25,28 +25,16 @@ fn fixture() -> Fixture {
 async fn pinpoint(cloud: &LocalCloud) -> aws_sdk_pinpoint::Client {
     let sdk = cloud.sdk_config().await;
     aws_sdk_pinpoint::Client::from_conf(
-        aws_sdk_pinpoint::config::Builder::from(&sdk)
-            .endpoint_url(cloud.emulator.endpoint())
-            .build(),
+        aws_sdk_pinpoint::config::Builder::from(&sdk).endpoint_url(cloud.emulator.endpoint()).build(),
     )
 }
 
 fn sms_request(to: &str) -> MessageRequest {
     MessageRequest::builder()
-        .addresses(
-            to,
-            AddressConfiguration::builder()
-                .channel_type(ChannelType::Sms)
-                .build(),
-        )
+        .addresses(to, AddressConfiguration::builder().channel_type(ChannelType::Sms).build())
         .message_configuration(
             DirectMessageConfiguration::builder()
-                .sms_message(
-                    SmsMessage::builder()
-                        .body("Your one-time PIN is 424242.")
-                        .sender_id("Test")
-                        .build(),
-                )
+                .sms_message(SmsMessage::builder().body("Your one-time PIN is 424242.").sender_id("Test").build())
                 .build(),
         )
         .build()
@@ -58,36 +46,18 @@ async fn pinpoint_emulator_speaks_the_wire_protocol_of_the_real_sdk() {
     let client = pinpoint(&cloud).await;
     let app = cloud.fixture.pinpoint.application_id.clone();
 
-    for (number, expected) in [
-        ("+61412345678", "MOBILE"),
-        ("+61298765432", "LANDLINE"),
-        ("+15550000000", "INVALID"),
-    ] {
+    for (number, expected) in [("+61412345678", "MOBILE"), ("+61298765432", "LANDLINE"), ("+15550000000", "INVALID")] {
         let answer = client
             .phone_number_validate()
-            .number_validate_request(
-                NumberValidateRequest::builder()
-                    .phone_number(number)
-                    .build(),
-            )
+            .number_validate_request(NumberValidateRequest::builder().phone_number(number).build())
             .send()
             .await
             .unwrap();
-        assert_eq!(
-            answer
-                .number_validate_response()
-                .and_then(|r| r.phone_type()),
-            Some(expected),
-            "{number}"
-        );
+        assert_eq!(answer.number_validate_response().and_then(|r| r.phone_type()), Some(expected), "{number}");
     }
     let mobile = client
         .phone_number_validate()
-        .number_validate_request(
-            NumberValidateRequest::builder()
-                .phone_number("+61412345678")
-                .build(),
-        )
+        .number_validate_request(NumberValidateRequest::builder().phone_number("+61412345678").build())
         .send()
         .await
         .unwrap();
@@ -104,18 +74,10 @@ async fn pinpoint_emulator_speaks_the_wire_protocol_of_the_real_sdk() {
         .unwrap_err();
     assert_eq!(error.code(), Some("BadRequestException"));
 
-    let sent = client
-        .send_messages()
-        .application_id(&app)
-        .message_request(sms_request("+61412345678"))
-        .send()
-        .await
-        .unwrap();
+    let sent =
+        client.send_messages().application_id(&app).message_request(sms_request("+61412345678")).send().await.unwrap();
     let result = &sent.message_response().unwrap().result().unwrap()["+61412345678"];
-    assert_eq!(
-        result.delivery_status(),
-        Some(&aws_sdk_pinpoint::types::DeliveryStatus::Successful)
-    );
+    assert_eq!(result.delivery_status(), Some(&aws_sdk_pinpoint::types::DeliveryStatus::Successful));
     assert_eq!(result.status_code(), Some(200));
     let outbox = cloud.emulator.outbox();
     assert_eq!(outbox.len(), 1);
@@ -123,34 +85,17 @@ async fn pinpoint_emulator_speaks_the_wire_protocol_of_the_real_sdk() {
     assert_eq!(outbox[0].sender_id.as_deref(), Some("Test"));
     assert_eq!(Some(outbox[0].message_id.as_str()), result.message_id());
 
-    let failed = client
-        .send_messages()
-        .application_id(&app)
-        .message_request(sms_request("+61400000999"))
-        .send()
-        .await
-        .unwrap();
+    let failed =
+        client.send_messages().application_id(&app).message_request(sms_request("+61400000999")).send().await.unwrap();
     let result = &failed.message_response().unwrap().result().unwrap()["+61400000999"];
-    assert_eq!(
-        result.delivery_status(),
-        Some(&aws_sdk_pinpoint::types::DeliveryStatus::PermanentFailure)
-    );
-    let landline = client
-        .send_messages()
-        .application_id(&app)
-        .message_request(sms_request("+61298765432"))
-        .send()
-        .await
-        .unwrap();
+    assert_eq!(result.delivery_status(), Some(&aws_sdk_pinpoint::types::DeliveryStatus::PermanentFailure));
+    let landline =
+        client.send_messages().application_id(&app).message_request(sms_request("+61298765432")).send().await.unwrap();
     assert_eq!(
         landline.message_response().unwrap().result().unwrap()["+61298765432"].delivery_status(),
         Some(&aws_sdk_pinpoint::types::DeliveryStatus::PermanentFailure)
     );
-    assert_eq!(
-        cloud.emulator.outbox().len(),
-        1,
-        "failed deliveries do not land in the outbox"
-    );
+    assert_eq!(cloud.emulator.outbox().len(), 1, "failed deliveries do not land in the outbox");
 
     // Unknown ids are NotFoundException; operations we do not emulate answer at once with an error.
     let error = client
@@ -161,10 +106,8 @@ async fn pinpoint_emulator_speaks_the_wire_protocol_of_the_real_sdk() {
         .await
         .unwrap_err();
     assert_eq!(error.code(), Some("NotFoundException"));
-    let error = tokio::time::timeout(Duration::from_secs(5), client.get_apps().send())
-        .await
-        .expect("no hang")
-        .unwrap_err();
+    let error =
+        tokio::time::timeout(Duration::from_secs(5), client.get_apps().send()).await.expect("no hang").unwrap_err();
     assert_eq!(error.code(), Some("UnknownOperationException"));
 }
 
@@ -172,41 +115,13 @@ async fn pinpoint_emulator_speaks_the_wire_protocol_of_the_real_sdk() {
 async fn seeded_tables_match_the_template_layout() {
     let cloud = LocalCloud::services(fixture()).await.unwrap();
     let dynamodb = aws_sdk_dynamodb::Client::new(&cloud.sdk_config().await);
-    let table = dynamodb
-        .describe_table()
-        .table_name(&cloud.fixture.emergency.table_name)
-        .send()
-        .await
-        .unwrap();
-    let keys: Vec<_> = table
-        .table()
-        .unwrap()
-        .key_schema()
-        .iter()
-        .map(|k| k.attribute_name().to_owned())
-        .collect();
+    let table = dynamodb.describe_table().table_name(&cloud.fixture.emergency.table_name).send().await.unwrap();
+    let keys: Vec<_> = table.table().unwrap().key_schema().iter().map(|k| k.attribute_name().to_owned()).collect();
     assert_eq!(keys, ["pk", "sk"]);
-    let ttl = dynamodb
-        .describe_time_to_live()
-        .table_name(&cloud.fixture.emergency.table_name)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        ttl.time_to_live_description()
-            .and_then(|t| t.attribute_name()),
-        Some("ttl")
-    );
-    let admins = dynamodb
-        .scan()
-        .table_name(&cloud.fixture.emergency.table_name)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        admins.count() as usize,
-        cloud.fixture.emergency.admins.len()
-    );
+    let ttl = dynamodb.describe_time_to_live().table_name(&cloud.fixture.emergency.table_name).send().await.unwrap();
+    assert_eq!(ttl.time_to_live_description().and_then(|t| t.attribute_name()), Some("ttl"));
+    let admins = dynamodb.scan().table_name(&cloud.fixture.emergency.table_name).send().await.unwrap();
+    assert_eq!(admins.count() as usize, cloud.fixture.emergency.admins.len());
 }
 
 #[tokio::test]
@@ -218,30 +133,18 @@ async fn a_function_that_fails_its_cold_start_fails_invocations_at_once_naming_t
         env: BTreeMap::from([("AWS_REGION".to_owned(), "ap-southeast-2".to_owned())]), // no EMERGENCY_TABLE
         timeout: Duration::from_secs(8),
     };
-    let host = LambdaHost::start(vec![spec], "ap-southeast-2", "123456789012")
-        .await
-        .unwrap();
+    let host = LambdaHost::start(vec![spec], "ap-southeast-2", "123456789012").await.unwrap();
     let lambda = InvokeClient::new(host.endpoint());
     let started = std::time::Instant::now();
-    let error = lambda
-        .invoke("check-emergency", &serde_json::json!({}))
-        .await
-        .unwrap_err();
+    let error = lambda.invoke("check-emergency", &serde_json::json!({})).await.unwrap_err();
     assert!(error.contains("Runtime.ExitError"), "{error}");
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "the exit is noticed, not waited out"
-    );
+    assert!(started.elapsed() < Duration::from_secs(5), "the exit is noticed, not waited out");
     let logs = host.logs();
     assert!(
-        logs.iter()
-            .any(|l| l.line.contains("cold start failed") && l.line.contains("EMERGENCY_TABLE")),
+        logs.iter().any(|l| l.line.contains("cold start failed") && l.line.contains("EMERGENCY_TABLE")),
         "{logs:#?}"
     );
-    let error = lambda
-        .invoke("no-such-function", &serde_json::json!({}))
-        .await
-        .unwrap_err();
+    let error = lambda.invoke("no-such-function", &serde_json::json!({})).await.unwrap_err();
     assert!(error.starts_with("404"), "{error}");
 }
 
@@ -255,11 +158,7 @@ async fn processes_are_stopped_by_process_id_when_dropped() {
     // A killed child stays a zombie until reaped; count it gone once it is no longer running.
     let running = |pid: u32| {
         std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .map(|stat| {
-                stat.split_whitespace()
-                    .nth(2)
-                    .is_none_or(|state| state != "Z")
-            })
+            .map(|stat| stat.split_whitespace().nth(2).is_none_or(|state| state != "Z"))
             .unwrap_or(false)
     };
     while running(pid) && std::time::Instant::now() < deadline {
@@ -272,11 +171,7 @@ fn runner_with(flows: &[(&str, serde_json::Value)]) -> (Runner, tempdir::TempDir
     let dir = tempdir::TempDir::new();
     std::fs::create_dir_all(dir.path().join("test")).unwrap();
     for (name, flow) in flows {
-        std::fs::write(
-            dir.path().join(format!("test/{name}.json")),
-            flow.to_string(),
-        )
-        .unwrap();
+        std::fs::write(dir.path().join(format!("test/{name}.json")), flow.to_string()).unwrap();
     }
     let services = Services {
         lambda_endpoint: "http://127.0.0.1:9".into(),
@@ -323,15 +218,8 @@ async fn the_runner_refuses_unknown_actions_endless_loops_and_broken_flows() {
         }
         other => panic!("{other:?}"),
     }
-    assert!(matches!(
-        runner.play(call("test/Endless")).await,
-        Err(FlowError::TooManySteps(_))
-    ));
-    let error = runner
-        .play(call("test/Dangling"))
-        .await
-        .unwrap_err()
-        .to_string();
+    assert!(matches!(runner.play(call("test/Endless")).await, Err(FlowError::TooManySteps(_))));
+    let error = runner.play(call("test/Dangling")).await.unwrap_err().to_string();
     assert!(error.contains("nowhere"), "{error}");
     // A function that cannot be reached takes the Error branch, like a Lambda error in Connect.
     let transcript = runner.play(call("test/Unreachable")).await.unwrap();
@@ -344,8 +232,7 @@ mod tempdir {
 
     impl TempDir {
         pub fn new() -> Self {
-            let path =
-                std::env::temp_dir().join(format!("switchboard-test-{}", uuid::Uuid::new_v4()));
+            let path = std::env::temp_dir().join(format!("switchboard-test-{}", uuid::Uuid::new_v4()));
             std::fs::create_dir_all(&path).unwrap();
             Self(path)
         }

@@ -46,26 +46,16 @@ pub struct Settings<'a>(pub &'a dyn Source);
 impl Settings<'_> {
     /// A required, non-blank string.
     pub fn string(&self, name: &str) -> Result<String, ConfigError> {
-        self.optional_string(name)?
-            .ok_or_else(|| ConfigError::Missing { name: name.into() })
+        self.optional_string(name)?.ok_or_else(|| ConfigError::Missing { name: name.into() })
     }
 
     /// A string that may be absent; blank counts as absent (CloudFormation passes "" for unset).
     pub fn optional_string(&self, name: &str) -> Result<Option<String>, ConfigError> {
-        Ok(self
-            .0
-            .get(name)
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty()))
+        Ok(self.0.get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()))
     }
 
     /// A number within bounds, or the default when the variable is absent.
-    pub fn number<T>(
-        &self,
-        name: &str,
-        default: T,
-        bounds: RangeInclusive<T>,
-    ) -> Result<T, ConfigError>
+    pub fn number<T>(&self, name: &str, default: T, bounds: RangeInclusive<T>) -> Result<T, ConfigError>
     where
         T: FromStr + PartialOrd + Display + Copy,
         T::Err: Display,
@@ -97,14 +87,8 @@ impl Settings<'_> {
             });
         }
         for (i, item) in items.iter().enumerate() {
-            if items[..i]
-                .iter()
-                .any(|other| other.eq_ignore_ascii_case(item))
-            {
-                return Err(ConfigError::Malformed {
-                    name: name.into(),
-                    reason: format!("{item:?} is listed twice"),
-                });
+            if items[..i].iter().any(|other| other.eq_ignore_ascii_case(item)) {
+                return Err(ConfigError::Malformed { name: name.into(), reason: format!("{item:?} is listed twice") });
             }
         }
         Ok(items)
@@ -117,20 +101,14 @@ mod tests {
     use std::collections::HashMap;
 
     fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]
     fn missing_and_blank_required_strings_name_the_variable() {
         let src = env(&[("BLANK", "  ")]);
         let s = Settings(&src);
-        assert_eq!(
-            s.string("ABSENT").unwrap_err().to_string(),
-            "environment variable ABSENT is not set"
-        );
+        assert_eq!(s.string("ABSENT").unwrap_err().to_string(), "environment variable ABSENT is not set");
         assert!(s.string("BLANK").unwrap_err().to_string().contains("BLANK"));
     }
 
@@ -141,24 +119,13 @@ mod tests {
         assert_eq!(s.number("NONE", 6u32, 4..=8).unwrap(), 6);
         assert_eq!(s.number("OK", 4u32, 4..=8).unwrap(), 6);
         let out_of_range = s.number("LEN", 6u32, 4..=8).unwrap_err().to_string();
-        assert!(
-            out_of_range.contains("LEN") && out_of_range.contains("4..=8"),
-            "{out_of_range}"
-        );
-        assert!(s
-            .number("BAD", 6u32, 4..=8)
-            .unwrap_err()
-            .to_string()
-            .contains("BAD"));
+        assert!(out_of_range.contains("LEN") && out_of_range.contains("4..=8"), "{out_of_range}");
+        assert!(s.number("BAD", 6u32, 4..=8).unwrap_err().to_string().contains("BAD"));
     }
 
     #[test]
     fn lists_reject_empty_items_and_duplicates() {
-        let src = env(&[
-            ("L", "Sydney, Manila ,Singapore"),
-            ("E", "a,,b"),
-            ("D", "Sydney,sydney"),
-        ]);
+        let src = env(&[("L", "Sydney, Manila ,Singapore"), ("E", "a,,b"), ("D", "Sydney,sydney")]);
         let s = Settings(&src);
         assert_eq!(s.list("L").unwrap(), ["Sydney", "Manila", "Singapore"]);
         assert!(s.list("E").is_err());

@@ -54,12 +54,7 @@ pub struct Endpoint {
 impl ContactFlowEvent {
     /// A non-blank string parameter, trimmed.
     pub fn parameter(&self, name: &str) -> Option<&str> {
-        self.details
-            .parameters
-            .get(name)
-            .and_then(serde_json::Value::as_str)
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
+        self.details.parameters.get(name).and_then(serde_json::Value::as_str).map(str::trim).filter(|v| !v.is_empty())
     }
 
     /// The id that survives transfers: `InitialContactId`, else `ContactId`.
@@ -123,20 +118,18 @@ where
     E: std::error::Error + Send + Sync + 'static,
 {
     let handler = &handler;
-    lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<ContactFlowEvent>| async move {
-            match handler(event.payload).await {
-                Ok(result) => {
-                    tracing::info!(result = result.code(), "flow function answered");
-                    Ok(result)
-                }
-                Err(error) => {
-                    tracing::error!(error = %error, "flow function failed");
-                    Err(lambda_runtime::Error::from(error))
-                }
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<ContactFlowEvent>| async move {
+        match handler(event.payload).await {
+            Ok(result) => {
+                tracing::info!(result = result.code(), "flow function answered");
+                Ok(result)
             }
-        },
-    ))
+            Err(error) => {
+                tracing::error!(error = %error, "flow function failed");
+                Err(lambda_runtime::Error::from(error))
+            }
+        }
+    }))
     .await
 }
 
@@ -159,11 +152,7 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(event.customer_address(), None);
-        assert_eq!(
-            event.initial_contact_id(),
-            Some("c-2"),
-            "a blank InitialContactId falls back"
-        );
+        assert_eq!(event.initial_contact_id(), Some("c-2"), "a blank InitialContactId falls back");
         assert_eq!(event.contact_id(), Some("c-2"));
         assert_eq!(event.parameter("location"), Some("Sydney"));
         assert_eq!(event.parameter("n"), None);
@@ -184,10 +173,7 @@ mod tests {
     #[test]
     fn flow_result_serialises_flat_strings() {
         let result = FlowResult::new("SENT").with("PinLength", 6);
-        assert_eq!(
-            serde_json::to_value(&result).unwrap(),
-            serde_json::json!({"Result": "SENT", "PinLength": "6"})
-        );
+        assert_eq!(serde_json::to_value(&result).unwrap(), serde_json::json!({"Result": "SENT", "PinLength": "6"}));
         assert_eq!(result.code(), "SENT");
     }
 }

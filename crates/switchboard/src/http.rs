@@ -25,32 +25,16 @@ pub struct ApiError {
 impl ApiError {
     /// Missing or malformed input: a 400 that names the field.
     pub fn bad_field(field: &str, problem: &str) -> Self {
-        Self {
-            status: StatusCode::BAD_REQUEST,
-            code: "INVALID_INPUT",
-            message: format!("{field}: {problem}"),
-        }
+        Self { status: StatusCode::BAD_REQUEST, code: "INVALID_INPUT", message: format!("{field}: {problem}") }
     }
     pub fn forbidden(message: impl Into<String>) -> Self {
-        Self {
-            status: StatusCode::FORBIDDEN,
-            code: "FORBIDDEN",
-            message: message.into(),
-        }
+        Self { status: StatusCode::FORBIDDEN, code: "FORBIDDEN", message: message.into() }
     }
     pub fn not_found(message: impl Into<String>) -> Self {
-        Self {
-            status: StatusCode::NOT_FOUND,
-            code: "NOT_FOUND",
-            message: message.into(),
-        }
+        Self { status: StatusCode::NOT_FOUND, code: "NOT_FOUND", message: message.into() }
     }
     pub fn conflict(message: impl Into<String>) -> Self {
-        Self {
-            status: StatusCode::CONFLICT,
-            code: "CONFLICT",
-            message: message.into(),
-        }
+        Self { status: StatusCode::CONFLICT, code: "CONFLICT", message: message.into() }
     }
     /// A dependency failed. The detail goes to the log, not to the caller.
     pub fn dependency(detail: impl std::fmt::Display) -> Self {
@@ -84,26 +68,17 @@ impl Claims {
 
     /// Claims from name/value pairs (tests and local tooling).
     pub fn from_pairs(pairs: &[(&str, &str)]) -> Self {
-        Self(
-            pairs
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
-        )
+        Self(pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect())
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .get(name)
-            .map(String::as_str)
-            .filter(|v| !v.is_empty())
+        self.0.get(name).map(String::as_str).filter(|v| !v.is_empty())
     }
 
     /// A claim the route cannot work without; its absence means the authorizer was bypassed or the
     /// token lacks it, which is the caller's problem (403), not ours.
     pub fn require(&self, name: &str) -> Result<&str, ApiError> {
-        self.get(name)
-            .ok_or_else(|| ApiError::forbidden(format!("the token has no {name} claim")))
+        self.get(name).ok_or_else(|| ApiError::forbidden(format!("the token has no {name} claim")))
     }
 }
 
@@ -129,30 +104,18 @@ pub enum Shape {
 impl Reply {
     pub fn new<T: Serialize>(message: &str, data: &T) -> Result<Self, ApiError> {
         let data = serde_json::to_value(data).map_err(ApiError::dependency)?;
-        Ok(Self {
-            message: message.to_owned(),
-            data,
-            shape: Shape::Envelope,
-        })
+        Ok(Self { message: message.to_owned(), data, shape: Shape::Envelope })
     }
 
     /// A body in a contract of its own (no envelope).
     pub fn raw<T: Serialize>(data: &T) -> Result<Self, ApiError> {
         let data = serde_json::to_value(data).map_err(ApiError::dependency)?;
-        Ok(Self {
-            message: String::new(),
-            data,
-            shape: Shape::Raw,
-        })
+        Ok(Self { message: String::new(), data, shape: Shape::Raw })
     }
 
     /// `200` with an empty body.
     pub fn empty() -> Self {
-        Self {
-            message: String::new(),
-            data: serde_json::Value::Null,
-            shape: Shape::Empty,
-        }
+        Self { message: String::new(), data: serde_json::Value::Null, shape: Shape::Empty }
     }
 }
 
@@ -177,10 +140,7 @@ pub fn text_body(request: &Request, limit: usize) -> Result<String, ApiError> {
         return Err(ApiError::bad_field("body", "a body is required"));
     }
     if bytes.len() > limit {
-        return Err(ApiError::bad_field(
-            "body",
-            &format!("longer than {limit} bytes"),
-        ));
+        return Err(ApiError::bad_field("body", &format!("longer than {limit} bytes")));
     }
     String::from_utf8(bytes.to_vec()).map_err(|_| ApiError::bad_field("body", "not UTF-8 text"))
 }
@@ -194,33 +154,24 @@ where
     Fut: Future<Output = Result<Reply, ApiError>> + Send,
 {
     let handler = &handler;
-    lambda_http::run(lambda_http::service_fn(
-        move |request: Request| async move {
-            let request_id = request
-                .lambda_context_ref()
-                .map(|c| c.request_id.clone())
-                .unwrap_or_default();
-            let response = match handler(request).await {
-                Ok(reply) => {
-                    tracing::info!(status = 200, "request answered");
-                    match reply.shape {
-                        Shape::Envelope => ok(&reply.message, &reply.data),
-                        Shape::Raw => respond(StatusCode::OK, &reply.data),
-                        Shape::Empty => Response::new(Body::Empty),
-                    }
+    lambda_http::run(lambda_http::service_fn(move |request: Request| async move {
+        let request_id = request.lambda_context_ref().map(|c| c.request_id.clone()).unwrap_or_default();
+        let response = match handler(request).await {
+            Ok(reply) => {
+                tracing::info!(status = 200, "request answered");
+                match reply.shape {
+                    Shape::Envelope => ok(&reply.message, &reply.data),
+                    Shape::Raw => respond(StatusCode::OK, &reply.data),
+                    Shape::Empty => Response::new(Body::Empty),
                 }
-                Err(failure) => {
-                    tracing::info!(
-                        status = failure.status.as_u16(),
-                        code = failure.code,
-                        "request refused"
-                    );
-                    error(&failure, &request_id)
-                }
-            };
-            Ok::<_, std::convert::Infallible>(response)
-        },
-    ))
+            }
+            Err(failure) => {
+                tracing::info!(status = failure.status.as_u16(), code = failure.code, "request refused");
+                error(&failure, &request_id)
+            }
+        };
+        Ok::<_, std::convert::Infallible>(response)
+    }))
     .await
 }
 
@@ -242,27 +193,18 @@ pub fn json_body<T: DeserializeOwned>(request: &Request) -> Result<T, ApiError> 
 
 /// The success envelope.
 pub fn ok<T: Serialize>(message: &str, data: &T) -> Response<Body> {
-    respond(
-        StatusCode::OK,
-        &serde_json::json!({"success": message, "data": data}),
-    )
+    respond(StatusCode::OK, &serde_json::json!({"success": message, "data": data}))
 }
 
 /// The error envelope, with the request id so a support engineer can find the log lines.
 pub fn error(error: &ApiError, request_id: &str) -> Response<Body> {
-    respond(
-        error.status,
-        &serde_json::json!({"message": error.message, "code": error.code, "requestId": request_id}),
-    )
+    respond(error.status, &serde_json::json!({"message": error.message, "code": error.code, "requestId": request_id}))
 }
 
 fn respond(status: StatusCode, body: &serde_json::Value) -> Response<Body> {
     let mut response = Response::new(Body::Text(body.to_string()));
     *response.status_mut() = status;
-    response.headers_mut().insert(
-        CONTENT_TYPE,
-        lambda_http::http::HeaderValue::from_static("application/json"),
-    );
+    response.headers_mut().insert(CONTENT_TYPE, lambda_http::http::HeaderValue::from_static("application/json"));
     response
 }
 
@@ -297,15 +239,8 @@ mod tests {
         let claims = Claims::from_request(&request);
         assert_eq!(claims.get("sub"), Some("u-1"));
         assert_eq!(claims.require("email").unwrap(), "a@example.com");
-        assert_eq!(
-            claims.get("custom:connectUserId"),
-            None,
-            "blank claims count as absent"
-        );
-        assert_eq!(
-            claims.require("custom:connectUserId").unwrap_err().status,
-            StatusCode::FORBIDDEN
-        );
+        assert_eq!(claims.get("custom:connectUserId"), None, "blank claims count as absent");
+        assert_eq!(claims.require("custom:connectUserId").unwrap_err().status, StatusCode::FORBIDDEN);
     }
 
     #[derive(serde::Deserialize, Debug)]
@@ -317,36 +252,25 @@ mod tests {
     #[test]
     fn bodies_that_are_missing_or_malformed_name_the_field() {
         let missing = request_with(http_api_event(serde_json::json!({}), None));
-        assert_eq!(
-            json_body::<Body1>(&missing).unwrap_err().message,
-            "body: a JSON body is required"
-        );
+        assert_eq!(json_body::<Body1>(&missing).unwrap_err().message, "body: a JSON body is required");
         let no_field = request_with(http_api_event(serde_json::json!({}), Some("{}")));
         let error = json_body::<Body1>(&no_field).unwrap_err();
         assert_eq!(error.status, StatusCode::BAD_REQUEST);
-        assert!(
-            error.message.starts_with("connect_user_id:"),
-            "{}",
-            error.message
-        );
+        assert!(error.message.starts_with("connect_user_id:"), "{}", error.message);
     }
 
     #[test]
     fn envelopes() {
         let response = ok("done", &serde_json::json!({"a": 1}));
         assert_eq!(response.status(), StatusCode::OK);
-        let Body::Text(text) = response.body() else {
-            panic!("text body")
-        };
+        let Body::Text(text) = response.body() else { panic!("text body") };
         assert_eq!(
             serde_json::from_str::<serde_json::Value>(text).unwrap(),
             serde_json::json!({"success": "done", "data": {"a": 1}})
         );
         let response = error(&ApiError::not_found("no such user"), "r-1");
         assert_eq!(response.status(), StatusCode::NOT_FOUND);
-        let Body::Text(text) = response.body() else {
-            panic!("text body")
-        };
+        let Body::Text(text) = response.body() else { panic!("text body") };
         assert_eq!(
             serde_json::from_str::<serde_json::Value>(text).unwrap(),
             serde_json::json!({"message": "no such user", "code": "NOT_FOUND", "requestId": "r-1"})

@@ -9,6 +9,8 @@ pub mod config;
 pub mod connect;
 pub mod emergency;
 pub mod http;
+pub mod identity;
+pub mod secrets;
 pub mod store;
 pub mod telemetry;
 pub mod time;

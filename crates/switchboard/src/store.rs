@@ -25,17 +25,11 @@ impl StoreError {
     where
         E: std::error::Error + Send + Sync + 'static,
     {
-        Self {
-            operation,
-            detail: aws_smithy_types::error::display::DisplayErrorContext(&error).to_string(),
-        }
+        Self { operation, detail: aws_smithy_types::error::display::DisplayErrorContext(&error).to_string() }
     }
 
     pub fn malformed(operation: &'static str, what: impl Into<String>) -> Self {
-        Self {
-            operation,
-            detail: format!("stored item is malformed: {}", what.into()),
-        }
+        Self { operation, detail: format!("stored item is malformed: {}", what.into()) }
     }
 }
 
@@ -53,15 +47,11 @@ pub fn key(pk: impl Into<String>, sk: impl Into<String>) -> Item {
 }
 
 pub fn get_str<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
-    item.get(name)
-        .and_then(|v| v.as_s().ok())
-        .map(String::as_str)
+    item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str)
 }
 
 pub fn get_i64(item: &Item, name: &str) -> Option<i64> {
-    item.get(name)
-        .and_then(|v| v.as_n().ok())
-        .and_then(|v| v.parse().ok())
+    item.get(name).and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok())
 }
 
 pub fn get_bool(item: &Item, name: &str) -> Option<bool> {
@@ -111,18 +101,14 @@ where
 /// Whether a transaction was cancelled because one of its conditions was false (and not for a
 /// conflict, throttling or validation, which are faults).
 pub fn is_transaction_condition_failed(
-    error: &SdkError<
-        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError,
-        HttpResponse,
-    >,
+    error: &SdkError<aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError, HttpResponse>,
 ) -> bool {
     use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
     match error {
         SdkError::ServiceError(e) => match e.err() {
-            TransactWriteItemsError::TransactionCanceledException(cancelled) => cancelled
-                .cancellation_reasons()
-                .iter()
-                .any(|r| r.code() == Some("ConditionalCheckFailed")),
+            TransactWriteItemsError::TransactionCanceledException(cancelled) => {
+                cancelled.cancellation_reasons().iter().any(|r| r.code() == Some("ConditionalCheckFailed"))
+            }
             _ => false,
         },
         _ => false,

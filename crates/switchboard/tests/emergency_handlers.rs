@@ -8,8 +8,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use switchboard::{
     connect::{ContactFlowEvent, FlowResult},
     emergency::{
-        one_time_pin::SmsSettings, settings::Names, settings::PinPolicy, CheckEmergency,
-        OneTimePin, UpdateEmergency, VerifyPin,
+        one_time_pin::SmsSettings, settings::Names, settings::PinPolicy, CheckEmergency, OneTimePin, UpdateEmergency,
+        VerifyPin,
     },
     time::ManualClock,
 };
@@ -32,9 +32,7 @@ impl Harness {
         let cloud = LocalCloud::services(fixture).await.expect("local cloud");
         let sdk = cloud.sdk_config().await;
         let pinpoint = aws_sdk_pinpoint::Client::from_conf(
-            aws_sdk_pinpoint::config::Builder::from(&sdk)
-                .endpoint_url(cloud.emulator.endpoint())
-                .build(),
+            aws_sdk_pinpoint::config::Builder::from(&sdk).endpoint_url(cloud.emulator.endpoint()).build(),
         );
         Self {
             table: cloud.fixture.emergency.table_name.clone(),
@@ -78,27 +76,14 @@ impl Harness {
     }
 
     fn update(&self) -> UpdateEmergency {
-        update_with(
-            self.dynamodb.clone(),
-            &self.table,
-            &self.cloud.fixture,
-            &self.clock,
-        )
+        update_with(self.dynamodb.clone(), &self.table, &self.cloud.fixture, &self.clock)
     }
 
     /// The PIN in the newest SMS to `phone`.
     fn last_pin(&self, phone: &str) -> String {
         let outbox = self.cloud.emulator.outbox();
-        let sms = outbox
-            .iter()
-            .rev()
-            .find(|s| s.to == phone)
-            .expect("an SMS to the admin");
-        sms.body
-            .split(|c: char| !c.is_ascii_digit())
-            .find(|run| run.len() == 6)
-            .expect("a 6-digit PIN")
-            .to_owned()
+        let sms = outbox.iter().rev().find(|s| s.to == phone).expect("an SMS to the admin");
+        sms.body.split(|c: char| !c.is_ascii_digit()).find(|run| run.len() == 6).expect("a 6-digit PIN").to_owned()
     }
 
     async fn item(&self, pk: &str, sk: &str) -> Option<HashMap<String, AttributeValue>> {
@@ -116,18 +101,10 @@ impl Harness {
 
     /// Sends and verifies a PIN for `contact`, as the authentication flow does.
     async fn verified_admin(&self, contact: &str) {
-        let sent = self
-            .one_time_pin()
-            .handle(event(contact, ADMIN, &[]))
-            .await
-            .unwrap();
+        let sent = self.one_time_pin().handle(event(contact, ADMIN, &[])).await.unwrap();
         assert_eq!(sent.code(), "SENT");
         let pin = self.last_pin(ADMIN);
-        let verified = self
-            .verify_pin()
-            .handle(event(contact, ADMIN, &[("pin", &pin)]))
-            .await
-            .unwrap();
+        let verified = self.verify_pin().handle(event(contact, ADMIN, &[("pin", &pin)])).await.unwrap();
         assert_eq!(verified.code(), "VERIFIED");
     }
 }
@@ -177,34 +154,18 @@ async fn pin_is_sent_only_to_enabled_admin_mobiles_and_never_returned_or_stored(
     let send = h.one_time_pin();
 
     let sent = send.handle(event("c-sent", ADMIN, &[])).await.unwrap();
-    assert_result(
-        &sent,
-        "SENT",
-        &[("PinLength", "6"), ("ExpiresInSeconds", "120")],
-    );
+    assert_result(&sent, "SENT", &[("PinLength", "6"), ("ExpiresInSeconds", "120")]);
     let pin = h.last_pin(ADMIN);
     let sms = h.cloud.emulator.outbox();
     assert_eq!(sms.len(), 1);
-    assert_eq!(
-        sms[0].body,
-        format!("Your one-time PIN is {pin}. It expires in 2 minutes.")
-    );
+    assert_eq!(sms[0].body, format!("Your one-time PIN is {pin}. It expires in 2 minutes."));
     assert_eq!(sms[0].message_type.as_deref(), Some("TRANSACTIONAL"));
     assert_eq!(sms[0].sender_id.as_deref(), Some("Switchbrd"));
     let output = serde_json::to_string(&sent).unwrap();
-    assert!(
-        !output.contains(&pin),
-        "the PIN must not be in the output: {output}"
-    );
-    let challenge = h
-        .item("OTP#c-sent", "CHALLENGE")
-        .await
-        .expect("challenge stored");
+    assert!(!output.contains(&pin), "the PIN must not be in the output: {output}");
+    let challenge = h.item("OTP#c-sent", "CHALLENGE").await.expect("challenge stored");
     for value in challenge.values() {
-        assert!(
-            !format!("{value:?}").contains(&pin),
-            "the PIN must not be stored: {value:?}"
-        );
+        assert!(!format!("{value:?}").contains(&pin), "the PIN must not be stored: {value:?}");
     }
     assert_eq!(challenge["phone"], AttributeValue::S(ADMIN.into()));
     assert_eq!(challenge["attempts"], AttributeValue::N("0".into()));
@@ -215,41 +176,23 @@ async fn pin_is_sent_only_to_enabled_admin_mobiles_and_never_returned_or_stored(
         assert_result(&result, "NOT_ADMIN", &[]);
     }
     // The parameter wins over the caller id.
-    let result = send
-        .handle(event("c-y", ADMIN, &[("phoneNumber", "+61400555666")]))
-        .await
-        .unwrap();
+    let result = send.handle(event("c-y", ADMIN, &[("phoneNumber", "+61400555666")])).await.unwrap();
     assert_result(&result, "NOT_ADMIN", &[]);
-    assert_eq!(
-        h.cloud.emulator.outbox().len(),
-        1,
-        "no SMS for refused numbers"
-    );
+    assert_eq!(h.cloud.emulator.outbox().len(), 1, "no SMS for refused numbers");
     assert!(h.item("OTP#c-x", "CHALLENGE").await.is_none());
 
     // A landline admin is told so.
-    let result = send
-        .handle(event("c-land", "+61298765432", &[]))
-        .await
-        .unwrap();
+    let result = send.handle(event("c-land", "+61298765432", &[])).await.unwrap();
     assert_result(&result, "NOT_MOBILE", &[("PhoneType", "LANDLINE")]);
 
     // An SMS that is not delivered: SMS_FAILED and no challenge left behind.
-    let result = send
-        .handle(event("c-fail", "+61400000999", &[]))
-        .await
-        .unwrap();
+    let result = send.handle(event("c-fail", "+61400000999", &[])).await.unwrap();
     assert_result(&result, "SMS_FAILED", &[]);
     assert!(h.item("OTP#c-fail", "CHALLENGE").await.is_none());
 
     // No contact id: the flow gets INVALID_INPUT naming it.
-    let no_contact: ContactFlowEvent =
-        serde_json::from_value(serde_json::json!({"Details": {}})).unwrap();
-    assert_result(
-        &send.handle(no_contact).await.unwrap(),
-        "INVALID_INPUT",
-        &[("Field", "ContactId")],
-    );
+    let no_contact: ContactFlowEvent = serde_json::from_value(serde_json::json!({"Details": {}})).unwrap();
+    assert_result(&send.handle(no_contact).await.unwrap(), "INVALID_INPUT", &[("Field", "ContactId")]);
 }
 
 #[tokio::test]
@@ -257,37 +200,15 @@ async fn sends_are_rate_limited_per_number_and_window() {
     let h = Harness::start().await;
     let send = h.one_time_pin();
     for i in 0..3 {
-        assert_result(
-            &send
-                .handle(event(&format!("c-{i}"), ADMIN, &[]))
-                .await
-                .unwrap(),
-            "SENT",
-            &[],
-        );
+        assert_result(&send.handle(event(&format!("c-{i}"), ADMIN, &[])).await.unwrap(), "SENT", &[]);
     }
-    assert_result(
-        &send.handle(event("c-3", ADMIN, &[])).await.unwrap(),
-        "RATE_LIMITED",
-        &[],
-    );
+    assert_result(&send.handle(event("c-3", ADMIN, &[])).await.unwrap(), "RATE_LIMITED", &[]);
     assert_eq!(h.cloud.emulator.outbox().len(), 3);
     // Another admin has their own window.
-    assert_result(
-        &send
-            .handle(event("c-4", "+61412000111", &[]))
-            .await
-            .unwrap(),
-        "SENT",
-        &[],
-    );
+    assert_result(&send.handle(event("c-4", "+61412000111", &[])).await.unwrap(), "SENT", &[]);
     // The next window opens again.
     h.clock.advance(time::Duration::seconds(900));
-    assert_result(
-        &send.handle(event("c-5", ADMIN, &[])).await.unwrap(),
-        "SENT",
-        &[],
-    );
+    assert_result(&send.handle(event("c-5", ADMIN, &[])).await.unwrap(), "SENT", &[]);
 }
 
 #[tokio::test]
@@ -298,79 +219,38 @@ async fn pins_verify_once_expire_and_lock_after_three_wrong_tries() {
     // Right PIN (with the # the caller pressed): VERIFIED, then never again (replay).
     send.handle(event("c-ok", ADMIN, &[])).await.unwrap();
     let pin = h.last_pin(ADMIN);
-    assert_result(
-        &verify
-            .handle(event("c-ok", ADMIN, &[("pin", &format!("{pin}#"))]))
-            .await
-            .unwrap(),
-        "VERIFIED",
-        &[],
-    );
-    assert_result(
-        &verify
-            .handle(event("c-ok", ADMIN, &[("pin", &pin)]))
-            .await
-            .unwrap(),
-        "NO_CHALLENGE",
-        &[],
-    );
+    assert_result(&verify.handle(event("c-ok", ADMIN, &[("pin", &format!("{pin}#"))])).await.unwrap(), "VERIFIED", &[]);
+    assert_result(&verify.handle(event("c-ok", ADMIN, &[("pin", &pin)])).await.unwrap(), "NO_CHALLENGE", &[]);
 
     // Three wrong PINs lock the challenge; the right one is refused after that.
     send.handle(event("c-lock", ADMIN, &[])).await.unwrap();
     let pin = h.last_pin(ADMIN);
     let wrong = if pin == "000000" { "111111" } else { "000000" };
     assert_result(
-        &verify
-            .handle(event("c-lock", ADMIN, &[("pin", wrong)]))
-            .await
-            .unwrap(),
+        &verify.handle(event("c-lock", ADMIN, &[("pin", wrong)])).await.unwrap(),
         "WRONG_PIN",
         &[("AttemptsLeft", "2")],
     );
     assert_result(
-        &verify
-            .handle(event("c-lock", ADMIN, &[("pin", "12")]))
-            .await
-            .unwrap(),
+        &verify.handle(event("c-lock", ADMIN, &[("pin", "12")])).await.unwrap(),
         "WRONG_PIN",
         &[("AttemptsLeft", "1")],
     );
     assert_result(
-        &verify
-            .handle(event("c-lock", ADMIN, &[("pin", wrong)]))
-            .await
-            .unwrap(),
+        &verify.handle(event("c-lock", ADMIN, &[("pin", wrong)])).await.unwrap(),
         "LOCKED",
         &[("AttemptsLeft", "0")],
     );
-    assert_result(
-        &verify
-            .handle(event("c-lock", ADMIN, &[("pin", &pin)]))
-            .await
-            .unwrap(),
-        "LOCKED",
-        &[],
-    );
+    assert_result(&verify.handle(event("c-lock", ADMIN, &[("pin", &pin)])).await.unwrap(), "LOCKED", &[]);
     let challenge = h.item("OTP#c-lock", "CHALLENGE").await.unwrap();
-    assert_eq!(
-        challenge["attempts"],
-        AttributeValue::N("3".into()),
-        "tries stop counting at the limit"
-    );
+    assert_eq!(challenge["attempts"], AttributeValue::N("3".into()), "tries stop counting at the limit");
 
     // A PIN keyed after its expiry: EXPIRED.
     h.clock.advance(time::Duration::seconds(900)); // a fresh rate window too
     send.handle(event("c-late", ADMIN, &[])).await.unwrap();
     let pin = h.last_pin(ADMIN);
     h.clock.advance(time::Duration::seconds(120));
-    assert_result(
-        &verify
-            .handle(event("c-late", ADMIN, &[("pin", &pin)]))
-            .await
-            .unwrap(),
-        "EXPIRED",
-        &[],
-    );
+    assert_result(&verify.handle(event("c-late", ADMIN, &[("pin", &pin)])).await.unwrap(), "EXPIRED", &[]);
 
     // A new PIN for the same contact replaces the old one.
     send.handle(event("c-again", ADMIN, &[])).await.unwrap();
@@ -378,172 +258,64 @@ async fn pins_verify_once_expire_and_lock_after_three_wrong_tries() {
     send.handle(event("c-again", ADMIN, &[])).await.unwrap();
     let second = h.last_pin(ADMIN);
     if first != second {
-        assert_result(
-            &verify
-                .handle(event("c-again", ADMIN, &[("pin", &first)]))
-                .await
-                .unwrap(),
-            "WRONG_PIN",
-            &[],
-        );
+        assert_result(&verify.handle(event("c-again", ADMIN, &[("pin", &first)])).await.unwrap(), "WRONG_PIN", &[]);
     }
-    assert_result(
-        &verify
-            .handle(event("c-again", ADMIN, &[("pin", &second)]))
-            .await
-            .unwrap(),
-        "VERIFIED",
-        &[],
-    );
+    assert_result(&verify.handle(event("c-again", ADMIN, &[("pin", &second)])).await.unwrap(), "VERIFIED", &[]);
 
     // No challenge at all.
-    assert_result(
-        &verify
-            .handle(event("c-none", ADMIN, &[("pin", "123456")]))
-            .await
-            .unwrap(),
-        "NO_CHALLENGE",
-        &[],
-    );
+    assert_result(&verify.handle(event("c-none", ADMIN, &[("pin", "123456")])).await.unwrap(), "NO_CHALLENGE", &[]);
 }
 
 #[tokio::test]
 async fn updates_need_a_verified_admin_and_valid_input_and_are_audited() {
     let h = Harness::start().await;
     let (update, check) = (h.update(), h.check());
-    let set_sydney = [
-        ("location", "Sydney"),
-        ("action", "set"),
-        ("emergencyType", "Fire Alarm"),
-    ];
+    let set_sydney = [("location", "Sydney"), ("action", "set"), ("emergencyType", "Fire Alarm")];
 
     // Unknown and never-set locations.
     assert_result(
-        &check
-            .handle(event("c", ADMIN, &[("location", "Atlantis")]))
-            .await
-            .unwrap(),
+        &check.handle(event("c", ADMIN, &[("location", "Atlantis")])).await.unwrap(),
         "UNKNOWN_LOCATION",
         &[("Emergency", "false")],
     );
     assert_result(
-        &check
-            .handle(event("c", ADMIN, &[("location", "Sydney")]))
-            .await
-            .unwrap(),
+        &check.handle(event("c", ADMIN, &[("location", "Sydney")])).await.unwrap(),
         "NOT_SET_UP",
         &[("Emergency", "false")],
     );
 
     // No verified challenge: UNAUTHORIZED and nothing written.
-    assert_result(
-        &update
-            .handle(event("c-anon", ADMIN, &set_sydney))
-            .await
-            .unwrap(),
-        "UNAUTHORIZED",
-        &[],
-    );
-    h.one_time_pin()
-        .handle(event("c-unverified", ADMIN, &[]))
-        .await
-        .unwrap();
-    assert_result(
-        &update
-            .handle(event("c-unverified", ADMIN, &set_sydney))
-            .await
-            .unwrap(),
-        "UNAUTHORIZED",
-        &[],
-    );
+    assert_result(&update.handle(event("c-anon", ADMIN, &set_sydney)).await.unwrap(), "UNAUTHORIZED", &[]);
+    h.one_time_pin().handle(event("c-unverified", ADMIN, &[])).await.unwrap();
+    assert_result(&update.handle(event("c-unverified", ADMIN, &set_sydney)).await.unwrap(), "UNAUTHORIZED", &[]);
     assert!(h.item("LOC#Sydney", "STATE").await.is_none());
 
     h.verified_admin("c-admin").await;
     for (params, field) in [
-        (
-            vec![
-                ("location", "Atlantis"),
-                ("action", "set"),
-                ("emergencyType", "Fire Alarm"),
-            ],
-            "location",
-        ),
-        (
-            vec![("location", "Sydney"), ("action", "explode")],
-            "action",
-        ),
-        (
-            vec![
-                ("location", "Sydney"),
-                ("action", "set"),
-                ("emergencyType", "Alien Invasion"),
-            ],
-            "emergencyType",
-        ),
-        (
-            vec![("location", "Sydney"), ("action", "set")],
-            "emergencyType",
-        ),
+        (vec![("location", "Atlantis"), ("action", "set"), ("emergencyType", "Fire Alarm")], "location"),
+        (vec![("location", "Sydney"), ("action", "explode")], "action"),
+        (vec![("location", "Sydney"), ("action", "set"), ("emergencyType", "Alien Invasion")], "emergencyType"),
+        (vec![("location", "Sydney"), ("action", "set")], "emergencyType"),
     ] {
-        let result = update
-            .handle(event("c-admin", ADMIN, &params))
-            .await
-            .unwrap();
+        let result = update.handle(event("c-admin", ADMIN, &params)).await.unwrap();
         assert_result(&result, "INVALID_INPUT", &[("Field", field)]);
     }
-    assert!(
-        h.item("LOC#Sydney", "STATE").await.is_none(),
-        "invalid input writes nothing"
-    );
+    assert!(h.item("LOC#Sydney", "STATE").await.is_none(), "invalid input writes nothing");
 
     // Set (case-insensitive input, stored in the configured spelling), then remove.
     let result = update
-        .handle(event(
-            "c-admin",
-            ADMIN,
-            &[
-                ("location", "sydney"),
-                ("action", "SET"),
-                ("emergencyType", "fire alarm"),
-            ],
-        ))
+        .handle(event("c-admin", ADMIN, &[("location", "sydney"), ("action", "SET"), ("emergencyType", "fire alarm")]))
         .await
         .unwrap();
+    assert_result(&result, "UPDATED", &[("Emergency", "true"), ("EmergencyType", "Fire Alarm")]);
     assert_result(
-        &result,
-        "UPDATED",
-        &[("Emergency", "true"), ("EmergencyType", "Fire Alarm")],
-    );
-    assert_result(
-        &check
-            .handle(event(
-                "c-customer",
-                "+61400111222",
-                &[("location", "Sydney")],
-            ))
-            .await
-            .unwrap(),
+        &check.handle(event("c-customer", "+61400111222", &[("location", "Sydney")])).await.unwrap(),
         "OK",
-        &[
-            ("Emergency", "true"),
-            ("EmergencyType", "Fire Alarm"),
-            ("UpdatedAt", "2026-11-23T09:00:00Z"),
-        ],
+        &[("Emergency", "true"), ("EmergencyType", "Fire Alarm"), ("UpdatedAt", "2026-11-23T09:00:00Z")],
     );
     h.clock.advance(time::Duration::seconds(60));
-    let result = update
-        .handle(event(
-            "c-admin",
-            ADMIN,
-            &[("location", "Sydney"), ("action", "remove")],
-        ))
-        .await
-        .unwrap();
-    assert_result(
-        &result,
-        "UPDATED",
-        &[("Emergency", "false"), ("EmergencyType", "No Emergency")],
-    );
+    let result = update.handle(event("c-admin", ADMIN, &[("location", "Sydney"), ("action", "remove")])).await.unwrap();
+    assert_result(&result, "UPDATED", &[("Emergency", "false"), ("EmergencyType", "No Emergency")]);
 
     let audit = h
         .dynamodb
@@ -558,43 +330,26 @@ async fn updates_need_a_verified_admin_and_valid_input_and_are_audited() {
     let entries = audit.items();
     assert_eq!(entries.len(), 2);
     assert_eq!(entries[0]["previousEmergency"], AttributeValue::Bool(false));
-    assert_eq!(
-        entries[0]["emergencyType"],
-        AttributeValue::S("Fire Alarm".into())
-    );
-    assert_eq!(
-        entries[1]["previousEmergencyType"],
-        AttributeValue::S("Fire Alarm".into())
-    );
+    assert_eq!(entries[0]["emergencyType"], AttributeValue::S("Fire Alarm".into()));
+    assert_eq!(entries[1]["previousEmergencyType"], AttributeValue::S("Fire Alarm".into()));
     assert_eq!(entries[1]["updatedBy"], AttributeValue::S(ADMIN.into()));
     assert_eq!(entries[1]["contactId"], AttributeValue::S("c-admin".into()));
 
     // The admin session ends ADMIN_SESSION_SECONDS after verification.
     h.clock.advance(time::Duration::seconds(900));
-    assert_result(
-        &update
-            .handle(event("c-admin", ADMIN, &set_sydney))
-            .await
-            .unwrap(),
-        "UNAUTHORIZED",
-        &[],
-    );
+    assert_result(&update.handle(event("c-admin", ADMIN, &set_sydney)).await.unwrap(), "UNAUTHORIZED", &[]);
 }
 
 #[tokio::test]
 async fn a_dynamodb_fault_during_update_is_a_lambda_error_and_writes_nothing() {
-    use aws_sdk_dynamodb::operation::{
-        get_item::GetItemOutput, transact_write_items::TransactWriteItemsOutput,
-    };
+    use aws_sdk_dynamodb::operation::{get_item::GetItemOutput, transact_write_items::TransactWriteItemsOutput};
     use aws_smithy_mocks::{mock, mock_client, RuleMode};
 
     let fixture = Fixture::load(&Fixture::default_path()).unwrap();
     let clock = ManualClock::new(datetime!(2026-11-23 09:00 UTC));
     let now = clock.now_epoch();
     let verified_challenge = mock!(aws_sdk_dynamodb::Client::get_item)
-        .match_requests(|r| {
-            r.key().and_then(|k| k.get("pk")) == Some(&AttributeValue::S("OTP#c-admin".into()))
-        })
+        .match_requests(|r| r.key().and_then(|k| k.get("pk")) == Some(&AttributeValue::S("OTP#c-admin".into())))
         .then_output(move || {
             GetItemOutput::builder()
                 .item("pk", AttributeValue::S("OTP#c-admin".into()))
@@ -608,9 +363,7 @@ async fn a_dynamodb_fault_during_update_is_a_lambda_error_and_writes_nothing() {
                 .build()
         });
     let no_state = mock!(aws_sdk_dynamodb::Client::get_item)
-        .match_requests(|r| {
-            r.key().and_then(|k| k.get("pk")) == Some(&AttributeValue::S("LOC#Sydney".into()))
-        })
+        .match_requests(|r| r.key().and_then(|k| k.get("pk")) == Some(&AttributeValue::S("LOC#Sydney".into())))
         .then_output(|| GetItemOutput::builder().build());
     // Throttled, then a server error on every retry: the SDK retries the whole transaction, which
     // DynamoDB applies all-or-nothing, and gives up.
@@ -624,32 +377,17 @@ async fn a_dynamodb_fault_during_update_is_a_lambda_error_and_writes_nothing() {
         .times(2)
         .output(|| TransactWriteItemsOutput::builder().build()) // never reached: the SDK stops after 3 attempts
         .build();
-    let dynamodb = mock_client!(
-        aws_sdk_dynamodb,
-        RuleMode::MatchAny,
-        &[&verified_challenge, &no_state, &faulty_transaction]
-    );
+    let dynamodb =
+        mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, &[&verified_challenge, &no_state, &faulty_transaction]);
     let update = update_with(dynamodb, "EmergencyTable", &fixture, &clock);
 
     let error = update
-        .handle(event(
-            "c-admin",
-            ADMIN,
-            &[
-                ("location", "Sydney"),
-                ("action", "set"),
-                ("emergencyType", "Fire Alarm"),
-            ],
-        ))
+        .handle(event("c-admin", ADMIN, &[("location", "Sydney"), ("action", "set"), ("emergencyType", "Fire Alarm")]))
         .await
         .expect_err("a DynamoDB fault must be a Lambda error, so the flow takes its Error branch");
     let message = error.to_string();
     assert!(message.contains("TransactWriteItems"), "{message}");
-    assert_eq!(
-        faulty_transaction.num_calls(),
-        3,
-        "throttling and 500s are retried, then reported"
-    );
+    assert_eq!(faulty_transaction.num_calls(), 3, "throttling and 500s are retried, then reported");
     // Every write goes through the one transaction: a state put without its audit entry (or the
     // reverse) is impossible. Any other write call would have failed this mock client (no rule).
     assert_eq!(verified_challenge.num_calls(), 1);

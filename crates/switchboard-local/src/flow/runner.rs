@@ -47,17 +47,10 @@ impl FromStr for CallInput {
         match s.trim() {
             "sms" | "auto" | "pin" => Ok(Self::Pin),
             "-" | "silence" => Ok(Self::Silence),
-            digits
-                if !digits.is_empty()
-                    && digits
-                        .chars()
-                        .all(|c| c.is_ascii_digit() || c == '*' || c == '#') =>
-            {
+            digits if !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit() || c == '*' || c == '#') => {
                 Ok(Self::Digits(digits.to_owned()))
             }
-            other => Err(format!(
-                "{other:?} is not DTMF input (digits, * and #), `sms`/`auto`, or `-`"
-            )),
+            other => Err(format!("{other:?} is not DTMF input (digits, * and #), `sms`/`auto`, or `-`")),
         }
     }
 }
@@ -103,12 +96,7 @@ enum Next {
 impl Runner {
     pub fn new(library: FlowLibrary, services: Services) -> Self {
         let lambda = InvokeClient::new(services.lambda_endpoint.clone());
-        Self {
-            library,
-            services,
-            lambda,
-            http: reqwest::Client::new(),
-        }
+        Self { library, services, lambda, http: reqwest::Client::new() }
     }
 
     /// Plays the call to its end and returns the transcript, or the reason the flow could not run.
@@ -126,26 +114,21 @@ impl Runner {
             inputs: call.inputs.into(),
         };
         let mut transcript = Transcript {
+            contact_id: contact.contact_id.clone(),
+            initial_contact_id: contact.initial_contact_id.clone(),
             steps: Vec::new(),
             ending: None,
             attributes: BTreeMap::new(),
         };
         let mut flow = self.library.load(&call.flow)?;
-        transcript.steps.push(Step::Flow {
-            name: flow.name.clone(),
-        });
+        transcript.steps.push(Step::Flow { name: flow.name.clone() });
         let mut current = flow.start_action.clone();
         for _ in 0..MAX_STEPS {
             let action = flow.action(&current)?.clone();
-            match self
-                .step(&flow, &action, &mut contact, &mut transcript)
-                .await?
-            {
+            match self.step(&flow, &action, &mut contact, &mut transcript).await? {
                 Next::Action(next) => current = next,
                 Next::Transfer(target) => {
-                    transcript.steps.push(Step::Flow {
-                        name: target.name.clone(),
-                    });
+                    transcript.steps.push(Step::Flow { name: target.name.clone() });
                     current = target.start_action.clone();
                     flow = target;
                 }
@@ -170,121 +153,75 @@ impl Runner {
         let params = &action.parameters;
         match action.kind.as_str() {
             "MessageParticipant" => {
-                let text = param_str(params, "Text")
-                    .ok_or_else(|| fail("MessageParticipant without Text".into()))?;
-                transcript.steps.push(Step::Prompt {
-                    text: contact.interpolate(text),
-                });
+                let text = param_str(params, "Text").ok_or_else(|| fail("MessageParticipant without Text".into()))?;
+                transcript.steps.push(Step::Prompt { text: contact.interpolate(text) });
                 next(flow, action)
             }
             "GetParticipantInput" => self.get_input(flow, action, contact, transcript).await,
             "InvokeLambdaFunction" => {
-                let arn = param_str(params, "LambdaFunctionARN")
-                    .ok_or_else(|| fail("no LambdaFunctionARN".into()))?;
+                let arn = param_str(params, "LambdaFunctionARN").ok_or_else(|| fail("no LambdaFunctionARN".into()))?;
                 let function = placeholder(arn, "lambda")
                     .or_else(|| arn.rsplit_once("function:").map(|(_, n)| n))
                     .ok_or_else(|| fail(format!("cannot resolve {arn} to a local function")))?
                     .to_owned();
-                let limit = param_str(params, "InvocationTimeLimitSeconds")
-                    .and_then(|s| s.parse().ok())
-                    .unwrap_or(8u64);
+                let limit =
+                    param_str(params, "InvocationTimeLimitSeconds").and_then(|s| s.parse().ok()).unwrap_or(8u64);
                 let parameters: BTreeMap<String, String> = params
                     .get("LambdaInvocationAttributes")
                     .and_then(Value::as_object)
                     .map(|m| {
                         m.iter()
-                            .map(|(k, v)| {
-                                (
-                                    k.clone(),
-                                    contact.interpolate(v.as_str().unwrap_or_default()),
-                                )
-                            })
+                            .map(|(k, v)| (k.clone(), contact.interpolate(v.as_str().unwrap_or_default())))
                             .collect()
                     })
                     .unwrap_or_default();
                 let event = contact.event(&self.services.instance_arn, &parameters);
-                match self
-                    .invoke(&function, &event, Duration::from_secs(limit))
-                    .await
-                {
+                match self.invoke(&function, &event, Duration::from_secs(limit)).await {
                     Ok(result) => {
                         contact.external = result.clone();
-                        transcript.steps.push(Step::Invoke {
-                            function,
-                            parameters,
-                            result: Some(result),
-                            error: None,
-                        });
+                        transcript.steps.push(Step::Invoke { function, parameters, result: Some(result), error: None });
                         next(flow, action)
                     }
                     Err(error) => {
-                        transcript.steps.push(Step::Invoke {
-                            function,
-                            parameters,
-                            result: None,
-                            error: Some(error),
-                        });
+                        transcript.steps.push(Step::Invoke { function, parameters, result: None, error: Some(error) });
                         on_error(flow, action, "NoMatchingError")
                     }
                 }
             }
             "Compare" => {
-                let value = param_str(params, "ComparisonValue")
-                    .ok_or_else(|| fail("no ComparisonValue".into()))?;
+                let value = param_str(params, "ComparisonValue").ok_or_else(|| fail("no ComparisonValue".into()))?;
                 let value = contact.interpolate(value);
                 for transition in &action.transitions.conditions {
-                    if compare(
-                        &transition.condition.operator,
-                        &value,
-                        &transition.condition.operands,
-                    )
-                    .map_err(fail)?
-                    {
+                    if compare(&transition.condition.operator, &value, &transition.condition.operands).map_err(fail)? {
                         return Ok(Next::Action(transition.next_action.clone()));
                     }
                 }
                 on_error(flow, action, "NoMatchingCondition")
             }
             "UpdateContactAttributes" => {
-                let attributes = params
-                    .get("Attributes")
-                    .and_then(Value::as_object)
-                    .ok_or_else(|| fail("no Attributes".into()))?;
+                let attributes =
+                    params.get("Attributes").and_then(Value::as_object).ok_or_else(|| fail("no Attributes".into()))?;
                 let resolved: BTreeMap<String, String> = attributes
                     .iter()
-                    .map(|(k, v)| {
-                        (
-                            k.clone(),
-                            contact.interpolate(v.as_str().unwrap_or_default()),
-                        )
-                    })
+                    .map(|(k, v)| (k.clone(), contact.interpolate(v.as_str().unwrap_or_default())))
                     .collect();
                 contact.attributes.extend(resolved.clone());
-                transcript.steps.push(Step::SetAttributes {
-                    attributes: resolved,
-                });
+                transcript.steps.push(Step::SetAttributes { attributes: resolved });
                 next(flow, action)
             }
             "TransferToFlow" => {
-                let target = param_str(params, "ContactFlowId")
-                    .ok_or_else(|| fail("no ContactFlowId".into()))?;
+                let target = param_str(params, "ContactFlowId").ok_or_else(|| fail("no ContactFlowId".into()))?;
                 let name = placeholder(target, "flow")
                     .ok_or_else(|| fail(format!("cannot resolve {target} to a local flow")))?;
                 let context = flow.name.split_once('/').map_or("", |(c, _)| c);
-                Ok(Next::Transfer(
-                    self.library.load(&format!("{context}/{name}"))?,
-                ))
+                Ok(Next::Transfer(self.library.load(&format!("{context}/{name}"))?))
             }
             "UpdateContactTargetQueue" => {
-                let queue =
-                    param_str(params, "QueueId").ok_or_else(|| fail("no QueueId".into()))?;
-                match placeholder(queue, "queue").filter(|q| self.services.queues.contains_key(*q))
-                {
+                let queue = param_str(params, "QueueId").ok_or_else(|| fail("no QueueId".into()))?;
+                match placeholder(queue, "queue").filter(|q| self.services.queues.contains_key(*q)) {
                     Some(name) => {
                         contact.target_queue = Some(name.to_owned());
-                        transcript.steps.push(Step::TargetQueue {
-                            queue: name.to_owned(),
-                        });
+                        transcript.steps.push(Step::TargetQueue { queue: name.to_owned() });
                         next(flow, action)
                     }
                     None => on_error(flow, action, "NoMatchingError"),
@@ -296,13 +233,8 @@ impl Runner {
             },
             "DisconnectParticipant" => Ok(Next::End(Ending::Disconnected)),
             "EndFlowExecution" => Ok(Next::End(Ending::Ended)),
-            "UpdateFlowLoggingBehavior"
-            | "UpdateContactRecordingBehavior"
-            | "UpdateContactTextToSpeechVoice" => {
-                transcript.steps.push(Step::Behaviour {
-                    action: action.kind.clone(),
-                    parameters: params.clone(),
-                });
+            "UpdateFlowLoggingBehavior" | "UpdateContactRecordingBehavior" | "UpdateContactTextToSpeechVoice" => {
+                transcript.steps.push(Step::Behaviour { action: action.kind.clone(), parameters: params.clone() });
                 next(flow, action)
             }
             other => Err(FlowError::Unsupported {
@@ -325,9 +257,7 @@ impl Runner {
         let fail = |problem: String| action_error(flow, action, problem);
         let params = &action.parameters;
         if let Some(text) = param_str(params, "Text") {
-            transcript.steps.push(Step::Prompt {
-                text: contact.interpolate(text),
-            });
+            transcript.steps.push(Step::Prompt { text: contact.interpolate(text) });
         }
         let store = matches!(params.get("StoreInput"), Some(Value::String(s)) if s.eq_ignore_ascii_case("true"))
             || params.get("StoreInput") == Some(&Value::Bool(true));
@@ -345,41 +275,21 @@ impl Runner {
             }
             return on_error(flow, action, "InputTimeLimitExceeded");
         };
-        transcript.steps.push(Step::Input {
-            digits: keyed.clone(),
-        });
+        transcript.steps.push(Step::Input { digits: keyed.clone() });
         if store {
-            let terminator = params
-                .pointer("/DTMFConfiguration/InputTerminationSequence")
-                .and_then(Value::as_str)
-                .unwrap_or("#");
+            let terminator =
+                params.pointer("/DTMFConfiguration/InputTerminationSequence").and_then(Value::as_str).unwrap_or("#");
             let max = params
                 .pointer("/InputValidation/CustomValidation/MaximumLength")
-                .and_then(|v| {
-                    v.as_str()
-                        .and_then(|s| s.parse().ok())
-                        .or(v.as_u64().map(|n| n as usize))
-                })
+                .and_then(|v| v.as_str().and_then(|s| s.parse().ok()).or(v.as_u64().map(|n| n as usize)))
                 .unwrap_or(20);
-            let digits: String = keyed
-                .split(terminator)
-                .next()
-                .unwrap_or_default()
-                .chars()
-                .take(max)
-                .collect();
+            let digits: String = keyed.split(terminator).next().unwrap_or_default().chars().take(max).collect();
             contact.stored_input = Some(digits);
             return next(flow, action);
         }
         let key = keyed.chars().next().map(String::from).unwrap_or_default();
         for transition in &action.transitions.conditions {
-            if compare(
-                &transition.condition.operator,
-                &key,
-                &transition.condition.operands,
-            )
-            .map_err(fail)?
-            {
+            if compare(&transition.condition.operator, &key, &transition.condition.operands).map_err(fail)? {
                 return Ok(Next::Action(transition.next_action.clone()));
             }
         }
@@ -388,23 +298,14 @@ impl Runner {
 
     /// Lambda `Invoke`; a function error, a timeout or a response that is not a flat string map is
     /// an error, as Connect treats them.
-    async fn invoke(
-        &self,
-        function: &str,
-        event: &Value,
-        limit: Duration,
-    ) -> Result<BTreeMap<String, String>, String> {
+    async fn invoke(&self, function: &str, event: &Value, limit: Duration) -> Result<BTreeMap<String, String>, String> {
         let value = self.lambda.invoke_within(function, event, limit).await?;
-        let object = value
-            .as_object()
-            .ok_or("response is not a JSON object (STRING_MAP)")?;
+        let object = value.as_object().ok_or("response is not a JSON object (STRING_MAP)")?;
         object
             .iter()
             .map(|(k, v)| match v {
                 Value::String(s) => Ok((k.clone(), s.clone())),
-                other => Err(format!(
-                    "response value {k}={other} is not a string (STRING_MAP)"
-                )),
+                other => Err(format!("response value {k}={other} is not a string (STRING_MAP)")),
             })
             .collect()
     }
@@ -421,11 +322,7 @@ impl Runner {
             .json()
             .await
             .map_err(|e| format!("cannot read the SMS outbox: {e}"))?;
-        let sms = outbox
-            .iter()
-            .rev()
-            .find(|s| s.to == number)
-            .ok_or(format!("no SMS was sent to {number}"))?;
+        let sms = outbox.iter().rev().find(|s| s.to == number).ok_or(format!("no SMS was sent to {number}"))?;
         sms.body
             .split(|c: char| !c.is_ascii_digit())
             .find(|run| run.len() >= 4)
@@ -498,20 +395,11 @@ fn param_str<'a>(params: &'a Value, name: &str) -> Option<&'a str> {
 
 /// `{{kind:name}}` → `name`.
 fn placeholder<'a>(value: &'a str, kind: &str) -> Option<&'a str> {
-    value
-        .trim()
-        .strip_prefix("{{")?
-        .strip_suffix("}}")?
-        .strip_prefix(kind)?
-        .strip_prefix(':')
+    value.trim().strip_prefix("{{")?.strip_suffix("}}")?.strip_prefix(kind)?.strip_prefix(':')
 }
 
 fn action_error(flow: &Flow, action: &Action, problem: String) -> FlowError {
-    FlowError::Action {
-        flow: flow.name.clone(),
-        action: action.identifier.clone(),
-        problem,
-    }
+    FlowError::Action { flow: flow.name.clone(), action: action.identifier.clone(), problem }
 }
 
 fn next(flow: &Flow, action: &Action) -> Result<Next, FlowError> {
@@ -527,13 +415,7 @@ fn on_error(flow: &Flow, action: &Action, error_type: &str) -> Result<Next, Flow
         .find(|e| e.error_type == error_type)
         .or_else(|| errors.iter().find(|e| e.error_type == "NoMatchingError"))
         .map(|e| Next::Action(e.next_action.clone()))
-        .ok_or_else(|| {
-            action_error(
-                flow,
-                action,
-                format!("{error_type} happened and the action has no branch for it"),
-            )
-        })
+        .ok_or_else(|| action_error(flow, action, format!("{error_type} happened and the action has no branch for it")))
 }
 
 fn compare(operator: &str, value: &str, operands: &[String]) -> Result<bool, String> {
@@ -580,7 +462,9 @@ mod tests {
     fn interpolates_references_inside_text() {
         let c = contact();
         assert_eq!(
-            c.interpolate("Due to a $.External.EmergencyType at $.Attributes.location. Call $.CustomerEndpoint.Address"),
+            c.interpolate(
+                "Due to a $.External.EmergencyType at $.Attributes.location. Call $.CustomerEndpoint.Address"
+            ),
             "Due to a Fire Alarm at Sydney. Call +61412345678"
         );
         assert_eq!(c.interpolate("$.StoredCustomerInput"), "1234");
@@ -590,10 +474,7 @@ mod tests {
 
     #[test]
     fn placeholders() {
-        assert_eq!(
-            placeholder("{{lambda:one-time-pin}}", "lambda"),
-            Some("one-time-pin")
-        );
+        assert_eq!(placeholder("{{lambda:one-time-pin}}", "lambda"), Some("one-time-pin"));
         assert_eq!(placeholder("{{flow:Emergency_Update}}", "lambda"), None);
         assert_eq!(placeholder("arn:aws:lambda:x", "lambda"), None);
     }
@@ -610,10 +491,7 @@ mod tests {
 
     #[test]
     fn call_inputs_parse() {
-        assert_eq!(
-            "12#".parse::<CallInput>().unwrap(),
-            CallInput::Digits("12#".into())
-        );
+        assert_eq!("12#".parse::<CallInput>().unwrap(), CallInput::Digits("12#".into()));
         assert_eq!("auto".parse::<CallInput>().unwrap(), CallInput::Pin);
         assert_eq!("-".parse::<CallInput>().unwrap(), CallInput::Silence);
         assert!("12a".parse::<CallInput>().is_err());

@@ -49,6 +49,9 @@ pub enum Ending {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Transcript {
+    /// The simulated contact's ids (what Connect would pass as `ContactId` / `InitialContactId`).
+    pub contact_id: String,
+    pub initial_contact_id: String,
     pub steps: Vec<Step>,
     pub ending: Option<Ending>,
     pub attributes: BTreeMap<String, String>,
@@ -70,11 +73,7 @@ impl Transcript {
         self.steps
             .iter()
             .filter_map(|s| match s {
-                Step::Invoke {
-                    function: f,
-                    result: Some(r),
-                    ..
-                } if f == function => Some(r),
+                Step::Invoke { function: f, result: Some(r), .. } if f == function => Some(r),
                 _ => None,
             })
             .collect()
@@ -82,10 +81,7 @@ impl Transcript {
 
     /// The `Result` codes a function answered, in call order.
     pub fn result_codes(&self, function: &str) -> Vec<&str> {
-        self.results_of(function)
-            .into_iter()
-            .filter_map(|r| r.get("Result").map(String::as_str))
-            .collect()
+        self.results_of(function).into_iter().filter_map(|r| r.get("Result").map(String::as_str)).collect()
     }
 
     pub fn heard(&self, fragment: &str) -> bool {
@@ -101,12 +97,7 @@ impl std::fmt::Display for Transcript {
                 Step::Prompt { text } => writeln!(f, "   system: \"{text}\"")?,
                 Step::Input { digits } => writeln!(f, "   caller keys: {digits}")?,
                 Step::Timeout => writeln!(f, "   caller keys nothing (timeout)")?,
-                Step::Invoke {
-                    function,
-                    parameters,
-                    result,
-                    error,
-                } => {
+                Step::Invoke { function, parameters, result, error } => {
                     writeln!(f, "   lambda {function} {}", compact(parameters))?;
                     match (result, error) {
                         (Some(result), _) => writeln!(f, "     -> {}", compact(result))?,
@@ -114,9 +105,7 @@ impl std::fmt::Display for Transcript {
                         _ => {}
                     }
                 }
-                Step::SetAttributes { attributes } => {
-                    writeln!(f, "   set {}", compact(attributes))?
-                }
+                Step::SetAttributes { attributes } => writeln!(f, "   set {}", compact(attributes))?,
                 Step::Behaviour { action, parameters } => writeln!(f, "   {action} {parameters}")?,
                 Step::TargetQueue { queue } => writeln!(f, "   target queue: {queue}")?,
             }

@@ -29,10 +29,7 @@ impl CheckEmergency {
     }
 
     pub async fn handle(&self, event: ContactFlowEvent) -> Result<FlowResult, EmergencyError> {
-        let Some(location) = event
-            .parameter("location")
-            .and_then(|l| self.locations.find(l))
-        else {
+        let Some(location) = event.parameter("location").and_then(|l| self.locations.find(l)) else {
             return Ok(FlowResult::new("UNKNOWN_LOCATION").with("Emergency", false));
         };
         let Some(item) = read_location_state(&self.dynamodb, &self.table, location).await? else {
@@ -46,12 +43,8 @@ impl CheckEmergency {
             .with("Emergency", emergency)
             .with(
                 "EmergencyType",
-                store::get_str(&item, "emergencyType")
-                    .unwrap_or(super::update_emergency::NO_EMERGENCY),
+                store::get_str(&item, "emergencyType").unwrap_or(super::update_emergency::NO_EMERGENCY),
             )
-            .with(
-                "UpdatedAt",
-                store::get_str(&item, "updatedAt").unwrap_or_default(),
-            ))
+            .with("UpdatedAt", store::get_str(&item, "updatedAt").unwrap_or_default()))
     }
 }

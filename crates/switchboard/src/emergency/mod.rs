@@ -25,10 +25,7 @@ pub enum EmergencyError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("Pinpoint {operation} failed: {detail}")]
-    Pinpoint {
-        operation: &'static str,
-        detail: String,
-    },
+    Pinpoint { operation: &'static str, detail: String },
     #[error("the OS random source failed: {0}")]
     Random(String),
     #[error("the state of {location} changed under {attempts} update attempts in a row")]
@@ -77,9 +74,7 @@ impl Challenge {
         let field = |name: &str| {
             store::get_str(item, name)
                 .map(str::to_owned)
-                .ok_or_else(|| {
-                    StoreError::malformed("GetItem", format!("challenge without {name}"))
-                })
+                .ok_or_else(|| StoreError::malformed("GetItem", format!("challenge without {name}")))
         };
         Ok(Self {
             phone: field("phone")?,
@@ -108,10 +103,7 @@ pub(crate) async fn read_challenge(
         .send()
         .await
         .map_err(|e| StoreError::from_sdk("GetItem", e))?;
-    store::live(output.item, now)
-        .as_ref()
-        .map(Challenge::from_item)
-        .transpose()
+    store::live(output.item, now).as_ref().map(Challenge::from_item).transpose()
 }
 
 /// Reads a location's state item, strongly consistent (an admin reads it back right after a change,
@@ -137,9 +129,7 @@ pub fn is_e164(number: &str) -> bool {
     let Some(digits) = number.strip_prefix('+') else {
         return false;
     };
-    (2..=15).contains(&digits.len())
-        && digits.bytes().all(|b| b.is_ascii_digit())
-        && !digits.starts_with('0')
+    (2..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) && !digits.starts_with('0')
 }
 
 #[cfg(test)]

@@ -8,8 +8,8 @@ use std::{collections::HashMap, sync::Arc};
 
 use aws_config::SdkConfig;
 use aws_sdk_pinpoint::types::{
-    AddressConfiguration, ChannelType, DeliveryStatus, DirectMessageConfiguration, MessageRequest,
-    MessageType, NumberValidateRequest, SmsMessage,
+    AddressConfiguration, ChannelType, DeliveryStatus, DirectMessageConfiguration, MessageRequest, MessageType,
+    NumberValidateRequest, SmsMessage,
 };
 use time::OffsetDateTime;
 use tracing::{info, warn};
@@ -60,10 +60,7 @@ impl OneTimePin {
         let Some(contact) = event.initial_contact_id() else {
             return Ok(FlowResult::new("INVALID_INPUT").with("Field", "ContactId"));
         };
-        let phone = event
-            .parameter("phoneNumber")
-            .or(event.customer_address())
-            .unwrap_or_default();
+        let phone = event.parameter("phoneNumber").or(event.customer_address()).unwrap_or_default();
         if !is_e164(phone) || !self.is_enabled_admin(phone).await? {
             info!(phone = %mask_phone(phone), "PIN refused: not an enabled admin");
             return Ok(FlowResult::new("NOT_ADMIN"));
@@ -81,8 +78,7 @@ impl OneTimePin {
             return Ok(FlowResult::new("RATE_LIMITED"));
         }
 
-        let pin =
-            pin::generate(self.policy.length).map_err(|e| EmergencyError::Random(e.to_string()))?;
+        let pin = pin::generate(self.policy.length).map_err(|e| EmergencyError::Random(e.to_string()))?;
         let salt = pin::new_salt().map_err(|e| EmergencyError::Random(e.to_string()))?;
         self.put_challenge(contact, phone, &salt, &pin, now).await?;
 
@@ -117,9 +113,7 @@ impl OneTimePin {
             .send()
             .await
             .map_err(|e| StoreError::from_sdk("GetItem", e))?;
-        Ok(output
-            .item
-            .is_some_and(|item| store::get_bool(&item, "enabled") == Some(true)))
+        Ok(output.item.is_some_and(|item| store::get_bool(&item, "enabled") == Some(true)))
     }
 
     async fn phone_type(&self, phone: &str) -> Result<String, EmergencyError> {
@@ -131,11 +125,7 @@ impl OneTimePin {
             .send()
             .await
             .map_err(|e| pinpoint_error("PhoneNumberValidate", e))?;
-        Ok(output
-            .number_validate_response()
-            .and_then(|r| r.phone_type())
-            .unwrap_or("INVALID")
-            .to_owned())
+        Ok(output.number_validate_response().and_then(|r| r.phone_type()).unwrap_or("INVALID").to_owned())
     }
 
     /// Counts one send in the number's current window, atomically: the condition refuses the
@@ -147,10 +137,7 @@ impl OneTimePin {
             .dynamodb
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(store::key(
-                keys::rate(phone),
-                keys::rate_window(start),
-            )))
+            .set_key(Some(store::key(keys::rate(phone), keys::rate_window(start))))
             .update_expression("ADD #count :one SET #ttl = :ttl")
             .condition_expression("attribute_not_exists(#count) OR #count < :max")
             .expression_attribute_names("#count", "count")
@@ -179,10 +166,7 @@ impl OneTimePin {
         item.extend(HashMap::from([
             ("phone".to_owned(), store::s(phone)),
             ("salt".to_owned(), store::s(salt)),
-            (
-                "pinHash".to_owned(),
-                store::s(pin::hash(salt, pin.digits())),
-            ),
+            ("pinHash".to_owned(), store::s(pin::hash(salt, pin.digits()))),
             ("attempts".to_owned(), store::n(0)),
             ("expiresAt".to_owned(), store::n(expires_at)),
             ("ttl".to_owned(), store::n(ttl)),
@@ -217,10 +201,7 @@ impl OneTimePin {
     async fn send_sms(&self, phone: &str, pin: &pin::Pin) -> Result<bool, EmergencyError> {
         let minutes = (self.policy.ttl_seconds + 59) / 60;
         let unit = if minutes == 1 { "minute" } else { "minutes" };
-        let body = format!(
-            "Your one-time PIN is {}. It expires in {minutes} {unit}.",
-            pin.digits()
-        );
+        let body = format!("Your one-time PIN is {}. It expires in {minutes} {unit}.", pin.digits());
         let sms = SmsMessage::builder()
             .body(body)
             .message_type(MessageType::Transactional)
@@ -228,17 +209,8 @@ impl OneTimePin {
             .set_origination_number(self.sms.origination_number.clone())
             .build();
         let request = MessageRequest::builder()
-            .addresses(
-                phone,
-                AddressConfiguration::builder()
-                    .channel_type(ChannelType::Sms)
-                    .build(),
-            )
-            .message_configuration(
-                DirectMessageConfiguration::builder()
-                    .sms_message(sms)
-                    .build(),
-            )
+            .addresses(phone, AddressConfiguration::builder().channel_type(ChannelType::Sms).build())
+            .message_configuration(DirectMessageConfiguration::builder().sms_message(sms).build())
             .build();
         let output = self
             .pinpoint
@@ -260,10 +232,7 @@ impl OneTimePin {
     }
 }
 
-fn pinpoint_error<E>(
-    operation: &'static str,
-    error: aws_sdk_pinpoint::error::SdkError<E>,
-) -> EmergencyError
+fn pinpoint_error<E>(operation: &'static str, error: aws_sdk_pinpoint::error::SdkError<E>) -> EmergencyError
 where
     E: std::error::Error + Send + Sync + 'static,
 {

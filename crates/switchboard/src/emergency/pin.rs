@@ -25,9 +25,7 @@ impl std::fmt::Debug for Pin {
 /// source is an error, not a panic.
 pub fn generate(length: u8) -> Result<Pin, rand::rngs::SysError> {
     let mut rng = StdRng::try_from_rng(&mut SysRng)?;
-    let digits = (0..length)
-        .map(|_| char::from(b'0' + rng.random_range(0..10u8)))
-        .collect();
+    let digits = (0..length).map(|_| char::from(b'0' + rng.random_range(0..10u8))).collect();
     Ok(Pin(digits))
 }
 
@@ -88,10 +86,7 @@ mod tests {
             }
         }
         for (digit, count) in counts.iter().enumerate() {
-            assert!(
-                (5_630..=6_370).contains(count),
-                "digit {digit} drawn {count} times"
-            );
+            assert!((5_630..=6_370).contains(count), "digit {digit} drawn {count} times");
         }
     }
 

@@ -61,10 +61,7 @@ impl Names {
 
     pub fn find(&self, input: &str) -> Option<&str> {
         let input = input.trim();
-        self.0
-            .iter()
-            .find(|n| n.eq_ignore_ascii_case(input))
-            .map(String::as_str)
+        self.0.iter().find(|n| n.eq_ignore_ascii_case(input)).map(String::as_str)
     }
 }
 
@@ -89,14 +86,9 @@ mod tests {
     fn pin_policy_defaults_and_bounds() {
         let empty: HashMap<String, String> = HashMap::new();
         let policy = PinPolicy::from_settings(&Settings(&empty)).unwrap();
-        assert_eq!(
-            (policy.length, policy.ttl_seconds, policy.max_attempts),
-            (6, 120, 3)
-        );
+        assert_eq!((policy.length, policy.ttl_seconds, policy.max_attempts), (6, 120, 3));
         let bad: HashMap<String, String> = HashMap::from([("PIN_LENGTH".into(), "9".into())]);
-        let error = PinPolicy::from_settings(&Settings(&bad))
-            .unwrap_err()
-            .to_string();
+        let error = PinPolicy::from_settings(&Settings(&bad)).unwrap_err().to_string();
         assert!(error.contains("PIN_LENGTH"), "{error}");
     }
 }

@@ -17,8 +17,7 @@ use time::OffsetDateTime;
 use tracing::{info, warn};
 
 use super::{
-    keys, read_challenge, read_location_state, settings, settings::Names, settings::PinPolicy,
-    EmergencyError,
+    keys, read_challenge, read_location_state, settings, settings::Names, settings::PinPolicy, EmergencyError,
 };
 use crate::{
     config::{ConfigError, Settings},
@@ -72,19 +71,12 @@ impl UpdateEmergency {
             Ok(change) => change,
             Err(field) => return Ok(FlowResult::new("INVALID_INPUT").with("Field", field)),
         };
-        let contact = event
-            .contact_id()
-            .or(event.initial_contact_id())
-            .unwrap_or_default();
+        let contact = event.contact_id().or(event.initial_contact_id()).unwrap_or_default();
 
         for attempt in 1..=MAX_WRITE_ATTEMPTS {
             let now = if attempt == 1 { now } else { self.clock.now() };
-            let previous =
-                read_location_state(&self.dynamodb, &self.table, change.location).await?;
-            match self
-                .write(&change, previous.as_ref(), &admin, contact, now)
-                .await
-            {
+            let previous = read_location_state(&self.dynamodb, &self.table, change.location).await?;
+            match self.write(&change, previous.as_ref(), &admin, contact, now).await {
                 Ok(()) => {
                     info!(location = change.location, emergency = change.emergency,
                           emergency_type = change.emergency_type, admin = %mask_phone(&admin), "emergency state updated");
@@ -93,18 +85,12 @@ impl UpdateEmergency {
                         .with("EmergencyType", change.emergency_type));
                 }
                 Err(e) if store::is_transaction_condition_failed(&e) => {
-                    warn!(
-                        location = change.location,
-                        attempt, "state changed concurrently; retrying"
-                    );
+                    warn!(location = change.location, attempt, "state changed concurrently; retrying");
                 }
                 Err(e) => return Err(StoreError::from_sdk("TransactWriteItems", e).into()),
             }
         }
-        Err(EmergencyError::Contention {
-            location: change.location.to_owned(),
-            attempts: MAX_WRITE_ATTEMPTS,
-        })
+        Err(EmergencyError::Contention { location: change.location.to_owned(), attempts: MAX_WRITE_ATTEMPTS })
     }
 
     /// The admin's number when the contact verified a PIN within the admin session, checked here on
@@ -119,40 +105,22 @@ impl UpdateEmergency {
         };
         let challenge = read_challenge(&self.dynamodb, &self.table, contact, now).await?;
         Ok(challenge
-            .filter(|c| {
-                c.verified_at
-                    .is_some_and(|at| now.unix_timestamp() - at <= self.admin_session_seconds)
-            })
+            .filter(|c| c.verified_at.is_some_and(|at| now.unix_timestamp() - at <= self.admin_session_seconds))
             .map(|c| c.phone))
     }
 
     /// The requested change, or the name of the parameter that is missing or not allowed.
     fn parse_change<'a>(&'a self, event: &ContactFlowEvent) -> Result<Change<'a>, &'static str> {
-        let location = event
-            .parameter("location")
-            .and_then(|l| self.locations.find(l))
-            .ok_or("location")?;
-        match event
-            .parameter("action")
-            .map(str::to_ascii_lowercase)
-            .as_deref()
-        {
+        let location = event.parameter("location").and_then(|l| self.locations.find(l)).ok_or("location")?;
+        match event.parameter("action").map(str::to_ascii_lowercase).as_deref() {
             Some("set") => {
                 let emergency_type = event
                     .parameter("emergencyType")
                     .and_then(|t| self.emergency_types.find(t))
                     .ok_or("emergencyType")?;
-                Ok(Change {
-                    location,
-                    emergency: true,
-                    emergency_type,
-                })
+                Ok(Change { location, emergency: true, emergency_type })
             }
-            Some("remove") => Ok(Change {
-                location,
-                emergency: false,
-                emergency_type: NO_EMERGENCY,
-            }),
+            Some("remove") => Ok(Change { location, emergency: false, emergency_type: NO_EMERGENCY }),
             _ => Err("action"),
         }
     }
@@ -169,10 +137,7 @@ impl UpdateEmergency {
         let updated_at = rfc3339(now);
         let mut state = store::key(keys::location(change.location), keys::STATE);
         state.extend(HashMap::from([
-            (
-                "emergency".to_owned(),
-                AttributeValue::Bool(change.emergency),
-            ),
+            ("emergency".to_owned(), AttributeValue::Bool(change.emergency)),
             ("emergencyType".to_owned(), store::s(change.emergency_type)),
             ("updatedAt".to_owned(), store::s(&updated_at)),
             ("updatedBy".to_owned(), store::s(admin)),
@@ -187,26 +152,13 @@ impl UpdateEmergency {
         .table_name(&self.table)
         .set_item(Some(state));
 
-        let mut audit = store::key(
-            keys::location(change.location),
-            keys::audit(&updated_at, contact),
-        );
-        let previous_emergency = previous
-            .and_then(|p| store::get_bool(p, "emergency"))
-            .unwrap_or(false);
-        let previous_type = previous
-            .and_then(|p| store::get_str(p, "emergencyType"))
-            .unwrap_or(NO_EMERGENCY);
+        let mut audit = store::key(keys::location(change.location), keys::audit(&updated_at, contact));
+        let previous_emergency = previous.and_then(|p| store::get_bool(p, "emergency")).unwrap_or(false);
+        let previous_type = previous.and_then(|p| store::get_str(p, "emergencyType")).unwrap_or(NO_EMERGENCY);
         audit.extend(HashMap::from([
-            (
-                "previousEmergency".to_owned(),
-                AttributeValue::Bool(previous_emergency),
-            ),
+            ("previousEmergency".to_owned(), AttributeValue::Bool(previous_emergency)),
             ("previousEmergencyType".to_owned(), store::s(previous_type)),
-            (
-                "emergency".to_owned(),
-                AttributeValue::Bool(change.emergency),
-            ),
+            ("emergency".to_owned(), AttributeValue::Bool(change.emergency)),
             ("emergencyType".to_owned(), store::s(change.emergency_type)),
             ("updatedAt".to_owned(), store::s(&updated_at)),
             ("updatedBy".to_owned(), store::s(admin)),

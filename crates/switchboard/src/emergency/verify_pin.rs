@@ -75,8 +75,7 @@ impl VerifyPin {
         contact: &str,
         now: OffsetDateTime,
     ) -> Result<Result<Challenge, FlowResult>, StoreError> {
-        let Some(challenge) = read_challenge(&self.dynamodb, &self.table, contact, now).await?
-        else {
+        let Some(challenge) = read_challenge(&self.dynamodb, &self.table, contact, now).await? else {
             return Ok(Err(FlowResult::new("NO_CHALLENGE")));
         };
         if challenge.verified_at.is_some() {
@@ -114,8 +113,7 @@ impl VerifyPin {
             .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
             .send()
             .await;
-        let updated =
-            store::conditional("UpdateItem", result)?.and_then(|output| output.attributes);
+        let updated = store::conditional("UpdateItem", result)?.and_then(|output| output.attributes);
         updated.as_ref().map(Challenge::from_item).transpose()
     }
 

@@ -59,10 +59,7 @@ impl CcpLogin {
         let body: CcpLoginBody = json_body(&request)?;
         let username = connect_username(&claims, body.connect_login_by_email)?;
         if !is_session_name(&username) {
-            return Err(ApiError::bad_field(
-                "email",
-                "the Connect username cannot name an STS session",
-            ));
+            return Err(ApiError::bad_field("email", "the Connect username cannot name an STS session"));
         }
 
         let assumed = self
@@ -73,12 +70,9 @@ impl CcpLogin {
             .duration_seconds(SESSION_SECONDS)
             .send()
             .await
-            .map_err(|e| {
-                ApiError::dependency(aws_smithy_types::error::display::DisplayErrorContext(&e))
-            })?;
-        let credentials = assumed
-            .credentials()
-            .ok_or_else(|| ApiError::dependency("STS AssumeRole returned no credentials"))?;
+            .map_err(|e| ApiError::dependency(aws_smithy_types::error::display::DisplayErrorContext(&e)))?;
+        let credentials =
+            assumed.credentials().ok_or_else(|| ApiError::dependency("STS AssumeRole returned no credentials"))?;
         let connect = aws_sdk_connect::Client::from_conf(
             aws_sdk_connect::config::Builder::from(&self.sdk)
                 .credentials_provider(Credentials::new(
@@ -96,12 +90,11 @@ impl CcpLogin {
             .send()
             .await
             .map_err(|e| connect_error(e, || ApiError::not_found("user not found")))?;
-        let tokens = federation.credentials().ok_or_else(|| {
-            ApiError::dependency("Connect GetFederationToken returned no credentials")
-        })?;
+        let tokens = federation
+            .credentials()
+            .ok_or_else(|| ApiError::dependency("Connect GetFederationToken returned no credentials"))?;
         let millis = |at: Option<&aws_smithy_types::DateTime>| {
-            at.map(|t| t.secs() * 1_000 + i64::from(t.subsec_nanos() / 1_000_000))
-                .unwrap_or_default()
+            at.map(|t| t.secs() * 1_000 + i64::from(t.subsec_nanos() / 1_000_000)).unwrap_or_default()
         };
         Reply::new(
             "federation tokens issued",
@@ -117,10 +110,7 @@ impl CcpLogin {
 
 /// STS session names: 2–64 characters of `[\w+=,.@-]`.
 fn is_session_name(name: &str) -> bool {
-    (2..=64).contains(&name.len())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c))
+    (2..=64).contains(&name.len()) && name.chars().all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c))
 }
 
 #[cfg(test)]

@@ -23,9 +23,9 @@ pub fn connect_username(claims: &Claims, by_email: bool) -> Result<String, ApiEr
         return Ok(claims.require("cognito:username")?.to_owned());
     }
     let email = claims.require("email")?;
-    let (local, domain) = email.split_once('@').ok_or_else(|| {
-        ApiError::bad_field("email", "the token's email claim is not an email address")
-    })?;
+    let (local, domain) = email
+        .split_once('@')
+        .ok_or_else(|| ApiError::bad_field("email", "the token's email claim is not an email address"))?;
     Ok(format!("{}@{domain}", local.replacen('+', "_", 1)))
 }
 
@@ -60,14 +60,10 @@ where
     E: aws_sdk_connect::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     match &error {
-        aws_sdk_connect::error::SdkError::ServiceError(e)
-            if e.err().code() == Some("ResourceNotFoundException") =>
-        {
+        aws_sdk_connect::error::SdkError::ServiceError(e) if e.err().code() == Some("ResourceNotFoundException") => {
             not_found()
         }
-        _ => ApiError::dependency(aws_smithy_types::error::display::DisplayErrorContext(
-            &error,
-        )),
+        _ => ApiError::dependency(aws_smithy_types::error::display::DisplayErrorContext(&error)),
     }
 }
 
@@ -81,29 +77,12 @@ mod tests {
 
     #[test]
     fn connect_username_by_email_replaces_only_the_first_plus_of_the_local_part() {
-        let c = claims(&[
-            ("email", "alice+video+x@ex+ample.com"),
-            ("cognito:username", "u-1"),
-        ]);
-        assert_eq!(
-            connect_username(&c, true).unwrap(),
-            "alice_video+x@ex+ample.com"
-        );
+        let c = claims(&[("email", "alice+video+x@ex+ample.com"), ("cognito:username", "u-1")]);
+        assert_eq!(connect_username(&c, true).unwrap(), "alice_video+x@ex+ample.com");
         assert_eq!(connect_username(&c, false).unwrap(), "u-1");
-        assert_eq!(
-            connect_username(&claims(&[("email", "bob@example.com")]), true).unwrap(),
-            "bob@example.com"
-        );
-        assert_eq!(
-            connect_username(&claims(&[("email", "nobody")]), true)
-                .unwrap_err()
-                .status,
-            400
-        );
-        assert_eq!(
-            connect_username(&claims(&[]), true).unwrap_err().status,
-            403
-        );
+        assert_eq!(connect_username(&claims(&[("email", "bob@example.com")]), true).unwrap(), "bob@example.com");
+        assert_eq!(connect_username(&claims(&[("email", "nobody")]), true).unwrap_err().status, 400);
+        assert_eq!(connect_username(&claims(&[]), true).unwrap_err().status, 403);
     }
 
     #[test]

@@ -77,22 +77,12 @@ impl PutConnectUserCache {
             .user_id(id)
             .send()
             .await
-            .map_err(|e| {
-                connect_error(e, || {
-                    ApiError::not_found("no Connect user has the token's id")
-                })
-            })?;
-        let user = described
-            .user()
-            .ok_or_else(|| ApiError::dependency("DescribeUser returned no user"))?;
+            .map_err(|e| connect_error(e, || ApiError::not_found("no Connect user has the token's id")))?;
+        let user = described.user().ok_or_else(|| ApiError::dependency("DescribeUser returned no user"))?;
 
         let mut item = key;
         item.insert("connectUserId".into(), store::s(id));
-        let profiles = user
-            .security_profile_ids()
-            .iter()
-            .map(|p| store::s(p.as_str()))
-            .collect();
+        let profiles = user.security_profile_ids().iter().map(|p| store::s(p.as_str())).collect();
         item.insert("securityProfileIds".into(), AttributeValue::L(profiles));
         if let Some(group_id) = user.hierarchy_group_id() {
             let group = self
@@ -103,9 +93,7 @@ impl PutConnectUserCache {
                 .send()
                 .await
                 .map_err(|e| {
-                    connect_error(e, || {
-                        ApiError::dependency(format!("hierarchy group {group_id} is missing"))
-                    })
+                    connect_error(e, || ApiError::dependency(format!("hierarchy group {group_id} is missing")))
                 })?;
             item.insert("hierarchyGroupId".into(), store::s(group_id));
             if let Some(group) = group.hierarchy_group() {
@@ -145,10 +133,7 @@ fn group_summary(group: &aws_sdk_connect::types::HierarchyGroup) -> AttributeVal
     }
     let mut summary = HashMap::new();
     summary.insert("id".to_owned(), store::s(group.id().unwrap_or_default()));
-    summary.insert(
-        "levelId".to_owned(),
-        store::s(group.level_id().unwrap_or_default()),
-    );
+    summary.insert("levelId".to_owned(), store::s(group.level_id().unwrap_or_default()));
     summary.insert("path".to_owned(), AttributeValue::M(path));
     AttributeValue::M(summary)
 }

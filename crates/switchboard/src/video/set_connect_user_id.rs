@@ -45,54 +45,28 @@ impl SetConnectUserId {
     pub async fn handle(&self, request: Request) -> Result<Reply, ApiError> {
         let claims = Claims::from_request(&request);
         if claims.get(CONNECT_USER_ID_ATTRIBUTE).is_some() {
-            return Err(ApiError::bad_field(
-                CONNECT_USER_ID_ATTRIBUTE,
-                "the token already has a Connect user id",
-            ));
+            return Err(ApiError::bad_field(CONNECT_USER_ID_ATTRIBUTE, "the token already has a Connect user id"));
         }
         let body: SetConnectUserIdBody = json_body(&request)?;
         let id = body.connect_user_id.trim();
         if !is_connect_user_id(id) {
-            return Err(ApiError::bad_field(
-                "connectUserId",
-                "must be a Connect user id (a UUID)",
-            ));
+            return Err(ApiError::bad_field("connectUserId", "must be a Connect user id (a UUID)"));
         }
         let username = connect_username(&claims, body.connect_login_by_email)?;
         let cognito_username = claims.require("cognito:username")?;
 
-        let described = self
-            .connect
-            .describe_user()
-            .instance_id(&self.instance_id)
-            .user_id(id)
-            .send()
-            .await
-            .map_err(|e| {
-                connect_error(e, || {
-                    ApiError::bad_field(
-                        "connectUserId",
-                        &format!("no Connect user has the id {id}"),
-                    )
-                })
+        let described =
+            self.connect.describe_user().instance_id(&self.instance_id).user_id(id).send().await.map_err(|e| {
+                connect_error(e, || ApiError::bad_field("connectUserId", &format!("no Connect user has the id {id}")))
             })?;
-        let owner = described
-            .user()
-            .and_then(|u| u.username())
-            .unwrap_or_default();
+        let owner = described.user().and_then(|u| u.username()).unwrap_or_default();
         if !owner.eq_ignore_ascii_case(&username) {
             tracing::warn!("refused a Connect user id that belongs to another user");
-            return Err(ApiError::bad_field(
-                "connectUserId",
-                &format!("{id} is not your Connect user"),
-            ));
+            return Err(ApiError::bad_field("connectUserId", &format!("{id} is not your Connect user")));
         }
 
-        let attribute = AttributeType::builder()
-            .name(CONNECT_USER_ID_ATTRIBUTE)
-            .value(id)
-            .build()
-            .map_err(ApiError::dependency)?;
+        let attribute =
+            AttributeType::builder().name(CONNECT_USER_ID_ATTRIBUTE).value(id).build().map_err(ApiError::dependency)?;
         self.cognito
             .admin_update_user_attributes()
             .user_pool_id(&self.user_pool_id)
@@ -100,13 +74,8 @@ impl SetConnectUserId {
             .user_attributes(attribute)
             .send()
             .await
-            .map_err(|e| {
-                ApiError::dependency(aws_smithy_types::error::display::DisplayErrorContext(&e))
-            })?;
+            .map_err(|e| ApiError::dependency(aws_smithy_types::error::display::DisplayErrorContext(&e)))?;
         tracing::info!("Connect user id set");
-        Reply::new(
-            "Connect user id set",
-            &serde_json::json!({"connectUserId": id}),
-        )
+        Reply::new("Connect user id set", &serde_json::json!({"connectUserId": id}))
     }
 }

@@ -1,0 +1,139 @@
+//! `assign-id` (Connect): links the call to the session whose DTMF code the caller keyed.
+//!
+//! Input: `Parameters.dtmf`, else the contact attribute `dtmf`; a trailing `#` and spaces are dropped.
+//! Both `InitialContactId` and `ContactId` are linked, so the session still resolves after a
+//! transfer. Results: `LINKED` (with `Purpose`, `HasResult`, `AuthStatus` = `succes|failed|pending`),
+//! `UNKNOWN_CODE`, `INVALID_CODE`, `EXPIRED`, and `LOCKED` once a contact has keyed
+//! `MAX_CODE_ATTEMPTS` wrong codes (so codes cannot be enumerated from one call).
+
+use std::sync::Arc;
+
+use aws_config::SdkConfig;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use time::OffsetDateTime;
+
+use super::{key, keys, read_item, read_session, IdentitySettings};
+use crate::{
+    config::{ConfigError, Settings},
+    connect::{ContactFlowEvent, FlowResult},
+    store::{self, StoreError},
+    time::{Clock, SystemClock},
+};
+
+pub struct AssignId {
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub settings: IdentitySettings,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl AssignId {
+    pub fn from_env(sdk: &SdkConfig, env: &Settings) -> Result<Self, ConfigError> {
+        Ok(Self {
+            dynamodb: aws_sdk_dynamodb::Client::new(sdk),
+            settings: IdentitySettings::from_settings(env)?,
+            clock: Arc::new(SystemClock),
+        })
+    }
+
+    pub async fn handle(&self, event: ContactFlowEvent) -> Result<FlowResult, StoreError> {
+        let Some(initial) = event.initial_contact_id().map(str::to_owned) else {
+            return Ok(FlowResult::new("INVALID_CODE"));
+        };
+        let contact = event.contact_id().unwrap_or(&initial).to_owned();
+        let now = self.clock.now();
+        if self.wrong_codes(&initial, now).await? >= self.settings.max_code_attempts {
+            return Ok(FlowResult::new("LOCKED"));
+        }
+
+        let attribute = event.details.contact_data.attributes.get("dtmf").and_then(|v| v.as_str());
+        let keyed = event.parameter("dtmf").or(attribute).unwrap_or_default();
+        let code = keyed.trim().trim_end_matches('#').trim();
+        if code.len() != self.settings.dtmf_length || !code.bytes().all(|b| b.is_ascii_digit()) {
+            return self.wrong_code(&initial, now, "INVALID_CODE").await;
+        }
+        let Some(pointer) = read_item(&self.dynamodb, &self.settings.table, keys::dtmf(code)).await? else {
+            return self.wrong_code(&initial, now, "UNKNOWN_CODE").await;
+        };
+        if !store::is_live(&pointer, now) {
+            return Ok(FlowResult::new("EXPIRED"));
+        }
+        let session_id = store::get_str(&pointer, "sessionId").unwrap_or_default();
+        let Some(session) = read_session(&self.dynamodb, &self.settings.table, session_id, now).await? else {
+            return Ok(FlowResult::new("EXPIRED"));
+        };
+
+        self.link(&session.id, session.ttl, &initial, &contact).await?;
+        tracing::info!(auth_status = session.auth_status(), "contact linked to its session");
+        Ok(FlowResult::new("LINKED")
+            .with("Purpose", &session.purpose)
+            .with("HasResult", session.result.is_some())
+            .with("AuthStatus", session.auth_status()))
+    }
+
+    async fn wrong_codes(&self, initial: &str, now: OffsetDateTime) -> Result<i64, StoreError> {
+        let item = store::live(read_item(&self.dynamodb, &self.settings.table, keys::attempts(initial)).await?, now);
+        Ok(item.and_then(|i| store::get_i64(&i, "count")).unwrap_or(0))
+    }
+
+    /// Counts a wrong code for the contact, atomically and only up to the limit; `LOCKED` past it.
+    async fn wrong_code(&self, initial: &str, now: OffsetDateTime, code: &str) -> Result<FlowResult, StoreError> {
+        let outcome = self
+            .dynamodb
+            .update_item()
+            .table_name(&self.settings.table)
+            .set_key(Some(key(keys::attempts(initial))))
+            .update_expression("ADD #count :one SET #ttl = :ttl")
+            .condition_expression("attribute_not_exists(#count) OR #count < :max")
+            .expression_attribute_names("#count", "count")
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":one", store::n(1))
+            .expression_attribute_values(":max", store::n(self.settings.max_code_attempts))
+            .expression_attribute_values(":ttl", store::n(now.unix_timestamp() + self.settings.session_ttl_seconds))
+            .send()
+            .await;
+        match store::conditional("UpdateItem", outcome)? {
+            Some(_) => {
+                tracing::info!(result = code, "wrong session code");
+                Ok(FlowResult::new(code))
+            }
+            None => Ok(FlowResult::new("LOCKED")),
+        }
+    }
+
+    /// Contact pointers for both ids and the ids on the session, in one transaction.
+    async fn link(&self, session_id: &str, ttl: i64, initial: &str, contact: &str) -> Result<(), StoreError> {
+        let table = &self.settings.table;
+        let pointer = |id: &str| -> Result<TransactWriteItem, StoreError> {
+            let mut item = key(keys::contact(id));
+            item.insert("sessionId".into(), store::s(session_id));
+            item.insert("ttl".into(), store::n(ttl));
+            let put = Put::builder()
+                .table_name(table)
+                .set_item(Some(item))
+                .build()
+                .map_err(|e| StoreError::malformed("TransactWriteItems", e.to_string()))?;
+            Ok(TransactWriteItem::builder().put(put).build())
+        };
+        let mut ids = vec![initial.to_owned()];
+        if contact != initial {
+            ids.push(contact.to_owned());
+        }
+        let mut writes = ids.iter().map(|id| pointer(id)).collect::<Result<Vec<_>, _>>()?;
+        let update = Update::builder()
+            .table_name(table)
+            .set_key(Some(key(keys::session(session_id))))
+            .update_expression("ADD linkedContactIds :ids")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":ids", AttributeValue::Ss(ids))
+            .build()
+            .map_err(|e| StoreError::malformed("TransactWriteItems", e.to_string()))?;
+        writes.push(TransactWriteItem::builder().update(update).build());
+        self.dynamodb
+            .transact_write_items()
+            .set_transact_items(Some(writes))
+            .send()
+            .await
+            .map_err(|e| StoreError::from_sdk("TransactWriteItems", e))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,131 @@
+//! Identity handlers through the real SDK clients against the local cloud: forced DTMF collisions
+//! (an injected code source) and expiry (an injected clock).
+
+use std::sync::{Arc, Mutex};
+
+use lambda_http::http::{HeaderMap, Method, Uri};
+use switchboard::{
+    connect::ContactFlowEvent,
+    http::Shape,
+    identity::{jose::KeyRing, AssignId, CodeSource, IdentitySettings, StartSession},
+    time::ManualClock,
+};
+use switchboard_local::{
+    cloud::{LocalCloud, HTTP_ROUTES},
+    fixture::Fixture,
+    gateway::http_api_event,
+    repo_root,
+};
+use time::macros::datetime;
+
+/// Hands out the DTMF codes it was given, in order, then repeats the last one.
+struct ScriptedCodes(Mutex<Vec<String>>);
+
+impl CodeSource for ScriptedCodes {
+    fn dtmf(&self, _length: usize) -> Result<String, String> {
+        let mut codes = self.0.lock().unwrap();
+        Ok(if codes.len() > 1 { codes.remove(0) } else { codes[0].clone() })
+    }
+    fn result_code(&self) -> Result<String, String> {
+        switchboard::identity::OsCodes.result_code()
+    }
+    fn session_id(&self) -> Result<String, String> {
+        switchboard::identity::OsCodes.session_id()
+    }
+}
+
+fn settings(cloud: &LocalCloud) -> IdentitySettings {
+    IdentitySettings {
+        table: cloud.fixture.identity.table_name.clone(),
+        dtmf_length: 10,
+        session_ttl_seconds: 3600,
+        clock_skew_seconds: 60,
+        max_code_attempts: 3,
+    }
+}
+
+fn key_ring() -> KeyRing {
+    let key = |name: &str| std::fs::read_to_string(repo_root().join("local/keys").join(name)).unwrap();
+    KeyRing::from_pems(&[key("result-decryption-rsa.pem")], &[key("plugin-signing-rsa.pub.pem")]).unwrap()
+}
+
+fn start_request(purpose: &str) -> lambda_http::Request {
+    let route = HTTP_ROUTES.iter().find(|r| r.function == "start-session").unwrap();
+    let body = serde_json::json!({ "purpose": purpose }).to_string();
+    let event = http_api_event(
+        route,
+        &Method::POST,
+        &Uri::from_static("/start_communication"),
+        &HeaderMap::new(),
+        body.as_bytes(),
+        None,
+        "123456789012",
+    );
+    lambda_http::request::from_str(&event.to_string()).unwrap()
+}
+
+fn call_with(contact: &str, dtmf: &str) -> ContactFlowEvent {
+    serde_json::from_value(serde_json::json!({
+        "Details": {"ContactData": {"ContactId": contact, "InitialContactId": contact}, "Parameters": {"dtmf": dtmf}}
+    }))
+    .unwrap()
+}
+
+#[tokio::test]
+async fn dtmf_collisions_draw_a_new_code_and_exhaustion_is_a_503() {
+    let cloud = LocalCloud::services(Fixture::load(&Fixture::default_path()).unwrap()).await.unwrap();
+    let dynamodb = aws_sdk_dynamodb::Client::new(&cloud.sdk_config().await);
+    let clock = ManualClock::new(datetime!(2026-11-23 09:00 UTC));
+    let start = |codes: Vec<&str>| StartSession {
+        dynamodb: dynamodb.clone(),
+        settings: settings(&cloud),
+        phone_number: "+61255502000".into(),
+        base_url: "https://id.example".into(),
+        keys: Arc::new(key_ring()),
+        codes: Arc::new(ScriptedCodes(Mutex::new(codes.into_iter().map(str::to_owned).collect()))),
+        clock: Arc::new(clock.clone()),
+    };
+
+    let first = start(vec!["1234567890"]).handle(start_request("one")).await.unwrap();
+    assert_eq!(first.shape, Shape::Raw);
+    assert_eq!(first.data["client_url"], "tel:+61255502000,1234567890");
+
+    // The next session draws the taken code first: the transaction refuses it and a new code is drawn.
+    let second = start(vec!["1234567890", "5555555555"]).handle(start_request("two")).await.unwrap();
+    assert_eq!(second.data["client_url"], "tel:+61255502000,5555555555");
+    let attr_url = second.data["attr_url"].as_str().unwrap();
+    let result_code = attr_url.strip_prefix("https://id.example/session_result/").unwrap();
+    assert!(result_code.len() == 32 && result_code.bytes().all(|b| b.is_ascii_alphanumeric()), "{attr_url}");
+
+    // Both codes lead to their own sessions.
+    let assign = AssignId { dynamodb: dynamodb.clone(), settings: settings(&cloud), clock: Arc::new(clock.clone()) };
+    let one = assign.handle(call_with("c-1", "1234567890#")).await.unwrap();
+    let two = assign.handle(call_with("c-2", "5555555555")).await.unwrap();
+    assert_eq!((one.code(), one.get("Purpose")), ("LINKED", Some("one")));
+    assert_eq!((two.code(), two.get("Purpose")), ("LINKED", Some("two")));
+
+    // Only taken codes for every draw: 503 after MAX_CODE_DRAWS tries.
+    let refused = start(vec!["1234567890"]).handle(start_request("three")).await.unwrap_err();
+    assert_eq!(refused.status, 503);
+}
+
+#[tokio::test]
+async fn a_code_keyed_after_the_session_expired_is_expired() {
+    let cloud = LocalCloud::services(Fixture::load(&Fixture::default_path()).unwrap()).await.unwrap();
+    let dynamodb = aws_sdk_dynamodb::Client::new(&cloud.sdk_config().await);
+    let clock = ManualClock::new(datetime!(2026-11-23 09:00 UTC));
+    let start = StartSession {
+        dynamodb: dynamodb.clone(),
+        settings: settings(&cloud),
+        phone_number: "+61255502000".into(),
+        base_url: "https://id.example".into(),
+        keys: Arc::new(key_ring()),
+        codes: Arc::new(ScriptedCodes(Mutex::new(vec!["8675309000".into()]))),
+        clock: Arc::new(clock.clone()),
+    };
+    start.handle(start_request("late")).await.unwrap();
+    let assign = AssignId { dynamodb, settings: settings(&cloud), clock: Arc::new(clock.clone()) };
+    clock.advance(time::Duration::seconds(3600));
+    let late = assign.handle(call_with("c-late", "8675309000")).await.unwrap();
+    assert_eq!(late.code(), "EXPIRED");
+}

@@ -1,0 +1,11 @@
+//! `assign-id`: see `switchboard::identity::assign_id` for the behaviour.
+
+use switchboard::{aws, config, connect, identity::AssignId, telemetry};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    telemetry::init();
+    let sdk = aws::load(aws::connect_timeouts()).await;
+    let function = AssignId::from_env(&sdk, &config::Settings(&config::ProcessEnv)).map_err(config::startup_failed)?;
+    connect::serve(|event| function.handle(event)).await
+}

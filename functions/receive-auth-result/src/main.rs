@@ -1,0 +1,13 @@
+//! `receive-auth-result`: see `switchboard::identity::receive_auth_result` for the behaviour.
+
+use switchboard::{aws, config, http, identity::ReceiveAuthResult, telemetry};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    telemetry::init();
+    let sdk = aws::load(aws::http_timeouts()).await;
+    let function = ReceiveAuthResult::from_env(&sdk, &config::Settings(&config::ProcessEnv))
+        .await
+        .map_err(config::startup_failed)?;
+    http::serve(|request| function.handle(request)).await
+}

@@ -1,0 +1,12 @@
+//! `session-info`: see `switchboard::identity::session_info` for the behaviour.
+
+use switchboard::{aws, config, http, identity::SessionInfo, telemetry};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    telemetry::init();
+    let sdk = aws::load(aws::http_timeouts()).await;
+    let function =
+        SessionInfo::from_env(&sdk, &config::Settings(&config::ProcessEnv)).map_err(config::startup_failed)?;
+    http::serve(|request| function.handle(request)).await
+}

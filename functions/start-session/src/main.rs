@@ -1,0 +1,12 @@
+//! `start-session`: see `switchboard::identity::start_session` for the behaviour.
+
+use switchboard::{aws, config, http, identity::StartSession, telemetry};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    telemetry::init();
+    let sdk = aws::load(aws::http_timeouts()).await;
+    let function =
+        StartSession::from_env(&sdk, &config::Settings(&config::ProcessEnv)).await.map_err(config::startup_failed)?;
+    http::serve(|request| function.handle(request)).await
+}
