@@ -290,7 +290,14 @@ Ctrl-C stops everything.",
         gateway = file.gateway_endpoint.clone().unwrap_or_default(),
         file = cloud_file().display(),
     );
-    tokio::signal::ctrl_c().await?;
+    // Ctrl-C, or a SIGTERM/SIGHUP from a supervisor: either way stop what was started.
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    tokio::select! {
+        result = tokio::signal::ctrl_c() => result?,
+        _ = terminate.recv() => {}
+        _ = hangup.recv() => {}
+    }
     println!("stopping");
     let _ = std::fs::remove_file(cloud_file());
     drop(cloud);
