@@ -247,3 +247,27 @@ mod tempdir {
         }
     }
 }
+
+#[tokio::test]
+async fn function_processes_timestamp_init_and_responses_and_report_peak_rss() {
+    use switchboard_local::lambda_host::FunctionProcess;
+    let spec = FunctionSpec {
+        name: "bench-floor".into(),
+        binary: cloud::debug_binaries().join("bench-floor"),
+        env: BTreeMap::new(),
+        timeout: Duration::from_secs(8),
+    };
+    let logs = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let process = FunctionProcess::spawn(&spec, "ap-southeast-2", "123456789012", logs).await.unwrap();
+    let queued = std::time::Instant::now();
+    let first = process.invoke(axum::body::Bytes::from_static(b"{}")).await;
+    assert_eq!(first.result.unwrap().as_ref(), br#"{"Result":"OK"}"#);
+    let polled = process.first_poll().expect("the runtime polled for its first event");
+    assert!(process.started <= polled && polled <= first.posted_at, "start <= init end <= response");
+    assert!(first.posted_at >= queued);
+    let second = process.invoke(axum::body::Bytes::from_static(b"{}")).await;
+    assert!(second.posted_at > first.posted_at);
+    assert_eq!(process.first_poll(), Some(polled), "init ends once");
+    let rss = process.peak_rss_kib().expect("VmHWM while the process runs");
+    assert!(rss > 100 && rss < 1024 * 1024, "{rss} KiB");
+}
