@@ -82,6 +82,21 @@ where
     matches!(error, SdkError::ServiceError(e) if e.err().code() == Some("ConditionalCheckFailedException"))
 }
 
+/// Reads one item by key, strongly consistent: every caller reads what a request just wrote (a PIN
+/// verified right after it was sent, a state read back after an update, a pointer just created).
+/// The item is returned as stored, past its `ttl` too; callers decide with [`live`].
+pub async fn get_item(dynamodb: &aws_sdk_dynamodb::Client, table: &str, key: Item) -> Result<Option<Item>, StoreError> {
+    let output = dynamodb
+        .get_item()
+        .table_name(table)
+        .set_key(Some(key))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(|e| StoreError::from_sdk("GetItem", e))?;
+    Ok(output.item)
+}
+
 /// The outcome of a conditional write: `Some(output)` when it was applied, `None` when its condition
 /// was false, an error for anything else.
 pub fn conditional<T, E>(

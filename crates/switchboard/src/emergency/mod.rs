@@ -95,15 +95,8 @@ pub(crate) async fn read_challenge(
     contact: &str,
     now: time::OffsetDateTime,
 ) -> Result<Option<Challenge>, StoreError> {
-    let output = dynamodb
-        .get_item()
-        .table_name(table)
-        .set_key(Some(store::key(keys::challenge(contact), keys::CHALLENGE)))
-        .consistent_read(true)
-        .send()
-        .await
-        .map_err(|e| StoreError::from_sdk("GetItem", e))?;
-    store::live(output.item, now).as_ref().map(Challenge::from_item).transpose()
+    let item = store::get_item(dynamodb, table, store::key(keys::challenge(contact), keys::CHALLENGE)).await?;
+    store::live(item, now).as_ref().map(Challenge::from_item).transpose()
 }
 
 /// Reads a location's state item, strongly consistent (an admin reads it back right after a change,
@@ -113,15 +106,7 @@ pub(crate) async fn read_location_state(
     table: &str,
     location: &str,
 ) -> Result<Option<Item>, StoreError> {
-    let output = dynamodb
-        .get_item()
-        .table_name(table)
-        .set_key(Some(store::key(keys::location(location), keys::STATE)))
-        .consistent_read(true)
-        .send()
-        .await
-        .map_err(|e| StoreError::from_sdk("GetItem", e))?;
-    Ok(output.item)
+    store::get_item(dynamodb, table, store::key(keys::location(location), keys::STATE)).await
 }
 
 /// Whether `number` is E.164: `+`, a non-zero digit, then up to 14 more digits.

@@ -12,7 +12,7 @@ use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use time::OffsetDateTime;
 
-use super::{key, keys, read_item, read_session, IdentitySettings};
+use super::{key, keys, pointer_item, read_item, read_session, IdentitySettings};
 use crate::{
     config::{ConfigError, Settings},
     connect::{ContactFlowEvent, FlowResult},
@@ -104,12 +104,9 @@ impl AssignId {
     async fn link(&self, session_id: &str, ttl: i64, initial: &str, contact: &str) -> Result<(), StoreError> {
         let table = &self.settings.table;
         let pointer = |id: &str| -> Result<TransactWriteItem, StoreError> {
-            let mut item = key(keys::contact(id));
-            item.insert("sessionId".into(), store::s(session_id));
-            item.insert("ttl".into(), store::n(ttl));
             let put = Put::builder()
                 .table_name(table)
-                .set_item(Some(item))
+                .set_item(Some(pointer_item(keys::contact(id), session_id, ttl)))
                 .build()
                 .map_err(|e| StoreError::malformed("TransactWriteItems", e.to_string()))?;
             Ok(TransactWriteItem::builder().put(put).build())

@@ -149,15 +149,15 @@ async fn read_item(
     table: &str,
     key_: (String, String),
 ) -> Result<Option<Item>, StoreError> {
-    let output = dynamodb
-        .get_item()
-        .table_name(table)
-        .set_key(Some(key(key_)))
-        .consistent_read(true)
-        .send()
-        .await
-        .map_err(|e| StoreError::from_sdk("GetItem", e))?;
-    Ok(output.item)
+    store::get_item(dynamodb, table, key(key_)).await
+}
+
+/// A pointer item (`DTMF#`, `RESULT#`, `CONTACT#`) to a session, expiring with it.
+fn pointer_item(key_: (String, String), session_id: &str, ttl: i64) -> Item {
+    let mut item = key(key_);
+    item.insert("sessionId".to_owned(), store::s(session_id));
+    item.insert("ttl".to_owned(), store::n(ttl));
+    item
 }
 
 /// The live session a pointer leads to.

@@ -13,7 +13,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use lambda_http::{http::StatusCode, Request};
 use serde::{Deserialize, Serialize};
 
-use super::{jose::KeyRing, key, keys, result_attributes, CodeSource, IdentitySettings, OsCodes};
+use super::{jose::KeyRing, key, keys, pointer_item, result_attributes, CodeSource, IdentitySettings, OsCodes};
 use crate::{
     config::{ConfigError, Settings},
     http::{json_body, ApiError, Reply},
@@ -99,9 +99,9 @@ impl StartSession {
                 session.extend(result_attributes(result, now));
             }
             let mut writes =
-                vec![self.put_new(session, now)?, self.put_new(self.pointer(keys::dtmf(&dtmf), &id, ttl), now)?];
+                vec![self.put_new(session, now)?, self.put_new(pointer_item(keys::dtmf(&dtmf), &id, ttl), now)?];
             if result.is_none() {
-                writes.push(self.put_new(self.pointer(keys::result(&result_code), &id, ttl), now)?);
+                writes.push(self.put_new(pointer_item(keys::result(&result_code), &id, ttl), now)?);
             }
             let outcome = self.dynamodb.transact_write_items().set_transact_items(Some(writes)).send().await;
             match outcome {
@@ -124,13 +124,6 @@ impl StartSession {
             code: "CODES_EXHAUSTED",
             message: "No free session code was found; try again.".into(),
         })
-    }
-
-    fn pointer(&self, key_: (String, String), session_id: &str, ttl: i64) -> store::Item {
-        let mut item = key(key_);
-        item.insert("sessionId".to_owned(), store::s(session_id));
-        item.insert("ttl".to_owned(), store::n(ttl));
-        item
     }
 
     /// A put that only succeeds when the key is free (absent, or expired but not yet deleted).

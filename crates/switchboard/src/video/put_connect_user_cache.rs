@@ -54,16 +54,8 @@ impl PutConnectUserCache {
         let now = self.clock.now().unix_timestamp();
         let key = store::key(keys::user_cache(id), keys::user_cache(id));
 
-        let cached = self
-            .dynamodb
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key.clone()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| ApiError::dependency(store::StoreError::from_sdk("GetItem", e)))?;
-        let fresh = store::live(cached.item, self.clock.now())
+        let cached = store::get_item(&self.dynamodb, &self.table, key.clone()).await.map_err(ApiError::dependency)?;
+        let fresh = store::live(cached, self.clock.now())
             .and_then(|item| store::get_i64(&item, "createdAt"))
             .is_some_and(|created| now - created < REFRESH_AFTER_SECONDS);
         if fresh {
