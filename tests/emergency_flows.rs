@@ -141,3 +141,33 @@ async fn the_update_flow_reached_without_a_pin_changes_nothing() {
     assert_eq!(customer.result_codes("check-emergency"), ["NOT_SET_UP"]);
     assert_eq!(customer.ending, Some(Ending::Queued { queue: "BasicQueue".into() }));
 }
+
+#[tokio::test]
+async fn flow_logs_never_see_the_pin_keyed_or_passed_to_verify_pin() {
+    let fleet = Fleet::start().await;
+    // A wrong PIN first (the retry loop must stay unlogged too), then the right one.
+    let admin = fleet.call(AUTH, ADMIN, "+61255509999", &["000000", "sms"]).await;
+    assert_eq!(admin.result_codes("verify-pin").last(), Some(&"VERIFIED"), "{admin}");
+    let steps = admin.with_flow_logging();
+    let pin_steps: Vec<_> = steps
+        .iter()
+        .filter(|(_, step)| {
+            matches!(step, Step::Input { .. })
+                || matches!(step, Step::Invoke { function, .. } if function == "verify-pin")
+        })
+        .collect();
+    assert_eq!(pin_steps.len(), 4, "two PINs keyed, two verify-pin calls: {admin}");
+    for (logged, step) in pin_steps {
+        assert!(!logged, "flow logging is on for {step:?}");
+    }
+    let (logged_send, _) = steps
+        .iter()
+        .find(|(_, step)| matches!(step, Step::Invoke { function, .. } if function == "one-time-pin"))
+        .unwrap();
+    assert!(logged_send, "logging is on before the PIN is involved");
+    let (logged_after, _) = steps
+        .iter()
+        .find(|(_, step)| matches!(step, Step::Flow { name } if name == "emergency/Emergency_Update"))
+        .unwrap();
+    assert!(logged_after, "logging is back on once the PIN is verified");
+}

@@ -121,6 +121,7 @@ async fn a_caller_is_identified_and_only_their_agent_sees_the_verified_attribute
     assert_eq!((linked[0]["HasResult"].as_str(), linked[0]["AuthStatus"].as_str()), ("false", "pending"));
     assert_eq!(call.attributes.get("idContactStatus").map(String::as_str), Some("pending"));
     assert_eq!(call.ending, Some(switchboard_local::flow::Ending::Queued { queue: "BasicQueue".into() }));
+    assert_codes_never_logged(&call);
 
     // The call reaches Alice. Before the result: purpose, and no result yet (the page polls).
     let contact = call.contact_id.clone();
@@ -243,4 +244,22 @@ async fn bad_results_wrong_codes_and_unsigned_starts_are_refused() {
     assert_eq!(call.result_codes("assign-id"), ["UNKNOWN_CODE", "UNKNOWN_CODE", "INVALID_CODE", "LOCKED"]);
     assert!(call.heard("That code was not recognised."), "{call}");
     assert_eq!(call.ending, Some(switchboard_local::flow::Ending::Queued { queue: "BasicQueue".into() }));
+    assert_codes_never_logged(&call);
+}
+
+/// A logged code lets anyone who reads the flow logs call in as the verified person: flow logging is
+/// off while codes are keyed and `assign-id` receives them, the `dtmf` attribute is emptied after, and
+/// logging is back on by the time the call is queued.
+fn assert_codes_never_logged(call: &switchboard_local::flow::Transcript) {
+    use switchboard_local::flow::Step;
+    let steps = call.with_flow_logging();
+    for (logged, step) in &steps {
+        let carries_code = matches!(step, Step::Input { .. })
+            || matches!(step, Step::Invoke { function, .. } if function == "assign-id");
+        assert!(!(carries_code && *logged), "flow logging is on for {step:?}");
+    }
+    assert!(steps.iter().any(|(_, step)| matches!(step, Step::Input { .. })), "{call}");
+    assert_eq!(call.attributes.get("dtmf").map(String::as_str), Some(""), "the code is not kept on the contact");
+    let (logged_at_queue, _) = steps.iter().rev().find(|(_, step)| matches!(step, Step::TargetQueue { .. })).unwrap();
+    assert!(logged_at_queue, "logging is back on for the rest of the call");
 }

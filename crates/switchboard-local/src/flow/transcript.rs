@@ -87,6 +87,24 @@ impl Transcript {
     pub fn heard(&self, fragment: &str) -> bool {
         self.prompts().iter().any(|p| p.contains(fragment))
     }
+
+    /// Each step with whether Connect's flow logs would record it: logging is on until an
+    /// `UpdateFlowLoggingBehavior` block turns it off, and stays as the last such block left it,
+    /// across transfers (it is a property of the contact).
+    pub fn with_flow_logging(&self) -> Vec<(bool, &Step)> {
+        let mut logging = true;
+        self.steps
+            .iter()
+            .map(|step| {
+                if let Step::Behaviour { action, parameters } = step {
+                    if action == "UpdateFlowLoggingBehavior" {
+                        logging = parameters.get("FlowLoggingBehavior").and_then(|v| v.as_str()) != Some("Disabled");
+                    }
+                }
+                (logging, step)
+            })
+            .collect()
+    }
 }
 
 impl std::fmt::Display for Transcript {
