@@ -110,7 +110,7 @@ async fn requests_without_a_valid_token_or_body_are_refused_with_the_right_statu
         (None, "body"),
         (Some("{not json"), "body"),
         (Some("{}"), "connectLoginByEmail"),
-        (Some(r#"{"connectLoginByEmail": "yes"}"#), "body"),
+        (Some(r#"{"connectLoginByEmail": "yes"}"#), "connectLoginByEmail"),
     ] {
         let (status, answer) = agent.call("POST", "/ccplogin", Some(&token), body).await;
         assert_eq!(status, 400, "{body:?}: {answer}");
@@ -176,4 +176,89 @@ async fn the_app_client_cannot_write_the_connect_user_id_itself() {
         .send()
         .await
         .unwrap();
+}
+
+/// The impersonation attack through the email claim, step by step: an agent (Carol, who has no Connect
+/// user) tries to become a colleague (Bob) by putting Bob's address on her own Cognito user.
+#[tokio::test]
+async fn an_agent_cannot_become_a_colleague_by_changing_their_email() {
+    use aws_sdk_cognitoidentityprovider::{error::ProvideErrorMetadata, types::AttributeType};
+    const CAROL: &str = "carol@example.com";
+    let fleet = Fleet::start().await;
+    let agent = Agent { fleet: &fleet, http: reqwest::Client::new() };
+    let sdk = fleet.cloud.sdk_config().await;
+    let attribute = |name: &str, value: &str| AttributeType::builder().name(name).value(value).build().unwrap();
+
+    // Step 1: the app client cannot write `email` (template and local Cognito front agree).
+    let front = aws_sdk_cognitoidentityprovider::Client::from_conf(
+        aws_sdk_cognitoidentityprovider::config::Builder::from(&sdk)
+            .endpoint_url(fleet.cloud.emulator.endpoint())
+            .build(),
+    );
+    let signed_in = front
+        .initiate_auth()
+        .auth_flow(aws_sdk_cognitoidentityprovider::types::AuthFlowType::UserPasswordAuth)
+        .client_id(&fleet.cloud.user_pool.client_id)
+        .auth_parameters("USERNAME", CAROL)
+        .auth_parameters("PASSWORD", PASSWORD)
+        .send()
+        .await
+        .unwrap();
+    let access_token = signed_in.authentication_result().unwrap().access_token().unwrap().to_owned();
+    let refused = front
+        .update_user_attributes()
+        .access_token(&access_token)
+        .user_attributes(attribute("email", "bob@example.com"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Some("NotAuthorizedException"));
+    let token = fleet.cloud.sign_in(CAROL, PASSWORD).await.unwrap();
+    assert_eq!(claims(&token)["email"], CAROL, "her email is unchanged");
+
+    // Step 2: even if her email changed by another way without verification (here: an admin call
+    // that sets Bob's address and `email_verified=false`), the functions refuse to derive a Connect
+    // user from it. Bob's address in capitals: Cognito refuses an exact duplicate of another user's
+    // email, while Connect usernames (and so the federation) match without regard to case.
+    const BOB_SPELLED_OTHERWISE: &str = "BOB@example.com";
+    let moto = aws_sdk_cognitoidentityprovider::Client::new(&sdk);
+    moto.admin_update_user_attributes()
+        .user_pool_id(&fleet.cloud.user_pool.pool_id)
+        .username(CAROL)
+        .user_attributes(attribute("email", BOB_SPELLED_OTHERWISE))
+        .user_attributes(attribute("email_verified", "false"))
+        .send()
+        .await
+        .unwrap();
+    let unverified = match fleet.cloud.sign_in(BOB_SPELLED_OTHERWISE, PASSWORD).await {
+        Ok(token) if claims(&token)["email_verified"] != true => token,
+        _ => fleet.cloud.sign_in(CAROL, PASSWORD).await.unwrap(),
+    };
+    assert_eq!(claims(&unverified)["email"], BOB_SPELLED_OTHERWISE, "the attack's precondition");
+    // moto writes the claim as the string "false"; Cognito as a boolean. The authorizer passes both as "false".
+    let verified = &claims(&unverified)["email_verified"];
+    assert!(verified == false || verified == "false", "the attack's precondition: {verified}");
+
+    // ccp-login would federate her as Bob: refused.
+    let (status, body) =
+        agent.call("POST", "/ccplogin", Some(&unverified), Some(r#"{"connectLoginByEmail": true}"#)).await;
+    assert_eq!((status, body["code"].as_str()), (403, Some("FORBIDDEN")), "{body}");
+
+    // set-connect-user-id would bind Bob's Connect user to her: refused, and Cognito is unchanged.
+    let request = json!({"connectLoginByEmail": true, "connectUserId": BOB_CONNECT_ID}).to_string();
+    let (status, body) = agent.call("POST", "/setConnectUserId", Some(&unverified), Some(&request)).await;
+    assert_eq!((status, body["code"].as_str()), (403, Some("FORBIDDEN")), "{body}");
+    let username = claims(&unverified)["cognito:username"].as_str().unwrap().to_owned();
+    let user =
+        moto.admin_get_user().user_pool_id(&fleet.cloud.user_pool.pool_id).username(username).send().await.unwrap();
+    assert!(!user.user_attributes().iter().any(|a| a.name() == "custom:connectUserId"), "no Connect user id was bound");
+
+    // With no bound Connect user id she cannot read Bob's ID Contact callers either.
+    let contact = "8f3e0d4a-1b2c-4d5e-8f90-a1b2c3d4e5f6";
+    let (status, body) = agent.call("GET", &format!("/session_info/{contact}"), Some(&unverified), None).await;
+    assert_eq!(status, 403, "{body}");
+
+    // Neither function ever asked Connect or STS about Bob.
+    let logs = fleet.logs().join("\n");
+    assert!(logs.contains("refused a Connect username derived from an unverified email"), "{logs}");
 }

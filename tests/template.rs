@@ -112,17 +112,72 @@ fn assert_http_envelope(name: &str, answer: &serde_json::Value) {
     }
 }
 
+/// The text of one resource of the template: from its logical id to the next line indented by
+/// exactly two spaces.
+fn resource_text<'a>(template: &'a str, id: &str) -> &'a str {
+    let start = template.find(&format!("\n  {id}:\n")).unwrap_or_else(|| panic!("no {id}"));
+    let rest = &template[start + 1..];
+    let end = rest.match_indices("\n  ").find(|(i, _)| !rest[i + 3..].starts_with(' ')).map_or(rest.len(), |(i, _)| i);
+    &rest[..end]
+}
+
+/// `[a, b]` or `a` after `key:` on a line, as a list.
+fn inline_list(line: &str, key: &str) -> Option<Vec<String>> {
+    let value = line.trim().strip_prefix(key)?.trim();
+    let inner = value.strip_prefix('[').and_then(|v| v.strip_suffix(']')).unwrap_or(value);
+    Some(inner.split(',').map(|s| s.trim().trim_matches('\'').to_owned()).filter(|s| !s.is_empty()).collect())
+}
+
+/// What a function's policy grants on DynamoDB: each action with the leading-key prefixes it may touch.
+fn dynamodb_grants(resource: &str) -> std::collections::BTreeMap<String, BTreeSet<String>> {
+    let mut grants = std::collections::BTreeMap::<String, BTreeSet<String>>::new();
+    let statements = resource.split("- Sid:").skip(1);
+    for statement in statements {
+        let actions = statement.lines().find_map(|l| inline_list(l, "Action:")).unwrap_or_default();
+        let prefixes = statement.lines().find_map(|l| inline_list(l, "dynamodb:LeadingKeys:")).unwrap_or_default();
+        for action in actions.into_iter().filter(|a| a.starts_with("dynamodb:")) {
+            grants.entry(action).or_default().extend(prefixes.iter().cloned());
+        }
+    }
+    grants
+}
+
+#[test]
+fn assign_id_is_granted_exactly_the_dynamodb_actions_it_performs_on_each_key_prefix() {
+    let template = std::fs::read_to_string(repo_root().join("template.yaml")).unwrap();
+    let grants = dynamodb_grants(resource_text(&template, "AssignIdFunction"));
+    let set = |items: &[&str]| items.iter().map(|s| (*s).to_owned()).collect::<BTreeSet<_>>();
+    let expected = std::collections::BTreeMap::from([
+        // The attempt counter, the code pointer and the session are read.
+        ("dynamodb:GetItem".to_owned(), set(&["ATTEMPTS#*", "DTMF#*", "SESSION#*"])),
+        // Contact pointers are put (in the linking transaction).
+        ("dynamodb:PutItem".to_owned(), set(&["CONTACT#*"])),
+        // The session's linkedContactIds and the wrong-code counter are updated.
+        ("dynamodb:UpdateItem".to_owned(), set(&["ATTEMPTS#*", "SESSION#*"])),
+    ]);
+    assert_eq!(grants, expected);
+}
+
+#[test]
+fn cors_allows_the_agent_apps_headers_and_names_no_origin_by_default() {
+    let template = std::fs::read_to_string(repo_root().join("template.yaml")).unwrap();
+    let parameter = resource_text(&template, "CorsAllowedOrigins");
+    assert!(!parameter.contains("Default:"), "a deploy names its origins: {parameter}");
+    let api = resource_text(&template, "AgentApi");
+    let headers = api.lines().find_map(|l| inline_list(l, "AllowHeaders:")).expect("AllowHeaders");
+    for header in
+        ["Content-Type", "cognitoIdToken", "Authorization", "X-Amz-Date", "X-Amz-Security-Token", "X-Amz-User-Agent"]
+    {
+        assert!(headers.iter().any(|h| h.eq_ignore_ascii_case(header)), "{header} is not allowed: {headers:?}");
+    }
+}
+
 #[test]
 fn the_local_gateway_routes_are_the_templates_routes() {
     let template = std::fs::read_to_string(repo_root().join("template.yaml")).unwrap();
     for route in switchboard_local::cloud::HTTP_ROUTES {
         let id = logical_id(route.function);
-        let start = template.find(&format!("\n  {id}:\n")).unwrap_or_else(|| panic!("no {id}"));
-        // The resource's text runs to the next line indented by exactly two spaces.
-        let rest = &template[start + 1..];
-        let end =
-            rest.match_indices("\n  ").find(|(i, _)| !rest[i + 3..].starts_with(' ')).map_or(rest.len(), |(i, _)| i);
-        let resource = &rest[..end];
+        let resource = resource_text(&template, &id);
         let has = |line: String| resource.lines().any(|l| l.trim() == line);
         assert!(has(format!("Path: {}", route.path)), "{id} has no Path: {}", route.path);
         assert!(has(format!("Method: {}", route.method)), "{id} has no Method: {}", route.method);

@@ -39,10 +39,14 @@ pub const HTTP_ROUTES: &[Route] = &[
     Route { method: "PUT", path: "/connect-user-cache", function: "put-connect-user-cache", access: Access::Agent },
 ];
 
-/// The app client's attributes, as template.yaml declares them: `custom:connectUserId` is readable
-/// but not writable, so only `set-connect-user-id` (an admin call) can set it.
+/// The app client's attributes, as template.yaml declares them: `custom:connectUserId` and `email` are
+/// readable but not writable, so only `set-connect-user-id` (an admin call) can set the id and only
+/// admins can change the email the Connect username is derived from.
 pub const CLIENT_READ_ATTRIBUTES: &[&str] = &["email", "email_verified", "name", "custom:connectUserId"];
-pub const CLIENT_WRITE_ATTRIBUTES: &[&str] = &["email", "name"];
+pub const CLIENT_WRITE_ATTRIBUTES: &[&str] = &["name"];
+
+/// The Secrets Manager secret holding the PIN pepper (the template generates one per stack).
+pub const PIN_PEPPER_SECRET: &str = "switchboard/emergency/pin-pepper";
 
 /// The agents' user pool in moto.
 #[derive(Debug, Clone)]
@@ -177,6 +181,7 @@ impl LocalCloud {
                 ("EMERGENCY_TYPES", emergency.types.join(",")),
                 ("PINPOINT_APPLICATION_ID", self.fixture.pinpoint.application_id.clone()),
                 ("SMS_SENDER_ID", emergency.sms_sender_id.clone()),
+                ("PIN_PEPPER", format!("secretsmanager:{PIN_PEPPER_SECRET}")),
                 ("VIDEO_TABLE", self.fixture.video.table_name.clone()),
                 ("CONNECT_INSTANCE_ID", self.fixture.connect.instance_id.clone()),
                 ("COGNITO_USER_POOL_ID", self.user_pool.pool_id.clone()),
@@ -219,6 +224,7 @@ impl LocalCloud {
         create_pk_sk_table(&dynamodb, &self.fixture.video.table_name).await?;
         create_pk_sk_table(&dynamodb, &self.fixture.identity.table_name).await?;
         self.seed_identity_keys().await?;
+        self.seed_pin_pepper().await?;
         for admin in &self.fixture.emergency.admins {
             dynamodb
                 .put_item()
@@ -337,6 +343,19 @@ impl LocalCloud {
             .send()
             .await
             .map_err(|e| seed_error("key parameter", e))?;
+        Ok(())
+    }
+
+    /// A fresh random pepper per local cloud, as the stack generates one per deploy.
+    async fn seed_pin_pepper(&self) -> Result<(), CloudError> {
+        let pepper = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+        aws_sdk_secretsmanager::Client::new(&self.sdk_config().await)
+            .create_secret()
+            .name(PIN_PEPPER_SECRET)
+            .secret_string(pepper)
+            .send()
+            .await
+            .map_err(|e| seed_error("PIN pepper secret", e))?;
         Ok(())
     }
 

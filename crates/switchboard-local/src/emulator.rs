@@ -383,8 +383,9 @@ async fn get_federation_token(
         }
         Err(problem) => return aws_error(StatusCode::INTERNAL_SERVER_ERROR, "InternalServiceException", &problem),
     };
+    // Connect answers a session name that names no user of the instance with UserNotFoundException.
     let Some(user) = state.fixture.connect.users.iter().find(|u| u.username.eq_ignore_ascii_case(&session)) else {
-        return aws_error(StatusCode::NOT_FOUND, "ResourceNotFoundException", "User not found");
+        return aws_error(StatusCode::NOT_FOUND, "UserNotFoundException", "User not found");
     };
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     Json(json!({

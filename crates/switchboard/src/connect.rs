@@ -9,10 +9,12 @@ use std::{collections::BTreeMap, collections::HashMap, future::Future};
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde::{Deserialize, Serialize};
 
+use crate::deadline::Deadline;
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ContactFlowEvent {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub details: Details,
     #[serde(default)]
     pub name: Option<String>,
@@ -21,10 +23,11 @@ pub struct ContactFlowEvent {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Details {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub contact_data: ContactData,
     /// The block's `LambdaInvocationAttributes`. Connect sends strings; anything else is ignored.
-    #[serde(default)]
+    /// `null` (a block with no parameters, as some flows send it) is the same as none.
+    #[serde(default, deserialize_with = "null_as_default")]
     pub parameters: HashMap<String, serde_json::Value>,
 }
 
@@ -39,8 +42,17 @@ pub struct ContactData {
     pub initiation_method: Option<String>,
     pub customer_endpoint: Option<Endpoint>,
     pub system_endpoint: Option<Endpoint>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub attributes: HashMap<String, serde_json::Value>,
+}
+
+/// `null` as the type's default, for fields Connect sends as `null` when empty.
+fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -110,23 +122,33 @@ impl FlowResult {
 }
 
 /// Runs a Connect flow function: parses each event leniently and answers with its [`FlowResult`].
-/// An `Err` from the handler becomes a Lambda error, which sends the flow down its Error branch.
+/// The handler gets the invocation's [`Deadline`] and, as a backstop, is stopped at it: Connect has
+/// given up by then, so an answer after it helps no one. An `Err` from the handler (or the deadline)
+/// becomes a Lambda error, which sends the flow down its Error branch.
 pub async fn serve<H, Fut, E>(handler: H) -> Result<(), lambda_runtime::Error>
 where
-    H: Fn(ContactFlowEvent) -> Fut,
+    H: Fn(ContactFlowEvent, Deadline) -> Fut,
     Fut: Future<Output = Result<FlowResult, E>>,
     E: std::error::Error + Send + Sync + 'static,
 {
     let handler = &handler;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<ContactFlowEvent>| async move {
-        match handler(event.payload).await {
-            Ok(result) => {
+        let deadline = Deadline::for_invocation(event.context.deadline);
+        // Boxed: the handler's future is deep (every call wrapped in the deadline), and nesting it
+        // inside the runtime's own futures would exceed the compiler's type-layout depth limit.
+        let answer = deadline.run("the handler", Box::pin(handler(event.payload, deadline))).await;
+        match answer {
+            Ok(Ok(result)) => {
                 tracing::info!(result = result.code(), "flow function answered");
                 Ok(result)
             }
-            Err(error) => {
+            Ok(Err(error)) => {
                 tracing::error!(error = %error, "flow function failed");
                 Err(lambda_runtime::Error::from(error))
+            }
+            Err(late) => {
+                tracing::error!(error = %late, "flow function failed");
+                Err(lambda_runtime::Error::from(late))
             }
         }
     }))
@@ -157,6 +179,21 @@ mod tests {
         assert_eq!(event.parameter("location"), Some("Sydney"));
         assert_eq!(event.parameter("n"), None);
         assert_eq!(event.parameter("blank"), None);
+    }
+
+    #[test]
+    fn null_parameters_attributes_and_contact_data_are_empty() {
+        let event: ContactFlowEvent = serde_json::from_value(serde_json::json!({
+            "Details": {"ContactData": {"ContactId": "c-1", "Attributes": null}, "Parameters": null}
+        }))
+        .unwrap();
+        assert_eq!(event.parameter("location"), None);
+        assert_eq!(event.contact_id(), Some("c-1"));
+        let bare: ContactFlowEvent =
+            serde_json::from_value(serde_json::json!({"Details": {"ContactData": null, "Parameters": null}})).unwrap();
+        assert_eq!(bare.contact_id(), None);
+        let no_details: ContactFlowEvent = serde_json::from_value(serde_json::json!({"Details": null})).unwrap();
+        assert_eq!(no_details.initial_contact_id(), None);
     }
 
     #[test]

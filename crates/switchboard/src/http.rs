@@ -175,7 +175,8 @@ where
     .await
 }
 
-/// Parses a JSON body into `T`; a missing body, bad JSON or a missing field is a 400 naming it.
+/// Parses a JSON body into `T`; a missing body or bad JSON is a 400 naming `body`, a missing field or
+/// a field of the wrong type a 400 naming that field (its path, e.g. `meetingAttendees[0].name`).
 pub fn json_body<T: DeserializeOwned>(request: &Request) -> Result<T, ApiError> {
     let bytes: &[u8] = match request.body() {
         Body::Empty => return Err(ApiError::bad_field("body", "a JSON body is required")),
@@ -183,12 +184,21 @@ pub fn json_body<T: DeserializeOwned>(request: &Request) -> Result<T, ApiError> 
         Body::Binary(bytes) => bytes,
         _ => return Err(ApiError::bad_field("body", "a JSON body is required")),
     };
-    serde_json::from_slice(bytes).map_err(|e| {
-        let problem = e.to_string();
-        // serde names the field in "missing field `x`" / "unknown field `x`"; lift it to the front.
-        let field = problem.split('`').nth(1).unwrap_or("body");
-        ApiError::bad_field(field, &problem)
-    })
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+        let problem = e.inner().to_string();
+        let field = match (e.inner().classify(), e.path().to_string()) {
+            // Not JSON at all: the body is what is wrong, wherever the parser stopped.
+            (category, _) if category != serde_json::error::Category::Data => "body".to_owned(),
+            // At the root, serde names the field in "missing field `x`".
+            (_, path) if path == "." => problem.split('`').nth(1).unwrap_or("body").to_owned(),
+            (_, path) => path,
+        };
+        ApiError::bad_field(&field, &problem)
+    })?;
+    // Text after the JSON value makes the body malformed, as `serde_json::from_slice` would say.
+    deserializer.end().map_err(|e| ApiError::bad_field("body", &e.to_string()))?;
+    Ok(value)
 }
 
 /// The success envelope.
@@ -257,6 +267,28 @@ mod tests {
         let error = json_body::<Body1>(&no_field).unwrap_err();
         assert_eq!(error.status, StatusCode::BAD_REQUEST);
         assert!(error.message.starts_with("connect_user_id:"), "{}", error.message);
+        let wrong_type = request_with(http_api_event(serde_json::json!({}), Some(r#"{"connect_user_id": 42}"#)));
+        let error = json_body::<Body1>(&wrong_type).unwrap_err();
+        assert!(error.message.starts_with("connect_user_id: invalid type"), "{}", error.message);
+        for malformed in ["{not json", r#"{"connect_user_id": "a"} trailing"#, "[]"] {
+            let request = request_with(http_api_event(serde_json::json!({}), Some(malformed)));
+            let error = json_body::<Body1>(&request).unwrap_err();
+            assert!(error.message.starts_with("body:"), "{malformed}: {}", error.message);
+        }
+    }
+
+    #[derive(serde::Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct Outer {
+        attendees: Vec<Body1>,
+    }
+
+    #[test]
+    fn a_nested_field_of_the_wrong_type_is_named_by_its_path() {
+        let request =
+            request_with(http_api_event(serde_json::json!({}), Some(r#"{"attendees": [{"connect_user_id": true}]}"#)));
+        let error = json_body::<Outer>(&request).unwrap_err();
+        assert!(error.message.starts_with("attendees[0].connect_user_id:"), "{}", error.message);
     }
 
     #[test]

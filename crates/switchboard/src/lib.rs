@@ -7,6 +7,8 @@
 pub mod aws;
 pub mod config;
 pub mod connect;
+pub mod connect_api;
+pub mod deadline;
 pub mod emergency;
 pub mod http;
 pub mod identity;

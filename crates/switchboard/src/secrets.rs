@@ -24,6 +24,11 @@ pub async fn resolve_list(sdk: &SdkConfig, env: &Settings<'_>, name: &str) -> Re
     Ok(values.into_iter().map(|(_, value)| value).collect())
 }
 
+/// Reads the one reference in the variable `name` and returns the secret value.
+pub async fn resolve_one(sdk: &SdkConfig, env: &Settings<'_>, name: &str) -> Result<String, ConfigError> {
+    resolve(sdk, name, &env.string(name)?).await
+}
+
 async fn resolve(sdk: &SdkConfig, variable: &str, reference: &str) -> Result<String, ConfigError> {
     let failed = |reason: String| ConfigError::Malformed { name: variable.to_owned(), reason };
     if let Some(id) = reference.strip_prefix("secretsmanager:") {

@@ -113,16 +113,17 @@ where
     }
 }
 
-/// Whether a transaction was cancelled because one of its conditions was false (and not for a
-/// conflict, throttling or validation, which are faults).
-pub fn is_transaction_condition_failed(
+/// Whether a transaction lost a race: it was cancelled because one of its conditions was false, or
+/// because another request was writing the same item at that moment (`TransactionConflict`). Both
+/// mean "read again and retry"; throttling or validation are faults and are not races.
+pub fn is_transaction_race_lost(
     error: &SdkError<aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError, HttpResponse>,
 ) -> bool {
     use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
     match error {
         SdkError::ServiceError(e) => match e.err() {
             TransactWriteItemsError::TransactionCanceledException(cancelled) => {
-                cancelled.cancellation_reasons().iter().any(|r| r.code() == Some("ConditionalCheckFailed"))
+                cancelled.cancellation_reasons().iter().any(|r| RACE_LOST.contains(&r.code().unwrap_or_default()))
             }
             _ => false,
         },
@@ -130,10 +131,40 @@ pub fn is_transaction_condition_failed(
     }
 }
 
+/// The cancellation reasons of a transaction that lost a race.
+const RACE_LOST: &[&str] = &["ConditionalCheckFailed", "TransactionConflict"];
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use time::macros::datetime;
+
+    fn cancelled(
+        reasons: &[&str],
+    ) -> SdkError<aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError, HttpResponse> {
+        use aws_sdk_dynamodb::{
+            operation::transact_write_items::TransactWriteItemsError,
+            types::{error::TransactionCanceledException, CancellationReason},
+        };
+        let reasons = reasons.iter().map(|code| CancellationReason::builder().code(*code).build()).collect();
+        SdkError::service_error(
+            TransactWriteItemsError::TransactionCanceledException(
+                TransactionCanceledException::builder().set_cancellation_reasons(Some(reasons)).build(),
+            ),
+            HttpResponse::new(
+                aws_smithy_runtime_api::http::StatusCode::try_from(400).unwrap(),
+                aws_smithy_types::body::SdkBody::empty(),
+            ),
+        )
+    }
+
+    #[test]
+    fn a_failed_condition_or_a_conflict_is_a_lost_race_and_throttling_is_not() {
+        assert!(is_transaction_race_lost(&cancelled(&["None", "ConditionalCheckFailed"])));
+        assert!(is_transaction_race_lost(&cancelled(&["TransactionConflict", "None"])));
+        assert!(!is_transaction_race_lost(&cancelled(&["ThrottlingError", "None"])));
+        assert!(!is_transaction_race_lost(&cancelled(&["ValidationError"])));
+    }
 
     #[test]
     fn items_past_their_ttl_are_not_live() {

@@ -7,9 +7,10 @@ use std::{collections::HashMap, sync::Arc};
 use aws_sdk_dynamodb::types::AttributeValue;
 use switchboard::{
     connect::{ContactFlowEvent, FlowResult},
+    deadline::Deadline,
     emergency::{
-        one_time_pin::SmsSettings, settings::Names, settings::PinPolicy, CheckEmergency, OneTimePin, UpdateEmergency,
-        VerifyPin,
+        one_time_pin::SmsSettings, pin::Pepper, settings::Names, settings::PinPolicy, CheckEmergency, OneTimePin,
+        UpdateEmergency, VerifyPin,
     },
     time::ManualClock,
 };
@@ -54,6 +55,7 @@ impl Harness {
                 origination_number: None,
             },
             policy: PinPolicy::default(),
+            pepper: pepper(),
             clock: Arc::new(self.clock.clone()),
         }
     }
@@ -63,6 +65,7 @@ impl Harness {
             dynamodb: self.dynamodb.clone(),
             table: self.table.clone(),
             policy: PinPolicy::default(),
+            pepper: pepper(),
             clock: Arc::new(self.clock.clone()),
         }
     }
@@ -101,12 +104,21 @@ impl Harness {
 
     /// Sends and verifies a PIN for `contact`, as the authentication flow does.
     async fn verified_admin(&self, contact: &str) {
-        let sent = self.one_time_pin().handle(event(contact, ADMIN, &[])).await.unwrap();
+        let sent = self.one_time_pin().handle(event(contact, ADMIN, &[]), deadline()).await.unwrap();
         assert_eq!(sent.code(), "SENT");
         let pin = self.last_pin(ADMIN);
-        let verified = self.verify_pin().handle(event(contact, ADMIN, &[("pin", &pin)])).await.unwrap();
+        let verified = self.verify_pin().handle(event(contact, ADMIN, &[("pin", &pin)]), deadline()).await.unwrap();
         assert_eq!(verified.code(), "VERIFIED");
     }
+}
+
+fn pepper() -> Pepper {
+    Pepper::new(b"the handler tests' pepper".to_vec()).unwrap()
+}
+
+/// What Connect gives an invocation: Switchboard's whole 7 s.
+fn deadline() -> Deadline {
+    Deadline::after(Deadline::MAX)
 }
 
 fn update_with(
@@ -153,7 +165,7 @@ async fn pin_is_sent_only_to_enabled_admin_mobiles_and_never_returned_or_stored(
     let h = Harness::start().await;
     let send = h.one_time_pin();
 
-    let sent = send.handle(event("c-sent", ADMIN, &[])).await.unwrap();
+    let sent = send.handle(event("c-sent", ADMIN, &[]), deadline()).await.unwrap();
     assert_result(&sent, "SENT", &[("PinLength", "6"), ("ExpiresInSeconds", "120")]);
     let pin = h.last_pin(ADMIN);
     let sms = h.cloud.emulator.outbox();
@@ -172,27 +184,27 @@ async fn pin_is_sent_only_to_enabled_admin_mobiles_and_never_returned_or_stored(
 
     // Not E.164, unknown and disabled admins: NOT_ADMIN and no SMS.
     for number in ["0412345678", "+61400555666", "+61499999999"] {
-        let result = send.handle(event("c-x", number, &[])).await.unwrap();
+        let result = send.handle(event("c-x", number, &[]), deadline()).await.unwrap();
         assert_result(&result, "NOT_ADMIN", &[]);
     }
     // The parameter wins over the caller id.
-    let result = send.handle(event("c-y", ADMIN, &[("phoneNumber", "+61400555666")])).await.unwrap();
+    let result = send.handle(event("c-y", ADMIN, &[("phoneNumber", "+61400555666")]), deadline()).await.unwrap();
     assert_result(&result, "NOT_ADMIN", &[]);
     assert_eq!(h.cloud.emulator.outbox().len(), 1, "no SMS for refused numbers");
     assert!(h.item("OTP#c-x", "CHALLENGE").await.is_none());
 
     // A landline admin is told so.
-    let result = send.handle(event("c-land", "+61298765432", &[])).await.unwrap();
+    let result = send.handle(event("c-land", "+61298765432", &[]), deadline()).await.unwrap();
     assert_result(&result, "NOT_MOBILE", &[("PhoneType", "LANDLINE")]);
 
     // An SMS that is not delivered: SMS_FAILED and no challenge left behind.
-    let result = send.handle(event("c-fail", "+61400000999", &[])).await.unwrap();
+    let result = send.handle(event("c-fail", "+61400000999", &[]), deadline()).await.unwrap();
     assert_result(&result, "SMS_FAILED", &[]);
     assert!(h.item("OTP#c-fail", "CHALLENGE").await.is_none());
 
     // No contact id: the flow gets INVALID_INPUT naming it.
     let no_contact: ContactFlowEvent = serde_json::from_value(serde_json::json!({"Details": {}})).unwrap();
-    assert_result(&send.handle(no_contact).await.unwrap(), "INVALID_INPUT", &[("Field", "ContactId")]);
+    assert_result(&send.handle(no_contact, deadline()).await.unwrap(), "INVALID_INPUT", &[("Field", "ContactId")]);
 }
 
 #[tokio::test]
@@ -200,15 +212,15 @@ async fn sends_are_rate_limited_per_number_and_window() {
     let h = Harness::start().await;
     let send = h.one_time_pin();
     for i in 0..3 {
-        assert_result(&send.handle(event(&format!("c-{i}"), ADMIN, &[])).await.unwrap(), "SENT", &[]);
+        assert_result(&send.handle(event(&format!("c-{i}"), ADMIN, &[]), deadline()).await.unwrap(), "SENT", &[]);
     }
-    assert_result(&send.handle(event("c-3", ADMIN, &[])).await.unwrap(), "RATE_LIMITED", &[]);
+    assert_result(&send.handle(event("c-3", ADMIN, &[]), deadline()).await.unwrap(), "RATE_LIMITED", &[]);
     assert_eq!(h.cloud.emulator.outbox().len(), 3);
     // Another admin has their own window.
-    assert_result(&send.handle(event("c-4", "+61412000111", &[])).await.unwrap(), "SENT", &[]);
+    assert_result(&send.handle(event("c-4", "+61412000111", &[]), deadline()).await.unwrap(), "SENT", &[]);
     // The next window opens again.
     h.clock.advance(time::Duration::seconds(900));
-    assert_result(&send.handle(event("c-5", ADMIN, &[])).await.unwrap(), "SENT", &[]);
+    assert_result(&send.handle(event("c-5", ADMIN, &[]), deadline()).await.unwrap(), "SENT", &[]);
 }
 
 #[tokio::test]
@@ -217,53 +229,73 @@ async fn pins_verify_once_expire_and_lock_after_three_wrong_tries() {
     let (send, verify) = (h.one_time_pin(), h.verify_pin());
 
     // Right PIN (with the # the caller pressed): VERIFIED, then never again (replay).
-    send.handle(event("c-ok", ADMIN, &[])).await.unwrap();
+    send.handle(event("c-ok", ADMIN, &[]), deadline()).await.unwrap();
     let pin = h.last_pin(ADMIN);
-    assert_result(&verify.handle(event("c-ok", ADMIN, &[("pin", &format!("{pin}#"))])).await.unwrap(), "VERIFIED", &[]);
-    assert_result(&verify.handle(event("c-ok", ADMIN, &[("pin", &pin)])).await.unwrap(), "NO_CHALLENGE", &[]);
+    assert_result(
+        &verify.handle(event("c-ok", ADMIN, &[("pin", &format!("{pin}#"))]), deadline()).await.unwrap(),
+        "VERIFIED",
+        &[],
+    );
+    assert_result(
+        &verify.handle(event("c-ok", ADMIN, &[("pin", &pin)]), deadline()).await.unwrap(),
+        "NO_CHALLENGE",
+        &[],
+    );
 
     // Three wrong PINs lock the challenge; the right one is refused after that.
-    send.handle(event("c-lock", ADMIN, &[])).await.unwrap();
+    send.handle(event("c-lock", ADMIN, &[]), deadline()).await.unwrap();
     let pin = h.last_pin(ADMIN);
     let wrong = if pin == "000000" { "111111" } else { "000000" };
     assert_result(
-        &verify.handle(event("c-lock", ADMIN, &[("pin", wrong)])).await.unwrap(),
+        &verify.handle(event("c-lock", ADMIN, &[("pin", wrong)]), deadline()).await.unwrap(),
         "WRONG_PIN",
         &[("AttemptsLeft", "2")],
     );
     assert_result(
-        &verify.handle(event("c-lock", ADMIN, &[("pin", "12")])).await.unwrap(),
+        &verify.handle(event("c-lock", ADMIN, &[("pin", "12")]), deadline()).await.unwrap(),
         "WRONG_PIN",
         &[("AttemptsLeft", "1")],
     );
     assert_result(
-        &verify.handle(event("c-lock", ADMIN, &[("pin", wrong)])).await.unwrap(),
+        &verify.handle(event("c-lock", ADMIN, &[("pin", wrong)]), deadline()).await.unwrap(),
         "LOCKED",
         &[("AttemptsLeft", "0")],
     );
-    assert_result(&verify.handle(event("c-lock", ADMIN, &[("pin", &pin)])).await.unwrap(), "LOCKED", &[]);
+    assert_result(&verify.handle(event("c-lock", ADMIN, &[("pin", &pin)]), deadline()).await.unwrap(), "LOCKED", &[]);
     let challenge = h.item("OTP#c-lock", "CHALLENGE").await.unwrap();
     assert_eq!(challenge["attempts"], AttributeValue::N("3".into()), "tries stop counting at the limit");
 
     // A PIN keyed after its expiry: EXPIRED.
     h.clock.advance(time::Duration::seconds(900)); // a fresh rate window too
-    send.handle(event("c-late", ADMIN, &[])).await.unwrap();
+    send.handle(event("c-late", ADMIN, &[]), deadline()).await.unwrap();
     let pin = h.last_pin(ADMIN);
     h.clock.advance(time::Duration::seconds(120));
-    assert_result(&verify.handle(event("c-late", ADMIN, &[("pin", &pin)])).await.unwrap(), "EXPIRED", &[]);
+    assert_result(&verify.handle(event("c-late", ADMIN, &[("pin", &pin)]), deadline()).await.unwrap(), "EXPIRED", &[]);
 
     // A new PIN for the same contact replaces the old one.
-    send.handle(event("c-again", ADMIN, &[])).await.unwrap();
+    send.handle(event("c-again", ADMIN, &[]), deadline()).await.unwrap();
     let first = h.last_pin(ADMIN);
-    send.handle(event("c-again", ADMIN, &[])).await.unwrap();
+    send.handle(event("c-again", ADMIN, &[]), deadline()).await.unwrap();
     let second = h.last_pin(ADMIN);
     if first != second {
-        assert_result(&verify.handle(event("c-again", ADMIN, &[("pin", &first)])).await.unwrap(), "WRONG_PIN", &[]);
+        assert_result(
+            &verify.handle(event("c-again", ADMIN, &[("pin", &first)]), deadline()).await.unwrap(),
+            "WRONG_PIN",
+            &[],
+        );
     }
-    assert_result(&verify.handle(event("c-again", ADMIN, &[("pin", &second)])).await.unwrap(), "VERIFIED", &[]);
+    assert_result(
+        &verify.handle(event("c-again", ADMIN, &[("pin", &second)]), deadline()).await.unwrap(),
+        "VERIFIED",
+        &[],
+    );
 
     // No challenge at all.
-    assert_result(&verify.handle(event("c-none", ADMIN, &[("pin", "123456")])).await.unwrap(), "NO_CHALLENGE", &[]);
+    assert_result(
+        &verify.handle(event("c-none", ADMIN, &[("pin", "123456")]), deadline()).await.unwrap(),
+        "NO_CHALLENGE",
+        &[],
+    );
 }
 
 #[tokio::test]
@@ -274,20 +306,24 @@ async fn updates_need_a_verified_admin_and_valid_input_and_are_audited() {
 
     // Unknown and never-set locations.
     assert_result(
-        &check.handle(event("c", ADMIN, &[("location", "Atlantis")])).await.unwrap(),
+        &check.handle(event("c", ADMIN, &[("location", "Atlantis")]), deadline()).await.unwrap(),
         "UNKNOWN_LOCATION",
         &[("Emergency", "false")],
     );
     assert_result(
-        &check.handle(event("c", ADMIN, &[("location", "Sydney")])).await.unwrap(),
+        &check.handle(event("c", ADMIN, &[("location", "Sydney")]), deadline()).await.unwrap(),
         "NOT_SET_UP",
         &[("Emergency", "false")],
     );
 
     // No verified challenge: UNAUTHORIZED and nothing written.
-    assert_result(&update.handle(event("c-anon", ADMIN, &set_sydney)).await.unwrap(), "UNAUTHORIZED", &[]);
-    h.one_time_pin().handle(event("c-unverified", ADMIN, &[])).await.unwrap();
-    assert_result(&update.handle(event("c-unverified", ADMIN, &set_sydney)).await.unwrap(), "UNAUTHORIZED", &[]);
+    assert_result(&update.handle(event("c-anon", ADMIN, &set_sydney), deadline()).await.unwrap(), "UNAUTHORIZED", &[]);
+    h.one_time_pin().handle(event("c-unverified", ADMIN, &[]), deadline()).await.unwrap();
+    assert_result(
+        &update.handle(event("c-unverified", ADMIN, &set_sydney), deadline()).await.unwrap(),
+        "UNAUTHORIZED",
+        &[],
+    );
     assert!(h.item("LOC#Sydney", "STATE").await.is_none());
 
     h.verified_admin("c-admin").await;
@@ -297,24 +333,30 @@ async fn updates_need_a_verified_admin_and_valid_input_and_are_audited() {
         (vec![("location", "Sydney"), ("action", "set"), ("emergencyType", "Alien Invasion")], "emergencyType"),
         (vec![("location", "Sydney"), ("action", "set")], "emergencyType"),
     ] {
-        let result = update.handle(event("c-admin", ADMIN, &params)).await.unwrap();
+        let result = update.handle(event("c-admin", ADMIN, &params), deadline()).await.unwrap();
         assert_result(&result, "INVALID_INPUT", &[("Field", field)]);
     }
     assert!(h.item("LOC#Sydney", "STATE").await.is_none(), "invalid input writes nothing");
 
     // Set (case-insensitive input, stored in the configured spelling), then remove.
     let result = update
-        .handle(event("c-admin", ADMIN, &[("location", "sydney"), ("action", "SET"), ("emergencyType", "fire alarm")]))
+        .handle(
+            event("c-admin", ADMIN, &[("location", "sydney"), ("action", "SET"), ("emergencyType", "fire alarm")]),
+            deadline(),
+        )
         .await
         .unwrap();
     assert_result(&result, "UPDATED", &[("Emergency", "true"), ("EmergencyType", "Fire Alarm")]);
     assert_result(
-        &check.handle(event("c-customer", "+61400111222", &[("location", "Sydney")])).await.unwrap(),
+        &check.handle(event("c-customer", "+61400111222", &[("location", "Sydney")]), deadline()).await.unwrap(),
         "OK",
         &[("Emergency", "true"), ("EmergencyType", "Fire Alarm"), ("UpdatedAt", "2026-11-23T09:00:00Z")],
     );
     h.clock.advance(time::Duration::seconds(60));
-    let result = update.handle(event("c-admin", ADMIN, &[("location", "Sydney"), ("action", "remove")])).await.unwrap();
+    let result = update
+        .handle(event("c-admin", ADMIN, &[("location", "Sydney"), ("action", "remove")]), deadline())
+        .await
+        .unwrap();
     assert_result(&result, "UPDATED", &[("Emergency", "false"), ("EmergencyType", "No Emergency")]);
 
     let audit = h
@@ -337,7 +379,7 @@ async fn updates_need_a_verified_admin_and_valid_input_and_are_audited() {
 
     // The admin session ends ADMIN_SESSION_SECONDS after verification.
     h.clock.advance(time::Duration::seconds(900));
-    assert_result(&update.handle(event("c-admin", ADMIN, &set_sydney)).await.unwrap(), "UNAUTHORIZED", &[]);
+    assert_result(&update.handle(event("c-admin", ADMIN, &set_sydney), deadline()).await.unwrap(), "UNAUTHORIZED", &[]);
 }
 
 #[tokio::test]
@@ -365,6 +407,7 @@ async fn a_dynamodb_fault_during_update_is_a_lambda_error_and_writes_nothing() {
     let no_state = mock!(aws_sdk_dynamodb::Client::get_item)
         .match_requests(|r| r.key().and_then(|k| k.get("pk")) == Some(&AttributeValue::S("LOC#Sydney".into())))
         .then_output(|| GetItemOutput::builder().build());
+    let enabled_admin = enabled_admin_rule();
     // Throttled, then a server error on every retry: the SDK retries the whole transaction, which
     // DynamoDB applies all-or-nothing, and gives up.
     let faulty_transaction = mock!(aws_sdk_dynamodb::Client::transact_write_items)
@@ -377,12 +420,18 @@ async fn a_dynamodb_fault_during_update_is_a_lambda_error_and_writes_nothing() {
         .times(2)
         .output(|| TransactWriteItemsOutput::builder().build()) // never reached: the SDK stops after 3 attempts
         .build();
-    let dynamodb =
-        mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, &[&verified_challenge, &no_state, &faulty_transaction]);
+    let dynamodb = mock_client!(
+        aws_sdk_dynamodb,
+        RuleMode::MatchAny,
+        &[&verified_challenge, &enabled_admin, &no_state, &faulty_transaction]
+    );
     let update = update_with(dynamodb, "EmergencyTable", &fixture, &clock);
 
     let error = update
-        .handle(event("c-admin", ADMIN, &[("location", "Sydney"), ("action", "set"), ("emergencyType", "Fire Alarm")]))
+        .handle(
+            event("c-admin", ADMIN, &[("location", "Sydney"), ("action", "set"), ("emergencyType", "Fire Alarm")]),
+            deadline(),
+        )
         .await
         .expect_err("a DynamoDB fault must be a Lambda error, so the flow takes its Error branch");
     let message = error.to_string();
@@ -391,4 +440,191 @@ async fn a_dynamodb_fault_during_update_is_a_lambda_error_and_writes_nothing() {
     // Every write goes through the one transaction: a state put without its audit entry (or the
     // reverse) is impossible. Any other write call would have failed this mock client (no rule).
     assert_eq!(verified_challenge.num_calls(), 1);
+}
+
+/// The admin item, enabled.
+fn enabled_admin_rule() -> aws_smithy_mocks::Rule {
+    use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
+    aws_smithy_mocks::mock!(aws_sdk_dynamodb::Client::get_item)
+        .match_requests(|r| r.key().and_then(|k| k.get("pk")) == Some(&AttributeValue::S(format!("ADMIN#{ADMIN}"))))
+        .then_output(|| {
+            GetItemOutput::builder()
+                .item("pk", AttributeValue::S(format!("ADMIN#{ADMIN}")))
+                .item("sk", AttributeValue::S("ADMIN".into()))
+                .item("enabled", AttributeValue::Bool(true))
+                .build()
+        })
+}
+
+#[tokio::test]
+async fn an_admin_disabled_after_verifying_cannot_update() {
+    let h = Harness::start().await;
+    h.verified_admin("c-fired").await;
+    h.dynamodb
+        .update_item()
+        .table_name(&h.table)
+        .key("pk", AttributeValue::S(format!("ADMIN#{ADMIN}")))
+        .key("sk", AttributeValue::S("ADMIN".into()))
+        .update_expression("SET enabled = :no")
+        .expression_attribute_values(":no", AttributeValue::Bool(false))
+        .send()
+        .await
+        .unwrap();
+    let set_sydney = [("location", "Sydney"), ("action", "set"), ("emergencyType", "Fire Alarm")];
+    assert_result(
+        &h.update().handle(event("c-fired", ADMIN, &set_sydney), deadline()).await.unwrap(),
+        "UNAUTHORIZED",
+        &[],
+    );
+    assert!(h.item("LOC#Sydney", "STATE").await.is_none(), "nothing was written");
+}
+
+#[tokio::test]
+async fn an_update_that_meets_a_transaction_conflict_reads_again_and_retries() {
+    use aws_sdk_dynamodb::operation::{get_item::GetItemOutput, transact_write_items::TransactWriteItemsOutput};
+    use aws_smithy_mocks::{mock, mock_client, RuleMode};
+
+    let fixture = Fixture::load(&Fixture::default_path()).unwrap();
+    let clock = ManualClock::new(datetime!(2026-11-23 09:00 UTC));
+    let now = clock.now_epoch();
+    let verified_challenge = mock!(aws_sdk_dynamodb::Client::get_item)
+        .match_requests(|r| r.key().and_then(|k| k.get("pk")) == Some(&AttributeValue::S("OTP#c-admin".into())))
+        .then_output(move || {
+            GetItemOutput::builder()
+                .item("phone", AttributeValue::S(ADMIN.into()))
+                .item("salt", AttributeValue::S("00".into()))
+                .item("pinHash", AttributeValue::S("00".into()))
+                .item("attempts", AttributeValue::N("1".into()))
+                .item("expiresAt", AttributeValue::N((now + 60).to_string()))
+                .item("verifiedAt", AttributeValue::N((now - 10).to_string()))
+                .build()
+        });
+    let no_state = mock!(aws_sdk_dynamodb::Client::get_item)
+        .match_requests(|r| r.key().and_then(|k| k.get("pk")) == Some(&AttributeValue::S("LOC#Sydney".into())))
+        .then_output(|| GetItemOutput::builder().build());
+    let enabled_admin = enabled_admin_rule();
+    // Another admin's transaction was writing the same state item at that moment.
+    let conflict_then_success = mock!(aws_sdk_dynamodb::Client::transact_write_items)
+        .sequence()
+        .http_status(
+            400,
+            Some(r#"{"__type":"com.amazonaws.dynamodb.v20120810#TransactionCanceledException","message":"Transaction cancelled, please refer cancellation reasons for specific reasons [TransactionConflict, None]","CancellationReasons":[{"Code":"TransactionConflict","Message":"Transaction is ongoing for the item"},{"Code":"None"}]}"#.into()),
+        )
+        .output(|| TransactWriteItemsOutput::builder().build())
+        .build();
+    let dynamodb = mock_client!(
+        aws_sdk_dynamodb,
+        RuleMode::MatchAny,
+        &[&verified_challenge, &enabled_admin, &no_state, &conflict_then_success]
+    );
+    let update = update_with(dynamodb, "EmergencyTable", &fixture, &clock);
+    let result = update
+        .handle(
+            event("c-admin", ADMIN, &[("location", "Sydney"), ("action", "set"), ("emergencyType", "Fire Alarm")]),
+            deadline(),
+        )
+        .await
+        .expect("a transaction conflict is a lost race: read again and retry, not a Lambda error");
+    assert_result(&result, "UPDATED", &[("Emergency", "true"), ("EmergencyType", "Fire Alarm")]);
+    assert_eq!(conflict_then_success.num_calls(), 2, "one conflict, one retry");
+    assert_eq!(no_state.num_calls(), 2, "the state is read again before the retry");
+}
+
+/// An HTTP client whose every answer takes `delay`: a slow dependency. aws-smithy-mocks supplies the
+/// modelled outputs (its interceptor replaces this client's placeholder answer), so the SDK's own
+/// time-outs and the handler's deadline see real waiting.
+fn slow_http_client(delay: std::time::Duration) -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_runtime_api::client::{
+        http::{http_client_fn, HttpConnector, HttpConnectorFuture, SharedHttpConnector},
+        orchestrator::{HttpRequest, HttpResponse},
+    };
+    #[derive(Debug)]
+    struct Slow(std::time::Duration);
+    impl HttpConnector for Slow {
+        fn call(&self, _request: HttpRequest) -> HttpConnectorFuture {
+            let delay = self.0;
+            HttpConnectorFuture::new(async move {
+                tokio::time::sleep(delay).await;
+                Ok(HttpResponse::new(
+                    aws_smithy_runtime_api::http::StatusCode::try_from(418).unwrap(),
+                    aws_smithy_types::body::SdkBody::from("slow"),
+                ))
+            })
+        }
+    }
+    http_client_fn(move |_, _| SharedHttpConnector::new(Slow(delay)))
+}
+
+/// `one-time-pin` against DynamoDB and Pinpoint that each take `delay` per call: what it answers,
+/// how long it took, and how many SMS it sent.
+async fn one_time_pin_with_slow_dependencies(
+    delay: std::time::Duration,
+) -> (Result<FlowResult, String>, std::time::Duration, usize) {
+    use aws_sdk_dynamodb::operation::{
+        delete_item::DeleteItemOutput, get_item::GetItemOutput, put_item::PutItemOutput, update_item::UpdateItemOutput,
+    };
+    use aws_sdk_pinpoint::{
+        operation::{phone_number_validate::PhoneNumberValidateOutput, send_messages::SendMessagesOutput},
+        types::{DeliveryStatus, MessageResponse, MessageResult, NumberValidateResponse},
+    };
+    use aws_smithy_mocks::{mock, mock_client, RuleMode};
+
+    let admin = enabled_admin_rule();
+    let slot = mock!(aws_sdk_dynamodb::Client::update_item).then_output(|| UpdateItemOutput::builder().build());
+    let challenge = mock!(aws_sdk_dynamodb::Client::put_item).then_output(|| PutItemOutput::builder().build());
+    let removed = mock!(aws_sdk_dynamodb::Client::delete_item).then_output(|| DeleteItemOutput::builder().build());
+    let no_item = mock!(aws_sdk_dynamodb::Client::get_item).then_output(|| GetItemOutput::builder().build());
+    let validate = mock!(aws_sdk_pinpoint::Client::phone_number_validate).then_output(|| {
+        PhoneNumberValidateOutput::builder()
+            .number_validate_response(NumberValidateResponse::builder().phone_type("MOBILE").build())
+            .build()
+    });
+    let sms = mock!(aws_sdk_pinpoint::Client::send_messages).then_output(|| {
+        let delivered = MessageResult::builder().delivery_status(DeliveryStatus::Successful).status_code(200).build();
+        SendMessagesOutput::builder()
+            .message_response(MessageResponse::builder().application_id("app").result(ADMIN, delivered).build())
+            .build()
+    });
+    let timeouts = switchboard::aws::connect_timeouts();
+    let dynamodb =
+        mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, &[&admin, &slot, &challenge, &removed, &no_item], |c| c
+            .http_client(slow_http_client(delay))
+            .timeout_config(timeouts.clone()));
+    let pinpoint = mock_client!(aws_sdk_pinpoint, RuleMode::MatchAny, &[&validate, &sms], |c| c
+        .http_client(slow_http_client(delay))
+        .timeout_config(timeouts.clone()));
+    let function = OneTimePin {
+        dynamodb,
+        pinpoint,
+        table: "EmergencyTable".into(),
+        sms: SmsSettings { application_id: "app".into(), sender_id: None, origination_number: None },
+        policy: PinPolicy::default(),
+        pepper: pepper(),
+        clock: Arc::new(ManualClock::new(datetime!(2026-11-23 09:00 UTC))),
+    };
+    let started = std::time::Instant::now();
+    // What Connect grants: 8 s, so the function's deadline is 7 s.
+    let answer = function.handle(event("c-slow", ADMIN, &[]), deadline()).await.map_err(|e| e.to_string());
+    (answer, started.elapsed(), sms.num_calls())
+}
+
+#[tokio::test]
+async fn under_a_slow_dependency_one_time_pin_answers_in_time_and_sends_no_sms_it_cannot_report() {
+    // Every call takes 1.5 s: admin, phone type, rate slot and challenge use 6 s of the 7, so the SMS
+    // (which needs a whole attempt, 2 s) is not started. Without the deadline the six calls took 9 s
+    // and the SMS went out after Connect had given up.
+    let (answer, elapsed, sms_sent) =
+        one_time_pin_with_slow_dependencies(std::time::Duration::from_millis(1_500)).await;
+    let error = answer.expect_err("the flow takes its Error branch");
+    assert!(error.contains("DeadlineExceeded") && error.contains("SendMessages"), "{error}");
+    assert!(elapsed < std::time::Duration::from_secs(7), "answered after {elapsed:?}");
+    assert_eq!(sms_sent, 0, "no SMS the caller would never hear about");
+}
+
+#[tokio::test]
+async fn a_merely_slow_dependency_still_gets_the_pin_sent_in_time() {
+    let (answer, elapsed, sms_sent) = one_time_pin_with_slow_dependencies(std::time::Duration::from_millis(600)).await;
+    assert_result(&answer.expect("sent"), "SENT", &[]);
+    assert!(elapsed < std::time::Duration::from_secs(7), "answered after {elapsed:?}");
+    assert_eq!(sms_sent, 1);
 }

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use lambda_http::http::{HeaderMap, Method, Uri};
 use switchboard::{
     connect::ContactFlowEvent,
+    deadline::Deadline,
     http::Shape,
     identity::{jose::KeyRing, AssignId, CodeSource, IdentitySettings, StartSession},
     time::ManualClock,
@@ -99,8 +100,8 @@ async fn dtmf_collisions_draw_a_new_code_and_exhaustion_is_a_503() {
 
     // Both codes lead to their own sessions.
     let assign = AssignId { dynamodb: dynamodb.clone(), settings: settings(&cloud), clock: Arc::new(clock.clone()) };
-    let one = assign.handle(call_with("c-1", "1234567890#")).await.unwrap();
-    let two = assign.handle(call_with("c-2", "5555555555")).await.unwrap();
+    let one = assign.handle(call_with("c-1", "1234567890#"), Deadline::after(Deadline::MAX)).await.unwrap();
+    let two = assign.handle(call_with("c-2", "5555555555"), Deadline::after(Deadline::MAX)).await.unwrap();
     assert_eq!((one.code(), one.get("Purpose")), ("LINKED", Some("one")));
     assert_eq!((two.code(), two.get("Purpose")), ("LINKED", Some("two")));
 
@@ -126,6 +127,6 @@ async fn a_code_keyed_after_the_session_expired_is_expired() {
     start.handle(start_request("late")).await.unwrap();
     let assign = AssignId { dynamodb, settings: settings(&cloud), clock: Arc::new(clock.clone()) };
     clock.advance(time::Duration::seconds(3600));
-    let late = assign.handle(call_with("c-late", "8675309000")).await.unwrap();
+    let late = assign.handle(call_with("c-late", "8675309000"), Deadline::after(Deadline::MAX)).await.unwrap();
     assert_eq!(late.code(), "EXPIRED");
 }

@@ -7,5 +7,5 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     telemetry::init();
     let sdk = aws::load(aws::connect_timeouts()).await;
     let function = AssignId::from_env(&sdk, &config::Settings(&config::ProcessEnv)).map_err(config::startup_failed)?;
-    connect::serve(|event| function.handle(event)).await
+    connect::serve(|event, deadline| function.handle(event, deadline)).await
 }

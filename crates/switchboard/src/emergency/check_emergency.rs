@@ -10,6 +10,7 @@ use super::{read_location_state, settings, settings::Names, EmergencyError};
 use crate::{
     config::{ConfigError, Settings},
     connect::{ContactFlowEvent, FlowResult},
+    deadline::Deadline,
     store::{self, StoreError},
 };
 
@@ -28,11 +29,12 @@ impl CheckEmergency {
         })
     }
 
-    pub async fn handle(&self, event: ContactFlowEvent) -> Result<FlowResult, EmergencyError> {
+    pub async fn handle(&self, event: ContactFlowEvent, deadline: Deadline) -> Result<FlowResult, EmergencyError> {
         let Some(location) = event.parameter("location").and_then(|l| self.locations.find(l)) else {
             return Ok(FlowResult::new("UNKNOWN_LOCATION").with("Emergency", false));
         };
-        let Some(item) = read_location_state(&self.dynamodb, &self.table, location).await? else {
+        let state = deadline.run("GetItem state", read_location_state(&self.dynamodb, &self.table, location)).await??;
+        let Some(item) = state else {
             return Ok(FlowResult::new("NOT_SET_UP")
                 .with("Emergency", false)
                 .with("EmergencyType", super::update_emergency::NO_EMERGENCY));

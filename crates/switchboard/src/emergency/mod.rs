@@ -30,6 +30,8 @@ pub enum EmergencyError {
     Random(String),
     #[error("the state of {location} changed under {attempts} update attempts in a row")]
     Contention { location: String, attempts: u32 },
+    #[error(transparent)]
+    Deadline(#[from] crate::deadline::DeadlineExceeded),
 }
 
 /// Table keys, in one place (`specs/emergency.md`, "Data").
@@ -107,6 +109,17 @@ pub(crate) async fn read_location_state(
     location: &str,
 ) -> Result<Option<Item>, StoreError> {
     store::get_item(dynamodb, table, store::key(keys::location(location), keys::STATE)).await
+}
+
+/// Whether `phone` is on the admin allow-list and enabled. Strongly consistent: disabling an admin
+/// takes effect on the next call, not after replication.
+pub(crate) async fn is_enabled_admin(
+    dynamodb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    phone: &str,
+) -> Result<bool, StoreError> {
+    let item = store::get_item(dynamodb, table, store::key(keys::admin(phone), keys::ADMIN)).await?;
+    Ok(item.is_some_and(|item| store::get_bool(&item, "enabled") == Some(true)))
 }
 
 /// Whether `number` is E.164: `+`, a non-zero digit, then up to 14 more digits.

@@ -3,9 +3,14 @@
 //! Input: `Parameters.phoneNumber`, defaulting to the caller's number. Results: `SENT` (with
 //! `PinLength`, `ExpiresInSeconds`), `NOT_ADMIN`, `NOT_MOBILE` (with `PhoneType`), `RATE_LIMITED`,
 //! `SMS_FAILED`, `INVALID_INPUT` (no contact id). The PIN is never returned, logged or stored.
+//!
+//! Everything runs under the invocation's [`Deadline`]: the rate slot, the challenge and the SMS are
+//! each started only when they can finish before Connect's answer is due, so a slow dependency makes
+//! the flow take its Error branch instead of an SMS arriving for a call that has moved on.
 
 use std::{collections::HashMap, sync::Arc};
 
+use aws_config::retry::RetryConfig;
 use aws_config::SdkConfig;
 use aws_sdk_pinpoint::types::{
     AddressConfiguration, ChannelType, DeliveryStatus, DirectMessageConfiguration, MessageRequest, MessageType,
@@ -14,10 +19,11 @@ use aws_sdk_pinpoint::types::{
 use time::OffsetDateTime;
 use tracing::{info, warn};
 
-use super::{is_e164, keys, pin, settings, settings::PinPolicy, EmergencyError};
+use super::{is_e164, is_enabled_admin, keys, pin, settings, settings::PinPolicy, EmergencyError};
 use crate::{
     config::{ConfigError, Settings},
     connect::{ContactFlowEvent, FlowResult},
+    deadline::Deadline,
     store::{self, StoreError},
     telemetry::mask_phone,
     time::{Clock, SystemClock},
@@ -37,11 +43,12 @@ pub struct OneTimePin {
     pub table: String,
     pub sms: SmsSettings,
     pub policy: PinPolicy,
+    pub pepper: pin::Pepper,
     pub clock: Arc<dyn Clock>,
 }
 
 impl OneTimePin {
-    pub fn from_env(sdk: &SdkConfig, env: &Settings) -> Result<Self, ConfigError> {
+    pub async fn from_env(sdk: &SdkConfig, env: &Settings<'_>) -> Result<Self, ConfigError> {
         Ok(Self {
             dynamodb: aws_sdk_dynamodb::Client::new(sdk),
             pinpoint: aws_sdk_pinpoint::Client::new(sdk),
@@ -52,37 +59,51 @@ impl OneTimePin {
                 origination_number: env.optional_string("SMS_ORIGINATION_NUMBER")?,
             },
             policy: PinPolicy::from_settings(env)?,
+            pepper: pin::Pepper::from_env(sdk, env).await?,
             clock: Arc::new(SystemClock),
         })
     }
 
-    pub async fn handle(&self, event: ContactFlowEvent) -> Result<FlowResult, EmergencyError> {
+    pub async fn handle(&self, event: ContactFlowEvent, deadline: Deadline) -> Result<FlowResult, EmergencyError> {
         let Some(contact) = event.initial_contact_id() else {
             return Ok(FlowResult::new("INVALID_INPUT").with("Field", "ContactId"));
         };
         let phone = event.parameter("phoneNumber").or(event.customer_address()).unwrap_or_default();
-        if !is_e164(phone) || !self.is_enabled_admin(phone).await? {
+        if !is_e164(phone)
+            || !deadline.run("GetItem admin", is_enabled_admin(&self.dynamodb, &self.table, phone)).await??
+        {
             info!(phone = %mask_phone(phone), "PIN refused: not an enabled admin");
             return Ok(FlowResult::new("NOT_ADMIN"));
         }
 
-        let phone_type = self.phone_type(phone).await?;
+        let phone_type = deadline.run("PhoneNumberValidate", self.phone_type(phone)).await??;
         if phone_type != "MOBILE" {
             info!(phone = %mask_phone(phone), phone_type, "PIN refused: not a mobile");
             return Ok(FlowResult::new("NOT_MOBILE").with("PhoneType", phone_type));
         }
 
         let now = self.clock.now();
-        if !self.take_send_slot(phone, now).await? {
+        deadline.ensure("UpdateItem send window", Deadline::CALL_BUDGET)?;
+        if !deadline.run("UpdateItem send window", self.take_send_slot(phone, now)).await?? {
             info!(phone = %mask_phone(phone), "PIN refused: send rate limit reached");
             return Ok(FlowResult::new("RATE_LIMITED"));
         }
 
         let pin = pin::generate(self.policy.length).map_err(|e| EmergencyError::Random(e.to_string()))?;
         let salt = pin::new_salt().map_err(|e| EmergencyError::Random(e.to_string()))?;
-        self.put_challenge(contact, phone, &salt, &pin, now).await?;
+        deadline.ensure("PutItem challenge", Deadline::CALL_BUDGET)?;
+        deadline.run("PutItem challenge", self.put_challenge(contact, phone, &salt, &pin, now)).await??;
 
-        match self.send_sms(phone, &pin).await {
+        // The SMS is the side effect the caller must hear about: start it only if it can finish.
+        if let Err(late) = deadline.ensure("SendMessages", Deadline::CALL_BUDGET) {
+            self.remove_unsent_challenge(contact, &salt, &deadline).await;
+            return Err(late.into());
+        }
+        let sent = match deadline.run("SendMessages", self.send_sms(phone, &pin)).await {
+            Ok(sent) => sent,
+            Err(late) => Err(late.into()),
+        };
+        match sent {
             Ok(true) => {
                 info!(phone = %mask_phone(phone), "PIN sent");
                 Ok(FlowResult::new("SENT")
@@ -90,30 +111,32 @@ impl OneTimePin {
                     .with("ExpiresInSeconds", self.policy.ttl_seconds))
             }
             Ok(false) => {
-                self.delete_challenge(contact, &salt).await?;
-                warn!(phone = %mask_phone(phone), "PIN SMS not delivered; challenge removed");
+                self.remove_unsent_challenge(contact, &salt, &deadline).await;
+                warn!(phone = %mask_phone(phone), "PIN SMS not delivered");
                 Ok(FlowResult::new("SMS_FAILED"))
             }
             Err(error) => {
-                // Leave nothing behind that the caller could never use; the send error is what matters.
-                if let Err(cleanup) = self.delete_challenge(contact, &salt).await {
-                    warn!(error = %cleanup, "could not remove the challenge after a failed send");
-                }
+                self.remove_unsent_challenge(contact, &salt, &deadline).await;
                 Err(error)
             }
         }
     }
 
-    async fn is_enabled_admin(&self, phone: &str) -> Result<bool, StoreError> {
-        let output = self
-            .dynamodb
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(store::key(keys::admin(phone), keys::ADMIN)))
-            .send()
-            .await
-            .map_err(|e| StoreError::from_sdk("GetItem", e))?;
-        Ok(output.item.is_some_and(|item| store::get_bool(&item, "enabled") == Some(true)))
+    /// Leaves nothing behind that the caller could never use, when there is time to: the challenge of
+    /// a PIN nobody received is harmless (it expires with the PIN), so failing to remove it is logged,
+    /// and the outcome that matters (SMS_FAILED or the error) is answered either way.
+    async fn remove_unsent_challenge(&self, contact: &str, salt: &str, deadline: &Deadline) {
+        let removed = match deadline.ensure("DeleteItem challenge", Deadline::CALL_BUDGET) {
+            Ok(()) => match deadline.run("DeleteItem challenge", self.delete_challenge(contact, salt)).await {
+                Ok(result) => result.map_err(EmergencyError::from),
+                Err(late) => Err(late.into()),
+            },
+            Err(late) => Err(late.into()),
+        };
+        match removed {
+            Ok(()) => info!("unsent PIN's challenge removed"),
+            Err(error) => warn!(error = %error, "unsent PIN's challenge left to expire"),
+        }
     }
 
     async fn phone_type(&self, phone: &str) -> Result<String, EmergencyError> {
@@ -166,7 +189,7 @@ impl OneTimePin {
         item.extend(HashMap::from([
             ("phone".to_owned(), store::s(phone)),
             ("salt".to_owned(), store::s(salt)),
-            ("pinHash".to_owned(), store::s(pin::hash(salt, pin.digits()))),
+            ("pinHash".to_owned(), store::s(pin::hash(&self.pepper, salt, pin.digits()))),
             ("attempts".to_owned(), store::n(0)),
             ("expiresAt".to_owned(), store::n(expires_at)),
             ("ttl".to_owned(), store::n(ttl)),
@@ -212,11 +235,15 @@ impl OneTimePin {
             .addresses(phone, AddressConfiguration::builder().channel_type(ChannelType::Sms).build())
             .message_configuration(DirectMessageConfiguration::builder().sms_message(sms).build())
             .build();
+        // One attempt only: a retried SendMessages can deliver the PIN twice, and a retry would not fit
+        // in the deadline the send was started under.
         let output = self
             .pinpoint
             .send_messages()
             .application_id(&self.sms.application_id)
             .message_request(request)
+            .customize()
+            .config_override(aws_sdk_pinpoint::config::Builder::default().retry_config(RetryConfig::disabled()))
             .send()
             .await
             .map_err(|e| pinpoint_error("SendMessages", e))?;

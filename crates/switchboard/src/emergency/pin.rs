@@ -1,4 +1,9 @@
-//! One-time PINs: drawn from the OS CSPRNG, stored only as a salted HMAC-SHA-256.
+//! One-time PINs: drawn from the OS CSPRNG, stored only as an HMAC-SHA-256 keyed by a per-challenge
+//! salt and a secret pepper.
+//!
+//! A PIN has at most 10^8 values, so a salted hash alone falls to brute force by anyone holding a copy
+//! of the table (a backup, an export): the pepper, a stack-generated secret resolved at cold start and
+//! never stored beside the hashes, is what makes the copy useless.
 
 use hmac::{KeyInit, Mac};
 use rand::{rngs::StdRng, rngs::SysRng, RngExt, SeedableRng, TryRng};
@@ -36,22 +41,62 @@ pub fn new_salt() -> Result<String, rand::rngs::SysError> {
     Ok(hex::encode(salt))
 }
 
-/// HMAC-SHA-256 of the PIN keyed by the salt, hex-encoded.
-pub fn hash(salt: &str, pin: &str) -> String {
-    hex::encode(mac(salt, pin).finalize().into_bytes())
+/// The secret part of the HMAC key (`PIN_PEPPER`: a `secretsmanager:` reference the stack generates).
+/// `Debug` prints nothing of it.
+#[derive(Clone)]
+pub struct Pepper(Vec<u8>);
+
+impl Pepper {
+    /// At least 16 bytes: a short pepper would be as guessable as the PIN it protects.
+    pub const MIN_BYTES: usize = 16;
+
+    pub fn new(secret: impl Into<Vec<u8>>) -> Result<Self, PepperTooShort> {
+        let secret = secret.into();
+        if secret.len() < Self::MIN_BYTES {
+            return Err(PepperTooShort);
+        }
+        Ok(Self(secret))
+    }
+
+    /// Resolved once at cold start from the reference in `PIN_PEPPER`.
+    pub async fn from_env(
+        sdk: &aws_config::SdkConfig,
+        env: &crate::config::Settings<'_>,
+    ) -> Result<Self, crate::config::ConfigError> {
+        let secret = crate::secrets::resolve_one(sdk, env, "PIN_PEPPER").await?;
+        Self::new(secret.into_bytes())
+            .map_err(|e| crate::config::ConfigError::Malformed { name: "PIN_PEPPER".into(), reason: e.to_string() })
+    }
+}
+
+impl std::fmt::Debug for Pepper {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Pepper(<redacted>)")
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the PIN pepper must be at least {} bytes", Pepper::MIN_BYTES)]
+pub struct PepperTooShort;
+
+/// HMAC-SHA-256 of the PIN keyed by the salt and the pepper, hex-encoded.
+pub fn hash(pepper: &Pepper, salt: &str, pin: &str) -> String {
+    hex::encode(mac(pepper, salt, pin).finalize().into_bytes())
 }
 
 /// Whether `pin` hashes to `expected_hex`, compared in constant time.
-pub fn matches(salt: &str, pin: &str, expected_hex: &str) -> bool {
+pub fn matches(pepper: &Pepper, salt: &str, pin: &str, expected_hex: &str) -> bool {
     match hex::decode(expected_hex) {
-        Ok(expected) => mac(salt, pin).verify_slice(&expected).is_ok(),
+        Ok(expected) => mac(pepper, salt, pin).verify_slice(&expected).is_ok(),
         Err(_) => false,
     }
 }
 
-fn mac(salt: &str, pin: &str) -> HmacSha256 {
+fn mac(pepper: &Pepper, salt: &str, pin: &str) -> HmacSha256 {
+    // Key = salt || pepper; the salt has a fixed length (32 hex digits), so the split is unambiguous.
+    let key = [salt.as_bytes(), &pepper.0].concat();
     // HMAC takes keys of any length, so this cannot fail; fall back to an empty key just in case.
-    let mut mac = <HmacSha256 as KeyInit>::new_from_slice(salt.as_bytes())
+    let mut mac = <HmacSha256 as KeyInit>::new_from_slice(&key)
         .unwrap_or_else(|_| <HmacSha256 as KeyInit>::new(&Default::default()));
     mac.update(pin.as_bytes());
     mac
@@ -96,17 +141,33 @@ mod tests {
         assert!(!format!("{pin:?}").contains(pin.digits()));
     }
 
+    fn pepper(text: &str) -> Pepper {
+        Pepper::new(text.as_bytes()).unwrap()
+    }
+
     #[test]
-    fn hash_matches_only_the_same_pin_and_salt() {
+    fn hash_matches_only_the_same_pin_salt_and_pepper() {
         let salt = new_salt().unwrap();
         let other_salt = new_salt().unwrap();
         assert_ne!(salt, other_salt);
-        let stored = hash(&salt, "123456");
-        assert!(matches(&salt, "123456", &stored));
-        assert!(!matches(&salt, "123457", &stored));
-        assert!(!matches(&other_salt, "123456", &stored));
-        assert!(!matches(&salt, "123456", "not hex"));
+        let ours = pepper("a pepper of sixteen+ bytes");
+        let stored = hash(&ours, &salt, "123456");
+        assert!(matches(&ours, &salt, "123456", &stored));
+        assert!(!matches(&ours, &salt, "123457", &stored));
+        assert!(!matches(&ours, &other_salt, "123456", &stored));
+        assert!(!matches(&ours, &salt, "123456", "not hex"));
         assert!(!stored.contains("123456"));
+        // A copy of the table (salt + hash) is not enough: without the pepper the right PIN does not match.
+        let guess = pepper("another pepper, also long");
+        assert!(!matches(&guess, &salt, "123456", &stored));
+        assert_ne!(hash(&guess, &salt, "123456"), stored);
+    }
+
+    #[test]
+    fn short_peppers_are_refused_and_never_printed() {
+        assert!(Pepper::new(b"too short".to_vec()).is_err());
+        let secret = "sixteen-byte-secret-value";
+        assert!(!format!("{:?}", pepper(secret)).contains(secret));
     }
 
     #[test]

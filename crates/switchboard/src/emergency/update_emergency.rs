@@ -3,7 +3,9 @@
 //! Input: `Parameters.location`, `Parameters.action` (`set` | `remove`), `Parameters.emergencyType`
 //! (for `set`). Results: `UPDATED` (with `Emergency`, `EmergencyType`), `UNAUTHORIZED`,
 //! `INVALID_INPUT` (with `Field`). The new state and an audit entry holding the previous state are
-//! written in one transaction: both or neither.
+//! written in one transaction: both or neither. The admin must still be enabled at update time (an
+//! admin disabled after verifying a PIN cannot finish the call's changes), and the transaction is
+//! started only when it can finish before the invocation's deadline.
 
 use std::{collections::HashMap, sync::Arc};
 
@@ -17,11 +19,13 @@ use time::OffsetDateTime;
 use tracing::{info, warn};
 
 use super::{
-    keys, read_challenge, read_location_state, settings, settings::Names, settings::PinPolicy, EmergencyError,
+    is_enabled_admin, keys, read_challenge, read_location_state, settings, settings::Names, settings::PinPolicy,
+    EmergencyError,
 };
 use crate::{
     config::{ConfigError, Settings},
     connect::{ContactFlowEvent, FlowResult},
+    deadline::Deadline,
     store::{self, Item, StoreError},
     telemetry::mask_phone,
     time::{rfc3339, Clock, SystemClock},
@@ -30,7 +34,8 @@ use crate::{
 /// The type stored when no emergency is set.
 pub const NO_EMERGENCY: &str = "No Emergency";
 
-/// Retries when another admin changed the same location between our read and our write.
+/// Retries when another admin changed the same location between our read and our write, or was
+/// writing it at the same moment (`TransactionConflict`).
 const MAX_WRITE_ATTEMPTS: u32 = 3;
 
 pub struct UpdateEmergency {
@@ -61,12 +66,16 @@ impl UpdateEmergency {
         })
     }
 
-    pub async fn handle(&self, event: ContactFlowEvent) -> Result<FlowResult, EmergencyError> {
+    pub async fn handle(&self, event: ContactFlowEvent, deadline: Deadline) -> Result<FlowResult, EmergencyError> {
         let now = self.clock.now();
-        let Some(admin) = self.verified_admin(&event, now).await? else {
+        let Some(admin) = deadline.run("GetItem challenge", self.verified_admin(&event, now)).await?? else {
             info!("update refused: no verified PIN for this contact");
             return Ok(FlowResult::new("UNAUTHORIZED"));
         };
+        if !deadline.run("GetItem admin", is_enabled_admin(&self.dynamodb, &self.table, &admin)).await?? {
+            info!(admin = %mask_phone(&admin), "update refused: the admin is no longer enabled");
+            return Ok(FlowResult::new("UNAUTHORIZED"));
+        }
         let change = match self.parse_change(&event) {
             Ok(change) => change,
             Err(field) => return Ok(FlowResult::new("INVALID_INPUT").with("Field", field)),
@@ -75,8 +84,13 @@ impl UpdateEmergency {
 
         for attempt in 1..=MAX_WRITE_ATTEMPTS {
             let now = if attempt == 1 { now } else { self.clock.now() };
-            let previous = read_location_state(&self.dynamodb, &self.table, change.location).await?;
-            match self.write(&change, previous.as_ref(), &admin, contact, now).await {
+            let previous = deadline
+                .run("GetItem state", read_location_state(&self.dynamodb, &self.table, change.location))
+                .await??;
+            deadline.ensure("TransactWriteItems state", Deadline::CALL_BUDGET)?;
+            let written =
+                deadline.run("TransactWriteItems state", self.write(&change, previous.as_ref(), &admin, contact, now));
+            match written.await? {
                 Ok(()) => {
                     info!(location = change.location, emergency = change.emergency,
                           emergency_type = change.emergency_type, admin = %mask_phone(&admin), "emergency state updated");
@@ -84,7 +98,7 @@ impl UpdateEmergency {
                         .with("Emergency", change.emergency)
                         .with("EmergencyType", change.emergency_type));
                 }
-                Err(e) if store::is_transaction_condition_failed(&e) => {
+                Err(e) if store::is_transaction_race_lost(&e) => {
                     warn!(location = change.location, attempt, "state changed concurrently; retrying");
                 }
                 Err(e) => return Err(StoreError::from_sdk("TransactWriteItems", e).into()),

@@ -1,7 +1,8 @@
 //! `verify-pin`: check the PIN the caller keyed against the contact's challenge.
 //!
 //! Input: `Parameters.pin` (the flow passes `$.StoredCustomerInput`). Results: `VERIFIED`,
-//! `WRONG_PIN` (with `AttemptsLeft`), `LOCKED`, `EXPIRED`, `NO_CHALLENGE`.
+//! `WRONG_PIN` (with `AttemptsLeft`), `LOCKED`, `EXPIRED`, `NO_CHALLENGE`. The counted try and the
+//! verified mark are written only when they can finish before the invocation's deadline.
 
 use std::sync::Arc;
 
@@ -13,6 +14,7 @@ use super::{keys, pin, read_challenge, settings, settings::PinPolicy, Challenge,
 use crate::{
     config::{ConfigError, Settings},
     connect::{ContactFlowEvent, FlowResult},
+    deadline::Deadline,
     store::{self, StoreError},
     time::{Clock, SystemClock},
 };
@@ -21,41 +23,46 @@ pub struct VerifyPin {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub table: String,
     pub policy: PinPolicy,
+    pub pepper: pin::Pepper,
     pub clock: Arc<dyn Clock>,
 }
 
 impl VerifyPin {
-    pub fn from_env(sdk: &SdkConfig, env: &Settings) -> Result<Self, ConfigError> {
+    pub async fn from_env(sdk: &SdkConfig, env: &Settings<'_>) -> Result<Self, ConfigError> {
         Ok(Self {
             dynamodb: aws_sdk_dynamodb::Client::new(sdk),
             table: settings::table(env)?,
             policy: PinPolicy::from_settings(env)?,
+            pepper: pin::Pepper::from_env(sdk, env).await?,
             clock: Arc::new(SystemClock),
         })
     }
 
-    pub async fn handle(&self, event: ContactFlowEvent) -> Result<FlowResult, EmergencyError> {
+    pub async fn handle(&self, event: ContactFlowEvent, deadline: Deadline) -> Result<FlowResult, EmergencyError> {
         let Some(contact) = event.initial_contact_id() else {
             return Ok(FlowResult::new("NO_CHALLENGE"));
         };
         let entered = pin::normalise_input(event.parameter("pin").unwrap_or_default());
         let now = self.clock.now();
 
-        let challenge = match self.open_challenge(contact, now).await? {
+        let challenge = match deadline.run("GetItem challenge", self.open_challenge(contact, now)).await?? {
             Ok(challenge) => challenge,
             Err(refusal) => return Ok(refusal),
         };
         // Every try is counted before comparing, atomically and only while tries remain.
-        let Some(challenge) = self.count_attempt(contact, &challenge, now).await? else {
+        deadline.ensure("UpdateItem attempts", Deadline::CALL_BUDGET)?;
+        let counted = deadline.run("UpdateItem attempts", self.count_attempt(contact, &challenge, now)).await??;
+        let Some(challenge) = counted else {
             // Something changed since the read (another try, a new PIN, expiry): answer from a fresh read.
-            return Ok(match self.open_challenge(contact, now).await? {
+            return Ok(match deadline.run("GetItem challenge", self.open_challenge(contact, now)).await?? {
                 Err(refusal) => refusal,
                 Ok(_) => FlowResult::new("NO_CHALLENGE"),
             });
         };
 
-        if pin::matches(&challenge.salt, entered, &challenge.pin_hash) {
-            if self.mark_verified(contact, &challenge, now).await? {
+        if pin::matches(&self.pepper, &challenge.salt, entered, &challenge.pin_hash) {
+            deadline.ensure("UpdateItem verified", Deadline::CALL_BUDGET)?;
+            if deadline.run("UpdateItem verified", self.mark_verified(contact, &challenge, now)).await?? {
                 info!("PIN verified");
                 return Ok(FlowResult::new("VERIFIED"));
             }

@@ -4,7 +4,8 @@
 //! Both `InitialContactId` and `ContactId` are linked, so the session still resolves after a
 //! transfer. Results: `LINKED` (with `Purpose`, `HasResult`, `AuthStatus` = `succes|failed|pending`),
 //! `UNKNOWN_CODE`, `INVALID_CODE`, `EXPIRED`, and `LOCKED` once a contact has keyed
-//! `MAX_CODE_ATTEMPTS` wrong codes (so codes cannot be enumerated from one call).
+//! `MAX_CODE_ATTEMPTS` wrong codes (so codes cannot be enumerated from one call). The counted wrong
+//! code and the links are written only when they can finish before the invocation's deadline.
 
 use std::sync::Arc;
 
@@ -16,9 +17,19 @@ use super::{key, keys, pointer_item, read_item, read_session, IdentitySettings};
 use crate::{
     config::{ConfigError, Settings},
     connect::{ContactFlowEvent, FlowResult},
+    deadline::{Deadline, DeadlineExceeded},
     store::{self, StoreError},
     time::{Clock, SystemClock},
 };
+
+/// Infrastructure faults: Lambda errors, so the flow takes its Error branch.
+#[derive(Debug, thiserror::Error)]
+pub enum AssignIdError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Deadline(#[from] DeadlineExceeded),
+}
 
 pub struct AssignId {
     pub dynamodb: aws_sdk_dynamodb::Client,
@@ -35,13 +46,14 @@ impl AssignId {
         })
     }
 
-    pub async fn handle(&self, event: ContactFlowEvent) -> Result<FlowResult, StoreError> {
+    pub async fn handle(&self, event: ContactFlowEvent, deadline: Deadline) -> Result<FlowResult, AssignIdError> {
         let Some(initial) = event.initial_contact_id().map(str::to_owned) else {
             return Ok(FlowResult::new("INVALID_CODE"));
         };
         let contact = event.contact_id().unwrap_or(&initial).to_owned();
         let now = self.clock.now();
-        if self.wrong_codes(&initial, now).await? >= self.settings.max_code_attempts {
+        if deadline.run("GetItem attempts", self.wrong_codes(&initial, now)).await?? >= self.settings.max_code_attempts
+        {
             return Ok(FlowResult::new("LOCKED"));
         }
 
@@ -49,20 +61,24 @@ impl AssignId {
         let keyed = event.parameter("dtmf").or(attribute).unwrap_or_default();
         let code = keyed.trim().trim_end_matches('#').trim();
         if code.len() != self.settings.dtmf_length || !code.bytes().all(|b| b.is_ascii_digit()) {
-            return self.wrong_code(&initial, now, "INVALID_CODE").await;
+            return self.wrong_code(&initial, now, "INVALID_CODE", &deadline).await;
         }
-        let Some(pointer) = read_item(&self.dynamodb, &self.settings.table, keys::dtmf(code)).await? else {
-            return self.wrong_code(&initial, now, "UNKNOWN_CODE").await;
+        let pointer = deadline.run("GetItem code", read_item(&self.dynamodb, &self.settings.table, keys::dtmf(code)));
+        let Some(pointer) = pointer.await?? else {
+            return self.wrong_code(&initial, now, "UNKNOWN_CODE", &deadline).await;
         };
         if !store::is_live(&pointer, now) {
             return Ok(FlowResult::new("EXPIRED"));
         }
         let session_id = store::get_str(&pointer, "sessionId").unwrap_or_default();
-        let Some(session) = read_session(&self.dynamodb, &self.settings.table, session_id, now).await? else {
+        let session =
+            deadline.run("GetItem session", read_session(&self.dynamodb, &self.settings.table, session_id, now));
+        let Some(session) = session.await?? else {
             return Ok(FlowResult::new("EXPIRED"));
         };
 
-        self.link(&session.id, session.ttl, &initial, &contact).await?;
+        deadline.ensure("TransactWriteItems links", Deadline::CALL_BUDGET)?;
+        deadline.run("TransactWriteItems links", self.link(&session.id, session.ttl, &initial, &contact)).await??;
         tracing::info!(auth_status = session.auth_status(), "contact linked to its session");
         Ok(FlowResult::new("LINKED")
             .with("Purpose", &session.purpose)
@@ -76,7 +92,14 @@ impl AssignId {
     }
 
     /// Counts a wrong code for the contact, atomically and only up to the limit; `LOCKED` past it.
-    async fn wrong_code(&self, initial: &str, now: OffsetDateTime, code: &str) -> Result<FlowResult, StoreError> {
+    async fn wrong_code(
+        &self,
+        initial: &str,
+        now: OffsetDateTime,
+        code: &str,
+        deadline: &Deadline,
+    ) -> Result<FlowResult, AssignIdError> {
+        deadline.ensure("UpdateItem attempts", Deadline::CALL_BUDGET)?;
         let outcome = self
             .dynamodb
             .update_item()
@@ -89,9 +112,8 @@ impl AssignId {
             .expression_attribute_values(":one", store::n(1))
             .expression_attribute_values(":max", store::n(self.settings.max_code_attempts))
             .expression_attribute_values(":ttl", store::n(now.unix_timestamp() + self.settings.session_ttl_seconds))
-            .send()
-            .await;
-        match store::conditional("UpdateItem", outcome)? {
+            .send();
+        match store::conditional("UpdateItem", deadline.run("UpdateItem attempts", outcome).await?)? {
             Some(_) => {
                 tracing::info!(result = code, "wrong session code");
                 Ok(FlowResult::new(code))

@@ -14,9 +14,9 @@ use lambda_http::Request;
 use super::{auth_result_json, keys, session_via, IdentitySettings};
 use crate::{
     config::{ConfigError, Settings},
+    connect_api::{connect_error, instance_id, is_connect_id},
     http::{path_parameter, ApiError, Claims, Reply},
     time::{Clock, SystemClock},
-    video::{connect_error, instance_id, is_connect_user_id},
 };
 
 pub struct SessionInfo {
@@ -42,7 +42,7 @@ impl SessionInfo {
         let claims = Claims::from_request(&request);
         let agent = claims.require("custom:connectUserId")?;
         let contact_id = path_parameter(&request, "contact_id")?;
-        if !is_connect_user_id(&contact_id) {
+        if !is_connect_id(&contact_id) {
             return Err(ApiError::bad_field("contact_id", "must be a Connect contact id"));
         }
         let described = self

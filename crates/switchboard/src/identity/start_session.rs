@@ -113,7 +113,7 @@ impl StartSession {
                         attr_url,
                     });
                 }
-                Err(e) if store::is_transaction_condition_failed(&e) => {
+                Err(e) if store::is_transaction_race_lost(&e) => {
                     tracing::warn!("session code collision; drawing new codes");
                 }
                 Err(e) => return Err(ApiError::dependency(store::StoreError::from_sdk("TransactWriteItems", e))),

@@ -11,7 +11,8 @@ use aws_sdk_connect::config::Credentials;
 use lambda_http::Request;
 use serde::{Deserialize, Serialize};
 
-use super::{connect_error, connect_username, instance_id};
+use super::connect_username;
+use crate::connect_api::{connect_error, instance_id};
 use crate::{
     config::{ConfigError, Settings},
     http::{json_body, ApiError, Claims, Reply},

@@ -10,60 +10,34 @@ pub use ccp_login::CcpLogin;
 pub use put_connect_user_cache::PutConnectUserCache;
 pub use set_connect_user_id::SetConnectUserId;
 
-use crate::{
-    config::{ConfigError, Settings},
-    http::{ApiError, Claims},
-};
+use crate::http::{ApiError, Claims};
 
 /// The Amazon Connect username of the agent behind a token: the `email` claim with the first `+` of
 /// its local part replaced by `_` when `by_email` (Connect usernames cannot hold `+`), else the
 /// Cognito username.
+///
+/// The email is trusted only when Cognito says it is verified (`email_verified` is `"true"`): an
+/// unverified email is whatever the user typed, and deriving the Connect user from it would let an
+/// agent who sets a colleague's address be federated as that colleague (403).
 pub fn connect_username(claims: &Claims, by_email: bool) -> Result<String, ApiError> {
     if !by_email {
         return Ok(claims.require("cognito:username")?.to_owned());
     }
     let email = claims.require("email")?;
+    if claims.get("email_verified") != Some("true") {
+        tracing::warn!("refused a Connect username derived from an unverified email");
+        return Err(ApiError::forbidden("the token's email is not verified"));
+    }
     let (local, domain) = email
         .split_once('@')
         .ok_or_else(|| ApiError::bad_field("email", "the token's email claim is not an email address"))?;
     Ok(format!("{}@{domain}", local.replacen('+', "_", 1)))
 }
 
-/// The Connect instance id, `CONNECT_INSTANCE_ID`.
-pub fn instance_id(env: &Settings) -> Result<String, ConfigError> {
-    env.string("CONNECT_INSTANCE_ID")
-}
-
-/// Whether `id` looks like a Connect user id (a UUID).
-pub fn is_connect_user_id(id: &str) -> bool {
-    id.len() == 36
-        && id.char_indices().all(|(i, c)| match i {
-            8 | 13 | 18 | 23 => c == '-',
-            _ => c.is_ascii_hexdigit(),
-        })
-}
-
 /// `VideoTable` keys.
 pub mod keys {
     pub fn user_cache(connect_user_id: &str) -> String {
         format!("CUC#{connect_user_id}")
-    }
-}
-
-/// Turns a Connect SDK error into the API answer: a missing resource is `not_found`, anything else a
-/// dependency failure.
-pub(crate) fn connect_error<E>(
-    error: aws_sdk_connect::error::SdkError<E>,
-    not_found: impl FnOnce() -> ApiError,
-) -> ApiError
-where
-    E: aws_sdk_connect::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-{
-    match &error {
-        aws_sdk_connect::error::SdkError::ServiceError(e) if e.err().code() == Some("ResourceNotFoundException") => {
-            not_found()
-        }
-        _ => ApiError::dependency(aws_smithy_types::error::display::DisplayErrorContext(&error)),
     }
 }
 
@@ -77,19 +51,27 @@ mod tests {
 
     #[test]
     fn connect_username_by_email_replaces_only_the_first_plus_of_the_local_part() {
-        let c = claims(&[("email", "alice+video+x@ex+ample.com"), ("cognito:username", "u-1")]);
+        let c =
+            claims(&[("email", "alice+video+x@ex+ample.com"), ("email_verified", "true"), ("cognito:username", "u-1")]);
         assert_eq!(connect_username(&c, true).unwrap(), "alice_video+x@ex+ample.com");
         assert_eq!(connect_username(&c, false).unwrap(), "u-1");
-        assert_eq!(connect_username(&claims(&[("email", "bob@example.com")]), true).unwrap(), "bob@example.com");
-        assert_eq!(connect_username(&claims(&[("email", "nobody")]), true).unwrap_err().status, 400);
+        let bob = claims(&[("email", "bob@example.com"), ("email_verified", "true")]);
+        assert_eq!(connect_username(&bob, true).unwrap(), "bob@example.com");
+        let nobody = claims(&[("email", "nobody"), ("email_verified", "true")]);
+        assert_eq!(connect_username(&nobody, true).unwrap_err().status, 400);
         assert_eq!(connect_username(&claims(&[]), true).unwrap_err().status, 403);
     }
 
     #[test]
-    fn connect_user_ids_are_uuids() {
-        assert!(is_connect_user_id("3f2504e0-4f89-41d3-9a0c-0305e82c3301"));
-        assert!(!is_connect_user_id("3f2504e0-4f89-41d3-9a0c-0305e82c330"));
-        assert!(!is_connect_user_id("3f2504e0x4f89-41d3-9a0c-0305e82c3301"));
-        assert!(!is_connect_user_id("zf2504e0-4f89-41d3-9a0c-0305e82c3301"));
+    fn an_unverified_email_never_names_a_connect_user() {
+        for verified in [None, Some("false"), Some("False"), Some(""), Some("1")] {
+            let mut pairs = vec![("email", "bob@example.com"), ("cognito:username", "u-1")];
+            if let Some(value) = verified {
+                pairs.push(("email_verified", value));
+            }
+            let refused = connect_username(&claims(&pairs), true).unwrap_err();
+            assert_eq!(refused.status, 403, "email_verified = {verified:?}");
+            assert_eq!(connect_username(&claims(&pairs), false).unwrap(), "u-1", "the username path is unaffected");
+        }
     }
 }

@@ -11,7 +11,8 @@ use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_http::Request;
 
-use super::{connect_error, instance_id, keys, set_connect_user_id::CONNECT_USER_ID_ATTRIBUTE};
+use super::{keys, set_connect_user_id::CONNECT_USER_ID_ATTRIBUTE};
+use crate::connect_api::{connect_error, instance_id};
 use crate::{
     config::{ConfigError, Settings},
     http::{ApiError, Claims, Reply},

@@ -10,7 +10,8 @@ use aws_sdk_cognitoidentityprovider::types::AttributeType;
 use lambda_http::Request;
 use serde::Deserialize;
 
-use super::{connect_error, connect_username, instance_id, is_connect_user_id};
+use super::connect_username;
+use crate::connect_api::{connect_error, instance_id, is_connect_id};
 use crate::{
     config::{ConfigError, Settings},
     http::{json_body, ApiError, Claims, Reply},
@@ -49,7 +50,7 @@ impl SetConnectUserId {
         }
         let body: SetConnectUserIdBody = json_body(&request)?;
         let id = body.connect_user_id.trim();
-        if !is_connect_user_id(id) {
+        if !is_connect_id(id) {
             return Err(ApiError::bad_field("connectUserId", "must be a Connect user id (a UUID)"));
         }
         let username = connect_username(&claims, body.connect_login_by_email)?;
