@@ -44,6 +44,9 @@ pub const HTTP_ROUTES: &[Route] = &[
 pub const CLIENT_READ_ATTRIBUTES: &[&str] = &["email", "email_verified", "name", "custom:connectUserId"];
 pub const CLIENT_WRITE_ATTRIBUTES: &[&str] = &["email", "name"];
 
+/// How long the local cloud lets a function run: Connect's limit for a flow's Lambda call.
+pub const FUNCTION_TIMEOUT: Duration = Duration::from_secs(8);
+
 /// The agents' user pool in moto.
 #[derive(Debug, Clone)]
 pub struct UserPool {
@@ -119,7 +122,7 @@ impl LocalCloud {
                 binary: binaries.join(&name),
                 name,
                 env: env.clone(),
-                timeout: Duration::from_secs(8),
+                timeout: FUNCTION_TIMEOUT,
             })
             .collect();
         let fleet = LambdaHost::start(specs, &cloud.fixture.region, &cloud.fixture.account_id).await?;
