@@ -277,12 +277,14 @@ Run one function with a sample event:
 Agent HTTP API ({gateway}): sign in as an agent, then log in to the CCP:
   TOKEN=$(target/debug/switchboard-local sign-in --email alice+video@example.com)
   curl -s -X POST {gateway}/ccplogin -H \"cognitoIdToken: $TOKEN\" -d '{{\"connectLoginByEmail\": true}}'
+It answers CORS for {origins} (SWITCHBOARD_CORS_ORIGINS, comma-separated, changes that).
 
 Ctrl-C stops everything.",
         moto = file.moto_endpoint,
         emulator = file.emulator_endpoint,
         lambda = file.lambda_endpoint,
         gateway = file.gateway_endpoint.clone().unwrap_or_default(),
+        origins = cloud::cors_origins().join(", "),
         file = CloudFile::path().display(),
     );
     // Ctrl-C, or a SIGTERM/SIGHUP from a supervisor: either way stop what was started.
