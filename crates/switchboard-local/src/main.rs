@@ -326,7 +326,7 @@ async fn invoke(function: &str, event_file: &Path) -> CommandResult {
         Err(CloudFileError::NotFound(_)) => None,
         Err(error) => return Err(error.into()),
     };
-    // Kept until the end of the command: dropping it stops moto and the emulator by process id.
+    // Kept until the function has answered: dropping it stops moto and the emulator by process id.
     let mut temporary = None;
     let (env, region, account_id) = match running {
         Some(file) if file.function_env.is_empty() => {
