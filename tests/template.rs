@@ -163,12 +163,15 @@ fn cors_allows_the_agent_apps_headers_and_names_no_origin_by_default() {
     let template = std::fs::read_to_string(repo_root().join("template.yaml")).unwrap();
     let parameter = resource_text(&template, "CorsAllowedOrigins");
     assert!(!parameter.contains("Default:"), "a deploy names its origins: {parameter}");
+    // The local gateway answers preflights with the same configuration.
+    use switchboard_local::cloud::{CORS_ALLOW_HEADERS, CORS_ALLOW_METHODS, CORS_MAX_AGE_SECONDS};
     let api = resource_text(&template, "AgentApi");
-    let headers = api.lines().find_map(|l| inline_list(l, "AllowHeaders:")).expect("AllowHeaders");
-    for header in
-        ["Content-Type", "cognitoIdToken", "Authorization", "X-Amz-Date", "X-Amz-Security-Token", "X-Amz-User-Agent"]
-    {
-        assert!(headers.iter().any(|h| h.eq_ignore_ascii_case(header)), "{header} is not allowed: {headers:?}");
+    let list = |key: &str| api.lines().find_map(|l| inline_list(l, key)).unwrap_or_else(|| panic!("no {key}"));
+    assert_eq!(list("AllowHeaders:"), CORS_ALLOW_HEADERS);
+    assert_eq!(list("AllowMethods:"), CORS_ALLOW_METHODS);
+    assert_eq!(list("MaxAge:"), [CORS_MAX_AGE_SECONDS.to_string()]);
+    for header in ["Authorization", "X-Amz-Date", "X-Amz-Security-Token", "X-Amz-User-Agent"] {
+        assert!(CORS_ALLOW_HEADERS.contains(&header), "Amplify's SigV4 header {header} is not allowed");
     }
 }
 

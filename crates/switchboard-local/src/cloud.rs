@@ -19,7 +19,7 @@ use aws_sdk_cognitoidentityprovider::types::{
 use crate::{
     emulator::{self, EmulatorHandle},
     fixture::Fixture,
-    gateway::{self, Access, GatewayHandle, JwtAuthorizer, Route},
+    gateway::{self, Access, Cors, GatewayHandle, JwtAuthorizer, Route},
     lambda_host::{FunctionSpec, HostError, InvokeClient, LambdaHost},
     moto::{Moto, MotoError},
 };
@@ -39,6 +39,36 @@ pub const HTTP_ROUTES: &[Route] = &[
     Route { method: "PUT", path: "/connect-user-cache", function: "put-connect-user-cache", access: Access::Agent },
 ];
 
+/// The HTTP API's CORS configuration, as template.yaml declares it (a test checks the two agree);
+/// the allowed origins are the `CorsAllowedOrigins` parameter there and [`cors_origins`] here.
+/// The Amz headers are those Amplify adds when it SigV4-signs a request.
+pub const CORS_ALLOW_HEADERS: &[&str] =
+    &["Content-Type", "cognitoIdToken", "Authorization", "X-Amz-Date", "X-Amz-Security-Token", "X-Amz-User-Agent"];
+pub const CORS_ALLOW_METHODS: &[&str] = &["GET", "POST", "PUT", "DELETE", "OPTIONS"];
+pub const CORS_MAX_AGE_SECONDS: u32 = 600;
+/// The origins the local HTTP API allows unless `SWITCHBOARD_CORS_ORIGINS` (comma-separated) says
+/// otherwise: a web app's dev server on port 3000.
+pub const DEFAULT_CORS_ORIGINS: &str = "http://localhost:3000,http://127.0.0.1:3000";
+
+/// The local HTTP API's allowed origins: `SWITCHBOARD_CORS_ORIGINS`, else [`DEFAULT_CORS_ORIGINS`].
+pub fn cors_origins() -> Vec<String> {
+    parse_origins(&std::env::var("SWITCHBOARD_CORS_ORIGINS").unwrap_or_else(|_| DEFAULT_CORS_ORIGINS.to_owned()))
+}
+
+fn parse_origins(list: &str) -> Vec<String> {
+    list.split(',').map(str::trim).filter(|origin| !origin.is_empty()).map(str::to_owned).collect()
+}
+
+/// The template's CORS configuration with `allow_origins`.
+pub fn http_api_cors(allow_origins: Vec<String>) -> Cors {
+    Cors {
+        allow_origins,
+        allow_headers: CORS_ALLOW_HEADERS.iter().map(|h| (*h).to_owned()).collect(),
+        allow_methods: CORS_ALLOW_METHODS.iter().map(|m| (*m).to_owned()).collect(),
+        max_age_seconds: CORS_MAX_AGE_SECONDS,
+    }
+}
+
 /// The app client's attributes, as template.yaml declares them: `custom:connectUserId` and `email` are
 /// readable but not writable, so only `set-connect-user-id` (an admin call) can set the id and only
 /// admins can change the email the Connect username is derived from.
@@ -47,6 +77,9 @@ pub const CLIENT_WRITE_ATTRIBUTES: &[&str] = &["name"];
 
 /// The Secrets Manager secret holding the PIN pepper (the template generates one per stack).
 pub const PIN_PEPPER_SECRET: &str = "switchboard/emergency/pin-pepper";
+
+/// How long the local cloud lets a function run: Connect's limit for a flow's Lambda call.
+pub const FUNCTION_TIMEOUT: Duration = Duration::from_secs(8);
 
 /// The agents' user pool in moto.
 #[derive(Debug, Clone)]
@@ -123,7 +156,7 @@ impl LocalCloud {
                 binary: binaries.join(&name),
                 name,
                 env: env.clone(),
-                timeout: Duration::from_secs(8),
+                timeout: FUNCTION_TIMEOUT,
             })
             .collect();
         let fleet = LambdaHost::start(specs, &cloud.fixture.region, &cloud.fixture.account_id).await?;
@@ -146,10 +179,16 @@ impl LocalCloud {
             Some(listener) => listener,
             None => gateway::bind().await.map_err(CloudError::Emulator)?,
         };
-        let gateway =
-            gateway::serve(listener, HTTP_ROUTES.to_vec(), authorizer, lambda, self.fixture.account_id.clone())
-                .await
-                .map_err(CloudError::Emulator)?;
+        let gateway = gateway::serve(
+            listener,
+            HTTP_ROUTES.to_vec(),
+            authorizer,
+            lambda,
+            self.fixture.account_id.clone(),
+            http_api_cors(cors_origins()),
+        )
+        .await
+        .map_err(CloudError::Emulator)?;
         self.gateway = Some(gateway);
         Ok(())
     }
@@ -498,4 +537,19 @@ pub fn debug_binaries() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| crate::repo_root().join("target"))
         .join("debug")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{parse_origins, DEFAULT_CORS_ORIGINS};
+
+    #[test]
+    fn cors_origins_are_a_comma_separated_list() {
+        assert_eq!(parse_origins(DEFAULT_CORS_ORIGINS), ["http://localhost:3000", "http://127.0.0.1:3000"]);
+        assert_eq!(
+            parse_origins(" https://a.example , ,https://b.example"),
+            ["https://a.example", "https://b.example"]
+        );
+        assert!(parse_origins("").is_empty(), "an empty list allows no origin");
+    }
 }

@@ -5,13 +5,19 @@
 //! Authorisation is not skipped locally: a request to an agent route without a token that verifies
 //! against the pool's JWKS (signature, issuer, audience, expiry) is answered `401` before any function
 //! runs, as the real authorizer does.
+//!
+//! CORS is the HTTP API's own, as API Gateway does it when the API has a CORS configuration: a
+//! preflight (`OPTIONS` with `Origin` and `Access-Control-Request-Method`) is answered by the gateway
+//! on any path, before routing and authorisation; every other answer (the function's, or the
+//! gateway's own 401/403/404) gets `Access-Control-Allow-Origin` for an allowed origin, and CORS
+//! headers the function set are ignored.
 
 use std::{collections::BTreeMap, net::SocketAddr, sync::Arc};
 
 use axum::{
     body::Bytes,
     extract::State,
-    http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri},
+    http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri},
     response::{IntoResponse, Response},
     Router,
 };
@@ -40,6 +46,76 @@ pub struct Route {
     pub access: Access,
 }
 
+/// The HTTP API's CORS configuration: what the template's `CorsConfiguration` sets.
+#[derive(Debug, Clone, Default)]
+pub struct Cors {
+    /// Exact origins, `*` (any), or `<scheme>://*` (any origin of that scheme).
+    pub allow_origins: Vec<String>,
+    pub allow_headers: Vec<String>,
+    pub allow_methods: Vec<String>,
+    pub max_age_seconds: u32,
+}
+
+impl Cors {
+    /// The `Access-Control-Allow-Origin` value for a request from `origin`, when it is allowed.
+    pub fn allow_origin(&self, origin: &str) -> Option<String> {
+        if self.allow_origins.iter().any(|allowed| allowed == "*") {
+            return Some("*".to_owned());
+        }
+        let allowed = self.allow_origins.iter().any(|allowed| match allowed.strip_suffix('*') {
+            Some(scheme) => {
+                origin.len() > scheme.len()
+                    && origin.get(..scheme.len()).is_some_and(|prefix| prefix.eq_ignore_ascii_case(scheme))
+            }
+            None => allowed.eq_ignore_ascii_case(origin),
+        });
+        allowed.then(|| origin.to_owned())
+    }
+
+    /// The gateway's own answer to a preflight: no route, no authorizer, no function.
+    fn preflight(&self, origin: &str) -> Response {
+        let mut headers = HeaderMap::new();
+        if let Some(allowed) = self.allow_origin(origin) {
+            insert_allow_origin(&mut headers, &allowed);
+            for (name, value) in [
+                (header::ACCESS_CONTROL_ALLOW_METHODS, self.allow_methods.join(",")),
+                (header::ACCESS_CONTROL_ALLOW_HEADERS, self.allow_headers.join(",")),
+                (header::ACCESS_CONTROL_MAX_AGE, self.max_age_seconds.to_string()),
+            ] {
+                if let Ok(value) = HeaderValue::from_str(&value) {
+                    headers.insert(name, value);
+                }
+            }
+        }
+        (StatusCode::NO_CONTENT, headers).into_response()
+    }
+
+    /// Replaces whatever CORS headers `response` has with the configuration's for `origin`.
+    fn apply(&self, origin: Option<&str>, response: &mut Response) {
+        let headers = response.headers_mut();
+        let from_function: Vec<HeaderName> =
+            headers.keys().filter(|name| name.as_str().starts_with("access-control-")).cloned().collect();
+        for name in from_function {
+            headers.remove(name);
+        }
+        if let Some(allowed) = origin.and_then(|origin| self.allow_origin(origin)) {
+            insert_allow_origin(headers, &allowed);
+        }
+    }
+}
+
+/// `Access-Control-Allow-Origin`, and `Vary: Origin` when the answer depends on the origin (so a
+/// cache does not serve one origin's answer to another).
+fn insert_allow_origin(headers: &mut HeaderMap, allowed: &str) {
+    let Ok(value) = HeaderValue::from_str(allowed) else {
+        return;
+    };
+    headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
+    if allowed != "*" {
+        headers.append(header::VARY, HeaderValue::from_static("Origin"));
+    }
+}
+
 /// The JWT authorizer's configuration: what the template sets on the HTTP API.
 #[derive(Debug, Clone)]
 pub struct JwtAuthorizer {
@@ -55,6 +131,7 @@ struct Gateway {
     jwks: OnceCell<JwkSet>,
     http: reqwest::Client,
     account_id: String,
+    cors: Cors,
 }
 
 /// A running gateway; it stops with the runtime that started it.
@@ -86,6 +163,7 @@ pub async fn serve(
     authorizer: JwtAuthorizer,
     lambda: InvokeClient,
     account_id: String,
+    cors: Cors,
 ) -> std::io::Result<GatewayHandle> {
     let state = Arc::new(Gateway {
         routes,
@@ -94,6 +172,7 @@ pub async fn serve(
         jwks: OnceCell::new(),
         http: reqwest::Client::new(),
         account_id,
+        cors,
     });
     let addr = listener.local_addr()?;
     let app = Router::new().fallback(handle).with_state(state);
@@ -114,6 +193,19 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    if let Some(origin) = &origin {
+        if method == Method::OPTIONS && headers.contains_key(header::ACCESS_CONTROL_REQUEST_METHOD) {
+            return gateway.cors.preflight(origin);
+        }
+    }
+    let mut response = route_request(&gateway, &method, &uri, &headers, &body).await;
+    gateway.cors.apply(origin.as_deref(), &mut response);
+    response
+}
+
+/// Routing, authorisation and the function's answer.
+async fn route_request(gateway: &Gateway, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Response {
     let found = gateway
         .routes
         .iter()
@@ -133,7 +225,7 @@ async fn handle(
             }
             None
         }
-        Access::Agent => match gateway.verify(&headers).await {
+        Access::Agent => match gateway.verify(headers).await {
             Ok(claims) => Some(claims),
             Err(reason) => {
                 tracing::info!(%reason, path = uri.path(), "request refused by the JWT authorizer");
@@ -143,7 +235,7 @@ async fn handle(
             }
         },
     };
-    let event = http_api_event(route, &method, &uri, &headers, &body, claims.as_ref(), &gateway.account_id);
+    let event = http_api_event(route, method, uri, headers, body, claims.as_ref(), &gateway.account_id);
     match gateway.lambda.invoke(route.function, &event).await {
         Ok(answer) => lambda_response(&answer),
         Err(error) => {
@@ -303,7 +395,25 @@ fn lambda_response(answer: &Value) -> Response {
 
 #[cfg(test)]
 mod tests {
-    use super::route_parameters;
+    use super::{route_parameters, Cors};
+
+    fn cors(origins: &[&str]) -> Cors {
+        Cors { allow_origins: origins.iter().map(|o| (*o).to_owned()).collect(), ..Cors::default() }
+    }
+
+    #[test]
+    fn origins_are_allowed_exactly_by_scheme_wildcard_or_all() {
+        let exact = cors(&["http://localhost:3000"]);
+        assert_eq!(exact.allow_origin("http://localhost:3000").as_deref(), Some("http://localhost:3000"));
+        assert_eq!(exact.allow_origin("http://localhost:3001"), None);
+        assert_eq!(exact.allow_origin("http://localhost:3000.evil.example"), None);
+        let https = cors(&["https://*"]);
+        assert_eq!(https.allow_origin("https://app.example").as_deref(), Some("https://app.example"));
+        assert_eq!(https.allow_origin("http://app.example"), None);
+        assert_eq!(https.allow_origin("https://"), None);
+        assert_eq!(cors(&["*"]).allow_origin("http://anything").as_deref(), Some("*"));
+        assert_eq!(cors(&[]).allow_origin("http://localhost:3000"), None);
+    }
 
     #[test]
     fn route_patterns_match_whole_segments() {

@@ -124,9 +124,12 @@ pub struct FunctionProcess {
     /// Just before the process was spawned.
     pub started: Instant,
     pub pid: Option<u32>,
-    /// The Runtime API server, the log readers and the watcher that owns the child (aborting it
-    /// drops the child, which kills the process: `kill_on_drop`).
-    tasks: Vec<JoinHandle<()>>,
+    /// The Runtime API server.
+    server: JoinHandle<()>,
+    /// One per output stream; they end when the process has exited and its pipes are drained.
+    log_readers: Vec<JoinHandle<()>>,
+    /// Owns the child: aborting it drops the child, which kills the process (`kill_on_drop`).
+    watcher: JoinHandle<()>,
 }
 
 impl FunctionProcess {
@@ -154,9 +157,9 @@ impl FunctionProcess {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let runtime_api = listener.local_addr()?;
         let app = runtime_api_router(slot.clone());
-        let mut tasks = vec![tokio::spawn(async move {
+        let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
-        })];
+        });
         let started = Instant::now();
         let mut child = Command::new(&spec.binary)
             .env_clear()
@@ -174,22 +177,37 @@ impl FunctionProcess {
             .kill_on_drop(true)
             .spawn()
             .map_err(|source| HostError::Spawn { name: spec.name.clone(), source })?;
+        let mut log_readers = Vec::new();
         if let Some(out) = child.stdout.take() {
-            tasks.push(collect_lines(spec.name.clone(), out, logs.clone()));
+            log_readers.push(collect_lines(spec.name.clone(), out, logs.clone()));
         }
         if let Some(err) = child.stderr.take() {
-            tasks.push(collect_lines(spec.name.clone(), err, logs));
+            log_readers.push(collect_lines(spec.name.clone(), err, logs));
         }
         let pid = child.id();
         let watched = slot.clone();
-        tasks.push(tokio::spawn(async move {
+        let watcher = tokio::spawn(async move {
             let status = match child.wait().await {
                 Ok(status) => status.to_string(),
                 Err(error) => error.to_string(),
             };
             watched.exit(status).await;
-        }));
-        Ok(Self { slot, started, pid, tasks })
+        });
+        Ok(Self { slot, started, pid, server, log_readers, watcher })
+    }
+
+    /// Kills the process and waits until every line it printed has been collected (at most
+    /// `drain_limit`): dropping it instead may lose the lines still in its pipes.
+    pub async fn stop(mut self, drain_limit: Duration) {
+        self.watcher.abort();
+        let _ = (&mut self.watcher).await;
+        let readers = &mut self.log_readers;
+        let _ = tokio::time::timeout(drain_limit, async {
+            for reader in readers.iter_mut() {
+                let _ = reader.await;
+            }
+        })
+        .await;
     }
 
     /// Queues an invocation and waits for the answer, at most the function's timeout.
@@ -233,8 +251,10 @@ impl FunctionProcess {
 
 impl Drop for FunctionProcess {
     fn drop(&mut self) {
-        for task in &self.tasks {
-            task.abort();
+        self.server.abort();
+        self.watcher.abort();
+        for reader in &self.log_readers {
+            reader.abort();
         }
     }
 }

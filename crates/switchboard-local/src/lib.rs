@@ -9,9 +9,11 @@
 //! - [`flow`]: plays the contact flows in `contact-flows/` against the functions.
 //! - [`bench`]: cold start, latency and memory figures for every function (`make bench`).
 //! - [`cloud`]: starts, seeds and stops all of the above.
+//! - [`cloud_file`]: where `switchboard-local up` tells the other commands what is running.
 
 pub mod bench;
 pub mod cloud;
+pub mod cloud_file;
 pub mod emulator;
 pub mod fixture;
 pub mod flow;

@@ -4,18 +4,29 @@
 //!   to `.local/cloud.json` and runs until Ctrl-C, when it stops every process it started.
 //! - `switchboard-local call emergency/Emergency_Authentication --from +61412345678 --input auto`
 //!   plays a flow against the running cloud and prints the transcript.
+//! - `switchboard-local invoke check-emergency events/check-emergency/sydney.json` runs one function
+//!   once with a sample event, as `sam local invoke` does but without Docker.
 
-use std::{collections::BTreeMap, path::PathBuf, process::Stdio, time::Duration};
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+    process::{ExitCode, Stdio},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use clap::{Parser, Subcommand, ValueEnum};
-use serde::{Deserialize, Serialize};
 use switchboard_local::{
     cloud::{self, LocalCloud},
+    cloud_file::{CloudFile, CloudFileError},
     emulator::Sms,
     fixture::Fixture,
     flow::{Call, CallInput, FlowLibrary, Runner, Services},
+    lambda_host::{FunctionProcess, FunctionSpec},
     repo_root,
 };
+
+type CommandResult = Result<ExitCode, Box<dyn std::error::Error>>;
 
 #[derive(Parser)]
 #[command(about = "Switchboard's local cloud: moto, the AWS emulator, the fleet and the flow runner")]
@@ -55,6 +66,14 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run one function's debug binary once with an event file and print its answer (logs on
+    /// stderr), against the running local cloud, or a temporary one when none runs.
+    Invoke {
+        /// The function's name, as in `functions/` (e.g. `check-emergency`).
+        function: String,
+        /// The event, passed as-is (e.g. `events/check-emergency/sydney.json`).
+        event: PathBuf,
+    },
     /// Print the SMS the emulator has delivered.
     Outbox,
     /// Sign an agent in to the local user pool and print the ID token (for the `cognitoIdToken` header).
@@ -87,44 +106,28 @@ enum Runtime {
     Host,
 }
 
-/// What `up` writes for `call` and `outbox` to find.
-#[derive(Serialize, Deserialize)]
-struct CloudFile {
-    lambda_endpoint: String,
-    #[serde(default)]
-    gateway_endpoint: Option<String>,
-    emulator_endpoint: String,
-    moto_endpoint: String,
-    instance_arn: String,
-    queues: BTreeMap<String, String>,
-    #[serde(default)]
-    region: String,
-    #[serde(default)]
-    user_pool_client_id: String,
-}
-
 fn parse_pair(s: &str) -> Result<(String, String), String> {
     s.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())).ok_or_else(|| format!("{s:?} is not key=value"))
 }
 
-fn cloud_file() -> PathBuf {
-    repo_root().join(".local/cloud.json")
-}
-
-fn read_cloud_file() -> Result<CloudFile, String> {
-    let path = cloud_file();
-    let text = std::fs::read_to_string(&path)
-        .map_err(|_| format!("{} not found: start the local cloud first (`make dev`)", path.display()))?;
-    serde_json::from_str(&text).map_err(|e| format!("{} is malformed: {e}", path.display()))
-}
-
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
+    match run(cli.command).await {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> CommandResult {
+    match command {
         Command::Up { runtime, lambda_port } => up(runtime, lambda_port).await,
+        Command::Invoke { function, event } => invoke(&function, &event).await,
         Command::Call { flow, from, to, inputs, attributes, json } => {
-            let file = read_cloud_file()?;
+            let file = CloudFile::read()?;
             let runner = Runner::new(
                 FlowLibrary::repository(),
                 Services {
@@ -141,11 +144,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             } else {
                 print!("{transcript}");
             }
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
         Command::Bench { binaries, out, cold, warm } => bench(binaries, out, cold, warm).await,
         Command::SignIn { email, password } => {
-            let file = read_cloud_file()?;
+            let file = CloudFile::read()?;
             let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
                 .region(aws_config::Region::new(file.region))
                 .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
@@ -166,21 +169,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     format!("sign-in failed: {}", aws_sdk_cognitoidentityprovider::error::DisplayErrorContext(&e))
                 })?;
             println!("{}", answer.authentication_result().and_then(|r| r.id_token()).unwrap_or_default());
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
         Command::Outbox => {
-            let file = read_cloud_file()?;
+            let file = CloudFile::read()?;
             let outbox: Vec<Sms> =
                 reqwest::get(format!("{}/_local/outbox", file.emulator_endpoint)).await?.json().await?;
             for sms in outbox {
                 println!("to {} from {}: {}", sms.to, sms.sender_id.unwrap_or_default(), sms.body);
             }
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
     }
 }
 
-async fn bench(binaries: PathBuf, out: PathBuf, cold: usize, warm: usize) -> Result<(), Box<dyn std::error::Error>> {
+async fn bench(binaries: PathBuf, out: PathBuf, cold: usize, warm: usize) -> CommandResult {
     use switchboard_local::bench::{self, Plan, Report, Subject};
     let cloud = LocalCloud::services(Fixture::load(&Fixture::default_path())?).await?;
     let plan = Plan {
@@ -223,10 +226,10 @@ async fn bench(binaries: PathBuf, out: PathBuf, cold: usize, warm: usize) -> Res
     std::fs::write(out.join("results.md"), &table)?;
     println!("{table}");
     println!("written to {}/results.json and results.md", out.display());
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
 
-async fn up(runtime: Runtime, lambda_port: u16) -> Result<(), Box<dyn std::error::Error>> {
+async fn up(runtime: Runtime, lambda_port: u16) -> CommandResult {
     let fixture = Fixture::load(&Fixture::default_path())?;
     let (cloud, lambda_endpoint, _cargo_lambda) = match runtime {
         Runtime::Host => {
@@ -252,18 +255,8 @@ async fn up(runtime: Runtime, lambda_port: u16) -> Result<(), Box<dyn std::error
             (cloud, format!("http://{addr}"), Some(watch))
         }
     };
-    let file = CloudFile {
-        lambda_endpoint,
-        gateway_endpoint: cloud.gateway.as_ref().map(|g| g.endpoint()),
-        emulator_endpoint: cloud.emulator.endpoint(),
-        moto_endpoint: cloud.moto.endpoint(),
-        instance_arn: cloud.fixture.instance_arn(),
-        queues: cloud.fixture.connect.queues.clone(),
-        region: cloud.fixture.region.clone(),
-        user_pool_client_id: cloud.user_pool.client_id.clone(),
-    };
-    std::fs::create_dir_all(repo_root().join(".local"))?;
-    std::fs::write(cloud_file(), serde_json::to_string_pretty(&file)?)?;
+    let file = CloudFile::describe(&cloud, lambda_endpoint);
+    file.write()?;
     let admin = cloud.fixture.emergency.admins.first().map(|a| a.phone.clone()).unwrap_or_default();
     println!(
         "Switchboard local cloud is up.
@@ -278,17 +271,21 @@ Then a customer calling the Sydney number:
   target/debug/switchboard-local call emergency/Emergency_Demo --from +61400111222 --to +61255501000
 See the SMS sent so far:
   target/debug/switchboard-local outbox
+Run one function with a sample event:
+  target/debug/switchboard-local invoke check-emergency events/check-emergency/sydney.json
 
 Agent HTTP API ({gateway}): sign in as an agent, then log in to the CCP:
   TOKEN=$(target/debug/switchboard-local sign-in --email alice+video@example.com)
   curl -s -X POST {gateway}/ccplogin -H \"cognitoIdToken: $TOKEN\" -d '{{\"connectLoginByEmail\": true}}'
+It answers CORS for {origins} (SWITCHBOARD_CORS_ORIGINS, comma-separated, changes that).
 
 Ctrl-C stops everything.",
         moto = file.moto_endpoint,
         emulator = file.emulator_endpoint,
         lambda = file.lambda_endpoint,
         gateway = file.gateway_endpoint.clone().unwrap_or_default(),
-        file = cloud_file().display(),
+        origins = cloud::cors_origins().join(", "),
+        file = CloudFile::path().display(),
     );
     // Ctrl-C, or a SIGTERM/SIGHUP from a supervisor: either way stop what was started.
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
@@ -299,7 +296,85 @@ Ctrl-C stops everything.",
         _ = hangup.recv() => {}
     }
     println!("stopping");
-    let _ = std::fs::remove_file(cloud_file());
+    CloudFile::remove();
     drop(cloud);
-    Ok(())
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `invoke`: the function's debug binary, in the environment the fleet gives it, with one event.
+async fn invoke(function: &str, event_file: &Path) -> CommandResult {
+    let known = cloud::function_names()?;
+    if !known.iter().any(|name| name == function) {
+        return Err(format!("unknown function {function:?}; the functions are: {}", known.join(", ")).into());
+    }
+    let binary = cloud::debug_binaries().join(function);
+    if !binary.exists() {
+        return Err(format!("{} does not exist; build it first (`cargo build --workspace`)", binary.display()).into());
+    }
+    let event =
+        std::fs::read(event_file).map_err(|e| format!("cannot read the event {}: {e}", event_file.display()))?;
+    // Checked here so a typo is reported as the file's fault, not as the function's error.
+    serde_json::from_slice::<serde_json::Value>(&event)
+        .map_err(|e| format!("the event {} is not JSON: {e}", event_file.display()))?;
+
+    let running = match CloudFile::read() {
+        Ok(file) if file.is_live().await => Some(file),
+        Ok(_) => {
+            eprintln!("{} names a local cloud that no longer answers; ignoring it", CloudFile::path().display());
+            None
+        }
+        Err(CloudFileError::NotFound(_)) => None,
+        Err(error) => return Err(error.into()),
+    };
+    // Kept until the function has answered: dropping it stops moto and the emulator by process id.
+    let mut temporary = None;
+    let (env, region, account_id) = match running {
+        Some(file) if file.function_env.is_empty() => {
+            return Err(format!(
+                "{} was written by an older switchboard-local; restart the local cloud (`make dev`)",
+                CloudFile::path().display()
+            )
+            .into())
+        }
+        Some(file) => (file.function_env, file.region, file.account_id),
+        None => {
+            eprintln!("no local cloud is running: starting moto and the emulator for this invocation");
+            let cloud = LocalCloud::services(Fixture::load(&Fixture::default_path())?).await?;
+            let settings = (cloud.function_env(), cloud.fixture.region.clone(), cloud.fixture.account_id.clone());
+            temporary = Some(cloud);
+            settings
+        }
+    };
+
+    let spec = FunctionSpec { name: function.to_owned(), binary, env, timeout: cloud::FUNCTION_TIMEOUT };
+    let logs = Arc::new(Mutex::new(Vec::new()));
+    let process = FunctionProcess::spawn(&spec, &region, &account_id, logs.clone()).await?;
+    let invocation = process.invoke(event.into()).await;
+    process.stop(Duration::from_secs(2)).await;
+    drop(temporary);
+    for line in logs.lock().map(|l| l.clone()).unwrap_or_default() {
+        eprintln!("{}", line.line);
+    }
+    match invocation.result {
+        Ok(answer) => {
+            println!("{}", pretty_json(&answer));
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(error) => {
+            // On stdout as `sam local invoke` prints it, and named on stderr for the reader.
+            println!("{}", pretty_json(&error));
+            let error: serde_json::Value = serde_json::from_slice(&error).unwrap_or_default();
+            let text = |field: &str| error.get(field).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+            eprintln!("error: {function} returned a Lambda error: {}: {}", text("errorType"), text("errorMessage"));
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// `bytes` pretty-printed when they are JSON, else as they are.
+fn pretty_json(bytes: &[u8]) -> String {
+    serde_json::from_slice::<serde_json::Value>(bytes)
+        .ok()
+        .and_then(|value| serde_json::to_string_pretty(&value).ok())
+        .unwrap_or_else(|| String::from_utf8_lossy(bytes).into_owned())
 }
