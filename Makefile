@@ -48,13 +48,20 @@ bench: setup
 	cargo build --workspace --all-targets
 	target/debug/switchboard-local bench --binaries target/release --out bench
 
+# Lambda's deployment zips must stay small (cold starts load them): fail above ZIP_BUDGET bytes.
+ZIP_BUDGET := 4194304
+
 build: setup
 	rustup target add aarch64-unknown-linux-gnu
 	sam build --beta-features
-	@for f in .aws-sam/build/*Function; do \
-	  (cd $$f && zip -q -X -r /tmp/switchboard-$$(basename $$f).zip . && \
-	   printf '%-28s zip %8d bytes\n' "$$(basename $$f)" "$$(stat -c %s /tmp/switchboard-$$(basename $$f).zip)"); \
-	done
+	@over=0; for f in .aws-sam/build/*Function; do \
+	  zip_file=/tmp/switchboard-$$(basename $$f).zip; rm -f $$zip_file; \
+	  (cd $$f && zip -q -X -r $$zip_file .) || exit 1; \
+	  size=$$(stat -c %s $$zip_file); \
+	  if [ $$size -gt $(ZIP_BUDGET) ]; then verdict="OVER the $(ZIP_BUDGET)-byte budget"; over=1; else verdict=ok; fi; \
+	  printf '%-28s zip %8d bytes  %s\n' "$$(basename $$f)" $$size "$$verdict"; \
+	done; \
+	if [ $$over -ne 0 ]; then echo "make build: a zip is over 4 MiB" >&2; exit 1; fi
 
 clean:
 	cargo clean

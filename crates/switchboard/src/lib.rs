@@ -17,3 +17,32 @@ pub mod store;
 pub mod telemetry;
 pub mod time;
 pub mod video;
+
+#[cfg(test)]
+mod tests {
+    /// Contexts import only the kernel, never each other (DESIGN.md, "Where shared things live"): a
+    /// helper two contexts need moves to the kernel.
+    #[test]
+    fn contexts_import_only_the_kernel() {
+        const CONTEXTS: &[&str] = &["emergency", "identity", "video"];
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        for context in CONTEXTS {
+            for entry in std::fs::read_dir(src.join(context)).unwrap() {
+                let path = entry.unwrap().path();
+                let text = std::fs::read_to_string(&path).unwrap();
+                let code = text.lines().filter(|l| !l.trim_start().starts_with("//")).collect::<Vec<_>>();
+                for other in CONTEXTS.iter().filter(|other| *other != context) {
+                    // `crate::video::…`, or `video::{…}` / `video::x` inside a `use crate::{…}` block.
+                    let needles = [format!("crate::{other}"), format!(" {other}::"), format!("super::super::{other}")];
+                    for needle in &needles {
+                        assert!(
+                            !code.iter().any(|line| line.contains(needle.as_str())),
+                            "{} imports the {other} context ({needle})",
+                            path.display()
+                        );
+                    }
+                }
+            }
+        }
+    }
+}

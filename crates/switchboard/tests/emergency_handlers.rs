@@ -181,6 +181,16 @@ async fn pin_is_sent_only_to_enabled_admin_mobiles_and_never_returned_or_stored(
     }
     assert_eq!(challenge["phone"], AttributeValue::S(ADMIN.into()));
     assert_eq!(challenge["attempts"], AttributeValue::N("0".into()));
+    // The stored item alone does not give the PIN away: HMAC keyed by the stored salt alone (what a
+    // copy of the table allows) does not reproduce the hash; the pepper is needed.
+    let (AttributeValue::S(salt), AttributeValue::S(stored)) = (&challenge["salt"], &challenge["pinHash"]) else {
+        panic!("salt and hash are strings")
+    };
+    use hmac::{KeyInit, Mac};
+    let mut salt_only = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(salt.as_bytes()).unwrap();
+    salt_only.update(pin.as_bytes());
+    assert_ne!(&hex::encode(salt_only.finalize().into_bytes()), stored, "a salt-only HMAC must not match");
+    assert!(switchboard::emergency::pin::matches(&pepper(), salt, &pin, stored));
 
     // Not E.164, unknown and disabled admins: NOT_ADMIN and no SMS.
     for number in ["0412345678", "+61400555666", "+61499999999"] {
