@@ -271,3 +271,82 @@ async fn function_processes_timestamp_init_and_responses_and_report_peak_rss() {
     let rss = process.peak_rss_kib().expect("VmHWM while the process runs");
     assert!(rss > 100 && rss < 1024 * 1024, "{rss} KiB");
 }
+
+/// A Connect client for the emulator, signing with `credentials` (STS-assumed ones for
+/// GetFederationToken, as ccp-login does).
+async fn connect(
+    cloud: &LocalCloud,
+    credentials: Option<aws_sdk_connect::config::Credentials>,
+) -> aws_sdk_connect::Client {
+    let sdk = cloud.sdk_config().await;
+    let mut config = aws_sdk_connect::config::Builder::from(&sdk).endpoint_url(cloud.emulator.endpoint());
+    if let Some(credentials) = credentials {
+        config = config.credentials_provider(credentials);
+    }
+    aws_sdk_connect::Client::from_conf(config.build())
+}
+
+#[tokio::test]
+async fn connect_emulator_speaks_the_wire_protocol_of_the_real_sdk() {
+    use aws_sdk_connect::error::ProvideErrorMetadata;
+    let cloud = LocalCloud::services(fixture()).await.unwrap();
+    let instance = cloud.fixture.connect.instance_id.clone();
+    let alice = cloud.fixture.connect.users[0].clone();
+    let plain = connect(&cloud, None).await;
+
+    // DescribeUser: a known user, an unknown user, an unknown instance.
+    let described = plain.describe_user().instance_id(&instance).user_id(&alice.id).send().await.unwrap();
+    assert_eq!(described.user().and_then(|u| u.username()), Some(alice.username.as_str()));
+    assert_eq!(described.user().and_then(|u| u.hierarchy_group_id()), alice.hierarchy_group_id.as_deref());
+    let unknown = "00000000-0000-4000-8000-000000000000";
+    let missing = plain.describe_user().instance_id(&instance).user_id(unknown).send().await.unwrap_err();
+    assert_eq!(missing.code(), Some("ResourceNotFoundException"));
+    let other_instance = plain.describe_user().instance_id(unknown).user_id(&alice.id).send().await.unwrap_err();
+    assert_eq!(other_instance.code(), Some("ResourceNotFoundException"));
+
+    // DescribeUserHierarchyGroup: the path the user cache stores.
+    let group_id = alice.hierarchy_group_id.clone().unwrap();
+    let group = plain.describe_user_hierarchy_group().instance_id(&instance).hierarchy_group_id(&group_id).send().await;
+    let group = group.unwrap();
+    assert_eq!(group.hierarchy_group().and_then(|g| g.id()), Some(group_id.as_str()));
+    assert!(group.hierarchy_group().and_then(|g| g.hierarchy_path()).is_some());
+
+    // DescribeContact: registered contacts only.
+    let contact = "8f3e0d4a-1b2c-4d5e-8f90-a1b2c3d4e5f6";
+    cloud.connect_contact(contact, contact, Some(&alice.id)).await.unwrap();
+    let described = plain.describe_contact().instance_id(&instance).contact_id(contact).send().await.unwrap();
+    assert_eq!(described.contact().and_then(|c| c.agent_info()).and_then(|a| a.id()), Some(alice.id.as_str()));
+    let missing = plain.describe_contact().instance_id(&instance).contact_id(unknown).send().await.unwrap_err();
+    assert_eq!(missing.code(), Some("ResourceNotFoundException"));
+
+    // GetFederationToken identifies the caller by the session name of the assumed role: a user's
+    // name gets tokens; a name that is no user gets Connect's own UserNotFoundException (404).
+    let sts = aws_sdk_sts::Client::new(&cloud.sdk_config().await);
+    let assumed = |session: &'static str| {
+        let sts = sts.clone();
+        let role = cloud.fixture.video.ccp_login_role_arn.clone();
+        async move {
+            let answer = sts.assume_role().role_arn(role).role_session_name(session).send().await.unwrap();
+            let c = answer.credentials().unwrap();
+            aws_sdk_connect::config::Credentials::new(
+                c.access_key_id(),
+                c.secret_access_key(),
+                Some(c.session_token().to_owned()),
+                None,
+                "test",
+            )
+        }
+    };
+    let as_alice = connect(&cloud, Some(assumed("alice_video@example.com").await)).await;
+    let tokens = as_alice.get_federation_token().instance_id(&instance).send().await.unwrap();
+    assert!(tokens.credentials().and_then(|c| c.access_token()).is_some_and(|t| !t.is_empty()));
+    assert_eq!(tokens.user_id(), Some(alice.id.as_str()));
+    let as_nobody = connect(&cloud, Some(assumed("nobody@example.com").await)).await;
+    let refused = as_nobody.get_federation_token().instance_id(&instance).send().await.unwrap_err();
+    assert_eq!(refused.code(), Some("UserNotFoundException"));
+    assert_eq!(refused.raw_response().map(|r| r.status().as_u16()), Some(404));
+
+    // An operation the emulator does not implement answers the service's unknown-operation shape.
+    let unsupported = plain.list_users().instance_id(&instance).send().await.unwrap_err();
+    assert!(unsupported.code().is_some(), "{unsupported:?}");
+}
