@@ -119,8 +119,18 @@ fn read_cloud_file() -> Result<CloudFile, String> {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let cli = Cli::parse();
+async fn main() -> std::process::ExitCode {
+    // The error's own sentence (what failed, where), not its Debug form.
+    match run(Cli::parse()).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     match cli.command {
         Command::Up { runtime, lambda_port } => up(runtime, lambda_port).await,
         Command::Call { flow, from, to, inputs, attributes, json } => {
