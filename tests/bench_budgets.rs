@@ -1,7 +1,12 @@
 //! The performance budgets, checked over the figures `make bench` last wrote (bench/results.json),
-//! not by timing anything here: zip ≤ 4 MiB, median cold penalty ≤ 20 ms, peak RSS ≤ 24 MiB.
+//! not by timing anything here: zip ≤ 4 MiB, median cold penalty ≤ 20 ms, peak RSS ≤ 24 MiB; and
+//! that every figure timed the function's intended work (only its expected success came back).
 
-use switchboard_local::{bench::Report, cloud::function_names, repo_root};
+use switchboard_local::{
+    bench::{expected_result, Report},
+    cloud::function_names,
+    repo_root,
+};
 
 const MAX_ZIP_BYTES: u64 = 4 * 1024 * 1024;
 const MAX_COLD_PENALTY_MS: f64 = 20.0;
@@ -47,9 +52,26 @@ fn every_function_is_within_its_budgets() {
                 f.function, f.peak_rss_kib
             ));
         }
-        if f.results.keys().any(|code| code == "(no Result)") {
-            over.push(format!("{}: answers without a Result", f.function));
-        }
     }
     assert!(over.is_empty(), "over budget:\n{}", over.join("\n"));
+}
+
+#[test]
+fn every_function_answered_only_its_expected_success() {
+    let mut wrong = Vec::new();
+    for f in report().functions {
+        match expected_result(&f.function) {
+            None => wrong.push(format!("{}: no expected result in switchboard_local::bench::WORKLOADS", f.function)),
+            Some(expected) if f.results.is_empty() || f.results.keys().any(|code| code != expected) => {
+                wrong.push(format!("{}: answered {:?}, expected only {expected}", f.function, f.results))
+            }
+            Some(_) => {}
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "bench/results.json times answers other than each function's success: run `make bench` \
+         (the bench now fails on a wrong answer, so fresh figures pass this)\n{}",
+        wrong.join("\n")
+    );
 }

@@ -6,6 +6,12 @@
 //! fresh processes); warm latency p50/p99 (event queued until response posted); cold penalty (first
 //! invocation − warm p50); peak RSS (`VmHWM`). Times come from the Runtime API the host serves, so
 //! no HTTP client sits between the clock and the function.
+//!
+//! Every invocation, cold or warm, does its sample's intended work: [`Setup`] prepares fresh state
+//! before it (outside the timed span), and an answer other than the function's expected success
+//! ([`WORKLOADS`]) fails the bench rather than timing an early rejection.
+
+mod setup;
 
 use std::{
     collections::BTreeMap,
@@ -15,16 +21,91 @@ use std::{
     time::{Duration, Instant},
 };
 
+use axum::body::Bytes;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
+pub use self::setup::Setup;
 use crate::lambda_host::{FunctionProcess, FunctionSpec, HostError};
 
-/// What to measure: a binary and the event it is invoked with.
+/// What one function is benchmarked with: its sample event in `events/<function>/` (none: `{}`) and
+/// the success every invocation must answer (a flow function's `Result`, `HTTP <status>` for an HTTP
+/// function), with the `data` of the success envelope when it tells outcomes apart.
+#[derive(Debug, Clone, Copy)]
+pub struct Workload {
+    pub function: &'static str,
+    pub event: Option<&'static str>,
+    pub expected: &'static str,
+    pub expected_data: Option<&'static str>,
+}
+
+/// Every benchmarked function's workload; the bench and `tests/bench_budgets.rs` both read it.
+pub const WORKLOADS: &[Workload] = &[
+    sample("assign-id", "keyed-code.json", "LINKED"),
+    sample("ccp-login", "login-by-email.json", "HTTP 200"),
+    sample("check-emergency", "sydney.json", "OK"),
+    sample("one-time-pin", "admin-call.json", "SENT"),
+    Workload {
+        // `data: false` would mean the cache was fresh and nothing was stored.
+        expected_data: Some("true"),
+        ..sample("put-connect-user-cache", "refresh.json", "HTTP 200")
+    },
+    sample("receive-auth-result", "sealed-result.json", "HTTP 200"),
+    sample("session-info", "agent.json", "HTTP 200"),
+    sample("set-connect-user-id", "own-user.json", "HTTP 200"),
+    sample("start-session", "start.json", "HTTP 200"),
+    sample("update-emergency", "set-fire-alarm.json", "UPDATED"),
+    sample("verify-pin", "keyed-pin.json", "VERIFIED"),
+    Workload { function: "bench-floor", event: None, expected: "OK", expected_data: None },
+];
+
+/// A workload on the sample event `events/<function>/<event>`.
+const fn sample(function: &'static str, event: &'static str, expected: &'static str) -> Workload {
+    Workload { function, event: Some(event), expected, expected_data: None }
+}
+
+/// The workload of `function`, if it has one.
+pub fn workload(function: &str) -> Option<&'static Workload> {
+    WORKLOADS.iter().find(|w| w.function == function)
+}
+
+/// The success code `function` must answer, if it has a workload.
+pub fn expected_result(function: &str) -> Option<&'static str> {
+    workload(function).map(|w| w.expected)
+}
+
+/// An answer's code: a flow function's `Result`, or `HTTP <status>` for an HTTP function.
+pub fn outcome(answer: &Value) -> String {
+    match (answer.get("Result").and_then(Value::as_str), answer.get("statusCode")) {
+        (Some(result), _) => result.to_owned(),
+        (None, Some(status)) => format!("HTTP {status}"),
+        (None, None) => "(no Result)".to_owned(),
+    }
+}
+
+impl Workload {
+    /// Whether `answer` is this function's expected success; otherwise what it answered instead.
+    pub fn check(&self, answer: &Value) -> Result<(), String> {
+        let code = outcome(answer);
+        if code != self.expected {
+            return Err(format!("answered {code}, expected {}: {answer}", self.expected));
+        }
+        if let Some(expected) = self.expected_data {
+            let body = answer.get("body").and_then(Value::as_str).unwrap_or_default();
+            let data = serde_json::from_str::<Value>(body).ok().and_then(|b| b.get("data").map(Value::to_string));
+            if data.as_deref() != Some(expected) {
+                return Err(format!("answered {code} with data {}, expected {expected}", data.unwrap_or_default()));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What to measure: a function's binary.
 #[derive(Debug, Clone)]
 pub struct Subject {
     pub name: String,
     pub binary: PathBuf,
-    pub event: serde_json::Value,
 }
 
 #[derive(Debug, Clone)]
@@ -47,7 +128,7 @@ pub struct Figures {
     pub warm_p99_ms: f64,
     pub cold_penalty_ms: f64,
     pub peak_rss_kib: u64,
-    /// The sample event's `Result` codes (`HTTP <status>` for HTTP functions) and how often each came back.
+    /// The answers' `Result` codes (`HTTP <status>` for HTTP functions) and how often each came back.
     pub results: BTreeMap<String, usize>,
 }
 
@@ -70,39 +151,42 @@ pub enum BenchError {
     Zip { path: String, detail: String },
 }
 
-/// Measures one subject: `cold_runs` fresh processes, then `warm_runs` invocations of one process.
-pub async fn measure(subject: &Subject, plan: &Plan) -> Result<Figures, BenchError> {
+/// Measures one subject: `cold_runs` fresh processes, then `warm_runs` invocations of one process
+/// (after one unmeasured warm-up). `setup` prepares each invocation's state before its timed span.
+pub async fn measure(subject: &Subject, plan: &Plan, setup: &mut Setup<'_>) -> Result<Figures, BenchError> {
     let fail = |problem: String| BenchError::Function { function: subject.name.clone(), problem };
+    let workload = workload(&subject.name).ok_or_else(|| fail("no workload: add one to bench::WORKLOADS".into()))?;
     let spec = FunctionSpec {
         name: subject.name.clone(),
         binary: subject.binary.clone(),
         env: plan.env.clone(),
         timeout: Duration::from_secs(10),
     };
-    let payload = axum::body::Bytes::from(subject.event.to_string());
     let logs = Arc::new(Mutex::new(Vec::new()));
     let mut results = BTreeMap::new();
-    let mut record = |body: &axum::body::Bytes| -> Result<(), BenchError> {
-        let value: serde_json::Value =
-            serde_json::from_slice(body).map_err(|e| fail(format!("answer is not JSON: {e}")))?;
-        // Flow functions answer a `Result` code; HTTP functions a proxy response with a status.
-        let code = match (value.get("Result").and_then(|v| v.as_str()), value.get("statusCode")) {
-            (Some(result), _) => result.to_owned(),
-            (None, Some(status)) => format!("HTTP {status}"),
-            (None, None) => "(no Result)".to_owned(),
-        };
-        *results.entry(code).or_insert(0) += 1;
+    let mut prepare = async |run: &str| -> Result<Bytes, BenchError> {
+        let event = setup.prepare(&subject.name).await.map_err(|e| fail(format!("setup for {run}: {e}")))?;
+        Ok(Bytes::from(event.to_string()))
+    };
+    let mut record = |run: &str, answer: Result<Bytes, Bytes>| -> Result<(), BenchError> {
+        let fail = |problem: String| fail(format!("{run} {problem}"));
+        let body = answer.map_err(|e| fail(format!("failed: {}", String::from_utf8_lossy(&e))))?;
+        let value: Value = serde_json::from_slice(&body).map_err(|e| fail(format!("answered no JSON: {e}")))?;
+        workload.check(&value).map_err(fail)?;
+        *results.entry(outcome(&value)).or_insert(0) += 1;
         Ok(())
     };
 
+    let cold_runs = plan.cold_runs.max(1);
     let mut init = Vec::new();
     let mut first = Vec::new();
     let mut peak_rss_kib = 0;
-    for _ in 0..plan.cold_runs.max(1) {
+    for i in 1..=cold_runs {
+        let run = format!("cold invocation {i} of {cold_runs}");
+        let payload = prepare(&run).await?;
         let process = FunctionProcess::spawn(&spec, &plan.region, &plan.account_id, logs.clone()).await?;
-        let invocation = process.invoke(payload.clone()).await;
-        let body = invocation.result.map_err(|e| fail(String::from_utf8_lossy(&e).into_owned()))?;
-        record(&body)?;
+        let invocation = process.invoke(payload).await;
+        record(&run, invocation.result)?;
         let polled = process.first_poll().ok_or_else(|| fail("the runtime never polled".into()))?;
         init.push(millis(polled - process.started));
         first.push(millis(invocation.posted_at - process.started));
@@ -110,14 +194,18 @@ pub async fn measure(subject: &Subject, plan: &Plan) -> Result<Figures, BenchErr
     }
 
     let process = FunctionProcess::spawn(&spec, &plan.region, &plan.account_id, logs).await?;
-    let warm_up = process.invoke(payload.clone()).await;
-    record(&warm_up.result.map_err(|e| fail(String::from_utf8_lossy(&e).into_owned()))?)?;
-    let mut warm = Vec::with_capacity(plan.warm_runs);
-    for _ in 0..plan.warm_runs.max(1) {
+    let run = "warm-up invocation";
+    let payload = prepare(run).await?;
+    record(run, process.invoke(payload).await.result)?;
+    let warm_runs = plan.warm_runs.max(1);
+    let mut warm = Vec::with_capacity(warm_runs);
+    for i in 1..=warm_runs {
+        let run = format!("warm invocation {i} of {warm_runs}");
+        let payload = prepare(&run).await?;
         let queued = Instant::now();
-        let invocation = process.invoke(payload.clone()).await;
-        record(&invocation.result.map_err(|e| fail(String::from_utf8_lossy(&e).into_owned()))?)?;
+        let invocation = process.invoke(payload).await;
         warm.push(millis(invocation.posted_at - queued));
+        record(&run, invocation.result)?;
     }
     peak_rss_kib = peak_rss_kib.max(process.peak_rss_kib().unwrap_or(0));
 
@@ -212,6 +300,36 @@ mod tests {
         let size = zip_size(&path).unwrap();
         std::fs::remove_file(&path).unwrap();
         assert!(size > 100 && size < 10_000, "1 MiB of zeros deflates to a few KiB, got {size}");
+    }
+
+    #[test]
+    fn every_function_has_a_workload_whose_event_exists() {
+        let functions = crate::cloud::function_names().unwrap().into_iter().chain(["bench-floor".to_owned()]);
+        for function in functions {
+            let workload = workload(&function).unwrap_or_else(|| panic!("{function} has no workload"));
+            if let Some(event) = workload.event {
+                let path = crate::repo_root().join("events").join(&function).join(event);
+                assert!(path.exists(), "{}", path.display());
+            }
+        }
+    }
+
+    #[test]
+    fn answers_other_than_the_expected_success_are_refused() {
+        let flow = workload("one-time-pin").unwrap();
+        assert!(flow.check(&serde_json::json!({"Result": "SENT", "PinLength": "6"})).is_ok());
+        let refused = flow.check(&serde_json::json!({"Result": "RATE_LIMITED"})).unwrap_err();
+        assert!(refused.contains("answered RATE_LIMITED, expected SENT"), "{refused}");
+        assert!(flow.check(&serde_json::json!({"statusCode": 200})).is_err());
+
+        let cache = workload("put-connect-user-cache").unwrap();
+        let answer = |data: &str| serde_json::json!({"statusCode": 200, "body": format!(r#"{{"success": "s", "data": {data}}}"#)});
+        assert!(cache.check(&answer("true")).is_ok());
+        let skipped = cache.check(&answer("false")).unwrap_err();
+        assert!(skipped.contains("data false, expected true"), "{skipped}");
+        assert!(cache.check(&serde_json::json!({"statusCode": 403, "body": "{}"})).is_err());
+        assert_eq!(expected_result("bench-floor"), Some("OK"));
+        assert_eq!(expected_result("no-such-function"), None);
     }
 
     #[test]

@@ -17,8 +17,8 @@ use aws_sdk_cognitoidentityprovider::types::{
 };
 
 use crate::{
-    emulator::{self, EmulatorHandle},
-    fixture::Fixture,
+    emulator::{self, EmulatorHandle, LocalNumber},
+    fixture::{Admin, Fixture},
     gateway::{self, Access, Cors, GatewayHandle, JwtAuthorizer, Route},
     lambda_host::{FunctionSpec, HostError, InvokeClient, LambdaHost},
     moto::{Moto, MotoError},
@@ -265,19 +265,25 @@ impl LocalCloud {
         self.seed_identity_keys().await?;
         self.seed_pin_pepper().await?;
         for admin in &self.fixture.emergency.admins {
-            dynamodb
-                .put_item()
-                .table_name(table)
-                .item("pk", AttributeValue::S(format!("ADMIN#{}", admin.phone)))
-                .item("sk", AttributeValue::S("ADMIN".into()))
-                .item("name", AttributeValue::S(admin.name.clone()))
-                .item("enabled", AttributeValue::Bool(admin.enabled))
-                .send()
-                .await
-                .map_err(|e| seed_error("admin", e))?;
+            put_admin(&dynamodb, table, admin).await?;
         }
         Ok(())
     }
+}
+
+/// Adds (or replaces) an emergency admin on the allow-list in `table`.
+pub async fn put_admin(dynamodb: &aws_sdk_dynamodb::Client, table: &str, admin: &Admin) -> Result<(), CloudError> {
+    dynamodb
+        .put_item()
+        .table_name(table)
+        .item("pk", AttributeValue::S(format!("ADMIN#{}", admin.phone)))
+        .item("sk", AttributeValue::S("ADMIN".into()))
+        .item("name", AttributeValue::S(admin.name.clone()))
+        .item("enabled", AttributeValue::Bool(admin.enabled))
+        .send()
+        .await
+        .map_err(|e| seed_error("admin", e))?;
+    Ok(())
 }
 
 impl LocalCloud {
@@ -417,6 +423,18 @@ impl LocalCloud {
             .await
             .and_then(reqwest::Response::error_for_status)
             .map_err(|e| CloudError::Seed { what: "contact".into(), detail: e.to_string() })?;
+        Ok(())
+    }
+
+    /// Registers a phone number for Pinpoint `PhoneNumberValidate` and `SendMessages`.
+    pub async fn pinpoint_number(&self, number: &LocalNumber) -> Result<(), CloudError> {
+        reqwest::Client::new()
+            .post(format!("{}/_local/numbers", self.emulator.endpoint()))
+            .json(number)
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(|e| CloudError::Seed { what: "phone number".into(), detail: e.to_string() })?;
         Ok(())
     }
 

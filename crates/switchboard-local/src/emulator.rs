@@ -2,8 +2,9 @@
 //! (restJson1 paths, status codes and error shapes), so unmodified SDK clients reach it through
 //! `AWS_ENDPOINT_URL_PINPOINT` (and, as the fleet grows, `_CONNECT` and `_CHIME_SDK_MEETINGS`).
 //!
-//! Pinpoint: `PhoneNumberValidate` answers from the fixture; `SendMessages` delivers SMS into an
-//! outbox that tests and the flow runner read at `GET /_local/outbox`.
+//! Pinpoint: `PhoneNumberValidate` answers from the fixture's numbers and those registered with
+//! `POST /_local/numbers`; `SendMessages` delivers SMS into an outbox that tests and the flow runner
+//! read at `GET /_local/outbox`.
 //!
 //! Connect: `DescribeUser`, `DescribeUserHierarchyGroup` and `GetFederationToken` from the fixture.
 //! `GetFederationToken` identifies the caller as Connect does, by the session name of the assumed
@@ -28,7 +29,7 @@ use axum::{
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::fixture::Fixture;
+use crate::fixture::{Fixture, NumberInfo};
 
 /// One SMS the emulator "delivered".
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,6 +42,23 @@ pub struct Sms {
     pub sender_id: Option<String>,
     pub origination_number: Option<String>,
     pub message_id: String,
+}
+
+impl Sms {
+    /// The PIN in the body: its first run of at least four digits.
+    pub fn pin(&self) -> Option<&str> {
+        self.body.split(|c: char| !c.is_ascii_digit()).find(|run| run.len() >= 4)
+    }
+}
+
+/// A phone number for `PhoneNumberValidate` and `SendMessages`, beyond the fixture's (e.g. a fresh
+/// admin's mobile per benchmark invocation), registered with `POST /_local/numbers`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LocalNumber {
+    pub phone_number: String,
+    #[serde(flatten)]
+    pub info: NumberInfo,
 }
 
 /// A contact the local cloud knows about: what `DescribeContact` answers. Tests and tools register
@@ -59,6 +77,8 @@ struct Emulator {
     fixture: Arc<Fixture>,
     outbox: Arc<Mutex<Vec<Sms>>>,
     contacts: Arc<Mutex<std::collections::HashMap<String, LocalContact>>>,
+    /// The fixture's numbers, then the registered ones.
+    numbers: Arc<Mutex<std::collections::BTreeMap<String, NumberInfo>>>,
     /// moto, for STS identities and the Cognito operations we forward.
     moto: Option<String>,
     http: reqwest::Client,
@@ -93,9 +113,10 @@ impl Drop for EmulatorHandle {
 pub async fn start(fixture: Fixture, addr: SocketAddr, moto: Option<String>) -> std::io::Result<EmulatorHandle> {
     let outbox = Arc::new(Mutex::new(Vec::new()));
     let state = Emulator {
-        fixture: Arc::new(fixture),
         outbox: outbox.clone(),
         contacts: Arc::new(Mutex::new(std::collections::HashMap::new())),
+        numbers: Arc::new(Mutex::new(fixture.pinpoint.numbers.clone())),
+        fixture: Arc::new(fixture),
         moto,
         http: reqwest::Client::new(),
     };
@@ -119,6 +140,7 @@ fn router(state: Emulator) -> Router {
         .route("/user/federate/{instance_id}", get(get_federation_token))
         .route("/contacts/{instance_id}/{contact_id}", get(describe_contact))
         .route("/_local/contacts", post(register_contact))
+        .route("/_local/numbers", post(register_number))
         .route("/", post(json_protocol))
         .route("/_local/outbox", get(read_outbox).delete(clear_outbox))
         .fallback(unknown_operation)
@@ -154,7 +176,7 @@ async fn phone_number_validate(State(state): State<Emulator>, body: axum::body::
     let Some(number) = request.get("PhoneNumber").and_then(Value::as_str) else {
         return aws_error(StatusCode::BAD_REQUEST, "BadRequestException", "PhoneNumber is required");
     };
-    let response = match state.fixture.pinpoint.numbers.get(number) {
+    let response = match state.number(number) {
         Some(info) => json!({
             "CleansedPhoneNumberE164": number,
             "CountryCodeIso2": info.country_code_iso2,
@@ -165,6 +187,20 @@ async fn phone_number_validate(State(state): State<Emulator>, body: axum::body::
         None => json!({"PhoneType": "INVALID", "PhoneTypeCode": phone_type_code("INVALID")}),
     };
     Json(response).into_response()
+}
+
+impl Emulator {
+    fn number(&self, number: &str) -> Option<NumberInfo> {
+        self.numbers.lock().ok().and_then(|n| n.get(number).cloned())
+    }
+}
+
+/// Local only: registers (or updates) a number for `PhoneNumberValidate` and `SendMessages`.
+async fn register_number(State(state): State<Emulator>, Json(number): Json<LocalNumber>) -> StatusCode {
+    if let Ok(mut numbers) = state.numbers.lock() {
+        numbers.insert(number.phone_number, number.info);
+    }
+    StatusCode::NO_CONTENT
 }
 
 /// The numeric codes Pinpoint pairs with each phone type.
@@ -206,7 +242,7 @@ async fn send_messages(
             return aws_error(StatusCode::BAD_REQUEST, "BadRequestException", "SMSMessage.Body is required");
         };
         let message_id = uuid::Uuid::new_v4().to_string();
-        let mobile = state.fixture.pinpoint.numbers.get(address).is_some_and(|n| n.phone_type == "MOBILE");
+        let mobile = state.number(address).is_some_and(|n| n.phone_type == "MOBILE");
         let deliverable = mobile && !state.fixture.pinpoint.undeliverable.contains(address);
         let result = if deliverable {
             let text = |name: &str| sms.and_then(|s| s.get(name)).and_then(Value::as_str).map(str::to_owned);

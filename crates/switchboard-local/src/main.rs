@@ -184,8 +184,11 @@ async fn run(command: Command) -> CommandResult {
 }
 
 async fn bench(binaries: PathBuf, out: PathBuf, cold: usize, warm: usize) -> CommandResult {
-    use switchboard_local::bench::{self, Plan, Report, Subject};
-    let cloud = LocalCloud::services(Fixture::load(&Fixture::default_path())?).await?;
+    use switchboard_local::bench::{self, Plan, Report, Setup, Subject};
+    // The fleet (from the same binaries) serves the setups' invocations; each measured function runs
+    // in processes of its own.
+    let fixture = Fixture::load(&Fixture::default_path())?;
+    let cloud = LocalCloud::with_fleet(fixture, binaries.clone(), BTreeMap::new()).await?;
     let plan = Plan {
         cold_runs: cold,
         warm_runs: warm,
@@ -193,28 +196,19 @@ async fn bench(binaries: PathBuf, out: PathBuf, cold: usize, warm: usize) -> Com
         region: cloud.fixture.region.clone(),
         account_id: cloud.fixture.account_id.clone(),
     };
-    let mut subjects = Vec::new();
-    for name in cloud::function_names()? {
-        let event_file = cloud::sample_events(&name)
-            .into_iter()
-            .next()
-            .ok_or_else(|| format!("events/{name}/ has no sample event"))?;
-        let event = serde_json::from_str(&std::fs::read_to_string(&event_file)?)?;
-        subjects.push(Subject { binary: binaries.join(&name), name, event });
-    }
-    subjects.push(Subject {
-        name: "bench-floor".into(),
-        binary: binaries.join("bench-floor"),
-        event: serde_json::json!({}),
-    });
+    let mut setup = Setup::new(&cloud).await?;
+    let names = cloud::function_names()?.into_iter().chain(["bench-floor".to_owned()]);
+    let subjects: Vec<Subject> = names.map(|name| Subject { binary: binaries.join(&name), name }).collect();
 
     let mut functions = Vec::new();
     for subject in &subjects {
         eprintln!("measuring {} …", subject.name);
-        functions.push(bench::measure(subject, &plan).await?);
+        functions.push(bench::measure(subject, &plan, &mut setup).await?);
     }
+    // `target/release` or `target/debug`: a debug run must not pass for the release figures.
+    let profile = binaries.file_name().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
     let report = Report {
-        profile: "release".into(),
+        profile,
         target: format!("{}-{}", std::env::consts::ARCH, std::env::consts::OS),
         cold_runs: cold,
         warm_runs: warm,

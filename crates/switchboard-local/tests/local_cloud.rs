@@ -12,7 +12,8 @@ use aws_sdk_pinpoint::{
 };
 use switchboard_local::{
     cloud::{self, LocalCloud},
-    fixture::Fixture,
+    emulator::LocalNumber,
+    fixture::{Fixture, NumberInfo},
     flow::{Call, FlowError, FlowLibrary, Runner, Services},
     lambda_host::{FunctionSpec, InvokeClient, LambdaHost},
     moto::Moto,
@@ -109,6 +110,28 @@ async fn pinpoint_emulator_speaks_the_wire_protocol_of_the_real_sdk() {
     let error =
         tokio::time::timeout(Duration::from_secs(5), client.get_apps().send()).await.expect("no hang").unwrap_err();
     assert_eq!(error.code(), Some("UnknownOperationException"));
+}
+
+#[tokio::test]
+async fn registered_numbers_validate_and_receive_sms_like_the_fixtures() {
+    let cloud = LocalCloud::services(fixture()).await.unwrap();
+    let client = pinpoint(&cloud).await;
+    let number = "+61470000001";
+    let info = NumberInfo { phone_type: "MOBILE".into(), country_code_iso2: "AU".into(), carrier: None };
+    cloud.pinpoint_number(&LocalNumber { phone_number: number.into(), info }).await.unwrap();
+
+    let answer = client
+        .phone_number_validate()
+        .number_validate_request(NumberValidateRequest::builder().phone_number(number).build())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.number_validate_response().and_then(|r| r.phone_type()), Some("MOBILE"));
+    let app = cloud.fixture.pinpoint.application_id.clone();
+    client.send_messages().application_id(&app).message_request(sms_request(number)).send().await.unwrap();
+    let outbox = cloud.emulator.outbox();
+    assert_eq!(outbox.last().map(|s| s.to.as_str()), Some(number));
+    assert_eq!(outbox.last().and_then(|s| s.pin()), Some("424242"));
 }
 
 #[tokio::test]

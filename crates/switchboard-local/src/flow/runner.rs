@@ -323,11 +323,7 @@ impl Runner {
             .await
             .map_err(|e| format!("cannot read the SMS outbox: {e}"))?;
         let sms = outbox.iter().rev().find(|s| s.to == number).ok_or(format!("no SMS was sent to {number}"))?;
-        sms.body
-            .split(|c: char| !c.is_ascii_digit())
-            .find(|run| run.len() >= 4)
-            .map(str::to_owned)
-            .ok_or_else(|| "the SMS has no PIN in it".to_owned())
+        sms.pin().map(str::to_owned).ok_or_else(|| "the SMS has no PIN in it".to_owned())
     }
 }
 

@@ -1,0 +1,336 @@
+//! The state each benchmarked invocation needs, prepared fresh before it and outside its timed span,
+//! so that every invocation does its sample event's intended work instead of timing an early
+//! rejection (a spent rate window, a locked or missing challenge, an unknown code).
+//!
+//! State is made the way production makes it wherever a function exists for it: a PIN challenge by
+//! invoking `one-time-pin` and reading the PIN from the emulator's SMS outbox, a verified admin by
+//! invoking `verify-pin` with it, an ID Contact session by invoking `start-session`, and so on,
+//! through the fleet's own processes (never the process being measured). What no function makes (an
+//! allow-listed admin, a contact at an agent, a reset Cognito attribute) is seeded directly.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_cognitoidentityprovider::error::DisplayErrorContext;
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde_json::Value;
+
+use super::{workload, WORKLOADS};
+use crate::{
+    cloud::{self, LocalCloud},
+    emulator::LocalNumber,
+    fixture::{Admin, NumberInfo},
+    lambda_host::InvokeClient,
+};
+
+const CONNECT_USER_ID: &str = "custom:connectUserId";
+
+/// Prepares the state for one invocation of a function and hands back the event to send.
+pub struct Setup<'a> {
+    cloud: &'a LocalCloud,
+    lambda: InvokeClient,
+    dynamodb: aws_sdk_dynamodb::Client,
+    cognito: aws_sdk_cognitoidentityprovider::Client,
+    /// Each function's sample event, as [`WORKLOADS`] names it.
+    events: BTreeMap<&'static str, Value>,
+    /// How many fresh admins were made so far (each gets its own number).
+    admins: u32,
+    /// Whether the location `check-emergency` reads has been set.
+    location_set: bool,
+}
+
+/// What `start-session` handed out: the code the caller keys and the one the plugin posts to.
+struct Session {
+    dtmf: String,
+    result_code: String,
+}
+
+impl<'a> Setup<'a> {
+    /// `cloud` must run the fleet: setups invoke functions.
+    pub async fn new(cloud: &'a LocalCloud) -> Result<Self, String> {
+        let fleet = cloud.fleet().ok_or("the bench's setup needs the local cloud with its fleet")?;
+        let mut events = BTreeMap::new();
+        for workload in WORKLOADS {
+            let event = match workload.event {
+                Some(file) => {
+                    let path = crate::repo_root().join("events").join(workload.function).join(file);
+                    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+                    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?
+                }
+                None => serde_json::json!({}),
+            };
+            events.insert(workload.function, event);
+        }
+        let sdk = cloud.sdk_config().await;
+        Ok(Self {
+            cloud,
+            lambda: InvokeClient::new(fleet.endpoint()),
+            dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
+            cognito: aws_sdk_cognitoidentityprovider::Client::new(&sdk),
+            events,
+            admins: 0,
+            location_set: false,
+        })
+    }
+
+    /// Prepares fresh state for one invocation of `function` and returns the event to send it: its
+    /// sample event with the fresh ids patched in.
+    pub async fn prepare(&mut self, function: &str) -> Result<Value, String> {
+        match function {
+            "one-time-pin" => {
+                let admin = self.fresh_admin().await?;
+                self.pin_request(&new_contact_id(), &admin)
+            }
+            "verify-pin" => {
+                let (admin, contact, pin) = self.requested_pin().await?;
+                self.pin_entry(&contact, &admin, &pin)
+            }
+            "update-emergency" => {
+                let (admin, contact) = self.verified_admin().await?;
+                self.flow_event("update-emergency", &contact, Some(&admin))
+            }
+            "check-emergency" => {
+                let event = self.event(function)?;
+                // check-emergency only reads, so the state one real update wrote serves every invocation.
+                if !self.location_set {
+                    let location = event.pointer("/Details/Parameters/location").cloned().unwrap_or_default();
+                    let (admin, contact) = self.verified_admin().await?;
+                    let mut update = self.flow_event("update-emergency", &contact, Some(&admin))?;
+                    set(&mut update, "/Details/Parameters/location", location)?;
+                    self.invoke("update-emergency", update).await?;
+                    self.location_set = true;
+                }
+                Ok(event)
+            }
+            "receive-auth-result" => {
+                let session = self.start_session().await?;
+                self.result_post(&session)
+            }
+            "assign-id" => {
+                let session = self.start_session().await?;
+                self.code_entry(&session, &new_contact_id())
+            }
+            "session-info" => {
+                // A session with its result, linked to a contact that reached the caller (an agent).
+                let session = self.start_session().await?;
+                self.invoke("receive-auth-result", self.result_post(&session)?).await?;
+                let contact = new_contact_id();
+                self.invoke("assign-id", self.code_entry(&session, &contact)?).await?;
+                let mut event = self.event(function)?;
+                let agent = claim(&event, CONNECT_USER_ID)?;
+                self.cloud.connect_contact(&contact, &contact, Some(&agent)).await.map_err(|e| e.to_string())?;
+                http_path(&mut event, &format!("/session_info/{contact}"), "contact_id", &contact)?;
+                Ok(event)
+            }
+            "set-connect-user-id" => {
+                let event = self.event(function)?;
+                self.forget_connect_user_id(&claim(&event, "cognito:username")?).await?;
+                Ok(event)
+            }
+            "put-connect-user-cache" => {
+                let event = self.event(function)?;
+                self.drop_user_cache(&claim(&event, CONNECT_USER_ID)?).await?;
+                Ok(event)
+            }
+            // No state of their own: every invocation does the same work.
+            "start-session" | "ccp-login" | "bench-floor" => self.event(function),
+            other => Err(format!("no setup for {other}: add one in bench/setup.rs")),
+        }
+    }
+
+    /// Invokes `function` through the fleet; its answer must be its expected success.
+    async fn invoke(&self, function: &str, event: Value) -> Result<Value, String> {
+        let answer = self.lambda.invoke(function, &event).await.map_err(|e| format!("{function}: {e}"))?;
+        let expected = workload(function).ok_or_else(|| format!("{function} has no workload"))?;
+        expected.check(&answer).map_err(|problem| format!("{function} {problem}"))?;
+        Ok(answer)
+    }
+
+    fn event(&self, function: &str) -> Result<Value, String> {
+        self.events.get(function).cloned().ok_or_else(|| format!("no sample event for {function}"))
+    }
+
+    /// `function`'s sample event on a new contact, from `caller` when given.
+    fn flow_event(&self, function: &str, contact: &str, caller: Option<&str>) -> Result<Value, String> {
+        let mut event = self.event(function)?;
+        set(&mut event, "/Details/ContactData/ContactId", contact)?;
+        set(&mut event, "/Details/ContactData/InitialContactId", contact)?;
+        if let Some(previous) = event.pointer_mut("/Details/ContactData/PreviousContactId") {
+            *previous = contact.into();
+        }
+        if let Some(caller) = caller {
+            set(&mut event, "/Details/ContactData/CustomerEndpoint/Address", caller)?;
+        }
+        Ok(event)
+    }
+
+    /// A new enabled admin with a mobile that can receive SMS: each has its own send rate window,
+    /// as distinct admins do in production.
+    async fn fresh_admin(&mut self) -> Result<String, String> {
+        self.admins += 1;
+        // +614 7…: Australian mobiles, a block the fixture does not use.
+        let phone = format!("+6147{:07}", self.admins);
+        let admin = Admin { phone: phone.clone(), name: "Bench admin".into(), enabled: true };
+        cloud::put_admin(&self.dynamodb, &self.cloud.fixture.emergency.table_name, &admin)
+            .await
+            .map_err(|e| e.to_string())?;
+        let info =
+            NumberInfo { phone_type: "MOBILE".into(), country_code_iso2: "AU".into(), carrier: Some("Bench".into()) };
+        self.cloud
+            .pinpoint_number(&LocalNumber { phone_number: phone.clone(), info })
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(phone)
+    }
+
+    fn pin_request(&self, contact: &str, admin: &str) -> Result<Value, String> {
+        let mut event = self.flow_event("one-time-pin", contact, Some(admin))?;
+        set(&mut event, "/Details/Parameters/phoneNumber", admin)?;
+        Ok(event)
+    }
+
+    fn pin_entry(&self, contact: &str, admin: &str, pin: &str) -> Result<Value, String> {
+        let mut event = self.flow_event("verify-pin", contact, Some(admin))?;
+        // Keyed as the sample keys it, with the terminating `#`.
+        set(&mut event, "/Details/Parameters/pin", format!("{pin}#"))?;
+        Ok(event)
+    }
+
+    /// A fresh admin's call that `one-time-pin` sent a PIN to: (admin, contact id, PIN).
+    async fn requested_pin(&mut self) -> Result<(String, String, String), String> {
+        let admin = self.fresh_admin().await?;
+        let contact = new_contact_id();
+        self.invoke("one-time-pin", self.pin_request(&contact, &admin)?).await?;
+        let outbox = self.cloud.emulator.outbox();
+        let sms = outbox.iter().rev().find(|s| s.to == admin).ok_or(format!("no SMS was sent to {admin}"))?;
+        let pin = sms.pin().ok_or("the SMS has no PIN in it")?.to_owned();
+        Ok((admin, contact, pin))
+    }
+
+    /// A fresh admin's call whose PIN `verify-pin` accepted: (admin, contact id).
+    async fn verified_admin(&mut self) -> Result<(String, String), String> {
+        let (admin, contact, pin) = self.requested_pin().await?;
+        self.invoke("verify-pin", self.pin_entry(&contact, &admin, &pin)?).await?;
+        Ok((admin, contact))
+    }
+
+    async fn start_session(&self) -> Result<Session, String> {
+        let answer = self.invoke("start-session", self.event("start-session")?).await?;
+        let text = answer.get("body").and_then(Value::as_str).unwrap_or_default();
+        let body: Value = serde_json::from_str(text).map_err(|e| format!("start-session body: {e}"))?;
+        let after = |field: &str, separator: char| {
+            body.get(field)
+                .and_then(Value::as_str)
+                .and_then(|url| url.rsplit_once(separator))
+                .map(|(_, code)| code.to_owned())
+                .ok_or_else(|| format!("start-session answered no {field}: {body}"))
+        };
+        Ok(Session { dtmf: after("client_url", ',')?, result_code: after("attr_url", '/')? })
+    }
+
+    /// The plugin's post of the sample's sealed result to the session's result code.
+    fn result_post(&self, session: &Session) -> Result<Value, String> {
+        let mut event = self.event("receive-auth-result")?;
+        let code = &session.result_code;
+        http_path(&mut event, &format!("/session_result/{code}"), "result_code", code)?;
+        Ok(event)
+    }
+
+    /// The caller keying the session's code on a new contact.
+    fn code_entry(&self, session: &Session, contact: &str) -> Result<Value, String> {
+        let mut event = self.flow_event("assign-id", contact, None)?;
+        set(&mut event, "/Details/Parameters/dtmf", format!("{}#", session.dtmf))?;
+        Ok(event)
+    }
+
+    /// Removes the agent's Connect user id, so `set-connect-user-id` sets it as on first sign-in.
+    async fn forget_connect_user_id(&self, username: &str) -> Result<(), String> {
+        let pool = &self.cloud.user_pool.pool_id;
+        let user = self
+            .cognito
+            .admin_get_user()
+            .user_pool_id(pool)
+            .username(username)
+            .send()
+            .await
+            .map_err(|e| format!("AdminGetUser {username}: {}", DisplayErrorContext(&e)))?;
+        // moto refuses to delete an attribute the user does not have (Cognito does not), so only when set.
+        if user.user_attributes().iter().any(|a| a.name() == CONNECT_USER_ID) {
+            self.cognito
+                .admin_delete_user_attributes()
+                .user_pool_id(pool)
+                .username(username)
+                .user_attribute_names(CONNECT_USER_ID)
+                .send()
+                .await
+                .map_err(|e| format!("AdminDeleteUserAttributes {username}: {}", DisplayErrorContext(&e)))?;
+        }
+        Ok(())
+    }
+
+    /// Deletes the agent's Connect user cache, so `put-connect-user-cache` stores it again.
+    async fn drop_user_cache(&self, connect_user_id: &str) -> Result<(), String> {
+        // The cache item's key (`video::keys::user_cache`); the expected `data: true` catches a drift.
+        let key = format!("CUC#{connect_user_id}");
+        self.dynamodb
+            .delete_item()
+            .table_name(&self.cloud.fixture.video.table_name)
+            .key("pk", AttributeValue::S(key.clone()))
+            .key("sk", AttributeValue::S(key))
+            .send()
+            .await
+            .map_err(|e| format!("DeleteItem user cache: {}", DisplayErrorContext(&e)))?;
+        Ok(())
+    }
+}
+
+fn new_contact_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// Replaces the value at `pointer`, which the sample event must have.
+fn set(event: &mut Value, pointer: &str, value: impl Into<Value>) -> Result<(), String> {
+    let slot = event.pointer_mut(pointer).ok_or_else(|| format!("the sample event has no {pointer}"))?;
+    *slot = value.into();
+    Ok(())
+}
+
+/// Points an HTTP API event at `path`, whose path parameter `name` is `value`.
+fn http_path(event: &mut Value, path: &str, name: &str, value: &str) -> Result<(), String> {
+    set(event, "/rawPath", path)?;
+    set(event, "/requestContext/http/path", path)?;
+    set(event, &format!("/pathParameters/{name}"), value)
+}
+
+/// A claim the sample event's JWT authorizer passes.
+fn claim(event: &Value, name: &str) -> Result<String, String> {
+    event
+        .pointer("/requestContext/authorizer/jwt/claims")
+        .and_then(|claims| claims.get(name))
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .ok_or_else(|| format!("the sample event has no {name} claim"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_are_patched_where_the_sample_has_the_field() {
+        let mut event = serde_json::json!({"rawPath": "/a", "requestContext": {"http": {"path": "/a"}},
+                                           "pathParameters": {"code": "old"}});
+        http_path(&mut event, "/b/new", "code", "new").unwrap();
+        assert_eq!(event["rawPath"], "/b/new");
+        assert_eq!(event["requestContext"]["http"]["path"], "/b/new");
+        assert_eq!(event["pathParameters"]["code"], "new");
+        assert!(set(&mut event, "/missing/field", "x").unwrap_err().contains("/missing/field"));
+    }
+
+    #[test]
+    fn claims_come_from_the_authorizer_context() {
+        let event =
+            serde_json::json!({"requestContext": {"authorizer": {"jwt": {"claims": {"custom:connectUserId": "u1"}}}}});
+        assert_eq!(claim(&event, CONNECT_USER_ID).unwrap(), "u1");
+        assert!(claim(&event, "email").is_err());
+    }
+}
