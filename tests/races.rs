@@ -225,6 +225,7 @@ impl Replicas {
                 authorizer,
                 client.clone(),
                 cloud.fixture.account_id.clone(),
+                switchboard_local::cloud::http_api_cors(switchboard_local::cloud::cors_origins()),
             )
             .await
             .unwrap();
