@@ -116,18 +116,33 @@ where
 /// Whether a transaction lost a race: it was cancelled because one of its conditions was false, or
 /// because another request was writing the same item at that moment (`TransactionConflict`). Both
 /// mean "read again and retry"; throttling or validation are faults and are not races.
-pub fn is_transaction_race_lost(
-    error: &SdkError<aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError, HttpResponse>,
-) -> bool {
+pub fn is_transaction_race_lost(error: &TransactionError) -> bool {
+    cancellation_codes(error).iter().any(|code| RACE_LOST.contains(code))
+}
+
+/// Whether a transaction was cancelled only because another request was writing one of its items at
+/// that moment (`TransactionConflict`), with every condition holding: the same transaction, retried,
+/// can succeed. The SDK does not retry it by itself.
+pub fn is_transaction_conflict(error: &TransactionError) -> bool {
+    let codes = cancellation_codes(error);
+    codes.contains(&"TransactionConflict") && !codes.contains(&"ConditionalCheckFailed")
+}
+
+pub type TransactionError =
+    SdkError<aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError, HttpResponse>;
+
+/// The reasons DynamoDB gave for cancelling a transaction, one per item (`None` for the items that
+/// were fine); empty for any other error.
+fn cancellation_codes(error: &TransactionError) -> Vec<&str> {
     use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
     match error {
         SdkError::ServiceError(e) => match e.err() {
             TransactWriteItemsError::TransactionCanceledException(cancelled) => {
-                cancelled.cancellation_reasons().iter().any(|r| RACE_LOST.contains(&r.code().unwrap_or_default()))
+                cancelled.cancellation_reasons().iter().map(|r| r.code().unwrap_or_default()).collect()
             }
-            _ => false,
+            _ => Vec::new(),
         },
-        _ => false,
+        _ => Vec::new(),
     }
 }
 
@@ -139,9 +154,7 @@ mod tests {
     use super::*;
     use time::macros::datetime;
 
-    fn cancelled(
-        reasons: &[&str],
-    ) -> SdkError<aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError, HttpResponse> {
+    fn cancelled(reasons: &[&str]) -> TransactionError {
         use aws_sdk_dynamodb::{
             operation::transact_write_items::TransactWriteItemsError,
             types::{error::TransactionCanceledException, CancellationReason},
@@ -164,6 +177,14 @@ mod tests {
         assert!(is_transaction_race_lost(&cancelled(&["TransactionConflict", "None"])));
         assert!(!is_transaction_race_lost(&cancelled(&["ThrottlingError", "None"])));
         assert!(!is_transaction_race_lost(&cancelled(&["ValidationError"])));
+    }
+
+    #[test]
+    fn only_a_conflict_with_every_condition_holding_is_worth_retrying_as_it_is() {
+        assert!(is_transaction_conflict(&cancelled(&["TransactionConflict", "None"])));
+        assert!(!is_transaction_conflict(&cancelled(&["TransactionConflict", "ConditionalCheckFailed"])));
+        assert!(!is_transaction_conflict(&cancelled(&["None", "ConditionalCheckFailed"])));
+        assert!(!is_transaction_conflict(&cancelled(&["ThrottlingError"])));
     }
 
     #[test]

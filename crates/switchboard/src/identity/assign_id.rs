@@ -31,6 +31,9 @@ pub enum AssignIdError {
     Deadline(#[from] DeadlineExceeded),
 }
 
+/// Tries of the linking transaction when it meets another write to the same session.
+const MAX_LINK_ATTEMPTS: u32 = 3;
+
 pub struct AssignId {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub settings: IdentitySettings,
@@ -147,12 +150,20 @@ impl AssignId {
             .build()
             .map_err(|e| StoreError::malformed("TransactWriteItems", e.to_string()))?;
         writes.push(TransactWriteItem::builder().update(update).build());
-        self.dynamodb
-            .transact_write_items()
-            .set_transact_items(Some(writes))
-            .send()
-            .await
-            .map_err(|e| StoreError::from_sdk("TransactWriteItems", e))?;
-        Ok(())
+        // Callers re-dialling one session, or a transfer linking at the same moment, write the same
+        // session item: DynamoDB cancels one transaction with TransactionConflict. The writes are
+        // idempotent (pointer puts, a set ADD), so the same transaction is simply sent again.
+        let mut attempt = 1;
+        loop {
+            let sent = self.dynamodb.transact_write_items().set_transact_items(Some(writes.clone())).send().await;
+            match sent {
+                Ok(_) => return Ok(()),
+                Err(e) if store::is_transaction_conflict(&e) && attempt < MAX_LINK_ATTEMPTS => {
+                    tracing::warn!(attempt, "linking met a concurrent write to the session; retrying");
+                    attempt += 1;
+                }
+                Err(e) => return Err(StoreError::from_sdk("TransactWriteItems", e)),
+            }
+        }
     }
 }
