@@ -8,7 +8,10 @@ use switchboard::{
     connect::ContactFlowEvent,
     deadline::Deadline,
     http::Shape,
-    identity::{jose::KeyRing, AssignId, CodeSource, IdentitySettings, StartSession},
+    identity::{
+        jose::{seal, KeyRing},
+        AssignId, CodeSource, IdentitySettings, ReceiveAuthResult, StartSession,
+    },
     time::ManualClock,
 };
 use switchboard_local::{
@@ -45,24 +48,23 @@ fn settings(cloud: &LocalCloud) -> IdentitySettings {
     }
 }
 
+fn key(name: &str) -> String {
+    std::fs::read_to_string(repo_root().join("local/keys").join(name)).unwrap()
+}
+
 fn key_ring() -> KeyRing {
-    let key = |name: &str| std::fs::read_to_string(repo_root().join("local/keys").join(name)).unwrap();
     KeyRing::from_pems(&[key("result-decryption-rsa.pem")], &[key("plugin-signing-rsa.pub.pem")]).unwrap()
 }
 
-fn start_request(purpose: &str) -> lambda_http::Request {
-    let route = HTTP_ROUTES.iter().find(|r| r.function == "start-session").unwrap();
-    let body = serde_json::json!({ "purpose": purpose }).to_string();
-    let event = http_api_event(
-        route,
-        &Method::POST,
-        &Uri::from_static("/start_communication"),
-        &HeaderMap::new(),
-        body.as_bytes(),
-        None,
-        "123456789012",
-    );
+fn request(function: &str, path: &str, body: &str) -> lambda_http::Request {
+    let route = HTTP_ROUTES.iter().find(|r| r.function == function).unwrap();
+    let uri: Uri = path.parse().unwrap();
+    let event = http_api_event(route, &Method::POST, &uri, &HeaderMap::new(), body.as_bytes(), None, "123456789012");
     lambda_http::request::from_str(&event.to_string()).unwrap()
+}
+
+fn start_request(purpose: &str) -> lambda_http::Request {
+    request("start-session", "/start_communication", &serde_json::json!({ "purpose": purpose }).to_string())
 }
 
 fn call_with(contact: &str, dtmf: &str) -> ContactFlowEvent {
@@ -129,4 +131,80 @@ async fn a_code_keyed_after_the_session_expired_is_expired() {
     clock.advance(time::Duration::seconds(3600));
     let late = assign.handle(call_with("c-late", "8675309000"), Deadline::after(Deadline::MAX)).await.unwrap();
     assert_eq!(late.code(), "EXPIRED");
+}
+
+#[tokio::test]
+async fn every_refused_result_gets_the_same_answer() {
+    let cloud = LocalCloud::services(Fixture::load(&Fixture::default_path()).unwrap()).await.unwrap();
+    let dynamodb = aws_sdk_dynamodb::Client::new(&cloud.sdk_config().await);
+    let clock = ManualClock::new(datetime!(2026-11-23 09:00 UTC));
+    let now = datetime!(2026-11-23 09:00 UTC).unix_timestamp();
+    let start = StartSession {
+        dynamodb: dynamodb.clone(),
+        settings: settings(&cloud),
+        phone_number: "+61255502000".into(),
+        base_url: "https://id.example".into(),
+        keys: Arc::new(key_ring()),
+        codes: Arc::new(switchboard::identity::OsCodes),
+        clock: Arc::new(clock.clone()),
+    };
+    let receive = ReceiveAuthResult {
+        dynamodb,
+        settings: settings(&cloud),
+        keys: Arc::new(key_ring()),
+        clock: Arc::new(clock.clone()),
+    };
+    let claims = |sub: &str, iat: i64, exp: i64| serde_json::json!({"sub": sub, "status": "succes", "attributes": {"a": "b"}, "iat": iat, "exp": exp});
+    let ours = key("result-decryption-rsa.pub.pem");
+    let good = seal(&claims("id-contact-attributes", now, now + 300), &key("plugin-signing-rsa.pem"), &ours).unwrap();
+    let mut tampered: Vec<String> = good.split('.').map(str::to_owned).collect();
+    tampered[4] = tampered[4].chars().rev().collect();
+    let refused = [
+        ("tampered tag", tampered.join(".")),
+        ("not a JWE", "not-a-jwe".to_owned()),
+        (
+            "for another key",
+            seal(
+                &claims("id-contact-attributes", now, now + 300),
+                &key("plugin-signing-rsa.pem"),
+                &key("result-decryption-ec.pub.pem"),
+            )
+            .unwrap(),
+        ),
+        (
+            "untrusted signer",
+            seal(&claims("id-contact-attributes", now, now + 300), &key("untrusted-signing-rsa.pem"), &ours).unwrap(),
+        ),
+        (
+            "expired",
+            seal(&claims("id-contact-attributes", now - 600, now - 300), &key("plugin-signing-rsa.pem"), &ours)
+                .unwrap(),
+        ),
+        (
+            "another subject",
+            seal(&claims("someone-else", now, now + 300), &key("plugin-signing-rsa.pem"), &ours).unwrap(),
+        ),
+    ];
+
+    let mut start_answers = Vec::new();
+    let mut receive_answers = Vec::new();
+    let session = start.handle(start_request("refusals")).await.unwrap();
+    let attr_url = session.data["attr_url"].as_str().unwrap();
+    let path = attr_url.strip_prefix("https://id.example").unwrap();
+    for (what, jwe) in &refused {
+        let body = serde_json::json!({"purpose": "inline", "auth_result": jwe}).to_string();
+        let answer = start.handle(request("start-session", "/start_communication", &body)).await.unwrap_err();
+        start_answers.push((what, answer.status, answer.code, answer.message));
+        let answer = receive.handle(request("receive-auth-result", path, jwe)).await.unwrap_err();
+        receive_answers.push((what, answer.status, answer.code, answer.message));
+    }
+    for answers in [&start_answers, &receive_answers] {
+        for (what, status, code, message) in answers.iter() {
+            assert_eq!((status.as_u16(), *code, message), (400, answers[0].2, &answers[0].3), "{what}");
+        }
+    }
+    assert_eq!(start_answers[0].2, "INVALID_INPUT");
+    assert_eq!(receive_answers[0].2, "INVALID_RESULT");
+    // After all that, the good result is still taken, once.
+    receive.handle(request("receive-auth-result", path, &good)).await.unwrap();
 }

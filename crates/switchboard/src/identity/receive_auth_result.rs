@@ -10,7 +10,10 @@ use std::sync::Arc;
 use aws_config::SdkConfig;
 use lambda_http::{http::StatusCode, Request};
 
-use super::{jose::KeyRing, key, keys, result_attributes, session_via, IdentitySettings};
+use super::{
+    jose::{KeyRing, ResultError},
+    key, keys, result_attributes, session_via, IdentitySettings,
+};
 use crate::{
     config::{ConfigError, Settings},
     http::{path_parameter, text_body, ApiError, Reply},
@@ -54,9 +57,11 @@ impl ReceiveAuthResult {
         if session.result.is_some() {
             return Err(unknown());
         }
+        // One answer for every refusal; the reason goes to the log only: telling the sender which
+        // step failed would help forge a result.
         let result = self.keys.open(&body, now.unix_timestamp(), self.settings.clock_skew_seconds).map_err(|e| {
             tracing::info!(reason = %e, "auth result refused");
-            ApiError { status: StatusCode::BAD_REQUEST, code: "INVALID_RESULT", message: e.to_string() }
+            ApiError { status: StatusCode::BAD_REQUEST, code: "INVALID_RESULT", message: ResultError::ANSWER.into() }
         })?;
 
         let mut update = self

@@ -13,7 +13,10 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use lambda_http::{http::StatusCode, Request};
 use serde::{Deserialize, Serialize};
 
-use super::{jose::KeyRing, key, keys, pointer_item, result_attributes, CodeSource, IdentitySettings, OsCodes};
+use super::{
+    jose::{KeyRing, ResultError},
+    key, keys, pointer_item, result_attributes, CodeSource, IdentitySettings, OsCodes,
+};
 use crate::{
     config::{ConfigError, Settings},
     http::{json_body, ApiError, Reply},
@@ -72,11 +75,13 @@ impl StartSession {
         }
         let now = self.clock.now();
         let result = match body.auth_result.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
-            Some(jwe) => Some(
-                self.keys
-                    .open(jwe, now.unix_timestamp(), self.settings.clock_skew_seconds)
-                    .map_err(|e| ApiError::bad_field("auth_result", &e.to_string()))?,
-            ),
+            // One answer for every refusal, as `receive-auth-result` gives; the reason is logged.
+            Some(jwe) => {
+                Some(self.keys.open(jwe, now.unix_timestamp(), self.settings.clock_skew_seconds).map_err(|e| {
+                    tracing::info!(reason = %e, "auth result refused");
+                    ApiError::bad_field("auth_result", ResultError::ANSWER)
+                })?)
+            }
             None => None,
         };
         let ttl = now.unix_timestamp() + self.settings.session_ttl_seconds;
