@@ -31,6 +31,31 @@ impl Agent<'_> {
     }
 }
 
+/// A Cognito client as the agent-app has it (through the local Cognito front, which enforces the app
+/// client's write attributes) and `email`'s access token.
+async fn signed_in_through_the_app_client(
+    fleet: &Fleet,
+    email: &str,
+) -> (aws_sdk_cognitoidentityprovider::Client, String) {
+    let sdk = fleet.cloud.sdk_config().await;
+    let cognito = aws_sdk_cognitoidentityprovider::Client::from_conf(
+        aws_sdk_cognitoidentityprovider::config::Builder::from(&sdk)
+            .endpoint_url(fleet.cloud.emulator.endpoint())
+            .build(),
+    );
+    let signed_in = cognito
+        .initiate_auth()
+        .auth_flow(aws_sdk_cognitoidentityprovider::types::AuthFlowType::UserPasswordAuth)
+        .client_id(&fleet.cloud.user_pool.client_id)
+        .auth_parameters("USERNAME", email)
+        .auth_parameters("PASSWORD", PASSWORD)
+        .send()
+        .await
+        .unwrap();
+    let access_token = signed_in.authentication_result().unwrap().access_token().unwrap().to_owned();
+    (cognito, access_token)
+}
+
 fn claims(token: &str) -> Value {
     jsonwebtoken::dangerous::insecure_decode_claims(token).unwrap()
 }
@@ -139,22 +164,7 @@ async fn requests_without_a_valid_token_or_body_are_refused_with_the_right_statu
 async fn the_app_client_cannot_write_the_connect_user_id_itself() {
     use aws_sdk_cognitoidentityprovider::{error::ProvideErrorMetadata, types::AttributeType};
     let fleet = Fleet::start().await;
-    let sdk = fleet.cloud.sdk_config().await;
-    let cognito = aws_sdk_cognitoidentityprovider::Client::from_conf(
-        aws_sdk_cognitoidentityprovider::config::Builder::from(&sdk)
-            .endpoint_url(fleet.cloud.emulator.endpoint())
-            .build(),
-    );
-    let signed_in = cognito
-        .initiate_auth()
-        .auth_flow(aws_sdk_cognitoidentityprovider::types::AuthFlowType::UserPasswordAuth)
-        .client_id(&fleet.cloud.user_pool.client_id)
-        .auth_parameters("USERNAME", ALICE)
-        .auth_parameters("PASSWORD", PASSWORD)
-        .send()
-        .await
-        .unwrap();
-    let access_token = signed_in.authentication_result().unwrap().access_token().unwrap().to_owned();
+    let (cognito, access_token) = signed_in_through_the_app_client(&fleet, ALICE).await;
     let attribute = |name: &str, value: &str| AttributeType::builder().name(name).value(value).build().unwrap();
 
     let refused = cognito
@@ -190,21 +200,7 @@ async fn an_agent_cannot_become_a_colleague_by_changing_their_email() {
     let attribute = |name: &str, value: &str| AttributeType::builder().name(name).value(value).build().unwrap();
 
     // Step 1: the app client cannot write `email` (template and local Cognito front agree).
-    let front = aws_sdk_cognitoidentityprovider::Client::from_conf(
-        aws_sdk_cognitoidentityprovider::config::Builder::from(&sdk)
-            .endpoint_url(fleet.cloud.emulator.endpoint())
-            .build(),
-    );
-    let signed_in = front
-        .initiate_auth()
-        .auth_flow(aws_sdk_cognitoidentityprovider::types::AuthFlowType::UserPasswordAuth)
-        .client_id(&fleet.cloud.user_pool.client_id)
-        .auth_parameters("USERNAME", CAROL)
-        .auth_parameters("PASSWORD", PASSWORD)
-        .send()
-        .await
-        .unwrap();
-    let access_token = signed_in.authentication_result().unwrap().access_token().unwrap().to_owned();
+    let (front, access_token) = signed_in_through_the_app_client(&fleet, CAROL).await;
     let refused = front
         .update_user_attributes()
         .access_token(&access_token)

@@ -394,30 +394,12 @@ async fn updates_need_a_verified_admin_and_valid_input_and_are_audited() {
 
 #[tokio::test]
 async fn a_dynamodb_fault_during_update_is_a_lambda_error_and_writes_nothing() {
-    use aws_sdk_dynamodb::operation::{get_item::GetItemOutput, transact_write_items::TransactWriteItemsOutput};
+    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsOutput;
     use aws_smithy_mocks::{mock, mock_client, RuleMode};
 
     let fixture = Fixture::load(&Fixture::default_path()).unwrap();
     let clock = ManualClock::new(datetime!(2026-11-23 09:00 UTC));
-    let now = clock.now_epoch();
-    let verified_challenge = mock!(aws_sdk_dynamodb::Client::get_item)
-        .match_requests(|r| r.key().and_then(|k| k.get("pk")) == Some(&AttributeValue::S("OTP#c-admin".into())))
-        .then_output(move || {
-            GetItemOutput::builder()
-                .item("pk", AttributeValue::S("OTP#c-admin".into()))
-                .item("sk", AttributeValue::S("CHALLENGE".into()))
-                .item("phone", AttributeValue::S(ADMIN.into()))
-                .item("salt", AttributeValue::S("00".into()))
-                .item("pinHash", AttributeValue::S("00".into()))
-                .item("attempts", AttributeValue::N("1".into()))
-                .item("expiresAt", AttributeValue::N((now + 60).to_string()))
-                .item("verifiedAt", AttributeValue::N((now - 10).to_string()))
-                .build()
-        });
-    let no_state = mock!(aws_sdk_dynamodb::Client::get_item)
-        .match_requests(|r| r.key().and_then(|k| k.get("pk")) == Some(&AttributeValue::S("LOC#Sydney".into())))
-        .then_output(|| GetItemOutput::builder().build());
-    let enabled_admin = enabled_admin_rule();
+    let (verified_challenge, enabled_admin, no_state) = admin_verified_for_a_sydney_never_set(clock.now_epoch());
     // Throttled, then a server error on every retry: the SDK retries the whole transaction, which
     // DynamoDB applies all-or-nothing, and gives up.
     let faulty_transaction = mock!(aws_sdk_dynamodb::Client::transact_write_items)
@@ -450,6 +432,33 @@ async fn a_dynamodb_fault_during_update_is_a_lambda_error_and_writes_nothing() {
     // Every write goes through the one transaction: a state put without its audit entry (or the
     // reverse) is impossible. Any other write call would have failed this mock client (no rule).
     assert_eq!(verified_challenge.num_calls(), 1);
+}
+
+/// What update-emergency reads before it writes, for contact `c-admin`: a challenge verified 10 s
+/// before `now`, the admin (enabled), and no state for Sydney yet.
+fn admin_verified_for_a_sydney_never_set(
+    now: i64,
+) -> (aws_smithy_mocks::Rule, aws_smithy_mocks::Rule, aws_smithy_mocks::Rule) {
+    use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
+    use aws_smithy_mocks::mock;
+    let verified_challenge = mock!(aws_sdk_dynamodb::Client::get_item)
+        .match_requests(|r| r.key().and_then(|k| k.get("pk")) == Some(&AttributeValue::S("OTP#c-admin".into())))
+        .then_output(move || {
+            GetItemOutput::builder()
+                .item("pk", AttributeValue::S("OTP#c-admin".into()))
+                .item("sk", AttributeValue::S("CHALLENGE".into()))
+                .item("phone", AttributeValue::S(ADMIN.into()))
+                .item("salt", AttributeValue::S("00".into()))
+                .item("pinHash", AttributeValue::S("00".into()))
+                .item("attempts", AttributeValue::N("1".into()))
+                .item("expiresAt", AttributeValue::N((now + 60).to_string()))
+                .item("verifiedAt", AttributeValue::N((now - 10).to_string()))
+                .build()
+        });
+    let no_state = mock!(aws_sdk_dynamodb::Client::get_item)
+        .match_requests(|r| r.key().and_then(|k| k.get("pk")) == Some(&AttributeValue::S("LOC#Sydney".into())))
+        .then_output(|| GetItemOutput::builder().build());
+    (verified_challenge, enabled_admin_rule(), no_state)
 }
 
 /// The admin item, enabled.
@@ -491,28 +500,12 @@ async fn an_admin_disabled_after_verifying_cannot_update() {
 
 #[tokio::test]
 async fn an_update_that_meets_a_transaction_conflict_reads_again_and_retries() {
-    use aws_sdk_dynamodb::operation::{get_item::GetItemOutput, transact_write_items::TransactWriteItemsOutput};
+    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsOutput;
     use aws_smithy_mocks::{mock, mock_client, RuleMode};
 
     let fixture = Fixture::load(&Fixture::default_path()).unwrap();
     let clock = ManualClock::new(datetime!(2026-11-23 09:00 UTC));
-    let now = clock.now_epoch();
-    let verified_challenge = mock!(aws_sdk_dynamodb::Client::get_item)
-        .match_requests(|r| r.key().and_then(|k| k.get("pk")) == Some(&AttributeValue::S("OTP#c-admin".into())))
-        .then_output(move || {
-            GetItemOutput::builder()
-                .item("phone", AttributeValue::S(ADMIN.into()))
-                .item("salt", AttributeValue::S("00".into()))
-                .item("pinHash", AttributeValue::S("00".into()))
-                .item("attempts", AttributeValue::N("1".into()))
-                .item("expiresAt", AttributeValue::N((now + 60).to_string()))
-                .item("verifiedAt", AttributeValue::N((now - 10).to_string()))
-                .build()
-        });
-    let no_state = mock!(aws_sdk_dynamodb::Client::get_item)
-        .match_requests(|r| r.key().and_then(|k| k.get("pk")) == Some(&AttributeValue::S("LOC#Sydney".into())))
-        .then_output(|| GetItemOutput::builder().build());
-    let enabled_admin = enabled_admin_rule();
+    let (verified_challenge, enabled_admin, no_state) = admin_verified_for_a_sydney_never_set(clock.now_epoch());
     // Another admin's transaction was writing the same state item at that moment.
     let conflict_then_success = mock!(aws_sdk_dynamodb::Client::transact_write_items)
         .sequence()
