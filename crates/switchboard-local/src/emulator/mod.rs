@@ -1,0 +1,190 @@
+//! Our emulator for the AWS operations moto does not have, on the services' real wire protocol
+//! (restJson1 paths, status codes and error shapes), so unmodified SDK clients reach it through
+//! `AWS_ENDPOINT_URL_PINPOINT`, `_CONNECT`, `_COGNITO_IDENTITY_PROVIDER` (and, as the fleet grows,
+//! `_CHIME_SDK_MEETINGS`). One module per service, this one the router and what they share:
+//!
+//! - [`pinpoint`]: `PhoneNumberValidate` answers from the fixture's numbers and those registered
+//!   with `POST /_local/numbers`; `SendMessages` delivers SMS into an outbox that tests and the flow
+//!   runner read at `GET /_local/outbox`.
+//! - [`connect`]: `DescribeUser`, `DescribeUserHierarchyGroup`, `DescribeContact` (contacts
+//!   registered with `POST /_local/contacts`) and `GetFederationToken`, which identifies the caller
+//!   as Connect does, by the session name of the assumed role that signed the request (asked of
+//!   moto's STS).
+//! - [`cognito`]: user pools forwarded to moto, except that `UpdateUserAttributes` is refused for
+//!   attributes outside the app client's write attributes, as Cognito does and moto does not.
+
+use std::{
+    net::SocketAddr,
+    sync::{Arc, Mutex},
+};
+
+use axum::{
+    extract::State,
+    http::{HeaderMap, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+    Json, Router,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::fixture::{Fixture, NumberInfo};
+
+mod cognito;
+mod connect;
+mod pinpoint;
+
+/// One SMS the emulator "delivered".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Sms {
+    pub application_id: String,
+    pub to: String,
+    pub body: String,
+    pub message_type: Option<String>,
+    pub sender_id: Option<String>,
+    pub origination_number: Option<String>,
+    pub message_id: String,
+}
+
+impl Sms {
+    /// The PIN in the body: its first run of at least four digits.
+    pub fn pin(&self) -> Option<&str> {
+        self.body.split(|c: char| !c.is_ascii_digit()).find(|run| run.len() >= 4)
+    }
+}
+
+/// A phone number for `PhoneNumberValidate` and `SendMessages`, beyond the fixture's (e.g. a fresh
+/// admin's mobile per benchmark invocation), registered with `POST /_local/numbers`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LocalNumber {
+    pub phone_number: String,
+    #[serde(flatten)]
+    pub info: NumberInfo,
+}
+
+/// A contact the local cloud knows about: what `DescribeContact` answers. Tests and tools register
+/// contacts (a call that reached an agent, a transfer) with `POST /_local/contacts`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LocalContact {
+    pub contact_id: String,
+    pub initial_contact_id: String,
+    #[serde(default)]
+    pub agent_id: Option<String>,
+}
+
+#[derive(Clone)]
+struct Emulator {
+    fixture: Arc<Fixture>,
+    outbox: Arc<Mutex<Vec<Sms>>>,
+    contacts: Arc<Mutex<std::collections::HashMap<String, LocalContact>>>,
+    /// The fixture's numbers, then the registered ones.
+    numbers: Arc<Mutex<std::collections::BTreeMap<String, NumberInfo>>>,
+    /// moto, for STS identities and the Cognito operations we forward.
+    moto: Option<String>,
+    http: reqwest::Client,
+}
+
+/// A running emulator on a loopback port; it stops with the tokio runtime that started it.
+pub struct EmulatorHandle {
+    pub addr: SocketAddr,
+    outbox: Arc<Mutex<Vec<Sms>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl EmulatorHandle {
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Every SMS sent so far, oldest first.
+    pub fn outbox(&self) -> Vec<Sms> {
+        self.outbox.lock().map(|o| o.clone()).unwrap_or_default()
+    }
+}
+
+impl Drop for EmulatorHandle {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Starts the emulator on `addr` (port 0 for a free one); `moto` is moto's endpoint, for the
+/// operations that need it (STS identities, forwarded Cognito calls).
+pub async fn start(fixture: Fixture, addr: SocketAddr, moto: Option<String>) -> std::io::Result<EmulatorHandle> {
+    let outbox = Arc::new(Mutex::new(Vec::new()));
+    let state = Emulator {
+        outbox: outbox.clone(),
+        contacts: Arc::new(Mutex::new(std::collections::HashMap::new())),
+        numbers: Arc::new(Mutex::new(fixture.pinpoint.numbers.clone())),
+        fixture: Arc::new(fixture),
+        moto,
+        http: reqwest::Client::new(),
+    };
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let addr = listener.local_addr()?;
+    let app = router(state);
+    let task = tokio::spawn(async move {
+        if let Err(error) = axum::serve(listener, app).await {
+            tracing::error!(%error, "emulator stopped");
+        }
+    });
+    Ok(EmulatorHandle { addr, outbox, task })
+}
+
+fn router(state: Emulator) -> Router {
+    Router::new()
+        .route("/v1/phone/number/validate", post(pinpoint::phone_number_validate))
+        .route("/v1/apps/{application_id}/messages", post(pinpoint::send_messages))
+        .route("/users/{instance_id}/{user_id}", get(connect::describe_user))
+        .route("/user-hierarchy-groups/{instance_id}/{group_id}", get(connect::describe_user_hierarchy_group))
+        .route("/user/federate/{instance_id}", get(connect::get_federation_token))
+        .route("/contacts/{instance_id}/{contact_id}", get(connect::describe_contact))
+        .route("/_local/contacts", post(connect::register_contact))
+        .route("/_local/numbers", post(pinpoint::register_number))
+        .route("/", post(cognito::json_protocol))
+        .route("/_local/outbox", get(read_outbox).delete(clear_outbox))
+        .fallback(unknown_operation)
+        .with_state(state)
+}
+
+/// A restJson1 error: the type in `x-amzn-ErrorType`, the message in the body.
+fn aws_error(status: StatusCode, error_type: &str, message: &str) -> Response {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let mut headers = HeaderMap::new();
+    if let Ok(value) = HeaderValue::from_str(error_type) {
+        headers.insert("x-amzn-ErrorType", value);
+    }
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        headers.insert("x-amzn-RequestId", value);
+    }
+    (status, headers, Json(json!({"Message": message, "message": message, "RequestID": request_id}))).into_response()
+}
+
+/// The JSON body, or the `BadRequestException` the service answers for a malformed one.
+fn parse_body(body: &[u8]) -> Result<Value, Box<Response>> {
+    serde_json::from_slice(body).map_err(|e| {
+        Box::new(aws_error(StatusCode::BAD_REQUEST, "BadRequestException", &format!("Invalid JSON body: {e}")))
+    })
+}
+
+async fn read_outbox(State(state): State<Emulator>) -> Json<Vec<Sms>> {
+    Json(state.outbox.lock().map(|o| o.clone()).unwrap_or_default())
+}
+
+async fn clear_outbox(State(state): State<Emulator>) -> StatusCode {
+    if let Ok(mut outbox) = state.outbox.lock() {
+        outbox.clear();
+    }
+    StatusCode::NO_CONTENT
+}
+
+async fn unknown_operation(method: axum::http::Method, uri: axum::http::Uri) -> Response {
+    aws_error(
+        StatusCode::NOT_FOUND,
+        "UnknownOperationException",
+        &format!("{method} {} is not an operation the Switchboard emulator implements", uri.path()),
+    )
+}
