@@ -236,3 +236,24 @@ fn every_flow_loads_and_every_lambda_placeholder_names_a_function() {
         }
     }
 }
+
+/// Nothing deployed links OpenSSL (the JOSE code runs on aws-lc-rs, which rustls brings anyway): not
+/// natively, and not for Lambda's arm64, where OpenSSL once had to be built from source. `josekit`,
+/// on OpenSSL, is a dev-dependency only, for the JWE tests' independent implementation.
+#[test]
+fn no_deployed_code_depends_on_openssl() {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    for target in ["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu"] {
+        for package in ["openssl-sys", "openssl"] {
+            let output = std::process::Command::new(&cargo)
+                .current_dir(repo_root())
+                .args(["tree", "--workspace", "-e", "normal,build", "--target", target, "-i", package])
+                .output()
+                .unwrap();
+            let stdout = String::from_utf8_lossy(&output.stdout);
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            let absent = stderr.contains("did not match any packages") || stderr.contains("nothing to print");
+            assert!(stdout.trim().is_empty() && absent, "{package} for {target}:\n{stdout}{stderr}");
+        }
+    }
+}
