@@ -75,6 +75,7 @@ impl<'a> Setup<'a> {
     /// Prepares fresh state for one invocation of `function` and returns the event to send it: its
     /// sample event with the fresh ids patched in.
     pub async fn prepare(&mut self, function: &str) -> Result<Value, String> {
+        self.tidy().await?;
         match function {
             "one-time-pin" => {
                 let admin = self.fresh_admin().await?;
@@ -135,6 +136,45 @@ impl<'a> Setup<'a> {
             "start-session" | "ccp-login" | "bench-floor" => self.event(function),
             other => Err(format!("no setup for {other}: add one in bench/setup.rs")),
         }
+    }
+
+    /// Deletes what earlier invocations left in the tables: sessions, pointers, challenges, rate
+    /// windows, audit entries, the fresh admins. moto copies a whole table for every transaction, so
+    /// a table that grows with every invocation makes later invocations slower (after a few hundred,
+    /// past the SDK's 2 s attempt time-out); DynamoDB's cost does not grow with the table, and a
+    /// small table keeps moto close to that. Kept: the fixture's admins and the location states.
+    async fn tidy(&self) -> Result<(), String> {
+        let fixture = &self.cloud.fixture;
+        let seeded_admins: Vec<String> =
+            fixture.emergency.admins.iter().map(|a| format!("ADMIN#{}", a.phone)).collect();
+        let keep =
+            |pk: &str, sk: &str| seeded_admins.iter().any(|a| a == pk) || (pk.starts_with("LOC#") && sk == "STATE");
+        for table in [&fixture.identity.table_name, &fixture.emergency.table_name] {
+            let pages = self.dynamodb.scan().table_name(table).projection_expression("pk, sk").into_paginator().items();
+            let items: Vec<_> = pages
+                .send()
+                .collect::<Result<Vec<_>, _>>()
+                .await
+                .map_err(|e| format!("tidy {table}: {}", DisplayErrorContext(&e)))?;
+            for item in items {
+                let (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) = (item.get("pk"), item.get("sk"))
+                else {
+                    continue;
+                };
+                if keep(pk, sk) {
+                    continue;
+                }
+                self.dynamodb
+                    .delete_item()
+                    .table_name(table)
+                    .key("pk", AttributeValue::S(pk.clone()))
+                    .key("sk", AttributeValue::S(sk.clone()))
+                    .send()
+                    .await
+                    .map_err(|e| format!("tidy {table}: {}", DisplayErrorContext(&e)))?;
+            }
+        }
+        Ok(())
     }
 
     /// Invokes `function` through the fleet; its answer must be its expected success.
