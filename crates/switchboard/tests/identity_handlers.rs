@@ -48,6 +48,29 @@ fn settings(cloud: &LocalCloud) -> IdentitySettings {
     }
 }
 
+/// `start-session` against `cloud`'s table with `codes`, at `clock`'s time.
+fn start_session(
+    dynamodb: &aws_sdk_dynamodb::Client,
+    cloud: &LocalCloud,
+    codes: Arc<dyn CodeSource>,
+    clock: &ManualClock,
+) -> StartSession {
+    StartSession {
+        dynamodb: dynamodb.clone(),
+        settings: settings(cloud),
+        phone_number: "+61255502000".into(),
+        base_url: "https://id.example".into(),
+        keys: Arc::new(key_ring()),
+        codes,
+        clock: Arc::new(clock.clone()),
+    }
+}
+
+/// Codes drawn in the given order, to force collisions.
+fn scripted(codes: &[&str]) -> Arc<dyn CodeSource> {
+    Arc::new(ScriptedCodes(Mutex::new(codes.iter().map(|c| (*c).to_owned()).collect())))
+}
+
 fn key(name: &str) -> String {
     std::fs::read_to_string(repo_root().join("local/keys").join(name)).unwrap()
 }
@@ -79,15 +102,7 @@ async fn dtmf_collisions_draw_a_new_code_and_exhaustion_is_a_503() {
     let cloud = LocalCloud::services(Fixture::load(&Fixture::default_path()).unwrap()).await.unwrap();
     let dynamodb = aws_sdk_dynamodb::Client::new(&cloud.sdk_config().await);
     let clock = ManualClock::new(datetime!(2026-11-23 09:00 UTC));
-    let start = |codes: Vec<&str>| StartSession {
-        dynamodb: dynamodb.clone(),
-        settings: settings(&cloud),
-        phone_number: "+61255502000".into(),
-        base_url: "https://id.example".into(),
-        keys: Arc::new(key_ring()),
-        codes: Arc::new(ScriptedCodes(Mutex::new(codes.into_iter().map(str::to_owned).collect()))),
-        clock: Arc::new(clock.clone()),
-    };
+    let start = |codes: Vec<&str>| start_session(&dynamodb, &cloud, scripted(&codes), &clock);
 
     let first = start(vec!["1234567890"]).handle(start_request("one")).await.unwrap();
     assert_eq!(first.shape, Shape::Raw);
@@ -117,15 +132,7 @@ async fn a_code_keyed_after_the_session_expired_is_expired() {
     let cloud = LocalCloud::services(Fixture::load(&Fixture::default_path()).unwrap()).await.unwrap();
     let dynamodb = aws_sdk_dynamodb::Client::new(&cloud.sdk_config().await);
     let clock = ManualClock::new(datetime!(2026-11-23 09:00 UTC));
-    let start = StartSession {
-        dynamodb: dynamodb.clone(),
-        settings: settings(&cloud),
-        phone_number: "+61255502000".into(),
-        base_url: "https://id.example".into(),
-        keys: Arc::new(key_ring()),
-        codes: Arc::new(ScriptedCodes(Mutex::new(vec!["8675309000".into()]))),
-        clock: Arc::new(clock.clone()),
-    };
+    let start = start_session(&dynamodb, &cloud, scripted(&["8675309000"]), &clock);
     start.handle(start_request("late")).await.unwrap();
     let assign = AssignId { dynamodb, settings: settings(&cloud), clock: Arc::new(clock.clone()) };
     clock.advance(time::Duration::seconds(3600));
@@ -139,15 +146,7 @@ async fn every_refused_result_gets_the_same_answer() {
     let dynamodb = aws_sdk_dynamodb::Client::new(&cloud.sdk_config().await);
     let clock = ManualClock::new(datetime!(2026-11-23 09:00 UTC));
     let now = datetime!(2026-11-23 09:00 UTC).unix_timestamp();
-    let start = StartSession {
-        dynamodb: dynamodb.clone(),
-        settings: settings(&cloud),
-        phone_number: "+61255502000".into(),
-        base_url: "https://id.example".into(),
-        keys: Arc::new(key_ring()),
-        codes: Arc::new(switchboard::identity::OsCodes),
-        clock: Arc::new(clock.clone()),
-    };
+    let start = start_session(&dynamodb, &cloud, Arc::new(switchboard::identity::OsCodes), &clock);
     let receive = ReceiveAuthResult {
         dynamodb,
         settings: settings(&cloud),
