@@ -5,7 +5,7 @@
 //! deadline — the invocation's own deadline less a margin, at most [`Deadline::MAX`] — and:
 //! - wraps every AWS call in [`Deadline::run`], so a slow dependency ends the invocation in time
 //!   (the flow takes its Error branch) instead of Connect giving up on a function still working;
-//! - calls [`Deadline::ensure`] before a side effect it must report (an SMS, a state change), so it
+//! - runs a side effect it must report (an SMS, a state change) with [`Deadline::side_effect`], which
 //!   never starts one that could not finish before the answer is due.
 
 use std::{future::Future, time::Duration};
@@ -63,6 +63,13 @@ impl Deadline {
         Ok(())
     }
 
+    /// Starts `call`, a side effect the caller must hear about, only if a whole attempt
+    /// ([`Self::CALL_BUDGET`]) still fits before the deadline, then runs it under the deadline.
+    pub async fn side_effect<F: Future>(&self, step: &'static str, call: F) -> Result<F::Output, DeadlineExceeded> {
+        self.ensure(step, Self::CALL_BUDGET)?;
+        self.run(step, call).await
+    }
+
     /// Runs `call` until it ends or the deadline passes, whichever is first.
     pub async fn run<F: Future>(&self, step: &'static str, call: F) -> Result<F::Output, DeadlineExceeded> {
         tokio::time::timeout_at(self.at, call).await.map_err(|_| {
@@ -96,6 +103,16 @@ mod tests {
         assert!(deadline.ensure("send", Duration::from_millis(300)).is_ok());
         tokio::time::sleep(Duration::from_millis(150)).await;
         assert_eq!(deadline.ensure("send", Duration::from_millis(300)), Err(DeadlineExceeded { step: "send" }));
+    }
+
+    #[tokio::test]
+    async fn a_side_effect_that_would_not_fit_is_never_started() {
+        let started = std::sync::atomic::AtomicBool::new(false);
+        let deadline = Deadline::after(Deadline::CALL_BUDGET - Duration::from_millis(1));
+        let refused = deadline.side_effect("send", async { started.store(true, std::sync::atomic::Ordering::SeqCst) });
+        assert_eq!(refused.await, Err(DeadlineExceeded { step: "send" }));
+        assert!(!started.load(std::sync::atomic::Ordering::SeqCst), "the call never ran");
+        assert_eq!(Deadline::after(Deadline::MAX).side_effect("send", async { 7 }).await, Ok(7));
     }
 
     #[tokio::test]

@@ -83,27 +83,21 @@ impl OneTimePin {
         }
 
         let now = self.clock.now();
-        deadline.ensure("UpdateItem send window", Deadline::CALL_BUDGET)?;
-        if !deadline.run("UpdateItem send window", self.take_send_slot(phone, now)).await?? {
+        if !deadline.side_effect("UpdateItem send window", self.take_send_slot(phone, now)).await?? {
             info!(phone = %mask_phone(phone), "PIN refused: send rate limit reached");
             return Ok(FlowResult::new("RATE_LIMITED"));
         }
 
         let pin = pin::generate(self.policy.length).map_err(|e| EmergencyError::Random(e.to_string()))?;
         let salt = pin::new_salt().map_err(|e| EmergencyError::Random(e.to_string()))?;
-        deadline.ensure("PutItem challenge", Deadline::CALL_BUDGET)?;
-        deadline.run("PutItem challenge", self.put_challenge(contact, phone, &salt, &pin, now)).await??;
+        deadline.side_effect("PutItem challenge", self.put_challenge(contact, phone, &salt, &pin, now)).await??;
 
-        // The SMS is the side effect the caller must hear about: start it only if it can finish.
-        if let Err(late) = deadline.ensure("SendMessages", Deadline::CALL_BUDGET) {
-            self.remove_unsent_challenge(contact, &salt, &deadline).await;
-            return Err(late.into());
-        }
-        let sent = match deadline.run("SendMessages", self.send_sms(phone, &pin)).await {
-            Ok(sent) => sent,
-            Err(late) => Err(late.into()),
-        };
-        match sent {
+        // The SMS is the side effect the caller must hear about: started only if it can finish.
+        match deadline
+            .side_effect("SendMessages", self.send_sms(phone, &pin))
+            .await
+            .unwrap_or_else(|late| Err(late.into()))
+        {
             Ok(true) => {
                 info!(phone = %mask_phone(phone), "PIN sent");
                 Ok(FlowResult::new("SENT")
@@ -126,14 +120,8 @@ impl OneTimePin {
     /// a PIN nobody received is harmless (it expires with the PIN), so failing to remove it is logged,
     /// and the outcome that matters (SMS_FAILED or the error) is answered either way.
     async fn remove_unsent_challenge(&self, contact: &str, salt: &str, deadline: &Deadline) {
-        let removed = match deadline.ensure("DeleteItem challenge", Deadline::CALL_BUDGET) {
-            Ok(()) => match deadline.run("DeleteItem challenge", self.delete_challenge(contact, salt)).await {
-                Ok(result) => result.map_err(EmergencyError::from),
-                Err(late) => Err(late.into()),
-            },
-            Err(late) => Err(late.into()),
-        };
-        match removed {
+        let removed = deadline.side_effect("DeleteItem challenge", self.delete_challenge(contact, salt)).await;
+        match removed.map_err(EmergencyError::from).and_then(|result| result.map_err(EmergencyError::from)) {
             Ok(()) => info!("unsent PIN's challenge removed"),
             Err(error) => warn!(error = %error, "unsent PIN's challenge left to expire"),
         }

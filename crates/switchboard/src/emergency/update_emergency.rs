@@ -87,9 +87,8 @@ impl UpdateEmergency {
             let previous = deadline
                 .run("GetItem state", read_location_state(&self.dynamodb, &self.table, change.location))
                 .await??;
-            deadline.ensure("TransactWriteItems state", Deadline::CALL_BUDGET)?;
-            let written =
-                deadline.run("TransactWriteItems state", self.write(&change, previous.as_ref(), &admin, contact, now));
+            let written = deadline
+                .side_effect("TransactWriteItems state", self.write(&change, previous.as_ref(), &admin, contact, now));
             match written.await? {
                 Ok(()) => {
                     info!(location = change.location, emergency = change.emergency,

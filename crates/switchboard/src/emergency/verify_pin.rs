@@ -50,8 +50,8 @@ impl VerifyPin {
             Err(refusal) => return Ok(refusal),
         };
         // Every try is counted before comparing, atomically and only while tries remain.
-        deadline.ensure("UpdateItem attempts", Deadline::CALL_BUDGET)?;
-        let counted = deadline.run("UpdateItem attempts", self.count_attempt(contact, &challenge, now)).await??;
+        let counted =
+            deadline.side_effect("UpdateItem attempts", self.count_attempt(contact, &challenge, now)).await??;
         let Some(challenge) = counted else {
             // Something changed since the read (another try, a new PIN, expiry): answer from a fresh read.
             return Ok(match deadline.run("GetItem challenge", self.open_challenge(contact, now)).await?? {
@@ -61,8 +61,7 @@ impl VerifyPin {
         };
 
         if pin::matches(&self.pepper, &challenge.salt, entered, &challenge.pin_hash) {
-            deadline.ensure("UpdateItem verified", Deadline::CALL_BUDGET)?;
-            if deadline.run("UpdateItem verified", self.mark_verified(contact, &challenge, now)).await?? {
+            if deadline.side_effect("UpdateItem verified", self.mark_verified(contact, &challenge, now)).await?? {
                 info!("PIN verified");
                 return Ok(FlowResult::new("VERIFIED"));
             }

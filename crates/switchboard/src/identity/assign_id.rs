@@ -80,8 +80,9 @@ impl AssignId {
             return Ok(FlowResult::new("EXPIRED"));
         };
 
-        deadline.ensure("TransactWriteItems links", Deadline::CALL_BUDGET)?;
-        deadline.run("TransactWriteItems links", self.link(&session.id, session.ttl, &initial, &contact)).await??;
+        deadline
+            .side_effect("TransactWriteItems links", self.link(&session.id, session.ttl, &initial, &contact))
+            .await??;
         tracing::info!(auth_status = session.auth_status(), "contact linked to its session");
         Ok(FlowResult::new("LINKED")
             .with("Purpose", &session.purpose)
@@ -102,7 +103,6 @@ impl AssignId {
         code: &str,
         deadline: &Deadline,
     ) -> Result<FlowResult, AssignIdError> {
-        deadline.ensure("UpdateItem attempts", Deadline::CALL_BUDGET)?;
         let outcome = self
             .dynamodb
             .update_item()
@@ -116,7 +116,7 @@ impl AssignId {
             .expression_attribute_values(":max", store::n(self.settings.max_code_attempts))
             .expression_attribute_values(":ttl", store::n(now.unix_timestamp() + self.settings.session_ttl_seconds))
             .send();
-        match store::conditional("UpdateItem", deadline.run("UpdateItem attempts", outcome).await?)? {
+        match store::conditional("UpdateItem", deadline.side_effect("UpdateItem attempts", outcome).await?)? {
             Some(_) => {
                 tracing::info!(result = code, "wrong session code");
                 Ok(FlowResult::new(code))
