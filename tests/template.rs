@@ -189,6 +189,7 @@ fn the_local_gateway_routes_are_the_templates_routes() {
             Access::Agent => ("AgentApi", None), // the API's default: the Cognito JWT authorizer
             Access::Iam => ("IdentityApi", Some("Authorizer: AWS_IAM")),
             Access::Public => ("IdentityApi", Some("Authorizer: NONE")),
+            Access::AgentPublic => ("AgentApi", Some("Authorizer: NONE")),
         };
         assert!(has(format!("ApiId: !Ref {api}")), "{id} is not on {api}");
         if let Some(authorizer) = authorizer {
@@ -256,4 +257,77 @@ fn no_deployed_code_depends_on_openssl() {
             assert!(stdout.trim().is_empty() && absent, "{package} for {target}:\n{stdout}{stderr}");
         }
     }
+}
+
+#[test]
+fn the_public_agent_routes_are_throttled_and_start_chat_may_start_only_the_video_flow() {
+    let template = std::fs::read_to_string(repo_root().join("template.yaml")).unwrap();
+    let api = resource_text(&template, "AgentApi");
+    use switchboard_local::gateway::Access;
+    let public: Vec<_> =
+        switchboard_local::cloud::HTTP_ROUTES.iter().filter(|r| r.access == Access::AgentPublic).collect();
+    assert_eq!(public.len(), 3, "POST /start, GET /attendee-join-data, GET /attendee-name");
+    for route in public {
+        let key = format!("        {} {}:\n", route.method, route.path);
+        let at = api.find(&key).unwrap_or_else(|| panic!("no RouteSettings for {} {}", route.method, route.path));
+        let settings: Vec<&str> = api[at + key.len()..].lines().take(2).map(str::trim).collect();
+        assert_eq!(
+            settings,
+            ["ThrottlingBurstLimit: !Ref PublicRouteBurstLimit", "ThrottlingRateLimit: !Ref PublicRouteRateLimit"],
+            "{} {}",
+            route.method,
+            route.path
+        );
+    }
+    let start_chat = resource_text(&template, "StartChatFunction");
+    assert!(start_chat.contains("Action: connect:StartChatContact\n"));
+    assert!(start_chat.contains("Resource: !Sub '${ConnectInstanceArn}/contact-flow/${VideoChatContactFlowId}'"));
+    assert!(start_chat.contains("CHAT_CONTACT_FLOW_IDS: !Ref VideoChatContactFlowId"));
+    assert!(resource_text(&template, "AllowClientAgentRouting").contains("Default: 'false'"));
+}
+
+#[test]
+fn the_agent_app_config_output_has_every_key_the_clients_read() {
+    let template = std::fs::read_to_string(repo_root().join("template.yaml")).unwrap();
+    let output = resource_text(&template, "AgentAppConfig");
+    let start = output.find("- >-\n").expect("the config is a folded string") + 5;
+    let end = output.find("- ApiUrl:").expect("ApiUrl is defined");
+    // Folded: lines joined by spaces. Every ${Name} becomes a value a deploy would put there.
+    let folded = output[start..end].lines().map(str::trim).collect::<Vec<_>>().join(" ");
+    let mut text = String::new();
+    let mut rest = folded.as_str();
+    while let Some(at) = rest.find("${") {
+        let close = rest[at..].find('}').unwrap() + at;
+        let name = &rest[at + 2..close];
+        text.push_str(&rest[..at]);
+        text.push_str(if name == "ApiUrl" { "https://api.example" } else { "value" });
+        rest = &rest[close + 1..];
+    }
+    text.push_str(rest);
+    let config: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    let keys = [
+        "userPoolId",
+        "userPoolWebClientId",
+        "cognitoDomainURL",
+        "connectAPI",
+        "chimeAPI",
+        "meetingAPI",
+        "chatAPI",
+        "routingAPI",
+        "recordingAPI",
+        "backendRegion",
+        "connectInstanceARN",
+        "connectInstanceURL",
+        "connectDefaultContactFlowId",
+        "websiteAdHocRouteBaseURL",
+        "deployRecordingStack",
+        "recordingAttendeeName",
+    ];
+    for key in keys {
+        let value = config.get(key).and_then(|v| v.as_str()).unwrap_or_else(|| panic!("no {key} in {config}"));
+        if key.ends_with("API") {
+            assert_eq!(value, "https://api.example/", "{key}: the clients append route names");
+        }
+    }
+    assert_eq!(config.as_object().unwrap().len(), keys.len(), "{config}");
 }

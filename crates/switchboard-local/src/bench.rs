@@ -44,6 +44,16 @@ pub const WORKLOADS: &[Workload] = &[
     sample("assign-id", "keyed-code.json", "LINKED"),
     sample("ccp-login", "login-by-email.json", "HTTP 200"),
     sample("check-emergency", "sydney.json", "OK"),
+    sample("create-adhoc-route", "route-to-me.json", "HTTP 200"),
+    sample("create-attendee", "add-attendee.json", "HTTP 200"),
+    sample("create-meeting", "meeting-with-customer.json", "HTTP 200"),
+    sample("end-meeting", "end-for-all.json", "HTTP 200"),
+    sample("get-attendee-join-data", "website-join.json", "HTTP 200"),
+    Workload {
+        // "Unknown" would mean the attendee was not found.
+        expected_data: Some("\"Carol Customer\""),
+        ..sample("get-attendee-name", "roster-name.json", "HTTP 200")
+    },
     sample("one-time-pin", "admin-call.json", "SENT"),
     Workload {
         // `data: false` would mean the cache was fresh and nothing was stored.
@@ -53,6 +63,8 @@ pub const WORKLOADS: &[Workload] = &[
     sample("receive-auth-result", "sealed-result.json", "HTTP 200"),
     sample("session-info", "agent.json", "HTTP 200"),
     sample("set-connect-user-id", "own-user.json", "HTTP 200"),
+    // The setup gives each chat a fresh ad-hoc route to redeem (its answer does not say it did).
+    sample("start-chat", "website-chat.json", "HTTP 200"),
     sample("start-session", "start.json", "HTTP 200"),
     sample("update-emergency", "set-fire-alarm.json", "UPDATED"),
     sample("verify-pin", "keyed-pin.json", "VERIFIED"),

@@ -37,6 +37,18 @@ pub const HTTP_ROUTES: &[Route] = &[
     Route { method: "POST", path: "/ccplogin", function: "ccp-login", access: Access::Agent },
     Route { method: "POST", path: "/setConnectUserId", function: "set-connect-user-id", access: Access::Agent },
     Route { method: "PUT", path: "/connect-user-cache", function: "put-connect-user-cache", access: Access::Agent },
+    Route { method: "POST", path: "/meeting", function: "create-meeting", access: Access::Agent },
+    Route { method: "DELETE", path: "/meeting", function: "end-meeting", access: Access::Agent },
+    Route { method: "POST", path: "/attendee", function: "create-attendee", access: Access::Agent },
+    Route { method: "GET", path: "/attendee-name", function: "get-attendee-name", access: Access::AgentPublic },
+    Route {
+        method: "GET",
+        path: "/attendee-join-data",
+        function: "get-attendee-join-data",
+        access: Access::AgentPublic,
+    },
+    Route { method: "POST", path: "/adhoc", function: "create-adhoc-route", access: Access::Agent },
+    Route { method: "POST", path: "/start", function: "start-chat", access: Access::AgentPublic },
 ];
 
 /// The HTTP API's CORS configuration, as template.yaml declares it (a test checks the two agree);

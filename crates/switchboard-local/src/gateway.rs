@@ -35,7 +35,11 @@ pub enum Access {
     /// IAM auth: the request must carry a SigV4 `Authorization` header. Locally its presence and
     /// form are checked, not the signature (moto keeps no secret keys to check it against).
     Iam,
+    /// No authorization, on the ID Contact API (the plugins' callback).
     Public,
+    /// No authorization (`Auth: NONE`), on the agent API: the website's routes, throttled per route
+    /// in the template (not locally).
+    AgentPublic,
 }
 
 #[derive(Debug, Clone)]
@@ -215,7 +219,7 @@ async fn route_request(gateway: &Gateway, method: &Method, uri: &Uri, headers: &
         return message(StatusCode::NOT_FOUND, "Not Found");
     };
     let claims = match route.access {
-        Access::Public => None,
+        Access::Public | Access::AgentPublic => None,
         Access::Iam => {
             let signed = headers.get("authorization").and_then(|v| v.to_str().ok()).is_some_and(|v| {
                 v.starts_with("AWS4-HMAC-SHA256 ") && v.contains("Credential=") && v.contains("Signature=")

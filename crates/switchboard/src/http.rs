@@ -36,6 +36,10 @@ impl ApiError {
     pub fn conflict(message: impl Into<String>) -> Self {
         Self { status: StatusCode::CONFLICT, code: "CONFLICT", message: message.into() }
     }
+    /// The thing existed and is over (an ended meeting): clients stop retrying on a 410.
+    pub fn gone(message: impl Into<String>) -> Self {
+        Self { status: StatusCode::GONE, code: "GONE", message: message.into() }
+    }
     /// A dependency failed. The detail goes to the log, not to the caller.
     pub fn dependency(detail: impl std::fmt::Display) -> Self {
         tracing::error!(error = %detail, "dependency failed");
@@ -127,6 +131,16 @@ pub fn path_parameter(request: &Request, name: &str) -> Result<String, ApiError>
         .map(str::to_owned)
         .filter(|v| !v.is_empty())
         .ok_or_else(|| ApiError::bad_field(name, "missing from the path"))
+}
+
+/// A query-string parameter (`?externalMeetingId=…`), decoded; missing or blank is a 400 naming it.
+pub fn query_parameter(request: &Request, name: &str) -> Result<String, ApiError> {
+    request
+        .query_string_parameters_ref()
+        .and_then(|q| q.first(name))
+        .filter(|v| !v.trim().is_empty())
+        .map(str::to_owned)
+        .ok_or_else(|| ApiError::bad_field(name, "missing from the query string"))
 }
 
 /// The body as text, refused when it is empty or longer than `limit` bytes.

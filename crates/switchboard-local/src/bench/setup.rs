@@ -132,8 +132,29 @@ impl<'a> Setup<'a> {
                 self.drop_user_cache(&claim(&event, CONNECT_USER_ID)?).await?;
                 Ok(event)
             }
+            "create-meeting" => self.meeting_request(&new_contact_id()).map(|(event, _)| event),
+            "end-meeting" | "create-attendee" => {
+                let meeting = self.fresh_meeting().await?.0;
+                let mut event = self.event(function)?;
+                json_body_set(&mut event, "externalMeetingId", &meeting)?;
+                Ok(event)
+            }
+            "get-attendee-name" | "get-attendee-join-data" => {
+                let (meeting, customer) = self.fresh_meeting().await?;
+                let mut event = self.event(function)?;
+                query(&mut event, &[("externalMeetingId", &meeting), ("attendeeExternalUserId", &customer)])?;
+                Ok(event)
+            }
+            "start-chat" => {
+                // The chat redeems a fresh ad-hoc route for the customer: the whole path.
+                let answer = self.invoke("create-adhoc-route", self.event("create-adhoc-route")?).await?;
+                let route = http_data(&answer)?.to_string();
+                let mut event = self.event(function)?;
+                json_body_set(&mut event, "/Attributes/videoReferenceId", &route)?;
+                Ok(event)
+            }
             // No state of their own: every invocation does the same work.
-            "start-session" | "ccp-login" | "bench-floor" => self.event(function),
+            "start-session" | "ccp-login" | "create-adhoc-route" | "bench-floor" => self.event(function),
             other => Err(format!("no setup for {other}: add one in bench/setup.rs")),
         }
     }
@@ -149,7 +170,8 @@ impl<'a> Setup<'a> {
             fixture.emergency.admins.iter().map(|a| format!("ADMIN#{}", a.phone)).collect();
         let keep =
             |pk: &str, sk: &str| seeded_admins.iter().any(|a| a == pk) || (pk.starts_with("LOC#") && sk == "STATE");
-        for table in [&fixture.identity.table_name, &fixture.emergency.table_name] {
+        let keep = |pk: &str, sk: &str| keep(pk, sk) || pk.starts_with("CUC#");
+        for table in [&fixture.identity.table_name, &fixture.emergency.table_name, &fixture.video.table_name] {
             let pages = self.dynamodb.scan().table_name(table).projection_expression("pk, sk").into_paginator().items();
             let items: Vec<_> = pages
                 .send()
@@ -282,6 +304,27 @@ impl<'a> Setup<'a> {
         Ok(event)
     }
 
+    /// `create-meeting`'s sample event for a new meeting id, and the id of its customer attendee.
+    fn meeting_request(&self, meeting: &str) -> Result<(Value, String), String> {
+        let mut event = self.event("create-meeting")?;
+        json_body_set(&mut event, "externalMeetingId", meeting)?;
+        let body: Value = serde_json::from_str(event["body"].as_str().unwrap_or_default()).map_err(|e| e.to_string())?;
+        let customer = body
+            .pointer("/meetingAttendees/1/externalUserId")
+            .and_then(Value::as_str)
+            .ok_or("the create-meeting sample has no customer attendee")?
+            .to_owned();
+        Ok((event, customer))
+    }
+
+    /// A meeting `create-meeting` made with its sample's attendees: (meeting id, customer's id).
+    async fn fresh_meeting(&self) -> Result<(String, String), String> {
+        let meeting = new_contact_id();
+        let (event, customer) = self.meeting_request(&meeting)?;
+        self.invoke("create-meeting", event).await?;
+        Ok((meeting, customer))
+    }
+
     /// Removes the agent's Connect user id, so `set-connect-user-id` sets it as on first sign-in.
     async fn forget_connect_user_id(&self, username: &str) -> Result<(), String> {
         let pool = &self.cloud.user_pool.pool_id;
@@ -339,6 +382,32 @@ fn http_path(event: &mut Value, path: &str, name: &str, value: &str) -> Result<(
     set(event, "/rawPath", path)?;
     set(event, "/requestContext/http/path", path)?;
     set(event, &format!("/pathParameters/{name}"), value)
+}
+
+/// Sets `field` (a top-level name, or a JSON pointer) in the event's JSON body, which must have it.
+fn json_body_set(event: &mut Value, field: &str, value: &str) -> Result<(), String> {
+    let text = event.get("body").and_then(Value::as_str).ok_or("the sample event has no body")?;
+    let mut body: Value = serde_json::from_str(text).map_err(|e| format!("the sample body is not JSON: {e}"))?;
+    let pointer = if field.starts_with('/') { field.to_owned() } else { format!("/{field}") };
+    set(&mut body, &pointer, value)?;
+    event["body"] = Value::String(body.to_string());
+    Ok(())
+}
+
+/// Replaces the event's query string with `pairs` (URL-encoded in `rawQueryString`).
+fn query(event: &mut Value, pairs: &[(&str, &str)]) -> Result<(), String> {
+    let encoded = reqwest::Url::parse_with_params("http://query.invalid/", pairs).map_err(|e| e.to_string())?;
+    set(event, "/rawQueryString", encoded.query().unwrap_or_default())?;
+    let map: serde_json::Map<String, Value> = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).into())).collect();
+    event["queryStringParameters"] = Value::Object(map);
+    Ok(())
+}
+
+/// The `data` of an HTTP function's success envelope.
+fn http_data(answer: &Value) -> Result<Value, String> {
+    let text = answer.get("body").and_then(Value::as_str).unwrap_or_default();
+    let body: Value = serde_json::from_str(text).map_err(|e| format!("not a JSON body: {e}"))?;
+    body.get("data").cloned().ok_or_else(|| format!("no data in {body}"))
 }
 
 /// A claim the sample event's JWT authorizer passes.

@@ -1,14 +1,32 @@
-//! Video call escalation (spec: `specs/video.md`). This part: agent onboarding and the Connect user
-//! cache, the first HTTP functions behind the agent JWT authorizer. Each function's behaviour is in
-//! its own file: [`ccp_login`], [`set_connect_user_id`], [`put_connect_user_cache`].
+//! Video call escalation (spec: `specs/video.md`). Each function's behaviour is in its own file:
+//! - agent onboarding and the Connect user cache: [`ccp_login`], [`set_connect_user_id`],
+//!   [`put_connect_user_cache`];
+//! - meetings: [`create_meeting`], [`end_meeting`], [`create_attendee`], [`get_attendee_name`],
+//!   [`get_attendee_join_data`] (what they share, the Chime objects and items, in [`meeting`]);
+//! - chat and ad-hoc routes: [`start_chat`], [`adhoc_route`] (`create-adhoc-route` and the redeeming).
 
+pub mod adhoc_route;
 pub mod ccp_login;
+pub mod create_attendee;
+pub mod create_meeting;
+pub mod end_meeting;
+pub mod get_attendee_join_data;
+pub mod get_attendee_name;
+pub mod meeting;
 pub mod put_connect_user_cache;
 pub mod set_connect_user_id;
+pub mod start_chat;
 
+pub use adhoc_route::CreateAdhocRoute;
 pub use ccp_login::CcpLogin;
+pub use create_attendee::CreateAttendee;
+pub use create_meeting::CreateMeeting;
+pub use end_meeting::EndMeeting;
+pub use get_attendee_join_data::GetAttendeeJoinData;
+pub use get_attendee_name::GetAttendeeName;
 pub use put_connect_user_cache::PutConnectUserCache;
 pub use set_connect_user_id::SetConnectUserId;
+pub use start_chat::StartChat;
 
 use crate::http::{ApiError, Claims};
 
@@ -32,6 +50,16 @@ pub fn connect_username(claims: &Claims, by_email: bool) -> Result<String, ApiEr
         .split_once('@')
         .ok_or_else(|| ApiError::bad_field("email", "the token's email claim is not an email address"))?;
     Ok(format!("{}@{domain}", local.replacen('+', "_", 1)))
+}
+
+/// Whether `text` is an email address as the clients check it: one `@`, something on both sides, no
+/// whitespace. (Deliverability is the mail system's business; this only refuses what cannot be one.)
+pub fn is_email_address(text: &str) -> bool {
+    let mut parts = text.split('@');
+    matches!((parts.next(), parts.next(), parts.next()), (Some(local), Some(domain), None)
+        if !local.is_empty() && !domain.is_empty())
+        && !text.chars().any(char::is_whitespace)
+        && text.len() <= 254
 }
 
 /// `VideoTable` keys.
@@ -60,6 +88,17 @@ mod tests {
         let nobody = claims(&[("email", "nobody"), ("email_verified", "true")]);
         assert_eq!(connect_username(&nobody, true).unwrap_err().status, 400);
         assert_eq!(connect_username(&claims(&[]), true).unwrap_err().status, 403);
+    }
+
+    #[test]
+    fn email_addresses_have_one_at_and_no_spaces() {
+        for good in ["a@b", "jane.doe+test@example.com", "AWSSSO_agent@example.com"] {
+            assert!(is_email_address(good), "{good}");
+        }
+        let long = format!("{}@b", "a".repeat(300));
+        for bad in ["", "@b", "a@", "a@b@c", "a b@c", "a@b\u{a0}", "plain", long.as_str()] {
+            assert!(!is_email_address(bad), "{bad:?}");
+        }
     }
 
     #[test]

@@ -1,0 +1,12 @@
+//! `create-adhoc-route`: see `switchboard::video::adhoc_route` for the behaviour.
+
+use switchboard::{aws, config, http, telemetry, video::CreateAdhocRoute};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    telemetry::init();
+    let sdk = aws::load(aws::http_timeouts()).await;
+    let function =
+        CreateAdhocRoute::from_env(&sdk, &config::Settings(&config::ProcessEnv)).map_err(config::startup_failed)?;
+    http::serve(|request| function.handle(request)).await
+}

@@ -1,0 +1,12 @@
+//! `get-attendee-join-data`: see `switchboard::video::get_attendee_join_data` for the behaviour.
+
+use switchboard::{aws, config, http, telemetry, video::GetAttendeeJoinData};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    telemetry::init();
+    let sdk = aws::load(aws::http_timeouts()).await;
+    let function =
+        GetAttendeeJoinData::from_env(&sdk, &config::Settings(&config::ProcessEnv)).map_err(config::startup_failed)?;
+    http::serve(|request| function.handle(request)).await
+}

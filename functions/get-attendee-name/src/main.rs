@@ -1,0 +1,12 @@
+//! `get-attendee-name`: see `switchboard::video::get_attendee_name` for the behaviour.
+
+use switchboard::{aws, config, http, telemetry, video::GetAttendeeName};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    telemetry::init();
+    let sdk = aws::load(aws::http_timeouts()).await;
+    let function =
+        GetAttendeeName::from_env(&sdk, &config::Settings(&config::ProcessEnv)).map_err(config::startup_failed)?;
+    http::serve(|request| function.handle(request)).await
+}
