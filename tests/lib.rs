@@ -21,12 +21,8 @@ impl Fleet {
         let cloud = LocalCloud::with_fleet(fixture, cloud::debug_binaries(), BTreeMap::new())
             .await
             .expect("the local cloud and fleet start (build the workspace first: `cargo build --workspace`)");
-        let services = Services {
-            lambda_endpoint: cloud.fleet().expect("fleet").endpoint(),
-            emulator_endpoint: cloud.emulator.endpoint(),
-            instance_arn: cloud.fixture.instance_arn(),
-            queues: cloud.fixture.connect.queues.clone(),
-        };
+        let services =
+            Services::from_fixture(&cloud.fixture, cloud.fleet().expect("fleet").endpoint(), cloud.emulator.endpoint());
         let runner = Runner::new(FlowLibrary::repository(), services);
         Self { cloud, runner }
     }
@@ -34,8 +30,8 @@ impl Fleet {
     /// Plays `flow` as a call from `from` to `to` with the caller's `inputs`, and prints the transcript
     /// (shown when a test fails).
     pub async fn call(&self, flow: &str, from: &str, to: &str, inputs: &[&str]) -> Transcript {
-        let inputs = inputs.iter().map(|i| i.parse::<CallInput>().expect("input")).collect();
-        let call = Call { flow: flow.into(), from: from.into(), to: to.into(), attributes: BTreeMap::new(), inputs };
+        let inputs = inputs.iter().map(|i| i.parse::<CallInput>().expect("input"));
+        let call = Call::voice(flow, from, to).with_inputs(inputs);
         let transcript = self.runner.play(call).await.expect("the flow runs");
         println!("{transcript}");
         transcript

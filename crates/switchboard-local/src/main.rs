@@ -3,7 +3,8 @@
 //! - `switchboard-local up` starts moto, the emulator and the fleet, seeds them, writes the endpoints
 //!   to `.local/cloud.json` and runs until Ctrl-C, when it stops every process it started.
 //! - `switchboard-local call emergency/Emergency_Authentication --from +61412345678 --input auto`
-//!   plays a flow against the running cloud and prints the transcript.
+//!   plays a flow against the running cloud and prints the transcript; `--channel chat` with
+//!   `--attribute key=value` plays a chat (e.g. `video/VideoCallEscalationChat`).
 //! - `switchboard-local invoke check-emergency events/check-emergency/sydney.json` runs one function
 //!   once with a sample event, as `sam local invoke` does but without Docker.
 
@@ -21,7 +22,7 @@ use switchboard_local::{
     cloud_file::{CloudFile, CloudFileError},
     emulator::Sms,
     fixture::Fixture,
-    flow::{Call, CallInput, FlowLibrary, Runner, Services},
+    flow::{Call, CallInput, Channel, FlowLibrary, Runner, Services},
     lambda_host::{FunctionProcess, FunctionSpec},
     repo_root,
 };
@@ -51,17 +52,32 @@ enum Command {
     Call {
         /// `<context>/<Flow>`, e.g. `emergency/Emergency_Authentication`.
         flow: String,
+        /// `voice` (a phone call: `--from` needed) or `chat` (prompts are messages, no numbers).
+        #[arg(long, default_value = "voice")]
+        channel: Channel,
+        /// The caller's number (voice).
         #[arg(long)]
-        from: String,
-        /// The dialled number.
+        from: Option<String>,
+        /// The dialled number (voice).
         #[arg(long, default_value = "+61255501000")]
         to: String,
         /// Caller input, in order: DTMF digits, `auto` (the PIN from the latest SMS), or `-` (silence).
         #[arg(long = "input")]
         inputs: Vec<CallInput>,
-        /// Initial contact attributes, `key=value`.
+        /// Initial contact attributes, `key=value` (repeatable).
         #[arg(long = "attribute", value_parser = parse_pair)]
         attributes: Vec<(String, String)>,
+        /// Values for the flows' `{{param:<key>}}`, `key=value` (repeatable); others take their
+        /// default from `contact-flows/flows.json`.
+        #[arg(long = "parameter", value_parser = parse_pair)]
+        parameters: Vec<(String, String)>,
+        /// The customer leaves after this many messages; a queued contact with a customer queue flow
+        /// waits in that flow until then.
+        #[arg(long)]
+        leave_after: Option<usize>,
+        /// How many transfers to queue in a row find the queue at capacity.
+        #[arg(long, default_value_t = 0)]
+        queue_at_capacity: usize,
         /// Print the transcript as JSON.
         #[arg(long)]
         json: bool,
@@ -126,18 +142,39 @@ async fn run(command: Command) -> CommandResult {
     match command {
         Command::Up { runtime, lambda_port } => up(runtime, lambda_port).await,
         Command::Invoke { function, event } => invoke(&function, &event).await,
-        Command::Call { flow, from, to, inputs, attributes, json } => {
+        Command::Call {
+            flow,
+            channel,
+            from,
+            to,
+            inputs,
+            attributes,
+            parameters,
+            leave_after,
+            queue_at_capacity,
+            json,
+        } => {
             let file = CloudFile::read()?;
+            // `up` seeds the cloud from this fixture; the runner needs its Connect users.
+            let fixture = Fixture::load(&Fixture::default_path())?;
             let runner = Runner::new(
                 FlowLibrary::repository(),
-                Services {
-                    lambda_endpoint: file.lambda_endpoint,
-                    emulator_endpoint: file.emulator_endpoint,
-                    instance_arn: file.instance_arn,
-                    queues: file.queues,
-                },
+                Services::from_fixture(&fixture, file.lambda_endpoint, file.emulator_endpoint),
             );
-            let call = Call { flow, from, to, attributes: attributes.into_iter().collect(), inputs };
+            let call = match (channel, from) {
+                (Channel::Voice, Some(from)) => Call::voice(flow, from, to),
+                (Channel::Voice, None) => return Err("a voice call needs --from <caller number>".into()),
+                (Channel::Chat, _) => Call::chat(flow),
+                (other, _) => return Err(format!("the {other} channel cannot be played").into()),
+            };
+            let mut call = call
+                .with_inputs(inputs)
+                .with_attributes(attributes)
+                .with_parameters(parameters)
+                .with_queue_at_capacity(queue_at_capacity);
+            if let Some(messages) = leave_after {
+                call = call.leaving_after_messages(messages);
+            }
             let transcript = runner.play(call).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&transcript)?);

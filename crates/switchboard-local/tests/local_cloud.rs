@@ -196,29 +196,18 @@ fn runner_with(flows: &[(&str, serde_json::Value)]) -> (Runner, tempdir::TempDir
     for (name, flow) in flows {
         std::fs::write(dir.path().join(format!("test/{name}.json")), flow.to_string()).unwrap();
     }
-    let services = Services {
-        lambda_endpoint: "http://127.0.0.1:9".into(),
-        emulator_endpoint: "http://127.0.0.1:9".into(),
-        instance_arn: "arn".into(),
-        queues: BTreeMap::new(),
-    };
+    let services = Services::from_fixture(&fixture(), "http://127.0.0.1:9", "http://127.0.0.1:9");
     (Runner::new(FlowLibrary::new(dir.path()), services), dir)
 }
 
 fn call(flow: &str) -> Call {
-    Call {
-        flow: flow.into(),
-        from: "+61400111222".into(),
-        to: "+61255501000".into(),
-        attributes: BTreeMap::new(),
-        inputs: vec![],
-    }
+    Call::voice(flow, "+61400111222", "+61255501000")
 }
 
 #[tokio::test]
 async fn the_runner_refuses_unknown_actions_endless_loops_and_broken_flows() {
     let unsupported = serde_json::json!({"Version": "2019-10-30", "StartAction": "a", "Actions": [
-        {"Identifier": "a", "Type": "Wait", "Parameters": {}, "Transitions": {}}]});
+        {"Identifier": "a", "Type": "CreateTask", "Parameters": {}, "Transitions": {}}]});
     let endless = serde_json::json!({"Version": "2019-10-30", "StartAction": "a", "Actions": [
         {"Identifier": "a", "Type": "MessageParticipant", "Parameters": {"Text": "again"}, "Transitions": {"NextAction": "a"}}]});
     let dangling = serde_json::json!({"Version": "2019-10-30", "StartAction": "a", "Actions": [
@@ -237,7 +226,7 @@ async fn the_runner_refuses_unknown_actions_endless_loops_and_broken_flows() {
 
     match runner.play(call("test/Unsupported")).await {
         Err(FlowError::Unsupported { kind, action, .. }) => {
-            assert_eq!((kind.as_str(), action.as_str()), ("Wait", "a"))
+            assert_eq!((kind.as_str(), action.as_str()), ("CreateTask", "a"))
         }
         other => panic!("{other:?}"),
     }

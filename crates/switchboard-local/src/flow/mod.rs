@@ -2,13 +2,15 @@
 //! 2019-10-30) against the local functions, with a scripted caller, and writes a transcript.
 //!
 //! Placeholders in the flows resolve locally: `{{lambda:<function>}}` to the local function of that
-//! name, `{{flow:<name>}}` to a flow in the same folder, `{{queue:<name>}}` to the fixture's queue.
+//! name, `{{flow:<name>}}` to a flow in the same folder, `{{queue:<name>}}` to the fixture's queue,
+//! `{{param:<key>}}` to the call's parameter or the flow's default in `contact-flows/flows.json`.
+//! Contacts are voice calls (prompts spoken, DTMF input) or chats (prompts are messages).
 //! An action the runner does not know stops the run with an error naming it.
 
 mod model;
 mod runner;
 mod transcript;
 
-pub use model::{Action, Flow, FlowError, FlowLibrary};
-pub use runner::{Call, CallInput, Runner, Services};
+pub use model::{Action, Flow, FlowEntry, FlowError, FlowLibrary, FlowManifest, FlowType, Placeholder};
+pub use runner::{Call, CallInput, Channel, Runner, Services, SUPPORTED_ACTIONS};
 pub use transcript::{Ending, Step, Transcript};

@@ -1,11 +1,11 @@
-//! The flow language, as far as the runner reads it.
+//! The flow language, as far as the runner reads it, and the library's `flows.json`.
 
 use std::{
-    collections::HashMap,
+    collections::{BTreeMap, HashMap},
     path::{Path, PathBuf},
 };
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -73,8 +73,12 @@ pub enum FlowError {
     Unsupported { flow: String, action: String, kind: String },
     #[error("flow {flow}, action {action}: {problem}")]
     Action { flow: String, action: String, problem: String },
-    #[error("the call did not end within {0} actions (a loop without an exit?)")]
+    #[error(
+        "the call did not end within {0} actions (a loop without an exit? a customer queue flow loops until the customer leaves after some messages)"
+    )]
     TooManySteps(usize),
+    #[error("flow {flow}, action {action}: {{{{param:{key}}}}} has no value: pass it as a call parameter or declare a default for {flow} in flows.json")]
+    MissingParameter { flow: String, action: String, key: String },
 }
 
 impl Flow {
@@ -117,6 +121,96 @@ impl Flow {
         }
         Ok(())
     }
+
+    /// Every placeholder in the actions' parameters. A placeholder must be a whole string value: one
+    /// inside a longer string is an error (the deployment's `EMBEDDED_PLACEHOLDER`).
+    pub fn placeholders(&self) -> Result<Vec<Placeholder>, FlowError> {
+        let mut found = Vec::new();
+        for action in &self.actions {
+            let mut embedded = None;
+            visit_strings(&action.parameters, &mut |text| match Placeholder::parse(text) {
+                Some(placeholder) => found.push(placeholder),
+                None if text.contains("{{") => embedded = Some(text.to_owned()),
+                None => {}
+            });
+            if let Some(text) = embedded {
+                return Err(FlowError::Action {
+                    flow: self.name.clone(),
+                    action: action.identifier.clone(),
+                    problem: format!("a placeholder must be the whole value, not part of {text:?}"),
+                });
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// `{{kind:name}}`: a value the deployment (or the runner, locally) fills in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placeholder {
+    /// `lambda`, `flow`, `queue`, `prompt` or `param`.
+    pub kind: String,
+    pub name: String,
+}
+
+impl Placeholder {
+    /// `text` when it is exactly one placeholder.
+    pub fn parse(text: &str) -> Option<Self> {
+        let inner = text.strip_prefix("{{")?.strip_suffix("}}")?;
+        let (kind, name) = inner.split_once(':')?;
+        let well_formed = |part: &str| !part.is_empty() && !part.contains(['{', '}', ':']);
+        (well_formed(kind) && well_formed(name)).then(|| Self { kind: kind.to_owned(), name: name.to_owned() })
+    }
+}
+
+fn visit_strings(value: &Value, visit: &mut impl FnMut(&str)) {
+    match value {
+        Value::String(text) => visit(text),
+        Value::Array(items) => items.iter().for_each(|item| visit_strings(item, visit)),
+        Value::Object(fields) => fields.values().for_each(|field| visit_strings(field, visit)),
+        _ => {}
+    }
+}
+
+/// `contact-flows/flows.json`: what the deployment needs to know about a flow beyond its content.
+/// Keyed by `<context>/<Name>`; a flow without an entry is a `CONTACT_FLOW` without parameters.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(transparent)]
+pub struct FlowManifest {
+    pub flows: BTreeMap<String, FlowEntry>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlowEntry {
+    #[serde(rename = "type")]
+    pub kind: FlowType,
+    pub description: String,
+    /// `{{param:<key>}}` defaults, used when the caller (or the deployment) gives no value.
+    #[serde(default)]
+    pub parameters: BTreeMap<String, String>,
+}
+
+/// Connect's `ContactFlowType`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum FlowType {
+    ContactFlow,
+    CustomerQueue,
+    CustomerHold,
+    CustomerWhisper,
+    AgentHold,
+    AgentWhisper,
+    OutboundWhisper,
+    AgentTransfer,
+    QueueTransfer,
+}
+
+impl FlowManifest {
+    /// The default of `{{param:<key>}}` in `flow`.
+    pub fn parameter_default(&self, flow: &str, key: &str) -> Option<&str> {
+        self.flows.get(flow)?.parameters.get(key).map(String::as_str)
+    }
 }
 
 /// The flows of a repository: `<root>/<context>/<Name>.json`, named `<context>/<Name>`.
@@ -143,7 +237,70 @@ impl FlowLibrary {
             .map_err(|source| FlowError::Parse { path: path.display().to_string(), source })?;
         flow.name = name.to_owned();
         flow.validate()?;
+        flow.placeholders()?;
         Ok(flow)
+    }
+
+    /// `<root>/flows.json`; none is an empty manifest.
+    pub fn manifest(&self) -> Result<FlowManifest, FlowError> {
+        let path = self.root.join("flows.json");
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(FlowManifest::default()),
+            Err(source) => return Err(FlowError::Read { path: path.display().to_string(), source }),
+        };
+        serde_json::from_str(&text).map_err(|source| FlowError::Parse { path: path.display().to_string(), source })
+    }
+
+    /// Everything that would stop a flow of the library from running locally or deploying: a flow
+    /// that does not load, an action the runner does not support, an embedded placeholder, a
+    /// `{{param:…}}` without a default in `flows.json`, a `{{flow:…}}` naming no flow of its
+    /// context, a `flows.json` entry naming no flow.
+    pub fn problems(&self) -> Result<Vec<String>, FlowError> {
+        let manifest = self.manifest()?;
+        let names = self.names()?;
+        let mut problems: Vec<String> = manifest
+            .flows
+            .keys()
+            .filter(|name| !names.contains(name))
+            .map(|name| format!("flows.json names {name}, which is not a flow of the library"))
+            .collect();
+        for name in &names {
+            let flow = match self.load(name) {
+                Ok(flow) => flow,
+                Err(error) => {
+                    problems.push(error.to_string());
+                    continue;
+                }
+            };
+            for action in &flow.actions {
+                if !super::runner::SUPPORTED_ACTIONS.contains(&action.kind.as_str()) {
+                    problems.push(format!(
+                        "{name}, action {}: {} is not supported by the local runner",
+                        action.identifier, action.kind
+                    ));
+                }
+            }
+            let placeholders = match flow.placeholders() {
+                Ok(placeholders) => placeholders,
+                Err(error) => {
+                    problems.push(error.to_string());
+                    continue;
+                }
+            };
+            let context = name.split_once('/').map_or("", |(context, _)| context);
+            for placeholder in placeholders {
+                match placeholder.kind.as_str() {
+                    "param" if manifest.parameter_default(name, &placeholder.name).is_none() => problems
+                        .push(format!("{name}: {{{{param:{}}}}} has no default in flows.json", placeholder.name)),
+                    "flow" if !names.contains(&format!("{context}/{}", placeholder.name)) => {
+                        problems.push(format!("{name}: {{{{flow:{}}}}} names no flow in {context}/", placeholder.name))
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok(problems)
     }
 
     /// Every flow name in the library.

@@ -6,19 +6,62 @@ use std::{
     time::Duration,
 };
 
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::{
-    model::{Action, Flow, FlowError, FlowLibrary},
+    model::{Action, Flow, FlowError, FlowLibrary, FlowManifest, FlowType, Placeholder},
     transcript::{Ending, Step, Transcript},
 };
-use crate::{emulator::Sms, lambda_host::InvokeClient};
+use crate::{
+    emulator::Sms,
+    fixture::{ConnectUser, Fixture},
+    lambda_host::InvokeClient,
+};
 
 /// Upper bound on actions per call, so a flow that loops forever fails instead of hanging.
 const MAX_STEPS: usize = 300;
 
+/// The action types the runner plays. Any other stops a run, and fails [`FlowLibrary::problems`].
+pub const SUPPORTED_ACTIONS: &[&str] = &[
+    "MessageParticipant",
+    "GetParticipantInput",
+    "InvokeLambdaFunction",
+    "Compare",
+    "UpdateContactAttributes",
+    "TransferToFlow",
+    "UpdateContactTargetQueue",
+    "TransferContactToQueue",
+    "DisconnectParticipant",
+    "EndFlowExecution",
+    "UpdateFlowLoggingBehavior",
+    "UpdateContactRecordingBehavior",
+    "UpdateContactTextToSpeechVoice",
+    "UpdateContactRoutingBehavior",
+    "UpdateContactEventHooks",
+    "Wait",
+];
+
+/// The event hooks `UpdateContactEventHooks` may set (the flow-language reference's list).
+const EVENT_HOOKS: &[&str] = &[
+    "AgentHold",
+    "AgentWhisper",
+    "CustomerHold",
+    "CustomerQueue",
+    "CustomerRemaining",
+    "CustomerWhisper",
+    "DefaultAgentUI",
+    "DisconnectAgentUI",
+    "PauseContact",
+    "ResumeContact",
+];
+
+/// The longest `Wait` the flow language allows (seven days).
+const MAX_WAIT_SECONDS: u64 = 604_800;
+
 /// Where the runner finds the local cloud.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Services {
     /// The Lambda Invoke API (the lambda host, or `cargo lambda watch`).
     pub lambda_endpoint: String,
@@ -27,6 +70,73 @@ pub struct Services {
     pub instance_arn: String,
     /// Queue name → id.
     pub queues: BTreeMap<String, String>,
+    /// The instance's users, whose personal queues a working queue set by agent names.
+    pub users: Vec<ConnectUser>,
+}
+
+impl Services {
+    /// The fixture's instance, queues and users, with the functions and the emulator at these endpoints.
+    pub fn from_fixture(
+        fixture: &Fixture,
+        lambda_endpoint: impl Into<String>,
+        emulator_endpoint: impl Into<String>,
+    ) -> Self {
+        Self {
+            lambda_endpoint: lambda_endpoint.into(),
+            emulator_endpoint: emulator_endpoint.into(),
+            instance_arn: fixture.instance_arn(),
+            queues: fixture.connect.queues.clone(),
+            users: fixture.connect.users.clone(),
+        }
+    }
+
+    /// The user an `AgentId` names: by user id or user ARN (what the flow-language reference
+    /// documents), or by username (what `videoRouteToAgent` carries, as in the original sample).
+    pub fn user(&self, agent: &str) -> Option<&ConnectUser> {
+        self.users.iter().find(|user| {
+            user.id == agent || user.username == agent || agent == format!("{}/agent/{}", self.instance_arn, user.id)
+        })
+    }
+}
+
+/// How the customer reaches the contact centre (Connect also has TASK and EMAIL, not simulated yet).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+#[non_exhaustive]
+pub enum Channel {
+    /// A phone call: prompts are spoken, input is DTMF.
+    #[default]
+    Voice,
+    /// A chat: prompts are messages; there are no phone endpoints.
+    Chat,
+}
+
+impl Channel {
+    /// Connect's name for the channel (`$.Channel`, the event's `Channel`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Voice => "VOICE",
+            Self::Chat => "CHAT",
+        }
+    }
+}
+
+impl std::fmt::Display for Channel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Channel {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_uppercase().as_str() {
+            "VOICE" => Ok(Self::Voice),
+            "CHAT" => Ok(Self::Chat),
+            _ => Err(format!("{s:?} is not a channel the runner simulates (voice, chat)")),
+        }
+    }
 }
 
 /// One thing the caller does when the flow asks for input.
@@ -55,17 +165,88 @@ impl FromStr for CallInput {
     }
 }
 
-/// A simulated inbound voice contact.
+/// A simulated inbound contact. Built with [`Call::voice`] or [`Call::chat`] and the `with_…`
+/// methods, so that a new setting does not break its callers.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Call {
     /// `<context>/<FlowName>`, e.g. `emergency/Emergency_Authentication`.
     pub flow: String,
-    /// The caller's number (E.164).
+    pub channel: Channel,
+    /// The caller's number (E.164); voice only.
     pub from: String,
-    /// The dialled number (E.164).
+    /// The dialled number (E.164); voice only.
     pub to: String,
+    /// The contact's attributes when the flow starts (a chat's come from `StartChatContact`).
     pub attributes: BTreeMap<String, String>,
+    /// Values for `{{param:<key>}}`; a key not given takes its default from `flows.json`.
+    pub parameters: BTreeMap<String, String>,
     pub inputs: Vec<CallInput>,
+    /// The customer leaves once this many messages (prompts) have reached them. With it, a contact
+    /// queued with a customer queue flow set goes on into that flow until the customer leaves;
+    /// without it, queueing ends the run.
+    pub leave_after_messages: Option<usize>,
+    /// How many transfers to queue in a row find the queue at capacity.
+    pub queue_at_capacity: usize,
+}
+
+impl Call {
+    /// A phone call from `from` to the dialled number `to`.
+    pub fn voice(flow: impl Into<String>, from: impl Into<String>, to: impl Into<String>) -> Self {
+        Self {
+            flow: flow.into(),
+            channel: Channel::Voice,
+            from: from.into(),
+            to: to.into(),
+            attributes: BTreeMap::new(),
+            parameters: BTreeMap::new(),
+            inputs: Vec::new(),
+            leave_after_messages: None,
+            queue_at_capacity: 0,
+        }
+    }
+
+    /// A chat, as `StartChatContact` starts one: no phone numbers; set its attributes.
+    pub fn chat(flow: impl Into<String>) -> Self {
+        Self { channel: Channel::Chat, ..Self::voice(flow, "", "") }
+    }
+
+    pub fn with_attribute(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.attributes.insert(key.into(), value.into());
+        self
+    }
+
+    pub fn with_attributes(mut self, attributes: impl IntoIterator<Item = (String, String)>) -> Self {
+        self.attributes.extend(attributes);
+        self
+    }
+
+    pub fn with_parameter(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.parameters.insert(key.into(), value.into());
+        self
+    }
+
+    pub fn with_parameters(mut self, parameters: impl IntoIterator<Item = (String, String)>) -> Self {
+        self.parameters.extend(parameters);
+        self
+    }
+
+    pub fn with_inputs(mut self, inputs: impl IntoIterator<Item = CallInput>) -> Self {
+        self.inputs.extend(inputs);
+        self
+    }
+
+    /// See [`Call::leave_after_messages`].
+    pub fn leaving_after_messages(mut self, messages: usize) -> Self {
+        self.leave_after_messages = Some(messages);
+        self
+    }
+
+    /// See [`Call::queue_at_capacity`].
+    pub fn with_queue_at_capacity(mut self, transfers: usize) -> Self {
+        self.queue_at_capacity = transfers;
+        self
+    }
 }
 
 pub struct Runner {
@@ -78,13 +259,38 @@ pub struct Runner {
 struct Contact {
     contact_id: String,
     initial_contact_id: String,
+    channel: Channel,
     from: String,
     to: String,
     attributes: BTreeMap<String, String>,
     external: BTreeMap<String, String>,
     stored_input: Option<String>,
-    target_queue: Option<String>,
+    target_queue: Option<WorkingQueue>,
     inputs: VecDeque<CallInput>,
+    /// Messages (prompts) that have reached the customer.
+    messages: usize,
+    /// The flow the `CustomerQueue` event hook names.
+    customer_queue_flow: Option<Flow>,
+    /// Transfers to queue still to find the queue at capacity.
+    queue_at_capacity: usize,
+}
+
+/// What `UpdateContactTargetQueue` set.
+#[derive(Debug, Clone)]
+enum WorkingQueue {
+    /// A standard queue, by name.
+    Standard(String),
+    /// An agent's personal queue.
+    Agent { username: String, user_id: String },
+}
+
+impl WorkingQueue {
+    fn queued(self) -> Ending {
+        match self {
+            Self::Standard(queue) => Ending::Queued { queue },
+            Self::Agent { username, user_id } => Ending::QueuedForAgent { agent: username, agent_id: user_id },
+        }
+    }
 }
 
 enum Next {
@@ -100,11 +306,17 @@ impl Runner {
     }
 
     /// Plays the call to its end and returns the transcript, or the reason the flow could not run.
+    ///
+    /// The transcript's ending is how the contact left the flows: queued, disconnected, ended, or
+    /// the customer left first. A contact that goes on into its customer queue flow (see
+    /// [`Call::leave_after_messages`]) keeps its queued ending; what happened in queue is in the steps.
     pub async fn play(&self, call: Call) -> Result<Transcript, FlowError> {
+        let manifest = self.library.manifest()?;
         let contact_id = uuid::Uuid::new_v4().to_string();
         let mut contact = Contact {
             initial_contact_id: contact_id.clone(),
             contact_id,
+            channel: call.channel,
             from: call.from,
             to: call.to,
             attributes: call.attributes,
@@ -112,10 +324,14 @@ impl Runner {
             stored_input: None,
             target_queue: None,
             inputs: call.inputs.into(),
+            messages: 0,
+            customer_queue_flow: None,
+            queue_at_capacity: call.queue_at_capacity,
         };
         let mut transcript = Transcript {
             contact_id: contact.contact_id.clone(),
             initial_contact_id: contact.initial_contact_id.clone(),
+            channel: call.channel,
             steps: Vec::new(),
             ending: None,
             attributes: BTreeMap::new(),
@@ -123,20 +339,43 @@ impl Runner {
         let mut flow = self.library.load(&call.flow)?;
         transcript.steps.push(Step::Flow { name: flow.name.clone() });
         let mut current = flow.start_action.clone();
+        let mut in_queue = false;
         for _ in 0..MAX_STEPS {
-            let action = flow.action(&current)?.clone();
-            match self.step(&flow, &action, &mut contact, &mut transcript).await? {
+            let mut action = flow.action(&current)?.clone();
+            action.parameters = resolve_parameters(&flow, &action, &call.parameters, &manifest)?;
+            match self.step(&flow, &action, &manifest, &mut contact, &mut transcript).await? {
                 Next::Action(next) => current = next,
                 Next::Transfer(target) => {
                     transcript.steps.push(Step::Flow { name: target.name.clone() });
                     current = target.start_action.clone();
                     flow = target;
                 }
+                Next::End(Ending::Ended) if in_queue => return Ok(finish(transcript, contact)),
                 Next::End(ending) => {
+                    let queued = matches!(ending, Ending::Queued { .. } | Ending::QueuedForAgent { .. });
                     transcript.ending = Some(ending);
-                    transcript.attributes = contact.attributes;
-                    return Ok(transcript);
+                    let queue_flow = contact.customer_queue_flow.take();
+                    match queue_flow {
+                        // In Connect the customer queue flow runs while the contact waits in queue.
+                        Some(queue_flow) if queued && !in_queue && call.leave_after_messages.is_some() => {
+                            in_queue = true;
+                            transcript.steps.push(Step::Flow { name: queue_flow.name.clone() });
+                            current = queue_flow.start_action.clone();
+                            flow = queue_flow;
+                            continue;
+                        }
+                        _ => return Ok(finish(transcript, contact)),
+                    }
                 }
+            }
+            if call.leave_after_messages.is_some_and(|limit| contact.messages >= limit) {
+                let after_messages = contact.messages;
+                if in_queue {
+                    transcript.steps.push(Step::CustomerLeft { after_messages });
+                } else {
+                    transcript.ending = Some(Ending::CustomerLeft { after_messages });
+                }
+                return Ok(finish(transcript, contact));
             }
         }
         Err(FlowError::TooManySteps(MAX_STEPS))
@@ -146,24 +385,27 @@ impl Runner {
         &self,
         flow: &Flow,
         action: &Action,
+        manifest: &FlowManifest,
         contact: &mut Contact,
         transcript: &mut Transcript,
     ) -> Result<Next, FlowError> {
         let fail = |problem: String| action_error(flow, action, problem);
         let params = &action.parameters;
+        if !SUPPORTED_ACTIONS.contains(&action.kind.as_str()) {
+            return Err(unsupported(flow, action));
+        }
         match action.kind.as_str() {
             "MessageParticipant" => {
                 let text = param_str(params, "Text").ok_or_else(|| fail("MessageParticipant without Text".into()))?;
-                transcript.steps.push(Step::Prompt { text: contact.interpolate(text) });
+                contact.message(transcript, text);
                 next(flow, action)
             }
             "GetParticipantInput" => self.get_input(flow, action, contact, transcript).await,
             "InvokeLambdaFunction" => {
                 let arn = param_str(params, "LambdaFunctionARN").ok_or_else(|| fail("no LambdaFunctionARN".into()))?;
                 let function = placeholder(arn, "lambda")
-                    .or_else(|| arn.rsplit_once("function:").map(|(_, n)| n))
-                    .ok_or_else(|| fail(format!("cannot resolve {arn} to a local function")))?
-                    .to_owned();
+                    .or_else(|| arn.rsplit_once("function:").map(|(_, n)| n.to_owned()))
+                    .ok_or_else(|| fail(format!("cannot resolve {arn} to a local function")))?;
                 let limit =
                     param_str(params, "InvocationTimeLimitSeconds").and_then(|s| s.parse().ok()).unwrap_or(8u64);
                 let parameters: BTreeMap<String, String> = params
@@ -216,32 +458,131 @@ impl Runner {
                 let context = flow.name.split_once('/').map_or("", |(c, _)| c);
                 Ok(Next::Transfer(self.library.load(&format!("{context}/{name}"))?))
             }
-            "UpdateContactTargetQueue" => {
-                let queue = param_str(params, "QueueId").ok_or_else(|| fail("no QueueId".into()))?;
-                match placeholder(queue, "queue").filter(|q| self.services.queues.contains_key(*q)) {
-                    Some(name) => {
-                        contact.target_queue = Some(name.to_owned());
-                        transcript.steps.push(Step::TargetQueue { queue: name.to_owned() });
+            "UpdateContactTargetQueue" => match (param_str(params, "QueueId"), param_str(params, "AgentId")) {
+                (Some(queue), None) => {
+                    match placeholder(queue, "queue").filter(|q| self.services.queues.contains_key(q)) {
+                        Some(name) => {
+                            transcript.steps.push(Step::TargetQueue { queue: name.clone() });
+                            contact.target_queue = Some(WorkingQueue::Standard(name));
+                            next(flow, action)
+                        }
+                        None => on_error(flow, action, "NoMatchingError"),
+                    }
+                }
+                (None, Some(agent)) => match self.services.user(&contact.value_of(agent)) {
+                    Some(user) => {
+                        contact.target_queue =
+                            Some(WorkingQueue::Agent { username: user.username.clone(), user_id: user.id.clone() });
+                        transcript
+                            .steps
+                            .push(Step::TargetAgentQueue { agent: user.username.clone(), agent_id: user.id.clone() });
                         next(flow, action)
                     }
+                    // An empty or unknown agent: Connect takes the Error branch.
                     None => on_error(flow, action, "NoMatchingError"),
-                }
-            }
+                },
+                _ => Err(fail("exactly one of QueueId and AgentId must be given".into())),
+            },
             "TransferContactToQueue" => match contact.target_queue.clone() {
-                Some(queue) => Ok(Next::End(Ending::Queued { queue })),
+                Some(_) if contact.queue_at_capacity > 0 => {
+                    contact.queue_at_capacity -= 1;
+                    transcript.steps.push(Step::QueueAtCapacity);
+                    on_error(flow, action, "QueueAtCapacity")
+                }
+                Some(queue) => Ok(Next::End(queue.queued())),
                 None => on_error(flow, action, "NoMatchingError"),
             },
+            "UpdateContactRoutingBehavior" => {
+                let integer = |name: &str| match params.get(name) {
+                    None => Ok(None),
+                    Some(Value::Number(n)) => {
+                        n.as_i64().map(Some).ok_or_else(|| fail(format!("{name} is not an integer")))
+                    }
+                    Some(Value::String(s)) => {
+                        s.trim().parse().map(Some).map_err(|_| fail(format!("{name} {s:?} is not an integer")))
+                    }
+                    Some(other) => Err(fail(format!("{name} {other} is not an integer"))),
+                };
+                let step = match (integer("QueuePriority")?, integer("QueueTimeAdjustmentSeconds")?) {
+                    (Some(priority), None) if priority > 0 => {
+                        Step::RoutingBehaviour { queue_priority: Some(priority), queue_time_adjustment_seconds: None }
+                    }
+                    (Some(_), None) => return Err(fail("QueuePriority must be larger than zero".into())),
+                    (None, Some(seconds)) => {
+                        Step::RoutingBehaviour { queue_priority: None, queue_time_adjustment_seconds: Some(seconds) }
+                    }
+                    _ => {
+                        return Err(fail(
+                            "exactly one of QueuePriority and QueueTimeAdjustmentSeconds must be given".into(),
+                        ))
+                    }
+                };
+                transcript.steps.push(step);
+                next(flow, action)
+            }
+            "UpdateContactEventHooks" => {
+                let hooks =
+                    params.get("EventHooks").and_then(Value::as_object).ok_or_else(|| fail("no EventHooks".into()))?;
+                let mut entries = hooks.iter();
+                let (Some((hook, target)), None) = (entries.next(), entries.next()) else {
+                    return Err(fail("EventHooks must hold exactly one hook".into()));
+                };
+                if !EVENT_HOOKS.contains(&hook.as_str()) {
+                    return Err(fail(format!("{hook} is not an event hook")));
+                }
+                let target = target.as_str().ok_or_else(|| fail(format!("the {hook} hook is not a flow")))?;
+                let name = placeholder(target, "flow")
+                    .ok_or_else(|| fail(format!("cannot resolve {target} to a local flow")))?;
+                let context = flow.name.split_once('/').map_or("", |(c, _)| c);
+                let hooked = self.library.load(&format!("{context}/{name}"))?;
+                if hook == "CustomerQueue" {
+                    let kind = manifest.flows.get(&hooked.name).map_or(FlowType::ContactFlow, |entry| entry.kind);
+                    if kind != FlowType::CustomerQueue {
+                        return Err(fail(format!(
+                            "the CustomerQueue hook names {}, which flows.json does not declare CUSTOMER_QUEUE",
+                            hooked.name
+                        )));
+                    }
+                }
+                transcript.steps.push(Step::EventHook { hook: hook.clone(), flow: hooked.name.clone() });
+                if hook == "CustomerQueue" {
+                    contact.customer_queue_flow = Some(hooked);
+                }
+                next(flow, action)
+            }
+            "Wait" => {
+                // The flow-language reference supports Wait on the chat channel only.
+                if contact.channel != Channel::Chat {
+                    return on_error(flow, action, "NoMatchingError");
+                }
+                let timeout = params.get("TimeoutSeconds").ok_or_else(|| fail("no TimeoutSeconds".into()))?;
+                let seconds = match timeout {
+                    Value::Number(n) => n.as_u64(),
+                    Value::String(s) => contact.value_of(s).trim().parse().ok(),
+                    _ => None,
+                }
+                .filter(|s| (1..=MAX_WAIT_SECONDS).contains(s))
+                .ok_or_else(|| {
+                    fail(format!("TimeoutSeconds {timeout} is not a whole number of seconds from 1 to 604800"))
+                })?;
+                transcript.steps.push(Step::Wait { seconds });
+                // Nothing interrupts a simulated wait: it always completes.
+                for transition in &action.transitions.conditions {
+                    if compare(&transition.condition.operator, "WaitCompleted", &transition.condition.operands)
+                        .map_err(fail)?
+                    {
+                        return Ok(Next::Action(transition.next_action.clone()));
+                    }
+                }
+                next(flow, action)
+            }
             "DisconnectParticipant" => Ok(Next::End(Ending::Disconnected)),
             "EndFlowExecution" => Ok(Next::End(Ending::Ended)),
             "UpdateFlowLoggingBehavior" | "UpdateContactRecordingBehavior" | "UpdateContactTextToSpeechVoice" => {
                 transcript.steps.push(Step::Behaviour { action: action.kind.clone(), parameters: params.clone() });
                 next(flow, action)
             }
-            other => Err(FlowError::Unsupported {
-                flow: flow.name.clone(),
-                action: action.identifier.clone(),
-                kind: other.to_owned(),
-            }),
+            _ => Err(unsupported(flow, action)),
         }
     }
 
@@ -257,7 +598,7 @@ impl Runner {
         let fail = |problem: String| action_error(flow, action, problem);
         let params = &action.parameters;
         if let Some(text) = param_str(params, "Text") {
-            transcript.steps.push(Step::Prompt { text: contact.interpolate(text) });
+            contact.message(transcript, text);
         }
         let store = matches!(params.get("StoreInput"), Some(Value::String(s)) if s.eq_ignore_ascii_case("true"))
             || params.get("StoreInput") == Some(&Value::Bool(true));
@@ -330,17 +671,34 @@ impl Runner {
 impl Contact {
     fn resolve(&self, path: &str) -> Option<String> {
         let (namespace, key) = path.split_once('.').unwrap_or((path, ""));
+        let voice = self.channel == Channel::Voice;
         match (namespace, key) {
             ("External", key) => self.external.get(key).cloned(),
             ("Attributes", key) => self.attributes.get(key).cloned(),
-            ("CustomerEndpoint", "Address") => Some(self.from.clone()),
-            ("SystemEndpoint", "Address") => Some(self.to.clone()),
+            // Chat contacts have no phone endpoints.
+            ("CustomerEndpoint", "Address") if voice => Some(self.from.clone()),
+            ("SystemEndpoint", "Address") if voice => Some(self.to.clone()),
             ("ContactId", "") => Some(self.contact_id.clone()),
             ("InitialContactId", "") => Some(self.initial_contact_id.clone()),
-            ("Channel", "") => Some("VOICE".into()),
+            ("Channel", "") => Some(self.channel.to_string()),
             ("StoredCustomerInput", "") => self.stored_input.clone(),
             _ => None,
         }
+    }
+
+    /// A parameter that is either static or one JSONPath reference (`$.Attributes.x`), as the flow
+    /// language allows for ids such as `AgentId`.
+    fn value_of(&self, value: &str) -> String {
+        match value.strip_prefix("$.") {
+            Some(path) => self.resolve(path).unwrap_or_default(),
+            None => value.to_owned(),
+        }
+    }
+
+    /// A prompt reaches the customer: spoken on a call, a message in a chat.
+    fn message(&mut self, transcript: &mut Transcript, text: &str) {
+        transcript.steps.push(Step::Prompt { text: self.interpolate(text) });
+        self.messages += 1;
     }
 
     /// Replaces each `$.Namespace.Key` in `text` with its value (empty when unset, as Connect does).
@@ -361,23 +719,33 @@ impl Contact {
         out
     }
 
-    /// The ContactFlowEvent Connect sends to a Lambda function.
+    /// The ContactFlowEvent Connect sends to a Lambda function. A chat (started by
+    /// `StartChatContact`) has no endpoints and no media streams.
     fn event(&self, instance_arn: &str, parameters: &BTreeMap<String, String>) -> Value {
+        let (initiation, customer, system, media) = match self.channel {
+            Channel::Voice => (
+                "INBOUND",
+                json!({"Address": self.from, "Type": "TELEPHONE_NUMBER"}),
+                json!({"Address": self.to, "Type": "TELEPHONE_NUMBER"}),
+                json!({"Customer": {"Audio": null}}),
+            ),
+            Channel::Chat => ("API", Value::Null, Value::Null, Value::Null),
+        };
         json!({
             "Name": "ContactFlowEvent",
             "Details": {
                 "ContactData": {
                     "Attributes": self.attributes,
-                    "Channel": "VOICE",
+                    "Channel": self.channel.as_str(),
                     "ContactId": self.contact_id,
                     "InitialContactId": self.initial_contact_id,
                     "PreviousContactId": self.contact_id,
-                    "InitiationMethod": "INBOUND",
+                    "InitiationMethod": initiation,
                     "InstanceARN": instance_arn,
-                    "CustomerEndpoint": {"Address": self.from, "Type": "TELEPHONE_NUMBER"},
-                    "SystemEndpoint": {"Address": self.to, "Type": "TELEPHONE_NUMBER"},
+                    "CustomerEndpoint": customer,
+                    "SystemEndpoint": system,
                     "Queue": null,
-                    "MediaStreams": {"Customer": {"Audio": null}}
+                    "MediaStreams": media
                 },
                 "Parameters": parameters
             }
@@ -385,13 +753,67 @@ impl Contact {
     }
 }
 
+fn finish(mut transcript: Transcript, contact: Contact) -> Transcript {
+    transcript.attributes = contact.attributes;
+    transcript
+}
+
+/// The action's parameters with each `{{param:<key>}}` replaced by the caller's value, else the
+/// flow's default in `flows.json`.
+fn resolve_parameters(
+    flow: &Flow,
+    action: &Action,
+    given: &BTreeMap<String, String>,
+    manifest: &FlowManifest,
+) -> Result<Value, FlowError> {
+    let mut missing = None;
+    let resolved = map_strings(&action.parameters, &mut |text| match Placeholder::parse(text) {
+        Some(placeholder) if placeholder.kind == "param" => {
+            let value = given
+                .get(&placeholder.name)
+                .map(String::as_str)
+                .or_else(|| manifest.parameter_default(&flow.name, &placeholder.name));
+            match value {
+                Some(value) => value.to_owned(),
+                None => {
+                    missing.get_or_insert(placeholder.name);
+                    text.to_owned()
+                }
+            }
+        }
+        _ => text.to_owned(),
+    });
+    match missing {
+        Some(key) => {
+            Err(FlowError::MissingParameter { flow: flow.name.clone(), action: action.identifier.clone(), key })
+        }
+        None => Ok(resolved),
+    }
+}
+
+/// `value` with every string replaced by `map` of it.
+fn map_strings(value: &Value, map: &mut impl FnMut(&str) -> String) -> Value {
+    match value {
+        Value::String(text) => Value::String(map(text)),
+        Value::Array(items) => Value::Array(items.iter().map(|item| map_strings(item, map)).collect()),
+        Value::Object(fields) => {
+            Value::Object(fields.iter().map(|(key, field)| (key.clone(), map_strings(field, map))).collect())
+        }
+        other => other.clone(),
+    }
+}
+
+fn unsupported(flow: &Flow, action: &Action) -> FlowError {
+    FlowError::Unsupported { flow: flow.name.clone(), action: action.identifier.clone(), kind: action.kind.clone() }
+}
+
 fn param_str<'a>(params: &'a Value, name: &str) -> Option<&'a str> {
     params.get(name).and_then(Value::as_str)
 }
 
 /// `{{kind:name}}` → `name`.
-fn placeholder<'a>(value: &'a str, kind: &str) -> Option<&'a str> {
-    value.trim().strip_prefix("{{")?.strip_suffix("}}")?.strip_prefix(kind)?.strip_prefix(':')
+fn placeholder(value: &str, kind: &str) -> Option<String> {
+    Placeholder::parse(value.trim()).filter(|p| p.kind == kind).map(|p| p.name)
 }
 
 fn action_error(flow: &Flow, action: &Action, problem: String) -> FlowError {
@@ -444,6 +866,7 @@ mod tests {
         Contact {
             contact_id: "c".into(),
             initial_contact_id: "i".into(),
+            channel: Channel::Voice,
             from: "+61412345678".into(),
             to: "+61255501000".into(),
             attributes: BTreeMap::from([("location".into(), "Sydney".into())]),
@@ -451,6 +874,9 @@ mod tests {
             stored_input: Some("1234".into()),
             target_queue: None,
             inputs: VecDeque::new(),
+            messages: 0,
+            customer_queue_flow: None,
+            queue_at_capacity: 0,
         }
     }
 
@@ -470,7 +896,7 @@ mod tests {
 
     #[test]
     fn placeholders() {
-        assert_eq!(placeholder("{{lambda:one-time-pin}}", "lambda"), Some("one-time-pin"));
+        assert_eq!(placeholder("{{lambda:one-time-pin}}", "lambda").as_deref(), Some("one-time-pin"));
         assert_eq!(placeholder("{{flow:Emergency_Update}}", "lambda"), None);
         assert_eq!(placeholder("arn:aws:lambda:x", "lambda"), None);
     }
@@ -483,6 +909,41 @@ mod tests {
         assert!(!compare("NumberLessThan", "x", &["3".into()]).unwrap());
         assert!(compare("TextStartsWith", "+6125550", &["+61".into()]).unwrap());
         assert!(compare("Bogus", "", &[]).is_err());
+    }
+
+    #[test]
+    fn a_chat_contact_has_no_phone_endpoints_and_says_chat() {
+        let mut c = contact();
+        c.channel = Channel::Chat;
+        let event = c.event("arn:instance", &BTreeMap::new());
+        let data = &event["Details"]["ContactData"];
+        assert_eq!(data["Channel"], "CHAT");
+        assert_eq!(data["InitiationMethod"], "API");
+        assert!(data["CustomerEndpoint"].is_null() && data["SystemEndpoint"].is_null(), "{data}");
+        assert_eq!(data["Attributes"]["location"], "Sydney");
+        assert_eq!(c.interpolate("[$.Channel] [$.CustomerEndpoint.Address]"), "[CHAT] []");
+
+        let voice = contact().event("arn:instance", &BTreeMap::new());
+        let data = &voice["Details"]["ContactData"];
+        assert_eq!((data["Channel"].as_str(), data["InitiationMethod"].as_str()), (Some("VOICE"), Some("INBOUND")));
+        assert_eq!(data["CustomerEndpoint"]["Address"], "+61412345678");
+        assert_eq!(data["SystemEndpoint"]["Address"], "+61255501000");
+    }
+
+    #[test]
+    fn agent_ids_are_static_or_one_json_path() {
+        let mut c = contact();
+        c.attributes.insert("videoRouteToAgent".into(), "alice_video@example.com".into());
+        assert_eq!(c.value_of("$.Attributes.videoRouteToAgent"), "alice_video@example.com");
+        assert_eq!(c.value_of("$.Attributes.missing"), "");
+        assert_eq!(c.value_of("3f2504e0"), "3f2504e0");
+    }
+
+    #[test]
+    fn channels_parse_case_insensitively() {
+        assert_eq!("chat".parse::<Channel>().unwrap(), Channel::Chat);
+        assert_eq!("VOICE".parse::<Channel>().unwrap(), Channel::Voice);
+        assert!("task".parse::<Channel>().is_err());
     }
 
     #[test]

@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::runner::Channel;
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "step", rename_all = "camelCase")]
 pub enum Step {
@@ -11,7 +13,7 @@ pub enum Step {
     Flow {
         name: String,
     },
-    /// Text spoken to the caller.
+    /// Text that reached the customer: spoken on a call, a message in a chat.
     Prompt {
         text: String,
     },
@@ -37,14 +39,53 @@ pub enum Step {
     TargetQueue {
         queue: String,
     },
+    /// The working queue became an agent's personal queue (`UpdateContactTargetQueue` by agent).
+    TargetAgentQueue {
+        /// The agent's username.
+        agent: String,
+        agent_id: String,
+    },
+    /// `UpdateContactRoutingBehavior`: a new routing priority (lower is routed first) or an
+    /// adjustment of the contact's age in queue.
+    RoutingBehaviour {
+        queue_priority: Option<i64>,
+        queue_time_adjustment_seconds: Option<i64>,
+    },
+    /// `UpdateContactEventHooks`: the flow that runs on a contact event (e.g. `CustomerQueue`).
+    EventHook {
+        hook: String,
+        flow: String,
+    },
+    /// A transfer to queue found the queue at capacity.
+    QueueAtCapacity,
+    /// The flow waited (chat only); the runner does not sleep.
+    Wait {
+        seconds: u64,
+    },
+    /// The customer left while waiting in queue.
+    CustomerLeft {
+        after_messages: usize,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "how", rename_all = "camelCase")]
 pub enum Ending {
-    Queued { queue: String },
+    Queued {
+        queue: String,
+    },
+    /// Queued on an agent's personal queue.
+    QueuedForAgent {
+        /// The agent's username.
+        agent: String,
+        agent_id: String,
+    },
     Disconnected,
     Ended,
+    /// The customer left before the flows queued or disconnected the contact.
+    CustomerLeft {
+        after_messages: usize,
+    },
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -52,6 +93,7 @@ pub struct Transcript {
     /// The simulated contact's ids (what Connect would pass as `ContactId` / `InitialContactId`).
     pub contact_id: String,
     pub initial_contact_id: String,
+    pub channel: Channel,
     pub steps: Vec<Step>,
     pub ending: Option<Ending>,
     pub attributes: BTreeMap<String, String>,
@@ -109,10 +151,14 @@ impl Transcript {
 
 impl std::fmt::Display for Transcript {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "== {} contact {}", self.channel, self.contact_id)?;
         for step in &self.steps {
             match step {
                 Step::Flow { name } => writeln!(f, "== flow {name}")?,
-                Step::Prompt { text } => writeln!(f, "   system: \"{text}\"")?,
+                Step::Prompt { text } => match self.channel {
+                    Channel::Voice => writeln!(f, "   system: \"{text}\"")?,
+                    Channel::Chat => writeln!(f, "   message to customer: \"{text}\"")?,
+                },
                 Step::Input { digits } => writeln!(f, "   caller keys: {digits}")?,
                 Step::Timeout => writeln!(f, "   caller keys nothing (timeout)")?,
                 Step::Invoke { function, parameters, result, error } => {
@@ -126,12 +172,35 @@ impl std::fmt::Display for Transcript {
                 Step::SetAttributes { attributes } => writeln!(f, "   set {}", compact(attributes))?,
                 Step::Behaviour { action, parameters } => writeln!(f, "   {action} {parameters}")?,
                 Step::TargetQueue { queue } => writeln!(f, "   target queue: {queue}")?,
+                Step::TargetAgentQueue { agent, agent_id } => {
+                    writeln!(f, "   target queue: personal queue of agent {agent} ({agent_id})")?
+                }
+                Step::RoutingBehaviour { queue_priority, queue_time_adjustment_seconds } => {
+                    if let Some(priority) = queue_priority {
+                        writeln!(f, "   routing priority: {priority}")?;
+                    }
+                    if let Some(seconds) = queue_time_adjustment_seconds {
+                        writeln!(f, "   routing age adjusted by {seconds} s")?;
+                    }
+                }
+                Step::EventHook { hook, flow } => writeln!(f, "   event hook {hook}: {flow}")?,
+                Step::QueueAtCapacity => writeln!(f, "   queue at capacity")?,
+                Step::Wait { seconds } => writeln!(f, "   wait {seconds} s")?,
+                Step::CustomerLeft { after_messages } => {
+                    writeln!(f, "   customer leaves the queue after {}", messages(*after_messages))?
+                }
             }
         }
         match &self.ending {
             Some(Ending::Queued { queue }) => writeln!(f, "== queued to {queue}"),
+            Some(Ending::QueuedForAgent { agent, agent_id }) => {
+                writeln!(f, "== queued to the personal queue of agent {agent} ({agent_id})")
+            }
             Some(Ending::Disconnected) => writeln!(f, "== disconnected"),
             Some(Ending::Ended) => writeln!(f, "== flow ended"),
+            Some(Ending::CustomerLeft { after_messages }) => {
+                writeln!(f, "== the customer left after {}", messages(*after_messages))
+            }
             None => writeln!(f, "== (no ending)"),
         }
     }
@@ -140,4 +209,11 @@ impl std::fmt::Display for Transcript {
 fn compact(map: &BTreeMap<String, String>) -> String {
     let pairs: Vec<String> = map.iter().map(|(k, v)| format!("{k}={v}")).collect();
     format!("{{{}}}", pairs.join(", "))
+}
+
+fn messages(count: usize) -> String {
+    match count {
+        1 => "1 message".to_owned(),
+        n => format!("{n} messages"),
+    }
 }
