@@ -21,6 +21,7 @@ use aws_sdk_chimesdkmeetings::{
     Client,
 };
 use switchboard_local::{
+    cloud::LocalCloud,
     emulator::{self, EmulatorHandle},
     fixture::Fixture,
 };
@@ -612,4 +613,13 @@ async fn operations_the_emulator_lacks_answer_at_once() {
         .send();
     let error = tokio::time::timeout(Duration::from_secs(5), unsupported).await.expect("no hang").unwrap_err();
     assert_eq!(error.code(), Some("UnknownOperationException"), "{error:?}");
+}
+
+#[tokio::test]
+async fn the_local_cloud_points_functions_at_the_chime_emulator() {
+    let cloud = LocalCloud::services(fixture()).await.unwrap();
+    // The variable the SDK reads: AWS_ENDPOINT_URL_ + the service id "Chime SDK Meetings" in
+    // upper snake case.
+    let variable = format!("AWS_ENDPOINT_URL_{}", "Chime SDK Meetings".to_uppercase().replace(' ', "_"));
+    assert_eq!(cloud.aws_env().get(&variable), Some(&cloud.emulator.endpoint()));
 }
