@@ -7,9 +7,10 @@
 //!   with `POST /_local/numbers`; `SendMessages` delivers SMS into an outbox that tests and the flow
 //!   runner read at `GET /_local/outbox`.
 //! - [`connect`]: `DescribeUser`, `DescribeUserHierarchyGroup`, `DescribeContact` (contacts
-//!   registered with `POST /_local/contacts`) and `GetFederationToken`, which identifies the caller
-//!   as Connect does, by the session name of the assumed role that signed the request (asked of
-//!   moto's STS).
+//!   registered with `POST /_local/contacts`, and started chats), `GetFederationToken`, which
+//!   identifies the caller as Connect does, by the session name of the assumed role that signed the
+//!   request (asked of moto's STS), and `StartChatContact` on the fixture's flows; every chat started
+//!   is listed, with what Connect received, at `GET /_local/chats`.
 //! - [`chime`]: Chime SDK Meetings `CreateMeeting`, `CreateMeetingWithAttendees`, `CreateAttendee`,
 //!   `BatchCreateAttendee`, `GetMeeting`, `GetAttendee`, `ListAttendees`, `DeleteAttendee` and
 //!   `DeleteMeeting`, in memory; the live meetings with their attendees are listed at
@@ -28,7 +29,7 @@ use axum::{
     extract::State,
     http::{HeaderMap, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
-    routing::{get, post},
+    routing::{get, post, put},
     Json, Router,
 };
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
@@ -42,6 +43,7 @@ mod connect;
 mod pinpoint;
 
 pub use chime::{LocalAttendee, LocalMeeting};
+pub use connect::{LocalChat, LocalChatMessage};
 
 /// One SMS the emulator "delivered".
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,6 +91,8 @@ struct Emulator {
     fixture: Arc<Fixture>,
     outbox: Arc<Mutex<Vec<Sms>>>,
     contacts: Arc<Mutex<std::collections::HashMap<String, LocalContact>>>,
+    /// Chats started with Connect `StartChatContact`.
+    chats: Arc<Mutex<connect::ChatStore>>,
     /// Chime SDK meetings and their attendees.
     meetings: Arc<Mutex<chime::MeetingStore>>,
     /// The fixture's numbers, then the registered ones.
@@ -102,6 +106,7 @@ struct Emulator {
 pub struct EmulatorHandle {
     pub addr: SocketAddr,
     outbox: Arc<Mutex<Vec<Sms>>>,
+    chats: Arc<Mutex<connect::ChatStore>>,
     meetings: Arc<Mutex<chime::MeetingStore>>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -114,6 +119,11 @@ impl EmulatorHandle {
     /// Every SMS sent so far, oldest first.
     pub fn outbox(&self) -> Vec<Sms> {
         self.outbox.lock().map(|o| o.clone()).unwrap_or_default()
+    }
+
+    /// Every chat started with `StartChatContact` so far, oldest first (as `GET /_local/chats`).
+    pub fn chats(&self) -> Vec<LocalChat> {
+        self.chats.lock().map(|c| c.list()).unwrap_or_default()
     }
 
     /// The live Chime meetings with their attendees, oldest first (as `GET /_local/meetings`).
@@ -132,10 +142,12 @@ impl Drop for EmulatorHandle {
 /// operations that need it (STS identities, forwarded Cognito calls).
 pub async fn start(fixture: Fixture, addr: SocketAddr, moto: Option<String>) -> std::io::Result<EmulatorHandle> {
     let outbox = Arc::new(Mutex::new(Vec::new()));
+    let chats = Arc::new(Mutex::new(connect::ChatStore::default()));
     let meetings = Arc::new(Mutex::new(chime::MeetingStore::default()));
     let state = Emulator {
         outbox: outbox.clone(),
         contacts: Arc::new(Mutex::new(std::collections::HashMap::new())),
+        chats: chats.clone(),
         meetings: meetings.clone(),
         numbers: Arc::new(Mutex::new(fixture.pinpoint.numbers.clone())),
         fixture: Arc::new(fixture),
@@ -150,7 +162,7 @@ pub async fn start(fixture: Fixture, addr: SocketAddr, moto: Option<String>) -> 
             tracing::error!(%error, "emulator stopped");
         }
     });
-    Ok(EmulatorHandle { addr, outbox, meetings, task })
+    Ok(EmulatorHandle { addr, outbox, chats, meetings, task })
 }
 
 fn router(state: Emulator) -> Router {
@@ -161,6 +173,7 @@ fn router(state: Emulator) -> Router {
         .route("/user-hierarchy-groups/{instance_id}/{group_id}", get(connect::describe_user_hierarchy_group))
         .route("/user/federate/{instance_id}", get(connect::get_federation_token))
         .route("/contacts/{instance_id}/{contact_id}", get(connect::describe_contact))
+        .route("/contact/chat", put(connect::start_chat_contact))
         .route("/meetings", post(chime::create_meeting))
         .route("/meetings/{meeting_id}", get(chime::get_meeting).delete(chime::delete_meeting))
         .route("/meetings/{meeting_id}/attendees", post(chime::create_attendee).get(chime::list_attendees))
@@ -169,6 +182,7 @@ fn router(state: Emulator) -> Router {
             get(chime::get_attendee).delete(chime::delete_attendee),
         )
         .route("/_local/contacts", post(connect::register_contact))
+        .route("/_local/chats", get(connect::read_chats))
         .route("/_local/meetings", get(chime::read_meetings))
         .route("/_local/numbers", post(pinpoint::register_number))
         .route("/", post(cognito::json_protocol))
