@@ -215,6 +215,7 @@ impl LocalCloud {
             ("AWS_ENDPOINT_URL", self.moto.endpoint()),
             ("AWS_ENDPOINT_URL_PINPOINT", self.emulator.endpoint()),
             ("AWS_ENDPOINT_URL_CONNECT", self.emulator.endpoint()),
+            ("AWS_ENDPOINT_URL_CHIME_SDK_MEETINGS", self.emulator.endpoint()),
             ("AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER", self.emulator.endpoint()),
             ("AWS_MAX_ATTEMPTS", "2".to_owned()),
         ];

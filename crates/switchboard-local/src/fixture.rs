@@ -32,10 +32,20 @@ pub struct ConnectFixture {
     pub instance_id: String,
     /// Queue name → queue id, for `{{queue:<name>}}` placeholders in flows.
     pub queues: BTreeMap<String, String>,
+    /// Flow name (as in `contact-flows/<context>/<name>.json`) → flow id: the flows of the instance,
+    /// which `StartChatContact` accepts as `ContactFlowId`.
+    pub contact_flows: BTreeMap<String, String>,
     /// Security profile name → id.
     pub security_profiles: BTreeMap<String, String>,
     pub hierarchy_groups: Vec<HierarchyGroup>,
     pub users: Vec<ConnectUser>,
+}
+
+impl ConnectFixture {
+    /// The name of the instance's flow with id `flow_id`.
+    pub fn contact_flow_name(&self, flow_id: &str) -> Option<&str> {
+        self.contact_flows.iter().find(|(_, id)| id.as_str() == flow_id).map(|(name, _)| name.as_str())
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -2,7 +2,8 @@
 //! AWS account (`specs/local-cloud.md`). Dev and test only; never deployed.
 //!
 //! - [`moto`]: moto's server (DynamoDB, S3, Cognito, STS, …) as a child process on a free port.
-//! - [`emulator`]: our emulator for what moto lacks (Pinpoint SMS today), speaking the real wire protocol.
+//! - [`emulator`]: our emulator for what moto lacks (Pinpoint SMS, Amazon Connect, Chime SDK
+//!   Meetings, Cognito's write-attribute check), speaking the real wire protocol.
 //! - [`lambda_host`]: runs each function's real binary behind a Lambda Runtime API and serves the
 //!   Lambda Invoke API, like the service does.
 //! - [`gateway`]: the HTTP API in front of the HTTP functions, with the Cognito JWT authorizer.

@@ -1,4 +1,7 @@
-//! Amazon Connect (restJson1): users, hierarchy groups, contacts and federation tokens from the fixture.
+//! Amazon Connect (restJson1): users, hierarchy groups, contacts and federation tokens from the
+//! fixture, and chats started with `StartChatContact`.
+
+use std::collections::BTreeMap;
 
 use axum::{
     extract::{Path, State},
@@ -6,9 +9,10 @@ use axum::{
     response::{IntoResponse, Response},
     Json,
 };
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
 
-use super::{aws_error, Emulator, LocalContact};
+use super::{aws_error, parse_request, random_token, Emulator, LocalContact};
 
 fn connect_not_found(what: &str) -> Response {
     aws_error(StatusCode::NOT_FOUND, "ResourceNotFoundException", &format!("{what} not found"))
@@ -33,7 +37,11 @@ pub(super) async fn describe_contact(
     }
     let contact = state.contacts.lock().ok().and_then(|c| c.get(&contact_id).cloned());
     let Some(contact) = contact else {
-        return connect_not_found(&format!("Contact {contact_id}"));
+        let chat = state.chats.lock().ok().and_then(|c| c.find(&contact_id).cloned());
+        return match chat {
+            Some(chat) => Json(json!({"Contact": chat.describe(&state.fixture.instance_arn())})).into_response(),
+            None => connect_not_found(&format!("Contact {contact_id}")),
+        };
     };
     let transferred = contact.contact_id != contact.initial_contact_id;
     let mut answer = json!({"Contact": {
@@ -185,4 +193,324 @@ async fn caller_session_name(state: &Emulator, headers: &HeaderMap) -> Result<Op
     // The one field needed from the XML answer: <Arn>arn:aws:sts::…:assumed-role/<role>/<session></Arn>.
     let arn = text.split("<Arn>").nth(1).and_then(|rest| rest.split("</Arn>").next()).unwrap_or_default();
     Ok(arn.contains(":assumed-role/").then(|| arn.rsplit('/').next().unwrap_or_default().to_owned()))
+}
+
+/// A chat started with `StartChatContact`, as `GET /_local/chats` and
+/// [`super::EmulatorHandle::chats`] list it: what Connect received, for tests and the flow runner.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LocalChat {
+    pub contact_id: String,
+    pub participant_id: String,
+    pub contact_flow_id: String,
+    /// The fixture's name of the flow (`contact-flows/<context>/<name>.json`): what a flow runner plays.
+    pub contact_flow_name: String,
+    pub display_name: String,
+    pub attributes: BTreeMap<String, String>,
+    pub initial_message: Option<LocalChatMessage>,
+    pub related_contact_id: Option<String>,
+    /// The contact a persistent chat continues (`PersistentChat.SourceContactId`).
+    pub continued_from_contact_id: Option<String>,
+    pub customer_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LocalChatMessage {
+    pub content_type: String,
+    pub content: String,
+}
+
+/// A started chat with what only the emulator keeps: the participant's bearer token (never
+/// listed) and the request's `ClientToken`, which makes a retried start answer the same chat.
+#[derive(Clone)]
+pub(super) struct StartedChat {
+    chat: LocalChat,
+    participant_token: String,
+    client_token: Option<String>,
+    initiated_at: i64,
+}
+
+#[derive(Default)]
+pub(super) struct ChatStore {
+    started: Vec<StartedChat>,
+}
+
+impl ChatStore {
+    pub(super) fn list(&self) -> Vec<LocalChat> {
+        self.started.iter().map(|s| s.chat.clone()).collect()
+    }
+
+    fn find(&self, contact_id: &str) -> Option<&StartedChat> {
+        self.started.iter().find(|s| s.chat.contact_id == contact_id)
+    }
+}
+
+impl StartedChat {
+    /// `DescribeContact`'s `Contact` for the chat.
+    fn describe(&self, instance_arn: &str) -> Value {
+        let chat = &self.chat;
+        let mut contact = json!({
+            "Arn": format!("{instance_arn}/contact/{}", chat.contact_id),
+            "Id": chat.contact_id,
+            "InitialContactId": chat.contact_id,
+            "Channel": "CHAT",
+            "InitiationMethod": "API",
+            "InitiationTimestamp": self.initiated_at,
+            "Attributes": chat.attributes,
+        });
+        if let Some(related) = &chat.related_contact_id {
+            contact["RelatedContactId"] = json!(related);
+        }
+        if let Some(customer) = &chat.customer_id {
+            contact["CustomerId"] = json!(customer);
+        }
+        contact
+    }
+
+    fn answer(&self) -> Value {
+        let mut answer = json!({
+            "ContactId": self.chat.contact_id,
+            "ParticipantId": self.chat.participant_id,
+            "ParticipantToken": self.participant_token,
+        });
+        if let Some(source) = &self.chat.continued_from_contact_id {
+            answer["ContinuedFromContactId"] = json!(source);
+        }
+        answer
+    }
+}
+
+/// The chat message content types Connect accepts (`ChatMessage.ContentType`).
+const CHAT_CONTENT_TYPES: &[&str] = &[
+    "text/plain",
+    "text/markdown",
+    "application/json",
+    "application/vnd.amazonaws.connect.message.interactive.response",
+];
+/// `SupportedMessagingContentTypes` may name these as well.
+const SUPPORTED_MESSAGING_CONTENT_TYPES: &[&str] = &[
+    "text/plain",
+    "text/markdown",
+    "application/json",
+    "application/vnd.amazonaws.connect.message.interactive",
+    "application/vnd.amazonaws.connect.message.interactive.response",
+];
+/// "There can be up to 32,768 UTF-8 bytes across all key-value pairs per contact."
+const MAX_ATTRIBUTE_BYTES: usize = 32_768;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct StartChatContactRequest {
+    instance_id: Option<String>,
+    contact_flow_id: Option<String>,
+    attributes: Option<BTreeMap<String, String>>,
+    participant_details: Option<ParticipantDetails>,
+    initial_message: Option<ChatMessage>,
+    client_token: Option<String>,
+    chat_duration_in_minutes: Option<i64>,
+    supported_messaging_content_types: Option<Vec<String>>,
+    persistent_chat: Option<PersistentChat>,
+    related_contact_id: Option<String>,
+    customer_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ParticipantDetails {
+    display_name: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ChatMessage {
+    content_type: Option<String>,
+    content: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct PersistentChat {
+    rehydration_type: Option<RehydrationType>,
+    source_contact_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+enum RehydrationType {
+    EntirePastSession,
+    FromSegment,
+}
+
+fn invalid_parameter(message: &str) -> Box<Response> {
+    Box::new(aws_error(StatusCode::BAD_REQUEST, "InvalidParameterException", message))
+}
+
+fn invalid_request(message: &str) -> Box<Response> {
+    Box::new(aws_error(StatusCode::BAD_REQUEST, "InvalidRequestException", message))
+}
+
+fn check_length(member: &str, value: &str, min: usize, max: usize) -> Result<(), Box<Response>> {
+    let length = value.chars().count();
+    if (min..=max).contains(&length) {
+        Ok(())
+    } else {
+        Err(invalid_parameter(&format!("{member} must be {min} to {max} characters long, not {length}")))
+    }
+}
+
+/// Keys of alphanumerics, `-` and `_`; at most 32,768 UTF-8 bytes over all keys and values.
+fn check_attributes(attributes: &BTreeMap<String, String>) -> Result<(), Box<Response>> {
+    for (key, value) in attributes {
+        check_length("An attribute key", key, 1, 32_767)?;
+        if !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+            return Err(invalid_parameter(&format!(
+                "Attribute key {key:?} may contain only alphanumeric, dash and underscore characters"
+            )));
+        }
+        check_length(&format!("Attribute {key}"), value, 0, 32_767)?;
+    }
+    let bytes: usize = attributes.iter().map(|(k, v)| k.len() + v.len()).sum();
+    if bytes > MAX_ATTRIBUTE_BYTES {
+        return Err(invalid_parameter(&format!(
+            "Attributes hold {bytes} UTF-8 bytes; at most {MAX_ATTRIBUTE_BYTES} are allowed per contact"
+        )));
+    }
+    Ok(())
+}
+
+fn check_initial_message(message: &ChatMessage) -> Result<LocalChatMessage, Box<Response>> {
+    let content_type =
+        message.content_type.as_deref().ok_or_else(|| invalid_parameter("InitialMessage.ContentType is required"))?;
+    if !CHAT_CONTENT_TYPES.contains(&content_type) {
+        return Err(invalid_parameter(&format!("InitialMessage.ContentType {content_type:?} is not supported")));
+    }
+    let content = message.content.as_deref().ok_or_else(|| invalid_parameter("InitialMessage.Content is required"))?;
+    if content.is_empty() || content.len() > 16_384 {
+        return Err(invalid_parameter("InitialMessage.Content must be 1 to 16,384 bytes"));
+    }
+    Ok(LocalChatMessage { content_type: content_type.to_owned(), content: content.to_owned() })
+}
+
+/// Connect `StartChatContact`: `PUT /contact/chat`, on one of the fixture's flows. A retry with the
+/// same `ClientToken` (the SDK sends one on every call) answers the chat the first call started.
+pub(super) async fn start_chat_contact(State(state): State<Emulator>, body: axum::body::Bytes) -> Response {
+    match start_chat(&state, &body) {
+        Ok(answer) => Json(answer).into_response(),
+        Err(response) => *response,
+    }
+}
+
+fn start_chat(state: &Emulator, body: &[u8]) -> Result<Value, Box<Response>> {
+    let request: StartChatContactRequest = parse_request(body).map_err(|m| invalid_request(&m))?;
+    let instance_id = request.instance_id.as_deref().ok_or_else(|| invalid_parameter("InstanceId is required"))?;
+    check_length("InstanceId", instance_id, 1, 100)?;
+    check_instance(state, instance_id)?;
+    let flow_id = request.contact_flow_id.as_deref().ok_or_else(|| invalid_parameter("ContactFlowId is required"))?;
+    check_length("ContactFlowId", flow_id, 1, 500)?;
+    let display_name = request
+        .participant_details
+        .as_ref()
+        .ok_or_else(|| invalid_parameter("ParticipantDetails is required"))?
+        .display_name
+        .as_deref()
+        .ok_or_else(|| invalid_parameter("ParticipantDetails.DisplayName is required"))?;
+    check_length("ParticipantDetails.DisplayName", display_name, 1, 256)?;
+    let attributes = request.attributes.clone().unwrap_or_default();
+    check_attributes(&attributes)?;
+    let initial_message = request.initial_message.as_ref().map(check_initial_message).transpose()?;
+    if let Some(token) = &request.client_token {
+        check_length("ClientToken", token, 0, 500)?;
+    }
+    if let Some(minutes) = request.chat_duration_in_minutes {
+        if !(60..=10_080).contains(&minutes) {
+            return Err(invalid_parameter(&format!("ChatDurationInMinutes must be 60 to 10,080, not {minutes}")));
+        }
+    }
+    if let Some(types) = &request.supported_messaging_content_types {
+        if let Some(unknown) = types.iter().find(|t| !SUPPORTED_MESSAGING_CONTENT_TYPES.contains(&t.as_str())) {
+            return Err(invalid_parameter(&format!("SupportedMessagingContentTypes: {unknown:?} is not supported")));
+        }
+        if !types.iter().any(|t| t == "text/plain") {
+            return Err(invalid_parameter("SupportedMessagingContentTypes must contain text/plain"));
+        }
+    }
+    if let Some(customer) = &request.customer_id {
+        check_length("CustomerId", customer, 0, 128)?;
+    }
+    if request.related_contact_id.is_some() && request.persistent_chat.is_some() {
+        return Err(invalid_request("RelatedContactId and PersistentChat cannot both be provided"));
+    }
+    let continued_from = match &request.persistent_chat {
+        Some(persistent) => {
+            persistent
+                .rehydration_type
+                .as_ref()
+                .ok_or_else(|| invalid_parameter("PersistentChat.RehydrationType is required"))?;
+            let source = persistent
+                .source_contact_id
+                .as_deref()
+                .ok_or_else(|| invalid_parameter("PersistentChat.SourceContactId is required"))?;
+            Some(source.to_owned())
+        }
+        None => None,
+    };
+    // Connect answers a flow the instance does not have with ResourceNotFoundException.
+    let Some(flow_name) = state.fixture.connect.contact_flow_name(flow_id) else {
+        return Err(Box::new(connect_not_found(&format!("Contact flow {flow_id}"))));
+    };
+    for contact in request.related_contact_id.iter().chain(&continued_from) {
+        if !state.knows_contact(contact) {
+            return Err(Box::new(connect_not_found(&format!("Contact {contact}"))));
+        }
+    }
+
+    let mut chats = state.chats.lock().map_err(|_| {
+        Box::new(aws_error(StatusCode::INTERNAL_SERVER_ERROR, "InternalServiceException", "Chat store unavailable"))
+    })?;
+    if let Some(token) = &request.client_token {
+        if let Some(started) = chats.started.iter().find(|s| s.client_token.as_ref() == Some(token)) {
+            return Ok(started.answer());
+        }
+    }
+    let participant_token = random_token().map_err(|e| {
+        Box::new(aws_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalServiceException",
+            &format!("No randomness: {e}"),
+        ))
+    })?;
+    let started = StartedChat {
+        chat: LocalChat {
+            contact_id: uuid::Uuid::new_v4().to_string(),
+            participant_id: uuid::Uuid::new_v4().to_string(),
+            contact_flow_id: flow_id.to_owned(),
+            contact_flow_name: flow_name.to_owned(),
+            display_name: display_name.to_owned(),
+            attributes,
+            initial_message,
+            related_contact_id: request.related_contact_id.clone(),
+            continued_from_contact_id: continued_from,
+            customer_id: request.customer_id.clone(),
+        },
+        participant_token,
+        client_token: request.client_token.clone(),
+        initiated_at: time::OffsetDateTime::now_utc().unix_timestamp(),
+    };
+    let answer = started.answer();
+    chats.started.push(started);
+    Ok(answer)
+}
+
+impl Emulator {
+    /// A contact registered with `POST /_local/contacts` or a chat started here.
+    fn knows_contact(&self, contact_id: &str) -> bool {
+        self.contacts.lock().is_ok_and(|c| c.contains_key(contact_id))
+            || self.chats.lock().is_ok_and(|c| c.find(contact_id).is_some())
+    }
+}
+
+/// Local only: every chat started so far, oldest first.
+pub(super) async fn read_chats(State(state): State<Emulator>) -> Json<Vec<LocalChat>> {
+    Json(state.chats.lock().map(|c| c.list()).unwrap_or_default())
 }

@@ -1,17 +1,24 @@
 //! Our emulator for the AWS operations moto does not have, on the services' real wire protocol
 //! (restJson1 paths, status codes and error shapes), so unmodified SDK clients reach it through
-//! `AWS_ENDPOINT_URL_PINPOINT`, `_CONNECT`, `_COGNITO_IDENTITY_PROVIDER` (and, as the fleet grows,
-//! `_CHIME_SDK_MEETINGS`). One module per service, this one the router and what they share:
+//! `AWS_ENDPOINT_URL_PINPOINT`, `_CONNECT`, `_CHIME_SDK_MEETINGS` and `_COGNITO_IDENTITY_PROVIDER`.
+//! One module per service, this one the router and what they share:
 //!
 //! - [`pinpoint`]: `PhoneNumberValidate` answers from the fixture's numbers and those registered
 //!   with `POST /_local/numbers`; `SendMessages` delivers SMS into an outbox that tests and the flow
 //!   runner read at `GET /_local/outbox`.
 //! - [`connect`]: `DescribeUser`, `DescribeUserHierarchyGroup`, `DescribeContact` (contacts
-//!   registered with `POST /_local/contacts`) and `GetFederationToken`, which identifies the caller
-//!   as Connect does, by the session name of the assumed role that signed the request (asked of
-//!   moto's STS).
+//!   registered with `POST /_local/contacts`, and started chats), `GetFederationToken`, which
+//!   identifies the caller as Connect does, by the session name of the assumed role that signed the
+//!   request (asked of moto's STS), and `StartChatContact` on the fixture's flows; every chat started
+//!   is listed, with what Connect received, at `GET /_local/chats`.
+//! - [`chime`]: Chime SDK Meetings `CreateMeeting`, `CreateMeetingWithAttendees`, `CreateAttendee`,
+//!   `BatchCreateAttendee`, `GetMeeting`, `GetAttendee`, `ListAttendees`, `DeleteAttendee` and
+//!   `DeleteMeeting`, in memory; the live meetings with their attendees are listed at
+//!   `GET /_local/meetings`, so tests can check that nothing is left behind.
 //! - [`cognito`]: user pools forwarded to moto, except that `UpdateUserAttributes` is refused for
 //!   attributes outside the app client's write attributes, as Cognito does and moto does not.
+//!
+//! Any other path or method answers the service's unknown-operation error at once, never a hang.
 
 use std::{
     net::SocketAddr,
@@ -22,17 +29,21 @@ use axum::{
     extract::State,
     http::{HeaderMap, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
-    routing::{get, post},
+    routing::{get, post, put},
     Json, Router,
 };
-use serde::{Deserialize, Serialize};
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::fixture::{Fixture, NumberInfo};
 
+mod chime;
 mod cognito;
 mod connect;
 mod pinpoint;
+
+pub use chime::{LocalAttendee, LocalMeeting};
+pub use connect::{LocalChat, LocalChatMessage};
 
 /// One SMS the emulator "delivered".
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -80,6 +91,10 @@ struct Emulator {
     fixture: Arc<Fixture>,
     outbox: Arc<Mutex<Vec<Sms>>>,
     contacts: Arc<Mutex<std::collections::HashMap<String, LocalContact>>>,
+    /// Chats started with Connect `StartChatContact`.
+    chats: Arc<Mutex<connect::ChatStore>>,
+    /// Chime SDK meetings and their attendees.
+    meetings: Arc<Mutex<chime::MeetingStore>>,
     /// The fixture's numbers, then the registered ones.
     numbers: Arc<Mutex<std::collections::BTreeMap<String, NumberInfo>>>,
     /// moto, for STS identities and the Cognito operations we forward.
@@ -91,6 +106,8 @@ struct Emulator {
 pub struct EmulatorHandle {
     pub addr: SocketAddr,
     outbox: Arc<Mutex<Vec<Sms>>>,
+    chats: Arc<Mutex<connect::ChatStore>>,
+    meetings: Arc<Mutex<chime::MeetingStore>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -102,6 +119,16 @@ impl EmulatorHandle {
     /// Every SMS sent so far, oldest first.
     pub fn outbox(&self) -> Vec<Sms> {
         self.outbox.lock().map(|o| o.clone()).unwrap_or_default()
+    }
+
+    /// Every chat started with `StartChatContact` so far, oldest first (as `GET /_local/chats`).
+    pub fn chats(&self) -> Vec<LocalChat> {
+        self.chats.lock().map(|c| c.list()).unwrap_or_default()
+    }
+
+    /// The live Chime meetings with their attendees, oldest first (as `GET /_local/meetings`).
+    pub fn meetings(&self) -> Vec<LocalMeeting> {
+        self.meetings.lock().map(|m| m.list()).unwrap_or_default()
     }
 }
 
@@ -115,9 +142,13 @@ impl Drop for EmulatorHandle {
 /// operations that need it (STS identities, forwarded Cognito calls).
 pub async fn start(fixture: Fixture, addr: SocketAddr, moto: Option<String>) -> std::io::Result<EmulatorHandle> {
     let outbox = Arc::new(Mutex::new(Vec::new()));
+    let chats = Arc::new(Mutex::new(connect::ChatStore::default()));
+    let meetings = Arc::new(Mutex::new(chime::MeetingStore::default()));
     let state = Emulator {
         outbox: outbox.clone(),
         contacts: Arc::new(Mutex::new(std::collections::HashMap::new())),
+        chats: chats.clone(),
+        meetings: meetings.clone(),
         numbers: Arc::new(Mutex::new(fixture.pinpoint.numbers.clone())),
         fixture: Arc::new(fixture),
         moto,
@@ -131,7 +162,7 @@ pub async fn start(fixture: Fixture, addr: SocketAddr, moto: Option<String>) -> 
             tracing::error!(%error, "emulator stopped");
         }
     });
-    Ok(EmulatorHandle { addr, outbox, task })
+    Ok(EmulatorHandle { addr, outbox, chats, meetings, task })
 }
 
 fn router(state: Emulator) -> Router {
@@ -142,16 +173,39 @@ fn router(state: Emulator) -> Router {
         .route("/user-hierarchy-groups/{instance_id}/{group_id}", get(connect::describe_user_hierarchy_group))
         .route("/user/federate/{instance_id}", get(connect::get_federation_token))
         .route("/contacts/{instance_id}/{contact_id}", get(connect::describe_contact))
+        .route("/contact/chat", put(connect::start_chat_contact))
+        .route("/meetings", post(chime::create_meeting))
+        .route("/meetings/{meeting_id}", get(chime::get_meeting).delete(chime::delete_meeting))
+        .route("/meetings/{meeting_id}/attendees", post(chime::create_attendee).get(chime::list_attendees))
+        .route(
+            "/meetings/{meeting_id}/attendees/{attendee_id}",
+            get(chime::get_attendee).delete(chime::delete_attendee),
+        )
         .route("/_local/contacts", post(connect::register_contact))
+        .route("/_local/chats", get(connect::read_chats))
+        .route("/_local/meetings", get(chime::read_meetings))
         .route("/_local/numbers", post(pinpoint::register_number))
         .route("/", post(cognito::json_protocol))
         .route("/_local/outbox", get(read_outbox).delete(clear_outbox))
         .fallback(unknown_operation)
+        // A known path with another method is another operation (e.g. Chime's
+        // `PUT /meetings/{id}/attendees/capabilities`), not an empty 405.
+        .method_not_allowed_fallback(unknown_operation)
         .with_state(state)
 }
 
 /// A restJson1 error: the type in `x-amzn-ErrorType`, the message in the body.
 fn aws_error(status: StatusCode, error_type: &str, message: &str) -> Response {
+    error_response(
+        status,
+        error_type,
+        |request_id| json!({"Message": message, "message": message, "RequestID": request_id}),
+    )
+}
+
+/// A restJson1 error whose body the service shapes itself (`body` gets the request id, which the
+/// `x-amzn-RequestId` header carries too); the SDKs read the error type from `x-amzn-ErrorType`.
+fn error_response(status: StatusCode, error_type: &str, body: impl FnOnce(&str) -> Value) -> Response {
     let request_id = uuid::Uuid::new_v4().to_string();
     let mut headers = HeaderMap::new();
     if let Ok(value) = HeaderValue::from_str(error_type) {
@@ -160,7 +214,7 @@ fn aws_error(status: StatusCode, error_type: &str, message: &str) -> Response {
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         headers.insert("x-amzn-RequestId", value);
     }
-    (status, headers, Json(json!({"Message": message, "message": message, "RequestID": request_id}))).into_response()
+    (status, headers, Json(body(&request_id))).into_response()
 }
 
 /// The JSON body, or the `BadRequestException` the service answers for a malformed one.
@@ -168,6 +222,24 @@ fn parse_body(body: &[u8]) -> Result<Value, Box<Response>> {
     serde_json::from_slice(body).map_err(|e| {
         Box::new(aws_error(StatusCode::BAD_REQUEST, "BadRequestException", &format!("Invalid JSON body: {e}")))
     })
+}
+
+/// The body as a typed request; the error names the member that is malformed (`Attendees[1].Capabilities`).
+fn parse_request<T: DeserializeOwned>(body: &[u8]) -> Result<T, String> {
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(&mut deserializer).map_err(|e| match e.path().to_string() {
+        path if path == "." => format!("Invalid request body: {}", e.inner()),
+        path => format!("Invalid value for {path}: {}", e.inner()),
+    })
+}
+
+/// A fresh bearer secret (join and participant tokens): 32 bytes of the OS CSPRNG, base64url.
+fn random_token() -> Result<String, rand::rngs::SysError> {
+    use base64::Engine as _;
+    use rand::TryRng as _;
+    let mut bytes = [0u8; 32];
+    rand::rngs::SysRng.try_fill_bytes(&mut bytes)?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
 }
 
 async fn read_outbox(State(state): State<Emulator>) -> Json<Vec<Sms>> {
