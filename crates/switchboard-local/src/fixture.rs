@@ -46,6 +46,12 @@ impl ConnectFixture {
     pub fn contact_flow_name(&self, flow_id: &str) -> Option<&str> {
         self.contact_flows.iter().find(|(_, id)| id.as_str() == flow_id).map(|(name, _)| name.as_str())
     }
+
+    /// The id of `VideoCallEscalationChat`, the flow the website's chats start in (the template's
+    /// `VideoChatContactFlowId`); empty when the fixture has none.
+    pub fn video_chat_flow_id(&self) -> &str {
+        self.contact_flows.get("VideoCallEscalationChat").map_or("", String::as_str)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

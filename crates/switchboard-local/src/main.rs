@@ -292,7 +292,7 @@ async fn up(runtime: Runtime, lambda_port: u16) -> CommandResult {
     println!(
         "Switchboard local cloud is up.
   moto (DynamoDB, …)   {moto}
-  emulator (Pinpoint)  {emulator}
+  emulator             {emulator} (Connect, Chime SDK Meetings, Pinpoint, Cognito front)
   Lambda invoke API    {lambda}
   endpoints written to {file}
 
@@ -308,6 +308,17 @@ Run one function with a sample event:
 Agent HTTP API ({gateway}): sign in as an agent, then log in to the CCP:
   TOKEN=$(target/debug/switchboard-local sign-in --email alice+video@example.com)
   curl -s -X POST {gateway}/ccplogin -H \"cognitoIdToken: $TOKEN\" -d '{{\"connectLoginByEmail\": true}}'
+Onboard (the token after this carries the Connect user id), then a video escalation:
+  curl -s -X POST {gateway}/setConnectUserId -H \"cognitoIdToken: $TOKEN\" -d '{{\"connectLoginByEmail\": true, \"connectUserId\": \"{alice_id}\"}}'
+  TOKEN=$(target/debug/switchboard-local sign-in --email alice+video@example.com)
+  curl -s -X POST {gateway}/meeting -H \"cognitoIdToken: $TOKEN\" -d '{{\"externalMeetingId\": \"demo-1\", \"meetingTitle\": \"demo-1\", \"meetingRegion\": \"\", \"meetingAttendees\": [{{\"attendeeName\": \"Alice\", \"isOwner\": true}}, {{\"attendeeName\": \"Carol\", \"externalUserId\": \"carol-1\"}}]}}'
+  curl -s -X POST {gateway}/attendee -H \"cognitoIdToken: $TOKEN\" -d '{{\"externalMeetingId\": \"demo-1\", \"attendeeExternalUserId\": \"dave-1\", \"attendeeName\": \"Dave\"}}'
+  curl -s '{gateway}/attendee-join-data?externalMeetingId=demo-1&attendeeExternalUserId=carol-1'
+  curl -s '{gateway}/attendee-name?externalMeetingId=demo-1&attendeeExternalUserId=carol-1'
+  curl -s -X POST {gateway}/adhoc -H \"cognitoIdToken: $TOKEN\" -d '{{\"attendeeEmail\": \"carol@example.com\", \"routeToAgentQueue\": \"alice_video@example.com\"}}'
+  curl -s -X POST {gateway}/start -H 'content-type: text/plain' -d '{{\"ContactFlowId\": \"{chat_flow}\", \"ParticipantDetails\": {{\"DisplayName\": \"Carol\"}}, \"Attributes\": {{\"customerEmailAddress\": \"carol@example.com\", \"videoReferenceId\": \"<the route id>\"}}}}'
+  target/debug/switchboard-local call video/VideoCallEscalationChat --channel chat --attribute customerName=Carol --attribute videoRouteToAgent={alice_id}
+  curl -s -X DELETE {gateway}/meeting -H \"cognitoIdToken: $TOKEN\" -d '{{\"externalMeetingId\": \"demo-1\"}}'
 It answers CORS for {origins} (SWITCHBOARD_CORS_ORIGINS, comma-separated, changes that).
 
 Ctrl-C stops everything.",
@@ -316,6 +327,8 @@ Ctrl-C stops everything.",
         lambda = file.lambda_endpoint,
         gateway = file.gateway_endpoint.clone().unwrap_or_default(),
         origins = cloud::cors_origins().join(", "),
+        chat_flow = cloud.fixture.connect.video_chat_flow_id(),
+        alice_id = cloud.fixture.connect.users.first().map(|u| u.id.as_str()).unwrap_or_default(),
         file = CloudFile::path().display(),
     );
     // Ctrl-C, or a SIGTERM/SIGHUP from a supervisor: either way stop what was started.

@@ -9,17 +9,25 @@ use serde_json::{json, Value};
 use switchboard::{
     http::{ApiError, Reply},
     time::ManualClock,
-    video::{CreateAdhocRoute, CreateAttendee, CreateMeeting, EndMeeting, GetAttendeeJoinData, GetAttendeeName, StartChat},
+    video::{
+        CreateAdhocRoute, CreateAttendee, CreateMeeting, EndMeeting, GetAttendeeJoinData, GetAttendeeName, StartChat,
+    },
 };
 use switchboard_local::{
     cloud::{LocalCloud, HTTP_ROUTES},
+    emulator::LocalMeeting,
     fixture::Fixture,
     gateway::http_api_event,
 };
 use time::macros::datetime;
 
-const ALICE: &[(&str, &str)] =
-    &[("cognito:username", "u-alice"), ("email", "alice+video@example.com"), ("email_verified", "true")];
+const ALICE_CONNECT_ID: &str = "3f2504e0-4f89-41d3-9a0c-0305e82c3301";
+const ALICE: &[(&str, &str)] = &[
+    ("cognito:username", "u-alice"),
+    ("email", "alice+video@example.com"),
+    ("email_verified", "true"),
+    ("custom:connectUserId", ALICE_CONNECT_ID),
+];
 const BOB: &[(&str, &str)] = &[("cognito:username", "u-bob"), ("email", "bob@example.com"), ("email_verified", "true")];
 const CUSTOMER: &str = "5f0c3b1e-8d7a-4e7b-9a41-6f5de0c2b9a1";
 
@@ -126,7 +134,7 @@ impl Video {
     }
 
     fn chat_flow_id(&self) -> String {
-        self.cloud.fixture.connect.contact_flows["VideoCallEscalationChat"].clone()
+        self.cloud.fixture.connect.video_chat_flow_id().to_owned()
     }
 
     fn start_chat_handler(&self, allow_client_agent_routing: bool) -> StartChat {
@@ -142,7 +150,9 @@ impl Video {
     }
 
     async fn start_chat(&self, body: &str, allow_client_agent_routing: bool) -> Result<Reply, ApiError> {
-        self.start_chat_handler(allow_client_agent_routing).handle(request("start-chat", "/start", Some(body), None)).await
+        self.start_chat_handler(allow_client_agent_routing)
+            .handle(request("start-chat", "/start", Some(body), None))
+            .await
     }
 
     async fn adhoc_route(&self, email: &str, agent: &str) -> u64 {
@@ -157,15 +167,13 @@ impl Video {
     }
 
     /// The live meetings in the emulated Chime SDK.
-    async fn chime_meetings(&self) -> Vec<Value> {
-        let url = format!("{}/_local/meetings", self.cloud.emulator.endpoint());
-        reqwest::get(url).await.unwrap().json().await.unwrap()
+    async fn chime_meetings(&self) -> Vec<LocalMeeting> {
+        self.cloud.emulator.meetings()
     }
 
-    /// The chats the emulated Connect started, oldest first.
-    async fn chats(&self) -> Vec<Value> {
-        let url = format!("{}/_local/chats", self.cloud.emulator.endpoint());
-        reqwest::get(url).await.unwrap().json().await.unwrap()
+    /// What the emulated Connect received for the latest chat.
+    async fn last_chat(&self) -> BTreeMap<String, String> {
+        self.cloud.emulator.chats().last().expect("a chat was started").attributes.clone()
     }
 }
 
@@ -234,14 +242,14 @@ async fn a_meeting_is_created_joined_guarded_by_its_owner_and_ended() {
     let supervisor = json!({"externalMeetingId": "case-1", "attendeeExternalUserId": "sup-1", "attendeeName": "Dave"});
     assert_eq!(video.create_attendee(&supervisor, BOB).await.unwrap_err().status, 403);
     assert_eq!(video.end_meeting("case-1", BOB).await.unwrap_err().status, 403);
-    assert_eq!(video.chime_meetings().await[0]["Attendees"].as_array().unwrap().len(), 2);
+    assert_eq!(video.chime_meetings().await[0].attendees.len(), 2);
     assert!(video.join_data("case-1", CUSTOMER).await.is_ok());
 
     // Alice adds a supervisor, whose join info is the meeting's.
     let added = video.create_attendee(&supervisor, ALICE).await.unwrap();
     assert_eq!(added.data["JoinInfo"]["Meeting"], *meeting);
     assert_eq!(added.data["JoinInfo"]["Attendee"]["ExternalUserId"], "sup-1");
-    assert_eq!(video.chime_meetings().await[0]["Attendees"].as_array().unwrap().len(), 3);
+    assert_eq!(video.chime_meetings().await[0].attendees.len(), 3);
 
     // Alice ends it: Chime has no meeting left, join data is gone (410), ending again is a success.
     video.end_meeting("case-1", ALICE).await.unwrap();
@@ -267,7 +275,10 @@ async fn bad_meeting_requests_are_400s_naming_the_field_and_create_nothing() {
     let video = Video::start().await;
     let cases = [
         (json!({"meetingAttendees": []}), "externalMeetingId"),
-        (json!({"externalMeetingId": "x", "meetingAttendees": [{"attendeeName": "A", "isOwner": true}]}), "externalMeetingId"),
+        (
+            json!({"externalMeetingId": "x", "meetingAttendees": [{"attendeeName": "A", "isOwner": true}]}),
+            "externalMeetingId",
+        ),
         (json!({"externalMeetingId": "case-3", "meetingAttendees": [{"attendeeName": "A"}]}), "meetingAttendees"),
         (
             json!({"externalMeetingId": "case-3", "meetingAttendees": [{"attendeeName": "A", "isOwner": "yes"}]}),
@@ -357,37 +368,42 @@ async fn an_adhoc_route_brings_the_chat_to_the_agent_once_within_15_minutes() {
     for key in ["ContactId", "ParticipantId", "ParticipantToken"] {
         assert!(result[key].is_string(), "{key}: {result}");
     }
-    let received = video.chats().await.last().cloned().unwrap();
-    let received = &received["attributes"];
-    assert_eq!(received["videoRouteToAgent"], "alice_video@example.com");
+    let received = video.last_chat().await;
+    assert_eq!(received["videoRouteToAgent"], ALICE_CONNECT_ID, "the route's agent, by Connect user id");
     assert_eq!(received["videoReferenceId"], route.to_string());
     assert_eq!(received["customerName"], "Carol Customer", "the display name, not the client's");
     assert_eq!(received["customerEmailAddress"], "carol@example.com");
-    assert!(received.get("videoRecordingPlaybackURL").is_none(), "a customer never sets the playback URL");
+    assert!(!received.contains_key("videoRecordingPlaybackURL"), "a customer never sets the playback URL");
 
     // A second redemption is an error for the flow, with no agent.
     video.start_chat(&chat_body(&flow, attributes), false).await.unwrap();
-    let received = video.chats().await.last().cloned().unwrap();
-    assert_eq!(received["attributes"]["videoReferenceId"], "error");
-    assert!(received["attributes"].get("videoRouteToAgent").is_none());
+    let received = video.last_chat().await;
+    assert_eq!(received["videoReferenceId"], "error");
+    assert!(!received.contains_key("videoRouteToAgent"));
 
     // Another customer's email, or 15 minutes later, is an error too.
     let late = video.adhoc_route("carol@example.com", "alice_video@example.com").await;
     let wrong_email = json!({"customerEmailAddress": "mallory@example.com", "videoReferenceId": late.to_string()});
     video.start_chat(&chat_body(&flow, wrong_email), false).await.unwrap();
-    assert_eq!(video.chats().await.last().unwrap()["attributes"]["videoReferenceId"], "error");
+    assert_eq!(video.last_chat().await["videoReferenceId"], "error");
     video.clock.advance(time::Duration::minutes(15));
     let expired = json!({"customerEmailAddress": "carol@example.com", "videoReferenceId": late.to_string()});
     video.start_chat(&chat_body(&flow, expired), false).await.unwrap();
-    let received = video.chats().await.last().cloned().unwrap();
-    assert_eq!(received["attributes"]["videoReferenceId"], "error");
-    assert!(received["attributes"].get("videoRouteToAgent").is_none());
+    let received = video.last_chat().await;
+    assert_eq!(received["videoReferenceId"], "error");
+    assert!(!received.contains_key("videoRouteToAgent"));
 
     // Not a number at all: also an error; blank: absent.
-    video.start_chat(&chat_body(&flow, json!({"customerEmailAddress": "c@e", "videoReferenceId": "1e7"})), false).await.unwrap();
-    assert_eq!(video.chats().await.last().unwrap()["attributes"]["videoReferenceId"], "error");
-    video.start_chat(&chat_body(&flow, json!({"customerEmailAddress": "c@e", "videoReferenceId": " "})), false).await.unwrap();
-    assert!(video.chats().await.last().unwrap()["attributes"].get("videoReferenceId").is_none());
+    video
+        .start_chat(&chat_body(&flow, json!({"customerEmailAddress": "c@e", "videoReferenceId": "1e7"})), false)
+        .await
+        .unwrap();
+    assert_eq!(video.last_chat().await["videoReferenceId"], "error");
+    video
+        .start_chat(&chat_body(&flow, json!({"customerEmailAddress": "c@e", "videoReferenceId": " "})), false)
+        .await
+        .unwrap();
+    assert!(!video.last_chat().await.contains_key("videoReferenceId"));
 }
 
 #[tokio::test]
@@ -396,9 +412,9 @@ async fn a_customer_cannot_pick_an_agent_unless_the_stack_allows_it() {
     let flow = video.chat_flow_id();
     let picked = json!({"customerEmailAddress": "carol@example.com", "videoRouteToAgent": "bob@example.com"});
     video.start_chat(&chat_body(&flow, picked.clone()), false).await.unwrap();
-    assert!(video.chats().await.last().unwrap()["attributes"].get("videoRouteToAgent").is_none());
+    assert!(!video.last_chat().await.contains_key("videoRouteToAgent"));
     video.start_chat(&chat_body(&flow, picked), true).await.unwrap();
-    assert_eq!(video.chats().await.last().unwrap()["attributes"]["videoRouteToAgent"], "bob@example.com");
+    assert_eq!(video.last_chat().await["videoRouteToAgent"], "bob@example.com");
 }
 
 #[tokio::test]
@@ -413,9 +429,13 @@ async fn bad_chat_requests_are_400s_naming_the_field_and_start_nothing() {
         (chat_body("00000000-0000-4000-8000-000000000000", ok_attributes.clone()), "ContactFlowId"),
         (chat_body(&flow, json!({})), "Attributes.customerEmailAddress"),
         (chat_body(&flow, json!({"customerEmailAddress": "not an email"})), "Attributes.customerEmailAddress"),
-        (chat_body(&flow, json!({"customerEmailAddress": "c@e", "videoReferenceId": 12345678})), "Attributes.videoReferenceId"),
         (
-            json!({"ContactFlowId": flow, "ParticipantDetails": {"DisplayName": "  "}, "Attributes": ok_attributes}).to_string(),
+            chat_body(&flow, json!({"customerEmailAddress": "c@e", "videoReferenceId": 12345678})),
+            "Attributes.videoReferenceId",
+        ),
+        (
+            json!({"ContactFlowId": flow, "ParticipantDetails": {"DisplayName": "  "}, "Attributes": ok_attributes})
+                .to_string(),
             "ParticipantDetails.DisplayName",
         ),
     ];
@@ -424,5 +444,5 @@ async fn bad_chat_requests_are_400s_naming_the_field_and_start_nothing() {
         assert_eq!(refused.status, 400, "{body}");
         assert!(refused.message.starts_with(&format!("{field}:")), "{body}: {}", refused.message);
     }
-    assert!(video.chats().await.is_empty());
+    assert!(video.cloud.emulator.chats().is_empty());
 }

@@ -308,7 +308,8 @@ impl<'a> Setup<'a> {
     fn meeting_request(&self, meeting: &str) -> Result<(Value, String), String> {
         let mut event = self.event("create-meeting")?;
         json_body_set(&mut event, "externalMeetingId", meeting)?;
-        let body: Value = serde_json::from_str(event["body"].as_str().unwrap_or_default()).map_err(|e| e.to_string())?;
+        let body: Value =
+            serde_json::from_str(event["body"].as_str().unwrap_or_default()).map_err(|e| e.to_string())?;
         let customer = body
             .pointer("/meetingAttendees/1/externalUserId")
             .and_then(Value::as_str)

@@ -5,8 +5,13 @@
 //! `create-adhoc-route` (`POST /adhoc`, body `{attendeeEmail, routeToAgentQueue}`): a route id drawn
 //! uniformly from [10^7, 10^8) by a CSPRNG (eight digits, so the agent-app's `?refId=<number>` loses
 //! no leading zero; the original's HMAC-derived ids had only 390,625 values), stored with a
-//! conditional put (a collision with a live route draws again), bound to the customer's email and the
-//! agent's Connect username, expiring 15 minutes later. Data: the route id as a JSON number.
+//! conditional put (a collision with a live route draws again), bound to the customer's email and
+//! expiring 15 minutes later. Data: the route id as a JSON number.
+//!
+//! The route leads to the agent who made it, identified by the token's `custom:connectUserId` (set at
+//! onboarding, checked against Connect then): the flow's "set working queue by agent" takes a Connect
+//! user id or ARN, not a username, and an agent can route customers only to themselves.
+//! `routeToAgentQueue` (the agent-app sends the CCP username) is kept on the item for operators.
 
 use std::sync::Arc;
 
@@ -17,7 +22,7 @@ use rand::{rngs::StdRng, rngs::SysRng, RngExt, SeedableRng};
 use serde::Deserialize;
 use time::OffsetDateTime;
 
-use super::is_email_address;
+use super::{is_email_address, set_connect_user_id::CONNECT_USER_ID_ATTRIBUTE};
 use crate::{
     config::{ConfigError, Settings},
     http::{json_body, ApiError, Claims, Reply},
@@ -62,6 +67,12 @@ impl CreateAdhocRoute {
     pub async fn handle(&self, request: Request) -> Result<Reply, ApiError> {
         let claims = Claims::from_request(&request);
         let owner = claims.require("cognito:username")?;
+        let Some(agent_id) = claims.get(CONNECT_USER_ID_ATTRIBUTE) else {
+            return Err(ApiError::bad_field(
+                CONNECT_USER_ID_ATTRIBUTE,
+                "the token has no Connect user id; call /setConnectUserId first",
+            ));
+        };
         let body: CreateAdhocRouteBody = json_body(&request)?;
         let email = body.attendee_email.trim();
         if !is_email_address(email) {
@@ -80,6 +91,7 @@ impl CreateAdhocRoute {
             item.insert("entityType".into(), store::s("Route"));
             item.insert("routeId".into(), store::n(route_id));
             item.insert("ownerUsername".into(), store::s(owner));
+            item.insert("routeToAgentId".into(), store::s(agent_id));
             item.insert("routeToAgentQueue".into(), store::s(agent));
             // Compared case-insensitively when redeemed: people retype emails in any case.
             item.insert("attendeeEmail".into(), store::s(email.to_lowercase()));
@@ -114,11 +126,11 @@ pub enum NotRedeemed {
     UnknownUsedOrExpired,
 }
 
-/// A redeemed route: the agent's Connect username and the stamp that marks it used.
+/// A redeemed route: the agent's Connect user id and the stamp that marks it used.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Redeemed {
     pub route_id: u32,
-    pub route_to_agent: String,
+    pub agent_id: String,
     pub used_at: String,
 }
 
@@ -155,10 +167,10 @@ pub async fn redeem(
         return Ok(Err(NotRedeemed::UnknownUsedOrExpired));
     };
     let attributes = updated.attributes.unwrap_or_default();
-    let route_to_agent = store::get_str(&attributes, "routeToAgentQueue")
-        .ok_or_else(|| ApiError::dependency(store::StoreError::malformed("UpdateItem", "routeToAgentQueue")))?
+    let agent_id = store::get_str(&attributes, "routeToAgentId")
+        .ok_or_else(|| ApiError::dependency(store::StoreError::malformed("UpdateItem", "routeToAgentId")))?
         .to_owned();
-    Ok(Ok(Redeemed { route_id, route_to_agent, used_at }))
+    Ok(Ok(Redeemed { route_id, agent_id, used_at }))
 }
 
 /// Gives a redeemed route back (the chat it was redeemed for could not start), if it is still marked

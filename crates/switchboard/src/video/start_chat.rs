@@ -30,7 +30,7 @@ use crate::{
     time::{Clock, SystemClock},
 };
 
-/// What the flow reads to route the chat to one agent.
+/// What the flow reads to route the chat to one agent: a redeemed route's Connect user id.
 pub const ROUTE_TO_AGENT: &str = "videoRouteToAgent";
 /// The ad-hoc route reference the customer typed (or followed a link with).
 pub const REFERENCE: &str = "videoReferenceId";
@@ -108,10 +108,8 @@ impl StartChat {
         attributes.insert("customerEmailAddress".into(), email.clone());
         attributes.insert("customerName".into(), display_name.clone());
         attributes.remove(PLAYBACK_URL);
-        if !self.allow_client_agent_routing {
-            if attributes.remove(ROUTE_TO_AGENT).is_some() {
-                tracing::warn!("dropped a client-supplied videoRouteToAgent");
-            }
+        if !self.allow_client_agent_routing && attributes.remove(ROUTE_TO_AGENT).is_some() {
+            tracing::warn!("dropped a client-supplied videoRouteToAgent");
         }
 
         let reference = attributes.remove(REFERENCE).map(|r| r.trim().to_owned()).filter(|r| !r.is_empty());
@@ -121,7 +119,7 @@ impl StartChat {
                 Ok(route) => {
                     tracing::info!("ad-hoc route redeemed");
                     attributes.insert(REFERENCE.into(), reference);
-                    attributes.insert(ROUTE_TO_AGENT.into(), route.route_to_agent.clone());
+                    attributes.insert(ROUTE_TO_AGENT.into(), route.agent_id.clone());
                     redeemed = Some(route);
                 }
                 Err(why) => {

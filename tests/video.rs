@@ -1,0 +1,179 @@
+//! Video call escalation end to end, through the local HTTP API exactly as the agent-app (Amplify,
+//! the Cognito ID token in `cognitoIdToken`) and the demo website (plain fetches, a `text/plain`
+//! chat start) send their requests: the real function binaries, moto's DynamoDB and Cognito, the
+//! emulator's Chime SDK Meetings and Connect, and the flow runner playing the chat flow with the
+//! attributes Connect received.
+
+use reqwest::header;
+use serde_json::{json, Value};
+use switchboard_fleet_tests::Fleet;
+use switchboard_local::flow::{Call, Ending};
+
+const PASSWORD: &str = "Local-Passw0rd!";
+const WEBSITE: &str = "http://localhost:3000";
+const ALICE_CONNECT_ID: &str = "3f2504e0-4f89-41d3-9a0c-0305e82c3301";
+const CUSTOMER: &str = "5f0c3b1e-8d7a-4e7b-9a41-6f5de0c2b9a1";
+
+struct Api<'a> {
+    fleet: &'a Fleet,
+    http: reqwest::Client,
+}
+
+impl Api<'_> {
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.fleet.cloud.gateway.as_ref().unwrap().endpoint())
+    }
+
+    /// An agent-app call: JSON body (also on DELETE), the ID token in `cognitoIdToken`.
+    async fn agent(&self, method: reqwest::Method, path: &str, token: &str, body: &Value) -> (u16, Value) {
+        let request = self
+            .http
+            .request(method, self.url(path))
+            .header(header::ORIGIN, WEBSITE)
+            .header(header::CONTENT_TYPE, "application/json")
+            .header("cognitoIdToken", token)
+            .body(body.to_string());
+        read(request.send().await.unwrap()).await
+    }
+
+    /// A website call: a plain GET, no token.
+    async fn website_get(&self, path: &str) -> (u16, Value) {
+        read(self.http.get(self.url(path)).header(header::ORIGIN, WEBSITE).send().await.unwrap()).await
+    }
+}
+
+async fn read(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+}
+
+#[tokio::test]
+async fn a_customer_chat_escalates_to_a_video_call_and_comes_back_to_the_agent() {
+    let fleet = Fleet::start().await;
+    let api = Api { fleet: &fleet, http: reqwest::Client::new() };
+    // Alice onboards as the agent-app does; her next token carries her Connect user id.
+    let token = fleet.cloud.sign_in("alice+video@example.com", PASSWORD).await.unwrap();
+    let bind = json!({"connectLoginByEmail": true, "connectUserId": ALICE_CONNECT_ID});
+    let (status, bound) = api.agent(reqwest::Method::POST, "/setConnectUserId", &token, &bind).await;
+    assert_eq!(status, 200, "{bound}");
+    let token = fleet.cloud.sign_in("alice+video@example.com", PASSWORD).await.unwrap();
+
+    // The agent-app's preflight, with the headers Amplify adds when it SigV4-signs.
+    let preflight = api
+        .http
+        .request(reqwest::Method::OPTIONS, api.url("/meeting"))
+        .header(header::ORIGIN, WEBSITE)
+        .header(header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
+        .header(
+            header::ACCESS_CONTROL_REQUEST_HEADERS,
+            "content-type,cognitoidtoken,authorization,x-amz-date,x-amz-security-token,x-amz-user-agent",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(preflight.status().is_success(), "{}", preflight.status());
+    let allowed = preflight.headers()[header::ACCESS_CONTROL_ALLOW_HEADERS].to_str().unwrap().to_lowercase();
+    for needed in ["cognitoidtoken", "authorization", "x-amz-date", "x-amz-security-token", "x-amz-user-agent"] {
+        assert!(allowed.contains(needed), "{needed} not in {allowed}");
+    }
+
+    // The agent creates the meeting as the agent-app does: owner without externalUserId, a blank region.
+    let meeting_id = "b1e2c3d4-0000-4000-8000-00000000e2e1";
+    let create = json!({
+        "externalMeetingId": meeting_id,
+        "meetingTitle": meeting_id,
+        "meetingRegion": "",
+        "meetingAttendees": [
+            {"attendeeName": "Alice", "isOwner": true},
+            {"attendeeName": "Carol", "attendeeEmail": "carol@example.com", "externalUserId": CUSTOMER}
+        ]
+    });
+    let (status, created) = api.agent(reqwest::Method::POST, "/meeting", &token, &create).await;
+    assert_eq!(status, 200, "{created}");
+    let meeting = created["data"]["JoinInfo"]["Meeting"].clone();
+    assert_eq!(meeting["ExternalMeetingId"], meeting_id);
+    assert!(meeting["MeetingId"].is_string() && meeting["MediaPlacement"]["AudioHostUrl"].is_string(), "{meeting}");
+    assert!(created["data"]["JoinInfo"]["Attendee"]["JoinToken"].is_string());
+    let (status, again) = api.agent(reqwest::Method::POST, "/meeting", &token, &create).await;
+    assert_eq!((status, again["code"].as_str()), (409, Some("CONFLICT")), "{again}");
+
+    // The website fetches the customer's join data and the agent's roster name, without a token.
+    let query = format!("?externalMeetingId={meeting_id}&attendeeExternalUserId={CUSTOMER}");
+    let (status, joined) = api.website_get(&format!("/attendee-join-data{query}")).await;
+    assert_eq!(status, 200, "{joined}");
+    assert_eq!(joined["data"]["JoinInfo"]["Meeting"], meeting);
+    assert_eq!(joined["data"]["JoinInfo"]["Attendee"]["ExternalUserId"], CUSTOMER);
+    let (status, name) = api.website_get(&format!("/attendee-name{query}")).await;
+    assert_eq!((status, &name["data"]), (200, &json!("Carol")), "a bare string");
+
+    // The agent makes an ad-hoc route for the customer: a number, put raw into ?refId=.
+    let route = json!({"attendeeEmail": "carol@example.com", "routeToAgentQueue": "alice_video@example.com"});
+    let (status, routed) = api.agent(reqwest::Method::POST, "/adhoc", &token, &route).await;
+    assert_eq!(status, 200, "{routed}");
+    let route_id = routed["data"].as_u64().expect("a JSON number");
+    assert_eq!(route_id.to_string().len(), 8);
+
+    // The website starts the chat as text/plain (no preflight), with the customer's reference.
+    let chat_flow = fleet.cloud.fixture.connect.video_chat_flow_id().to_owned();
+    let start = json!({
+        "InstanceId": fleet.cloud.fixture.connect.instance_id,
+        "ContactFlowId": chat_flow,
+        "ParticipantDetails": {"DisplayName": "Carol"},
+        "Attributes": {
+            "customerName": "Carol", "customerEmailAddress": "carol@example.com",
+            "videoExternalMeetingId": meeting_id, "videoAttendeeExternalUserId": CUSTOMER,
+            "videoAttendeeName": "Carol", "videoAttendeeEmail": "carol@example.com",
+            "videoVendorName": "demo-website", "videoReferenceId": route_id.to_string()
+        }
+    });
+    let response = api
+        .http
+        .post(api.url("/start"))
+        .header(header::ORIGIN, WEBSITE)
+        .header(header::CONTENT_TYPE, "text/plain;charset=UTF-8")
+        .body(start.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN], WEBSITE, "the answer is readable");
+    let (status, started) = read(response).await;
+    assert_eq!(status, 200, "{started}");
+    for key in ["ContactId", "ParticipantId", "ParticipantToken"] {
+        assert!(started["data"]["startChatResult"][key].is_string(), "{started}");
+    }
+
+    // Connect received the agent; the chat flow, played with those attributes, queues it for Alice.
+    let chat = fleet.cloud.emulator.chats().pop().expect("Connect started a chat");
+    assert_eq!(chat.contact_id, started["data"]["startChatResult"]["ContactId"].as_str().unwrap());
+    assert_eq!(chat.attributes["videoRouteToAgent"], ALICE_CONNECT_ID);
+    let call = Call::chat(format!("video/{}", chat.contact_flow_name)).with_attributes(chat.attributes.clone());
+    let transcript = fleet.runner.play(call).await.expect("the chat flow runs");
+    println!("{transcript}");
+    let Some(Ending::QueuedForAgent { agent_id, .. }) = &transcript.ending else {
+        panic!("not queued for an agent: {:?}", transcript.ending);
+    };
+    assert_eq!(agent_id, ALICE_CONNECT_ID);
+    assert_eq!(transcript.attributes["videoRecordingAutoStartEnabled"], "false");
+
+    // A second chat with the same reference is told it is not valid, and is not routed to Alice.
+    let (status, _) = read(api.http.post(api.url("/start")).body(start.to_string()).send().await.unwrap()).await;
+    assert_eq!(status, 200);
+    let second = fleet.cloud.emulator.chats().pop().unwrap();
+    assert_eq!(second.attributes["videoReferenceId"], "error");
+    let transcript =
+        fleet.runner.play(Call::chat("video/VideoCallEscalationChat").with_attributes(second.attributes)).await;
+    assert_eq!(transcript.expect("the chat flow runs").ending, Some(Ending::Disconnected));
+
+    // Bob cannot end Alice's meeting; Alice ends it with a DELETE carrying a JSON body; join data is gone.
+    let bob = fleet.cloud.sign_in("bob@example.com", PASSWORD).await.unwrap();
+    let end = json!({"externalMeetingId": meeting_id});
+    let (status, refused) = api.agent(reqwest::Method::DELETE, "/meeting", &bob, &end).await;
+    assert_eq!(status, 403, "{refused}");
+    assert_eq!(fleet.cloud.emulator.meetings().len(), 1);
+    let (status, ended) = api.agent(reqwest::Method::DELETE, "/meeting", &token, &end).await;
+    assert_eq!(status, 200, "{ended}");
+    assert!(fleet.cloud.emulator.meetings().is_empty());
+    let (status, gone) = api.website_get(&format!("/attendee-join-data{query}")).await;
+    assert_eq!((status, gone["code"].as_str()), (410, Some("GONE")), "{gone}");
+}
