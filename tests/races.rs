@@ -709,3 +709,93 @@ async fn concurrent_links_to_one_session_all_land() {
         assert_eq!(pointer["sessionId"].as_s().unwrap(), &session_id);
     }
 }
+
+/// An HTTP API event for `function` (its route), with this body and these verified claims.
+fn video_event(fleet: &Fleet, function: &str, uri: &str, body: &Value, claims: &[(&str, &str)]) -> Value {
+    let route = HTTP_ROUTES.iter().find(|r| r.function == function).unwrap();
+    let claims: BTreeMap<String, String> = claims.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    gateway::http_api_event(
+        route,
+        &route.method.parse().unwrap(),
+        &uri.parse().unwrap(),
+        &Default::default(),
+        body.to_string().as_bytes(),
+        (!claims.is_empty()).then_some(&claims),
+        &fleet.cloud.fixture.account_id,
+    )
+}
+
+/// The status code of an HTTP function's answer.
+fn status_of(answer: &Result<Value, String>) -> u64 {
+    answer.as_ref().ok().and_then(|a| a["statusCode"].as_u64()).unwrap_or(0)
+}
+
+const ALICE_CLAIMS: &[(&str, &str)] = &[
+    ("cognito:username", "u-alice"),
+    ("email", "alice+video@example.com"),
+    ("email_verified", "true"),
+    ("custom:connectUserId", "3f2504e0-4f89-41d3-9a0c-0305e82c3301"),
+];
+
+#[tokio::test]
+async fn concurrent_creates_of_one_meeting_make_exactly_one_and_leave_no_chime_meeting_behind() {
+    let fleet = Fleet::start().await;
+    let moto = SerialMoto::start(&fleet).await;
+    let create = |id: &str, attendee: &str| {
+        json!({"externalMeetingId": id, "meetingTitle": id, "meetingRegion": "",
+               "meetingAttendees": [{"attendeeName": "Alice", "isOwner": true},
+                                    {"attendeeName": "Carol", "externalUserId": attendee}]})
+    };
+    // Warm-up: a meeting that exists already (read through the gate, refused 409, nothing created).
+    let lambda = InvokeClient::new(fleet.cloud.fleet().unwrap().endpoint());
+    let existing = video_event(&fleet, "create-meeting", "/meeting", &create("existing", "c-x"), ALICE_CLAIMS);
+    assert_eq!(status_of(&lambda.invoke("create-meeting", &existing).await), 200);
+    let warm_up = existing;
+    let replicas = Replicas::start(&fleet, &moto, "create-meeting", &[], warm_up).await;
+
+    // Each request names a different customer: only the meeting id is shared.
+    let answers = replicas
+        .race(|i| video_event(&fleet, "create-meeting", "/meeting", &create("raced", &format!("c-{i}")), ALICE_CLAIMS))
+        .await;
+    let statuses = tally(answers.iter().map(status_of));
+    assert_eq!(statuses, expected([(200, 1), (409, REQUESTS - 1)]), "{answers:?}");
+    // The losers that got as far as Chime deleted their meetings again.
+    let meetings: Vec<_> =
+        fleet.cloud.emulator.meetings().into_iter().filter(|m| m.external_meeting_id == "raced").collect();
+    assert_eq!(meetings.len(), 1, "{meetings:?}");
+    let winner = answers.iter().position(|a| status_of(a) == 200).unwrap();
+    let customers: Vec<&str> = meetings[0].attendees.iter().map(|a| a.external_user_id.as_str()).collect();
+    assert!(customers.contains(&format!("c-{winner}").as_str()), "the stored meeting is the winner's: {customers:?}");
+}
+
+#[tokio::test]
+async fn an_adhoc_route_raced_by_concurrent_chats_is_redeemed_exactly_once() {
+    let fleet = Fleet::start().await;
+    let lambda = InvokeClient::new(fleet.cloud.fleet().unwrap().endpoint());
+    let route = json!({"attendeeEmail": "carol@example.com", "routeToAgentQueue": "alice_video@example.com"});
+    let event = video_event(&fleet, "create-adhoc-route", "/adhoc", &route, ALICE_CLAIMS);
+    let made = lambda.invoke("create-adhoc-route", &event).await.unwrap();
+    let body: Value = serde_json::from_str(made["body"].as_str().unwrap()).unwrap();
+    let route_id = body["data"].as_u64().expect("a route id").to_string();
+
+    let moto = SerialMoto::start(&fleet).await;
+    let chat = |reference: &str| {
+        json!({"ContactFlowId": fleet.cloud.fixture.connect.video_chat_flow_id(),
+               "ParticipantDetails": {"DisplayName": "Carol"},
+               "Attributes": {"customerEmailAddress": "carol@example.com", "videoReferenceId": reference}})
+    };
+    // Warm-up: a reference no route has (read through the gate, answered "error").
+    let warm_up = video_event(&fleet, "start-chat", "/start", &chat("10000000"), &[]);
+    let replicas = Replicas::start(&fleet, &moto, "start-chat", &[], warm_up).await;
+    let chats_before = fleet.cloud.emulator.chats().len();
+    let answers = replicas.race(|_| video_event(&fleet, "start-chat", "/start", &chat(&route_id), &[])).await;
+    assert_eq!(tally(answers.iter().map(status_of)), expected([(200, REQUESTS)]), "{answers:?}");
+
+    // Exactly one chat reached Connect with the agent; every other one was told the reference is spent.
+    let chats = fleet.cloud.emulator.chats().split_off(chats_before);
+    assert_eq!(chats.len(), REQUESTS);
+    let references = tally(chats.iter().map(|c| c.attributes["videoReferenceId"].clone()));
+    assert_eq!(references, expected([(route_id.clone(), 1), ("error".to_owned(), REQUESTS - 1)]));
+    let routed: Vec<_> = chats.iter().filter_map(|c| c.attributes.get("videoRouteToAgent")).collect();
+    assert_eq!(routed, ["3f2504e0-4f89-41d3-9a0c-0305e82c3301"]);
+}

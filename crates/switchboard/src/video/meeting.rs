@@ -97,11 +97,29 @@ pub fn is_chime_not_found<E: ProvideErrorMetadata>(error: &aws_sdk_chimesdkmeeti
     error.as_service_error().and_then(|e| e.code()) == Some("NotFoundException")
 }
 
-/// Checks an external id's length as Chime does, naming `field` in the 400.
+/// Checks an external id as Chime does (2–64 characters of the model's pattern
+/// ``[-_&@+=,(){}\[\]\/«».:|'"#a-zA-Z0-9À-ÿ\s]*``, not starting with the reserved `aws:`), so a bad
+/// id is a 400 naming `field` before any meeting exists.
 pub fn check_external_id(field: &str, value: &str) -> Result<(), ApiError> {
     let length = value.chars().count();
     if !EXTERNAL_ID_LENGTH.contains(&length) {
         return Err(ApiError::bad_field(field, "must be 2 to 64 characters"));
+    }
+    let allowed = |c: char| {
+        c.is_ascii_alphanumeric()
+            || "-_&@+=,(){}[]/«».:|'\"#".contains(c)
+            || ('\u{C0}'..='\u{FF}').contains(&c)
+            || c.is_ascii_whitespace()
+            || c == '\u{0B}'
+    };
+    if let Some(c) = value.chars().find(|c| !allowed(*c)) {
+        return Err(ApiError::bad_field(
+            field,
+            &format!("{c:?} is not allowed (letters, digits, spaces and -_&@+=,(){{}}[]/«».:|'\"#)"),
+        ));
+    }
+    if value.get(..4).is_some_and(|prefix| prefix.eq_ignore_ascii_case("aws:")) {
+        return Err(ApiError::bad_field(field, "must not begin with aws: (reserved by Chime)"));
     }
     Ok(())
 }
@@ -437,5 +455,9 @@ mod tests {
         assert!(check_external_id("f", &"x".repeat(64)).is_ok());
         assert_eq!(check_external_id("f", "a").unwrap_err().message, "f: must be 2 to 64 characters");
         assert!(check_external_id("f", &"x".repeat(65)).is_err());
+        assert!(check_external_id("f", "Case #12 (Zoë) für Kunden/2026").is_ok());
+        for refused in ["<script>", "semi;colon", "AWS:reserved", "emoji🙂", "tab\u{2028}"] {
+            assert_eq!(check_external_id("f", refused).unwrap_err().status, 400, "{refused:?}");
+        }
     }
 }
