@@ -50,7 +50,12 @@ export async function setUp(t) {
   await page.setViewport({ width: 1200, height: 760 });
 
   const problems = [];
-  watch(page, problems, site);
+  // Chromium logs every non-2xx fetch answer as "Failed to load resource". The stub API's 4xx/5xx
+  // answers are the test's own script (403, 404, 401…): those lines are expected; so are the
+  // answers of other endpoints a test scripts to fail (expectHttpErrorsFrom). Any other error,
+  // including a failed load of a page asset, is a problem.
+  const scripted = [`${site.origin}/api/`];
+  watch(page, problems, scripted);
   // CSP violations are reported as console errors by chromium too; this listener makes sure, in
   // every frame, and names the directive.
   await page.evaluateOnNewDocument(() => {
@@ -73,6 +78,9 @@ export async function setUp(t) {
     browser,
     page,
     problems,
+    expectHttpErrorsFrom(prefix) {
+      scripted.push(prefix);
+    },
     assertClean() {
       if (problems.length > 0) throw new Error(`the page reported problems:\n${problems.join('\n')}`);
     },
@@ -85,15 +93,13 @@ export async function setUp(t) {
   };
 }
 
-function watch(page, problems, site) {
+function watch(page, problems, scripted) {
   page.on('pageerror', (error) => problems.push(`uncaught: ${error.message}`));
   page.on('console', (message) => {
     if (message.type() !== 'error') return;
     const url = message.location()?.url ?? '';
-    // Chromium logs every non-2xx fetch answer as "Failed to load resource". The stub API's 4xx/5xx
-    // answers are the test's own script (403, 404, 401…): those lines are expected; any other error,
-    // including a failed load of a page asset, is a problem.
-    if (message.text().startsWith('Failed to load resource: the server responded with a status of') && url.startsWith(`${site.origin}/api/`)) return;
+    const httpAnswer = message.text().startsWith('Failed to load resource: the server responded with a status of');
+    if (httpAnswer && scripted.some((prefix) => url.startsWith(prefix))) return;
     problems.push(`console.error: ${message.text()}${url ? ` (${url})` : ''}`);
   });
 }
