@@ -212,3 +212,24 @@ test('401: one silent refresh and polling goes on; when that fails too, "sign in
   assert.equal(await page.$eval('#sign-in', (el) => el.hidden), true);
   env.assertClean();
 });
+
+test('no result for the whole wait: "still waiting" with a Refresh button that starts polling again', async (t) => {
+  const env = await setUp(t);
+  const { page, site } = env;
+  // The spec's 10 minutes, shortened: the rule is the same.
+  site.config = { ...site.config, poll: { initialMs: 100, factor: 1.5, maxMs: 300, stillWaitingAfterMs: 1200 } };
+  site.sessionInfo.set(C1, [waiting]);
+  const { push } = await start(env);
+  await until(page, () => document.body.dataset.state === 'ready', undefined, { what: 'ready' });
+  await push([{ contactId: C1, state: 'connected' }]);
+  await viewIs(page, C1, 'still_waiting');
+  const asked = site.apiCalls.filter((c) => c.path === `/session_info/${C1}`).length;
+  await new Promise((r) => setTimeout(r, 700));
+  assert.equal(site.apiCalls.filter((c) => c.path === `/session_info/${C1}`).length, asked, 'polling stopped');
+  assert.match(await page.$eval('.panel', (el) => el.textContent), /Still waiting for verification: press Refresh/);
+
+  site.sessionInfo.set(C1, [verified({ email: 'late@example.nl' })]);
+  await page.click('.panel .panel-refresh');
+  await viewIs(page, C1, 'verified');
+  env.assertClean();
+});
