@@ -131,7 +131,8 @@ test('a contact with no session: "caller not identified" after 3 tries, then no 
 
 test('one panel per voice contact; destroying one contact clears only its panel; chats are ignored', async (t) => {
   const env = await setUp(t);
-  const { page, site } = env;
+  const { page, site, users } = env;
+  users.alice.claim = users.alice.connectUserId; // onboarded before: no setConnectUserId this time
   site.sessionInfo.set(C1, [verified({ email: 'one@example.nl' })]);
   site.sessionInfo.set(C2, [verified({ email: 'two@example.nl' })]);
   const { push } = await start(env);
@@ -143,6 +144,7 @@ test('one panel per voice contact; destroying one contact clears only its panel;
   ]);
   await viewIs(page, C1, 'verified');
   await viewIs(page, C2, 'verified');
+  assert.equal(site.apiCalls.filter((c) => c.path === '/setConnectUserId').length, 0);
   assert.equal(await page.$$eval('.panel', (els) => els.length), 2, 'no panel for the chat');
   assert.equal(site.apiCalls.filter((c) => c.path === `/session_info/${C3}`).length, 0);
 

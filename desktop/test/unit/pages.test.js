@@ -39,6 +39,10 @@ describe('scripts', () => {
     });
   }
 
+  test('no page starts a softphone of its own (initSoftphoneManager): audio is the CCP iframe\'s or nobody\'s', () => {
+    for (const file of scripts) assert.doesNotMatch(read(file).replace(/^\s*\/\/.*$/gm, ''), /initSoftphoneManager/, file);
+  });
+
   test('tokens are never stored: no localStorage, sessionStorage only for the PKCE verifier and state', () => {
     for (const file of scripts) {
       const source = read(file).replace(/^\s*\/\/.*$/gm, '');
