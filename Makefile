@@ -12,7 +12,7 @@ export SAM_CLI_TELEMETRY := 0
 # The functions the benchmark measures: every crate in functions/ plus the floor.
 BENCH_PACKAGES := $(addprefix -p ,$(notdir $(wildcard functions/*))) -p bench-floor
 
-.PHONY: help setup dev test bench build clean
+.PHONY: help setup desktop-setup dev test bench build clean
 
 help:
 	@echo "make dev    set up, build, and run the local cloud with the fleet (Ctrl-C stops it)"
@@ -35,12 +35,19 @@ dev: setup
 	target/debug/switchboard-local up --runtime $(RUNTIME)
 
 # One package selection (--workspace --all-targets) everywhere, so the SDK crates compile once.
-test: setup
+test: setup desktop-setup
 	cargo fmt --all --check
 	sam validate --lint
 	cargo build --workspace --all-targets
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo test --workspace --all-targets
+	cd desktop && npm test
+
+# The desktop pages' tests: Debian's chromium (driven by puppeteer-core, which downloads no browser) and
+# the npm packages pinned by desktop/package-lock.json. No install scripts: none of them needs one.
+desktop-setup:
+	@command -v chromium >/dev/null || (apt-get update && apt-get install -y --no-install-recommends chromium)
+	cd desktop && npm ci --ignore-scripts --no-audit --no-fund
 
 # Release binaries with the profile sam build uses (reused when up to date), then the figures.
 bench: setup
