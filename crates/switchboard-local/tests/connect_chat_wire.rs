@@ -237,8 +237,10 @@ fn every_flow_in_the_repository_has_an_id_in_the_fixture() {
     let fixture = fixture();
     let root = switchboard_local::repo_root().join("contact-flows");
     let mut names = Vec::new();
-    for context in std::fs::read_dir(&root).unwrap() {
-        for flow in std::fs::read_dir(context.unwrap().path()).unwrap() {
+    // Flows are in `contact-flows/<context>/`; files at the top (`flows.json`) describe them.
+    let contexts = std::fs::read_dir(&root).unwrap().map(|entry| entry.unwrap().path()).filter(|p| p.is_dir());
+    for context in contexts {
+        for flow in std::fs::read_dir(context).unwrap() {
             let path = flow.unwrap().path();
             if path.extension().is_some_and(|e| e == "json") {
                 names.push(path.file_stem().unwrap().to_string_lossy().into_owned());
