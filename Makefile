@@ -3,6 +3,8 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 VENV    := .venv
+# checkov pins boto3 apart from aws-sam-cli: it has a venv of its own, inside .venv.
+CHECKOV_VENV := $(VENV)/checkov
 PYTHON  ?= python3
 RUNTIME ?= host
 # Tools in .venv/bin (moto_server, cargo-lambda, sam, cfn-lint, zig) come first on PATH.
@@ -27,7 +29,13 @@ $(VENV)/.installed: tools/requirements.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tools/requirements.txt
 	touch $@
 
-setup: $(VENV)/.installed
+$(CHECKOV_VENV)/.installed: tools/checkov-requirements.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check --upgrade pip
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check -r tools/checkov-requirements.txt
+	touch $@
+
+setup: $(VENV)/.installed $(CHECKOV_VENV)/.installed
 	@if command -v rustup >/dev/null; then rustup component add rustfmt clippy >/dev/null 2>&1 || true; fi
 
 dev: setup
@@ -38,6 +46,7 @@ dev: setup
 test: setup desktop-setup
 	cargo fmt --all --check
 	sam validate --lint
+	tools/scan-templates
 	cargo build --workspace --all-targets
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo test --workspace --all-targets

@@ -4,6 +4,7 @@
 
 use std::{collections::BTreeSet, path::Path};
 
+use serde_json::{json, Value};
 use switchboard_fleet_tests::Fleet;
 use switchboard_local::{
     cloud::{function_names, sample_events},
@@ -330,4 +331,431 @@ fn the_agent_app_config_output_has_every_key_the_clients_read() {
         }
     }
     assert_eq!(config.as_object().unwrap().len(), keys.len(), "{config}");
+}
+
+// ===== operations: logs, alarms, failure destinations, tracing (template.yaml, "operations") =====
+
+/// template.yaml as the SAM transform receives it: every `Fn::ForEach` loop expanded (by
+/// tools/render_template.py, with SAM CLI's own expansion) and nothing else resolved.
+fn rendered_template() -> Value {
+    let output = std::process::Command::new(repo_root().join(".venv/bin/python"))
+        .current_dir(repo_root())
+        .args(["tools/render_template.py", "template.yaml"])
+        .output()
+        .expect("the .venv python (make setup)");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// The template's resources of one type, by logical id.
+fn resources<'a>(template: &'a Value, kind: &str) -> Vec<(&'a str, &'a Value)> {
+    let all = template["Resources"].as_object().expect("a Resources section");
+    all.iter().filter(|(_, r)| r["Type"] == kind).map(|(id, r)| (id.as_str(), r)).collect()
+}
+
+/// `{"Ref": id}` or `{"Fn::GetAtt": [id, …]}`.
+fn names(value: &Value, id: &str) -> bool {
+    value["Ref"] == id || value["Fn::GetAtt"][0] == id
+}
+
+/// What an alarm watches: each metric's name and the value of its one dimension.
+fn watched(alarm: &Value) -> Vec<(String, Value)> {
+    let properties = &alarm["Properties"];
+    let metrics: Vec<&Value> = match properties["Metrics"].as_array() {
+        Some(metrics) => metrics.iter().map(|m| &m["MetricStat"]["Metric"]).filter(|m| m.is_object()).collect(),
+        None => vec![properties],
+    };
+    metrics
+        .into_iter()
+        .map(|m| (m["MetricName"].as_str().unwrap_or_default().to_owned(), m["Dimensions"][0]["Value"].clone()))
+        .collect()
+}
+
+/// The alarms watching a metric with `dimension`, each with the names of the metrics it watches so.
+fn alarms_watching<'a>(alarms: &[(&'a str, &Value)], dimension: &Value) -> Vec<(&'a str, BTreeSet<String>)> {
+    alarms
+        .iter()
+        .map(|(id, alarm)| (*id, watched(alarm).into_iter().filter(|(_, d)| d == dimension).map(|(m, _)| m).collect()))
+        .filter(|(_, metrics): &(&str, BTreeSet<String>)| !metrics.is_empty())
+        .collect()
+}
+
+#[test]
+fn every_function_logs_to_its_own_log_group_with_the_configured_retention() {
+    let template = rendered_template();
+    let functions = resources(&template, "AWS::Serverless::Function");
+    assert_eq!(functions.len(), function_names().unwrap().len());
+    let mut groups = BTreeSet::new();
+    for (id, function) in functions {
+        let group = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"].as_str();
+        let group = group.unwrap_or_else(|| panic!("{id} has no LoggingConfig.LogGroup"));
+        let resource = &template["Resources"][group];
+        assert_eq!(resource["Type"], "AWS::Logs::LogGroup", "{id}: {group}");
+        assert_eq!(resource["Properties"]["RetentionInDays"], json!({"Ref": "LogRetentionDays"}), "{id}: {group}");
+        assert!(groups.insert(group), "{id} shares {group}");
+    }
+}
+
+/// SAM event types through which Lambda invokes a function asynchronously.
+const ASYNC_EVENT_TYPES: &[&str] =
+    &["EventBridgeRule", "CloudWatchEvent", "Schedule", "ScheduleV2", "SNS", "S3", "CloudWatchLogs", "IoTRule"];
+
+/// Functions Lambda invokes asynchronously: through an asynchronous SAM event, as the target of an
+/// EventBridge rule or schedule or an SNS subscription, or as a custom resource's provider.
+fn asynchronous_functions(template: &Value) -> BTreeSet<String> {
+    let functions = resources(template, "AWS::Serverless::Function");
+    let mut found: BTreeSet<String> = functions
+        .iter()
+        .filter(|(_, f)| {
+            let events = f["Properties"]["Events"].as_object().into_iter().flat_map(|e| e.values());
+            events.into_iter().any(|e| ASYNC_EVENT_TYPES.iter().any(|t| e["Type"] == *t))
+        })
+        .map(|(id, _)| (*id).to_owned())
+        .collect();
+    let all = template["Resources"].as_object().into_iter().flat_map(|r| r.values());
+    for resource in all {
+        let kind = resource["Type"].as_str().unwrap_or_default();
+        let properties = &resource["Properties"];
+        let invokers: Vec<&Value> = match kind {
+            "AWS::CloudFormation::CustomResource" => vec![&properties["ServiceToken"]],
+            k if k.starts_with("Custom::") => vec![&properties["ServiceToken"]],
+            "AWS::Events::Rule" => {
+                properties["Targets"].as_array().map(|t| t.iter().map(|t| &t["Arn"]).collect()).unwrap_or_default()
+            }
+            "AWS::Scheduler::Schedule" => vec![&properties["Target"]["Arn"]],
+            "AWS::SNS::Subscription" => vec![&properties["Endpoint"]],
+            _ => continue,
+        };
+        for (id, _) in &functions {
+            if invokers.iter().any(|arn| names(arn, id)) {
+                found.insert((*id).to_owned());
+            }
+        }
+    }
+    found
+}
+
+/// What every asynchronous function carries (template.yaml, above FailedEventsQueue).
+fn failure_destination() -> Value {
+    json!({"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 3600,
+           "DestinationConfig": {"OnFailure": {"Type": "SQS", "Destination": {"Fn::GetAtt": ["FailedEventsQueue", "Arn"]}}}})
+}
+
+/// The asynchronous functions that do not send their failures to FailedEventsQueue as agreed.
+fn without_failure_destination(template: &Value) -> Vec<String> {
+    let expected = failure_destination();
+    let config = |id: &str| &template["Resources"][id]["Properties"]["EventInvokeConfig"];
+    asynchronous_functions(template).into_iter().filter(|id| *config(id) != expected).collect()
+}
+
+#[test]
+fn asynchronous_functions_are_found_however_they_are_invoked_and_need_the_failure_destination() {
+    let template = json!({"Resources": {
+        "NightlyFunction": {"Type": "AWS::Serverless::Function",
+                            "Properties": {"Events": {"Nightly": {"Type": "ScheduleV2"}}}},
+        "RuleTargetFunction": {"Type": "AWS::Serverless::Function", "Properties": {}},
+        "Rule": {"Type": "AWS::Events::Rule",
+                 "Properties": {"Targets": [{"Id": "t", "Arn": {"Fn::GetAtt": ["RuleTargetFunction", "Arn"]}}]}},
+        "ProviderFunction": {"Type": "AWS::Serverless::Function",
+                             "Properties": {"EventInvokeConfig": failure_destination()}},
+        "Provided": {"Type": "Custom::Thing",
+                     "Properties": {"ServiceToken": {"Fn::GetAtt": ["ProviderFunction", "Arn"]}}},
+        "HttpFunction": {"Type": "AWS::Serverless::Function",
+                         "Properties": {"Events": {"Get": {"Type": "HttpApi"}}}},
+    }});
+    let found: Vec<String> = asynchronous_functions(&template).into_iter().collect();
+    assert_eq!(found, ["NightlyFunction", "ProviderFunction", "RuleTargetFunction"]);
+    assert_eq!(without_failure_destination(&template), ["NightlyFunction", "RuleTargetFunction"]);
+}
+
+#[test]
+fn every_asynchronous_function_sends_its_failures_to_the_encrypted_queue_and_no_synchronous_one_does() {
+    let template = rendered_template();
+    assert_eq!(without_failure_destination(&template), Vec::<String>::new());
+    let asynchronous = asynchronous_functions(&template);
+    for (id, function) in resources(&template, "AWS::Serverless::Function") {
+        if !asynchronous.contains(id) {
+            // Invoked synchronously (API Gateway, Connect): the caller gets the failure itself.
+            assert!(function["Properties"]["EventInvokeConfig"].is_null(), "{id} is synchronous");
+        }
+    }
+    let queue = &template["Resources"]["FailedEventsQueue"];
+    assert_eq!(queue["Type"], "AWS::SQS::Queue");
+    assert_eq!(queue["Properties"]["KmsMasterKeyId"], "alias/aws/sqs");
+    assert_eq!(queue["Properties"]["MessageRetentionPeriod"], 1_209_600, "14 days");
+    let alarm = &template["Resources"]["FailedEventsAlarm"];
+    assert_eq!(
+        watched(alarm),
+        [("ApproximateNumberOfMessagesVisible".to_owned(), json!({"Fn::GetAtt": ["FailedEventsQueue", "QueueName"]}))]
+    );
+}
+
+/// `$context` variables an access-log line may hold: ids, the route's pattern, statuses, latencies
+/// and error messages; never a header, body, path, query string, source IP or authorizer claim.
+const ACCESS_LOG_VARIABLES: &[&str] = &[
+    "requestId",
+    "apiId",
+    "routeKey",
+    "status",
+    "responseLatency",
+    "integration.requestId",
+    "integration.latency",
+    "integration.status",
+    "integrationErrorMessage",
+    "error.message",
+    "requestTime",
+    "requestTimeEpoch",
+];
+
+/// The `$context` variables of an access-log format (a JSON object of one variable per value).
+fn access_log_variables(format: &str) -> BTreeSet<String> {
+    let fields: serde_json::Map<String, Value> =
+        serde_json::from_str(format).unwrap_or_else(|e| panic!("{e}: {format}"));
+    fields
+        .values()
+        .map(|v| {
+            v.as_str().and_then(|v| v.strip_prefix("$context.")).unwrap_or_else(|| panic!("{v} in {format}")).to_owned()
+        })
+        .collect()
+}
+
+#[test]
+fn every_http_api_writes_json_access_logs_with_ids_statuses_and_latencies_only() {
+    let template = rendered_template();
+    let globals = template["Globals"]["HttpApi"]["AccessLogSettings"].as_object().cloned().unwrap_or_default();
+    let apis = resources(&template, "AWS::Serverless::HttpApi");
+    let stages = resources(&template, "AWS::ApiGatewayV2::Stage");
+    assert_eq!(apis.len(), 2, "AgentApi, IdentityApi");
+    for (id, api) in apis.into_iter().chain(stages) {
+        // SAM merges an API's own map over the Globals key by key.
+        let mut settings = if api["Type"] == "AWS::Serverless::HttpApi" { globals.clone() } else { Default::default() };
+        settings.extend(api["Properties"]["AccessLogSettings"].as_object().cloned().unwrap_or_default());
+        let group = settings.get("DestinationArn").and_then(|d| d["Fn::GetAtt"][0].as_str());
+        let group = group.unwrap_or_else(|| panic!("{id} has no access log group"));
+        assert_eq!(template["Resources"][group]["Type"], "AWS::Logs::LogGroup", "{id}");
+        assert_eq!(template["Resources"][group]["Properties"]["RetentionInDays"], json!({"Ref": "LogRetentionDays"}));
+        let format = settings.get("Format").and_then(Value::as_str).unwrap_or_else(|| panic!("{id} has no Format"));
+        let variables = access_log_variables(format);
+        for required in
+            ["requestId", "routeKey", "status", "responseLatency", "integrationErrorMessage", "integration.requestId"]
+        {
+            assert!(variables.contains(required), "{id} does not log $context.{required}");
+        }
+        for variable in &variables {
+            assert!(ACCESS_LOG_VARIABLES.contains(&variable.as_str()), "{id} logs $context.{variable}");
+        }
+        // The local gateway writes the same lines.
+        let local: Value = serde_json::from_str(switchboard_local::gateway::ACCESS_LOG_FORMAT).unwrap();
+        assert_eq!(serde_json::from_str::<Value>(format).unwrap(), local, "{id}: the local gateway's format");
+    }
+}
+
+#[test]
+fn with_an_alarm_topic_every_function_and_api_has_its_alarms_and_without_one_none_exist() {
+    let template = rendered_template();
+    assert_eq!(template["Parameters"]["AlarmTopicArn"]["Default"], "");
+    let has_topic = json!({"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmTopicArn"}, ""]}]});
+    assert_eq!(template["Conditions"]["HasAlarmTopic"], has_topic);
+    let alarms = resources(&template, "AWS::CloudWatch::Alarm");
+    for (id, alarm) in &alarms {
+        assert_eq!(alarm["Condition"], "HasAlarmTopic", "{id} would exist without a topic");
+        for actions in ["AlarmActions", "OKActions"] {
+            assert_eq!(alarm["Properties"][actions], json!([{"Ref": "AlarmTopicArn"}]), "{id}: {actions}");
+        }
+    }
+    let watching = |dimension: Value| alarms_watching(&alarms, &dimension);
+    let connect_invoked: BTreeSet<&str> = resources(&template, "AWS::Connect::IntegrationAssociation")
+        .into_iter()
+        .filter_map(|(_, a)| a["Properties"]["IntegrationArn"]["Fn::GetAtt"][0].as_str())
+        .collect();
+    assert_eq!(connect_invoked.len(), 5, "{connect_invoked:?}");
+
+    for (id, function) in resources(&template, "AWS::Serverless::Function") {
+        let own = watching(json!({"Ref": id}));
+        let alarm_on = |metric: &str| own.iter().find(|(_, m)| m.len() == 1 && m.contains(metric)).map(|(a, _)| *a);
+        for metric in ["Errors", "Throttles", "Duration"] {
+            assert!(alarm_on(metric).is_some(), "{id} has no {metric} alarm: {own:?}");
+        }
+        // The duration alarm is a share of this function's own timeout.
+        let duration = &template["Resources"][alarm_on("Duration").unwrap()]["Properties"];
+        let expression = duration["Metrics"].as_array().unwrap().iter().find(|m| m["ReturnData"] == true).unwrap();
+        assert_eq!(expression["Expression"]["Fn::Sub"][0], "100 * duration / (1000 * ${Seconds})", "{id}");
+        assert_eq!(expression["Expression"]["Fn::Sub"][1]["Seconds"], function["Properties"]["Timeout"], "{id}");
+        assert_eq!(duration["Threshold"], json!({"Ref": "DurationPercentOfTimeout"}));
+        // A Connect flow's caller hears the Error branch on any failed call: one is enough.
+        if connect_invoked.contains(id) {
+            let flow = own.iter().find(|(_, m)| m.contains("Errors") && m.contains("Throttles"));
+            let (flow, _) = flow.unwrap_or_else(|| panic!("{id} has no flow error alarm: {own:?}"));
+            assert_eq!(template["Resources"][flow]["Properties"]["Threshold"], 1, "{flow}");
+        }
+    }
+    for (id, _) in resources(&template, "AWS::Serverless::HttpApi") {
+        let own = watching(json!({"Ref": id}));
+        let metrics: BTreeSet<&str> = own.iter().flat_map(|(_, m)| m.iter().map(String::as_str)).collect();
+        assert_eq!(metrics, BTreeSet::from(["5xx", "Count", "Latency"]), "{id}: {own:?}");
+    }
+}
+
+#[test]
+fn the_template_lints_clean_with_and_without_an_alarm_topic() {
+    let template = std::fs::read_to_string(repo_root().join("template.yaml")).unwrap();
+    let without = "  AlarmTopicArn:\n    Type: String\n    Default: ''\n";
+    assert!(template.contains(without), "AlarmTopicArn defaults to empty");
+    let with =
+        "  AlarmTopicArn:\n    Type: String\n    Default: arn:aws:sns:us-east-1:123456789012:switchboard-alarms\n";
+    let dir = std::env::temp_dir().join(format!("switchboard-alarms-on-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let alarms_on = dir.join("template.yaml");
+    std::fs::write(&alarms_on, template.replace(without, with)).unwrap();
+    for path in [repo_root().join("template.yaml"), alarms_on] {
+        let output = std::process::Command::new(repo_root().join(".venv/bin/cfn-lint")).arg(&path).output().unwrap();
+        let report = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        assert!(output.status.success(), "cfn-lint {}:\n{report}", path.display());
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn every_function_a_flow_invokes_is_associated_with_the_instance() {
+    let template = rendered_template();
+    let library = switchboard_local::flow::FlowLibrary::repository();
+    let mut invoked = BTreeSet::new();
+    for name in library.names().unwrap() {
+        for action in library.load(&name).unwrap().actions {
+            if let Some(arn) = action.parameters.get("LambdaFunctionARN").and_then(|v| v.as_str()) {
+                invoked.insert(logical_id(arn.trim_start_matches("{{lambda:").trim_end_matches("}}")));
+            }
+        }
+    }
+    assert!(!invoked.is_empty());
+    for id in invoked {
+        let associated = resources(&template, "AWS::Connect::IntegrationAssociation").into_iter().any(|(_, a)| {
+            names(&a["Properties"]["IntegrationArn"], &id)
+                && a["Properties"]["InstanceId"]["Ref"] == "ConnectInstanceArn"
+        });
+        let permitted = resources(&template, "AWS::Lambda::Permission").into_iter().any(|(_, p)| {
+            names(&p["Properties"]["FunctionName"], &id) && p["Properties"]["Principal"] == "connect.amazonaws.com"
+        });
+        assert!(associated && permitted, "a flow invokes {id}: associated {associated}, permitted {permitted}");
+    }
+}
+
+#[test]
+fn the_public_routes_functions_have_reserved_concurrency_that_can_be_lifted() {
+    let template = rendered_template();
+    let public: BTreeSet<&str> = resources(&template, "AWS::Serverless::Function")
+        .into_iter()
+        .filter(|(_, f)| {
+            let events = f["Properties"]["Events"].as_object().into_iter().flat_map(|e| e.values());
+            events.into_iter().any(|e| e["Properties"]["Auth"]["Authorizer"] == "NONE")
+        })
+        .map(|(id, _)| id)
+        .collect();
+    let expected =
+        ["GetAttendeeJoinDataFunction", "GetAttendeeNameFunction", "ReceiveAuthResultFunction", "StartChatFunction"];
+    assert_eq!(public, BTreeSet::from(expected));
+    let reserved =
+        json!({"Fn::If": ["CapsPublicConcurrency", {"Ref": "PublicFunctionConcurrency"}, {"Ref": "AWS::NoValue"}]});
+    for id in public {
+        assert_eq!(template["Resources"][id]["Properties"]["ReservedConcurrentExecutions"], reserved, "{id}");
+    }
+    assert_eq!(
+        template["Conditions"]["CapsPublicConcurrency"],
+        json!({"Fn::Not": [{"Fn::Equals": [{"Ref": "PublicFunctionConcurrency"}, "-1"]}]})
+    );
+    assert_eq!(template["Parameters"]["PublicFunctionConcurrency"]["MinValue"], -1);
+}
+
+#[test]
+fn tracing_is_one_parameter_for_every_function_and_every_role_may_write_traces() {
+    let template = rendered_template();
+    let parameter = &template["Parameters"]["Tracing"];
+    assert_eq!(
+        (&parameter["Default"], &parameter["AllowedValues"]),
+        (&json!("PassThrough"), &json!(["Active", "PassThrough"]))
+    );
+    assert_eq!(template["Globals"]["Function"]["Tracing"], json!({"Ref": "Tracing"}));
+    for (id, function) in resources(&template, "AWS::Serverless::Function") {
+        assert!(function["Properties"]["Tracing"].is_null(), "{id} overrides Tracing");
+        // SAM gives the roles it makes the X-Ray permission; a function's own role must have it.
+        if let Some(role) = function["Properties"]["Role"]["Fn::GetAtt"][0].as_str() {
+            let policies = template["Resources"][role]["Properties"]["ManagedPolicyArns"].to_string();
+            assert!(policies.contains("AWSXRayDaemonWriteAccess"), "{id}'s role {role} cannot write traces");
+        }
+    }
+}
+
+/// Two requests through the local HTTP API, logged as the template's APIs log them: each access-log
+/// line (in the template's format) and the function's own log lines share the Lambda request id, the
+/// function's lines carry the trace id, and no line holds the caller's credentials (the core's SigV4
+/// signature, an agent's ID token), the ID Contact phone number or the code a caller keys in.
+#[tokio::test]
+async fn access_log_lines_tie_to_the_functions_log_lines_and_hold_no_secret() {
+    let fleet = Fleet::start().await;
+    let gateway = fleet.cloud.gateway.as_ref().unwrap();
+    let http = reqwest::Client::new();
+    let signature = "AWS4-HMAC-SHA256 Credential=AKIAEXAMPLE/20261123/ap-southeast-2/execute-api/aws4_request, SignedHeaders=host;x-amz-date, Signature=5ec7e75160a7e2e";
+    let started = http
+        .post(format!("{}/start_communication", gateway.endpoint()))
+        .header("authorization", signature)
+        .json(&json!({"purpose": "request-permit"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(started.status(), 200);
+    let started: Value = started.json().await.unwrap();
+    let client_url = started["client_url"].as_str().unwrap(); // tel:<number>,,<code>
+    let phone = fleet.cloud.fixture.identity.phone_number.clone();
+    let code = client_url.rsplit(',').next().unwrap().to_owned();
+    assert!(client_url.contains(&phone) && code.len() >= 6, "{client_url}");
+
+    let agent = &fleet.cloud.fixture.cognito.agents[0];
+    let token = fleet.cloud.sign_in(&agent.email, &agent.password).await.unwrap();
+    let contact = "7e57c0de-0000-4000-8000-00000000acce";
+    let info = http
+        .get(format!("{}/session_info/{contact}", gateway.endpoint()))
+        .header("cognitoIdToken", &token)
+        .send()
+        .await
+        .unwrap();
+    let info_status = info.status().as_u16();
+
+    let access_log = gateway.access_log();
+    let function_logs = fleet.cloud.fleet().unwrap().logs();
+    let secrets = [
+        "AKIAEXAMPLE",
+        signature.rsplit('=').next().unwrap(),
+        token.as_str(),
+        phone.as_str(),
+        phone.trim_start_matches('+'),
+        code.as_str(),
+    ];
+    for (route, function, status) in [
+        ("POST /start_communication", "start-session", 200),
+        ("GET /session_info/{contact_id}", "session-info", info_status),
+    ] {
+        let line = access_log.iter().find(|l| l.contains(route)).unwrap_or_else(|| panic!("{route}: {access_log:?}"));
+        let access: Value = serde_json::from_str(line).unwrap();
+        assert_eq!((&access["routeKey"], &access["status"]), (&json!(route), &json!(status.to_string())), "{line}");
+        let request_id = access["integrationRequestId"].as_str().unwrap();
+        assert_eq!(request_id.len(), 36, "a Lambda request id: {line}");
+        let own: Vec<Value> = function_logs
+            .iter()
+            .filter(|l| l.function == function)
+            .filter_map(|l| serde_json::from_str::<Value>(&l.line).ok())
+            .filter(|l| l["span"]["requestId"] == request_id)
+            .collect();
+        assert!(!own.is_empty(), "no {function} line with requestId {request_id}");
+        for entry in &own {
+            let trace = entry["span"]["xrayTraceId"].as_str().unwrap_or_default();
+            assert!(trace.starts_with("Root=1-"), "no trace id: {entry}");
+        }
+        for text in std::iter::once(line.clone()).chain(own.iter().map(Value::to_string)) {
+            for secret in secrets {
+                assert!(!text.contains(secret), "{secret:?} in {text}");
+            }
+        }
+        // The path is not logged either (it can carry a capability, e.g. a result code).
+        assert!(!line.contains(contact), "{line}");
+    }
 }

@@ -11,8 +11,17 @@
 //! on any path, before routing and authorisation; every other answer (the function's, or the
 //! gateway's own 401/403/404) gets `Access-Control-Allow-Origin` for an allowed origin, and CORS
 //! headers the function set are ignored.
+//!
+//! Every request is access-logged as the template's HTTP APIs log it: one JSON line in
+//! [`ACCESS_LOG_FORMAT`], whose `integrationRequestId` is the request id of the function's own log
+//! lines.
 
-use std::{collections::BTreeMap, net::SocketAddr, sync::Arc};
+use std::{
+    collections::BTreeMap,
+    net::SocketAddr,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
 
 use axum::{
     body::Bytes,
@@ -26,6 +35,37 @@ use serde_json::{json, Value};
 use tokio::sync::OnceCell;
 
 use crate::lambda_host::InvokeClient;
+
+/// The HTTP APIs' access-log format: `Globals: HttpApi: AccessLogSettings: Format` in template.yaml
+/// (a test checks the two agree). Each value is one `$context` variable.
+pub const ACCESS_LOG_FORMAT: &str = r#"{"requestId":"$context.requestId","apiId":"$context.apiId","routeKey":"$context.routeKey","status":"$context.status","responseLatency":"$context.responseLatency","integrationRequestId":"$context.integration.requestId","integrationLatency":"$context.integration.latency","integrationErrorMessage":"$context.integrationErrorMessage","errorMessage":"$context.error.message"}"#;
+
+/// `format` (a JSON object whose values are `$context.<name>` variables) with each variable replaced by
+/// its value in `context`, and `-` where the request has none, as API Gateway writes it.
+pub fn access_log_line(format: &str, context: &BTreeMap<&str, String>) -> Result<String, serde_json::Error> {
+    let fields: serde_json::Map<String, Value> = serde_json::from_str(format)?;
+    let line: serde_json::Map<String, Value> = fields
+        .into_iter()
+        .map(|(key, variable)| {
+            let name = variable.as_str().and_then(|v| v.strip_prefix("$context."));
+            let value = name.and_then(|name| context.get(name)).cloned().unwrap_or_else(|| "-".to_owned());
+            (key, Value::String(value))
+        })
+        .collect();
+    serde_json::to_string(&line)
+}
+
+/// What the access log records of one request besides its status and latency.
+#[derive(Debug, Default)]
+struct Logged {
+    request_id: Option<String>,
+    route_key: Option<String>,
+    integration_request_id: Option<String>,
+    integration_latency: Option<Duration>,
+    integration_error: Option<String>,
+    /// The gateway's own answer (a 401, 403, 404, or a 500 for a failed integration).
+    error_message: Option<&'static str>,
+}
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,17 +176,24 @@ struct Gateway {
     http: reqwest::Client,
     account_id: String,
     cors: Cors,
+    access_log: Arc<Mutex<Vec<String>>>,
 }
 
 /// A running gateway; it stops with the runtime that started it.
 pub struct GatewayHandle {
     pub addr: SocketAddr,
     task: tokio::task::JoinHandle<()>,
+    access_log: Arc<Mutex<Vec<String>>>,
 }
 
 impl GatewayHandle {
     pub fn endpoint(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// Every access-log line so far, in [`ACCESS_LOG_FORMAT`].
+    pub fn access_log(&self) -> Vec<String> {
+        self.access_log.lock().map(|lines| lines.clone()).unwrap_or_default()
     }
 }
 
@@ -169,6 +216,7 @@ pub async fn serve(
     account_id: String,
     cors: Cors,
 ) -> std::io::Result<GatewayHandle> {
+    let access_log = Arc::new(Mutex::new(Vec::new()));
     let state = Arc::new(Gateway {
         routes,
         authorizer,
@@ -177,13 +225,14 @@ pub async fn serve(
         http: reqwest::Client::new(),
         account_id,
         cors,
+        access_log: access_log.clone(),
     });
     let addr = listener.local_addr()?;
     let app = Router::new().fallback(handle).with_state(state);
     let task = tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
-    Ok(GatewayHandle { addr, task })
+    Ok(GatewayHandle { addr, task, access_log })
 }
 
 fn message(status: StatusCode, text: &str) -> Response {
@@ -197,27 +246,42 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let started = Instant::now();
+    let mut logged = Logged::default();
     let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    if let Some(origin) = &origin {
-        if method == Method::OPTIONS && headers.contains_key(header::ACCESS_CONTROL_REQUEST_METHOD) {
-            return gateway.cors.preflight(origin);
+    let response = match &origin {
+        Some(origin) if method == Method::OPTIONS && headers.contains_key(header::ACCESS_CONTROL_REQUEST_METHOD) => {
+            gateway.cors.preflight(origin)
         }
-    }
-    let mut response = route_request(&gateway, &method, &uri, &headers, &body).await;
-    gateway.cors.apply(origin.as_deref(), &mut response);
+        _ => {
+            let mut response = route_request(&gateway, &method, &uri, &headers, &body, &mut logged).await;
+            gateway.cors.apply(origin.as_deref(), &mut response);
+            response
+        }
+    };
+    gateway.log_access(logged, response.status(), started.elapsed());
     response
 }
 
-/// Routing, authorisation and the function's answer.
-async fn route_request(gateway: &Gateway, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Response {
+/// Routing, authorisation and the function's answer; what the access log needs goes into `logged`.
+async fn route_request(
+    gateway: &Gateway,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+    logged: &mut Logged,
+) -> Response {
     let found = gateway
         .routes
         .iter()
         .filter(|r| r.method == method.as_str())
         .find_map(|r| route_parameters(r.path, uri.path()).map(|parameters| (r, parameters)));
     let Some((route, _)) = found else {
+        logged.error_message = Some("Not Found");
         return message(StatusCode::NOT_FOUND, "Not Found");
     };
+    logged.route_key = Some(format!("{} {}", route.method, route.path));
     let claims = match route.access {
         Access::Public | Access::AgentPublic => None,
         Access::Iam => {
@@ -225,6 +289,7 @@ async fn route_request(gateway: &Gateway, method: &Method, uri: &Uri, headers: &
                 v.starts_with("AWS4-HMAC-SHA256 ") && v.contains("Credential=") && v.contains("Signature=")
             });
             if !signed {
+                logged.error_message = Some("Forbidden");
                 return message(StatusCode::FORBIDDEN, "Forbidden");
             }
             None
@@ -233,6 +298,7 @@ async fn route_request(gateway: &Gateway, method: &Method, uri: &Uri, headers: &
             Ok(claims) => Some(claims),
             Err(reason) => {
                 tracing::info!(%reason, path = uri.path(), "request refused by the JWT authorizer");
+                logged.error_message = Some("Unauthorized");
                 let mut response = message(StatusCode::UNAUTHORIZED, "Unauthorized");
                 response.headers_mut().insert("www-authenticate", HeaderValue::from_static("Bearer"));
                 return response;
@@ -240,16 +306,59 @@ async fn route_request(gateway: &Gateway, method: &Method, uri: &Uri, headers: &
         },
     };
     let event = http_api_event(route, method, uri, headers, body, claims.as_ref(), &gateway.account_id);
-    match gateway.lambda.invoke(route.function, &event).await {
+    logged.request_id = event["requestContext"]["requestId"].as_str().map(str::to_owned);
+    let invoked = Instant::now();
+    let answer = gateway.lambda.invoke_answer(route.function, &event, INTEGRATION_TIMEOUT).await;
+    logged.integration_latency = Some(invoked.elapsed());
+    logged.integration_request_id = answer.request_id;
+    match answer.result {
         Ok(answer) => lambda_response(&answer),
         Err(error) => {
             tracing::error!(function = route.function, %error, "integration failed");
+            logged.integration_error = Some(error);
+            logged.error_message = Some("Internal Server Error");
             message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
         }
     }
 }
 
+/// How long the gateway waits for a function (API Gateway's limit for an HTTP API integration).
+const INTEGRATION_TIMEOUT: Duration = Duration::from_secs(30);
+
 impl Gateway {
+    /// Appends the request's access-log line (and echoes it with `SWITCHBOARD_ECHO_LOGS`, as the
+    /// functions' lines are).
+    fn log_access(&self, logged: Logged, status: StatusCode, latency: Duration) {
+        let millis = |d: Duration| d.as_millis().to_string();
+        let mut context = BTreeMap::from([
+            ("requestId", logged.request_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string())),
+            ("apiId", "local".to_owned()),
+            ("status", status.as_u16().to_string()),
+            ("responseLatency", millis(latency)),
+        ]);
+        let optional = [
+            ("routeKey", logged.route_key),
+            ("integration.requestId", logged.integration_request_id),
+            ("integration.latency", logged.integration_latency.map(millis)),
+            ("integrationErrorMessage", logged.integration_error),
+            ("error.message", logged.error_message.map(str::to_owned)),
+        ];
+        context.extend(optional.into_iter().filter_map(|(name, value)| value.map(|v| (name, v))));
+        let line = match access_log_line(ACCESS_LOG_FORMAT, &context) {
+            Ok(line) => line,
+            Err(error) => {
+                tracing::error!(%error, "the access-log format is not a JSON object");
+                return;
+            }
+        };
+        if std::env::var_os("SWITCHBOARD_ECHO_LOGS").is_some() {
+            eprintln!("[access] {line}");
+        }
+        if let Ok(mut lines) = self.access_log.lock() {
+            lines.push(line);
+        }
+    }
+
     /// Verifies the `cognitoIdToken` header as the HTTP API JWT authorizer does; the claims on success.
     async fn verify(&self, headers: &HeaderMap) -> Result<BTreeMap<String, String>, String> {
         let token = headers
@@ -399,7 +508,27 @@ fn lambda_response(answer: &Value) -> Response {
 
 #[cfg(test)]
 mod tests {
-    use super::{route_parameters, Cors};
+    use std::collections::BTreeMap;
+
+    use super::{access_log_line, route_parameters, Cors, ACCESS_LOG_FORMAT};
+
+    #[test]
+    fn an_access_log_line_fills_each_variable_and_dashes_the_missing_ones() {
+        let context = BTreeMap::from([
+            ("requestId", "r-1".to_owned()),
+            ("status", "200".to_owned()),
+            ("integration.requestId", "l-1".to_owned()),
+        ]);
+        let line: serde_json::Value =
+            serde_json::from_str(&access_log_line(ACCESS_LOG_FORMAT, &context).unwrap()).unwrap();
+        assert_eq!(line["requestId"], "r-1");
+        assert_eq!(line["status"], "200");
+        assert_eq!(line["integrationRequestId"], "l-1");
+        assert_eq!(line["integrationErrorMessage"], "-");
+        let format: serde_json::Map<String, serde_json::Value> = serde_json::from_str(ACCESS_LOG_FORMAT).unwrap();
+        assert_eq!(line.as_object().unwrap().keys().collect::<Vec<_>>(), format.keys().collect::<Vec<_>>());
+        assert!(access_log_line("not json", &context).is_err());
+    }
 
     fn cors(origins: &[&str]) -> Cors {
         Cors { allow_origins: origins.iter().map(|o| (*o).to_owned()).collect(), ..Cors::default() }

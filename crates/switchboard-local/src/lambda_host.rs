@@ -110,11 +110,13 @@ impl Slot {
     }
 }
 
-/// The answer to one invocation: the payload or the function's error, and when it was posted.
+/// The answer to one invocation: the payload or the function's error, when it was posted, and the
+/// request id the function saw (the `requestId` of its log lines).
 #[derive(Debug, Clone)]
 pub struct Invocation {
     pub result: Result<Bytes, Bytes>,
     pub posted_at: Instant,
+    pub request_id: String,
 }
 
 /// One function's process behind its own Runtime API. Dropping it kills the process (by process id)
@@ -212,20 +214,24 @@ impl FunctionProcess {
 
     /// Queues an invocation and waits for the answer, at most the function's timeout.
     pub async fn invoke(&self, payload: Bytes) -> Invocation {
-        let error = |body: String| Invocation { result: Err(Bytes::from(body)), posted_at: Instant::now() };
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let error = |body: String| Invocation {
+            result: Err(Bytes::from(body)),
+            posted_at: Instant::now(),
+            request_id: request_id.clone(),
+        };
         if let Some(dead) = self.slot.dead() {
-            return Invocation { result: Err(dead), posted_at: Instant::now() };
+            return Invocation { result: Err(dead), posted_at: Instant::now(), request_id };
         }
         let (reply, answer) = oneshot::channel();
-        let id = uuid::Uuid::new_v4().to_string();
-        if self.slot.queue.send(Pending { id, payload, reply }).is_err() {
+        if self.slot.queue.send(Pending { id: request_id.clone(), payload, reply }).is_err() {
             return error(
                 r#"{"errorType":"Runtime.Unavailable","errorMessage":"the function's queue is closed"}"#.into(),
             );
         }
         match tokio::time::timeout(self.slot.timeout, answer).await {
-            Ok(Ok(Outcome::Response(body, at))) => Invocation { result: Ok(body), posted_at: at },
-            Ok(Ok(Outcome::Error(body, at))) => Invocation { result: Err(body), posted_at: at },
+            Ok(Ok(Outcome::Response(body, at))) => Invocation { result: Ok(body), posted_at: at, request_id },
+            Ok(Ok(Outcome::Error(body, at))) => Invocation { result: Err(body), posted_at: at, request_id },
             Ok(Err(_)) => {
                 error(r#"{"errorType":"Runtime.ExitError","errorMessage":"the function process exited"}"#.into())
             }
@@ -396,7 +402,8 @@ fn invoke_router(processes: Arc<HashMap<String, FunctionProcess>>) -> Router {
 }
 
 /// Lambda `Invoke` (RequestResponse). `function` may be a name or an ARN. A function error comes
-/// back as `200` with `X-Amz-Function-Error: Unhandled`, as the service answers it.
+/// back as `200` with `X-Amz-Function-Error: Unhandled`, as the service answers it; every answer from
+/// a function carries its request id in `x-amzn-RequestId`, as the service's do.
 async fn invoke(
     State(processes): State<Arc<HashMap<String, FunctionProcess>>>,
     Path(function): Path<String>,
@@ -410,10 +417,14 @@ async fn invoke(
         let body = serde_json::json!({"Type": "User", "message": format!("Function not found: {function}")});
         return (StatusCode::NOT_FOUND, headers, body.to_string()).into_response();
     };
-    match process.invoke(payload).await.result {
-        Ok(body) => (StatusCode::OK, body).into_response(),
+    let invocation = process.invoke(payload).await;
+    let mut headers = HeaderMap::new();
+    if let Ok(id) = HeaderValue::from_str(&invocation.request_id) {
+        headers.insert("x-amzn-requestid", id);
+    }
+    match invocation.result {
+        Ok(body) => (StatusCode::OK, headers, body).into_response(),
         Err(body) => {
-            let mut headers = HeaderMap::new();
             headers.insert("x-amz-function-error", HeaderValue::from_static("Unhandled"));
             (StatusCode::OK, headers, body).into_response()
         }
@@ -443,20 +454,36 @@ impl InvokeClient {
         payload: &serde_json::Value,
         limit: Duration,
     ) -> Result<serde_json::Value, String> {
+        self.invoke_answer(function, payload, limit).await.result
+    }
+
+    /// Like [`Self::invoke_within`], with the invocation's request id when the function was reached
+    /// (what API Gateway logs as `$context.integration.requestId`).
+    pub async fn invoke_answer(&self, function: &str, payload: &serde_json::Value, limit: Duration) -> InvokeAnswer {
         let url = format!("{}/2015-03-31/functions/{function}/invocations", self.endpoint);
-        let response = self.http.post(url).json(payload).timeout(limit).send().await.map_err(|e| {
-            if e.is_timeout() {
-                format!("no answer within {}s", limit.as_secs())
-            } else {
-                e.to_string()
+        let response = match self.http.post(url).json(payload).timeout(limit).send().await {
+            Ok(response) => response,
+            Err(e) if e.is_timeout() => {
+                return InvokeAnswer { request_id: None, result: Err(format!("no answer within {}s", limit.as_secs())) }
             }
-        })?;
+            Err(e) => return InvokeAnswer { request_id: None, result: Err(e.to_string()) },
+        };
+        let request_id = response.headers().get("x-amzn-requestid").and_then(|v| v.to_str().ok()).map(str::to_owned);
         let function_error = response.headers().contains_key("x-amz-function-error");
         let status = response.status();
-        let body = response.text().await.map_err(|e| e.to_string())?;
-        if function_error || !status.is_success() {
-            return Err(format!("{status}: {body}"));
-        }
-        serde_json::from_str(&body).map_err(|e| format!("response is not JSON: {e}"))
+        let result = match response.text().await {
+            Err(e) => Err(e.to_string()),
+            Ok(body) if function_error || !status.is_success() => Err(format!("{status}: {body}")),
+            Ok(body) => serde_json::from_str(&body).map_err(|e| format!("response is not JSON: {e}")),
+        };
+        InvokeAnswer { request_id, result }
     }
+}
+
+/// One answer of the Invoke API: the function's payload (or the error, as [`InvokeClient::invoke`]
+/// words it) and the request id of the invocation, when it reached a function.
+#[derive(Debug, Clone)]
+pub struct InvokeAnswer {
+    pub request_id: Option<String>,
+    pub result: Result<serde_json::Value, String>,
 }
