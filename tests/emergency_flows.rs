@@ -171,3 +171,39 @@ async fn flow_logs_never_see_the_pin_keyed_or_passed_to_verify_pin() {
         .unwrap();
     assert!(logged_after, "logging is back on once the PIN is verified");
 }
+
+/// A fault's Lambda error names its kind (what an operator searches the logs for), not a Rust type
+/// path, and keeps its message: a stored location state without its `emergency` flag is a StoreError.
+#[tokio::test]
+async fn a_malformed_stored_state_is_a_lambda_error_named_store_error() {
+    let fleet = Fleet::start().await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&fleet.cloud.sdk_config().await);
+    dynamodb
+        .put_item()
+        .table_name(&fleet.cloud.fixture.emergency.table_name)
+        .item("pk", AttributeValue::S("LOC#Sydney".into()))
+        .item("sk", AttributeValue::S("STATE".into()))
+        .item("emergencyType", AttributeValue::S("Fire Alarm".into()))
+        .send()
+        .await
+        .unwrap();
+    let event: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(switchboard_local::repo_root().join("events/check-emergency/sydney.json")).unwrap(),
+    )
+    .unwrap();
+    let lambda = switchboard_local::lambda_host::InvokeClient::new(fleet.cloud.fleet().unwrap().endpoint());
+    let error = lambda.invoke("check-emergency", &event).await.expect_err("a Lambda error");
+    let body: serde_json::Value = serde_json::from_str(error.split_once(": ").unwrap().1).unwrap();
+    assert_eq!(body["errorType"], "StoreError", "{error}");
+    assert_eq!(
+        body["errorMessage"],
+        "DynamoDB GetItem failed: stored item is malformed: location state without emergency"
+    );
+    // The failure's log line names the kind and the contact, to find it from a contact id.
+    let logged = fleet.logs().into_iter().find(|l| l.contains("flow function failed")).expect("a failure line");
+    assert!(
+        logged.contains(r#""kind":"StoreError""#)
+            && logged.contains(r#""contact_id":"7d1c9e2b-5a3f-4c8e-b0d2-6f4a1e9c3b01""#),
+        "{logged}"
+    );
+}

@@ -6,7 +6,7 @@
 
 use std::{collections::BTreeMap, collections::HashMap, future::Future};
 
-use lambda_runtime::{service_fn, LambdaEvent};
+use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use serde::{Deserialize, Serialize};
 
 use crate::deadline::Deadline;
@@ -121,34 +121,54 @@ impl FlowResult {
     }
 }
 
+/// A fault a flow function reports as a Lambda error. `kind` becomes the error's `errorType`: the
+/// word an operator searches the logs and metrics for (`StoreError`, `DependencyError`,
+/// `DeadlineExceeded`, …), where the runtime would otherwise print a Rust type path.
+pub trait FlowFault: std::error::Error {
+    fn kind(&self) -> &'static str;
+}
+
+impl FlowFault for crate::deadline::DeadlineExceeded {
+    fn kind(&self) -> &'static str {
+        "DeadlineExceeded"
+    }
+}
+
+/// The Lambda error for a fault: its kind as `errorType`, its message unchanged.
+pub fn diagnostic(fault: &dyn FlowFault) -> Diagnostic {
+    Diagnostic { error_type: fault.kind().to_owned(), error_message: fault.to_string() }
+}
+
 /// Runs a Connect flow function: parses each event leniently and answers with its [`FlowResult`].
 /// The handler gets the invocation's [`Deadline`] and, as a backstop, is stopped at it: Connect has
 /// given up by then, so an answer after it helps no one. An `Err` from the handler (or the deadline)
-/// becomes a Lambda error, which sends the flow down its Error branch.
+/// becomes a Lambda error named by its [`FlowFault::kind`], which sends the flow down its Error branch.
 pub async fn serve<H, Fut, E>(handler: H) -> Result<(), lambda_runtime::Error>
 where
     H: Fn(ContactFlowEvent, Deadline) -> Fut,
     Fut: Future<Output = Result<FlowResult, E>>,
-    E: std::error::Error + Send + Sync + 'static,
+    E: FlowFault + Send + Sync + 'static,
 {
     let handler = &handler;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<ContactFlowEvent>| async move {
         let deadline = Deadline::for_invocation(event.context.deadline);
+        // The contact id on the answer's log line ties it to the contact's flow logs in Connect.
+        let contact_id = event.payload.contact_id().unwrap_or_default().to_owned();
         // Boxed: the handler's future is deep (every call wrapped in the deadline), and nesting it
         // inside the runtime's own futures would exceed the compiler's type-layout depth limit.
         let answer = deadline.run("the handler", Box::pin(handler(event.payload, deadline))).await;
         match answer {
             Ok(Ok(result)) => {
-                tracing::info!(result = result.code(), "flow function answered");
+                tracing::info!(result = result.code(), contact_id, "flow function answered");
                 Ok(result)
             }
             Ok(Err(error)) => {
-                tracing::error!(error = %error, "flow function failed");
-                Err(lambda_runtime::Error::from(error))
+                tracing::error!(error = %error, kind = error.kind(), contact_id, "flow function failed");
+                Err(diagnostic(&error))
             }
             Err(late) => {
-                tracing::error!(error = %late, "flow function failed");
-                Err(lambda_runtime::Error::from(late))
+                tracing::error!(error = %late, kind = late.kind(), contact_id, "flow function failed");
+                Err(diagnostic(&late))
             }
         }
     }))

@@ -34,6 +34,18 @@ pub enum EmergencyError {
     Deadline(#[from] crate::deadline::DeadlineExceeded),
 }
 
+impl crate::connect::FlowFault for EmergencyError {
+    fn kind(&self) -> &'static str {
+        match self {
+            Self::Store(_) => "StoreError",
+            Self::Pinpoint { .. } => "DependencyError",
+            Self::Random(_) => "RandomSourceError",
+            Self::Contention { .. } => "ContentionError",
+            Self::Deadline(_) => "DeadlineExceeded",
+        }
+    }
+}
+
 /// Table keys, in one place (`specs/emergency.md`, "Data").
 pub mod keys {
     pub const STATE: &str = "STATE";

@@ -31,6 +31,15 @@ pub enum AssignIdError {
     Deadline(#[from] DeadlineExceeded),
 }
 
+impl crate::connect::FlowFault for AssignIdError {
+    fn kind(&self) -> &'static str {
+        match self {
+            Self::Store(_) => "StoreError",
+            Self::Deadline(_) => "DeadlineExceeded",
+        }
+    }
+}
+
 /// Tries of the linking transaction when it meets another write to the same session.
 const MAX_LINK_ATTEMPTS: u32 = 3;
 
