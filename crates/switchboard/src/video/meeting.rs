@@ -255,14 +255,10 @@ impl MeetingRecord {
     }
 
     pub fn from_item(item: &Item) -> Result<Self, ApiError> {
-        let malformed = |what: &str| ApiError::dependency(store::StoreError::malformed("GetItem", what));
-        let text = |name: &str| store::get_str(item, name).ok_or_else(|| malformed(name)).map(str::to_owned);
-        let chime: MeetingJson =
-            serde_json::from_str(&text("chimeMeetingData")?).map_err(|_| malformed("chimeMeetingData"))?;
         Ok(Self {
-            external_meeting_id: text("externalMeetingId")?,
-            owner_username: text("ownerUsername")?,
-            chime,
+            external_meeting_id: required_text(item, "externalMeetingId")?,
+            owner_username: required_text(item, "ownerUsername")?,
+            chime: stored_json(item, "chimeMeetingData")?,
             ended_at: store::get_str(item, "endedAt").map(str::to_owned),
         })
     }
@@ -298,16 +294,12 @@ impl AttendeeRecord {
     }
 
     pub fn from_item(item: &Item) -> Result<Self, ApiError> {
-        let malformed = |what: &str| ApiError::dependency(store::StoreError::malformed("GetItem", what));
-        let text = |name: &str| store::get_str(item, name).ok_or_else(|| malformed(name)).map(str::to_owned);
-        let chime: AttendeeJson =
-            serde_json::from_str(&text("chimeAttendeeData")?).map_err(|_| malformed("chimeAttendeeData"))?;
         Ok(Self {
-            name: text("attendeeName")?,
+            name: required_text(item, "attendeeName")?,
             email: store::get_str(item, "attendeeEmail").map(str::to_owned),
             is_owner: store::get_bool(item, "isOwner").unwrap_or(false),
-            chime_meeting_id: text("chimeMeetingId")?,
-            chime,
+            chime_meeting_id: required_text(item, "chimeMeetingId")?,
+            chime: stored_json(item, "chimeAttendeeData")?,
         })
     }
 }
@@ -359,6 +351,20 @@ pub async fn load_attendee(
 /// A random (v4) UUID: generated attendee ids, Chime request tokens.
 pub fn random_uuid() -> String {
     uuid::Uuid::new_v4().to_string()
+}
+
+/// A stored item without a field it must have is a fault of ours, not the caller's.
+fn malformed(what: &str) -> ApiError {
+    ApiError::dependency(store::StoreError::malformed("GetItem", what))
+}
+
+fn required_text(item: &Item, name: &str) -> Result<String, ApiError> {
+    store::get_str(item, name).map(str::to_owned).ok_or_else(|| malformed(name))
+}
+
+/// A Chime object stored as its JSON text.
+fn stored_json<T: serde::de::DeserializeOwned>(item: &Item, name: &str) -> Result<T, ApiError> {
+    serde_json::from_str(&required_text(item, name)?).map_err(|_| malformed(name))
 }
 
 fn json_text<T: Serialize>(value: &T) -> String {
