@@ -32,8 +32,6 @@ pub enum DesktopError {
     Asset(String),
     #[error("S3: {0}")]
     S3(String),
-    #[error("{0}")]
-    Io(#[from] std::io::Error),
 }
 
 fn read_bytes(path: &Path) -> Result<Vec<u8>, DesktopError> {
