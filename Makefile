@@ -38,7 +38,7 @@ $(CHECKOV_VENV)/.installed: tools/checkov-requirements.txt
 setup: $(VENV)/.installed $(CHECKOV_VENV)/.installed
 	@if command -v rustup >/dev/null; then rustup component add rustfmt clippy >/dev/null 2>&1 || true; fi
 
-dev: setup
+dev: setup desktop/node_modules/.package-lock.json
 	cargo build --workspace --all-targets
 	target/debug/switchboard-local up --runtime $(RUNTIME)
 
@@ -54,8 +54,11 @@ test: setup desktop-setup
 
 # The desktop pages' tests: Debian's chromium (driven by puppeteer-core, which downloads no browser) and
 # the npm packages pinned by desktop/package-lock.json. No install scripts: none of them needs one.
-desktop-setup:
+desktop-setup: desktop/node_modules/.package-lock.json
 	@command -v chromium >/dev/null || (apt-get update && apt-get install -y --no-install-recommends chromium)
+
+# The pages' npm packages (the local cloud serves Streams' bundle from there too); again when the lockfile changes.
+desktop/node_modules/.package-lock.json: desktop/package-lock.json
 	cd desktop && npm ci --ignore-scripts --no-audit --no-fund
 
 # Release binaries with the profile sam build uses (reused when up to date), then the figures.

@@ -215,7 +215,7 @@ impl Replicas {
             // Only public and IAM routes are raced here; the authorizer is the fleet's all the same.
             let authorizer = JwtAuthorizer {
                 issuer: format!("https://cognito-idp.{}.amazonaws.com/{pool}", cloud.fixture.region),
-                audience: cloud.user_pool.client_id.clone(),
+                audiences: vec![cloud.user_pool.client_id.clone()],
                 jwks_url: format!("{}/{pool}/.well-known/jwks.json", cloud.moto.endpoint()),
             };
             let listener = gateway::bind().await.unwrap();

@@ -12,11 +12,13 @@ use aws_sdk_dynamodb::{
 };
 
 use aws_sdk_cognitoidentityprovider::types::{
-    AttributeDataType, AttributeType, AuthFlowType, ExplicitAuthFlowsType, MessageActionType, SchemaAttributeType,
-    StringAttributeConstraintsType, UsernameAttributeType, VerifiedAttributeType,
+    AttributeDataType, AttributeType, AuthFlowType, ExplicitAuthFlowsType, MessageActionType, OAuthFlowType,
+    SchemaAttributeType, StringAttributeConstraintsType, TimeUnitsType, TokenValidityUnitsType, UsernameAttributeType,
+    VerifiedAttributeType,
 };
 
 use crate::{
+    desktop::{self, DesktopError, DesktopOptions, DesktopSite},
     emulator::{self, EmulatorHandle, LocalNumber},
     fixture::{Admin, Fixture},
     gateway::{self, Access, Cors, GatewayHandle, JwtAuthorizer, Route},
@@ -87,6 +89,13 @@ pub fn http_api_cors(allow_origins: Vec<String>) -> Cors {
 pub const CLIENT_READ_ATTRIBUTES: &[&str] = &["email", "email_verified", "name", "custom:connectUserId"];
 pub const CLIENT_WRITE_ATTRIBUTES: &[&str] = &["name"];
 
+/// The agent desktop's client (`DesktopUserPoolClient`): managed login with the authorization code
+/// grant, the scopes `agent.html` asks for, its page as the callback.
+pub const DESKTOP_CLIENT_SCOPES: &[&str] = &["openid", "email"];
+/// The desktop client's token lifetimes (spec: ID token 1 h, refresh token 12 h).
+pub const DESKTOP_ID_TOKEN_HOURS: i32 = 1;
+pub const DESKTOP_REFRESH_TOKEN_HOURS: i32 = 12;
+
 /// The Secrets Manager secret holding the PIN pepper (the template generates one per stack).
 pub const PIN_PEPPER_SECRET: &str = "switchboard/emergency/pin-pepper";
 
@@ -98,6 +107,8 @@ pub const FUNCTION_TIMEOUT: Duration = Duration::from_secs(8);
 pub struct UserPool {
     pub pool_id: String,
     pub client_id: String,
+    /// The agent desktop's public client (managed login); its callback is the local site's `agent.html`.
+    pub desktop_client_id: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -112,6 +123,8 @@ pub enum CloudError {
     Seed { what: String, detail: String },
     #[error("cannot list the functions in {path}: {source}")]
     Functions { path: String, source: std::io::Error },
+    #[error("the desktop site: {0}")]
+    Desktop(#[from] DesktopError),
 }
 
 /// The running local cloud. Dropping it stops everything it started.
@@ -125,6 +138,11 @@ pub struct LocalCloud {
     /// Bound at start so the functions can be given the HTTP API's URL; served by `start_gateway`.
     gateway_listener: Option<tokio::net::TcpListener>,
     pub gateway_addr: std::net::SocketAddr,
+    /// Bound at start so the desktop client's callback URL can name it; served by `start_desktop`.
+    desktop_listener: Option<tokio::net::TcpListener>,
+    pub desktop_addr: std::net::SocketAddr,
+    /// The desktop pages, once `start_desktop` ran.
+    pub desktop: Option<DesktopSite>,
 }
 
 impl LocalCloud {
@@ -134,9 +152,11 @@ impl LocalCloud {
         let emulator = emulator::start(fixture.clone(), ([127, 0, 0, 1], 0).into(), Some(moto.endpoint()))
             .await
             .map_err(CloudError::Emulator)?;
-        let user_pool = UserPool { pool_id: String::new(), client_id: String::new() };
+        let user_pool = UserPool { pool_id: String::new(), client_id: String::new(), desktop_client_id: String::new() };
         let gateway_listener = gateway::bind().await.map_err(CloudError::Emulator)?;
         let gateway_addr = gateway_listener.local_addr().map_err(CloudError::Emulator)?;
+        let desktop_listener = gateway::bind().await.map_err(CloudError::Emulator)?;
+        let desktop_addr = desktop_listener.local_addr().map_err(CloudError::Emulator)?;
         let mut cloud = Self {
             fixture,
             moto,
@@ -146,6 +166,9 @@ impl LocalCloud {
             gateway: None,
             gateway_listener: Some(gateway_listener),
             gateway_addr,
+            desktop_listener: Some(desktop_listener),
+            desktop_addr,
+            desktop: None,
         };
         cloud.seed().await?;
         cloud.user_pool = cloud.seed_user_pool().await?;
@@ -183,7 +206,8 @@ impl LocalCloud {
         let pool = &self.user_pool.pool_id;
         let authorizer = JwtAuthorizer {
             issuer: format!("https://cognito-idp.{}.amazonaws.com/{pool}", self.fixture.region),
-            audience: self.user_pool.client_id.clone(),
+            // The template's authorizer accepts both clients: the agent app's and the desktop's.
+            audiences: vec![self.user_pool.client_id.clone(), self.user_pool.desktop_client_id.clone()],
             jwks_url: format!("{}/{pool}/.well-known/jwks.json", self.moto.endpoint()),
         };
         let lambda = InvokeClient::new(lambda_endpoint);
@@ -203,6 +227,61 @@ impl LocalCloud {
         .map_err(CloudError::Emulator)?;
         self.gateway = Some(gateway);
         Ok(())
+    }
+
+    /// The desktop pages on the pre-bound site port: the bucket published from `desktop/` with
+    /// `config.json` for the local origins, the fake CCP, and the CloudFront stand-in reading
+    /// `options.template` (the HTTP API behind `/api/*` is this cloud's gateway).
+    pub async fn start_desktop(&mut self, options: DesktopOptions) -> Result<(), CloudError> {
+        let site_origin = format!("http://{}", self.desktop_addr);
+        let ccp_files = desktop::fake_ccp::FakeCcpFiles::load(&options.desktop)?;
+        let ccp_listener = gateway::bind().await.map_err(CloudError::Emulator)?;
+        let ccp = desktop::fake_ccp::serve(ccp_listener, ccp_files, std::slice::from_ref(&site_origin))
+            .await
+            .map_err(CloudError::Emulator)?;
+
+        let cognito_domain = self.emulator.endpoint();
+        let template = std::fs::read_to_string(&options.template)
+            .map_err(|source| DesktopError::Read { path: options.template.clone(), source })?;
+        let strip_api_path = options.desktop.join("cloudfront/strip-api.js");
+        let strip_api = std::fs::read_to_string(&strip_api_path)
+            .map_err(|source| DesktopError::Read { path: strip_api_path, source })?;
+        let origins = desktop::template::LocalOrigins {
+            connect_instance_url: ccp.origin(),
+            cognito_domain_url: cognito_domain.clone(),
+        };
+        let distribution = desktop::template::Distribution::from_template(&template, &origins, &strip_api)
+            .map_err(DesktopError::from)?;
+
+        let config =
+            desktop::config_json(&ccp, &cognito_domain, &self.user_pool.desktop_client_id, options.poll.as_ref());
+        let mut assets = desktop::publish::desktop_assets(&options.desktop)?;
+        let config_text = serde_json::to_vec_pretty(&config).map_err(|e| DesktopError::Asset(e.to_string()))?;
+        assets.push(desktop::publish::Asset::new("config.json", config_text)?);
+        let s3 = self.s3_client().await;
+        let bucket = self.fixture.desktop.bucket_name.clone();
+        let published = desktop::publish::publish(&s3, &bucket, &self.fixture.region, &assets).await?;
+
+        let listener = match self.desktop_listener.take() {
+            Some(listener) => listener,
+            None => return Err(CloudError::Seed { what: "desktop site".into(), detail: "already started".into() }),
+        };
+        let site = desktop::cloudfront::CloudFront {
+            distribution,
+            s3,
+            bucket: bucket.clone(),
+            api: format!("http://{}", self.gateway_addr),
+            http: reqwest::Client::new(),
+        };
+        let cloudfront = desktop::cloudfront::serve(listener, site).await.map_err(CloudError::Emulator)?;
+        self.desktop = Some(DesktopSite { cloudfront, ccp, bucket, config, published });
+        Ok(())
+    }
+
+    /// An S3 client for moto (path-style: moto's endpoint is an address, not a bucket domain).
+    pub async fn s3_client(&self) -> aws_sdk_s3::Client {
+        let sdk = self.sdk_config().await;
+        aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&sdk).force_path_style(true).build())
     }
 
     /// The `AWS_*` variables that point an SDK at this local cloud.
@@ -341,6 +420,7 @@ impl LocalCloud {
         }
         let client = client.send().await.map_err(|e| seed_error("user pool client", e))?;
         let client_id = client.user_pool_client().and_then(|c| c.client_id()).unwrap_or_default().to_owned();
+        let desktop_client_id = self.seed_desktop_client(&cognito, &pool_id).await?;
         for agent in &fixture.agents {
             let email = AttributeType::builder()
                 .name("email")
@@ -372,7 +452,61 @@ impl LocalCloud {
                 .await
                 .map_err(|e| seed_error("agent password", e))?;
         }
-        Ok(UserPool { pool_id, client_id })
+        Ok(UserPool { pool_id, client_id, desktop_client_id })
+    }
+
+    /// The desktop's public client, and the user pool domain that serves its managed login: created
+    /// through the emulator's Cognito front, which thereby becomes that domain.
+    async fn seed_desktop_client(
+        &self,
+        cognito: &aws_sdk_cognitoidentityprovider::Client,
+        pool_id: &str,
+    ) -> Result<String, CloudError> {
+        let fixture = &self.fixture.cognito;
+        let units = TokenValidityUnitsType::builder()
+            .id_token(TimeUnitsType::Hours)
+            .access_token(TimeUnitsType::Hours)
+            .refresh_token(TimeUnitsType::Hours)
+            .build();
+        let mut client = cognito
+            .create_user_pool_client()
+            .user_pool_id(pool_id)
+            .client_name(&fixture.desktop_client_name)
+            .generate_secret(false)
+            .allowed_o_auth_flows_user_pool_client(true)
+            .allowed_o_auth_flows(OAuthFlowType::Code)
+            .supported_identity_providers("COGNITO")
+            .callback_urls(format!("http://{}/agent.html", self.desktop_addr))
+            .explicit_auth_flows(ExplicitAuthFlowsType::AllowRefreshTokenAuth)
+            .id_token_validity(DESKTOP_ID_TOKEN_HOURS)
+            .access_token_validity(DESKTOP_ID_TOKEN_HOURS)
+            .refresh_token_validity(DESKTOP_REFRESH_TOKEN_HOURS)
+            .token_validity_units(units);
+        for scope in DESKTOP_CLIENT_SCOPES {
+            client = client.allowed_o_auth_scopes(*scope);
+        }
+        for attribute in CLIENT_READ_ATTRIBUTES {
+            client = client.read_attributes(*attribute);
+        }
+        for attribute in CLIENT_WRITE_ATTRIBUTES {
+            client = client.write_attributes(*attribute);
+        }
+        let client = client.send().await.map_err(|e| seed_error("desktop user pool client", e))?;
+        let client_id = client.user_pool_client().and_then(|c| c.client_id()).unwrap_or_default().to_owned();
+
+        let front = aws_sdk_cognitoidentityprovider::Client::from_conf(
+            aws_sdk_cognitoidentityprovider::config::Builder::from(&self.sdk_config().await)
+                .endpoint_url(self.emulator.endpoint())
+                .build(),
+        );
+        front
+            .create_user_pool_domain()
+            .user_pool_id(pool_id)
+            .domain(&fixture.domain_prefix)
+            .send()
+            .await
+            .map_err(|e| seed_error("user pool domain", e))?;
+        Ok(client_id)
     }
 
     /// The ID Contact keys from `local/keys/`: our private decryption keys as Secrets Manager

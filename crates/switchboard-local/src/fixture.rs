@@ -15,6 +15,14 @@ pub struct Fixture {
     pub cognito: CognitoFixture,
     pub video: VideoFixture,
     pub identity: IdentityFixture,
+    pub desktop: DesktopFixture,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DesktopFixture {
+    /// The bucket the desktop pages are published to (the template's `DesktopBucket`).
+    pub bucket_name: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -79,6 +87,10 @@ pub struct ConnectUser {
 pub struct CognitoFixture {
     pub user_pool_name: String,
     pub client_name: String,
+    /// The agent desktop's public client (managed login, authorization code + PKCE).
+    pub desktop_client_name: String,
+    /// The user pool domain's prefix; locally the domain is served by the emulator's Cognito front.
+    pub domain_prefix: String,
     pub agents: Vec<Agent>,
 }
 

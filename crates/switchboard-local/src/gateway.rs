@@ -164,7 +164,8 @@ fn insert_allow_origin(headers: &mut HeaderMap, allowed: &str) {
 #[derive(Debug, Clone)]
 pub struct JwtAuthorizer {
     pub issuer: String,
-    pub audience: String,
+    /// The app clients whose tokens are accepted (the template's `Audience` list).
+    pub audiences: Vec<String>,
     pub jwks_url: String,
 }
 
@@ -387,7 +388,7 @@ impl Gateway {
         let data = jsonwebtoken::decode::<serde_json::Map<String, Value>>(token, &key, &validation)
             .map_err(|e| format!("invalid token: {e}"))?;
         let client = data.claims.get("aud").or_else(|| data.claims.get("client_id")).and_then(Value::as_str);
-        if client != Some(self.authorizer.audience.as_str()) {
+        if !client.is_some_and(|client| self.authorizer.audiences.iter().any(|a| a == client)) {
             return Err("token for another client".into());
         }
         Ok(data.claims.iter().map(|(k, v)| (k.clone(), claim_string(v))).collect())

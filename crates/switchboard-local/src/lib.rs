@@ -9,12 +9,15 @@
 //! - [`gateway`]: the HTTP API in front of the HTTP functions, with the Cognito JWT authorizer.
 //! - [`flow`]: plays the contact flows in `contact-flows/` against the functions.
 //! - [`bench`]: cold start, latency and memory figures for every function (`make bench`).
+//! - [`desktop`]: the agent desktop pages on loopback origins: the bucket in moto, the CloudFront
+//!   stand-in with the template's response headers, the fake CCP (managed login is the emulator's).
 //! - [`cloud`]: starts, seeds and stops all of the above.
 //! - [`cloud_file`]: where `switchboard-local up` tells the other commands what is running.
 
 pub mod bench;
 pub mod cloud;
 pub mod cloud_file;
+pub mod desktop;
 pub mod emulator;
 pub mod fixture;
 pub mod flow;

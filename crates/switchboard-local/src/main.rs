@@ -20,6 +20,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use switchboard_local::{
     cloud::{self, LocalCloud},
     cloud_file::{CloudFile, CloudFileError},
+    desktop::DesktopOptions,
     emulator::Sms,
     fixture::Fixture,
     flow::{Call, CallInput, Channel, FlowLibrary, Runner, Services},
@@ -262,7 +263,7 @@ async fn bench(binaries: PathBuf, out: PathBuf, cold: usize, warm: usize) -> Com
 
 async fn up(runtime: Runtime, lambda_port: u16) -> CommandResult {
     let fixture = Fixture::load(&Fixture::default_path())?;
-    let (cloud, lambda_endpoint, _cargo_lambda) = match runtime {
+    let (mut cloud, lambda_endpoint, _cargo_lambda) = match runtime {
         Runtime::Host => {
             let cloud = LocalCloud::with_fleet(fixture, cloud::debug_binaries(), BTreeMap::new()).await?;
             let endpoint = cloud.fleet().map(|f| f.endpoint()).unwrap_or_default();
@@ -285,6 +286,11 @@ async fn up(runtime: Runtime, lambda_port: u16) -> CommandResult {
             cloud.start_gateway(format!("http://{addr}")).await?;
             (cloud, format!("http://{addr}"), Some(watch))
         }
+    };
+    // The pages need desktop/node_modules (`make dev` installs it); without them the rest still runs.
+    let desktop = match cloud.start_desktop(DesktopOptions::default()).await {
+        Ok(()) => desktop_pages(&cloud),
+        Err(error) => format!("Agent desktop pages: not started ({error}).\n"),
     };
     let file = CloudFile::describe(&cloud, lambda_endpoint);
     file.write()?;
@@ -321,6 +327,7 @@ Onboard (the token after this carries the Connect user id), then a video escalat
   curl -s -X DELETE {gateway}/meeting -H \"cognitoIdToken: $TOKEN\" -d '{{\"externalMeetingId\": \"demo-1\"}}'
 It answers CORS for {origins} (SWITCHBOARD_CORS_ORIGINS, comma-separated, changes that).
 
+{desktop}
 Ctrl-C stops everything.",
         moto = file.moto_endpoint,
         emulator = file.emulator_endpoint,
@@ -343,6 +350,27 @@ Ctrl-C stops everything.",
     CloudFile::remove();
     drop(cloud);
     Ok(ExitCode::SUCCESS)
+}
+
+/// What `up` prints about the desktop pages: their URLs, who can sign in, how to play the CCP.
+fn desktop_pages(cloud: &LocalCloud) -> String {
+    let Some(site) = &cloud.desktop else {
+        return String::new();
+    };
+    let pages: String = site.page_urls().iter().map(|(_, url)| format!("  {url}\n")).collect();
+    let agent = cloud.fixture.cognito.agents.first().map(|a| (a.email.as_str(), a.password.as_str()));
+    let (email, password) = agent.unwrap_or_default();
+    let alice_arn =
+        cloud.fixture.connect.users.first().map(|u| format!("{}/agent/{}", cloud.fixture.instance_arn(), u.id));
+    format!(
+        "Agent desktop pages, behind the CloudFront stand-in (sign in as {email} / {password}):
+{pages}The CCP in them is a fake one (Streams' handshake, no calls). To be the agent with a contact, in the
+CCP frame's console (its contact registered with `POST {emulator}/_local/contacts` for session_info):
+  fakeCcp.pushAgent({{agentARN: '{arn}', name: 'alice', contacts: [{{contactId: '<contact id>', state: 'connected'}}]}})
+",
+        emulator = cloud.emulator.endpoint(),
+        arn = alice_arn.unwrap_or_default(),
+    )
 }
 
 /// `invoke`: the function's debug binary, in the environment the fleet gives it, with one event.

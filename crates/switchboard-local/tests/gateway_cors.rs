@@ -40,7 +40,7 @@ impl Api {
         // Nothing serves the JWKS: a request without a token is refused before it is needed.
         let authorizer = JwtAuthorizer {
             issuer: "https://cognito-idp.ap-southeast-2.amazonaws.com/pool".into(),
-            audience: "client".into(),
+            audiences: vec!["client".into()],
             jwks_url: "http://127.0.0.1:9/jwks.json".into(),
         };
         let gateway = gateway::serve(

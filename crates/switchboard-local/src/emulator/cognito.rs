@@ -1,4 +1,5 @@
-//! Cognito user pools (awsJson 1.1, `POST /` with `X-Amz-Target`), fronting moto.
+//! Cognito user pools (awsJson 1.1, `POST /` with `X-Amz-Target`), fronting moto, and the user
+//! pool domain's managed login ([`managed_login`]), which moto does not have.
 
 use axum::{
     extract::State,
@@ -8,6 +9,10 @@ use axum::{
 use serde_json::{json, Value};
 
 use super::{aws_error, unknown_operation, Emulator};
+
+mod managed_login;
+
+pub(super) use managed_login::{authorize, error_page, login, login_page, token, ManagedLogin};
 
 pub(super) async fn json_protocol(
     State(state): State<Emulator>,
@@ -23,7 +28,32 @@ pub(super) async fn json_protocol(
             return *response;
         }
     }
-    forward_to_moto(&state, &headers, body).await
+    let domain_change = if target.ends_with(".CreateUserPoolDomain") {
+        Some(DomainChange::Created)
+    } else if target.ends_with(".DeleteUserPoolDomain") {
+        Some(DomainChange::Deleted)
+    } else {
+        None
+    };
+    let pool_id = domain_change
+        .and_then(|_| serde_json::from_slice::<Value>(&body).ok()?.get("UserPoolId")?.as_str().map(str::to_owned));
+    let response = forward_to_moto(&state, &headers, body).await;
+    // The domain is this origin: managed login serves the pool whose domain moto just created.
+    if let (Some(change), Some(pool_id), true) = (domain_change, pool_id, response.status().is_success()) {
+        if let Ok(mut managed_login) = state.managed_login.lock() {
+            match change {
+                DomainChange::Created => managed_login.serve_pool(pool_id),
+                DomainChange::Deleted => managed_login.stop_serving(&pool_id),
+            }
+        }
+    }
+    response
+}
+
+#[derive(Clone, Copy)]
+enum DomainChange {
+    Created,
+    Deleted,
 }
 
 /// Cognito refuses `UpdateUserAttributes` for any attribute outside the app client's write attributes.

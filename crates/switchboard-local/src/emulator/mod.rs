@@ -16,7 +16,9 @@
 //!   `DeleteMeeting`, in memory; the live meetings with their attendees are listed at
 //!   `GET /_local/meetings`, so tests can check that nothing is left behind.
 //! - [`cognito`]: user pools forwarded to moto, except that `UpdateUserAttributes` is refused for
-//!   attributes outside the app client's write attributes, as Cognito does and moto does not.
+//!   attributes outside the app client's write attributes, as Cognito does and moto does not; and
+//!   managed login (`/oauth2/authorize`, `/login`, `/oauth2/token`) for the pool whose domain was
+//!   created through it (`CreateUserPoolDomain`): this origin is that domain.
 //!
 //! Any other path or method answers the service's unknown-operation error at once, never a hang.
 
@@ -100,6 +102,9 @@ struct Emulator {
     /// moto, for STS identities and the Cognito operations we forward.
     moto: Option<String>,
     http: reqwest::Client,
+    /// Cognito in moto through the SDK (managed login's client checks and tokens).
+    cognito: Option<aws_sdk_cognitoidentityprovider::Client>,
+    managed_login: Arc<Mutex<cognito::ManagedLogin>>,
 }
 
 /// A running emulator on a loopback port; it stops with the tokio runtime that started it.
@@ -144,6 +149,16 @@ pub async fn start(fixture: Fixture, addr: SocketAddr, moto: Option<String>) -> 
     let outbox = Arc::new(Mutex::new(Vec::new()));
     let chats = Arc::new(Mutex::new(connect::ChatStore::default()));
     let meetings = Arc::new(Mutex::new(chime::MeetingStore::default()));
+    let moto_cognito = moto.as_deref().map(|endpoint| {
+        use aws_sdk_cognitoidentityprovider::config::{BehaviorVersion, Credentials, Region};
+        let config = aws_sdk_cognitoidentityprovider::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(fixture.region.clone()))
+            .credentials_provider(Credentials::new("testing", "testing", None, None, "switchboard-emulator"))
+            .endpoint_url(endpoint)
+            .build();
+        aws_sdk_cognitoidentityprovider::Client::from_conf(config)
+    });
     let state = Emulator {
         outbox: outbox.clone(),
         contacts: Arc::new(Mutex::new(std::collections::HashMap::new())),
@@ -153,6 +168,8 @@ pub async fn start(fixture: Fixture, addr: SocketAddr, moto: Option<String>) -> 
         fixture: Arc::new(fixture),
         moto,
         http: reqwest::Client::new(),
+        cognito: moto_cognito,
+        managed_login: Arc::new(Mutex::new(cognito::ManagedLogin::default())),
     };
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
@@ -186,6 +203,10 @@ fn router(state: Emulator) -> Router {
         .route("/_local/meetings", get(chime::read_meetings))
         .route("/_local/numbers", post(pinpoint::register_number))
         .route("/", post(cognito::json_protocol))
+        .route("/oauth2/authorize", get(cognito::authorize))
+        .route("/login", get(cognito::login_page).post(cognito::login))
+        .route("/oauth2/token", post(cognito::token))
+        .route("/error", get(cognito::error_page))
         .route("/_local/outbox", get(read_outbox).delete(clear_outbox))
         .fallback(unknown_operation)
         // A known path with another method is another operation (e.g. Chime's

@@ -21,13 +21,13 @@ export const FAST_POLL = { initialMs: 150, factor: 1.5, maxMs: 600 };
  * Returns { site, ccp, cognito, users, browser, page, problems, assertClean, screenshot }.
  */
 export async function setUp(t) {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`chromium not found at ${CHROMIUM}: install Debian's package (apt-get install -y chromium) or set CHROMIUM_PATH`);
-  }
+  const chrome = await launchChromium(t);
   const users = makeUsers();
   const ccp = await startCcp();
   const cognito = await startCognito({ users });
   const site = await startSite({ users, cognito, ccpOrigin: ccp.origin });
+  // Registered after chromium's clean-up, so the browser is closed before the servers.
+  t.after(() => Promise.all([site.close(), ccp.close(), cognito.close()]));
   ccp.approvedOrigins.push(site.origin); // the template's AWS::Connect::ApprovedOrigin
   site.config = {
     ccpUrl: ccp.ccpUrl,
@@ -37,7 +37,21 @@ export async function setUp(t) {
     locale: 'en',
     poll: FAST_POLL,
   };
+  // Chromium logs every non-2xx fetch answer as "Failed to load resource". The stub API's 4xx/5xx
+  // answers are the test's own script (403, 404, 401…): those lines are expected.
+  chrome.expectHttpErrorsFrom(`${site.origin}/api/`);
+  return { site, ccp, cognito, users, ...chrome };
+}
 
+/**
+ * Debian's chromium with a fresh profile and one page, closed after the test (also used by the
+ * local cloud's end-to-end tests in test/e2e). Returns { browser, page, problems,
+ * expectHttpErrorsFrom, assertClean, screenshot }.
+ */
+export async function launchChromium(t) {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`chromium not found at ${CHROMIUM}: install Debian's package (apt-get install -y chromium) or set CHROMIUM_PATH`);
+  }
   const profile = await mkdtemp(join(tmpdir(), 'desktop-chromium-'));
   const browser = await puppeteer.launch({
     executablePath: CHROMIUM,
@@ -46,15 +60,17 @@ export async function setUp(t) {
     // Root in a container has no user namespaces for chromium's sandbox; the pages are our own.
     args: ['--no-sandbox', '--no-first-run', '--no-default-browser-check', '--lang=en-US'],
   });
+  t.after(async () => {
+    await browser.close().catch(() => {});
+    await rm(profile, { recursive: true, force: true });
+  });
   const page = await browser.newPage();
   await page.setViewport({ width: 1200, height: 760 });
 
   const problems = [];
-  // Chromium logs every non-2xx fetch answer as "Failed to load resource". The stub API's 4xx/5xx
-  // answers are the test's own script (403, 404, 401…): those lines are expected; so are the
-  // answers of other endpoints a test scripts to fail (expectHttpErrorsFrom). Any other error,
-  // including a failed load of a page asset, is a problem.
-  const scripted = [`${site.origin}/api/`];
+  // Any console error is a problem, including a failed load of a page asset, except the
+  // "Failed to load resource" lines of the answers a test scripts to fail (expectHttpErrorsFrom).
+  const scripted = [];
   watch(page, problems, scripted);
   // CSP violations are reported as console errors by chromium too; this listener makes sure, in
   // every frame, and names the directive.
@@ -64,17 +80,7 @@ export async function setUp(t) {
     });
   });
 
-  t.after(async () => {
-    await browser.close().catch(() => {});
-    await Promise.all([site.close(), ccp.close(), cognito.close()]);
-    await rm(profile, { recursive: true, force: true });
-  });
-
   return {
-    site,
-    ccp,
-    cognito,
-    users,
     browser,
     page,
     problems,
