@@ -22,7 +22,7 @@ use rand::{rngs::StdRng, rngs::SysRng, RngExt, SeedableRng};
 use serde::Deserialize;
 use time::OffsetDateTime;
 
-use super::{is_email_address, set_connect_user_id::CONNECT_USER_ID_ATTRIBUTE};
+use super::{display_text, is_email_address, set_connect_user_id::CONNECT_USER_ID_ATTRIBUTE};
 use crate::{
     config::{ConfigError, Settings},
     http::{json_body, ApiError, Claims, Reply},
@@ -78,10 +78,7 @@ impl CreateAdhocRoute {
         if !is_email_address(email) {
             return Err(ApiError::bad_field("attendeeEmail", "not an email address"));
         }
-        let agent = body.route_to_agent_queue.trim();
-        if agent.is_empty() || agent.chars().count() > 256 {
-            return Err(ApiError::bad_field("routeToAgentQueue", "must be the agent's Connect username"));
-        }
+        let agent = display_text("routeToAgentQueue", &body.route_to_agent_queue)?;
 
         let mut rng = StdRng::try_from_rng(&mut SysRng).map_err(ApiError::dependency)?;
         let now = self.clock.now();

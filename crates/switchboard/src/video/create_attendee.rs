@@ -13,6 +13,7 @@ use aws_sdk_dynamodb::types::{ConditionCheck, Put, TransactWriteItem};
 use lambda_http::Request;
 use serde::Deserialize;
 
+use super::display_text;
 use super::meeting::{
     check_external_id, chime_client, chime_error, join_info, meeting_key, owned_meeting, AttendeeJson, AttendeeRecord,
 };
@@ -59,10 +60,7 @@ impl CreateAttendee {
         let username = claims.require("cognito:username")?;
         let body: CreateAttendeeBody = json_body(&request)?;
         check_external_id("attendeeExternalUserId", &body.attendee_external_user_id)?;
-        let name = body.attendee_name.trim();
-        if name.is_empty() || name.chars().count() > 256 {
-            return Err(ApiError::bad_field("attendeeName", "must be 1 to 256 characters"));
-        }
+        let name = display_text("attendeeName", &body.attendee_name)?;
         let now = self.clock.now();
         let meeting = owned_meeting(&self.dynamodb, &self.table, &body.external_meeting_id, username, now).await?;
         if meeting.ended_at.is_some() {

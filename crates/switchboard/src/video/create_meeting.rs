@@ -23,6 +23,7 @@ use super::meeting::{
     check_external_id, chime_client, chime_error, join_info, load_meeting, media_region, random_uuid, AttendeeJson,
     AttendeeRecord, MeetingJson, MeetingRecord, MEDIA_REGIONS,
 };
+use super::{display_text, MAX_TEXT};
 use crate::{
     config::{ConfigError, Settings},
     http::{json_body, ApiError, Claims, Reply},
@@ -32,8 +33,6 @@ use crate::{
 
 /// `CreateMeetingWithAttendees` takes at most this many attendees.
 const MAX_ATTENDEES: usize = 20;
-/// Names and titles are shown in rosters; anything longer is not a name.
-const MAX_TEXT: usize = 256;
 
 pub struct CreateMeeting {
     pub chime: aws_sdk_chimesdkmeetings::Client,
@@ -234,11 +233,7 @@ fn plan_attendees(requests: Vec<AttendeeRequest>, owner_email: Option<&str>) -> 
     for (i, request) in requests.into_iter().enumerate() {
         let is_owner = request.is_owner == Some(true);
         let field = |name: &str| format!("meetingAttendees[{i}].{name}");
-        let name = request.attendee_name.as_deref().map(str::trim).filter(|n| !n.is_empty());
-        let name = name.ok_or_else(|| ApiError::bad_field(&field("attendeeName"), "every attendee needs a name"))?;
-        if name.chars().count() > MAX_TEXT {
-            return Err(ApiError::bad_field(&field("attendeeName"), "longer than 256 characters"));
-        }
+        let name = display_text(&field("attendeeName"), request.attendee_name.as_deref().unwrap_or_default())?;
         let external_user_id = match request.external_user_id.filter(|id| !id.is_empty()) {
             Some(id) => id,
             None if is_owner => random_uuid(),

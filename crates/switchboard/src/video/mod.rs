@@ -62,6 +62,19 @@ pub fn is_email_address(text: &str) -> bool {
         && text.len() <= 254
 }
 
+/// The longest name, title or label the video routes accept: shown in rosters and chat windows.
+pub const MAX_TEXT: usize = 256;
+
+/// A name or label a person reads (an attendee's name, a chat display name): trimmed, 1 to
+/// [`MAX_TEXT`] characters, else a 400 naming `field`.
+pub fn display_text<'a>(field: &str, raw: &'a str) -> Result<&'a str, ApiError> {
+    let text = raw.trim();
+    if text.is_empty() || text.chars().count() > MAX_TEXT {
+        return Err(ApiError::bad_field(field, "must be 1 to 256 characters"));
+    }
+    Ok(text)
+}
+
 /// `VideoTable` keys.
 pub mod keys {
     pub fn user_cache(connect_user_id: &str) -> String {
@@ -98,6 +111,15 @@ mod tests {
         let long = format!("{}@b", "a".repeat(300));
         for bad in ["", "@b", "a@", "a@b@c", "a b@c", "a@b\u{a0}", "plain", long.as_str()] {
             assert!(!is_email_address(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn display_text_is_trimmed_and_1_to_256_characters() {
+        assert_eq!(display_text("f", "  Carol ").unwrap(), "Carol");
+        assert_eq!(display_text("f", &"é".repeat(256)).unwrap().chars().count(), 256);
+        for refused in ["", "   ", &"x".repeat(257)] {
+            assert_eq!(display_text("f", refused).unwrap_err().message, "f: must be 1 to 256 characters");
         }
     }
 

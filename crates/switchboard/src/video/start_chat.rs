@@ -21,7 +21,7 @@ use serde::Deserialize;
 
 use super::{
     adhoc_route::{redeem, release},
-    is_email_address,
+    display_text, is_email_address,
 };
 use crate::{
     config::{ConfigError, Settings},
@@ -96,10 +96,8 @@ impl StartChat {
         if !self.contact_flow_ids.iter().any(|allowed| allowed == flow_id) {
             return Err(ApiError::bad_field("ContactFlowId", "not a flow this API starts chats in"));
         }
-        let display_name = body.participant_details.display_name.trim().to_owned();
-        if display_name.is_empty() || display_name.chars().count() > 256 {
-            return Err(ApiError::bad_field("ParticipantDetails.DisplayName", "must be 1 to 256 characters"));
-        }
+        let display_name =
+            display_text("ParticipantDetails.DisplayName", &body.participant_details.display_name)?.to_owned();
         let mut attributes = body.attributes.unwrap_or_default();
         let email = attributes.get("customerEmailAddress").map(|e| e.trim().to_owned()).unwrap_or_default();
         if !is_email_address(&email) {
