@@ -103,14 +103,20 @@ impl Workload {
             return Err(format!("answered {code}, expected {}: {answer}", self.expected));
         }
         if let Some(expected) = self.expected_data {
-            let body = answer.get("body").and_then(Value::as_str).unwrap_or_default();
-            let data = serde_json::from_str::<Value>(body).ok().and_then(|b| b.get("data").map(Value::to_string));
+            let data = envelope_data(answer).ok().map(|d| d.to_string());
             if data.as_deref() != Some(expected) {
                 return Err(format!("answered {code} with data {}, expected {expected}", data.unwrap_or_default()));
             }
         }
         Ok(())
     }
+}
+
+/// The `data` of an HTTP function's success envelope (its proxy answer's JSON body).
+pub(crate) fn envelope_data(answer: &Value) -> Result<Value, String> {
+    let text = answer.get("body").and_then(Value::as_str).unwrap_or_default();
+    let body: Value = serde_json::from_str(text).map_err(|e| format!("not a JSON body: {e}"))?;
+    body.get("data").cloned().ok_or_else(|| format!("no data in {body}"))
 }
 
 /// What to measure: a function's binary.

@@ -14,7 +14,7 @@ use aws_sdk_cognitoidentityprovider::error::DisplayErrorContext;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::Value;
 
-use super::{workload, WORKLOADS};
+use super::{envelope_data, workload, WORKLOADS};
 use crate::{
     cloud::{self, LocalCloud},
     emulator::LocalNumber,
@@ -148,7 +148,7 @@ impl<'a> Setup<'a> {
             "start-chat" => {
                 // The chat redeems a fresh ad-hoc route for the customer: the whole path.
                 let answer = self.invoke("create-adhoc-route", self.event("create-adhoc-route")?).await?;
-                let route = http_data(&answer)?.to_string();
+                let route = envelope_data(&answer)?.to_string();
                 let mut event = self.event(function)?;
                 json_body_set(&mut event, "/Attributes/videoReferenceId", &route)?;
                 Ok(event)
@@ -402,13 +402,6 @@ fn query(event: &mut Value, pairs: &[(&str, &str)]) -> Result<(), String> {
     let map: serde_json::Map<String, Value> = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).into())).collect();
     event["queryStringParameters"] = Value::Object(map);
     Ok(())
-}
-
-/// The `data` of an HTTP function's success envelope.
-fn http_data(answer: &Value) -> Result<Value, String> {
-    let text = answer.get("body").and_then(Value::as_str).unwrap_or_default();
-    let body: Value = serde_json::from_str(text).map_err(|e| format!("not a JSON body: {e}"))?;
-    body.get("data").cloned().ok_or_else(|| format!("no data in {body}"))
 }
 
 /// A claim the sample event's JWT authorizer passes.
