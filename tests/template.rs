@@ -71,8 +71,23 @@ async fn every_sample_event_gets_a_well_formed_answer() {
     for function in function_names().unwrap() {
         for path in sample_events(&function) {
             let name = path.strip_prefix(repo_root()).unwrap_or(Path::new("")).display().to_string();
-            let event: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap())
+            let mut event: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap())
                 .unwrap_or_else(|e| panic!("{name}: {e}"));
+            if event.get("ResponseURL").is_some() {
+                // A custom resource answers CloudFormation at the ResponseURL: here, the emulator's.
+                let request_id =
+                    event["RequestId"].as_str().unwrap_or_else(|| panic!("{name}: no RequestId")).to_owned();
+                event["ResponseURL"] = fleet.cloud.emulator.custom_resource_response_url(&request_id).into();
+                lambda.invoke(&function, &event).await.unwrap_or_else(|e| panic!("{name}: {e}"));
+                let answers = fleet.cloud.emulator.custom_resource_responses();
+                let answer = answers.iter().rev().find(|a| a.request_id == request_id);
+                assert_custom_resource_answer(
+                    &name,
+                    &event,
+                    &answer.unwrap_or_else(|| panic!("{name}: no answer")).body,
+                );
+                continue;
+            }
             let answer = lambda.invoke(&function, &event).await.unwrap_or_else(|e| panic!("{name}: {e}"));
             if event.get("version").and_then(|v| v.as_str()) == Some("2.0") {
                 assert_http_envelope(&name, &answer);
@@ -80,6 +95,19 @@ async fn every_sample_event_gets_a_well_formed_answer() {
                 assert_flow_result(&name, &answer);
             }
         }
+    }
+}
+
+/// A custom resource answers SUCCESS, or FAILED with a reason, echoing the request's ids.
+fn assert_custom_resource_answer(name: &str, event: &serde_json::Value, answer: &serde_json::Value) {
+    for echoed in ["RequestId", "StackId", "LogicalResourceId"] {
+        assert_eq!(answer[echoed], event[echoed], "{name}: {echoed} in {answer}");
+    }
+    assert!(answer["PhysicalResourceId"].as_str().is_some_and(|id| !id.is_empty()), "{name}: {answer}");
+    match answer["Status"].as_str() {
+        Some("SUCCESS") => {}
+        Some("FAILED") => assert!(answer["Reason"].as_str().is_some_and(|r| !r.is_empty()), "{name}: {answer}"),
+        _ => panic!("{name}: no Status in {answer}"),
     }
 }
 

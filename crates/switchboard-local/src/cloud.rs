@@ -189,9 +189,9 @@ impl LocalCloud {
             .into_iter()
             .map(|name| FunctionSpec {
                 binary: binaries.join(&name),
+                timeout: function_timeout(&name),
                 name,
                 env: env.clone(),
-                timeout: FUNCTION_TIMEOUT,
             })
             .collect();
         let fleet = LambdaHost::start(specs, &cloud.fixture.region, &cloud.fixture.account_id).await?;
@@ -229,9 +229,12 @@ impl LocalCloud {
         Ok(())
     }
 
-    /// The desktop pages on the pre-bound site port: the bucket published from `desktop/` with
-    /// `config.json` for the local origins, the fake CCP, and the CloudFront stand-in reading
-    /// `options.template` (the HTTP API behind `/api/*` is this cloud's gateway).
+    /// The desktop pages on the pre-bound site port, deployed as the stack deploys them: the bucket
+    /// and a distribution made in moto, the layer's files built by `desktop/Makefile` (the target
+    /// `sam build` runs), and `publish-desktop` run as the `DesktopSite` custom resource's Create
+    /// with the local origins as its properties. Then the fake CCP and the CloudFront stand-in
+    /// reading `options.template` (the HTTP API behind `/api/*` is this cloud's gateway).
+    /// Needs the fleet (it runs `publish-desktop`).
     pub async fn start_desktop(&mut self, options: DesktopOptions) -> Result<(), CloudError> {
         let site_origin = format!("http://{}", self.desktop_addr);
         let ccp_files = desktop::fake_ccp::FakeCcpFiles::load(&options.desktop)?;
@@ -253,14 +256,26 @@ impl LocalCloud {
         let distribution = desktop::template::Distribution::from_template(&template, &origins, &strip_api)
             .map_err(DesktopError::from)?;
 
-        let config =
-            desktop::config_json(&ccp, &cognito_domain, &self.user_pool.desktop_client_id, options.poll.as_ref());
-        let mut assets = desktop::publish::desktop_assets(&options.desktop)?;
-        let config_text = serde_json::to_vec_pretty(&config).map_err(|e| DesktopError::Asset(e.to_string()))?;
-        assets.push(desktop::publish::Asset::new("config.json", config_text)?);
+        desktop::build_assets(&options.desktop, &self.desktop_assets_root())?;
         let s3 = self.s3_client().await;
         let bucket = self.fixture.desktop.bucket_name.clone();
-        let published = desktop::publish::publish(&s3, &bucket, &self.fixture.region, &assets).await?;
+        desktop::create_bucket(&s3, &bucket, &self.fixture.region).await?;
+        let cloudfront = aws_sdk_cloudfront::Client::new(&self.sdk_config().await);
+        let distribution_id = desktop::create_distribution(&cloudfront, &bucket).await?;
+        let properties = desktop::site_properties(
+            &bucket,
+            &distribution_id,
+            &ccp,
+            &cognito_domain,
+            &self.user_pool.desktop_client_id,
+            options.poll.as_ref(),
+        );
+        let answer =
+            self.custom_resource(desktop::PUBLISH_FUNCTION, "Create", desktop::SITE_RESOURCE, properties, None).await?;
+        if answer["Status"] != "SUCCESS" {
+            return Err(DesktopError::Publish(answer.to_string()).into());
+        }
+        let config = desktop::read_config(&s3, &bucket).await?;
 
         let listener = match self.desktop_listener.take() {
             Some(listener) => listener,
@@ -274,8 +289,53 @@ impl LocalCloud {
             http: reqwest::Client::new(),
         };
         let cloudfront = desktop::cloudfront::serve(listener, site).await.map_err(CloudError::Emulator)?;
-        self.desktop = Some(DesktopSite { cloudfront, ccp, bucket, config, published });
+        self.desktop = Some(DesktopSite { cloudfront, ccp, bucket, distribution_id, config, published: answer });
         Ok(())
+    }
+
+    /// Where `desktop/Makefile` builds the layer's files for this cloud (`…/desktop-site` is what
+    /// `publish-desktop` reads as `DESKTOP_ASSETS_DIR`, as from `/opt/desktop-site` in Lambda).
+    pub fn desktop_assets_root(&self) -> PathBuf {
+        crate::repo_root().join("target/desktop-assets").join(self.desktop_addr.port().to_string())
+    }
+
+    /// Delivers a CloudFormation custom-resource request to `function` as CloudFormation does (the
+    /// answer goes to a `ResponseURL`, here the emulator's) and returns the answer it PUT there.
+    /// `physical_id` is the resource's, for Update and Delete.
+    pub async fn custom_resource(
+        &self,
+        function: &str,
+        request_type: &str,
+        logical_id: &str,
+        properties: serde_json::Value,
+        physical_id: Option<(&str, serde_json::Value)>,
+    ) -> Result<serde_json::Value, CloudError> {
+        let fleet = self.fleet.as_ref().ok_or_else(|| CloudError::Seed {
+            what: format!("custom resource {logical_id}"),
+            detail: "the fleet is not running".into(),
+        })?;
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let event = custom_resource_event(
+            request_type,
+            logical_id,
+            &request_id,
+            &self.emulator.custom_resource_response_url(&request_id),
+            &self.fixture,
+            &fleet_function_arn(&self.fixture, function),
+            properties,
+            physical_id,
+        );
+        let lambda = InvokeClient::new(fleet.endpoint());
+        lambda.invoke(function, &event).await.map_err(|detail| CloudError::Seed {
+            what: format!("custom resource {logical_id} ({function})"),
+            detail,
+        })?;
+        let answers = self.emulator.custom_resource_responses();
+        let answer = answers.into_iter().rev().find(|a| a.request_id == request_id);
+        answer.map(|a| a.body).ok_or_else(|| CloudError::Seed {
+            what: format!("custom resource {logical_id} ({function})"),
+            detail: "the function answered nothing to the ResponseURL".into(),
+        })
     }
 
     /// An S3 client for moto (path-style: moto's endpoint is an address, not a bucket domain).
@@ -328,6 +388,7 @@ impl LocalCloud {
                     format!("secretsmanager:{}result-decryption", self.fixture.identity.key_prefix),
                 ),
                 ("RESULT_VERIFICATION_KEYS", format!("ssm:/{}plugin-signing", self.fixture.identity.key_prefix)),
+                ("DESKTOP_ASSETS_DIR", self.desktop_assets_root().join(desktop::ASSETS_SITE_DIR).display().to_string()),
                 ("RUST_LOG", "info".to_owned()),
             ]
             .into_iter()
@@ -666,6 +727,52 @@ pub async fn create_pk_sk_table(dynamodb: &aws_sdk_dynamodb::Client, table: &str
 }
 
 /// Every function crate in `functions/` (the directory name is the binary name).
+/// How long the local host lets `function` run: the template's timeout for the custom-resource
+/// function (FunctionTimeouts: PublishDesktop), Connect's limit for every other.
+pub fn function_timeout(function: &str) -> Duration {
+    match function {
+        desktop::PUBLISH_FUNCTION => Duration::from_secs(120),
+        _ => FUNCTION_TIMEOUT,
+    }
+}
+
+/// A function's ARN in the local account, as a `ServiceToken` names it.
+fn fleet_function_arn(fixture: &Fixture, function: &str) -> String {
+    format!("arn:aws:lambda:{}:{}:function:{function}", fixture.region, fixture.account_id)
+}
+
+/// A CloudFormation custom-resource request, as CloudFormation sends it.
+#[allow(clippy::too_many_arguments)]
+pub fn custom_resource_event(
+    request_type: &str,
+    logical_id: &str,
+    request_id: &str,
+    response_url: &str,
+    fixture: &Fixture,
+    service_token: &str,
+    mut properties: serde_json::Value,
+    physical_id: Option<(&str, serde_json::Value)>,
+) -> serde_json::Value {
+    properties["ServiceToken"] = serde_json::Value::String(service_token.to_owned());
+    let mut event = serde_json::json!({
+        "RequestType": request_type,
+        "ServiceToken": service_token,
+        "ResponseURL": response_url,
+        "StackId": format!("arn:aws:cloudformation:{}:{}:stack/switchboard-local/{}", fixture.region, fixture.account_id, fixture.account_id),
+        "RequestId": request_id,
+        "LogicalResourceId": logical_id,
+        "ResourceType": format!("Custom::{logical_id}"),
+        "ResourceProperties": properties,
+    });
+    if let Some((physical_id, old_properties)) = physical_id {
+        event["PhysicalResourceId"] = serde_json::Value::String(physical_id.to_owned());
+        if request_type == "Update" {
+            event["OldResourceProperties"] = old_properties;
+        }
+    }
+    event
+}
+
 pub fn function_names() -> Result<Vec<String>, CloudError> {
     let dir = crate::repo_root().join("functions");
     let entries =

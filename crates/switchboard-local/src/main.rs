@@ -21,7 +21,7 @@ use switchboard_local::{
     cloud::{self, LocalCloud},
     cloud_file::{CloudFile, CloudFileError},
     desktop::DesktopOptions,
-    emulator::Sms,
+    emulator::{self, Sms},
     fixture::Fixture,
     flow::{Call, CallInput, Channel, FlowLibrary, Runner, Services},
     lambda_host::{FunctionProcess, FunctionSpec},
@@ -418,14 +418,36 @@ async fn invoke(function: &str, event_file: &Path) -> CommandResult {
         }
     };
 
-    let spec = FunctionSpec { name: function.to_owned(), binary, env, timeout: cloud::FUNCTION_TIMEOUT };
+    // A custom-resource request answers CloudFormation at its ResponseURL: here, the emulator's sink.
+    let mut event: serde_json::Value = serde_json::from_slice(&event)?;
+    let emulator = env.get("AWS_ENDPOINT_URL_CONNECT").cloned().unwrap_or_default();
+    let custom_resource_request = event.get("ResponseURL").is_some().then(|| {
+        let request_id = event["RequestId"].as_str().unwrap_or("request").to_owned();
+        event["ResponseURL"] = format!("{emulator}/_local/custom-resource-responses/{request_id}").into();
+        request_id
+    });
+    let spec = FunctionSpec { name: function.to_owned(), binary, env, timeout: cloud::function_timeout(function) };
     let logs = Arc::new(Mutex::new(Vec::new()));
     let process = FunctionProcess::spawn(&spec, &region, &account_id, logs.clone()).await?;
-    let invocation = process.invoke(event.into()).await;
+    let invocation = process.invoke(serde_json::to_vec(&event)?.into()).await;
+    let custom_resource_answer = match custom_resource_request {
+        Some(request_id) => {
+            let answers: Vec<emulator::CustomResourceResponse> =
+                reqwest::get(format!("{emulator}/_local/custom-resource-responses")).await?.json().await?;
+            answers.into_iter().rev().find(|a| a.request_id == request_id).map(|a| a.body)
+        }
+        None => None,
+    };
     process.stop(Duration::from_secs(2)).await;
     drop(temporary);
     for line in logs.lock().map(|l| l.clone()).unwrap_or_default() {
         eprintln!("{}", line.line);
+    }
+    if let Some(answer) = custom_resource_answer {
+        eprintln!("{function} answered CloudFormation (the ResponseURL):");
+        println!("{}", serde_json::to_string_pretty(&answer)?);
+        let failed = answer["Status"] != "SUCCESS";
+        return Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS });
     }
     match invocation.result {
         Ok(answer) => {

@@ -1,13 +1,16 @@
-//! The desktop site in the local cloud, over HTTP: the bucket published into moto, the CloudFront
+//! The desktop site in the local cloud, over HTTP: the bucket published into moto by `publish-desktop`
+//! (run as the `DesktopSite` custom resource's Create), the CloudFront
 //! stand-in's behaviours (each page with its policy's headers, the local origins substituted; the
 //! API behind `/api/*` without its prefix), S3's answers through the Origin Access Control, and the
 //! fake CCP origin.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use reqwest::{header, StatusCode};
 use serde_json::Value;
 use switchboard_local::{
-    cloud::LocalCloud,
-    desktop::{self, publish, DesktopOptions},
+    cloud::{self, LocalCloud},
+    desktop::DesktopOptions,
     fixture::Fixture,
 };
 
@@ -21,16 +24,19 @@ fn header_of(response: &reqwest::Response, name: &str) -> String {
 
 #[tokio::test]
 async fn the_stand_in_serves_the_bucket_with_each_pages_headers_and_proxies_the_api() {
-    let mut cloud = LocalCloud::services(Fixture::load(&Fixture::default_path()).unwrap()).await.unwrap();
-    // No functions: the API's authorizer answers before any would run.
-    cloud.start_gateway("http://127.0.0.1:9".into()).await.unwrap();
+    let fixture = Fixture::load(&Fixture::default_path()).unwrap();
+    let mut cloud = LocalCloud::with_fleet(fixture, cloud::debug_binaries(), BTreeMap::new()).await.unwrap();
     cloud.start_desktop(DesktopOptions::default()).await.unwrap();
     let site = cloud.desktop.as_ref().unwrap();
     let origin = site.origin();
     let ccp = site.ccp.origin();
     let cognito = cloud.emulator.endpoint();
 
-    // Everything was put into the fresh bucket; publishing the same set again puts nothing.
+    // The fresh bucket holds the layer's files and config.json, nothing else from desktop/.
+    assert_eq!(site.published["Status"], "SUCCESS", "{}", site.published);
+    let s3 = cloud.s3_client().await;
+    let listed = s3.list_objects_v2().bucket(&site.bucket).send().await.unwrap();
+    let keys: BTreeSet<&str> = listed.contents().iter().filter_map(|o| o.key()).collect();
     for key in [
         "agent.html",
         "audio-only.html",
@@ -38,17 +44,16 @@ async fn the_stand_in_serves_the_bucket_with_each_pages_headers_and_proxies_the_
         "js/agent.js",
         "i18n/en.json",
         "config.json",
-        publish::STREAMS_KEY,
+        "vendor/connect-streams-min.js",
     ] {
-        assert!(site.published.put.iter().any(|k| k == key), "{key} not published: {:?}", site.published.put);
+        assert!(keys.contains(key), "{key} not published: {keys:?}");
     }
-    assert!(site.published.put.iter().all(|k| !k.starts_with("test/") && !k.contains("node_modules")));
-    let s3 = cloud.s3_client().await;
-    let mut assets = publish::desktop_assets(&desktop::desktop_dir()).unwrap();
-    assets.push(publish::Asset::new("config.json", serde_json::to_vec_pretty(&site.config).unwrap()).unwrap());
-    s3.put_object().bucket(&site.bucket).key("old.html").body(b"stale".to_vec().into()).send().await.unwrap();
-    let again = publish::publish(&s3, &site.bucket, &cloud.fixture.region, &assets).await.unwrap();
-    assert_eq!(again, publish::Published { put: vec![], deleted: vec!["old.html".into()] });
+    assert!(
+        keys.iter().all(|k| !k.starts_with("test/") && !k.contains("node_modules") && !k.ends_with(".md")),
+        "{keys:?}"
+    );
+    let put: usize = site.published["Data"]["ObjectsPut"].as_str().unwrap().parse().unwrap();
+    assert_eq!(put + 1, keys.len(), "every object but the publish state was put: {keys:?}");
 
     // Each page has its own policy; the stack's origins are the local ones.
     let agent = get(&format!("{origin}/agent.html")).await;

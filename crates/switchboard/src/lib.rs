@@ -8,7 +8,9 @@ pub mod aws;
 pub mod config;
 pub mod connect;
 pub mod connect_api;
+pub mod custom_resource;
 pub mod deadline;
+pub mod desktop;
 pub mod emergency;
 pub mod http;
 pub mod identity;
@@ -24,7 +26,7 @@ mod tests {
     /// helper two contexts need moves to the kernel.
     #[test]
     fn contexts_import_only_the_kernel() {
-        const CONTEXTS: &[&str] = &["emergency", "identity", "video"];
+        const CONTEXTS: &[&str] = &["desktop", "emergency", "identity", "video"];
         let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
         for context in CONTEXTS {
             let mut files = vec![src.join(context)];

@@ -19,6 +19,7 @@
 //!   attributes outside the app client's write attributes, as Cognito does and moto does not; and
 //!   managed login (`/oauth2/authorize`, `/login`, `/oauth2/token`) for the pool whose domain was
 //!   created through it (`CreateUserPoolDomain`): this origin is that domain.
+//! - [`cloudformation`]: the `ResponseURL` custom-resource functions answer to, recording each answer.
 //!
 //! Any other path or method answers the service's unknown-operation error at once, never a hang.
 
@@ -40,11 +41,13 @@ use serde_json::{json, Value};
 use crate::fixture::{Fixture, NumberInfo};
 
 mod chime;
+mod cloudformation;
 mod cognito;
 mod connect;
 mod pinpoint;
 
 pub use chime::{LocalAttendee, LocalMeeting};
+pub use cloudformation::CustomResourceResponse;
 pub use connect::{LocalChat, LocalChatMessage};
 
 /// One SMS the emulator "delivered".
@@ -97,6 +100,8 @@ struct Emulator {
     chats: Arc<Mutex<connect::ChatStore>>,
     /// Chime SDK meetings and their attendees.
     meetings: Arc<Mutex<chime::MeetingStore>>,
+    /// Answers PUT to custom resources' `ResponseURL`s.
+    custom_resource_responses: Arc<Mutex<Vec<CustomResourceResponse>>>,
     /// The fixture's numbers, then the registered ones.
     numbers: Arc<Mutex<std::collections::BTreeMap<String, NumberInfo>>>,
     /// moto, for STS identities and the Cognito operations we forward.
@@ -113,6 +118,7 @@ pub struct EmulatorHandle {
     outbox: Arc<Mutex<Vec<Sms>>>,
     chats: Arc<Mutex<connect::ChatStore>>,
     meetings: Arc<Mutex<chime::MeetingStore>>,
+    custom_resource_responses: Arc<Mutex<Vec<CustomResourceResponse>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -135,6 +141,16 @@ impl EmulatorHandle {
     pub fn meetings(&self) -> Vec<LocalMeeting> {
         self.meetings.lock().map(|m| m.list()).unwrap_or_default()
     }
+
+    /// The URL a custom-resource event names as its `ResponseURL`, for request `request_id`.
+    pub fn custom_resource_response_url(&self, request_id: &str) -> String {
+        format!("{}/_local/custom-resource-responses/{request_id}", self.endpoint())
+    }
+
+    /// Every custom-resource answer delivered so far, oldest first.
+    pub fn custom_resource_responses(&self) -> Vec<CustomResourceResponse> {
+        self.custom_resource_responses.lock().map(|r| r.clone()).unwrap_or_default()
+    }
 }
 
 impl Drop for EmulatorHandle {
@@ -149,6 +165,7 @@ pub async fn start(fixture: Fixture, addr: SocketAddr, moto: Option<String>) -> 
     let outbox = Arc::new(Mutex::new(Vec::new()));
     let chats = Arc::new(Mutex::new(connect::ChatStore::default()));
     let meetings = Arc::new(Mutex::new(chime::MeetingStore::default()));
+    let custom_resource_responses = Arc::new(Mutex::new(Vec::new()));
     let moto_cognito = moto.as_deref().map(|endpoint| {
         use aws_sdk_cognitoidentityprovider::config::{BehaviorVersion, Credentials, Region};
         let config = aws_sdk_cognitoidentityprovider::Config::builder()
@@ -164,6 +181,7 @@ pub async fn start(fixture: Fixture, addr: SocketAddr, moto: Option<String>) -> 
         contacts: Arc::new(Mutex::new(std::collections::HashMap::new())),
         chats: chats.clone(),
         meetings: meetings.clone(),
+        custom_resource_responses: custom_resource_responses.clone(),
         numbers: Arc::new(Mutex::new(fixture.pinpoint.numbers.clone())),
         fixture: Arc::new(fixture),
         moto,
@@ -179,7 +197,7 @@ pub async fn start(fixture: Fixture, addr: SocketAddr, moto: Option<String>) -> 
             tracing::error!(%error, "emulator stopped");
         }
     });
-    Ok(EmulatorHandle { addr, outbox, chats, meetings, task })
+    Ok(EmulatorHandle { addr, outbox, chats, meetings, custom_resource_responses, task })
 }
 
 fn router(state: Emulator) -> Router {
@@ -202,6 +220,8 @@ fn router(state: Emulator) -> Router {
         .route("/_local/chats", get(connect::read_chats))
         .route("/_local/meetings", get(chime::read_meetings))
         .route("/_local/numbers", post(pinpoint::register_number))
+        .route("/_local/custom-resource-responses", get(cloudformation::list))
+        .route("/_local/custom-resource-responses/{request_id}", put(cloudformation::receive))
         .route("/", post(cognito::json_protocol))
         .route("/oauth2/authorize", get(cognito::authorize))
         .route("/login", get(cognito::login_page).post(cognito::login))

@@ -1,0 +1,12 @@
+//! `publish-desktop`: see `switchboard::desktop::publish_desktop` for the behaviour.
+
+use switchboard::{aws, config, custom_resource, desktop::PublishDesktop, telemetry};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    telemetry::init();
+    let sdk = aws::load(aws::http_timeouts()).await;
+    let function =
+        PublishDesktop::from_env(&sdk, &config::Settings(&config::ProcessEnv)).map_err(config::startup_failed)?;
+    custom_resource::serve(|request, envelopes| function.handle(request, envelopes)).await
+}
