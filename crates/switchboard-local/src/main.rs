@@ -114,6 +114,10 @@ enum Command {
         /// Warm invocations per function.
         #[arg(long, default_value_t = 200)]
         warm: usize,
+        /// Measure only these functions (and the floor, always, in the same run) and replace their
+        /// rows in an existing results.json; the others keep the figures of the run that made them.
+        #[arg(long, value_delimiter = ',')]
+        only: Vec<String>,
     },
 }
 
@@ -184,7 +188,7 @@ async fn run(command: Command) -> CommandResult {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Bench { binaries, out, cold, warm } => bench(binaries, out, cold, warm).await,
+        Command::Bench { binaries, out, cold, warm, only } => bench(binaries, out, cold, warm, only).await,
         Command::SignIn { email, password } => {
             let file = CloudFile::read()?;
             let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
@@ -221,7 +225,7 @@ async fn run(command: Command) -> CommandResult {
     }
 }
 
-async fn bench(binaries: PathBuf, out: PathBuf, cold: usize, warm: usize) -> CommandResult {
+async fn bench(binaries: PathBuf, out: PathBuf, cold: usize, warm: usize, only: Vec<String>) -> CommandResult {
     use switchboard_local::bench::{self, Plan, Report, Setup, Subject};
     // The fleet (from the same binaries) serves the setups' invocations; each measured function runs
     // in processes of its own.
@@ -235,7 +239,11 @@ async fn bench(binaries: PathBuf, out: PathBuf, cold: usize, warm: usize) -> Com
         account_id: cloud.fixture.account_id.clone(),
     };
     let mut setup = Setup::new(&cloud).await?;
-    let names = cloud::function_names()?.into_iter().chain(["bench-floor".to_owned()]);
+    let all = cloud::function_names()?;
+    if let Some(unknown) = only.iter().find(|name| !all.contains(name)) {
+        return Err(format!("--only {unknown}: no such function").into());
+    }
+    let names = all.into_iter().filter(|name| only.is_empty() || only.contains(name)).chain(["bench-floor".to_owned()]);
     let subjects: Vec<Subject> = names.map(|name| Subject { binary: binaries.join(&name), name }).collect();
 
     let mut functions = Vec::new();
@@ -245,6 +253,21 @@ async fn bench(binaries: PathBuf, out: PathBuf, cold: usize, warm: usize) -> Com
     }
     // `target/release` or `target/debug`: a debug run must not pass for the release figures.
     let profile = binaries.file_name().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
+    if !only.is_empty() {
+        // The rows not measured now stay as the earlier run left them (same profile and run counts).
+        let earlier: Report = serde_json::from_str(&std::fs::read_to_string(out.join("results.json"))?)?;
+        if earlier.profile != profile || earlier.cold_runs != cold || earlier.warm_runs != warm {
+            return Err(format!(
+                "--only merges into a run of the same profile and counts ({}, {} cold, {} warm)",
+                earlier.profile, earlier.cold_runs, earlier.warm_runs
+            )
+            .into());
+        }
+        let measured: Vec<String> = functions.iter().map(|f| f.function.clone()).collect();
+        let kept = earlier.functions.into_iter().filter(|f| !measured.contains(&f.function));
+        functions.extend(kept);
+        functions.sort_by(|a, b| (a.function == "bench-floor").cmp(&(b.function == "bench-floor")).then(a.function.cmp(&b.function)));
+    }
     let report = Report {
         profile,
         target: format!("{}-{}", std::env::consts::ARCH, std::env::consts::OS),

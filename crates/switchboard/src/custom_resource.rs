@@ -6,7 +6,8 @@
 //! property that does not parse (the reason names it), and running out of time (the handler is
 //! stopped with enough of the invocation left to answer). Only an event that carries no `ResponseURL`
 //! or an answer that cannot be delivered is a Lambda error; Lambda then retries the event, which
-//! handlers make safe by being idempotent (DESIGN.md, event functions).
+//! handlers make safe by being idempotent (DESIGN.md, event functions). The delivered answer is
+//! also the invocation's result, for direct invokes.
 //!
 //! A `Delete` whose properties do not parse answers `SUCCESS`: a resource whose `Create` failed on
 //! those same properties made nothing, and a `FAILED` delete would leave the stack stuck in
@@ -270,7 +271,8 @@ where
         match deliver(http, &envelopes.response_url, &response).await {
             Ok(()) => {
                 tracing::info!(status, request = kind, logical_id, "custom resource answered");
-                Ok(Value::Null)
+                // CloudFormation ignores it; a direct invoke (or the bench) reads the answer here.
+                serde_json::to_value(&response).map_err(|e| undelivered("AnswerUnencodable", e.to_string()))
             }
             Err(error) => {
                 tracing::error!(error = %error, status, request = kind, logical_id, "custom resource answer not delivered");

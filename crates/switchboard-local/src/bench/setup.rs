@@ -36,6 +36,8 @@ pub struct Setup<'a> {
     admins: u32,
     /// Whether the location `check-emergency` reads has been set.
     location_set: bool,
+    /// The distribution of the published desktop site, once `publish-desktop`'s setup made it.
+    desktop_distribution: Option<String>,
 }
 
 /// What `start-session` handed out: the code the caller keys and the one the plugin posts to.
@@ -69,6 +71,7 @@ impl<'a> Setup<'a> {
             events,
             admins: 0,
             location_set: false,
+            desktop_distribution: None,
         })
     }
 
@@ -153,6 +156,19 @@ impl<'a> Setup<'a> {
                 json_body_set(&mut event, "/Attributes/videoReferenceId", &route)?;
                 Ok(event)
             }
+            "publish-desktop" => {
+                // A stack update that leaves the site as it is (the common redeploy): every object
+                // listed and compared, nothing put, nothing invalidated. Published once beforehand.
+                let distribution = match &self.desktop_distribution {
+                    Some(distribution) => distribution.clone(),
+                    None => {
+                        let distribution = self.published_desktop_site().await?;
+                        self.desktop_distribution = Some(distribution.clone());
+                        distribution
+                    }
+                };
+                self.custom_resource_event(function, &distribution)
+            }
             // No state of their own: every invocation does the same work.
             "start-session" | "ccp-login" | "create-adhoc-route" | "bench-floor" => self.event(function),
             other => Err(format!("no setup for {other}: add one in bench/setup.rs")),
@@ -205,6 +221,48 @@ impl<'a> Setup<'a> {
         let expected = workload(function).ok_or_else(|| format!("{function} has no workload"))?;
         expected.check(&answer).map_err(|problem| format!("{function} {problem}"))?;
         Ok(answer)
+    }
+
+    /// The desktop bucket and a distribution in moto, the layer's files built, and the site
+    /// published by a `DesktopSite` Create through the fleet; returns the distribution id.
+    async fn published_desktop_site(&self) -> Result<String, String> {
+        let cloud = self.cloud;
+        let desktop = crate::desktop::desktop_dir();
+        crate::desktop::build_assets(&desktop, &cloud.desktop_assets_root()).map_err(|e| e.to_string())?;
+        let s3 = cloud.s3_client().await;
+        let bucket = &cloud.fixture.desktop.bucket_name;
+        crate::desktop::create_bucket(&s3, bucket, &cloud.fixture.region).await.map_err(|e| e.to_string())?;
+        let cloudfront = aws_sdk_cloudfront::Client::new(&cloud.sdk_config().await);
+        let distribution = crate::desktop::create_distribution(&cloudfront, bucket).await.map_err(|e| e.to_string())?;
+        let create = self.custom_resource_event("publish-desktop", &distribution)?;
+        let answer = cloud
+            .custom_resource(
+                crate::desktop::PUBLISH_FUNCTION,
+                "Create",
+                crate::desktop::SITE_RESOURCE,
+                create["ResourceProperties"].clone(),
+                None,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        if answer["Status"] != "SUCCESS" {
+            return Err(format!("publishing the desktop site: {answer}"));
+        }
+        Ok(distribution)
+    }
+
+    /// `function`'s custom-resource sample event for the local desktop bucket and `distribution`,
+    /// answering at the emulator under a fresh request id.
+    fn custom_resource_event(&self, function: &str, distribution: &str) -> Result<Value, String> {
+        let mut event = self.event(function)?;
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let bucket = self.cloud.fixture.desktop.bucket_name.clone();
+        set(&mut event, "/RequestId", request_id.as_str())?;
+        set(&mut event, "/ResponseURL", self.cloud.emulator.custom_resource_response_url(&request_id).as_str())?;
+        set(&mut event, "/PhysicalResourceId", bucket.as_str())?;
+        set(&mut event, "/ResourceProperties/Bucket", bucket.as_str())?;
+        set(&mut event, "/ResourceProperties/DistributionId", distribution)?;
+        Ok(event)
     }
 
     fn event(&self, function: &str) -> Result<Value, String> {
