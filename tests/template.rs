@@ -231,13 +231,22 @@ fn the_local_gateway_routes_are_the_templates_routes() {
 fn the_app_client_cannot_write_the_connect_user_id_locally_or_in_the_template() {
     use switchboard_local::cloud::{CLIENT_READ_ATTRIBUTES, CLIENT_WRITE_ATTRIBUTES};
     let template = std::fs::read_to_string(repo_root().join("template.yaml")).unwrap();
-    let list = |key: &str| -> Vec<String> {
-        let line = template.lines().find(|l| l.trim_start().starts_with(key)).unwrap_or_else(|| panic!("no {key}"));
-        let inner = line.split('[').nth(1).and_then(|r| r.split(']').next()).unwrap_or_default();
-        inner.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect()
+    // Every client of the pool: AgentUserPoolClient and, with the desktop, DesktopUserPoolClient.
+    let lists = |key: &str| -> Vec<Vec<String>> {
+        let lines: Vec<&str> = template.lines().filter(|l| l.trim_start().starts_with(key)).collect();
+        assert_eq!(lines.len(), 2, "{key} of the agent-app's and the desktop's clients");
+        let list = |line: &str| -> Vec<String> {
+            let inner = line.split('[').nth(1).and_then(|r| r.split(']').next()).unwrap_or_default();
+            inner.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect()
+        };
+        lines.into_iter().map(list).collect()
     };
-    assert_eq!(list("WriteAttributes:"), CLIENT_WRITE_ATTRIBUTES);
-    assert_eq!(list("ReadAttributes:"), CLIENT_READ_ATTRIBUTES);
+    for list in lists("WriteAttributes:") {
+        assert_eq!(list, CLIENT_WRITE_ATTRIBUTES);
+    }
+    for list in lists("ReadAttributes:") {
+        assert_eq!(list, CLIENT_READ_ATTRIBUTES);
+    }
     assert!(!CLIENT_WRITE_ATTRIBUTES.contains(&"custom:connectUserId"));
     assert!(template.contains("IdentitySource: $request.header.cognitoIdToken"));
 }
@@ -584,9 +593,20 @@ fn with_an_alarm_topic_every_function_and_api_has_its_alarms_and_without_one_non
     assert_eq!(template["Parameters"]["AlarmTopicArn"]["Default"], "");
     let has_topic = json!({"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmTopicArn"}, ""]}]});
     assert_eq!(template["Conditions"]["HasAlarmTopic"], has_topic);
+    // The desktop's alarms also need the desktop (DesktopAlarms: both conditions).
+    let desktop_alarms = json!({"Fn::And": [{"Condition": "DesktopEnabled"}, {"Condition": "HasAlarmTopic"}]});
+    assert_eq!(template["Conditions"]["DesktopAlarms"], desktop_alarms);
+    let conditional_functions: Vec<Value> = resources(&template, "AWS::Serverless::Function")
+        .into_iter()
+        .filter(|(_, f)| f["Condition"] == "DesktopEnabled")
+        .map(|(id, _)| json!({"Ref": id}))
+        .collect();
+    assert_eq!(conditional_functions, [json!({"Ref": "PublishDesktopFunction"})]);
     let alarms = resources(&template, "AWS::CloudWatch::Alarm");
     for (id, alarm) in &alarms {
-        assert_eq!(alarm["Condition"], "HasAlarmTopic", "{id} would exist without a topic");
+        let on_desktop = watched(alarm).iter().any(|(_, d)| conditional_functions.contains(d));
+        let condition = if on_desktop { "DesktopAlarms" } else { "HasAlarmTopic" };
+        assert_eq!(alarm["Condition"], condition, "{id} would exist without a topic (or without its function)");
         for actions in ["AlarmActions", "OKActions"] {
             assert_eq!(alarm["Properties"][actions], json!([{"Ref": "AlarmTopicArn"}]), "{id}: {actions}");
         }
@@ -624,22 +644,48 @@ fn with_an_alarm_topic_every_function_and_api_has_its_alarms_and_without_one_non
     }
 }
 
-#[test]
-fn the_template_lints_clean_with_and_without_an_alarm_topic() {
-    let template = std::fs::read_to_string(repo_root().join("template.yaml")).unwrap();
-    let without = "  AlarmTopicArn:\n    Type: String\n    Default: ''\n";
-    assert!(template.contains(without), "AlarmTopicArn defaults to empty");
-    let with =
-        "  AlarmTopicArn:\n    Type: String\n    Default: arn:aws:sns:us-east-1:123456789012:switchboard-alarms\n";
-    let dir = std::env::temp_dir().join(format!("switchboard-alarms-on-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let alarms_on = dir.join("template.yaml");
-    std::fs::write(&alarms_on, template.replace(without, with)).unwrap();
-    for path in [repo_root().join("template.yaml"), alarms_on] {
-        let output = std::process::Command::new(repo_root().join(".venv/bin/cfn-lint")).arg(&path).output().unwrap();
-        let report = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-        assert!(output.status.success(), "cfn-lint {}:\n{report}", path.display());
+/// template.yaml with some parameters' defaults replaced (`Name: Default`), as a deploy would set them.
+fn with_defaults(template: &str, defaults: &[(&str, &str, &str)]) -> String {
+    let mut text = template.to_owned();
+    for (name, old, new) in defaults {
+        let from = format!("\n  {name}:\n    Type: String\n    Default: {old}\n");
+        assert_eq!(text.matches(&from).count(), 1, "{name} defaults to {old}");
+        text = text.replace(&from, &format!("\n  {name}:\n    Type: String\n    Default: {new}\n"));
     }
+    text
+}
+
+/// What turns the desktop on: DesktopEnabled and the parameters its Rules require.
+const DESKTOP_ON: &[(&str, &str, &str)] = &[
+    ("DesktopEnabled", "'false'", "'true'"),
+    ("DesktopDomainName", "''", "agents.example.com"),
+    (
+        "DesktopCertificateArn",
+        "''",
+        "arn:aws:acm:us-east-1:123456789012:certificate/0b1e2a3c-4d5e-4f60-8a7b-9c0d1e2f3a4b",
+    ),
+    ("CognitoDomainPrefix", "''", "switchboard-agents"),
+    ("ConnectInstanceUrl", "''", "https://example.my.connect.aws"),
+];
+const ALARMS_ON: &[(&str, &str, &str)] =
+    &[("AlarmTopicArn", "''", "arn:aws:sns:us-east-1:123456789012:switchboard-alarms")];
+
+#[test]
+fn the_template_lints_clean_with_and_without_an_alarm_topic_and_the_desktop() {
+    let template = std::fs::read_to_string(repo_root().join("template.yaml")).unwrap();
+    let dir = std::env::temp_dir().join(format!("switchboard-lint-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let both: Vec<_> = DESKTOP_ON.iter().chain(ALARMS_ON).copied().collect();
+    let mut paths = vec![repo_root().join("template.yaml")];
+    for (name, defaults) in [("alarms-on", ALARMS_ON), ("desktop-on", DESKTOP_ON), ("desktop-and-alarms-on", &both)] {
+        let path = dir.join(format!("{name}.yaml"));
+        std::fs::write(&path, with_defaults(&template, defaults)).unwrap();
+        paths.push(path);
+    }
+    // One cfn-lint run for all four: it reports each template's findings under its path.
+    let output = std::process::Command::new(repo_root().join(".venv/bin/cfn-lint")).args(&paths).output().unwrap();
+    let report = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success(), "cfn-lint:\n{report}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -785,5 +831,372 @@ async fn access_log_lines_tie_to_the_functions_log_lines_and_hold_no_secret() {
         }
         // The path is not logged either (it can carry a capability, e.g. a result code).
         assert!(!line.contains(contact), "{line}");
+    }
+}
+
+// ===== desktop: the agent pages (template.yaml, "desktop context"; specs/desktop.md) =====
+
+/// Every resource the desktop adds: none of them exists in a stack without it.
+const DESKTOP_RESOURCES: &[&str] = &[
+    "AgentUserPoolDomain",
+    "DesktopAgentHeaders",
+    "DesktopApprovedOrigin",
+    "DesktopAssetsLayer",
+    "DesktopAudioOnlyHeaders",
+    "DesktopBucket",
+    "DesktopBucketPolicy",
+    "DesktopDistribution",
+    "DesktopInSessionHeaders",
+    "DesktopManagedLoginBranding",
+    "DesktopOriginAccessControl",
+    "DesktopSite",
+    "DesktopStripApiFunction",
+    "DesktopUserPoolClient",
+    "PublishDesktopFunction",
+    "PublishDesktopLogs",
+];
+/// The desktop's alarms: only with the desktop and an alarm topic.
+const DESKTOP_ALARMS: &[&str] =
+    &["PublishDesktopDurationAlarm", "PublishDesktopErrorsAlarm", "PublishDesktopThrottlesAlarm"];
+
+#[test]
+fn every_desktop_resource_and_output_exists_only_with_the_desktop() {
+    let template = rendered_template();
+    let parameter = &template["Parameters"]["DesktopEnabled"];
+    assert_eq!((&parameter["Default"], &parameter["AllowedValues"]), (&json!("false"), &json!(["true", "false"])));
+    assert_eq!(template["Conditions"]["DesktopEnabled"], json!({"Fn::Equals": [{"Ref": "DesktopEnabled"}, "true"]}));
+    let all = template["Resources"].as_object().unwrap();
+    let with = |condition: &str| -> BTreeSet<&str> {
+        all.iter().filter(|(_, r)| r["Condition"] == condition).map(|(id, _)| id.as_str()).collect()
+    };
+    assert_eq!(with("DesktopEnabled"), DESKTOP_RESOURCES.iter().copied().collect(), "Condition: DesktopEnabled");
+    assert_eq!(with("DesktopAlarms"), DESKTOP_ALARMS.iter().copied().collect(), "Condition: DesktopAlarms");
+    let outputs = template["Outputs"].as_object().unwrap();
+    let desktop_outputs: BTreeSet<&str> =
+        outputs.iter().filter(|(_, o)| o["Condition"] == "DesktopEnabled").map(|(id, _)| id.as_str()).collect();
+    assert_eq!(desktop_outputs, BTreeSet::from(["DesktopBucketName", "DesktopDistributionDomainName", "DesktopUrl"]));
+    // Only the outputs and resources of the desktop name its resources, except the agent API's
+    // authorizer, which names the desktop client under the same condition.
+    let desktop: BTreeSet<&str> = DESKTOP_RESOURCES.iter().chain(DESKTOP_ALARMS).copied().collect();
+    for (id, resource) in all.iter().filter(|(id, _)| !desktop.contains(id.as_str())) {
+        let mut resource = resource.clone();
+        if id == "AgentApi" {
+            let audience =
+                &mut resource["Properties"]["Auth"]["Authorizers"]["AgentJwt"]["JwtConfiguration"]["audience"];
+            assert_eq!(
+                *audience,
+                json!({"Fn::If": ["DesktopEnabled",
+                                  [{"Ref": "AgentUserPoolClient"}, {"Ref": "DesktopUserPoolClient"}],
+                                  [{"Ref": "AgentUserPoolClient"}]]}),
+                "the agent API accepts both clients' ID tokens"
+            );
+            *audience = Value::Null;
+        }
+        let text = resource.to_string();
+        for name in &desktop {
+            assert!(!text.contains(&format!("\"{name}\"")), "{id} names {name}, which may not exist");
+        }
+    }
+    for (id, output) in outputs.iter().filter(|(_, o)| o["Condition"] != "DesktopEnabled") {
+        let text = output.to_string();
+        for name in &desktop {
+            assert!(!text.contains(&format!("\"{name}\"")), "output {id} names {name}, which may not exist");
+        }
+    }
+}
+
+#[test]
+fn the_desktop_needs_its_parameters_only_when_it_is_deployed() {
+    let template = rendered_template();
+    let parameters = &template["Parameters"];
+    let required = ["DesktopDomainName", "DesktopCertificateArn", "CognitoDomainPrefix", "ConnectInstanceUrl"];
+    for name in required.into_iter().chain(["CcpLoginUrl"]) {
+        assert_eq!(parameters[name]["Default"], "", "{name}: blank unless the desktop is deployed");
+    }
+    let rule = &template["Rules"]["DesktopNeedsItsSiteSignInAndInstance"];
+    assert_eq!(rule["RuleCondition"], json!({"Fn::Equals": [{"Ref": "DesktopEnabled"}, "true"]}));
+    let asserted: Vec<&Value> = rule["Assertions"].as_array().unwrap().iter().map(|a| &a["Assert"]).collect();
+    let expected: Vec<Value> =
+        required.iter().map(|name| json!({"Fn::Not": [{"Fn::Equals": [{"Ref": name}, ""]}]})).collect();
+    assert_eq!(asserted, expected.iter().collect::<Vec<_>>());
+    assert_eq!(parameters["DesktopConnectLoginByEmail"]["Default"], "true");
+    assert_eq!(parameters["DesktopLocale"]["AllowedValues"], json!(["en", "nl"]));
+    assert_eq!(parameters["DesktopLocale"]["Default"], "en");
+    // The patterns accept what a deploy names and refuse what CloudFront, ACM or Cognito would.
+    let pattern = |name: &str| parameters[name]["AllowedPattern"].as_str().unwrap().to_owned();
+    assert!(pattern("DesktopCertificateArn").contains(":acm:us-east-1:"), "CloudFront takes us-east-1 certificates");
+    assert!(pattern("CcpLoginUrl").starts_with("^(https://"), "https or blank");
+}
+
+#[test]
+fn the_desktop_bucket_is_private_and_only_the_distribution_reads_it_through_its_origin_access_control() {
+    let template = rendered_template();
+    let bucket = &template["Resources"]["DesktopBucket"]["Properties"];
+    assert_eq!(
+        bucket["PublicAccessBlockConfiguration"],
+        json!({"BlockPublicAcls": true, "BlockPublicPolicy": true, "IgnorePublicAcls": true, "RestrictPublicBuckets": true})
+    );
+    assert_eq!(bucket["OwnershipControls"], json!({"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}));
+    assert_eq!(
+        bucket["BucketEncryption"],
+        json!({"ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}),
+        "SSE-S3 (specs/desktop.md): public web assets"
+    );
+    for absent in ["WebsiteConfiguration", "CorsConfiguration", "AccessControl", "VersioningConfiguration"] {
+        assert!(bucket[absent].is_null(), "DesktopBucket has {absent}");
+    }
+
+    let policies: Vec<_> = resources(&template, "AWS::S3::BucketPolicy")
+        .into_iter()
+        .filter(|(_, p)| p["Properties"]["Bucket"] == json!({"Ref": "DesktopBucket"}))
+        .collect();
+    assert_eq!(policies.iter().map(|(id, _)| *id).collect::<Vec<_>>(), ["DesktopBucketPolicy"]);
+    let objects = json!({"Fn::Sub": "${DesktopBucket.Arn}/*"});
+    let distribution_arn =
+        json!({"Fn::Sub": "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${DesktopDistribution}"});
+    assert_eq!(
+        policies[0].1["Properties"]["PolicyDocument"]["Statement"],
+        json!([
+            {"Sid": "DenyWithoutTls", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+             "Resource": [{"Fn::GetAtt": ["DesktopBucket", "Arn"]}, objects],
+             "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
+            {"Sid": "DistributionReadsPages", "Effect": "Allow", "Principal": {"Service": "cloudfront.amazonaws.com"},
+             "Action": "s3:GetObject", "Resource": objects,
+             "Condition": {"StringEquals": {"AWS:SourceArn": distribution_arn}}},
+        ])
+    );
+
+    let oac = &template["Resources"]["DesktopOriginAccessControl"]["Properties"]["OriginAccessControlConfig"];
+    assert_eq!(
+        (&oac["OriginAccessControlOriginType"], &oac["SigningBehavior"], &oac["SigningProtocol"]),
+        (&json!("s3"), &json!("always"), &json!("sigv4"))
+    );
+    let config = &template["Resources"]["DesktopDistribution"]["Properties"]["DistributionConfig"];
+    let origins = config["Origins"].as_array().unwrap();
+    let bucket_origins: Vec<&Value> = origins.iter().filter(|o| o["S3OriginConfig"].is_object()).collect();
+    assert_eq!(bucket_origins.len(), 1, "{origins:?}");
+    assert_eq!(bucket_origins[0]["DomainName"], json!({"Fn::GetAtt": ["DesktopBucket", "RegionalDomainName"]}));
+    assert_eq!(bucket_origins[0]["OriginAccessControlId"], json!({"Fn::GetAtt": ["DesktopOriginAccessControl", "Id"]}));
+    assert_eq!(bucket_origins[0]["S3OriginConfig"], json!({"OriginAccessIdentity": ""}), "no legacy OAI");
+
+    // Served on the site's own name, HTTPS only.
+    assert_eq!(config["Aliases"], json!([{"Ref": "DesktopDomainName"}]));
+    assert_eq!(
+        config["ViewerCertificate"],
+        json!({"AcmCertificateArn": {"Ref": "DesktopCertificateArn"}, "SslSupportMethod": "sni-only",
+               "MinimumProtocolVersion": "TLSv1.2_2021"})
+    );
+    let behaviours =
+        std::iter::once(&config["DefaultCacheBehavior"]).chain(config["CacheBehaviors"].as_array().unwrap());
+    for behaviour in behaviours {
+        let policy = behaviour["ViewerProtocolPolicy"].as_str().unwrap_or_default();
+        assert!(["redirect-to-https", "https-only"].contains(&policy), "{behaviour}");
+    }
+    // The CCP embeds only in an approved origin: the site's.
+    let approved = &template["Resources"]["DesktopApprovedOrigin"]["Properties"];
+    assert_eq!(
+        (&approved["InstanceId"], &approved["Origin"]),
+        (&json!({"Ref": "ConnectInstanceArn"}), &json!({"Fn::Sub": "https://${DesktopDomainName}"}))
+    );
+}
+
+/// The spec's CSP ("Serving"), with the agent page's extra connect-src.
+fn desktop_csp(instance: &str, cognito: Option<&str>) -> String {
+    let connect = cognito.map_or("'self'".to_owned(), |domain| format!("'self' {domain}"));
+    format!(
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src {connect}; \
+         frame-src {instance}; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    )
+}
+
+#[test]
+fn every_behaviour_of_the_distribution_serves_the_specs_headers_as_the_local_stand_in_reads_them() {
+    use switchboard_local::desktop::template::{Distribution, LocalOrigins, OriginKind};
+    let text = std::fs::read_to_string(repo_root().join("template.yaml")).unwrap();
+    let strip_api = std::fs::read_to_string(repo_root().join("desktop/cloudfront/strip-api.js")).unwrap();
+    let (instance, cognito) = ("https://instance.example", "https://login.example");
+    let origins = LocalOrigins { connect_instance_url: instance.into(), cognito_domain_url: cognito.into() };
+    let distribution = Distribution::from_template(&text, &origins, &strip_api).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(distribution.default_root_object.as_deref(), Some("agent.html"));
+
+    let patterns: Vec<Option<&str>> = distribution.behaviors.iter().map(|b| b.path_pattern.as_deref()).collect();
+    assert_eq!(patterns, [Some("/audio-only.html"), Some("/in-session.html"), Some("/api/*")]);
+    let behaviours = std::iter::once(&distribution.default_behavior).chain(&distribution.behaviors);
+    for behaviour in behaviours {
+        let name = behaviour.path_pattern.as_deref().unwrap_or("(default)");
+        let headers = behaviour.headers.as_ref().unwrap_or_else(|| panic!("{name} has no response headers policy"));
+        // The agent page (the default: agent.html and its assets) fetches tokens from the pool's domain.
+        let agent = behaviour.path_pattern.is_none();
+        let microphone = match name {
+            "(default)" | "/audio-only.html" => format!("microphone=(self \"{instance}\")"),
+            _ => "microphone=()".to_owned(),
+        };
+        let expected = [
+            ("Content-Security-Policy", desktop_csp(instance, agent.then_some(cognito))),
+            ("Permissions-Policy", format!("{microphone}, camera=(), geolocation=()")),
+            ("Strict-Transport-Security", "max-age=31536000".to_owned()),
+            ("X-Content-Type-Options", "nosniff".to_owned()),
+            ("Referrer-Policy", "no-referrer".to_owned()),
+            ("Cross-Origin-Opener-Policy", "same-origin-allow-popups".to_owned()),
+        ];
+        for (header, value) in expected {
+            assert_eq!(headers.value(header), Some(value.as_str()), "{name} ({}): {header}", headers.policy);
+        }
+        assert!(headers.set.iter().all(|h| h.override_origin), "{name}: the policy's values win");
+        assert!(headers.remove.is_empty(), "{name}");
+        assert_eq!(behaviour.strips_api_prefix, behaviour.origin == OriginKind::Api, "{name}");
+    }
+
+    // The CloudFront Function is the tested file, byte for byte.
+    let template = rendered_template();
+    let function = &template["Resources"]["DesktopStripApiFunction"]["Properties"];
+    assert_eq!(function["FunctionCode"], strip_api.as_str(), "desktop/cloudfront/strip-api.js");
+    assert_eq!(function["FunctionConfig"]["Runtime"], "cloudfront-js-2.0");
+    // The CSP's Cognito origin is the stack's user pool domain, the one config.json names.
+    let domain = json!({"Fn::Sub": "https://${CognitoDomainPrefix}.auth.${AWS::Region}.amazoncognito.com"});
+    let agent_csp = &template["Resources"]["DesktopAgentHeaders"]["Properties"]["ResponseHeadersPolicyConfig"]
+        ["SecurityHeadersConfig"]["ContentSecurityPolicy"]["ContentSecurityPolicy"];
+    assert_eq!(agent_csp["Fn::Sub"][1], json!({"CognitoDomainUrl": domain}));
+    assert_eq!(template["Resources"]["DesktopSite"]["Properties"]["CognitoDomain"], domain);
+    assert_eq!(
+        template["Resources"]["AgentUserPoolDomain"]["Properties"],
+        json!({"UserPoolId": {"Ref": "AgentUserPool"}, "Domain": {"Fn::Sub": "${CognitoDomainPrefix}"},
+               "ManagedLoginVersion": 2})
+    );
+}
+
+#[test]
+fn the_desktop_client_is_the_one_the_local_cloud_makes_and_cannot_write_what_identifies_an_agent() {
+    use switchboard_local::cloud::{
+        CLIENT_READ_ATTRIBUTES, CLIENT_WRITE_ATTRIBUTES, DESKTOP_CLIENT_SCOPES, DESKTOP_ID_TOKEN_HOURS,
+        DESKTOP_REFRESH_TOKEN_HOURS,
+    };
+    let template = rendered_template();
+    let client = &template["Resources"]["DesktopUserPoolClient"]["Properties"];
+    assert_eq!(client["UserPoolId"], json!({"Ref": "AgentUserPool"}));
+    assert_eq!(client["AllowedOAuthScopes"], json!(DESKTOP_CLIENT_SCOPES));
+    assert_eq!(client["IdTokenValidity"], DESKTOP_ID_TOKEN_HOURS);
+    assert_eq!(client["AccessTokenValidity"], DESKTOP_ID_TOKEN_HOURS, "seed_desktop_client gives both 1 hour");
+    assert_eq!(client["RefreshTokenValidity"], DESKTOP_REFRESH_TOKEN_HOURS);
+    assert_eq!(
+        client["TokenValidityUnits"],
+        json!({"IdToken": "hours", "AccessToken": "hours", "RefreshToken": "hours"})
+    );
+    assert_eq!(client["ReadAttributes"], json!(CLIENT_READ_ATTRIBUTES));
+    assert_eq!(client["WriteAttributes"], json!(CLIENT_WRITE_ATTRIBUTES));
+    for attribute in ["email", "custom:connectUserId"] {
+        assert!(!CLIENT_WRITE_ATTRIBUTES.contains(&attribute), "{attribute} is writable");
+    }
+    // A public client on managed login with the code grant (PKCE in the page), its page the only callback.
+    assert_eq!(client["GenerateSecret"], false);
+    assert_eq!(client["AllowedOAuthFlowsUserPoolClient"], true);
+    assert_eq!(client["AllowedOAuthFlows"], json!(["code"]));
+    assert_eq!(client["SupportedIdentityProviders"], json!(["COGNITO"]));
+    assert_eq!(client["ExplicitAuthFlows"], json!(["ALLOW_REFRESH_TOKEN_AUTH"]));
+    let page = json!([{"Fn::Sub": "https://${DesktopDomainName}/agent.html"}]);
+    assert_eq!((&client["CallbackURLs"], &client["LogoutURLs"]), (&page, &page));
+    assert_eq!(client["EnableTokenRevocation"], true);
+    assert_eq!(client["PreventUserExistenceErrors"], "ENABLED");
+    let branding = &template["Resources"]["DesktopManagedLoginBranding"]["Properties"];
+    assert_eq!(
+        *branding,
+        json!({"UserPoolId": {"Ref": "AgentUserPool"}, "ClientId": {"Ref": "DesktopUserPoolClient"},
+               "UseCognitoProvidedValues": true})
+    );
+}
+
+#[test]
+fn publish_desktop_is_granted_exactly_what_it_does_and_desktop_site_passes_what_it_reads() {
+    let template = rendered_template();
+    let function = &template["Resources"]["PublishDesktopFunction"];
+    let properties = &function["Properties"];
+    assert!(properties["Role"].is_null(), "SAM makes its role from Policies");
+    assert_eq!(
+        properties["Policies"],
+        json!([{"Statement": [
+            {"Sid": "ListSite", "Effect": "Allow", "Action": "s3:ListBucket",
+             "Resource": {"Fn::GetAtt": ["DesktopBucket", "Arn"]}},
+            {"Sid": "ReadWriteAndDeleteSiteObjects", "Effect": "Allow",
+             "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+             "Resource": {"Fn::Sub": "${DesktopBucket.Arn}/*"}},
+            {"Sid": "InvalidateSite", "Effect": "Allow", "Action": "cloudfront:CreateInvalidation",
+             "Resource": {"Fn::Sub": "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${DesktopDistribution}"}},
+        ]}])
+    );
+    // Its only other permission is the one SAM adds for the failure destination (sqs:SendMessage).
+    assert_eq!(properties["EventInvokeConfig"], failure_destination());
+    assert_eq!(properties["Timeout"], json!({"Fn::FindInMap": ["FunctionTimeouts", "PublishDesktop", "Seconds"]}));
+    assert_eq!(template["Mappings"]["FunctionTimeouts"]["PublishDesktop"], json!({"Seconds": 120}));
+    assert_eq!(properties["Layers"], json!([{"Ref": "DesktopAssetsLayer"}]));
+    assert_eq!(properties["Environment"]["Variables"], json!({"DESKTOP_ASSETS_DIR": "/opt/desktop-site"}));
+    assert_eq!(function["Metadata"]["BuildMethod"], "rust-cargolambda");
+
+    // The layer is desktop/Makefile's build-DesktopAssetsLayer (files under desktop-site/, so /opt/desktop-site).
+    let layer = &template["Resources"]["DesktopAssetsLayer"];
+    assert_eq!(layer["Metadata"]["BuildMethod"], "makefile");
+    assert_eq!(layer["Properties"]["ContentUri"], "desktop/");
+    assert_eq!(layer["Properties"]["CompatibleArchitectures"], json!([{"Ref": "Architecture"}]));
+    let makefile = std::fs::read_to_string(repo_root().join("desktop/Makefile")).unwrap();
+    assert!(
+        makefile.contains("\nbuild-DesktopAssetsLayer:") && makefile.contains("SITE := $(ARTIFACTS_DIR)/desktop-site")
+    );
+
+    // The properties publish-desktop reads, and nothing else.
+    let site = &template["Resources"]["DesktopSite"];
+    assert_eq!(site["Type"], "Custom::DesktopSite");
+    assert_eq!(
+        site["Properties"],
+        json!({
+            "ServiceToken": {"Fn::GetAtt": ["PublishDesktopFunction", "Arn"]},
+            "Bucket": {"Ref": "DesktopBucket"},
+            "DistributionId": {"Ref": "DesktopDistribution"},
+            "Assets": {"Ref": "DesktopAssetsLayer"},
+            "CcpUrl": {"Fn::Sub": "${ConnectInstanceUrl}/ccp-v2/"},
+            "LoginUrl": {"Ref": "CcpLoginUrl"},
+            "CognitoDomain": {"Fn::Sub": "https://${CognitoDomainPrefix}.auth.${AWS::Region}.amazoncognito.com"},
+            "ClientId": {"Ref": "DesktopUserPoolClient"},
+            "ConnectLoginByEmail": {"Ref": "DesktopConnectLoginByEmail"},
+            "Locale": {"Ref": "DesktopLocale"},
+        })
+    );
+}
+
+/// The names in `Fn::ForEach::<loop>`'s collection, as template.yaml writes it (`[A, B,\n C]`).
+fn loop_collection(template: &str, name: &str) -> Vec<String> {
+    let start = template.find(&format!("  Fn::ForEach::{name}:\n")).unwrap_or_else(|| panic!("no loop {name}"));
+    let list = &template[start..];
+    let open = list.find('[').unwrap();
+    let close = list.find(']').unwrap();
+    list[open + 1..close].split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect()
+}
+
+#[test]
+fn the_operations_loop_is_every_function_crate_but_the_conditional_one_which_has_its_own() {
+    let template = std::fs::read_to_string(repo_root().join("template.yaml")).unwrap();
+    let listed: BTreeSet<String> = loop_collection(&template, "FunctionOperations").into_iter().collect();
+    // PublishDesktop exists only with the desktop: the loop's unconditional log group would outlive it
+    // and its alarms would name a function that is not there.
+    let expected: BTreeSet<String> = function_names()
+        .unwrap()
+        .iter()
+        .filter(|f| *f != "publish-desktop")
+        .map(|f| logical_id(f).trim_end_matches("Function").to_owned())
+        .collect();
+    assert_eq!(listed, expected, "Fn::ForEach::FunctionOperations vs. the function crates");
+    assert!(!listed.contains("PublishDesktop"));
+
+    // Its own resources are the loop's body with the name written in and the desktop's conditions.
+    let rendered = rendered_template();
+    let resources = &rendered["Resources"];
+    let loop_body =
+        |suffix: &str| resources[format!("OneTimePin{suffix}")].to_string().replace("OneTimePin", "PublishDesktop");
+    for suffix in ["Logs", "ErrorsAlarm", "ThrottlesAlarm", "DurationAlarm"] {
+        let mut own = resources[format!("PublishDesktop{suffix}")].clone();
+        let condition = own.as_object_mut().unwrap().remove("Condition");
+        let expected = if suffix == "Logs" { "DesktopEnabled" } else { "DesktopAlarms" };
+        assert_eq!(condition, Some(json!(expected)), "PublishDesktop{suffix}");
+        let mut body: Value = serde_json::from_str(&loop_body(suffix)).unwrap();
+        body.as_object_mut().unwrap().remove("Condition");
+        assert_eq!(own, body, "PublishDesktop{suffix} differs from the loop's body");
     }
 }

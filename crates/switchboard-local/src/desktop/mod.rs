@@ -69,17 +69,9 @@ pub fn streams_bundle(desktop: &Path) -> PathBuf {
     desktop.join("node_modules/amazon-connect-streams/release/connect-streams-min.js")
 }
 
-/// The template the stand-in reads: `template.yaml` once it declares the desktop distribution;
-/// until then `local/desktop-template.yaml`, the contract's shape of the same resources.
+/// The template the stand-in reads its behaviours and policies from.
 pub fn template_path() -> PathBuf {
-    let template = crate::repo_root().join("template.yaml");
-    let declares_desktop = std::fs::read_to_string(&template)
-        .is_ok_and(|text| text.contains(&format!("\n  {}:\n", template::DISTRIBUTION)));
-    if declares_desktop {
-        template
-    } else {
-        crate::repo_root().join("local/desktop-template.yaml")
-    }
+    crate::repo_root().join("template.yaml")
 }
 
 /// What the local site is started with.
