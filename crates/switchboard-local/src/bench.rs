@@ -191,14 +191,19 @@ pub async fn measure(subject: &Subject, plan: &Plan, setup: &mut Setup<'_>) -> R
         env: plan.env.clone(),
         timeout: Duration::from_secs(10),
     };
-    let logs = Arc::new(Mutex::new(Vec::new()));
+    let logs = Arc::new(Mutex::new(Vec::<crate::lambda_host::LogLine>::new()));
     let mut results = BTreeMap::new();
     let mut prepare = async |run: &str| -> Result<Bytes, BenchError> {
         let event = setup.prepare(&subject.name).await.map_err(|e| fail(format!("setup for {run}: {e}")))?;
         Ok(Bytes::from(event.to_string()))
     };
     let mut record = |run: &str, answer: Result<Bytes, Bytes>| -> Result<(), BenchError> {
-        let fail = |problem: String| fail(format!("{run} {problem}"));
+        // A refused answer comes with what the function logged, to say why.
+        let logged = || {
+            let lines = logs.lock().map(|l| l.iter().rev().take(5).map(|l| l.line.clone()).collect::<Vec<_>>());
+            lines.unwrap_or_default().into_iter().rev().collect::<Vec<_>>().join("\n")
+        };
+        let fail = |problem: String| fail(format!("{run} {problem}\nits last log lines:\n{}", logged()));
         let body = answer.map_err(|e| fail(format!("failed: {}", String::from_utf8_lossy(&e))))?;
         let value: Value = serde_json::from_slice(&body).map_err(|e| fail(format!("answered no JSON: {e}")))?;
         workload.check(&value).map_err(fail)?;
@@ -222,7 +227,7 @@ pub async fn measure(subject: &Subject, plan: &Plan, setup: &mut Setup<'_>) -> R
         peak_rss_kib = peak_rss_kib.max(process.peak_rss_kib().unwrap_or(0));
     }
 
-    let process = FunctionProcess::spawn(&spec, &plan.region, &plan.account_id, logs).await?;
+    let process = FunctionProcess::spawn(&spec, &plan.region, &plan.account_id, logs.clone()).await?;
     let run = "warm-up invocation";
     let payload = prepare(run).await?;
     record(run, process.invoke(payload).await.result)?;

@@ -227,10 +227,11 @@ async fn run(command: Command) -> CommandResult {
 
 async fn bench(binaries: PathBuf, out: PathBuf, cold: usize, warm: usize, only: Vec<String>) -> CommandResult {
     use switchboard_local::bench::{self, Plan, Report, Setup, Subject};
-    // The fleet (from the same binaries) serves the setups' invocations; each measured function runs
-    // in processes of its own.
+    // The fleet serves the setups' invocations, from the debug binaries (`make bench` builds both):
+    // its speed is not measured, and `--only` then needs release binaries of the measured functions
+    // alone. Each measured function runs in processes of its own.
     let fixture = Fixture::load(&Fixture::default_path())?;
-    let cloud = LocalCloud::with_fleet(fixture, binaries.clone(), BTreeMap::new()).await?;
+    let cloud = LocalCloud::with_fleet(fixture, cloud::debug_binaries(), BTreeMap::new()).await?;
     let plan = Plan {
         cold_runs: cold,
         warm_runs: warm,
@@ -266,7 +267,9 @@ async fn bench(binaries: PathBuf, out: PathBuf, cold: usize, warm: usize, only: 
         let measured: Vec<String> = functions.iter().map(|f| f.function.clone()).collect();
         let kept = earlier.functions.into_iter().filter(|f| !measured.contains(&f.function));
         functions.extend(kept);
-        functions.sort_by(|a, b| (a.function == "bench-floor").cmp(&(b.function == "bench-floor")).then(a.function.cmp(&b.function)));
+        functions.sort_by(|a, b| {
+            (a.function == "bench-floor").cmp(&(b.function == "bench-floor")).then(a.function.cmp(&b.function))
+        });
     }
     let report = Report {
         profile,

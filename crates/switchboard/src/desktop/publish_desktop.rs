@@ -31,8 +31,8 @@ use aws_sdk_s3::{
     types::{Delete, ObjectIdentifier},
 };
 use aws_smithy_types::error::display::DisplayErrorContext;
-use serde::{Deserialize, Deserializer};
-use serde_json::{json, Map, Value};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::{
@@ -49,6 +49,8 @@ pub const CONFIG_KEY: &str = "config.json";
 /// The set last published and invalidated (see the module's "Retries"). Public like every object of
 /// the site, and harmless: two hashes and a request id.
 pub const STATE_KEY: &str = "_publish-state.json";
+/// HEADs in flight at once when comparing the bucket with the set.
+const HEAD_CONCURRENCY: usize = 8;
 /// `DeleteObjects` takes at most this many keys a call.
 const DELETE_BATCH: usize = 1_000;
 
@@ -200,10 +202,32 @@ fn site_url(name: &'static str, value: &str) -> Result<reqwest::Url, PublishErro
 /// The poll settings the pages accept (`desktop/js/config.js`).
 const POLL_KEYS: [&str; 4] = ["initialMs", "factor", "maxMs", "stillWaitingAfterMs"];
 
+/// `config.json`, as `desktop/js/config.js` reads it. A struct, not a JSON map: its bytes (and so
+/// its SHA-256) must not depend on whether some dependency turned on serde_json's `preserve_order`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SiteConfig {
+    pub ccp_url: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub login_url: Option<String>,
+    pub cognito: CognitoConfig,
+    pub connect_login_by_email: bool,
+    pub locale: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub poll: Option<BTreeMap<String, f64>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CognitoConfig {
+    pub domain: String,
+    pub client_id: String,
+}
+
 /// `config.json` from the properties, checked as the pages check it, so a bad parameter fails the
 /// deploy naming the property instead of showing agents a broken page. `locales` are the
 /// translations the site ships (`i18n/<locale>.json`).
-pub fn config_json(properties: &SiteProperties, locales: &BTreeSet<String>) -> Result<Value, PublishError> {
+pub fn config_json(properties: &SiteProperties, locales: &BTreeSet<String>) -> Result<SiteConfig, PublishError> {
     let ccp = site_url("CcpUrl", &properties.ccp_url)?;
     if !(ccp.path().ends_with("/ccp-v2/") || ccp.path().ends_with("/ccp-v2")) {
         return Err(property("CcpUrl", "must be the instance URL followed by /ccp-v2/"));
@@ -213,7 +237,7 @@ pub fn config_json(properties: &SiteProperties, locales: &BTreeSet<String>) -> R
     if client_id.is_empty() || !client_id.chars().all(|c| c.is_ascii_alphanumeric()) {
         return Err(property("ClientId", "must be a user pool client id"));
     }
-    let by_email = match properties.connect_login_by_email.trim() {
+    let connect_login_by_email = match properties.connect_login_by_email.trim() {
         "true" => true,
         "false" => false,
         _ => return Err(property("ConnectLoginByEmail", "must be true or false")),
@@ -223,30 +247,35 @@ pub fn config_json(properties: &SiteProperties, locales: &BTreeSet<String>) -> R
         let known: Vec<&str> = locales.iter().map(String::as_str).collect();
         return Err(property("Locale", format!("{locale:?} has no translation (known: {})", known.join(", "))));
     }
-    let mut config = Map::new();
-    config.insert("ccpUrl".into(), json!(ccp.as_str()));
-    if !properties.login_url.trim().is_empty() {
-        config.insert("loginUrl".into(), json!(site_url("LoginUrl", &properties.login_url)?.as_str()));
-    }
-    // The pages want the domain's origin, without a trailing slash.
-    let domain = cognito.origin().ascii_serialization();
-    config.insert("cognito".into(), json!({"domain": domain, "clientId": client_id}));
-    config.insert("connectLoginByEmail".into(), json!(by_email));
-    config.insert("locale".into(), json!(locale));
-    if let Some(poll) = &properties.poll {
-        let mut values = Map::new();
-        for (key, Number(value)) in poll {
-            if !POLL_KEYS.contains(&key.as_str()) {
-                return Err(property("Poll", format!("unknown key {key}")));
+    let login_url = match properties.login_url.trim() {
+        "" => None,
+        url => Some(site_url("LoginUrl", url)?.to_string()),
+    };
+    let poll = match &properties.poll {
+        None => None,
+        Some(poll) => {
+            let mut values = BTreeMap::new();
+            for (key, Number(value)) in poll {
+                if !POLL_KEYS.contains(&key.as_str()) {
+                    return Err(property("Poll", format!("unknown key {key}")));
+                }
+                if !value.is_finite() || *value <= 0.0 {
+                    return Err(property("Poll", format!("{key} must be a positive number")));
+                }
+                values.insert(key.clone(), *value);
             }
-            if !value.is_finite() || *value <= 0.0 {
-                return Err(property("Poll", format!("{key} must be a positive number")));
-            }
-            values.insert(key.clone(), json!(value));
+            Some(values)
         }
-        config.insert("poll".into(), Value::Object(values));
-    }
-    Ok(Value::Object(config))
+    };
+    Ok(SiteConfig {
+        ccp_url: ccp.to_string(),
+        login_url,
+        // The pages want the domain's origin, without a trailing slash.
+        cognito: CognitoConfig { domain: cognito.origin().ascii_serialization(), client_id: client_id.to_owned() },
+        connect_login_by_email,
+        locale: locale.to_owned(),
+        poll,
+    })
 }
 
 /// The locales the assets ship: `i18n/<locale>.json`.
@@ -324,6 +353,7 @@ impl PublishDesktop {
                 let published = self.publish(properties, &envelopes.request_id).await?;
                 tracing::info!(
                     put = published.put.len(),
+                    put_keys = ?published.put,
                     deleted = published.deleted.len(),
                     invalidated = published.invalidation.is_some(),
                     "desktop site published"
@@ -348,10 +378,9 @@ impl PublishDesktop {
 
         let existing = self.list_keys(bucket).await?;
         let mut published = Published::default();
+        let stored = self.stored_sha256s(bucket, &existing).await?;
         for asset in &assets {
-            if existing.contains(&asset.key)
-                && self.stored_sha256(bucket, &asset.key).await? == Some(asset.sha256.clone())
-            {
+            if stored.get(&asset.key) == Some(&Some(asset.sha256.clone())) {
                 continue;
             }
             self.put(bucket, asset).await?;
@@ -385,10 +414,29 @@ impl PublishDesktop {
         Ok(keys)
     }
 
-    async fn stored_sha256(&self, bucket: &str, key: &str) -> Result<Option<String>, PublishError> {
-        let head =
-            self.s3.head_object().bucket(bucket).key(key).send().await.map_err(|e| dependency("HeadObject", key, e))?;
-        Ok(head.metadata().and_then(|m| m.get(SHA256_METADATA)).cloned())
+    /// Each existing object's SHA-256 metadata (none for an object without it). Listing does not
+    /// return metadata, so one HEAD per object, [`HEAD_CONCURRENCY`] at a time: a redeploy that
+    /// changes nothing costs a round trip per batch, not per object.
+    async fn stored_sha256s(
+        &self,
+        bucket: &str,
+        keys: &[String],
+    ) -> Result<BTreeMap<String, Option<String>>, PublishError> {
+        let mut stored = BTreeMap::new();
+        for batch in keys.chunks(HEAD_CONCURRENCY) {
+            let mut heads = tokio::task::JoinSet::new();
+            for key in batch {
+                let request = self.s3.head_object().bucket(bucket).key(key);
+                let key = key.clone();
+                heads.spawn(async move { (request.send().await, key) });
+            }
+            while let Some(joined) = heads.join_next().await {
+                let (head, key) = joined.map_err(|e| PublishError::Dependency(format!("HeadObject: {e}")))?;
+                let head = head.map_err(|e| dependency("HeadObject", &key, e))?;
+                stored.insert(key, head.metadata().and_then(|m| m.get(SHA256_METADATA)).cloned());
+            }
+        }
+        Ok(stored)
     }
 
     async fn put(&self, bucket: &str, asset: &Asset) -> Result<(), PublishError> {
@@ -514,7 +562,7 @@ mod tests {
 
     #[test]
     fn config_json_has_the_keys_the_pages_read_and_nothing_else() {
-        let config = config_json(&properties(), &locales()).unwrap();
+        let config = serde_json::to_value(config_json(&properties(), &locales()).unwrap()).unwrap();
         assert_eq!(
             config,
             json!({"ccpUrl": "https://example.my.connect.aws/ccp-v2/",
@@ -524,7 +572,7 @@ mod tests {
         let mut with_login = properties();
         with_login.login_url = "https://example.awsapps.com/start".into();
         with_login.poll = Some([("initialMs".to_owned(), Number(100.0))].into());
-        let config = config_json(&with_login, &locales()).unwrap();
+        let config = serde_json::to_value(config_json(&with_login, &locales()).unwrap()).unwrap();
         assert_eq!(config["loginUrl"], "https://example.awsapps.com/start");
         assert_eq!(config["poll"], json!({"initialMs": 100.0}));
     }
