@@ -579,7 +579,8 @@ mod tests {
 
     #[test]
     fn a_bad_parameter_names_its_property() {
-        let cases: [(fn(&mut SiteProperties), &str); 7] = [
+        type Spoil = fn(&mut SiteProperties);
+        let cases: [(Spoil, &str); 7] = [
             (|p| p.ccp_url = "http://example.my.connect.aws/ccp-v2/".into(), "CcpUrl"),
             (|p| p.ccp_url = "https://example.my.connect.aws/".into(), "CcpUrl"),
             (|p| p.cognito_domain = "agents".into(), "CognitoDomain"),
