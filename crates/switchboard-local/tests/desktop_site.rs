@@ -109,11 +109,13 @@ async fn the_stand_in_serves_the_bucket_with_each_pages_headers_and_proxies_the_
     let post = reqwest::Client::new().post(format!("{origin}/agent.html")).send().await.unwrap();
     assert_eq!(post.status(), StatusCode::FORBIDDEN, "the bucket behaviours allow GET and HEAD only");
 
-    // /api/* reaches the HTTP API without the prefix: its authorizer answers, with no page policy.
+    // /api/* reaches the HTTP API without the prefix: its authorizer answers, under the strictest
+    // policy (the in-session page's: no microphone), since every behaviour has one.
     let api = get(&format!("{origin}/api/session_info/4a573372-1f28-4e26-b97b-000000000001")).await;
     assert_eq!(api.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(header_of(&api, "www-authenticate"), "Bearer");
-    assert!(header_of(&api, "content-security-policy").is_empty());
+    assert!(header_of(&api, "content-security-policy").contains("frame-ancestors 'none'"));
+    assert_eq!(header_of(&api, "permissions-policy"), "microphone=(), camera=(), geolocation=()");
     assert_eq!(api.json::<Value>().await.unwrap()["message"], "Unauthorized");
     assert_eq!(get(&format!("{origin}/api/no-such-route")).await.status(), StatusCode::NOT_FOUND);
 
