@@ -11,6 +11,7 @@
 //! before it (outside the timed span), and an answer other than the function's expected success
 //! ([`WORKLOADS`]) fails the bench rather than timing an early rejection.
 
+pub mod breakdown;
 mod setup;
 
 use std::{
@@ -159,6 +160,20 @@ pub struct Figures {
     pub peak_rss_kib: u64,
     /// The answers' `Result` codes (`HTTP <status>` for HTTP functions) and how often each came back.
     pub results: BTreeMap<String, usize>,
+    /// Where the cold start went (medians of the cold runs).
+    #[serde(default)]
+    pub breakdown: breakdown::Spans,
+    /// The floor's init and cold penalty in the run that measured this row: the budgets are relative
+    /// to them, so a slow moment of a shared machine moves both sides.
+    #[serde(default)]
+    pub floor: Option<Floor>,
+}
+
+/// The do-nothing function's figures in one run.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Floor {
+    pub init_ms: f64,
+    pub cold_penalty_ms: f64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -185,10 +200,12 @@ pub enum BenchError {
 pub async fn measure(subject: &Subject, plan: &Plan, setup: &mut Setup<'_>) -> Result<Figures, BenchError> {
     let fail = |problem: String| BenchError::Function { function: subject.name.clone(), problem };
     let workload = workload(&subject.name).ok_or_else(|| fail("no workload: add one to bench::WORKLOADS".into()))?;
+    let mut env = plan.env.clone();
+    env.insert(breakdown::PROFILE_VARIABLE.to_owned(), "1".to_owned());
     let spec = FunctionSpec {
         name: subject.name.clone(),
         binary: subject.binary.clone(),
-        env: plan.env.clone(),
+        env,
         timeout: Duration::from_secs(10),
     };
     let logs = Arc::new(Mutex::new(Vec::<crate::lambda_host::LogLine>::new()));
@@ -215,9 +232,11 @@ pub async fn measure(subject: &Subject, plan: &Plan, setup: &mut Setup<'_>) -> R
     let mut init = Vec::new();
     let mut first = Vec::new();
     let mut peak_rss_kib = 0;
+    let mut cold_spans = Vec::new();
     for i in 1..=cold_runs {
         let run = format!("cold invocation {i} of {cold_runs}");
         let payload = prepare(&run).await?;
+        let printed_before = logs.lock().map(|l| l.len()).unwrap_or_default();
         let process = FunctionProcess::spawn(&spec, &plan.region, &plan.account_id, logs.clone()).await?;
         let invocation = process.invoke(payload).await;
         record(&run, invocation.result)?;
@@ -225,6 +244,13 @@ pub async fn measure(subject: &Subject, plan: &Plan, setup: &mut Setup<'_>) -> R
         init.push(millis(polled - process.started));
         first.push(millis(invocation.posted_at - process.started));
         peak_rss_kib = peak_rss_kib.max(process.peak_rss_kib().unwrap_or(0));
+        let (started, started_at) = (process.started, process.started_at);
+        // Stopped, so every mark it printed has been read from its pipes.
+        process.stop(Duration::from_secs(2)).await;
+        let printed = logs.lock().map(|l| l[printed_before.min(l.len())..].to_vec()).unwrap_or_default();
+        let lines = printed.iter().map(|l| l.line.as_str());
+        cold_spans
+            .push(breakdown::ColdRun::new(started_at, polled - started, invocation.posted_at - started, lines).spans());
     }
 
     let process = FunctionProcess::spawn(&spec, &plan.region, &plan.account_id, logs.clone()).await?;
@@ -255,6 +281,8 @@ pub async fn measure(subject: &Subject, plan: &Plan, setup: &mut Setup<'_>) -> R
         cold_penalty_ms: first_invocation_ms - warm_p50_ms,
         peak_rss_kib,
         results,
+        breakdown: breakdown::median(&cold_spans),
+        floor: None,
     })
 }
 
@@ -286,6 +314,16 @@ pub fn zip_size(binary: &Path) -> Result<u64, BenchError> {
     Ok(cursor.into_inner().len() as u64)
 }
 
+/// The line in results.md under which the hand-written findings start (the bench keeps them).
+pub const FINDINGS_MARKER: &str =
+    "<!-- Figures above: written by `make bench`. Findings below: written by hand, kept by it. -->";
+
+/// `table` followed by the findings of an earlier results.md (what follows its marker), if any.
+pub fn with_findings(table: &str, earlier: &str) -> String {
+    let findings = earlier.split_once(FINDINGS_MARKER).map_or("\n", |(_, after)| after);
+    format!("{table}\n{FINDINGS_MARKER}{findings}")
+}
+
 /// The table as Markdown.
 pub fn markdown(report: &Report) -> String {
     let mut out = format!(
@@ -308,6 +346,13 @@ pub fn markdown(report: &Report) -> String {
             f.peak_rss_kib as f64 / 1024.0,
             results.join(", ")
         ));
+    }
+    out.push_str(
+        "\nWhere the cold start goes (ms, medians of the cold runs; `switchboard::startup` marks, see below):\n\n",
+    );
+    out.push_str(breakdown::HEADER);
+    for f in &report.functions {
+        out.push_str(&breakdown::row(&f.function, &f.breakdown));
     }
     out
 }
@@ -367,6 +412,18 @@ mod tests {
     }
 
     #[test]
+    fn findings_under_the_marker_survive_a_new_run() {
+        let first = with_findings("| old |\n", "");
+        assert!(first.starts_with("| old |\n") && first.contains(FINDINGS_MARKER));
+        let edited = format!("{first}\n## What changed\nroots compiled in\n");
+        let second = with_findings("| new |\n", &edited);
+        assert!(second.starts_with("| new |\n"), "{second}");
+        assert!(!second.contains("| old |"));
+        assert!(second.ends_with("## What changed\nroots compiled in\n"), "{second}");
+        assert_eq!(second.matches(FINDINGS_MARKER).count(), 1);
+    }
+
+    #[test]
     fn markdown_has_a_row_per_function() {
         let figures = Figures {
             function: "f".into(),
@@ -378,6 +435,8 @@ mod tests {
             cold_penalty_ms: 2.5,
             peak_rss_kib: 10_240,
             results: BTreeMap::from([("OK".to_owned(), 2)]),
+            breakdown: breakdown::Spans::default(),
+            floor: None,
         };
         let report = Report {
             profile: "release".into(),

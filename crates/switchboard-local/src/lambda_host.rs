@@ -125,6 +125,8 @@ pub struct FunctionProcess {
     slot: Arc<Slot>,
     /// Just before the process was spawned.
     pub started: Instant,
+    /// The same moment by the wall clock, which a function's startup marks are stamped with.
+    pub started_at: SystemTime,
     pub pid: Option<u32>,
     /// The Runtime API server.
     server: JoinHandle<()>,
@@ -163,6 +165,7 @@ impl FunctionProcess {
             let _ = axum::serve(listener, app).await;
         });
         let started = Instant::now();
+        let started_at = SystemTime::now();
         let mut child = Command::new(&spec.binary)
             .env_clear()
             .envs(&spec.env)
@@ -195,7 +198,7 @@ impl FunctionProcess {
             };
             watched.exit(status).await;
         });
-        Ok(Self { slot, started, pid, server, log_readers, watcher })
+        Ok(Self { slot, started, started_at, pid, server, log_readers, watcher })
     }
 
     /// Kills the process and waits until every line it printed has been collected (at most

@@ -252,6 +252,14 @@ async fn bench(binaries: PathBuf, out: PathBuf, cold: usize, warm: usize, only: 
         eprintln!("measuring {} …", subject.name);
         functions.push(bench::measure(subject, &plan, &mut setup).await?);
     }
+    // Every row of this run carries this run's floor (measured last), which its budgets are relative to.
+    let floor = functions
+        .iter()
+        .find(|f| f.function == "bench-floor")
+        .map(|f| bench::Floor { init_ms: f.init_ms, cold_penalty_ms: f.cold_penalty_ms });
+    for f in &mut functions {
+        f.floor = floor;
+    }
     // `target/release` or `target/debug`: a debug run must not pass for the release figures.
     let profile = binaries.file_name().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
     if !only.is_empty() {
@@ -281,7 +289,9 @@ async fn bench(binaries: PathBuf, out: PathBuf, cold: usize, warm: usize, only: 
     let table = bench::markdown(&report);
     std::fs::create_dir_all(&out)?;
     std::fs::write(out.join("results.json"), serde_json::to_string_pretty(&report)? + "\n")?;
-    std::fs::write(out.join("results.md"), &table)?;
+    // The figures are replaced; the findings written under them are kept.
+    let earlier = std::fs::read_to_string(out.join("results.md")).unwrap_or_default();
+    std::fs::write(out.join("results.md"), bench::with_findings(&table, &earlier))?;
     println!("{table}");
     println!("written to {}/results.json and results.md", out.display());
     Ok(ExitCode::SUCCESS)

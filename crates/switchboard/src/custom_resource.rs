@@ -215,6 +215,19 @@ fn undelivered(kind: &str, message: String) -> Diagnostic {
     Diagnostic { error_type: kind.to_owned(), error_message: message }
 }
 
+/// The client that PUTs answers to CloudFormation's presigned URL: the SDK clients' roots
+/// ([`crate::tls`]), not the platform verifier's scan of the system store.
+fn answer_client() -> Result<reqwest::Client, String> {
+    let extra = crate::tls::ExtraRoots::from_env(&crate::config::Settings(&crate::config::ProcessEnv))
+        .map_err(|e| e.to_string())?;
+    let tls = crate::tls::rustls_config(&extra).map_err(|e| e.to_string())?;
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(2))
+        .tls_backend_preconfigured(tls)
+        .build()
+        .map_err(|e| e.to_string())
+}
+
 /// Runs a custom-resource function: each request's properties are parsed into `P` and handed to
 /// `handler` with the time it has; whatever happens is answered to CloudFormation.
 pub async fn serve<P, H, Fut, E>(handler: H) -> Result<(), lambda_runtime::Error>
@@ -224,13 +237,13 @@ where
     Fut: Future<Output = Result<Outcome, E>>,
     E: ResourceFault,
 {
-    let http = reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(2))
-        .build()
-        .map_err(|e| lambda_runtime::Error::from(format!("the HTTPS client for answers: {e}")))?;
+    crate::startup::mark(crate::startup::phase::FUNCTION);
+    let http =
+        answer_client().map_err(|e| lambda_runtime::Error::from(format!("the HTTPS client for answers: {e}")))?;
     let handler = &handler;
     let http = &http;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        crate::startup::mark(crate::startup::phase::EVENT);
         let (envelopes, request) = split(event.payload).map_err(|e| {
             tracing::error!(error = %e, "not a custom-resource request");
             undelivered("InvalidEvent", format!("not a CloudFormation custom-resource request: {e}"))

@@ -15,9 +15,11 @@ pub mod emergency;
 pub mod http;
 pub mod identity;
 pub mod secrets;
+pub mod startup;
 pub mod store;
 pub mod telemetry;
 pub mod time;
+pub mod tls;
 pub mod video;
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use switchboard::{aws, config, connect, emergency::CheckEmergency, telemetry};
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     telemetry::init();
-    let sdk = aws::load(aws::connect_timeouts()).await;
+    let sdk = aws::load(aws::connect_timeouts()).await.map_err(config::startup_failed)?;
     let function =
         CheckEmergency::from_env(&sdk, &config::Settings(&config::ProcessEnv)).map_err(config::startup_failed)?;
     connect::serve(|event, deadline| function.handle(event, deadline)).await

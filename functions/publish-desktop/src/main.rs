@@ -5,7 +5,7 @@ use switchboard::{aws, config, custom_resource, desktop::PublishDesktop, telemet
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     telemetry::init();
-    let sdk = aws::load(aws::http_timeouts()).await;
+    let sdk = aws::load(aws::http_timeouts()).await.map_err(config::startup_failed)?;
     let function =
         PublishDesktop::from_env(&sdk, &config::Settings(&config::ProcessEnv)).map_err(config::startup_failed)?;
     custom_resource::serve(|request, envelopes| function.handle(request, envelopes)).await

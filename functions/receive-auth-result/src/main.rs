@@ -5,7 +5,7 @@ use switchboard::{aws, config, http, identity::ReceiveAuthResult, telemetry};
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     telemetry::init();
-    let sdk = aws::load(aws::http_timeouts()).await;
+    let sdk = aws::load(aws::http_timeouts()).await.map_err(config::startup_failed)?;
     let function = ReceiveAuthResult::from_env(&sdk, &config::Settings(&config::ProcessEnv))
         .await
         .map_err(config::startup_failed)?;
