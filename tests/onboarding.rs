@@ -160,6 +160,30 @@ async fn requests_without_a_valid_token_or_body_are_refused_with_the_right_statu
     assert_eq!((status, answer["message"].as_str()), (404, Some("user not found")), "{answer}");
 }
 
+/// A dependency fault in an HTTP function (its DynamoDB table is gone): a 502 with the envelope's
+/// code and the request id, the detail only in the log, whose line names the kind `DependencyError`
+/// (the `errorType` a Connect function's fault carries).
+#[tokio::test]
+async fn a_failing_dependency_is_a_502_logged_as_dependency_error() {
+    let fleet = Fleet::start().await;
+    let agent = Agent { fleet: &fleet, http: reqwest::Client::new() };
+    let dynamodb = aws_sdk_dynamodb::Client::new(&fleet.cloud.sdk_config().await);
+    dynamodb.delete_table().table_name(&fleet.cloud.fixture.video.table_name).send().await.unwrap();
+    let token = fleet.cloud.sign_in(ALICE, PASSWORD).await.unwrap();
+    let request = json!({"connectLoginByEmail": true, "connectUserId": ALICE_CONNECT_ID}).to_string();
+    let (status, _) = agent.call("POST", "/setConnectUserId", Some(&token), Some(&request)).await;
+    assert_eq!(status, 200, "Cognito, not the table");
+    let bound = fleet.cloud.sign_in(ALICE, PASSWORD).await.unwrap();
+
+    let (status, body) = agent.call("PUT", "/connect-user-cache", Some(&bound), None).await;
+    assert_eq!((status, body["code"].as_str()), (502, Some("DEPENDENCY_FAILED")), "{body}");
+    assert!(body["requestId"].as_str().is_some_and(|id| !id.is_empty()), "{body}");
+    assert!(!body.to_string().contains("ResourceNotFound"), "the detail stays in the log: {body}");
+    let logged = fleet.logs().into_iter().find(|l| l.contains("dependency failed")).expect("a failure line");
+    assert!(logged.contains(r#""kind":"DependencyError""#), "{logged}");
+    assert!(logged.contains("GetItem") && logged.contains("ResourceNotFound"), "{logged}");
+}
+
 #[tokio::test]
 async fn the_app_client_cannot_write_the_connect_user_id_itself() {
     use aws_sdk_cognitoidentityprovider::{error::ProvideErrorMetadata, types::AttributeType};

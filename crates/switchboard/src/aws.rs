@@ -44,7 +44,8 @@ pub fn http_timeouts() -> TimeoutConfig {
 
 /// Loads region, credentials, endpoints and retry settings from the environment, with `timeouts`,
 /// and the HTTPS client every SDK client of the function shares ([`https_client`]). Built at init,
-/// once; what that costs is in bench/results.md ("Where the cold start goes"). A bad `SSL_CERT_FILE` fails the cold start.
+/// once; what that costs is in bench/results.md ("Where the cold start goes"). A bad
+/// `SSL_CERT_FILE` fails the cold start.
 pub async fn load(timeouts: TimeoutConfig) -> Result<SdkConfig, ConfigError> {
     let extra_roots = tls::ExtraRoots::from_env(&Settings(&ProcessEnv))?;
     let sdk = aws_config::defaults(BehaviorVersion::latest())

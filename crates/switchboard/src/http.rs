@@ -13,6 +13,9 @@ use lambda_http::{
 };
 use serde::{de::DeserializeOwned, Serialize};
 
+/// The error kind of a dependency failure in the logs (as `errorType` names it for Connect functions).
+pub const DEPENDENCY_ERROR_KIND: &str = "DependencyError";
+
 /// An answer that is not a success: status, UPPER_SNAKE code and a human sentence.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{status} {code}: {message}")]
@@ -40,9 +43,10 @@ impl ApiError {
     pub fn gone(message: impl Into<String>) -> Self {
         Self { status: StatusCode::GONE, code: "GONE", message: message.into() }
     }
-    /// A dependency failed. The detail goes to the log, not to the caller.
+    /// A dependency failed. The detail goes to the log (with the kind a Connect function's Lambda
+    /// error would carry, `DependencyError`, to search both by one word), not to the caller.
     pub fn dependency(detail: impl std::fmt::Display) -> Self {
-        tracing::error!(error = %detail, "dependency failed");
+        tracing::error!(error = %detail, kind = DEPENDENCY_ERROR_KIND, "dependency failed");
         Self {
             status: StatusCode::BAD_GATEWAY,
             code: "DEPENDENCY_FAILED",
@@ -167,8 +171,10 @@ where
     H: Fn(Request) -> Fut + Sync,
     Fut: Future<Output = Result<Reply, ApiError>> + Send,
 {
+    crate::startup::mark(crate::startup::phase::FUNCTION);
     let handler = &handler;
     lambda_http::run(lambda_http::service_fn(move |request: Request| async move {
+        crate::startup::mark(crate::startup::phase::EVENT);
         let request_id = request.lambda_context_ref().map(|c| c.request_id.clone()).unwrap_or_default();
         let response = match handler(request).await {
             Ok(reply) => {
