@@ -11,8 +11,9 @@ RUNTIME ?= host
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export SAM_CLI_TELEMETRY := 0
 
-# The functions the benchmark measures: every crate in functions/ plus the floor.
-BENCH_PACKAGES := $(addprefix -p ,$(notdir $(wildcard functions/*))) -p bench-floor
+# The Lambda functions (every crate in functions/); the benchmark measures them and the floor.
+FUNCTION_PACKAGES := $(addprefix -p ,$(notdir $(wildcard functions/*)))
+BENCH_PACKAGES := $(FUNCTION_PACKAGES) -p bench-floor
 
 .PHONY: help setup desktop-setup dev test bench build clean
 
@@ -70,8 +71,11 @@ bench: setup
 # Lambda's deployment zips must stay small (cold starts load them): fail above ZIP_BUDGET bytes.
 ZIP_BUDGET := 4194304
 
+# One cargo invocation builds every function (the crates compile once, the links run side by side);
+# sam build's own cargo-lambda call per function then finds its binary up to date and copies it.
 build: setup
 	rustup target add aarch64-unknown-linux-gnu
+	cargo lambda build --release --arm64 $(FUNCTION_PACKAGES)
 	sam build --beta-features
 	@over=0; for f in .aws-sam/build/*Function; do \
 	  zip_file=/tmp/switchboard-$$(basename $$f).zip; rm -f $$zip_file; \
