@@ -14,6 +14,7 @@ pub mod desktop;
 pub mod emergency;
 pub mod http;
 pub mod identity;
+pub mod prefetch;
 pub mod secrets;
 pub mod startup;
 pub mod store;

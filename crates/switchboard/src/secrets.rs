@@ -1,4 +1,4 @@
-//! Secret values by reference, resolved once at cold start: `secretsmanager:<name or ARN>` or
+//! Secret values by reference, resolved once per process (from init on: `crate::prefetch`): `secretsmanager:<name or ARN>` or
 //! `ssm:<parameter name>` (a SecureString, decrypted). Keys never sit in plain environment variables
 //! or template parameters, and their values never reach a log line.
 
@@ -7,10 +7,15 @@ use aws_config::SdkConfig;
 use crate::config::{ConfigError, Settings};
 
 /// Reads the references in the comma-separated variable `name` and returns the secret values, in
-/// order. The look-ups run concurrently: each is a network round trip inside the cold start.
+/// order. The look-ups run concurrently: each is a network round trip.
 pub async fn resolve_list(sdk: &SdkConfig, env: &Settings<'_>, name: &str) -> Result<Vec<String>, ConfigError> {
+    resolve_all(sdk, name, env.list(name)?).await
+}
+
+/// The secret values behind `references` (read from the variable `name`), in order, concurrently.
+pub async fn resolve_all(sdk: &SdkConfig, name: &str, references: Vec<String>) -> Result<Vec<String>, ConfigError> {
     let mut lookups = tokio::task::JoinSet::new();
-    for (index, reference) in env.list(name)?.into_iter().enumerate() {
+    for (index, reference) in references.into_iter().enumerate() {
         let (sdk, name) = (sdk.clone(), name.to_owned());
         lookups.spawn(async move { (index, resolve(&sdk, &name, &reference).await) });
     }
@@ -29,7 +34,8 @@ pub async fn resolve_one(sdk: &SdkConfig, env: &Settings<'_>, name: &str) -> Res
     resolve(sdk, name, &env.string(name)?).await
 }
 
-async fn resolve(sdk: &SdkConfig, variable: &str, reference: &str) -> Result<String, ConfigError> {
+/// The secret value behind `reference` (read from the variable `variable`, which errors name).
+pub async fn resolve(sdk: &SdkConfig, variable: &str, reference: &str) -> Result<String, ConfigError> {
     let failed = |reason: String| ConfigError::Malformed { name: variable.to_owned(), reason };
     if let Some(id) = reference.strip_prefix("secretsmanager:") {
         let answer =

@@ -55,7 +55,7 @@ impl Harness {
                 origination_number: None,
             },
             policy: PinPolicy::default(),
-            pepper: pepper(),
+            pepper: switchboard::prefetch::Prefetched::ready(pepper()),
             clock: Arc::new(self.clock.clone()),
         }
     }
@@ -65,7 +65,7 @@ impl Harness {
             dynamodb: self.dynamodb.clone(),
             table: self.table.clone(),
             policy: PinPolicy::default(),
-            pepper: pepper(),
+            pepper: switchboard::prefetch::Prefetched::ready(pepper()),
             clock: Arc::new(self.clock.clone()),
         }
     }
@@ -602,7 +602,7 @@ async fn one_time_pin_with_slow_dependencies(
         table: "EmergencyTable".into(),
         sms: SmsSettings { application_id: "app".into(), sender_id: None, origination_number: None },
         policy: PinPolicy::default(),
-        pepper: pepper(),
+        pepper: switchboard::prefetch::Prefetched::ready(pepper()),
         clock: Arc::new(ManualClock::new(datetime!(2026-11-23 09:00 UTC))),
     };
     let started = std::time::Instant::now();

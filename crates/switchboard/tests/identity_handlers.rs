@@ -60,7 +60,7 @@ fn start_session(
         settings: settings(cloud),
         phone_number: "+61255502000".into(),
         base_url: "https://id.example".into(),
-        keys: Arc::new(key_ring()),
+        keys: switchboard::prefetch::Prefetched::ready(key_ring()),
         codes,
         clock: Arc::new(clock.clone()),
     }
@@ -150,7 +150,7 @@ async fn every_refused_result_gets_the_same_answer() {
     let receive = ReceiveAuthResult {
         dynamodb,
         settings: settings(&cloud),
-        keys: Arc::new(key_ring()),
+        keys: switchboard::prefetch::Prefetched::ready(key_ring()),
         clock: Arc::new(clock.clone()),
     };
     let claims = |sub: &str, iat: i64, exp: i64| serde_json::json!({"sub": sub, "status": "succes", "attributes": {"a": "b"}, "iat": iat, "exp": exp});

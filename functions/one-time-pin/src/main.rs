@@ -7,6 +7,6 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     telemetry::init();
     let sdk = aws::load(aws::connect_timeouts()).await.map_err(config::startup_failed)?;
     let function =
-        OneTimePin::from_env(&sdk, &config::Settings(&config::ProcessEnv)).await.map_err(config::startup_failed)?;
+        OneTimePin::from_env(&sdk, &config::Settings(&config::ProcessEnv)).map_err(config::startup_failed)?;
     connect::serve(|event, deadline| function.handle(event, deadline)).await
 }

@@ -6,8 +6,7 @@ use switchboard::{aws, config, http, identity::ReceiveAuthResult, telemetry};
 async fn main() -> Result<(), lambda_http::Error> {
     telemetry::init();
     let sdk = aws::load(aws::http_timeouts()).await.map_err(config::startup_failed)?;
-    let function = ReceiveAuthResult::from_env(&sdk, &config::Settings(&config::ProcessEnv))
-        .await
-        .map_err(config::startup_failed)?;
+    let function =
+        ReceiveAuthResult::from_env(&sdk, &config::Settings(&config::ProcessEnv)).map_err(config::startup_failed)?;
     http::serve(|request| function.handle(request)).await
 }

@@ -6,7 +6,6 @@ use switchboard::{aws, config, connect, emergency::VerifyPin, telemetry};
 async fn main() -> Result<(), lambda_runtime::Error> {
     telemetry::init();
     let sdk = aws::load(aws::connect_timeouts()).await.map_err(config::startup_failed)?;
-    let function =
-        VerifyPin::from_env(&sdk, &config::Settings(&config::ProcessEnv)).await.map_err(config::startup_failed)?;
+    let function = VerifyPin::from_env(&sdk, &config::Settings(&config::ProcessEnv)).map_err(config::startup_failed)?;
     connect::serve(|event, deadline| function.handle(event, deadline)).await
 }

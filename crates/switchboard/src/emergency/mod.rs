@@ -32,6 +32,9 @@ pub enum EmergencyError {
     Contention { location: String, attempts: u32 },
     #[error(transparent)]
     Deadline(#[from] crate::deadline::DeadlineExceeded),
+    /// A secret the function fetches from init on (the PIN pepper) could not be fetched.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
 }
 
 impl crate::connect::FlowFault for EmergencyError {
@@ -42,6 +45,7 @@ impl crate::connect::FlowFault for EmergencyError {
             Self::Random(_) => "RandomSourceError",
             Self::Contention { .. } => "ContentionError",
             Self::Deadline(_) => "DeadlineExceeded",
+            Self::Config(_) => "ConfigError",
         }
     }
 }

@@ -24,6 +24,7 @@ use crate::{
     config::{ConfigError, Settings},
     connect::{ContactFlowEvent, FlowResult},
     deadline::Deadline,
+    prefetch::Prefetched,
     store::{self, StoreError},
     telemetry::mask_phone,
     time::{Clock, SystemClock},
@@ -43,12 +44,13 @@ pub struct OneTimePin {
     pub table: String,
     pub sms: SmsSettings,
     pub policy: PinPolicy,
-    pub pepper: pin::Pepper,
+    /// Fetched from init on; awaited when the challenge is written.
+    pub pepper: Prefetched<pin::Pepper>,
     pub clock: Arc<dyn Clock>,
 }
 
 impl OneTimePin {
-    pub async fn from_env(sdk: &SdkConfig, env: &Settings<'_>) -> Result<Self, ConfigError> {
+    pub fn from_env(sdk: &SdkConfig, env: &Settings<'_>) -> Result<Self, ConfigError> {
         Ok(Self {
             dynamodb: aws_sdk_dynamodb::Client::new(sdk),
             pinpoint: aws_sdk_pinpoint::Client::new(sdk),
@@ -59,7 +61,7 @@ impl OneTimePin {
                 origination_number: env.optional_string("SMS_ORIGINATION_NUMBER")?,
             },
             policy: PinPolicy::from_settings(env)?,
-            pepper: pin::Pepper::from_env(sdk, env).await?,
+            pepper: pin::Pepper::prefetch(sdk, env)?,
             clock: Arc::new(SystemClock),
         })
     }
@@ -90,7 +92,10 @@ impl OneTimePin {
 
         let pin = pin::generate(self.policy.length).map_err(|e| EmergencyError::Random(e.to_string()))?;
         let salt = pin::new_salt().map_err(|e| EmergencyError::Random(e.to_string()))?;
-        deadline.side_effect("PutItem challenge", self.put_challenge(contact, phone, &salt, &pin, now)).await??;
+        let pepper = deadline.run("the PIN pepper", self.pepper.get()).await??;
+        deadline
+            .side_effect("PutItem challenge", self.put_challenge(contact, phone, &salt, &pin, pepper, now))
+            .await??;
 
         // The SMS is the side effect the caller must hear about: started only if it can finish.
         match deadline
@@ -168,6 +173,7 @@ impl OneTimePin {
         phone: &str,
         salt: &str,
         pin: &pin::Pin,
+        pepper: &pin::Pepper,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
         let expires_at = now.unix_timestamp() + self.policy.ttl_seconds;
@@ -177,7 +183,7 @@ impl OneTimePin {
         item.extend(HashMap::from([
             ("phone".to_owned(), store::s(phone)),
             ("salt".to_owned(), store::s(salt)),
-            ("pinHash".to_owned(), store::s(pin::hash(&self.pepper, salt, pin.digits()))),
+            ("pinHash".to_owned(), store::s(pin::hash(pepper, salt, pin.digits()))),
             ("attempts".to_owned(), store::n(0)),
             ("expiresAt".to_owned(), store::n(expires_at)),
             ("ttl".to_owned(), store::n(ttl)),

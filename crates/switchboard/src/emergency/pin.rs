@@ -5,6 +5,7 @@
 //! of the table (a backup, an export): the pepper, a stack-generated secret resolved at cold start and
 //! never stored beside the hashes, is what makes the copy useless.
 
+use crate::prefetch::Prefetched;
 use hmac::{KeyInit, Mac};
 use rand::{rngs::StdRng, rngs::SysRng, RngExt, SeedableRng, TryRng};
 
@@ -58,16 +59,28 @@ impl Pepper {
         Ok(Self(secret))
     }
 
-    /// Resolved once at cold start from the reference in `PIN_PEPPER`.
-    pub async fn from_env(
+    /// Fetched from the reference in `PIN_PEPPER`, from init on ([`Prefetched`]); the variable
+    /// itself is read now, so a missing one fails the cold start.
+    pub fn prefetch(
         sdk: &aws_config::SdkConfig,
         env: &crate::config::Settings<'_>,
-    ) -> Result<Self, crate::config::ConfigError> {
-        let secret = crate::secrets::resolve_one(sdk, env, "PIN_PEPPER").await?;
-        Self::new(secret.into_bytes())
-            .map_err(|e| crate::config::ConfigError::Malformed { name: "PIN_PEPPER".into(), reason: e.to_string() })
+    ) -> Result<Prefetched<Self>, crate::config::ConfigError> {
+        let (sdk, reference) = (sdk.clone(), env.string(PEPPER_VARIABLE)?);
+        Ok(Prefetched::start(move || {
+            let (sdk, reference) = (sdk.clone(), reference.clone());
+            async move {
+                let secret = crate::secrets::resolve(&sdk, PEPPER_VARIABLE, &reference).await?;
+                Self::new(secret.into_bytes()).map_err(|e| crate::config::ConfigError::Malformed {
+                    name: PEPPER_VARIABLE.into(),
+                    reason: e.to_string(),
+                })
+            }
+        }))
     }
 }
+
+/// The variable holding the pepper's `secretsmanager:`/`ssm:` reference.
+const PEPPER_VARIABLE: &str = "PIN_PEPPER";
 
 impl std::fmt::Debug for Pepper {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -15,6 +15,7 @@ use crate::{
     config::{ConfigError, Settings},
     connect::{ContactFlowEvent, FlowResult},
     deadline::Deadline,
+    prefetch::Prefetched,
     store::{self, StoreError},
     time::{Clock, SystemClock},
 };
@@ -23,17 +24,18 @@ pub struct VerifyPin {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub table: String,
     pub policy: PinPolicy,
-    pub pepper: pin::Pepper,
+    /// Fetched from init on; awaited when a PIN is compared.
+    pub pepper: Prefetched<pin::Pepper>,
     pub clock: Arc<dyn Clock>,
 }
 
 impl VerifyPin {
-    pub async fn from_env(sdk: &SdkConfig, env: &Settings<'_>) -> Result<Self, ConfigError> {
+    pub fn from_env(sdk: &SdkConfig, env: &Settings<'_>) -> Result<Self, ConfigError> {
         Ok(Self {
             dynamodb: aws_sdk_dynamodb::Client::new(sdk),
             table: settings::table(env)?,
             policy: PinPolicy::from_settings(env)?,
-            pepper: pin::Pepper::from_env(sdk, env).await?,
+            pepper: pin::Pepper::prefetch(sdk, env)?,
             clock: Arc::new(SystemClock),
         })
     }
@@ -49,6 +51,8 @@ impl VerifyPin {
             Ok(challenge) => challenge,
             Err(refusal) => return Ok(refusal),
         };
+        // Before the try is counted: a pepper we cannot fetch must not cost the caller a try.
+        let pepper = deadline.run("the PIN pepper", self.pepper.get()).await??;
         // Every try is counted before comparing, atomically and only while tries remain.
         let counted =
             deadline.side_effect("UpdateItem attempts", self.count_attempt(contact, &challenge, now)).await??;
@@ -60,7 +64,7 @@ impl VerifyPin {
             });
         };
 
-        if pin::matches(&self.pepper, &challenge.salt, entered, &challenge.pin_hash) {
+        if pin::matches(pepper, &challenge.salt, entered, &challenge.pin_hash) {
             if deadline.side_effect("UpdateItem verified", self.mark_verified(contact, &challenge, now)).await?? {
                 info!("PIN verified");
                 return Ok(FlowResult::new("VERIFIED"));

@@ -12,6 +12,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::prefetch::Prefetched;
 use aws_lc_rs::{aead, agreement, cipher, constant_time, encoding::AsDer, hmac, kdf, rsa, signature};
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Validation};
@@ -84,6 +85,10 @@ struct Verifier {
     key: DecodingKey,
 }
 
+/// The variables naming our decryption keys and the plugins' verification keys.
+const DECRYPTION_KEYS: &str = "RESULT_DECRYPTION_KEYS";
+const VERIFICATION_KEYS: &str = "RESULT_VERIFICATION_KEYS";
+
 /// Our decryption keys and the authentication plugins' verification keys.
 pub struct KeyRing {
     decrypters: Vec<Decrypter>,
@@ -92,21 +97,34 @@ pub struct KeyRing {
 
 impl KeyRing {
     /// The keys named by `RESULT_DECRYPTION_KEYS` and `RESULT_VERIFICATION_KEYS` (comma-separated
-    /// `secretsmanager:`/`ssm:` references, each holding one PEM key or a bundle), read once at cold
-    /// start. Keep the keys in one secret and one parameter: each reference is a round trip at init.
-    pub async fn from_env(
+    /// `secretsmanager:`/`ssm:` references, each holding one PEM key or a bundle), fetched and parsed
+    /// from init on ([`Prefetched`]); the two variables are read now, so a missing one fails the cold
+    /// start. Keep the keys in one secret and one parameter: each reference is a round trip.
+    pub fn prefetch(
         sdk: &aws_config::SdkConfig,
         env: &crate::config::Settings<'_>,
+    ) -> Result<Prefetched<Self>, crate::config::ConfigError> {
+        let references = (env.list(DECRYPTION_KEYS)?, env.list(VERIFICATION_KEYS)?);
+        let sdk = sdk.clone();
+        Ok(Prefetched::start(move || {
+            let (sdk, (decryption, verification)) = (sdk.clone(), references.clone());
+            async move { Self::fetch(&sdk, decryption, verification).await }
+        }))
+    }
+
+    async fn fetch(
+        sdk: &aws_config::SdkConfig,
+        decryption: Vec<String>,
+        verification: Vec<String>,
     ) -> Result<Self, crate::config::ConfigError> {
-        // Both lists at once: every look-up is a round trip inside the cold start.
+        // Both lists at once: every look-up is a round trip.
         let (decryption, verification) = tokio::try_join!(
-            crate::secrets::resolve_list(sdk, env, "RESULT_DECRYPTION_KEYS"),
-            crate::secrets::resolve_list(sdk, env, "RESULT_VERIFICATION_KEYS"),
+            crate::secrets::resolve_all(sdk, DECRYPTION_KEYS, decryption),
+            crate::secrets::resolve_all(sdk, VERIFICATION_KEYS, verification),
         )?;
         let (decryption, verification) = (split_pem_bundles(&decryption), split_pem_bundles(&verification));
         Self::from_pems(&decryption, &verification).map_err(|e| crate::config::ConfigError::Malformed {
-            name: if e.what == "the decryption keys" { "RESULT_DECRYPTION_KEYS" } else { "RESULT_VERIFICATION_KEYS" }
-                .into(),
+            name: if e.what == "the decryption keys" { DECRYPTION_KEYS } else { VERIFICATION_KEYS }.into(),
             reason: e.to_string(),
         })
     }

@@ -17,6 +17,7 @@ use super::{
 use crate::{
     config::{ConfigError, Settings},
     http::{path_parameter, text_body, ApiError, Reply},
+    prefetch::Prefetched,
     store,
     time::{Clock, SystemClock},
 };
@@ -27,17 +28,18 @@ pub const MAX_RESULT_BYTES: usize = 8 * 1024;
 pub struct ReceiveAuthResult {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub settings: IdentitySettings,
-    pub keys: Arc<KeyRing>,
+    /// Fetched from init on; awaited after the session is found.
+    pub keys: Prefetched<KeyRing>,
     pub clock: Arc<dyn Clock>,
 }
 
 impl ReceiveAuthResult {
-    pub async fn from_env(sdk: &SdkConfig, env: &Settings<'_>) -> Result<Self, ConfigError> {
-        let keys = KeyRing::from_env(sdk, env).await?;
+    pub fn from_env(sdk: &SdkConfig, env: &Settings<'_>) -> Result<Self, ConfigError> {
+        let keys = KeyRing::prefetch(sdk, env)?;
         Ok(Self {
             dynamodb: aws_sdk_dynamodb::Client::new(sdk),
             settings: IdentitySettings::from_settings(env)?,
-            keys: Arc::new(keys),
+            keys,
             clock: Arc::new(SystemClock),
         })
     }
@@ -59,7 +61,8 @@ impl ReceiveAuthResult {
         }
         // One answer for every refusal; the reason goes to the log only: telling the sender which
         // step failed would help forge a result.
-        let result = self.keys.open(&body, now.unix_timestamp(), self.settings.clock_skew_seconds).map_err(|e| {
+        let keys = self.keys.get().await.map_err(ApiError::dependency)?;
+        let result = keys.open(&body, now.unix_timestamp(), self.settings.clock_skew_seconds).map_err(|e| {
             tracing::info!(reason = %e, "auth result refused");
             ApiError { status: StatusCode::BAD_REQUEST, code: "INVALID_RESULT", message: ResultError::ANSWER.into() }
         })?;

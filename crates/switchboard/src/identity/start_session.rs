@@ -20,6 +20,7 @@ use super::{
 use crate::{
     config::{ConfigError, Settings},
     http::{json_body, ApiError, Reply},
+    prefetch::Prefetched,
     store,
     time::{Clock, SystemClock},
 };
@@ -34,7 +35,8 @@ pub struct StartSession {
     pub phone_number: String,
     /// `ID_CONTACT_BASE_URL`: the public base URL of `/session_result/…`.
     pub base_url: String,
-    pub keys: Arc<KeyRing>,
+    /// Fetched from init on; awaited only by a start that carries an auth result.
+    pub keys: Prefetched<KeyRing>,
     pub codes: Arc<dyn CodeSource>,
     pub clock: Arc<dyn Clock>,
 }
@@ -54,14 +56,14 @@ struct StartAnswer {
 }
 
 impl StartSession {
-    pub async fn from_env(sdk: &SdkConfig, env: &Settings<'_>) -> Result<Self, ConfigError> {
-        let keys = KeyRing::from_env(sdk, env).await?;
+    pub fn from_env(sdk: &SdkConfig, env: &Settings<'_>) -> Result<Self, ConfigError> {
+        let keys = KeyRing::prefetch(sdk, env)?;
         Ok(Self {
             dynamodb: aws_sdk_dynamodb::Client::new(sdk),
             settings: IdentitySettings::from_settings(env)?,
             phone_number: env.string("ID_CONTACT_PHONE_NUMBER")?,
             base_url: env.string("ID_CONTACT_BASE_URL")?.trim_end_matches('/').to_owned(),
-            keys: Arc::new(keys),
+            keys,
             codes: Arc::new(OsCodes),
             clock: Arc::new(SystemClock),
         })
@@ -77,7 +79,8 @@ impl StartSession {
         let result = match body.auth_result.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
             // One answer for every refusal, as `receive-auth-result` gives; the reason is logged.
             Some(jwe) => {
-                Some(self.keys.open(jwe, now.unix_timestamp(), self.settings.clock_skew_seconds).map_err(|e| {
+                let keys = self.keys.get().await.map_err(ApiError::dependency)?;
+                Some(keys.open(jwe, now.unix_timestamp(), self.settings.clock_skew_seconds).map_err(|e| {
                     tracing::info!(reason = %e, "auth result refused");
                     ApiError::bad_field("auth_result", ResultError::ANSWER)
                 })?)
