@@ -19,6 +19,13 @@ use aws_lambda_events::event::cloudformation::{
     CloudFormationCustomResourceRequest as Envelope, CloudFormationCustomResourceResponse,
     CloudFormationCustomResourceResponseStatus as Status,
 };
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper_rustls::HttpsConnector;
+use hyper_util::{
+    client::legacy::{connect::HttpConnector, Client},
+    rt::TokioExecutor,
+};
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -186,28 +193,66 @@ pub enum DeliveryError {
 
 /// PUTs the answer to the presigned `ResponseURL`. No content type: the URL is signed without one.
 pub async fn deliver(
-    http: &reqwest::Client,
+    http: &AnswerClient,
     url: &str,
     response: &CloudFormationCustomResourceResponse,
 ) -> Result<(), DeliveryError> {
-    let body = serde_json::to_vec(response).map_err(|e| DeliveryError::Encode(e.to_string()))?;
+    let body = Bytes::from(serde_json::to_vec(response).map_err(|e| DeliveryError::Encode(e.to_string()))?);
+    // Parsed once; an error never quotes the URL: it is a capability (anyone holding it can answer
+    // for the stack).
+    let uri: hyper::Uri = url.parse().map_err(|_| DeliveryError::Transport("the response URL is not a URL".into()))?;
     let mut last = DeliveryError::Transport("not attempted".into());
     for attempt in 0..ANSWER_ATTEMPTS {
         if attempt > 0 {
             tokio::time::sleep(Duration::from_millis(200 * 2u64.pow(attempt))).await;
         }
-        match http.put(url).body(body.clone()).timeout(Duration::from_secs(5)).send().await {
-            Ok(reply) if reply.status().is_success() => return Ok(()),
+        let request = hyper::Request::put(uri.clone())
+            .body(Full::new(body.clone()))
+            .map_err(|e| DeliveryError::Encode(e.to_string()))?;
+        match tokio::time::timeout(Duration::from_secs(5), http.0.request(request)).await {
+            Ok(Ok(reply)) if reply.status().is_success() => return Ok(()),
             // A 4xx will not change on a retry (an expired or altered URL).
-            Ok(reply) if reply.status().is_client_error() => {
+            Ok(Ok(reply)) if reply.status().is_client_error() => {
                 return Err(DeliveryError::Refused(reply.status().as_u16()))
             }
-            Ok(reply) => last = DeliveryError::Refused(reply.status().as_u16()),
-            // Without the URL: it is a capability (anyone holding it can answer for the stack).
-            Err(error) => last = DeliveryError::Transport(error.without_url().to_string()),
+            Ok(Ok(reply)) => last = DeliveryError::Refused(reply.status().as_u16()),
+            Ok(Err(error)) => last = DeliveryError::Transport(transport_error(&error)),
+            Err(_) => last = DeliveryError::Transport("no answer within 5 s".into()),
         }
     }
     Err(last)
+}
+
+/// The client that PUTs answers to CloudFormation's presigned URL: hyper and rustls, which the SDK
+/// already brings, with the SDK clients' roots ([`crate::tls`]).
+#[derive(Clone)]
+pub struct AnswerClient(Client<HttpsConnector<HttpConnector>, Full<Bytes>>);
+
+impl AnswerClient {
+    pub fn new(extra_roots: &crate::tls::ExtraRoots) -> Result<Self, String> {
+        let tls = crate::tls::rustls_config(extra_roots).map_err(|e| e.to_string())?;
+        let mut tcp = HttpConnector::new();
+        tcp.set_connect_timeout(Some(Duration::from_secs(2)));
+        tcp.enforce_http(false);
+        // http:// too: the local cloud's response URL (CloudFormation's are https://).
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(tcp);
+        Ok(Self(Client::builder(TokioExecutor::new()).build(https)))
+    }
+}
+
+/// A transport error's causes, without the URL (hyper's messages do not carry it).
+fn transport_error(error: &hyper_util::client::legacy::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        message.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    message
 }
 
 /// What the runtime reports when no answer reached CloudFormation.
@@ -215,17 +260,10 @@ fn undelivered(kind: &str, message: String) -> Diagnostic {
     Diagnostic { error_type: kind.to_owned(), error_message: message }
 }
 
-/// The client that PUTs answers to CloudFormation's presigned URL: the SDK clients' roots
-/// ([`crate::tls`]), not the platform verifier's scan of the system store.
-fn answer_client() -> Result<reqwest::Client, String> {
+fn answer_client() -> Result<AnswerClient, String> {
     let extra = crate::tls::ExtraRoots::from_env(&crate::config::Settings(&crate::config::ProcessEnv))
         .map_err(|e| e.to_string())?;
-    let tls = crate::tls::rustls_config(&extra).map_err(|e| e.to_string())?;
-    reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(2))
-        .tls_backend_preconfigured(tls)
-        .build()
-        .map_err(|e| e.to_string())
+    AnswerClient::new(&extra)
 }
 
 /// Runs a custom-resource function: each request's properties are parsed into `P` and handed to

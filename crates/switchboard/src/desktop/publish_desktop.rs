@@ -187,8 +187,8 @@ pub fn read_assets(root: &Path) -> Result<Vec<Asset>, PublishError> {
 }
 
 /// Loopback http is the local cloud's; anything else must be https (the pages refuse it otherwise).
-fn site_url(name: &'static str, value: &str) -> Result<reqwest::Url, PublishError> {
-    let url = reqwest::Url::parse(value.trim()).map_err(|e| property(name, format!("not an absolute URL ({e})")))?;
+fn site_url(name: &'static str, value: &str) -> Result<url::Url, PublishError> {
+    let url = url::Url::parse(value.trim()).map_err(|e| property(name, format!("not an absolute URL ({e})")))?;
     let loopback = matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
     if url.scheme() != "https" && !(url.scheme() == "http" && loopback) {
         return Err(property(name, "must be an https URL"));
