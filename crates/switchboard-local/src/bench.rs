@@ -169,10 +169,11 @@ pub struct Figures {
     pub floor: Option<Floor>,
 }
 
-/// The do-nothing function's figures in one run.
+/// The do-nothing function's figures from cold runs interleaved with a row's own.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Floor {
     pub init_ms: f64,
+    pub first_invocation_ms: f64,
     pub cold_penalty_ms: f64,
 }
 
@@ -197,75 +198,66 @@ pub enum BenchError {
 
 /// Measures one subject: `cold_runs` fresh processes, then `warm_runs` invocations of one process
 /// (after one unmeasured warm-up). `setup` prepares each invocation's state before its timed span.
-pub async fn measure(subject: &Subject, plan: &Plan, setup: &mut Setup<'_>) -> Result<Figures, BenchError> {
+///
+/// With a `floor`, each cold run of the subject is followed by a cold run of the floor, and the row
+/// records the floor's medians from those runs ([`Floor`]): the budgets compare the two under the
+/// same conditions of the machine, not with a floor measured minutes apart.
+pub async fn measure(
+    subject: &Subject,
+    floor: Option<&Subject>,
+    plan: &Plan,
+    setup: &mut Setup<'_>,
+) -> Result<Figures, BenchError> {
     let fail = |problem: String| BenchError::Function { function: subject.name.clone(), problem };
-    let workload = workload(&subject.name).ok_or_else(|| fail("no workload: add one to bench::WORKLOADS".into()))?;
-    let mut env = plan.env.clone();
-    env.insert(breakdown::PROFILE_VARIABLE.to_owned(), "1".to_owned());
-    let spec = FunctionSpec {
-        name: subject.name.clone(),
-        binary: subject.binary.clone(),
-        env,
-        timeout: Duration::from_secs(10),
-    };
     let logs = Arc::new(Mutex::new(Vec::<crate::lambda_host::LogLine>::new()));
+    let spec = |subject: &Subject| {
+        let mut env = plan.env.clone();
+        env.insert(breakdown::PROFILE_VARIABLE.to_owned(), "1".to_owned());
+        FunctionSpec {
+            name: subject.name.clone(),
+            binary: subject.binary.clone(),
+            env,
+            timeout: Duration::from_secs(10),
+        }
+    };
+    let (subject_spec, floor_spec) = (spec(subject), floor.map(spec));
     let mut results = BTreeMap::new();
-    let mut prepare = async |run: &str| -> Result<Bytes, BenchError> {
-        let event = setup.prepare(&subject.name).await.map_err(|e| fail(format!("setup for {run}: {e}")))?;
-        Ok(Bytes::from(event.to_string()))
-    };
-    let mut record = |run: &str, answer: Result<Bytes, Bytes>| -> Result<(), BenchError> {
-        // A refused answer comes with what the function logged, to say why.
-        let logged = || {
-            let lines = logs.lock().map(|l| l.iter().rev().take(5).map(|l| l.line.clone()).collect::<Vec<_>>());
-            lines.unwrap_or_default().into_iter().rev().collect::<Vec<_>>().join("\n")
-        };
-        let fail = |problem: String| fail(format!("{run} {problem}\nits last log lines:\n{}", logged()));
-        let body = answer.map_err(|e| fail(format!("failed: {}", String::from_utf8_lossy(&e))))?;
-        let value: Value = serde_json::from_slice(&body).map_err(|e| fail(format!("answered no JSON: {e}")))?;
-        workload.check(&value).map_err(fail)?;
-        *results.entry(outcome(&value)).or_insert(0) += 1;
-        Ok(())
-    };
+    let mut floor_results = BTreeMap::new();
 
     let cold_runs = plan.cold_runs.max(1);
     let mut init = Vec::new();
     let mut first = Vec::new();
+    let mut floor_init = Vec::new();
+    let mut floor_first = Vec::new();
     let mut peak_rss_kib = 0;
     let mut cold_spans = Vec::new();
     for i in 1..=cold_runs {
         let run = format!("cold invocation {i} of {cold_runs}");
-        let payload = prepare(&run).await?;
-        let printed_before = logs.lock().map(|l| l.len()).unwrap_or_default();
-        let process = FunctionProcess::spawn(&spec, &plan.region, &plan.account_id, logs.clone()).await?;
-        let invocation = process.invoke(payload).await;
-        record(&run, invocation.result)?;
-        let polled = process.first_poll().ok_or_else(|| fail("the runtime never polled".into()))?;
-        init.push(millis(polled - process.started));
-        first.push(millis(invocation.posted_at - process.started));
-        peak_rss_kib = peak_rss_kib.max(process.peak_rss_kib().unwrap_or(0));
-        let (started, started_at) = (process.started, process.started_at);
-        // Stopped, so every mark it printed has been read from its pipes.
-        process.stop(Duration::from_secs(2)).await;
-        let printed = logs.lock().map(|l| l[printed_before.min(l.len())..].to_vec()).unwrap_or_default();
-        let lines = printed.iter().map(|l| l.line.as_str());
-        cold_spans
-            .push(breakdown::ColdRun::new(started_at, polled - started, invocation.posted_at - started, lines).spans());
+        let cold = cold_invocation(&subject_spec, &run, plan, setup, &logs, &mut results).await?;
+        init.push(cold.init_ms);
+        first.push(cold.first_ms);
+        peak_rss_kib = peak_rss_kib.max(cold.peak_rss_kib);
+        cold_spans.push(cold.spans);
+        if let Some(floor_spec) = &floor_spec {
+            let run = format!("the floor's cold invocation {i} of {cold_runs}");
+            let cold = cold_invocation(floor_spec, &run, plan, setup, &logs, &mut floor_results).await?;
+            floor_init.push(cold.init_ms);
+            floor_first.push(cold.first_ms);
+        }
     }
 
-    let process = FunctionProcess::spawn(&spec, &plan.region, &plan.account_id, logs.clone()).await?;
-    let run = "warm-up invocation";
-    let payload = prepare(run).await?;
-    record(run, process.invoke(payload).await.result)?;
-    let warm_runs = plan.warm_runs.max(1);
-    let mut warm = Vec::with_capacity(warm_runs);
-    for i in 1..=warm_runs {
-        let run = format!("warm invocation {i} of {warm_runs}");
-        let payload = prepare(&run).await?;
+    let workload = workload(&subject.name).ok_or_else(|| fail("no workload: add one to bench::WORKLOADS".into()))?;
+    let process = FunctionProcess::spawn(&subject_spec, &plan.region, &plan.account_id, logs.clone()).await?;
+    let mut warm = Vec::with_capacity(plan.warm_runs.max(1));
+    for i in 0..=plan.warm_runs.max(1) {
+        let run = if i == 0 { "warm-up invocation".to_owned() } else { format!("warm invocation {i}") };
+        let payload = prepared(setup, &subject.name, &run).await?;
         let queued = Instant::now();
         let invocation = process.invoke(payload).await;
-        warm.push(millis(invocation.posted_at - queued));
-        record(&run, invocation.result)?;
+        if i > 0 {
+            warm.push(millis(invocation.posted_at - queued));
+        }
+        checked(&subject.name, workload, &run, invocation.result, &logs, &mut results)?;
     }
     peak_rss_kib = peak_rss_kib.max(process.peak_rss_kib().unwrap_or(0));
 
@@ -282,8 +274,102 @@ pub async fn measure(subject: &Subject, plan: &Plan, setup: &mut Setup<'_>) -> R
         peak_rss_kib,
         results,
         breakdown: breakdown::median(&cold_spans),
-        floor: None,
+        floor: floor.map(|_| Floor {
+            init_ms: percentile(&mut floor_init, 50.0),
+            first_invocation_ms: percentile(&mut floor_first, 50.0),
+            // Known once the floor's own row (its warm p50) is measured: [`Floor::with_warm_p50`].
+            cold_penalty_ms: f64::NAN,
+        }),
     })
+}
+
+impl Floor {
+    /// The cold penalty of the floor's interleaved runs against its warm p50.
+    pub fn with_warm_p50(self, warm_p50_ms: f64) -> Self {
+        Self { cold_penalty_ms: self.first_invocation_ms - warm_p50_ms, ..self }
+    }
+}
+
+/// One cold run's figures.
+struct Cold {
+    init_ms: f64,
+    first_ms: f64,
+    peak_rss_kib: u64,
+    spans: breakdown::Spans,
+}
+
+/// A fresh process of `spec`, invoked once with a prepared event, stopped; its answer is checked.
+async fn cold_invocation(
+    spec: &FunctionSpec,
+    run: &str,
+    plan: &Plan,
+    setup: &mut Setup<'_>,
+    logs: &Arc<Mutex<Vec<crate::lambda_host::LogLine>>>,
+    results: &mut BTreeMap<String, usize>,
+) -> Result<Cold, BenchError> {
+    let workload = workload(&spec.name).ok_or_else(|| BenchError::Function {
+        function: spec.name.clone(),
+        problem: "no workload: add one to bench::WORKLOADS".into(),
+    })?;
+    let payload = prepared(setup, &spec.name, run).await?;
+    // A moment for the local cloud to finish the set-up's work: the cold start is measured, not them.
+    tokio::time::sleep(SETTLE).await;
+    let printed_before = logs.lock().map(|l| l.len()).unwrap_or_default();
+    let process = FunctionProcess::spawn(spec, &plan.region, &plan.account_id, logs.clone()).await?;
+    let invocation = process.invoke(payload).await;
+    checked(&spec.name, workload, run, invocation.result, logs, results)?;
+    let polled = process.first_poll().ok_or_else(|| BenchError::Function {
+        function: spec.name.clone(),
+        problem: "the runtime never polled".into(),
+    })?;
+    let peak_rss_kib = process.peak_rss_kib().unwrap_or(0);
+    let (started, started_at) = (process.started, process.started_at);
+    // Stopped, so every mark it printed has been read from its pipes.
+    process.stop(Duration::from_secs(2)).await;
+    let printed = logs.lock().map(|l| l[printed_before.min(l.len())..].to_vec()).unwrap_or_default();
+    let lines = printed.iter().map(|l| l.line.as_str());
+    Ok(Cold {
+        init_ms: millis(polled - started),
+        first_ms: millis(invocation.posted_at - started),
+        peak_rss_kib,
+        spans: breakdown::ColdRun::new(started_at, polled - started, invocation.posted_at - started, lines).spans(),
+    })
+}
+
+/// How long the bench waits after a set-up before it spawns a cold process.
+const SETTLE: Duration = Duration::from_millis(20);
+
+async fn prepared(setup: &mut Setup<'_>, function: &str, run: &str) -> Result<Bytes, BenchError> {
+    let event = setup.prepare(function).await.map_err(|e| BenchError::Function {
+        function: function.to_owned(),
+        problem: format!("setup for {run}: {e}"),
+    })?;
+    Ok(Bytes::from(event.to_string()))
+}
+
+/// Checks an answer against the function's workload and counts its outcome; a refused answer comes
+/// with what the function logged, to say why.
+fn checked(
+    function: &str,
+    workload: &Workload,
+    run: &str,
+    answer: Result<Bytes, Bytes>,
+    logs: &Mutex<Vec<crate::lambda_host::LogLine>>,
+    results: &mut BTreeMap<String, usize>,
+) -> Result<(), BenchError> {
+    let fail = |problem: String| {
+        let lines = logs.lock().map(|l| l.iter().rev().take(5).map(|l| l.line.clone()).collect::<Vec<_>>());
+        let logged = lines.unwrap_or_default().into_iter().rev().collect::<Vec<_>>().join("\n");
+        BenchError::Function {
+            function: function.to_owned(),
+            problem: format!("{run} {problem}\nits last log lines:\n{logged}"),
+        }
+    };
+    let body = answer.map_err(|e| fail(format!("failed: {}", String::from_utf8_lossy(&e))))?;
+    let value: Value = serde_json::from_slice(&body).map_err(|e| fail(format!("answered no JSON: {e}")))?;
+    workload.check(&value).map_err(fail)?;
+    *results.entry(outcome(&value)).or_insert(0) += 1;
+    Ok(())
 }
 
 fn millis(duration: Duration) -> f64 {
@@ -330,12 +416,17 @@ pub fn markdown(report: &Report) -> String {
         "Profile `{}`, target `{}`; first invocation: median of {} fresh processes; warm: {} invocations.\n\n",
         report.profile, report.target, report.cold_runs, report.warm_runs
     );
-    out.push_str("| function | zip KiB | init ms | first invocation ms | warm p50 ms | warm p99 ms | cold penalty ms | peak RSS MiB | results |\n");
-    out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---|\n");
+    out.push_str(
+        "| function | zip KiB | init ms | first invocation ms | warm p50 ms | warm p99 ms | cold penalty ms | \
+         peak RSS MiB | floor init / penalty ms | results |\n",
+    );
+    out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
     for f in &report.functions {
         let results: Vec<String> = f.results.iter().map(|(code, n)| format!("{code}×{n}")).collect();
+        let floor =
+            f.floor.map_or("—".to_owned(), |floor| format!("{:.2} / {:.2}", floor.init_ms, floor.cold_penalty_ms));
         out.push_str(&format!(
-            "| {} | {:.0} | {:.2} | {:.2} | {:.3} | {:.3} | {:.2} | {:.1} | {} |\n",
+            "| {} | {:.0} | {:.2} | {:.2} | {:.3} | {:.3} | {:.2} | {:.1} | {floor} | {} |\n",
             f.function,
             f.zip_bytes as f64 / 1024.0,
             f.init_ms,
@@ -436,7 +527,7 @@ mod tests {
             peak_rss_kib: 10_240,
             results: BTreeMap::from([("OK".to_owned(), 2)]),
             breakdown: breakdown::Spans::default(),
-            floor: None,
+            floor: Some(Floor { init_ms: 0.75, first_invocation_ms: 1.5, cold_penalty_ms: 0.5 }),
         };
         let report = Report {
             profile: "release".into(),
@@ -446,6 +537,9 @@ mod tests {
             functions: vec![figures],
         };
         let table = markdown(&report);
-        assert!(table.contains("| f | 2 | 1.00 | 3.00 | 0.500 | 0.900 | 2.50 | 10.0 | OK×2 |"), "{table}");
+        assert!(
+            table.contains("| f | 2 | 1.00 | 3.00 | 0.500 | 0.900 | 2.50 | 10.0 | 0.75 / 0.50 | OK×2 |"),
+            "{table}"
+        );
     }
 }

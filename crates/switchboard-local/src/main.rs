@@ -247,18 +247,26 @@ async fn bench(binaries: PathBuf, out: PathBuf, cold: usize, warm: usize, only: 
     let names = all.into_iter().filter(|name| only.is_empty() || only.contains(name)).chain(["bench-floor".to_owned()]);
     let subjects: Vec<Subject> = names.map(|name| Subject { binary: binaries.join(&name), name }).collect();
 
+    // The floor's cold runs are interleaved with each function's (its row's budgets compare the two
+    // under the same load), and the floor has a row of its own, measured last.
+    let floor_subject = subjects.iter().find(|s| s.name == "bench-floor").cloned();
     let mut functions = Vec::new();
     for subject in &subjects {
         eprintln!("measuring {} …", subject.name);
-        functions.push(bench::measure(subject, &plan, &mut setup).await?);
+        let floor = floor_subject.as_ref().filter(|floor| floor.name != subject.name);
+        functions.push(bench::measure(subject, floor, &plan, &mut setup).await?);
     }
-    // Every row of this run carries this run's floor (measured last), which its budgets are relative to.
-    let floor = functions
-        .iter()
-        .find(|f| f.function == "bench-floor")
-        .map(|f| bench::Floor { init_ms: f.init_ms, cold_penalty_ms: f.cold_penalty_ms });
+    let floor_warm_p50 = functions.iter().find(|f| f.function == "bench-floor").map(|f| f.warm_p50_ms);
     for f in &mut functions {
-        f.floor = floor;
+        f.floor = match (f.floor, floor_warm_p50) {
+            (Some(floor), Some(warm_p50)) => Some(floor.with_warm_p50(warm_p50)),
+            _ if f.function == "bench-floor" => Some(bench::Floor {
+                init_ms: f.init_ms,
+                first_invocation_ms: f.first_invocation_ms,
+                cold_penalty_ms: f.cold_penalty_ms,
+            }),
+            _ => None,
+        };
     }
     // `target/release` or `target/debug`: a debug run must not pass for the release figures.
     let profile = binaries.file_name().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
