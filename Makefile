@@ -73,7 +73,8 @@ ZIP_BUDGET := 4194304
 
 # One cargo invocation builds every function (the crates compile once, the links run side by side);
 # sam build's own cargo-lambda call per function then finds its binary up to date and copies it.
-build: setup
+# It needs the Python tools (sam, cargo-lambda, zig), not the checks' (checkov).
+build: $(VENV)/.installed
 	rustup target add aarch64-unknown-linux-gnu
 	cargo lambda build --release --arm64 $(FUNCTION_PACKAGES)
 	sam build --beta-features
