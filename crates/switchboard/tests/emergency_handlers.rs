@@ -631,3 +631,40 @@ async fn a_merely_slow_dependency_still_gets_the_pin_sent_in_time() {
     assert!(elapsed < std::time::Duration::from_secs(7), "answered after {elapsed:?}");
     assert_eq!(sms_sent, 1);
 }
+
+/// The pepper is fetched from init on; when that fails, the call that needed it is a `ConfigError`
+/// Lambda error that costs the caller no try, and the next call fetches it again and verifies.
+#[tokio::test]
+async fn a_pepper_that_cannot_be_fetched_fails_the_call_without_costing_a_try() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use switchboard::{config::ConfigError, connect::FlowFault, prefetch::Prefetched};
+    let h = Harness::start().await;
+    h.one_time_pin().handle(event("c-fetch", ADMIN, &[]), deadline()).await.unwrap();
+    let pin = h.last_pin(ADMIN);
+
+    // Secrets Manager refuses until `available` is set.
+    let available = Arc::new(AtomicBool::new(false));
+    let secret = available.clone();
+    let verify = VerifyPin {
+        pepper: Prefetched::start(move || {
+            let available = secret.load(Ordering::SeqCst);
+            async move {
+                if available {
+                    Ok(pepper())
+                } else {
+                    Err(ConfigError::Malformed { name: "PIN_PEPPER".into(), reason: "AccessDenied".into() })
+                }
+            }
+        }),
+        ..h.verify_pin()
+    };
+    let failed = verify.handle(event("c-fetch", ADMIN, &[("pin", &pin)]), deadline()).await.unwrap_err();
+    assert_eq!(failed.kind(), "ConfigError");
+    assert!(failed.to_string().contains("PIN_PEPPER"), "{failed}");
+    let challenge = h.item("OTP#c-fetch", "CHALLENGE").await.unwrap();
+    assert_eq!(challenge["attempts"], AttributeValue::N("0".into()), "no try was counted");
+
+    available.store(true, Ordering::SeqCst);
+    let verified = verify.handle(event("c-fetch", ADMIN, &[("pin", &pin)]), deadline()).await.unwrap();
+    assert_eq!(verified.code(), "VERIFIED");
+}
