@@ -152,7 +152,7 @@ where
     crate::startup::mark(crate::startup::phase::FUNCTION);
     let handler = &handler;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<ContactFlowEvent>| async move {
-        crate::startup::mark(crate::startup::phase::EVENT);
+        crate::startup::invocation_started();
         let deadline = Deadline::for_invocation(event.context.deadline);
         // The contact id on the answer's log line ties it to the contact's flow logs in Connect.
         let contact_id = event.payload.contact_id().unwrap_or_default().to_owned();

@@ -281,7 +281,7 @@ where
     let handler = &handler;
     let http = &http;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        crate::startup::mark(crate::startup::phase::EVENT);
+        crate::startup::invocation_started();
         let (envelopes, request) = split(event.payload).map_err(|e| {
             tracing::error!(error = %e, "not a custom-resource request");
             undelivered("InvalidEvent", format!("not a CloudFormation custom-resource request: {e}"))

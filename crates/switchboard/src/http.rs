@@ -174,7 +174,7 @@ where
     crate::startup::mark(crate::startup::phase::FUNCTION);
     let handler = &handler;
     lambda_http::run(lambda_http::service_fn(move |request: Request| async move {
-        crate::startup::mark(crate::startup::phase::EVENT);
+        crate::startup::invocation_started();
         let request_id = request.lambda_context_ref().map(|c| c.request_id.clone()).unwrap_or_default();
         let response = match handler(request).await {
             Ok(reply) => {

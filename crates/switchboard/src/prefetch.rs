@@ -1,11 +1,13 @@
-//! A secret or key a function needs on most calls, fetched in the background from init on.
+//! A secret or key a function needs on most calls, fetched in the background from the first event.
 //!
 //! Fetching it inside `from_env` put a network round trip (and, for keys, their parsing) in front
-//! of the runtime's first poll: 6-11 ms of init in bench/results.md. Started at init and awaited
-//! where a call first needs it, the fetch overlaps the runtime's start and the call's own first
-//! requests; warm calls read the stored value. The variable naming the secret is still read and
-//! checked at init, so a missing setting fails the cold start as before; a failed fetch is not
-//! kept: the call that needed it fails (its Error branch, a 502) and the next call fetches again.
+//! of the runtime's first poll: 6-11 ms of init in bench/results.md. Started at init, the fetch
+//! competed for the CPU with the runtime's own start (2-3 ms later first poll on 2 cores). Now it
+//! starts when the first invocation arrives ([`crate::startup::first_event`]) and runs beside the
+//! call's own first requests; the call awaits it where it first needs the value, and warm calls read
+//! the stored value. The variable naming the secret is still read and checked at init, so a missing
+//! setting fails the cold start as before; a failed fetch is not kept: the call that needed it fails
+//! (its Error branch, a 502) and the next call fetches again.
 
 use std::{future::Future, pin::Pin, sync::Arc};
 
@@ -22,18 +24,29 @@ pub struct Prefetched<T> {
 }
 
 impl<T: Send + Sync + 'static> Prefetched<T> {
-    /// Starts `fetch` now, in the background (inside a Tokio runtime: a function's `main`).
+    /// Starts `fetch` in the background when the first invocation arrives (call it inside a Tokio
+    /// runtime: a function's `main`); a call that needs the value first runs it itself.
     pub fn start<F, Fut>(fetch: F) -> Self
     where
         F: Fn() -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<T, ConfigError>> + Send + 'static,
     {
-        let fetch: Arc<Fetch<T>> = Arc::new(move || Box::pin(fetch()));
+        let fetch = Arc::new(fetch);
+        let fetch: Arc<Fetch<T>> = Arc::new(move || {
+            let fetching = fetch();
+            Box::pin(async move {
+                crate::startup::mark(crate::startup::phase::SECRET_FETCH_START);
+                let fetched = fetching.await;
+                crate::startup::mark(crate::startup::phase::SECRET_FETCH_DONE);
+                fetched
+            })
+        });
         let value = Arc::new(OnceCell::new());
         let (background_value, background_fetch) = (value.clone(), fetch.clone());
         tokio::spawn(async move {
+            crate::startup::first_event().await;
             if let Err(error) = background_value.get_or_try_init(|| background_fetch()).await {
-                tracing::error!(error = %error, "fetching at init failed; the first call that needs it tries again");
+                tracing::error!(error = %error, "fetching in the background failed; the call that needs it tries again");
             }
         });
         Self { value, fetch }

@@ -40,6 +40,10 @@ pub mod phase {
     pub const REQUEST_SENT: &str = "request sent";
     /// The first AWS request's response arrived (connection set-up plus the exchange).
     pub const RESPONSE: &str = "response";
+    /// A secret or key fetch began (`crate::prefetch`: once per process, from the first event).
+    pub const SECRET_FETCH_START: &str = "secret fetch start";
+    /// That fetch ended (the values fetched and parsed, or an error).
+    pub const SECRET_FETCH_DONE: &str = "secret fetch done";
 }
 
 const UNKNOWN: u8 = 0;
@@ -60,6 +64,21 @@ pub fn enabled() -> bool {
             on
         }
     }
+}
+
+/// Set when the first invocation reaches a handler: work started at init that need not delay the
+/// runtime's first poll waits for it ([`crate::prefetch`]).
+static FIRST_EVENT: tokio::sync::SetOnce<()> = tokio::sync::SetOnce::const_new();
+
+/// An invocation reached the edge's handler: marks [`phase::EVENT`] and releases [`first_event`].
+pub fn invocation_started() {
+    let _ = FIRST_EVENT.set(());
+    mark(phase::EVENT);
+}
+
+/// Resolves once the first invocation has reached a handler.
+pub async fn first_event() {
+    FIRST_EVENT.wait().await;
 }
 
 /// Marks the end of `phase` now (its first occurrence only), when profiling is on.
@@ -97,6 +116,8 @@ mod tests {
             phase::CONNECTOR_DONE,
             phase::REQUEST_SENT,
             phase::RESPONSE,
+            phase::SECRET_FETCH_START,
+            phase::SECRET_FETCH_DONE,
         ];
         assert_eq!(breakdown::PHASES, phases);
         assert_eq!(breakdown::PROFILE_VARIABLE, PROFILE_VARIABLE);

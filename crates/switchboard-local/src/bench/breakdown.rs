@@ -17,10 +17,12 @@ pub mod phase {
     pub const CONNECTOR_DONE: &str = "connector done";
     pub const REQUEST_SENT: &str = "request sent";
     pub const RESPONSE: &str = "response";
+    pub const SECRET_FETCH_START: &str = "secret fetch start";
+    pub const SECRET_FETCH_DONE: &str = "secret fetch done";
 }
 
 /// Every phase, in the order a cold start passes them.
-pub const PHASES: [&str; 9] = [
+pub const PHASES: [&str; 11] = [
     phase::MAIN,
     phase::TRACING,
     phase::SDK_CONFIG,
@@ -30,6 +32,8 @@ pub const PHASES: [&str; 9] = [
     phase::CONNECTOR_DONE,
     phase::REQUEST_SENT,
     phase::RESPONSE,
+    phase::SECRET_FETCH_START,
+    phase::SECRET_FETCH_DONE,
 ];
 
 /// The variable that turns a function's marks on.
@@ -106,6 +110,7 @@ impl ColdRun {
             first_request_at_init,
             event_to_first_request: if first_request_at_init == Some(false) { self.span(event, sent) } else { None },
             handler: self.span(event, Some(self.posted_us)),
+            secret_fetch: self.span(self.at(phase::SECRET_FETCH_START), self.at(phase::SECRET_FETCH_DONE)),
         }
     }
 }
@@ -133,6 +138,9 @@ pub struct Spans {
     pub event_to_first_request: Option<f64>,
     /// Event received → response posted.
     pub handler: Option<f64>,
+    /// The once-per-process secret or key fetch (`switchboard::prefetch`), where a function has one.
+    #[serde(default)]
+    pub secret_fetch: Option<f64>,
 }
 
 /// The median of each span over `runs`.
@@ -152,13 +160,15 @@ pub fn median(runs: &[Spans]) -> Spans {
         first_request_at_init: runs.iter().find_map(|s| s.first_request_at_init),
         event_to_first_request: column(|s| s.event_to_first_request),
         handler: column(|s| s.handler),
+        secret_fetch: column(|s| s.secret_fetch),
     }
 }
 
 /// The breakdown table's header.
 pub const HEADER: &str = "| function | process start | tracing | SDK config | function set-up | runtime start | \
-first request made | connector build | first request (connect + exchange) | event → first request | event → response |\n\
-|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|\n";
+first request made | connector build | first request (connect + exchange) | event → first request | event → response | \
+secret fetch |\n\
+|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|\n";
 
 /// One row of the breakdown table.
 pub fn row(function: &str, s: &Spans) -> String {
@@ -169,7 +179,7 @@ pub fn row(function: &str, s: &Spans) -> String {
         None => "—",
     };
     format!(
-        "| {function} | {} | {} | {} | {} | {} | {made} | {} | {} | {} | {} |\n",
+        "| {function} | {} | {} | {} | {} | {} | {made} | {} | {} | {} | {} | {} |\n",
         ms(s.process_start),
         ms(s.tracing),
         ms(s.sdk_config),
@@ -179,6 +189,7 @@ pub fn row(function: &str, s: &Spans) -> String {
         ms(s.first_request),
         ms(s.event_to_first_request),
         ms(s.handler),
+        ms(s.secret_fetch),
     )
 }
 
@@ -202,7 +213,9 @@ mod tests {
             line(phase::CONNECTOR_START, 2_100.0),
             line(phase::CONNECTOR_DONE, 2_400.0),
             line(phase::REQUEST_SENT, 2_500.0),
+            line(phase::SECRET_FETCH_START, 2_050.0),
             line(phase::RESPONSE, 3_500.0),
+            line(phase::SECRET_FETCH_DONE, 3_750.0),
         ];
         let run = ColdRun::new(
             spawned,
@@ -221,9 +234,12 @@ mod tests {
         assert_eq!(spans.first_request_at_init, Some(false));
         assert_eq!(spans.event_to_first_request, Some(0.5));
         assert_eq!(spans.handler, Some(2.0));
+        assert_eq!(spans.secret_fetch, Some(1.7));
         let table = row("f", &median(&[spans.clone(), spans]));
         assert!(
-            table.starts_with("| f | 1.00 | 0.20 | 0.30 | 0.10 | 0.30 | in the call | 0.30 | 1.00 | 0.50 | 2.00 |"),
+            table.starts_with(
+                "| f | 1.00 | 0.20 | 0.30 | 0.10 | 0.30 | in the call | 0.30 | 1.00 | 0.50 | 2.00 | 1.70 |"
+            ),
             "{table}"
         );
 
