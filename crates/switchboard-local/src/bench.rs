@@ -176,6 +176,17 @@ pub struct Floor {
     pub cold_penalty_ms: f64,
 }
 
+impl Floor {
+    /// The floor's own row as its floor.
+    pub fn of(floor: &Figures) -> Self {
+        Self {
+            init_ms: floor.init_ms,
+            first_invocation_ms: floor.first_invocation_ms,
+            cold_penalty_ms: floor.cold_penalty_ms,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
     pub profile: String,

@@ -257,15 +257,8 @@ async fn bench(binaries: PathBuf, out: PathBuf, cold: usize, warm: usize, only: 
         let floor = floor_subject.as_ref().filter(|floor| floor.name != subject.name);
         functions.push(bench::measure(subject, floor, &plan, &mut setup).await?);
     }
-    for f in &mut functions {
-        if f.function == "bench-floor" {
-            let own = bench::Floor {
-                init_ms: f.init_ms,
-                first_invocation_ms: f.first_invocation_ms,
-                cold_penalty_ms: f.cold_penalty_ms,
-            };
-            f.floor = Some(own);
-        }
+    for f in functions.iter_mut().filter(|f| f.function == "bench-floor") {
+        f.floor = Some(bench::Floor::of(f));
     }
     // `target/release` or `target/debug`: a debug run must not pass for the release figures.
     let profile = binaries.file_name().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();

@@ -17,7 +17,7 @@ use crate::config::ConfigError;
 
 type Fetch<T> = dyn Fn() -> Pin<Box<dyn Future<Output = Result<T, ConfigError>> + Send>> + Send + Sync;
 
-/// A value fetched once per process, from init on (see the module).
+/// A value fetched once per process, from the first event on (see the module).
 pub struct Prefetched<T> {
     value: Arc<OnceCell<T>>,
     fetch: Arc<Fetch<T>>,

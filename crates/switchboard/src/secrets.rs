@@ -1,18 +1,13 @@
-//! Secret values by reference, resolved once per process (from init on: `crate::prefetch`): `secretsmanager:<name or ARN>` or
-//! `ssm:<parameter name>` (a SecureString, decrypted). Keys never sit in plain environment variables
+//! Secret values by reference, resolved once per process (from its first event: `crate::prefetch`):
+//! `secretsmanager:<name or ARN>` or `ssm:<parameter name>` (a SecureString, decrypted). Keys never sit in plain environment variables
 //! or template parameters, and their values never reach a log line.
 
 use aws_config::SdkConfig;
 
-use crate::config::{ConfigError, Settings};
+use crate::config::ConfigError;
 
-/// Reads the references in the comma-separated variable `name` and returns the secret values, in
-/// order. The look-ups run concurrently: each is a network round trip.
-pub async fn resolve_list(sdk: &SdkConfig, env: &Settings<'_>, name: &str) -> Result<Vec<String>, ConfigError> {
-    resolve_all(sdk, name, env.list(name)?).await
-}
-
-/// The secret values behind `references` (read from the variable `name`), in order, concurrently.
+/// The secret values behind `references` (read from the variable `name`), in order. The look-ups
+/// run concurrently: each is a network round trip.
 pub async fn resolve_all(sdk: &SdkConfig, name: &str, references: Vec<String>) -> Result<Vec<String>, ConfigError> {
     let mut lookups = tokio::task::JoinSet::new();
     for (index, reference) in references.into_iter().enumerate() {
@@ -27,11 +22,6 @@ pub async fn resolve_all(sdk: &SdkConfig, name: &str, references: Vec<String>) -
     }
     values.sort_by_key(|(index, _)| *index);
     Ok(values.into_iter().map(|(_, value)| value).collect())
-}
-
-/// Reads the one reference in the variable `name` and returns the secret value.
-pub async fn resolve_one(sdk: &SdkConfig, env: &Settings<'_>, name: &str) -> Result<String, ConfigError> {
-    resolve(sdk, name, &env.string(name)?).await
 }
 
 /// The secret value behind `reference` (read from the variable `variable`, which errors name).

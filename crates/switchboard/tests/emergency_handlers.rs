@@ -632,7 +632,7 @@ async fn a_merely_slow_dependency_still_gets_the_pin_sent_in_time() {
     assert_eq!(sms_sent, 1);
 }
 
-/// The pepper is fetched from init on; when that fails, the call that needed it is a `ConfigError`
+/// The pepper is fetched once per process, from the first event on; when that fails, the call that needed it is a `ConfigError`
 /// Lambda error that costs the caller no try, and the next call fetches it again and verifies.
 #[tokio::test]
 async fn a_pepper_that_cannot_be_fetched_fails_the_call_without_costing_a_try() {

@@ -32,7 +32,7 @@ pub enum EmergencyError {
     Contention { location: String, attempts: u32 },
     #[error(transparent)]
     Deadline(#[from] crate::deadline::DeadlineExceeded),
-    /// A secret the function fetches from init on (the PIN pepper) could not be fetched.
+    /// A secret the function fetches once per process (the PIN pepper) could not be fetched.
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
 }

@@ -44,7 +44,7 @@ pub struct OneTimePin {
     pub table: String,
     pub sms: SmsSettings,
     pub policy: PinPolicy,
-    /// Fetched from init on; awaited when the challenge is written.
+    /// Fetched from the first event on; awaited when the challenge is written.
     pub pepper: Prefetched<pin::Pepper>,
     pub clock: Arc<dyn Clock>,
 }

@@ -2,12 +2,13 @@
 //! salt and a secret pepper.
 //!
 //! A PIN has at most 10^8 values, so a salted hash alone falls to brute force by anyone holding a copy
-//! of the table (a backup, an export): the pepper, a stack-generated secret resolved at cold start and
+//! of the table (a backup, an export): the pepper, a stack-generated secret fetched once per process and
 //! never stored beside the hashes, is what makes the copy useless.
 
-use crate::prefetch::Prefetched;
 use hmac::{KeyInit, Mac};
 use rand::{rngs::StdRng, rngs::SysRng, RngExt, SeedableRng, TryRng};
+
+use crate::prefetch::Prefetched;
 
 type HmacSha256 = hmac::Hmac<sha2::Sha256>;
 
@@ -59,7 +60,7 @@ impl Pepper {
         Ok(Self(secret))
     }
 
-    /// Fetched from the reference in `PIN_PEPPER`, from init on ([`Prefetched`]); the variable
+    /// Fetched from the reference in `PIN_PEPPER` from the first event on ([`Prefetched`]); the variable
     /// itself is read now, so a missing one fails the cold start.
     pub fn prefetch(
         sdk: &aws_config::SdkConfig,

@@ -24,7 +24,7 @@ pub struct VerifyPin {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub table: String,
     pub policy: PinPolicy,
-    /// Fetched from init on; awaited when a PIN is compared.
+    /// Fetched from the first event on; awaited when a PIN is compared.
     pub pepper: Prefetched<pin::Pepper>,
     pub clock: Arc<dyn Clock>,
 }

@@ -12,12 +12,13 @@
 
 use std::collections::BTreeMap;
 
-use crate::prefetch::Prefetched;
 use aws_lc_rs::{aead, agreement, cipher, constant_time, encoding::AsDer, hmac, kdf, rsa, signature};
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Validation};
 use serde::Deserialize;
 use serde_json::{Map, Value};
+
+use crate::prefetch::Prefetched;
 
 /// The subjects an authentication plugin may write: the original and the renamed ecosystem's.
 const SUBJECTS: [&str; 2] = ["id-contact-attributes", "verder-helpen-attributes"];
@@ -98,7 +99,7 @@ pub struct KeyRing {
 impl KeyRing {
     /// The keys named by `RESULT_DECRYPTION_KEYS` and `RESULT_VERIFICATION_KEYS` (comma-separated
     /// `secretsmanager:`/`ssm:` references, each holding one PEM key or a bundle), fetched and parsed
-    /// from init on ([`Prefetched`]); the two variables are read now, so a missing one fails the cold
+    /// from the first event on ([`Prefetched`]); the two variables are read now, so a missing one fails the cold
     /// start. Keep the keys in one secret and one parameter: each reference is a round trip.
     pub fn prefetch(
         sdk: &aws_config::SdkConfig,

@@ -28,7 +28,7 @@ pub const MAX_RESULT_BYTES: usize = 8 * 1024;
 pub struct ReceiveAuthResult {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub settings: IdentitySettings,
-    /// Fetched from init on; awaited after the session is found.
+    /// Fetched from the first event on; awaited after the session is found.
     pub keys: Prefetched<KeyRing>,
     pub clock: Arc<dyn Clock>,
 }

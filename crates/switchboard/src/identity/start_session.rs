@@ -35,7 +35,7 @@ pub struct StartSession {
     pub phone_number: String,
     /// `ID_CONTACT_BASE_URL`: the public base URL of `/session_result/…`.
     pub base_url: String,
-    /// Fetched from init on; awaited only by a start that carries an auth result.
+    /// Fetched from the first event on; awaited only by a start that carries an auth result.
     pub keys: Prefetched<KeyRing>,
     pub codes: Arc<dyn CodeSource>,
     pub clock: Arc<dyn Clock>,
