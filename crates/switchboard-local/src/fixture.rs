@@ -40,25 +40,52 @@ pub struct ConnectFixture {
     pub instance_id: String,
     /// Queue name → queue id, for `{{queue:<name>}}` placeholders in flows.
     pub queues: BTreeMap<String, String>,
-    /// Flow name (as in `contact-flows/<context>/<name>.json`) → flow id: the flows of the instance,
-    /// which `StartChatContact` accepts as `ContactFlowId`.
-    pub contact_flows: BTreeMap<String, String>,
+    /// Flow name (as in `contact-flows/<context>/<name>.json`) → the flow: the flows the instance has
+    /// at start (as if imported by hand), which `StartChatContact` accepts as `ContactFlowId`.
+    pub contact_flows: BTreeMap<String, FixtureFlow>,
+    /// Prompt name (`Beep.wav`) → prompt id.
+    #[serde(default)]
+    pub prompts: BTreeMap<String, String>,
+    /// Names of the Lambda functions associated with the instance at start; see
+    /// [`Fixture::lambda_function_arns`].
+    #[serde(default)]
+    pub lambda_functions: Vec<String>,
+    /// Lex V2 bot alias ARNs associated with the instance at start.
+    #[serde(default)]
+    pub bots: Vec<String>,
+    /// The most entries any emulated List operation answers per page: small, so that callers'
+    /// pagination is exercised.
+    #[serde(default = "default_page_size")]
+    pub page_size: usize,
     /// Security profile name → id.
     pub security_profiles: BTreeMap<String, String>,
     pub hierarchy_groups: Vec<HierarchyGroup>,
     pub users: Vec<ConnectUser>,
 }
 
+fn default_page_size() -> usize {
+    100
+}
+
+/// A flow of the instance in the fixture.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FixtureFlow {
+    pub id: String,
+    /// The `ContactFlowType` (`CONTACT_FLOW`, `CUSTOMER_QUEUE`, …).
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
 impl ConnectFixture {
     /// The name of the instance's flow with id `flow_id`.
     pub fn contact_flow_name(&self, flow_id: &str) -> Option<&str> {
-        self.contact_flows.iter().find(|(_, id)| id.as_str() == flow_id).map(|(name, _)| name.as_str())
+        self.contact_flows.iter().find(|(_, flow)| flow.id == flow_id).map(|(name, _)| name.as_str())
     }
 
     /// The id of `VideoCallEscalationChat`, the flow the website's chats start in (the template's
     /// `VideoChatContactFlowId`); empty when the fixture has none.
     pub fn video_chat_flow_id(&self) -> &str {
-        self.contact_flows.get("VideoCallEscalationChat").map_or("", String::as_str)
+        self.contact_flows.get("VideoCallEscalationChat").map_or("", |flow| flow.id.as_str())
     }
 }
 
@@ -168,5 +195,15 @@ impl Fixture {
 
     pub fn instance_arn(&self) -> String {
         format!("arn:aws:connect:{}:{}:instance/{}", self.region, self.account_id, self.connect.instance_id)
+    }
+
+    /// The ARN of the account's Lambda function `name`, in the fixture's region.
+    pub fn lambda_function_arn(&self, name: &str) -> String {
+        format!("arn:aws:lambda:{}:{}:function:{name}", self.region, self.account_id)
+    }
+
+    /// The ARNs of the Lambda functions associated with the instance at start, in fixture order.
+    pub fn lambda_function_arns(&self) -> Vec<String> {
+        self.connect.lambda_functions.iter().map(|name| self.lambda_function_arn(name)).collect()
     }
 }

@@ -39,7 +39,7 @@ fn customer(name: &str) -> ParticipantDetails {
 }
 
 fn chat_flow(fixture: &Fixture) -> String {
-    fixture.connect.contact_flows["VideoCallEscalationChat"].clone()
+    fixture.connect.contact_flows["VideoCallEscalationChat"].id.clone()
 }
 
 /// A chat start that passes every check but the one a test changes.
@@ -252,7 +252,7 @@ fn every_flow_in_the_repository_has_an_id_in_the_fixture() {
         assert!(fixture.connect.contact_flows.contains_key(&name), "{name} has no id in local/fixture.json");
     }
     // Ids name one flow each, so StartChatContact's flow name is unambiguous.
-    let mut ids: Vec<_> = fixture.connect.contact_flows.values().collect();
+    let mut ids: Vec<_> = fixture.connect.contact_flows.values().map(|flow| &flow.id).collect();
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), fixture.connect.contact_flows.len());

@@ -14,11 +14,11 @@ use serde_json::{json, Value};
 
 use super::{aws_error, parse_request, random_token, Emulator, LocalContact};
 
-fn connect_not_found(what: &str) -> Response {
+pub(super) fn connect_not_found(what: &str) -> Response {
     aws_error(StatusCode::NOT_FOUND, "ResourceNotFoundException", &format!("{what} not found"))
 }
 
-fn check_instance(state: &Emulator, instance_id: &str) -> Result<(), Box<Response>> {
+pub(super) fn check_instance(state: &Emulator, instance_id: &str) -> Result<(), Box<Response>> {
     let known = &state.fixture.connect.instance_id;
     if instance_id == known || instance_id.ends_with(&format!("instance/{known}")) {
         Ok(())
@@ -203,7 +203,7 @@ pub struct LocalChat {
     pub contact_id: String,
     pub participant_id: String,
     pub contact_flow_id: String,
-    /// The fixture's name of the flow (`contact-flows/<context>/<name>.json`): what a flow runner plays.
+    /// The instance's name of the flow (`contact-flows/<context>/<name>.json`): what a flow runner plays.
     pub contact_flow_name: String,
     pub display_name: String,
     pub attributes: BTreeMap<String, String>,
@@ -392,7 +392,7 @@ fn check_initial_message(message: &ChatMessage) -> Result<LocalChatMessage, Box<
     Ok(LocalChatMessage { content_type: content_type.to_owned(), content: content.to_owned() })
 }
 
-/// Connect `StartChatContact`: `PUT /contact/chat`, on one of the fixture's flows. A retry with the
+/// Connect `StartChatContact`: `PUT /contact/chat`, on one of the instance's flows. A retry with the
 /// same `ClientToken` (the SDK sends one on every call) answers the chat the first call started.
 pub(super) async fn start_chat_contact(State(state): State<Emulator>, body: axum::body::Bytes) -> Response {
     match start_chat(&state, &body) {
@@ -455,8 +455,9 @@ fn start_chat(state: &Emulator, body: &[u8]) -> Result<Value, Box<Response>> {
         }
         None => None,
     };
-    // Connect answers a flow the instance does not have with ResourceNotFoundException.
-    let Some(flow_name) = state.fixture.connect.contact_flow_name(flow_id) else {
+    // Connect answers a flow the instance does not have with ResourceNotFoundException; the
+    // instance's flows are the fixture's and those created since.
+    let Some(flow_name) = state.flows.lock().ok().and_then(|flows| flows.flow_name(flow_id)) else {
         return Err(Box::new(connect_not_found(&format!("Contact flow {flow_id}"))));
     };
     for contact in request.related_contact_id.iter().chain(&continued_from) {
@@ -485,7 +486,7 @@ fn start_chat(state: &Emulator, body: &[u8]) -> Result<Value, Box<Response>> {
             contact_id: uuid::Uuid::new_v4().to_string(),
             participant_id: uuid::Uuid::new_v4().to_string(),
             contact_flow_id: flow_id.to_owned(),
-            contact_flow_name: flow_name.to_owned(),
+            contact_flow_name: flow_name,
             display_name: display_name.to_owned(),
             attributes,
             initial_message,

@@ -9,8 +9,14 @@
 //! - [`connect`]: `DescribeUser`, `DescribeUserHierarchyGroup`, `DescribeContact` (contacts
 //!   registered with `POST /_local/contacts`, and started chats), `GetFederationToken`, which
 //!   identifies the caller as Connect does, by the session name of the assumed role that signed the
-//!   request (asked of moto's STS), and `StartChatContact` on the fixture's flows; every chat started
-//!   is listed, with what Connect received, at `GET /_local/chats`.
+//!   request (asked of moto's STS), and `StartChatContact` on the instance's flows; every chat
+//!   started is listed, with what Connect received, at `GET /_local/chats`.
+//! - [`connect_flows`]: Connect flow deployment, paginated by the fixture's `pageSize` and
+//!   validating flow content as the service does: `ListContactFlows`, `DescribeContactFlow`,
+//!   `CreateContactFlow`, `UpdateContactFlowContent`, `UpdateContactFlowMetadata`, `TagResource`,
+//!   `ListQueues`, `ListPrompts`, `ListLambdaFunctions`, `AssociateLambdaFunction`,
+//!   `DisassociateLambdaFunction`, `ListBots`, `AssociateBot` and `DisassociateBot`, on flows seeded
+//!   from the fixture; the flows and the count of writes are at `GET /_local/contact-flows`.
 //! - [`chime`]: Chime SDK Meetings `CreateMeeting`, `CreateMeetingWithAttendees`, `CreateAttendee`,
 //!   `BatchCreateAttendee`, `GetMeeting`, `GetAttendee`, `ListAttendees`, `DeleteAttendee` and
 //!   `DeleteMeeting`, in memory; the live meetings with their attendees are listed at
@@ -44,11 +50,13 @@ mod chime;
 mod cloudformation;
 mod cognito;
 mod connect;
+mod connect_flows;
 mod pinpoint;
 
 pub use chime::{LocalAttendee, LocalMeeting};
 pub use cloudformation::CustomResourceResponse;
 pub use connect::{LocalChat, LocalChatMessage};
+pub use connect_flows::LocalContactFlow;
 
 /// One SMS the emulator "delivered".
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,6 +108,8 @@ struct Emulator {
     chats: Arc<Mutex<connect::ChatStore>>,
     /// Chime SDK meetings and their attendees.
     meetings: Arc<Mutex<chime::MeetingStore>>,
+    /// Connect flows, associated Lambda functions and bots, and the count of writes to them.
+    flows: Arc<Mutex<connect_flows::FlowStore>>,
     /// Answers PUT to custom resources' `ResponseURL`s.
     custom_resource_responses: Arc<Mutex<Vec<CustomResourceResponse>>>,
     /// The fixture's numbers, then the registered ones.
@@ -118,6 +128,7 @@ pub struct EmulatorHandle {
     outbox: Arc<Mutex<Vec<Sms>>>,
     chats: Arc<Mutex<connect::ChatStore>>,
     meetings: Arc<Mutex<chime::MeetingStore>>,
+    flows: Arc<Mutex<connect_flows::FlowStore>>,
     custom_resource_responses: Arc<Mutex<Vec<CustomResourceResponse>>>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -140,6 +151,22 @@ impl EmulatorHandle {
     /// The live Chime meetings with their attendees, oldest first (as `GET /_local/meetings`).
     pub fn meetings(&self) -> Vec<LocalMeeting> {
         self.meetings.lock().map(|m| m.list()).unwrap_or_default()
+    }
+
+    /// The instance's Connect flows, oldest first, content verbatim (as `GET /_local/contact-flows`).
+    pub fn contact_flows(&self) -> Vec<LocalContactFlow> {
+        self.flows.lock().map(|f| f.list()).unwrap_or_default()
+    }
+
+    /// How many Connect flow-deployment writes succeeded (flows created or updated, tags, Lambda
+    /// and bot associations); reads do not count.
+    pub fn connect_writes(&self) -> usize {
+        self.flows.lock().map(|f| f.writes()).unwrap_or_default()
+    }
+
+    /// The ARNs of the Lambda functions associated with the instance, in association order.
+    pub fn associated_lambda_functions(&self) -> Vec<String> {
+        self.flows.lock().map(|f| f.lambda_functions()).unwrap_or_default()
     }
 
     /// The URL a custom-resource event names as its `ResponseURL`, for request `request_id`.
@@ -165,6 +192,7 @@ pub async fn start(fixture: Fixture, addr: SocketAddr, moto: Option<String>) -> 
     let outbox = Arc::new(Mutex::new(Vec::new()));
     let chats = Arc::new(Mutex::new(connect::ChatStore::default()));
     let meetings = Arc::new(Mutex::new(chime::MeetingStore::default()));
+    let flows = Arc::new(Mutex::new(connect_flows::FlowStore::seed(&fixture)));
     let custom_resource_responses = Arc::new(Mutex::new(Vec::new()));
     let moto_cognito = moto.as_deref().map(|endpoint| {
         use aws_sdk_cognitoidentityprovider::config::{BehaviorVersion, Credentials, Region};
@@ -181,6 +209,7 @@ pub async fn start(fixture: Fixture, addr: SocketAddr, moto: Option<String>) -> 
         contacts: Arc::new(Mutex::new(std::collections::HashMap::new())),
         chats: chats.clone(),
         meetings: meetings.clone(),
+        flows: flows.clone(),
         custom_resource_responses: custom_resource_responses.clone(),
         numbers: Arc::new(Mutex::new(fixture.pinpoint.numbers.clone())),
         fixture: Arc::new(fixture),
@@ -197,7 +226,7 @@ pub async fn start(fixture: Fixture, addr: SocketAddr, moto: Option<String>) -> 
             tracing::error!(%error, "emulator stopped");
         }
     });
-    Ok(EmulatorHandle { addr, outbox, chats, meetings, custom_resource_responses, task })
+    Ok(EmulatorHandle { addr, outbox, chats, meetings, flows, custom_resource_responses, task })
 }
 
 fn router(state: Emulator) -> Router {
@@ -209,6 +238,21 @@ fn router(state: Emulator) -> Router {
         .route("/user/federate/{instance_id}", get(connect::get_federation_token))
         .route("/contacts/{instance_id}/{contact_id}", get(connect::describe_contact))
         .route("/contact/chat", put(connect::start_chat_contact))
+        .route("/contact-flows-summary/{instance_id}", get(connect_flows::list_contact_flows))
+        .route("/contact-flows/{instance_id}", put(connect_flows::create_contact_flow))
+        .route("/contact-flows/{instance_id}/{flow_id}", get(connect_flows::describe_contact_flow))
+        .route("/contact-flows/{instance_id}/{flow_id}/content", post(connect_flows::update_contact_flow_content))
+        .route("/contact-flows/{instance_id}/{flow_id}/metadata", post(connect_flows::update_contact_flow_metadata))
+        .route("/tags/{resource_arn}", post(connect_flows::tag_resource))
+        .route("/queues-summary/{instance_id}", get(connect_flows::list_queues))
+        .route("/prompts-summary/{instance_id}", get(connect_flows::list_prompts))
+        .route("/instance/{instance_id}/lambda-functions", get(connect_flows::list_lambda_functions))
+        .route(
+            "/instance/{instance_id}/lambda-function",
+            put(connect_flows::associate_lambda_function).delete(connect_flows::disassociate_lambda_function),
+        )
+        .route("/instance/{instance_id}/bots", get(connect_flows::list_bots))
+        .route("/instance/{instance_id}/bot", put(connect_flows::associate_bot).post(connect_flows::disassociate_bot))
         .route("/meetings", post(chime::create_meeting))
         .route("/meetings/{meeting_id}", get(chime::get_meeting).delete(chime::delete_meeting))
         .route("/meetings/{meeting_id}/attendees", post(chime::create_attendee).get(chime::list_attendees))
@@ -218,6 +262,7 @@ fn router(state: Emulator) -> Router {
         )
         .route("/_local/contacts", post(connect::register_contact))
         .route("/_local/chats", get(connect::read_chats))
+        .route("/_local/contact-flows", get(connect_flows::read_contact_flows))
         .route("/_local/meetings", get(chime::read_meetings))
         .route("/_local/numbers", post(pinpoint::register_number))
         .route("/_local/custom-resource-responses", get(cloudformation::list))
