@@ -18,7 +18,12 @@ impl Fleet {
     /// The local cloud with the whole fleet running from the debug binaries.
     pub async fn start() -> Self {
         let fixture = Fixture::load(&Fixture::default_path()).expect("fixture");
-        let cloud = LocalCloud::with_fleet(fixture, cloud::debug_binaries(), BTreeMap::new())
+        Self::start_with(fixture, BTreeMap::new()).await
+    }
+
+    /// The local cloud seeded from `fixture`, the fleet with `overrides` on its environment.
+    pub async fn start_with(fixture: Fixture, overrides: BTreeMap<String, String>) -> Self {
+        let cloud = LocalCloud::with_fleet(fixture, cloud::debug_binaries(), overrides)
             .await
             .expect("the local cloud and fleet start (build the workspace first: `cargo build --workspace`)");
         let services =

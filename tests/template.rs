@@ -89,7 +89,12 @@ async fn every_sample_event_gets_a_well_formed_answer() {
                 continue;
             }
             let answer = lambda.invoke(&function, &event).await.unwrap_or_else(|e| panic!("{name}: {e}"));
-            if event.get("version").and_then(|v| v.as_str()) == Some("2.0") {
+            if event.get("mode").is_some() {
+                // provision-flows' direct invoke answers its report.
+                let result = answer["result"].as_str().unwrap_or_default();
+                assert!(["PLANNED", "APPLIED", "NO_CHANGES"].contains(&result), "{name}: {answer}");
+                assert!(answer["flows"].as_array().is_some_and(|f| !f.is_empty()), "{name}: {answer}");
+            } else if event.get("version").and_then(|v| v.as_str()) == Some("2.0") {
                 assert_http_envelope(&name, &answer);
             } else {
                 assert_flow_result(&name, &answer);
@@ -259,7 +264,6 @@ fn every_flow_loads_and_every_lambda_placeholder_names_a_function() {
     for expected in [
         "emergency/Emergency_Authentication",
         "emergency/Emergency_Update",
-        "emergency/Emergency_Update_Placeholder",
         "emergency/Emergency_Demo",
         "identity/IdContact_Inbound",
     ] {
@@ -319,8 +323,13 @@ fn the_public_agent_routes_are_throttled_and_start_chat_may_start_only_the_video
     }
     let start_chat = resource_text(&template, "StartChatFunction");
     assert!(start_chat.contains("Action: connect:StartChatContact\n"));
-    assert!(start_chat.contains("Resource: !Sub '${ConnectInstanceArn}/contact-flow/${VideoChatContactFlowId}'"));
-    assert!(start_chat.contains("CHAT_CONTACT_FLOW_IDS: !Ref VideoChatContactFlowId"));
+    // The given flow, or the one ContactFlows deployed: the id is the last part of its ARN.
+    assert!(start_chat.contains(
+        "Resource: !If [ChatFlowFromStack, !GetAtt ContactFlows.VideoCallEscalationChatArn, !Sub '${ConnectInstanceArn}/contact-flow/${VideoChatContactFlowId}']"
+    ));
+    assert!(start_chat.contains(
+        "CHAT_CONTACT_FLOW_IDS: !If [ChatFlowFromStack, !Select [3, !Split ['/', !GetAtt ContactFlows.VideoCallEscalationChatArn]], !Ref VideoChatContactFlowId]"
+    ));
     assert!(resource_text(&template, "AllowClientAgentRouting").contains("Default: 'false'"));
 }
 
@@ -562,7 +571,7 @@ fn every_http_api_writes_json_access_logs_with_ids_statuses_and_latencies_only()
     let globals = template["Globals"]["HttpApi"]["AccessLogSettings"].as_object().cloned().unwrap_or_default();
     let apis = resources(&template, "AWS::Serverless::HttpApi");
     let stages = resources(&template, "AWS::ApiGatewayV2::Stage");
-    assert_eq!(apis.len(), 2, "AgentApi, IdentityApi");
+    assert_eq!(apis.len(), 3, "AgentApi, IdentityApi, WebhookApi");
     for (id, api) in apis.into_iter().chain(stages) {
         // SAM merges an API's own map over the Globals key by key.
         let mut settings = if api["Type"] == "AWS::Serverless::HttpApi" { globals.clone() } else { Default::default() };
@@ -596,6 +605,8 @@ fn with_an_alarm_topic_every_function_and_api_has_its_alarms_and_without_one_non
     // The desktop's alarms also need the desktop (DesktopAlarms: both conditions).
     let desktop_alarms = json!({"Fn::And": [{"Condition": "DesktopEnabled"}, {"Condition": "HasAlarmTopic"}]});
     assert_eq!(template["Conditions"]["DesktopAlarms"], desktop_alarms);
+    let webhook_alarms = json!({"Fn::And": [{"Condition": "WebhookEnabled"}, {"Condition": "HasAlarmTopic"}]});
+    assert_eq!(template["Conditions"]["WebhookAlarms"], webhook_alarms);
     let conditional_functions: Vec<Value> = resources(&template, "AWS::Serverless::Function")
         .into_iter()
         .filter(|(_, f)| f["Condition"] == "DesktopEnabled")
@@ -605,7 +616,13 @@ fn with_an_alarm_topic_every_function_and_api_has_its_alarms_and_without_one_non
     let alarms = resources(&template, "AWS::CloudWatch::Alarm");
     for (id, alarm) in &alarms {
         let on_desktop = watched(alarm).iter().any(|(_, d)| conditional_functions.contains(d));
-        let condition = if on_desktop { "DesktopAlarms" } else { "HasAlarmTopic" };
+        // The webhook's API exists only with GitHubWebhook=enabled.
+        let on_webhook = watched(alarm).iter().any(|(_, d)| d == &json!({"Ref": "WebhookApi"}));
+        let condition = match (on_desktop, on_webhook) {
+            (true, _) => "DesktopAlarms",
+            (_, true) => "WebhookAlarms",
+            _ => "HasAlarmTopic",
+        };
         assert_eq!(alarm["Condition"], condition, "{id} would exist without a topic (or without its function)");
         for actions in ["AlarmActions", "OKActions"] {
             assert_eq!(alarm["Properties"][actions], json!([{"Ref": "AlarmTopicArn"}]), "{id}: {actions}");
@@ -616,7 +633,7 @@ fn with_an_alarm_topic_every_function_and_api_has_its_alarms_and_without_one_non
         .into_iter()
         .filter_map(|(_, a)| a["Properties"]["IntegrationArn"]["Fn::GetAtt"][0].as_str())
         .collect();
-    assert_eq!(connect_invoked.len(), 5, "{connect_invoked:?}");
+    assert_eq!(connect_invoked.len(), 6, "{connect_invoked:?}");
 
     for (id, function) in resources(&template, "AWS::Serverless::Function") {
         let own = watching(json!({"Ref": id}));
@@ -671,18 +688,25 @@ const ALARMS_ON: &[(&str, &str, &str)] =
     &[("AlarmTopicArn", "''", "arn:aws:sns:us-east-1:123456789012:switchboard-alarms")];
 
 #[test]
-fn the_template_lints_clean_with_and_without_an_alarm_topic_and_the_desktop() {
+fn the_template_lints_clean_with_and_without_an_alarm_topic_the_desktop_and_the_webhook() {
     let template = std::fs::read_to_string(repo_root().join("template.yaml")).unwrap();
     let dir = std::env::temp_dir().join(format!("switchboard-lint-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let both: Vec<_> = DESKTOP_ON.iter().chain(ALARMS_ON).copied().collect();
     let mut paths = vec![repo_root().join("template.yaml")];
-    for (name, defaults) in [("alarms-on", ALARMS_ON), ("desktop-on", DESKTOP_ON), ("desktop-and-alarms-on", &both)] {
+    let webhook: Vec<_> =
+        [("GitHubWebhook", "disabled", "enabled")].into_iter().chain(ALARMS_ON.iter().copied()).collect();
+    for (name, defaults) in [
+        ("alarms-on", ALARMS_ON),
+        ("desktop-on", DESKTOP_ON),
+        ("desktop-and-alarms-on", &both),
+        ("webhook-and-alarms-on", &webhook),
+    ] {
         let path = dir.join(format!("{name}.yaml"));
         std::fs::write(&path, with_defaults(&template, defaults)).unwrap();
         paths.push(path);
     }
-    // One cfn-lint run for all four: it reports each template's findings under its path.
+    // One cfn-lint run for all five: it reports each template's findings under its path.
     let output = std::process::Command::new(repo_root().join(".venv/bin/cfn-lint")).args(&paths).output().unwrap();
     let report = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
     assert!(output.status.success(), "cfn-lint:\n{report}");

@@ -37,6 +37,8 @@ pub struct Workload {
     pub event: Option<&'static str>,
     pub expected: &'static str,
     pub expected_data: Option<&'static str>,
+    /// Where a custom resource's answer holds `expected_data` (a JSON pointer into the answer).
+    pub data_at: &'static str,
 }
 
 /// Every benchmarked function's workload; the bench and `tests/bench_budgets.rs` both read it.
@@ -58,8 +60,19 @@ pub const WORKLOADS: &[Workload] = &[
     Workload {
         // Nothing changed on this path: an object put would mean the comparison failed.
         expected_data: Some("\"0\""),
+        data_at: "/Data/ObjectsPut",
         ..sample("publish-desktop", "update.json", "CFN SUCCESS")
     },
+    Workload {
+        // A redeploy whose flows did not change (the common stack update): the whole inventory
+        // read and compared, nothing written.
+        expected_data: Some("\"NO_CHANGES\""),
+        data_at: "/Data/Result",
+        ..sample("provision-flows", "update.json", "CFN SUCCESS")
+    },
+    sample("flow-resource-map", "names.json", "OK"),
+    // Each delivery is new (the setup gives it a fresh id): verified, claimed, two pipelines started.
+    sample("github-webhook", "push.json", "HTTP 200"),
     Workload {
         // `data: false` would mean the cache was fresh and nothing was stored.
         expected_data: Some("true"),
@@ -73,12 +86,12 @@ pub const WORKLOADS: &[Workload] = &[
     sample("start-session", "start.json", "HTTP 200"),
     sample("update-emergency", "set-fire-alarm.json", "UPDATED"),
     sample("verify-pin", "keyed-pin.json", "VERIFIED"),
-    Workload { function: "bench-floor", event: None, expected: "OK", expected_data: None },
+    Workload { function: "bench-floor", event: None, expected: "OK", expected_data: None, data_at: "" },
 ];
 
 /// A workload on the sample event `events/<function>/<event>`.
 const fn sample(function: &'static str, event: &'static str, expected: &'static str) -> Workload {
-    Workload { function, event: Some(event), expected, expected_data: None }
+    Workload { function, event: Some(event), expected, expected_data: None, data_at: "" }
 }
 
 /// The workload of `function`, if it has one.
@@ -112,7 +125,7 @@ impl Workload {
         }
         if let Some(expected) = self.expected_data {
             let data = match answer.get("Status") {
-                Some(_) => answer.pointer("/Data/ObjectsPut").map(Value::to_string),
+                Some(_) => answer.pointer(self.data_at).map(Value::to_string),
                 None => envelope_data(answer).ok().map(|d| d.to_string()),
             };
             if data.as_deref() != Some(expected) {

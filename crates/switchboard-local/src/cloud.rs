@@ -99,6 +99,22 @@ pub const DESKTOP_REFRESH_TOKEN_HOURS: i32 = 12;
 /// The Secrets Manager secret holding the PIN pepper (the template generates one per stack).
 pub const PIN_PEPPER_SECRET: &str = "switchboard/emergency/pin-pepper";
 
+/// The flows context's table (the template's `FlowsTable`).
+pub const FLOWS_TABLE: &str = "switchboard-flows";
+/// The function that deploys `contact-flows/` (the `ContactFlows` custom resource's provider).
+pub const PROVISION_FLOWS_FUNCTION: &str = "provision-flows";
+/// The stack name the local cloud's functions tag what they deploy with (`switchboard:stack`).
+pub const LOCAL_STACK_NAME: &str = "switchboard-local";
+
+/// The GitHub webhook's secret (the template generates one per stack) and its local value, which
+/// the sample events in `events/github-webhook/` are signed with.
+pub const WEBHOOK_SECRET: &str = "switchboard/flows/github-webhook";
+pub const LOCAL_WEBHOOK_SECRET_VALUE: &str = "local-webhook-secret";
+/// The pipelines the webhook's default routes start for the default branches (`pipeline.yaml`'s
+/// names for each environment): created in moto's CodePipeline.
+pub const LOCAL_PIPELINES: &[&str] =
+    &["switchboard-app-dev", "switchboard-app-prod", "switchboard-flows-dev", "switchboard-flows-prod"];
+
 /// How long the local cloud lets a function run: Connect's limit for a flow's Lambda call.
 pub const FUNCTION_TIMEOUT: Duration = Duration::from_secs(8);
 
@@ -389,6 +405,14 @@ impl LocalCloud {
                 ),
                 ("RESULT_VERIFICATION_KEYS", format!("ssm:/{}plugin-signing", self.fixture.identity.key_prefix)),
                 ("DESKTOP_ASSETS_DIR", self.desktop_assets_root().join(desktop::ASSETS_SITE_DIR).display().to_string()),
+                ("FLOWS_TABLE", FLOWS_TABLE.to_owned()),
+                // Locally the bundle is the working tree's contact-flows/ (in Lambda, the layer at /opt),
+                // and the emulator does not throttle: no pause between writes.
+                ("FLOW_BUNDLE_DIR", crate::repo_root().join("contact-flows").display().to_string()),
+                ("FLOW_WRITE_PAUSE_MS", "0".to_owned()),
+                ("STACK_NAME", LOCAL_STACK_NAME.to_owned()),
+                ("WEBHOOK_SECRET", format!("secretsmanager:{WEBHOOK_SECRET}")),
+                ("PIPELINE_NAME_PREFIX", "switchboard-".to_owned()),
                 ("RUST_LOG", "info".to_owned()),
             ]
             .into_iter()
@@ -418,8 +442,10 @@ impl LocalCloud {
         create_pk_sk_table(&dynamodb, table).await?;
         create_pk_sk_table(&dynamodb, &self.fixture.video.table_name).await?;
         create_pk_sk_table(&dynamodb, &self.fixture.identity.table_name).await?;
+        create_pk_sk_table(&dynamodb, FLOWS_TABLE).await?;
         self.seed_identity_keys().await?;
         self.seed_pin_pepper().await?;
+        self.seed_pipelines().await?;
         for admin in &self.fixture.emergency.admins {
             put_admin(&dynamodb, table, admin).await?;
         }
@@ -615,6 +641,104 @@ impl LocalCloud {
         Ok(())
     }
 
+    /// The webhook's secret and the pipelines it starts (a role for them first: moto's CodePipeline
+    /// checks that the pipeline's role exists).
+    async fn seed_pipelines(&self) -> Result<(), CloudError> {
+        use aws_sdk_codepipeline::types::{
+            ActionCategory, ActionDeclaration, ActionOwner, ActionTypeId, ArtifactStore, ArtifactStoreType,
+            OutputArtifact, PipelineDeclaration, StageDeclaration,
+        };
+        let sdk = self.sdk_config().await;
+        aws_sdk_secretsmanager::Client::new(&sdk)
+            .create_secret()
+            .name(WEBHOOK_SECRET)
+            .secret_string(LOCAL_WEBHOOK_SECRET_VALUE)
+            .send()
+            .await
+            .map_err(|e| seed_error("webhook secret", e))?;
+        let role = "switchboard-pipelines";
+        let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"codepipeline.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+        let form = serde_urlencoded::to_string([
+            ("Action", "CreateRole"),
+            ("Version", "2010-05-08"),
+            ("RoleName", role),
+            ("AssumeRolePolicyDocument", trust),
+        ])
+        .map_err(|e| seed_error("pipeline role", e))?;
+        // moto routes a request by the service in its credential scope and does not check signatures.
+        let authorization =
+            "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0";
+        let created = reqwest::Client::new()
+            .post(format!("{}/", self.moto.endpoint()))
+            .header("authorization", authorization)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form)
+            .send()
+            .await
+            .map_err(|e| seed_error("pipeline role", e))?;
+        if !created.status().is_success() {
+            return Err(CloudError::Seed {
+                what: "pipeline role".into(),
+                detail: format!("IAM answered {}", created.status()),
+            });
+        }
+        let role_arn = format!("arn:aws:iam::{}:role/{role}", self.fixture.account_id);
+        let codepipeline = aws_sdk_codepipeline::Client::new(&sdk);
+        let build = |e: aws_sdk_codepipeline::error::BuildError| seed_error("pipeline", e);
+        for name in LOCAL_PIPELINES {
+            let source = ActionDeclaration::builder()
+                .name("Source")
+                .action_type_id(
+                    ActionTypeId::builder()
+                        .category(ActionCategory::Source)
+                        .owner(ActionOwner::Aws)
+                        .provider("S3")
+                        .version("1")
+                        .build()
+                        .map_err(build)?,
+                )
+                .configuration("S3Bucket", "switchboard-local-source")
+                .configuration("S3ObjectKey", "source.zip")
+                .output_artifacts(OutputArtifact::builder().name("Source").build().map_err(build)?)
+                .build()
+                .map_err(build)?;
+            let approval = ActionDeclaration::builder()
+                .name("Approve")
+                .action_type_id(
+                    ActionTypeId::builder()
+                        .category(ActionCategory::Approval)
+                        .owner(ActionOwner::Aws)
+                        .provider("Manual")
+                        .version("1")
+                        .build()
+                        .map_err(build)?,
+                )
+                .build()
+                .map_err(build)?;
+            let pipeline = PipelineDeclaration::builder()
+                .name(*name)
+                .role_arn(&role_arn)
+                .artifact_store(
+                    ArtifactStore::builder()
+                        .r#type(ArtifactStoreType::S3)
+                        .location("switchboard-local-artifacts")
+                        .build()
+                        .map_err(build)?,
+                )
+                .stages(StageDeclaration::builder().name("Source").actions(source).build().map_err(build)?)
+                .stages(StageDeclaration::builder().name("Approve").actions(approval).build().map_err(build)?)
+                .build()
+                .map_err(build)?;
+            codepipeline
+                .create_pipeline()
+                .pipeline(pipeline)
+                .send()
+                .await
+                .map_err(|e| seed_error(&format!("pipeline {name}"), e))?;
+        }
+        Ok(())
+    }
+
     /// Registers a contact for Connect `DescribeContact` (a call that reached `agent_id`).
     pub async fn connect_contact(
         &self,
@@ -732,6 +856,8 @@ pub async fn create_pk_sk_table(dynamodb: &aws_sdk_dynamodb::Client, table: &str
 pub fn function_timeout(function: &str) -> Duration {
     match function {
         desktop::PUBLISH_FUNCTION => Duration::from_secs(120),
+        // It waits up to a minute for another deployment's lock (FunctionTimeouts: ProvisionFlows).
+        PROVISION_FLOWS_FUNCTION => Duration::from_secs(120),
         _ => FUNCTION_TIMEOUT,
     }
 }

@@ -8,6 +8,7 @@
 //!   Lambda Invoke API, like the service does.
 //! - [`gateway`]: the HTTP API in front of the HTTP functions, with the Cognito JWT authorizer.
 //! - [`flow`]: plays the contact flows in `contact-flows/` against the functions.
+//! - [`flows`]: `flows plan|apply`: the working tree for `provision-flows`, its report for people.
 //! - [`bench`]: cold start, latency and memory figures for every function (`make bench`).
 //! - [`desktop`]: the agent desktop pages on loopback origins: the bucket in moto, the CloudFront
 //!   stand-in with the template's response headers, the fake CCP (managed login is the emulator's).
@@ -21,6 +22,7 @@ pub mod desktop;
 pub mod emulator;
 pub mod fixture;
 pub mod flow;
+pub mod flows;
 pub mod gateway;
 pub mod lambda_host;
 pub mod moto;

@@ -5,6 +5,9 @@
 //! - `switchboard-local call emergency/Emergency_Authentication --from +61412345678 --input auto`
 //!   plays a flow against the running cloud and prints the transcript; `--channel chat` with
 //!   `--attribute key=value` plays a chat (e.g. `video/VideoCallEscalationChat`).
+//! - `switchboard-local flows plan` (or `apply`) deploys the working tree's `contact-flows/` into the
+//!   emulated instance through `provision-flows` and prints the plan; `call --deployed
+//!   Emergency_Authentication …` then plays what was deployed, by its real ARNs.
 //! - `switchboard-local invoke check-emergency events/check-emergency/sydney.json` runs one function
 //!   once with a sample event, as `sam local invoke` does but without Docker.
 
@@ -82,6 +85,25 @@ enum Command {
         /// Print the transcript as JSON.
         #[arg(long)]
         json: bool,
+        /// Play the flows deployed into the instance (`flows apply`), named as in Connect, instead
+        /// of the library's.
+        #[arg(long)]
+        deployed: bool,
+    },
+    /// Plan or apply the working tree's `contact-flows/` on the running local cloud's instance
+    /// (through `provision-flows`, as the flows pipeline does).
+    Flows {
+        #[arg(value_enum)]
+        mode: FlowsMode,
+        /// What an apply does with a flow edited on the instance since it was deployed.
+        #[arg(long, value_enum, default_value_t = OnDrift::Fail)]
+        on_drift: OnDrift,
+        /// Archive managed flows that are no longer in `contact-flows/`.
+        #[arg(long)]
+        archive_orphans: bool,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Run one function's debug binary once with an event file and print its answer (logs on
     /// stderr), against the running local cloud, or a temporary one when none runs.
@@ -123,6 +145,18 @@ enum Command {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+enum FlowsMode {
+    Plan,
+    Apply,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum OnDrift {
+    Fail,
+    Overwrite,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 enum Runtime {
     CargoLambda,
     Host,
@@ -159,14 +193,18 @@ async fn run(command: Command) -> CommandResult {
             leave_after,
             queue_at_capacity,
             json,
+            deployed,
         } => {
             let file = CloudFile::read()?;
             // `up` seeds the cloud from this fixture; the runner needs its Connect users.
             let fixture = Fixture::load(&Fixture::default_path())?;
-            let runner = Runner::new(
+            let mut runner = Runner::new(
                 FlowLibrary::repository(),
                 Services::from_fixture(&fixture, file.lambda_endpoint, file.emulator_endpoint),
             );
+            if deployed {
+                runner = runner.playing_deployed();
+            }
             let call = match (channel, from) {
                 (Channel::Voice, Some(from)) => Call::voice(flow, from, to),
                 (Channel::Voice, None) => return Err("a voice call needs --from <caller number>".into()),
@@ -188,6 +226,28 @@ async fn run(command: Command) -> CommandResult {
                 print!("{transcript}");
             }
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Flows { mode, on_drift, archive_orphans, json } => {
+            let file = CloudFile::read()?;
+            let request = serde_json::json!({
+                "mode": match mode { FlowsMode::Plan => "plan", FlowsMode::Apply => "apply" },
+                "flows": switchboard_local::flows::working_tree()?,
+                "onDrift": match on_drift { OnDrift::Fail => "fail", OnDrift::Overwrite => "overwrite" },
+                "archiveOrphans": archive_orphans,
+            });
+            let lambda = switchboard_local::lambda_host::InvokeClient::new(file.lambda_endpoint);
+            let report = lambda
+                .invoke_within(cloud::PROVISION_FLOWS_FUNCTION, &request, Duration::from_secs(120))
+                .await
+                .map_err(|e| format!("{}: {e}", cloud::PROVISION_FLOWS_FUNCTION))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", switchboard_local::flows::render(&report));
+            }
+            let deployed =
+                ["PLANNED", "APPLIED", "NO_CHANGES"].contains(&report["result"].as_str().unwrap_or_default());
+            Ok(if deployed { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
         Command::Bench { binaries, out, cold, warm, only } => bench(binaries, out, cold, warm, only).await,
         Command::SignIn { email, password } => {

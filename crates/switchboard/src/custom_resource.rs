@@ -276,13 +276,50 @@ where
     E: ResourceFault,
 {
     crate::startup::mark(crate::startup::phase::FUNCTION);
-    let http =
-        answer_client().map_err(|e| lambda_runtime::Error::from(format!("the HTTPS client for answers: {e}")))?;
+    let responder = Responder::new()?;
     let handler = &handler;
-    let http = &http;
+    let responder = &responder;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         crate::startup::invocation_started();
-        let (envelopes, request) = split(event.payload).map_err(|e| {
+        responder.respond(handler, event.payload, event.context.deadline).await
+    }))
+    .await
+}
+
+/// Whether an event is a CloudFormation custom-resource request (a function that also takes direct
+/// invokes tells the two apart by this).
+pub fn is_request(event: &Value) -> bool {
+    event.get("RequestType").is_some() && event.get("ResponseURL").is_some()
+}
+
+/// Answers custom-resource requests: what [`serve`] runs per event, for a function whose own edge
+/// also takes other events.
+pub struct Responder {
+    http: AnswerClient,
+}
+
+impl Responder {
+    pub fn new() -> Result<Self, lambda_runtime::Error> {
+        let http =
+            answer_client().map_err(|e| lambda_runtime::Error::from(format!("the HTTPS client for answers: {e}")))?;
+        Ok(Self { http })
+    }
+
+    /// Parses `event`, runs `handler` within the invocation's time (`deadline_epoch_ms`) less the
+    /// answer's margin, and PUTs the answer; the delivered answer is returned.
+    pub async fn respond<P, H, Fut, E>(
+        &self,
+        handler: &H,
+        event: Value,
+        deadline_epoch_ms: u64,
+    ) -> Result<Value, Diagnostic>
+    where
+        P: DeserializeOwned,
+        H: Fn(Request<P>, Envelopes) -> Fut,
+        Fut: Future<Output = Result<Outcome, E>>,
+        E: ResourceFault,
+    {
+        let (envelopes, request) = split(event).map_err(|e| {
             tracing::error!(error = %e, "not a custom-resource request");
             undelivered("InvalidEvent", format!("not a CloudFormation custom-resource request: {e}"))
         })?;
@@ -290,7 +327,7 @@ where
         let logical_id = envelopes.logical_resource_id.clone();
         let result = match typed::<P>(request) {
             Ok(request) => {
-                let left = Duration::from_millis(event.context.deadline.saturating_sub(now_epoch_ms()));
+                let left = Duration::from_millis(deadline_epoch_ms.saturating_sub(now_epoch_ms()));
                 // A short timeout still leaves half of it for the answer.
                 let budget = left.saturating_sub(ANSWER_MARGIN.min(left / 2));
                 match tokio::time::timeout(budget, Box::pin(handler(request, envelopes.clone()))).await {
@@ -319,7 +356,7 @@ where
         };
         let response = answer(&envelopes, &result);
         let status = if result.is_ok() { "SUCCESS" } else { "FAILED" };
-        match deliver(http, &envelopes.response_url, &response).await {
+        match deliver(&self.http, &envelopes.response_url, &response).await {
             Ok(()) => {
                 tracing::info!(status, request = kind, logical_id, "custom resource answered");
                 // CloudFormation ignores it; a direct invoke (or the bench) reads the answer here.
@@ -330,8 +367,7 @@ where
                 Err(undelivered("AnswerUndelivered", error.to_string()))
             }
         }
-    }))
-    .await
+    }
 }
 
 fn now_epoch_ms() -> u64 {

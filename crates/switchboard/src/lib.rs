@@ -12,6 +12,7 @@ pub mod custom_resource;
 pub mod deadline;
 pub mod desktop;
 pub mod emergency;
+pub mod flows;
 pub mod http;
 pub mod identity;
 pub mod prefetch;
@@ -29,7 +30,7 @@ mod tests {
     /// helper two contexts need moves to the kernel.
     #[test]
     fn contexts_import_only_the_kernel() {
-        const CONTEXTS: &[&str] = &["desktop", "emergency", "identity", "video"];
+        const CONTEXTS: &[&str] = &["desktop", "emergency", "flows", "identity", "video"];
         let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
         for context in CONTEXTS {
             let mut files = vec![src.join(context)];

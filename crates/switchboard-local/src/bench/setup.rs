@@ -38,6 +38,8 @@ pub struct Setup<'a> {
     location_set: bool,
     /// The distribution of the published desktop site, once `publish-desktop`'s setup made it.
     desktop_distribution: Option<String>,
+    /// Whether `provision-flows` has deployed the flows once (its own and `flow-resource-map`'s setup).
+    flows_applied: bool,
 }
 
 /// What `start-session` handed out: the code the caller keys and the one the plugin posts to.
@@ -72,6 +74,7 @@ impl<'a> Setup<'a> {
             admins: 0,
             location_set: false,
             desktop_distribution: None,
+            flows_applied: false,
         })
     }
 
@@ -168,6 +171,31 @@ impl<'a> Setup<'a> {
                     }
                 };
                 self.custom_resource_event(function, &distribution)
+            }
+            "provision-flows" | "flow-resource-map" => {
+                // Deployed once (adopting the fixture's hand-imported flows); then provision-flows
+                // measures a redeploy that changes nothing, and the map is there to answer.
+                if !self.flows_applied {
+                    let deployed = self.lambda.invoke("provision-flows", &serde_json::json!({"mode": "apply"})).await?;
+                    if !["APPLIED", "NO_CHANGES"].contains(&deployed["result"].as_str().unwrap_or_default()) {
+                        return Err(format!("deploying the flows: {deployed}"));
+                    }
+                    self.flows_applied = true;
+                }
+                let mut event = self.event(function)?;
+                if function == "provision-flows" {
+                    let request_id = uuid::Uuid::new_v4().to_string();
+                    set(&mut event, "/RequestId", request_id.as_str())?;
+                    let url = self.cloud.emulator.custom_resource_response_url(&request_id);
+                    set(&mut event, "/ResponseURL", url.as_str())?;
+                }
+                Ok(event)
+            }
+            "github-webhook" => {
+                // The signature covers the body only: a fresh delivery id makes a new delivery.
+                let mut event = self.event(function)?;
+                set(&mut event, "/headers/x-github-delivery", uuid::Uuid::new_v4().to_string())?;
+                Ok(event)
             }
             // No state of their own: every invocation does the same work.
             "start-session" | "ccp-login" | "create-adhoc-route" | "bench-floor" => self.event(function),

@@ -16,6 +16,9 @@ pub struct Flow {
     pub actions: Vec<Action>,
     #[serde(skip)]
     pub name: String,
+    /// The type Connect has for a deployed flow (a library flow's is in `flows.json`).
+    #[serde(skip)]
+    pub kind: Option<FlowType>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -90,6 +90,16 @@ impl Services {
         }
     }
 
+    /// The queue a `QueueId` names: `{{queue:<name>}}` (the library's flows) or the queue's ARN (a
+    /// deployed flow's), if the instance has it.
+    pub fn queue_name(&self, queue: &str) -> Option<String> {
+        if let Some(name) = placeholder(queue, "queue") {
+            return self.queues.contains_key(&name).then_some(name);
+        }
+        let id = queue.rsplit_once("/queue/").map(|(_, id)| id)?;
+        self.queues.iter().find(|(_, queue_id)| queue_id.as_str() == id).map(|(name, _)| name.clone())
+    }
+
     /// The user an `AgentId` names: by user id or user ARN (what the flow-language reference
     /// documents), or by username (what `videoRouteToAgent` carries, as in the original sample).
     pub fn user(&self, agent: &str) -> Option<&ConnectUser> {
@@ -254,6 +264,8 @@ pub struct Runner {
     pub services: Services,
     lambda: InvokeClient,
     http: reqwest::Client,
+    /// Play the flows deployed into the emulated instance (by their real ARNs) instead of the library's.
+    deployed: bool,
 }
 
 struct Contact {
@@ -302,7 +314,59 @@ enum Next {
 impl Runner {
     pub fn new(library: FlowLibrary, services: Services) -> Self {
         let lambda = InvokeClient::new(services.lambda_endpoint.clone());
-        Self { library, services, lambda, http: reqwest::Client::new() }
+        Self { library, services, lambda, http: reqwest::Client::new(), deployed: false }
+    }
+
+    /// A runner that plays what `provision-flows` deployed: a call names the flow as Connect does
+    /// (`Emergency_Authentication`, with the stack's prefix), and every flow, queue and Lambda is
+    /// found by the ARN the deployed content holds, as Connect finds them.
+    pub fn playing_deployed(mut self) -> Self {
+        self.deployed = true;
+        self
+    }
+
+    /// The flow a call starts in.
+    async fn start_flow(&self, name: &str) -> Result<Flow, FlowError> {
+        if !self.deployed {
+            return self.library.load(name);
+        }
+        let wanted = name.rsplit('/').next().unwrap_or(name);
+        self.deployed_flow(|flow| flow.get("name").and_then(Value::as_str) == Some(wanted), name).await
+    }
+
+    /// The flow a `TransferToFlow` or an event hook names: a `{{flow:<name>}}` of the library, or
+    /// (deployed) a flow ARN of the instance.
+    async fn target_flow(&self, from: &Flow, action: &Action, target: &str) -> Result<Flow, FlowError> {
+        if let Some(name) = placeholder(target, "flow") {
+            let context = from.name.split_once('/').map_or("", |(c, _)| c);
+            return self.library.load(&format!("{context}/{name}"));
+        }
+        if self.deployed && target.contains("/contact-flow/") {
+            return self.deployed_flow(|flow| flow.get("arn").and_then(Value::as_str) == Some(target), target).await;
+        }
+        Err(action_error(from, action, format!("cannot resolve {target} to a flow")))
+    }
+
+    /// A deployed flow from the emulator's store, parsed and checked like a library flow.
+    async fn deployed_flow(&self, matches: impl Fn(&Value) -> bool, wanted: &str) -> Result<Flow, FlowError> {
+        let url = format!("{}/_local/contact-flows", self.services.emulator_endpoint);
+        let unreadable =
+            |e: reqwest::Error| FlowError::Read { path: url.clone(), source: std::io::Error::other(e.to_string()) };
+        let listed: Value = self.http.get(&url).send().await.map_err(unreadable)?.json().await.map_err(unreadable)?;
+        let flows = listed.get("flows").and_then(Value::as_array).cloned().unwrap_or_default();
+        let found = flows.iter().find(|f| matches(f)).ok_or_else(|| FlowError::Invalid {
+            flow: wanted.to_owned(),
+            problem: "no flow of that name or ARN is deployed on the instance".into(),
+        })?;
+        let name = found.get("name").and_then(Value::as_str).unwrap_or(wanted).to_owned();
+        let content = found.get("content").and_then(Value::as_str).unwrap_or_default();
+        let mut flow: Flow = serde_json::from_str(content)
+            .map_err(|source| FlowError::Parse { path: format!("deployed flow {name}"), source })?;
+        flow.name = name;
+        flow.kind =
+            found.get("type").or_else(|| found.get("kind")).and_then(|k| serde_json::from_value(k.clone()).ok());
+        flow.validate()?;
+        Ok(flow)
     }
 
     /// Plays the call to its end and returns the transcript, or the reason the flow could not run.
@@ -336,7 +400,7 @@ impl Runner {
             ending: None,
             attributes: BTreeMap::new(),
         };
-        let mut flow = self.library.load(&call.flow)?;
+        let mut flow = self.start_flow(&call.flow).await?;
         transcript.steps.push(Step::Flow { name: flow.name.clone() });
         let mut current = flow.start_action.clone();
         let mut in_queue = false;
@@ -453,14 +517,12 @@ impl Runner {
             }
             "TransferToFlow" => {
                 let target = param_str(params, "ContactFlowId").ok_or_else(|| fail("no ContactFlowId".into()))?;
-                let name = placeholder(target, "flow")
-                    .ok_or_else(|| fail(format!("cannot resolve {target} to a local flow")))?;
-                let context = flow.name.split_once('/').map_or("", |(c, _)| c);
-                Ok(Next::Transfer(self.library.load(&format!("{context}/{name}"))?))
+                Ok(Next::Transfer(self.target_flow(flow, action, &contact.value_of(target)).await?))
             }
             "UpdateContactTargetQueue" => match (param_str(params, "QueueId"), param_str(params, "AgentId")) {
                 (Some(queue), None) => {
-                    match placeholder(queue, "queue").filter(|q| self.services.queues.contains_key(q)) {
+                    // A dynamic queue (`$.External.<Name>`, a flow in the workshop's style) is its value.
+                    match self.services.queue_name(&contact.value_of(queue)) {
                         Some(name) => {
                             transcript.steps.push(Step::TargetQueue { queue: name.clone() });
                             contact.target_queue = Some(WorkingQueue::Standard(name));
@@ -531,12 +593,12 @@ impl Runner {
                     return Err(fail(format!("{hook} is not an event hook")));
                 }
                 let target = target.as_str().ok_or_else(|| fail(format!("the {hook} hook is not a flow")))?;
-                let name = placeholder(target, "flow")
-                    .ok_or_else(|| fail(format!("cannot resolve {target} to a local flow")))?;
-                let context = flow.name.split_once('/').map_or("", |(c, _)| c);
-                let hooked = self.library.load(&format!("{context}/{name}"))?;
+                let hooked = self.target_flow(flow, action, target).await?;
                 if hook == "CustomerQueue" {
-                    let kind = manifest.flows.get(&hooked.name).map_or(FlowType::ContactFlow, |entry| entry.kind);
+                    let kind = hooked
+                        .kind
+                        .or_else(|| manifest.flows.get(&hooked.name).map(|entry| entry.kind))
+                        .unwrap_or(FlowType::ContactFlow);
                     if kind != FlowType::CustomerQueue {
                         return Err(fail(format!(
                             "the CustomerQueue hook names {}, which flows.json does not declare CUSTOMER_QUEUE",

@@ -1,0 +1,535 @@
+//! The flows to deploy: read from the bundle (`contact-flows/`, the `ContactFlowsBundle` layer at
+//! `/opt`) or given inline, their placeholders found and resolved, and their content compared in a
+//! canonical form.
+//!
+//! A flow file is `<context>/<Name>.json` in the flow language, or the CI/CD workshop's wrapper
+//! `{"Name", "ContactFlowType", "Content"}` (its `Content` a string or an object; its `Name`
+//! replaces the file stem, and its `<<ARNREPLACE>>` Lambda is `{{lambda:flow-resource-map}}`, the
+//! function that answers its `$.External.<Name>` lookups). `flows.json` beside the contexts gives a
+//! flow's type, description and `{{param:…}}` defaults.
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    path::Path,
+};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+/// Connect's limit on a flow's content, in characters.
+pub const MAX_CONTENT_CHARS: usize = 256_000;
+/// What the workshop's flows put where the mapping Lambda's ARN goes.
+const WORKSHOP_LAMBDA_PLACEHOLDER: &str = "<<ARNREPLACE>>";
+/// The function a workshop flow's `<<ARNREPLACE>>` names.
+pub const RESOURCE_MAP_FUNCTION: &str = "flow-resource-map";
+
+/// One flow of the bundle.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BundleFlow {
+    /// `<context>/<file stem>`, as in the repository (the `switchboard:source` tag).
+    pub source: String,
+    /// The name without the stack's prefix: the file stem, or the wrapper's `Name`.
+    pub stem: String,
+    /// Connect's `ContactFlowType`.
+    pub kind: String,
+    pub description: Option<String>,
+    /// The flow-language document, placeholders unresolved.
+    pub content: Value,
+    /// `{{param:<key>}}` defaults from `flows.json`.
+    pub parameter_defaults: BTreeMap<String, String>,
+}
+
+/// Why a bundle cannot be read; each names the file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BundleError {
+    #[error("{source_path}: {detail}")]
+    InvalidJson { source_path: String, detail: String },
+    #[error("{stem} is the name of both {first} and {second}")]
+    DuplicateName { stem: String, first: String, second: String },
+    #[error("cannot read the bundle: {0}")]
+    Unreadable(String),
+}
+
+impl BundleError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidJson { .. } | Self::Unreadable(_) => "INVALID_JSON",
+            Self::DuplicateName { .. } => "DUPLICATE_NAME",
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(transparent)]
+struct Manifest(BTreeMap<String, ManifestEntry>);
+
+#[derive(Debug, Deserialize)]
+struct ManifestEntry {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    description: Option<String>,
+    #[serde(default)]
+    parameters: BTreeMap<String, String>,
+}
+
+/// The files of a bundle directory: `flows.json` and `<context>/<Name>.json`, keyed by path
+/// relative to the directory.
+pub fn read_dir(root: &Path) -> Result<BTreeMap<String, String>, BundleError> {
+    let unreadable = |path: &Path, e: std::io::Error| BundleError::Unreadable(format!("{}: {e}", path.display()));
+    let mut files = BTreeMap::new();
+    let manifest = root.join("flows.json");
+    match std::fs::read_to_string(&manifest) {
+        Ok(text) => {
+            files.insert("flows.json".to_owned(), text);
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(unreadable(&manifest, e)),
+    }
+    for context in std::fs::read_dir(root).map_err(|e| unreadable(root, e))? {
+        let context = context.map_err(|e| unreadable(root, e))?.path();
+        if !context.is_dir() {
+            continue;
+        }
+        let Some(context_name) = context.file_name().and_then(|n| n.to_str()).map(str::to_owned) else { continue };
+        for file in std::fs::read_dir(&context).map_err(|e| unreadable(&context, e))? {
+            let path = file.map_err(|e| unreadable(&context, e))?.path();
+            let Some(file_name) = path.file_name().and_then(|n| n.to_str()) else { continue };
+            if !file_name.ends_with(".json") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).map_err(|e| unreadable(&path, e))?;
+            files.insert(format!("{context_name}/{file_name}"), text);
+        }
+    }
+    Ok(files)
+}
+
+/// The flows of a bundle given as files (path → text). Paths may start with `contact-flows/` (a
+/// working tree); other files than `flows.json` and `<context>/<Name>.json` are ignored.
+pub fn parse(files: &BTreeMap<String, String>) -> Result<Vec<BundleFlow>, BundleError> {
+    let relative = |path: &str| path.trim_start_matches("./").trim_start_matches("contact-flows/").to_owned();
+    let manifest: Manifest = match files.iter().find(|(path, _)| relative(path) == "flows.json") {
+        Some((path, text)) => serde_json::from_str(text)
+            .map_err(|e| BundleError::InvalidJson { source_path: path.clone(), detail: e.to_string() })?,
+        None => Manifest::default(),
+    };
+    let mut flows: Vec<BundleFlow> = Vec::new();
+    for (path, text) in files {
+        let rel = relative(path);
+        let Some(source) = rel.strip_suffix(".json") else { continue };
+        let Some((_, file_stem)) = source.split_once('/') else { continue };
+        if file_stem.contains('/') || file_stem.is_empty() {
+            continue;
+        }
+        let invalid = |detail: String| BundleError::InvalidJson { source_path: path.clone(), detail };
+        let document: Value = serde_json::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        let entry = manifest.0.get(source);
+        let (stem, wrapper_kind, content) = match unwrap_workshop(&document).map_err(invalid)? {
+            Some((name, kind, content)) => (name.unwrap_or_else(|| file_stem.to_owned()), kind, content),
+            None => (file_stem.to_owned(), None, document),
+        };
+        check_flow_language(&content).map_err(invalid)?;
+        if let Some(first) = flows.iter().find(|f| f.stem == stem) {
+            return Err(BundleError::DuplicateName { stem, first: first.source.clone(), second: source.to_owned() });
+        }
+        flows.push(BundleFlow {
+            source: source.to_owned(),
+            stem,
+            kind: entry.and_then(|e| e.kind.clone()).or(wrapper_kind).unwrap_or_else(|| "CONTACT_FLOW".to_owned()),
+            description: entry.and_then(|e| e.description.clone()),
+            content,
+            parameter_defaults: entry.map(|e| e.parameters.clone()).unwrap_or_default(),
+        });
+    }
+    Ok(flows)
+}
+
+type Unwrapped = (Option<String>, Option<String>, Value);
+
+/// The workshop's wrapper, if `document` is one: its name, type and content (with the mapping
+/// Lambda's `<<ARNREPLACE>>` made our placeholder).
+fn unwrap_workshop(document: &Value) -> Result<Option<Unwrapped>, String> {
+    let Some(content) = document.get("Content") else { return Ok(None) };
+    if document.get("Actions").is_some() {
+        return Ok(None);
+    }
+    let text_field = |name: &str| document.get(name).and_then(Value::as_str).map(str::to_owned);
+    let mut content = match content {
+        Value::String(text) => serde_json::from_str(text).map_err(|e| format!("Content: {e}"))?,
+        other => other.clone(),
+    };
+    map_strings(&mut content, &mut |text| {
+        (text.trim() == WORKSHOP_LAMBDA_PLACEHOLDER).then(|| format!("{{{{lambda:{RESOURCE_MAP_FUNCTION}}}}}"))
+    });
+    Ok(Some((text_field("Name"), text_field("ContactFlowType"), content)))
+}
+
+/// The shape every flow-language document has; Connect checks the rest.
+fn check_flow_language(content: &Value) -> Result<(), String> {
+    let object = content.as_object().ok_or("a flow is a JSON object")?;
+    if !object.get("Version").is_some_and(Value::is_string) {
+        return Err("no Version".into());
+    }
+    if !object.get("StartAction").is_some_and(Value::is_string) {
+        return Err("no StartAction".into());
+    }
+    if !object.get("Actions").is_some_and(Value::is_array) {
+        return Err("no Actions array".into());
+    }
+    Ok(())
+}
+
+/// `{{kind:name}}`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Placeholder {
+    pub kind: String,
+    pub name: String,
+}
+
+impl Placeholder {
+    /// `text` when it is exactly one placeholder.
+    pub fn parse(text: &str) -> Option<Self> {
+        let inner = text.strip_prefix("{{")?.strip_suffix("}}")?;
+        let (kind, name) = inner.split_once(':')?;
+        let well_formed = |part: &str| !part.is_empty() && !part.contains(['{', '}', ':']);
+        (well_formed(kind) && well_formed(name)).then(|| Self { kind: kind.to_owned(), name: name.to_owned() })
+    }
+
+    pub fn text(&self) -> String {
+        format!("{{{{{}:{}}}}}", self.kind, self.name)
+    }
+}
+
+/// One reason a flow cannot be deployed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Problem {
+    /// `UNRESOLVED`, `EMBEDDED_PLACEHOLDER`, `LAMBDA_NOT_ASSOCIATED`, `TOO_LARGE`, `REJECTED`.
+    pub code: String,
+    pub flow: String,
+    /// Where in the flow (JSON pointer), when the problem has a place.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pointer: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub placeholder: Option<String>,
+    pub message: String,
+}
+
+/// What a placeholder resolves to, or why not.
+pub enum Resolution {
+    Value(String),
+    /// A bundle flow not created yet: its ARN is known once it is.
+    Pending(String),
+    Problem {
+        code: &'static str,
+        message: String,
+    },
+}
+
+/// The content with every placeholder resolved by `resolve`, the bundle flows it waits for, and the
+/// problems. Every string value is looked at (a placeholder can be any parameter's whole value).
+pub fn resolve(
+    flow: &BundleFlow,
+    connect_name: &str,
+    resolve: &mut impl FnMut(&Placeholder) -> Resolution,
+) -> (Value, BTreeSet<String>, Vec<Problem>) {
+    let mut content = flow.content.clone();
+    let mut pending = BTreeSet::new();
+    let mut problems = Vec::new();
+    let mut pointer = String::new();
+    walk(&mut content, &mut pointer, &mut |pointer, text| {
+        let problem = |code: &str, placeholder: Option<String>, message: String| Problem {
+            code: code.to_owned(),
+            flow: connect_name.to_owned(),
+            pointer: Some(pointer.to_owned()),
+            placeholder,
+            message,
+        };
+        match Placeholder::parse(text) {
+            Some(placeholder) => match resolve(&placeholder) {
+                Resolution::Value(value) => Some(value),
+                Resolution::Pending(name) => {
+                    pending.insert(name.clone());
+                    Some(format!("pending:{name}"))
+                }
+                Resolution::Problem { code, message } => {
+                    problems.push(problem(code, Some(placeholder.text()), message));
+                    None
+                }
+            },
+            None if text.contains("{{") => {
+                problems.push(problem(
+                    "EMBEDDED_PLACEHOLDER",
+                    None,
+                    format!("a placeholder must be a whole string value, not part of {text:?}"),
+                ));
+                None
+            }
+            None => None,
+        }
+    });
+    let characters = content.to_string().chars().count();
+    if characters > MAX_CONTENT_CHARS {
+        problems.push(Problem {
+            code: "TOO_LARGE".into(),
+            flow: connect_name.to_owned(),
+            pointer: None,
+            placeholder: None,
+            message: format!(
+                "the resolved flow has {characters} characters; Connect takes at most {MAX_CONTENT_CHARS}"
+            ),
+        });
+    }
+    (content, pending, problems)
+}
+
+/// Replaces string values for which `map` answers `Some`, passing each string's JSON pointer.
+fn walk(value: &mut Value, pointer: &mut String, map: &mut impl FnMut(&str, &str) -> Option<String>) {
+    match value {
+        Value::String(text) => {
+            if let Some(replacement) = map(pointer, text) {
+                *text = replacement;
+            }
+        }
+        Value::Array(items) => {
+            for (index, item) in items.iter_mut().enumerate() {
+                let len = pointer.len();
+                pointer.push_str(&format!("/{index}"));
+                walk(item, pointer, map);
+                pointer.truncate(len);
+            }
+        }
+        Value::Object(fields) => {
+            for (key, field) in fields.iter_mut() {
+                let len = pointer.len();
+                pointer.push('/');
+                pointer.push_str(&key.replace('~', "~0").replace('/', "~1"));
+                walk(field, pointer, map);
+                pointer.truncate(len);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn map_strings(value: &mut Value, map: &mut impl FnMut(&str) -> Option<String>) {
+    walk(value, &mut String::new(), &mut |_, text| map(text));
+}
+
+/// Replaces the `pending:<name>` stand-ins with the ARNs the flows got when they were created.
+pub fn fill_pending(content: &mut Value, arns: &BTreeMap<String, String>) {
+    map_strings(content, &mut |text| text.strip_prefix("pending:").and_then(|name| arns.get(name).cloned()));
+}
+
+/// The content in canonical form: keys sorted at every level, no whitespace. Two documents that
+/// Connect treats alike (key order, formatting) compare equal.
+pub fn canonical(content: &Value) -> String {
+    fn sorted(value: &Value) -> Value {
+        match value {
+            Value::Object(fields) => {
+                let ordered: BTreeMap<&String, Value> = fields.iter().map(|(k, v)| (k, sorted(v))).collect();
+                let mut map = Map::new();
+                for (key, value) in ordered {
+                    map.insert(key.clone(), value);
+                }
+                Value::Object(map)
+            }
+            Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
+            other => other.clone(),
+        }
+    }
+    sorted(content).to_string()
+}
+
+/// SHA-256 (hex) of the canonical form: the `appliedHash` of what was written.
+pub fn content_hash(content: &Value) -> String {
+    hex::encode(Sha256::digest(canonical(content).as_bytes()))
+}
+
+/// The difference between two flows, by action `Identifier`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActionDiff {
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+    pub changed: Vec<String>,
+    /// Something outside the actions changed (start action, metadata, settings).
+    pub other: bool,
+}
+
+pub fn diff(from: &Value, to: &Value) -> ActionDiff {
+    let actions = |flow: &Value| -> BTreeMap<String, String> {
+        flow.get("Actions")
+            .and_then(Value::as_array)
+            .map(|actions| {
+                actions
+                    .iter()
+                    .map(|a| {
+                        let id = a.get("Identifier").and_then(Value::as_str).unwrap_or_default().to_owned();
+                        (id, canonical(a))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let rest = |flow: &Value| {
+        let mut flow = flow.clone();
+        if let Some(object) = flow.as_object_mut() {
+            object.remove("Actions");
+        }
+        canonical(&flow)
+    };
+    let (old, new) = (actions(from), actions(to));
+    ActionDiff {
+        added: new.keys().filter(|id| !old.contains_key(*id)).cloned().collect(),
+        removed: old.keys().filter(|id| !new.contains_key(*id)).cloned().collect(),
+        changed: new.iter().filter(|(id, a)| old.get(*id).is_some_and(|o| o != *a)).map(|(id, _)| id.clone()).collect(),
+        other: rest(from) != rest(to),
+    }
+}
+
+/// A one-action flow that only disconnects: what a flow in a reference cycle is created as, so the
+/// other flows of the cycle have its ARN; its real content follows once they exist.
+pub fn stub_content() -> Value {
+    serde_json::json!({
+        "Version": "2019-10-30",
+        "StartAction": "switchboard-stub",
+        "Metadata": {},
+        "Actions": [{
+            "Identifier": "switchboard-stub",
+            "Type": "DisconnectParticipant",
+            "Parameters": {},
+            "Transitions": {}
+        }]
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn flow(content: Value) -> BundleFlow {
+        BundleFlow {
+            source: "ctx/Flow".into(),
+            stem: "Flow".into(),
+            kind: "CONTACT_FLOW".into(),
+            description: None,
+            content,
+            parameter_defaults: BTreeMap::new(),
+        }
+    }
+
+    fn doc(parameters: Value) -> Value {
+        json!({"Version": "2019-10-30", "StartAction": "a", "Actions": [
+            {"Identifier": "a", "Type": "X", "Parameters": parameters, "Transitions": {}}
+        ]})
+    }
+
+    #[test]
+    fn placeholders_are_whole_string_values() {
+        assert_eq!(
+            Placeholder::parse("{{queue:BasicQueue}}"),
+            Some(Placeholder { kind: "queue".into(), name: "BasicQueue".into() })
+        );
+        assert_eq!(Placeholder::parse("x {{queue:BasicQueue}}"), None);
+        assert_eq!(Placeholder::parse("{{queue:}}"), None);
+        assert_eq!(Placeholder::parse("{{a:b:c}}"), None);
+    }
+
+    #[test]
+    fn resolution_replaces_values_and_names_each_problem_with_its_pointer() {
+        let content = doc(
+            json!({"QueueId": "{{queue:BasicQueue}}", "Text": "Hi {{param:x}}", "F": "{{flow:Other}}", "L": "{{lambda:nope}}"}),
+        );
+        let (resolved, pending, problems) = resolve(&flow(content), "sb-Flow", &mut |p| match p.kind.as_str() {
+            "queue" => Resolution::Value("arn:queue".into()),
+            "flow" => Resolution::Pending("sb-Other".into()),
+            _ => Resolution::Problem { code: "UNRESOLVED", message: "no such function".into() },
+        });
+        assert_eq!(resolved["Actions"][0]["Parameters"]["QueueId"], "arn:queue");
+        assert_eq!(resolved["Actions"][0]["Parameters"]["F"], "pending:sb-Other");
+        assert_eq!(pending, BTreeSet::from(["sb-Other".to_owned()]));
+        let mut codes: Vec<_> = problems.iter().map(|p| (p.code.as_str(), p.pointer.as_deref().unwrap())).collect();
+        codes.sort();
+        assert_eq!(
+            codes,
+            [("EMBEDDED_PLACEHOLDER", "/Actions/0/Parameters/Text"), ("UNRESOLVED", "/Actions/0/Parameters/L")]
+        );
+        let unresolved = problems.iter().find(|p| p.code == "UNRESOLVED").unwrap();
+        assert_eq!(unresolved.placeholder.as_deref(), Some("{{lambda:nope}}"));
+        assert_eq!(unresolved.flow, "sb-Flow");
+
+        let mut filled = resolved;
+        fill_pending(&mut filled, &BTreeMap::from([("sb-Other".to_owned(), "arn:flow".to_owned())]));
+        assert_eq!(filled["Actions"][0]["Parameters"]["F"], "arn:flow");
+    }
+
+    #[test]
+    fn a_flow_over_connects_limit_is_too_large() {
+        let content = doc(json!({"Text": "x".repeat(MAX_CONTENT_CHARS)}));
+        let (_, _, problems) = resolve(&flow(content), "Flow", &mut |_| Resolution::Value(String::new()));
+        assert_eq!(problems.iter().map(|p| p.code.as_str()).collect::<Vec<_>>(), ["TOO_LARGE"]);
+    }
+
+    #[test]
+    fn canonical_form_ignores_key_order_and_whitespace() {
+        let a: Value = serde_json::from_str(r#"{"b": 1, "a": {"y": [1, 2], "x": "s"}}"#).unwrap();
+        let b: Value = serde_json::from_str(r#"{"a":{"x":"s","y":[1,2]},"b":1}"#).unwrap();
+        assert_eq!(canonical(&a), canonical(&b));
+        assert_eq!(content_hash(&a), content_hash(&b));
+        assert_ne!(content_hash(&a), content_hash(&json!({"b": 2})));
+    }
+
+    #[test]
+    fn diff_lists_actions_by_identifier() {
+        let from = json!({"StartAction": "a", "Actions": [
+            {"Identifier": "a", "Type": "X"}, {"Identifier": "b", "Type": "X"}]});
+        let to = json!({"StartAction": "a", "Actions": [
+            {"Identifier": "a", "Type": "Y"}, {"Identifier": "c", "Type": "X"}]});
+        let diff = diff(&from, &to);
+        assert_eq!(diff.added, ["c"]);
+        assert_eq!(diff.removed, ["b"]);
+        assert_eq!(diff.changed, ["a"]);
+        assert!(!diff.other);
+    }
+
+    #[test]
+    fn bundles_take_types_from_flows_json_and_accept_the_workshop_wrapper() {
+        let files = BTreeMap::from([
+            (
+                "contact-flows/flows.json".to_owned(),
+                r#"{"v/Queue": {"type": "CUSTOMER_QUEUE", "description": "d"}}"#.to_owned(),
+            ),
+            ("contact-flows/v/Queue.json".to_owned(), doc(json!({})).to_string()),
+            (
+                "contact-flows/acme/main.json".to_owned(),
+                json!({"Name": "ACME_Main", "ContactFlowType": "CONTACT_FLOW",
+                       "Content": doc(json!({"LambdaFunctionARN": "<<ARNREPLACE>>"})).to_string()})
+                .to_string(),
+            ),
+            ("contact-flows/README.md".to_owned(), "not a flow".to_owned()),
+        ]);
+        let flows = parse(&files).unwrap();
+        let queue = flows.iter().find(|f| f.source == "v/Queue").unwrap();
+        assert_eq!((queue.stem.as_str(), queue.kind.as_str()), ("Queue", "CUSTOMER_QUEUE"));
+        let main = flows.iter().find(|f| f.source == "acme/main").unwrap();
+        assert_eq!(main.stem, "ACME_Main");
+        assert_eq!(main.content["Actions"][0]["Parameters"]["LambdaFunctionARN"], "{{lambda:flow-resource-map}}");
+    }
+
+    #[test]
+    fn a_bundle_refuses_bad_json_and_two_flows_of_one_name() {
+        let bad = BTreeMap::from([("e/A.json".to_owned(), "{".to_owned())]);
+        assert_eq!(parse(&bad).unwrap_err().code(), "INVALID_JSON");
+        let not_a_flow = BTreeMap::from([("e/A.json".to_owned(), "{}".to_owned())]);
+        assert_eq!(parse(&not_a_flow).unwrap_err().code(), "INVALID_JSON");
+        let twice = BTreeMap::from([
+            ("e/A.json".to_owned(), doc(json!({})).to_string()),
+            ("f/A.json".to_owned(), doc(json!({})).to_string()),
+        ]);
+        assert_eq!(parse(&twice).unwrap_err().code(), "DUPLICATE_NAME");
+    }
+}

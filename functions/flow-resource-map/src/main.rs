@@ -1,0 +1,12 @@
+//! `flow-resource-map`: see `switchboard::flows::flow_resource_map` for the behaviour.
+
+use switchboard::{aws, config, connect, flows::FlowResourceMap, telemetry};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    telemetry::init();
+    let sdk = aws::load(aws::connect_timeouts()).await.map_err(config::startup_failed)?;
+    let function =
+        FlowResourceMap::from_env(&sdk, &config::Settings(&config::ProcessEnv)).map_err(config::startup_failed)?;
+    connect::serve(|event, deadline| function.handle(event, deadline)).await
+}

@@ -1,0 +1,12 @@
+//! `github-webhook`: see `switchboard::flows::github_webhook` for the behaviour.
+
+use switchboard::{aws, config, flows::GithubWebhook, http, telemetry};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    telemetry::init();
+    let sdk = aws::load(aws::http_timeouts()).await.map_err(config::startup_failed)?;
+    let function =
+        GithubWebhook::from_env(&sdk, &config::Settings(&config::ProcessEnv)).map_err(config::startup_failed)?;
+    http::serve(|request| function.handle(request)).await
+}

@@ -1,0 +1,386 @@
+//! `provision-flows` end to end: the repository's flows deployed into the emulated instance with
+//! every placeholder resolved, re-runs that write nothing, a deployed call by real ARNs, drift,
+//! references the instance lacks, the lock, and the `ContactFlows` custom resource.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_connect::config::{BehaviorVersion, Credentials, Region};
+use serde_json::{json, Value};
+use switchboard_fleet_tests::Fleet;
+use switchboard_local::{
+    cloud::{FLOWS_TABLE, LOCAL_STACK_NAME, PROVISION_FLOWS_FUNCTION},
+    emulator::LocalContactFlow,
+    fixture::Fixture,
+    flow::{Call, CallInput, Ending},
+    flows::working_tree,
+    lambda_host::InvokeClient,
+};
+
+const ADMIN: &str = "+61412345678";
+/// The flows of `contact-flows/`, as Connect names them (no prefix).
+const REPOSITORY_FLOWS: &[&str] = &[
+    "Emergency_Authentication",
+    "Emergency_Demo",
+    "Emergency_Update",
+    "IdContact_Inbound",
+    "VideoCallEscalationChat",
+    "VideoCallEscalationQueue",
+];
+
+/// An instance with no flows yet.
+fn fresh_instance() -> Fixture {
+    let mut fixture = Fixture::load(&Fixture::default_path()).unwrap();
+    fixture.connect.contact_flows.clear();
+    fixture
+}
+
+async fn provision(fleet: &Fleet, request: Value) -> Value {
+    let lambda = InvokeClient::new(fleet.cloud.fleet().unwrap().endpoint());
+    let report = lambda.invoke(PROVISION_FLOWS_FUNCTION, &request).await.unwrap();
+    println!("{}", switchboard_local::flows::render(&report));
+    report
+}
+
+fn actions(report: &Value) -> BTreeMap<String, String> {
+    report["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["name"].as_str().unwrap().to_owned(), f["action"].as_str().unwrap().to_owned()))
+        .collect()
+}
+
+fn all(action: &str) -> BTreeMap<String, String> {
+    REPOSITORY_FLOWS.iter().map(|name| ((*name).to_owned(), action.to_owned())).collect()
+}
+
+fn flow<'a>(flows: &'a [LocalContactFlow], name: &str) -> &'a LocalContactFlow {
+    flows.iter().find(|f| f.name == name).unwrap_or_else(|| panic!("{name} is not on the instance"))
+}
+
+async fn connect_client(fleet: &Fleet) -> aws_sdk_connect::Client {
+    let config = aws_sdk_connect::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(fleet.cloud.fixture.region.clone()))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
+        .endpoint_url(fleet.cloud.emulator.endpoint())
+        .build();
+    aws_sdk_connect::Client::from_conf(config)
+}
+
+#[tokio::test]
+async fn a_fresh_instance_gets_every_flow_resolved_a_rerun_writes_nothing_and_the_deployed_flows_work() {
+    let fleet = Fleet::start_with(fresh_instance(), BTreeMap::new()).await;
+
+    // The plan lists every flow as a creation and writes nothing.
+    let plan = provision(&fleet, json!({"mode": "plan"})).await;
+    assert_eq!(plan["result"], "PLANNED");
+    assert_eq!(actions(&plan), all("CREATE"));
+    assert_eq!(fleet.cloud.emulator.connect_writes(), 0);
+    assert!(fleet.cloud.emulator.contact_flows().is_empty());
+
+    let apply = provision(&fleet, json!({"mode": "apply"})).await;
+    assert_eq!(apply["result"], "APPLIED", "{apply}");
+    assert_eq!(actions(&apply), all("CREATE"));
+    assert_eq!(apply["writes"], 6);
+    let flows = fleet.cloud.emulator.contact_flows();
+    assert_eq!(flows.len(), REPOSITORY_FLOWS.len());
+    for deployed in &flows {
+        assert!(!deployed.content.contains("{{"), "{} kept a placeholder: {}", deployed.name, deployed.content);
+        assert_eq!(deployed.tags.get("switchboard:stack").map(String::as_str), Some(LOCAL_STACK_NAME));
+        assert!(deployed.tags.get("switchboard:source").is_some_and(|s| s.ends_with(&deployed.name)));
+    }
+    // The authentication flow transfers to the update flow by its ARN (created first: Connect
+    // refuses a transfer to a flow that does not exist), and calls the stack's functions by theirs.
+    let update = flow(&flows, "Emergency_Update");
+    let auth = flow(&flows, "Emergency_Authentication");
+    assert!(auth.content.contains(&update.arn), "{}", auth.content);
+    assert!(auth.content.contains(":function:one-time-pin"), "{}", auth.content);
+    let queue = flow(&flows, "VideoCallEscalationQueue");
+    assert!(flow(&flows, "VideoCallEscalationChat").content.contains(&queue.arn));
+
+    // Every item says what was applied; the map holds the queues and the flows.
+    let dynamodb = aws_sdk_dynamodb::Client::new(&fleet.cloud.sdk_config().await);
+    let instance = &fleet.cloud.fixture.connect.instance_id;
+    let managed = dynamodb
+        .query()
+        .table_name(FLOWS_TABLE)
+        .key_condition_expression("pk = :pk")
+        .expression_attribute_values(":pk", aws_sdk_dynamodb::types::AttributeValue::S(format!("FLOW#{instance}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(managed.count(), 6);
+
+    // Again: nothing to do, and nothing written.
+    let again = provision(&fleet, json!({"mode": "apply"})).await;
+    assert_eq!(again["result"], "NO_CHANGES", "{again}");
+    assert_eq!(actions(&again), all("UNCHANGED"));
+    assert_eq!(again["writes"], 0);
+    assert_eq!(fleet.cloud.emulator.connect_writes(), 6);
+
+    // The admin's call through the deployed flows, by their real ARNs, sets Sydney into an emergency.
+    let runner = switchboard_local::flow::Runner::new(
+        switchboard_local::flow::FlowLibrary::repository(),
+        fleet.runner.services.clone(),
+    )
+    .playing_deployed();
+    let inputs = ["sms", "1", "1", "1"].map(|i| i.parse::<CallInput>().unwrap());
+    let call = Call::voice("Emergency_Authentication", ADMIN, "+61255509999").with_inputs(inputs);
+    let transcript = runner.play(call).await.unwrap();
+    println!("{transcript}");
+    assert_eq!(transcript.result_codes("verify-pin"), ["VERIFIED"]);
+    assert_eq!(transcript.results_of("update-emergency")[0]["Result"], "UPDATED");
+    assert!(transcript.heard("Done. Sydney is now set to: Severe Weather."), "{transcript}");
+    assert_eq!(transcript.ending, Some(Ending::Disconnected));
+}
+
+#[tokio::test]
+async fn drift_unknown_references_and_a_held_lock_write_nothing() {
+    let fleet = Fleet::start_with(fresh_instance(), BTreeMap::new()).await;
+    assert_eq!(provision(&fleet, json!({"mode": "apply"})).await["result"], "APPLIED");
+    let writes = fleet.cloud.emulator.connect_writes();
+
+    // Someone edits the demo flow in the instance's designer.
+    let connect = connect_client(&fleet).await;
+    let demo = flow(&fleet.cloud.emulator.contact_flows(), "Emergency_Demo").clone();
+    let mut edited: Value = serde_json::from_str(&demo.content).unwrap();
+    retarget(&mut edited, &demo_first_action(&demo), "edited-on-the-instance");
+    connect
+        .update_contact_flow_content()
+        .instance_id(&fleet.cloud.fixture.connect.instance_id)
+        .contact_flow_id(&demo.id)
+        .content(edited.to_string())
+        .send()
+        .await
+        .unwrap();
+    let writes = writes + 1;
+
+    let plan = provision(&fleet, json!({"mode": "plan"})).await;
+    assert_eq!(actions(&plan)["Emergency_Demo"], "DRIFTED");
+    let drifted = plan["flows"].as_array().unwrap().iter().find(|f| f["name"] == "Emergency_Demo").unwrap().clone();
+    assert!(drifted["diff"]["added"].as_array().unwrap().iter().any(|id| id != "edited-on-the-instance"));
+    assert_eq!(drifted["diff"]["removed"], json!(["edited-on-the-instance"]));
+
+    let refused = provision(&fleet, json!({"mode": "apply", "onDrift": "fail"})).await;
+    assert_eq!(refused["result"], "DRIFT");
+    assert_eq!(refused["writes"], 0);
+    assert_eq!(fleet.cloud.emulator.connect_writes(), writes, "nothing was written");
+    assert!(flow(&fleet.cloud.emulator.contact_flows(), "Emergency_Demo").content.contains("edited-on-the-instance"));
+
+    let overwritten = provision(&fleet, json!({"mode": "apply", "onDrift": "overwrite"})).await;
+    assert_eq!(overwritten["result"], "APPLIED");
+    assert_eq!(overwritten["writes"], 1);
+    assert!(!flow(&fleet.cloud.emulator.contact_flows(), "Emergency_Demo").content.contains("edited-on-the-instance"));
+
+    // A working tree naming a queue the instance lacks, and a function it has not associated.
+    let mut tree = working_tree().unwrap();
+    let bad = json!({"Version": "2019-10-30", "StartAction": "q", "Actions": [
+        {"Identifier": "q", "Type": "UpdateContactTargetQueue", "Parameters": {"QueueId": "{{queue:NoSuchQueue}}"},
+         "Transitions": {"NextAction": "l"}},
+        {"Identifier": "l", "Type": "InvokeLambdaFunction",
+         "Parameters": {"LambdaFunctionARN": "{{lambda:start-chat}}", "InvocationTimeLimitSeconds": "3"},
+         "Transitions": {"NextAction": "d"}},
+        {"Identifier": "d", "Type": "DisconnectParticipant", "Parameters": {}, "Transitions": {}}
+    ]});
+    tree.insert("contact-flows/test/Routing_Test.json".into(), bad.to_string());
+    let invalid = provision(&fleet, json!({"mode": "apply", "flows": tree})).await;
+    assert_eq!(invalid["result"], "INVALID");
+    let routing = invalid["flows"].as_array().unwrap().iter().find(|f| f["name"] == "Routing_Test").unwrap().clone();
+    let problems: Vec<(String, String, String)> = routing["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            let field = |k: &str| p[k].as_str().unwrap_or_default().to_owned();
+            (field("code"), field("placeholder"), field("pointer"))
+        })
+        .collect();
+    assert!(problems.contains(&(
+        "UNRESOLVED".into(),
+        "{{queue:NoSuchQueue}}".into(),
+        "/Actions/0/Parameters/QueueId".into()
+    )));
+    assert!(problems.contains(&(
+        "LAMBDA_NOT_ASSOCIATED".into(),
+        "{{lambda:start-chat}}".into(),
+        "/Actions/1/Parameters/LambdaFunctionARN".into()
+    )));
+    assert_eq!(fleet.cloud.emulator.connect_writes(), writes + 1, "an invalid plan writes nothing");
+
+    // Another deployment holds the lock: this one says so and writes nothing.
+    let dynamodb = aws_sdk_dynamodb::Client::new(&fleet.cloud.sdk_config().await);
+    let instance = &fleet.cloud.fixture.connect.instance_id;
+    use aws_sdk_dynamodb::types::AttributeValue::{N, S};
+    dynamodb
+        .put_item()
+        .table_name(FLOWS_TABLE)
+        .item("pk", S(format!("LOCK#{instance}")))
+        .item("sk", S("LOCK".into()))
+        .item("owner", S("another-run".into()))
+        .item("until", N((time::OffsetDateTime::now_utc().unix_timestamp() + 600).to_string()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(provision(&fleet, json!({"mode": "apply"})).await["result"], "LOCKED");
+
+    // A request that is not one names its field.
+    let wrong = provision(&fleet, json!({"mode": "deploy"})).await;
+    assert_eq!(wrong["result"], "INVALID");
+    assert!(wrong["problems"][0]["message"].as_str().unwrap().contains("mode"), "{wrong}");
+}
+
+fn demo_first_action(flow: &LocalContactFlow) -> String {
+    let content: Value = serde_json::from_str(&flow.content).unwrap();
+    content["Actions"][0]["Identifier"].as_str().unwrap().to_owned()
+}
+
+/// Renames an action's identifier everywhere a transition names it.
+fn retarget(content: &mut Value, from: &str, to: &str) {
+    match content {
+        Value::String(text) if text == from => *text = to.to_owned(),
+        Value::Array(items) => items.iter_mut().for_each(|item| retarget(item, from, to)),
+        Value::Object(fields) => fields.values_mut().for_each(|field| retarget(field, from, to)),
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn the_custom_resource_adopts_hand_imports_answers_each_request_and_delete_leaves_the_flows() {
+    let layer = "arn:aws:lambda:ap-southeast-2:123456789012:layer:ContactFlowsBundleLayer:3";
+    let overrides = BTreeMap::from([("FLOW_BUNDLE_LAYER".to_owned(), layer.to_owned())]);
+    // The fixture's instance has the flows imported by hand, under the same names.
+    let fleet = Fleet::start_with(Fixture::load(&Fixture::default_path()).unwrap(), overrides).await;
+    let hand_imported: BTreeMap<String, String> =
+        fleet.cloud.emulator.contact_flows().into_iter().map(|f| (f.name, f.id)).collect();
+    let functions: BTreeMap<String, String> =
+        ["one-time-pin", "verify-pin", "check-emergency", "update-emergency", "assign-id"]
+            .iter()
+            .map(|name| {
+                let fixture = &fleet.cloud.fixture;
+                (
+                    (*name).to_owned(),
+                    format!("arn:aws:lambda:{}:{}:function:{name}", fixture.region, fixture.account_id),
+                )
+            })
+            .collect();
+    let properties = |bundle: &str| {
+        json!({
+            "InstanceId": fleet.cloud.fleet().map(|_| fleet.cloud.fixture.instance_arn()).unwrap(),
+            "Bundle": bundle, "Mode": "apply", "NamePrefix": "", "FlowParameters": "", "Functions": functions,
+        })
+    };
+
+    let created = fleet
+        .cloud
+        .custom_resource(PROVISION_FLOWS_FUNCTION, "Create", "ContactFlows", properties(layer), None)
+        .await
+        .unwrap();
+    assert_eq!(created["Status"], "SUCCESS", "{created}");
+    let data = &created["Data"];
+    assert_eq!((data["Result"].as_str(), data["Created"].as_str()), (Some("APPLIED"), Some("0")), "{created}");
+    assert_eq!(data["Adopted"], "6", "{created}");
+    let flows = fleet.cloud.emulator.contact_flows();
+    let auth = flow(&flows, "Emergency_Authentication");
+    assert_eq!(auth.id, hand_imported["Emergency_Authentication"], "adopted in place, same id");
+    assert_eq!(data["Emergency_AuthenticationArn"], auth.arn.as_str());
+    assert_eq!(auth.tags.get("switchboard:stack").map(String::as_str), Some(LOCAL_STACK_NAME));
+    let physical_id = created["PhysicalResourceId"].as_str().unwrap().to_owned();
+
+    // A stack update with the same bundle: SUCCESS, nothing written.
+    let writes = fleet.cloud.emulator.connect_writes();
+    let updated = fleet
+        .cloud
+        .custom_resource(
+            PROVISION_FLOWS_FUNCTION,
+            "Update",
+            "ContactFlows",
+            properties(layer),
+            Some((&physical_id, properties(layer))),
+        )
+        .await
+        .unwrap();
+    assert_eq!(updated["Status"], "SUCCESS", "{updated}");
+    assert_eq!(updated["Data"]["Result"], "NO_CHANGES");
+    assert_eq!(fleet.cloud.emulator.connect_writes(), writes);
+
+    // A bundle other than the function's own layer is refused.
+    let other = "arn:aws:lambda:ap-southeast-2:123456789012:layer:SomethingElse:1";
+    let refused = fleet
+        .cloud
+        .custom_resource(
+            PROVISION_FLOWS_FUNCTION,
+            "Update",
+            "ContactFlows",
+            properties(other),
+            Some((&physical_id, properties(layer))),
+        )
+        .await
+        .unwrap();
+    assert_eq!(refused["Status"], "FAILED");
+    assert!(refused["Reason"].as_str().unwrap().contains("Bundle"), "{refused}");
+
+    // Delete answers SUCCESS and leaves every flow where it is.
+    let deleted = fleet
+        .cloud
+        .custom_resource(
+            PROVISION_FLOWS_FUNCTION,
+            "Delete",
+            "ContactFlows",
+            properties(layer),
+            Some((&physical_id, Value::Null)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(deleted["Status"], "SUCCESS", "{deleted}");
+    assert_eq!(fleet.cloud.emulator.contact_flows().len(), flows.len());
+    assert_eq!(fleet.cloud.emulator.connect_writes(), writes);
+}
+
+#[tokio::test]
+async fn a_flow_in_the_workshops_format_finds_its_queue_through_flow_resource_map() {
+    let fleet = Fleet::start_with(fresh_instance(), BTreeMap::new()).await;
+    let lambda = InvokeClient::new(fleet.cloud.fleet().unwrap().endpoint());
+    let sample = std::fs::read_to_string(switchboard_local::repo_root().join("events/flow-resource-map/names.json"));
+    let lookup: Value = serde_json::from_str(&sample.unwrap()).unwrap();
+    let map = lambda.invoke("flow-resource-map", &lookup).await.unwrap();
+    assert_eq!(map, json!({"Result": "NOT_PROVISIONED"}), "nothing is deployed yet");
+
+    // The CI/CD workshop's file: a wrapper whose content reads the queue from $.External, filled by
+    // the mapping Lambda the workshop wrote as <<ARNREPLACE>>.
+    let content = json!({"Version": "2019-10-30", "StartAction": "map", "Metadata": {}, "Actions": [
+        {"Identifier": "map", "Type": "InvokeLambdaFunction",
+         "Parameters": {"LambdaFunctionARN": "<<ARNREPLACE>>", "InvocationTimeLimitSeconds": "8"},
+         "Transitions": {"NextAction": "queue", "Errors": [{"NextAction": "bye", "ErrorType": "NoMatchingError"}]}},
+        {"Identifier": "queue", "Type": "UpdateContactTargetQueue", "Parameters": {"QueueId": "$.External.BasicQueue"},
+         "Transitions": {"NextAction": "transfer", "Errors": [{"NextAction": "bye", "ErrorType": "NoMatchingError"}]}},
+        {"Identifier": "transfer", "Type": "TransferContactToQueue", "Parameters": {},
+         "Transitions": {"Errors": [{"NextAction": "bye", "ErrorType": "QueueAtCapacity"},
+                                    {"NextAction": "bye", "ErrorType": "NoMatchingError"}]}},
+        {"Identifier": "bye", "Type": "DisconnectParticipant", "Parameters": {}, "Transitions": {}}
+    ]});
+    let wrapper = json!({"Name": "ACME_Main", "ContactFlowType": "CONTACT_FLOW", "Content": content.to_string()});
+    let mut tree = working_tree().unwrap();
+    tree.insert("contact-flows/acme/main.json".into(), wrapper.to_string());
+    let applied = provision(&fleet, json!({"mode": "apply", "flows": tree})).await;
+    assert_eq!(applied["result"], "APPLIED", "{applied}");
+    let acme = flow(&fleet.cloud.emulator.contact_flows(), "ACME_Main").clone();
+    assert!(acme.content.contains(":function:flow-resource-map"), "{}", acme.content);
+
+    let map = lambda.invoke("flow-resource-map", &lookup).await.unwrap();
+    assert_eq!(map["Result"], "OK");
+    let queue_id = &fleet.cloud.fixture.connect.queues["BasicQueue"];
+    assert!(map["BasicQueue"].as_str().unwrap().ends_with(&format!("/queue/{queue_id}")), "{map}");
+    assert_eq!(map["Emergency_Update"], flow(&fleet.cloud.emulator.contact_flows(), "Emergency_Update").arn.as_str());
+
+    // Connect runs it: the mapping Lambda answers, the queue comes from $.External.
+    let runner = switchboard_local::flow::Runner::new(
+        switchboard_local::flow::FlowLibrary::repository(),
+        fleet.runner.services.clone(),
+    )
+    .playing_deployed();
+    let transcript = runner.play(Call::voice("ACME_Main", "+61400111222", "+61255501000")).await.unwrap();
+    println!("{transcript}");
+    assert_eq!(transcript.result_codes("flow-resource-map"), ["OK"]);
+    assert_eq!(transcript.ending, Some(Ending::Queued { queue: "BasicQueue".into() }));
+}
