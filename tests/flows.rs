@@ -384,3 +384,81 @@ async fn a_flow_in_the_workshops_format_finds_its_queue_through_flow_resource_ma
     assert_eq!(transcript.result_codes("flow-resource-map"), ["OK"]);
     assert_eq!(transcript.ending, Some(Ending::Queued { queue: "BasicQueue".into() }));
 }
+
+#[tokio::test]
+async fn associations_add_what_is_missing_adopt_what_is_there_and_remove_only_their_own() {
+    let fleet = Fleet::start_with(fresh_instance(), BTreeMap::new()).await;
+    let fixture = fleet.cloud.fixture.clone();
+    let (start_chat, check_emergency) =
+        (fixture.lambda_function_arn("start-chat"), fixture.lambda_function_arn("check-emergency"));
+    let bot = format!("arn:aws:lex:{}:{}:bot-alias/SWITCHBOT1/TSTALIASID", fixture.region, fixture.account_id);
+    let properties = |lambdas: &[&str], bots: &[&str]| json!({"InstanceId": fixture.instance_arn(), "ExternalLambdaArns": lambdas.join(","), "LexBotAliasArns": bots.join(",")});
+    let request = |kind: &'static str, properties: Value, physical: Option<String>| {
+        let cloud = &fleet.cloud;
+        async move {
+            let physical = physical.map(|id| (id, Value::Null));
+            let answer = cloud
+                .custom_resource(
+                    "connect-associations",
+                    kind,
+                    "ConnectAssociations",
+                    properties,
+                    physical.as_ref().map(|(id, old)| (id.as_str(), old.clone())),
+                )
+                .await
+                .unwrap();
+            println!("{kind}: {answer}");
+            assert_eq!(answer["Status"], "SUCCESS", "{answer}");
+            answer
+        }
+    };
+    let connect = connect_client(&fleet).await;
+    let bots = || async {
+        let listed = connect
+            .list_bots()
+            .instance_id(&fixture.connect.instance_id)
+            .lex_version(aws_sdk_connect::types::LexVersion::V2)
+            .send()
+            .await
+            .unwrap();
+        listed
+            .lex_bots()
+            .iter()
+            .filter_map(|b| b.lex_v2_bot().and_then(|v| v.alias_arn()).map(str::to_owned))
+            .collect::<Vec<_>>()
+    };
+
+    // start-chat and the bot are new: associated. check-emergency already was: adopted.
+    let created = request("Create", properties(&[&start_chat, &check_emergency], &[&bot]), None).await;
+    assert_eq!((created["Data"]["Associated"].as_str(), created["Data"]["Adopted"].as_str()), (Some("2"), Some("1")));
+    let physical = created["PhysicalResourceId"].as_str().unwrap().to_owned();
+    assert!(fleet.cloud.emulator.associated_lambda_functions().contains(&start_chat));
+    assert!(bots().await.contains(&bot));
+
+    // The same again: nothing to do.
+    let writes = fleet.cloud.emulator.connect_writes();
+    let again = request("Update", properties(&[&start_chat, &check_emergency], &[&bot]), Some(physical.clone())).await;
+    assert_eq!(again["Data"]["Associated"], "0");
+    assert_eq!(fleet.cloud.emulator.connect_writes(), writes);
+
+    // Both ours removed from the list: disassociated. The adopted one is only forgotten, never removed.
+    let removed = request("Update", properties(&[], &[]), Some(physical.clone())).await;
+    assert_eq!(removed["Data"]["Disassociated"], "2");
+    let associated = fleet.cloud.emulator.associated_lambda_functions();
+    assert!(!associated.contains(&start_chat));
+    assert!(associated.contains(&check_emergency), "an association we did not make stays");
+    assert!(!bots().await.contains(&bot));
+
+    // Ours again, then removed by hand before the stack is deleted: Delete still succeeds.
+    request("Update", properties(&[&start_chat], &[]), Some(physical.clone())).await;
+    connect
+        .disassociate_lambda_function()
+        .instance_id(&fixture.connect.instance_id)
+        .function_arn(&start_chat)
+        .send()
+        .await
+        .unwrap();
+    let deleted = request("Delete", properties(&[&start_chat], &[]), Some(physical)).await;
+    assert_eq!(deleted["Data"]["Disassociated"], "1");
+    assert!(fleet.cloud.emulator.associated_lambda_functions().contains(&check_emergency));
+}

@@ -693,7 +693,7 @@ fn the_template_lints_clean_with_and_without_an_alarm_topic_the_desktop_and_the_
     let dir = std::env::temp_dir().join(format!("switchboard-lint-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let both: Vec<_> = DESKTOP_ON.iter().chain(ALARMS_ON).copied().collect();
-    let mut paths = vec![repo_root().join("template.yaml")];
+    let mut paths = vec![repo_root().join("template.yaml"), repo_root().join("pipeline.yaml")];
     let webhook: Vec<_> =
         [("GitHubWebhook", "disabled", "enabled")].into_iter().chain(ALARMS_ON.iter().copied()).collect();
     for (name, defaults) in [
@@ -1223,4 +1223,56 @@ fn the_operations_loop_is_every_function_crate_but_the_conditional_one_which_has
         body.as_object_mut().unwrap().remove("Condition");
         assert_eq!(own, body, "PublishDesktop{suffix} differs from the loop's body");
     }
+}
+
+/// A parameter's `Default:` in a template's text (the line under `  <name>:`).
+fn parameter_default(template: &str, name: &str) -> String {
+    let at = template.find(&format!("\n  {name}:\n")).unwrap_or_else(|| panic!("no parameter {name}"));
+    let line = template[at..].lines().find(|l| l.trim_start().starts_with("Default:")).unwrap();
+    line.trim().trim_start_matches("Default:").trim().trim_matches('\'').to_owned()
+}
+
+#[test]
+fn the_webhooks_default_routes_start_pipelines_that_pipeline_yaml_creates() {
+    use switchboard::flows::github_webhook::{parse_routes, DEFAULT_BRANCHES, DEFAULT_ROUTES};
+    let template = std::fs::read_to_string(repo_root().join("template.yaml")).unwrap();
+    let pipelines = std::fs::read_to_string(repo_root().join("pipeline.yaml")).unwrap();
+    // The stack's defaults are the function's, and both templates agree on the prefix.
+    assert_eq!(parameter_default(&template, "WebhookRoutes"), DEFAULT_ROUTES);
+    assert_eq!(parameter_default(&template, "WebhookBranches"), DEFAULT_BRANCHES);
+    let prefix = parameter_default(&template, "PipelineNamePrefix");
+    assert_eq!(parameter_default(&pipelines, "PipelineNamePrefix"), prefix);
+
+    // What pipeline.yaml names, for each Environment it can be deployed with.
+    let at = pipelines.find("\n  Environment:\n").unwrap();
+    let allowed = pipelines[at..].lines().find(|l| l.trim_start().starts_with("AllowedValues:")).unwrap();
+    let environments: Vec<&str> =
+        allowed.split('[').nth(1).unwrap().trim_end_matches(']').split(',').map(str::trim).collect();
+    let names: Vec<&str> = pipelines
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("Name: !Sub '${PipelineNamePrefix}"))
+        .map(|rest| rest.trim_end_matches('\''))
+        .collect();
+    assert_eq!(names.len(), 2, "the app and flows pipelines: {names:?}");
+    let created: BTreeSet<String> = environments
+        .iter()
+        .flat_map(|env| {
+            let prefix = &prefix;
+            names.iter().map(move |n| format!("{prefix}{}", n.replace("${Environment}", env)))
+        })
+        .collect();
+
+    let routes = parse_routes(DEFAULT_ROUTES).unwrap();
+    let branches = switchboard::flows::provision_flows::key_values("WEBHOOK_BRANCHES", Some(DEFAULT_BRANCHES)).unwrap();
+    let mut started = BTreeSet::new();
+    for env in branches.values() {
+        for pipeline in routes.iter().flat_map(|r| r.pipelines.iter()) {
+            started.insert(pipeline.replace("{env}", env));
+        }
+    }
+    assert!(!started.is_empty());
+    assert!(started.is_subset(&created), "the webhook starts {started:?}; pipeline.yaml creates {created:?}");
+    // And the local cloud's pipelines are those names.
+    let local: BTreeSet<String> = switchboard_local::cloud::LOCAL_PIPELINES.iter().map(|p| (*p).to_owned()).collect();
+    assert_eq!(local, started);
 }

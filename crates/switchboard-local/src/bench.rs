@@ -71,6 +71,8 @@ pub const WORKLOADS: &[Workload] = &[
         ..sample("provision-flows", "update.json", "CFN SUCCESS")
     },
     sample("flow-resource-map", "names.json", "OK"),
+    // A stack update that changes no association (the common one): both lists read, nothing written.
+    sample("connect-associations", "update.json", "CFN SUCCESS"),
     // Each delivery is new (the setup gives it a fresh id): verified, claimed, two pipelines started.
     sample("github-webhook", "push.json", "HTTP 200"),
     Workload {

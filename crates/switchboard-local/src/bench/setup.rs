@@ -191,6 +191,17 @@ impl<'a> Setup<'a> {
                 }
                 Ok(event)
             }
+            "connect-associations" => {
+                let mut event = self.event(function)?;
+                let request_id = uuid::Uuid::new_v4().to_string();
+                set(&mut event, "/RequestId", request_id.as_str())?;
+                set(
+                    &mut event,
+                    "/ResponseURL",
+                    self.cloud.emulator.custom_resource_response_url(&request_id).as_str(),
+                )?;
+                Ok(event)
+            }
             "github-webhook" => {
                 // The signature covers the body only: a fresh delivery id makes a new delivery.
                 let mut event = self.event(function)?;

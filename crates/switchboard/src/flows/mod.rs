@@ -4,13 +4,16 @@
 //! - [`bundle`]: the flow files, placeholders, canonical content and diffs.
 //! - [`provision_flows`]: plan and apply (custom resource `ContactFlows`, or a direct invoke).
 //! - [`github_webhook`]: GitHub pushes start the pipelines their changed paths concern, once.
+//! - [`connect_associations`]: Lambdas and Lex bots from outside the stack, associated with the instance.
 //! - [`flow_resource_map`]: names → ARNs for flows that look them up at run time (`$.External`).
 
 pub mod bundle;
+pub mod connect_associations;
 pub mod flow_resource_map;
 pub mod github_webhook;
 pub mod provision_flows;
 
+pub use connect_associations::ConnectAssociations;
 pub use flow_resource_map::FlowResourceMap;
 pub use github_webhook::GithubWebhook;
 pub use provision_flows::{ContactFlowsProperties, FlowsError, ProvisionFlows, Report, RunResult};
