@@ -462,3 +462,65 @@ async fn associations_add_what_is_missing_adopt_what_is_there_and_remove_only_th
     assert_eq!(deleted["Data"]["Disassociated"], "1");
     assert!(fleet.cloud.emulator.associated_lambda_functions().contains(&check_emergency));
 }
+
+/// `switchboard-local flows plan|apply` and `call --deployed`, as a developer runs them against a
+/// running local cloud (its cloud file names this test's cloud).
+#[tokio::test]
+async fn the_commands_plan_apply_and_play_the_deployed_flows() {
+    let fleet = Fleet::start_with(fresh_instance(), BTreeMap::new()).await;
+    let cloud_file = std::env::temp_dir().join(format!("switchboard-flows-{}.json", uuid_like()));
+    let file =
+        switchboard_local::cloud_file::CloudFile::describe(&fleet.cloud, fleet.cloud.fleet().unwrap().endpoint());
+    std::fs::write(&cloud_file, serde_json::to_string(&file).unwrap()).unwrap();
+    let run = |args: &'static [&'static str]| {
+        let cloud_file = cloud_file.clone();
+        tokio::task::spawn_blocking(move || {
+            let output =
+                std::process::Command::new(switchboard_local::cloud::debug_binaries().join("switchboard-local"))
+                    .args(args)
+                    .current_dir(switchboard_local::repo_root())
+                    .env("SWITCHBOARD_CLOUD_FILE", &cloud_file)
+                    .output()
+                    .unwrap();
+            let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+            println!("{args:?}:\n{stdout}{}", String::from_utf8_lossy(&output.stderr));
+            (output.status.success(), stdout)
+        })
+    };
+
+    let (ok, plan) = run(&["flows", "plan"]).await.unwrap();
+    assert!(ok);
+    assert!(plan.contains("CREATE     Emergency_Authentication ← emergency/Emergency_Authentication"), "{plan}");
+    assert!(plan.ends_with("PLANNED (0 writes)\n"), "{plan}");
+    let (ok, apply) = run(&["flows", "apply"]).await.unwrap();
+    assert!(ok && apply.ends_with("APPLIED (6 writes)\n"), "{apply}");
+    let (ok, again) = run(&["flows", "apply"]).await.unwrap();
+    assert!(ok && again.ends_with("NO_CHANGES (0 writes)\n"), "{again}");
+
+    let (ok, call) = run(&[
+        "call",
+        "--deployed",
+        "Emergency_Authentication",
+        "--from",
+        "+61412345678",
+        "--to",
+        "+61255509999",
+        "--input",
+        "auto",
+        "--input",
+        "1",
+        "--input",
+        "1",
+        "--input",
+        "1",
+    ])
+    .await
+    .unwrap();
+    assert!(ok, "{call}");
+    assert!(call.contains("Done. Sydney is now set to: Severe Weather."), "{call}");
+    let _ = std::fs::remove_file(cloud_file);
+}
+
+fn uuid_like() -> String {
+    format!("{}-{}", std::process::id(), time::OffsetDateTime::now_utc().unix_timestamp_nanos())
+}

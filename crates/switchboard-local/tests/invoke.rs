@@ -50,7 +50,7 @@ fn an_unknown_function_fails_naming_the_known_ones() {
     let message = String::from_utf8_lossy(&output.stderr);
     assert!(message.contains("unknown function \"check-emergencies\""), "{message}");
     // The known functions are listed (sorted), the near miss among them.
-    assert!(message.contains("check-emergency, create-adhoc-route"), "{message}");
+    assert!(message.contains("check-emergency, connect-associations"), "{message}");
     assert!(message.contains("one-time-pin"), "{message}");
     assert!(output.stdout.is_empty());
 }
