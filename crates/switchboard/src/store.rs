@@ -97,6 +97,27 @@ pub async fn get_item(dynamodb: &aws_sdk_dynamodb::Client, table: &str, key: Ite
     Ok(output.item)
 }
 
+/// Every item of partition `pk`, all pages, strongly consistent (a table's small per-key sets: the
+/// flows a stack manages, the associations it made).
+pub async fn query_partition(
+    dynamodb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    pk: &str,
+) -> Result<Vec<Item>, StoreError> {
+    dynamodb
+        .query()
+        .table_name(table)
+        .key_condition_expression("pk = :pk")
+        .expression_attribute_values(":pk", s(pk))
+        .consistent_read(true)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| StoreError::from_sdk("Query", e))
+}
+
 /// The outcome of a conditional write: `Some(output)` when it was applied, `None` when its condition
 /// was false, an error for anything else.
 pub fn conditional<T, E>(

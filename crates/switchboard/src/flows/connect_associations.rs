@@ -204,19 +204,7 @@ impl ConnectAssociations {
     }
 
     async fn recorded(&self) -> Result<BTreeMap<String, (Kind, bool)>, FlowsError> {
-        let items = self
-            .dynamodb
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", store::s(self.pk()))
-            .consistent_read(true)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| StoreError::from_sdk("Query", e))?;
+        let items = store::query_partition(&self.dynamodb, &self.table, &self.pk()).await?;
         Ok(items
             .into_iter()
             .filter_map(|item| {

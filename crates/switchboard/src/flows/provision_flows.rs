@@ -929,19 +929,7 @@ impl ProvisionFlows {
     }
 
     async fn managed(&self) -> Result<BTreeMap<String, Managed>, FlowsError> {
-        let items = self
-            .dynamodb
-            .query()
-            .table_name(&self.settings.table)
-            .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", store::s(self.flow_pk()))
-            .consistent_read(true)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| StoreError::from_sdk("Query", e))?;
+        let items = store::query_partition(&self.dynamodb, &self.settings.table, &self.flow_pk()).await?;
         Ok(items
             .into_iter()
             .filter_map(|item| {
