@@ -257,3 +257,38 @@ fn every_flow_in_the_repository_has_an_id_in_the_fixture() {
     ids.dedup();
     assert_eq!(ids.len(), fixture.connect.contact_flows.len());
 }
+
+/// `UpdateContactAttributes`: on a known contact the attributes merge; an unknown contact is
+/// `ResourceNotFoundException`; a bad key is `InvalidParameterException`.
+#[tokio::test]
+async fn contact_attributes_merge_on_a_known_contact() {
+    use aws_sdk_connect::operation::update_contact_attributes::UpdateContactAttributesError;
+    let (emulator, client, fixture) = connect().await;
+    let chat = start(&client, &fixture).send().await.unwrap();
+    let contact = chat.contact_id().unwrap().to_owned();
+    let update = |pairs: &[(&str, &str)]| {
+        let mut request =
+            client.update_contact_attributes().instance_id(&fixture.connect.instance_id).initial_contact_id(&contact);
+        for (k, v) in pairs {
+            request = request.attributes(*k, *v);
+        }
+        request
+    };
+    update(&[("videoRecordingPlaybackURL", "https://agents.example.com/recording/case-1")]).send().await.unwrap();
+    update(&[("note", "second")]).send().await.unwrap();
+    let stored = emulator.contact_attributes(&contact);
+    assert_eq!(stored["videoRecordingPlaybackURL"], "https://agents.example.com/recording/case-1");
+    assert_eq!(stored["note"], "second");
+
+    let unknown = client
+        .update_contact_attributes()
+        .instance_id(&fixture.connect.instance_id)
+        .initial_contact_id("00000000-0000-0000-0000-000000000000")
+        .attributes("a", "b")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(matches!(unknown.as_service_error(), Some(UpdateContactAttributesError::ResourceNotFoundException(_))));
+    let bad = update(&[("not a key!", "x")]).send().await.unwrap_err();
+    assert!(matches!(bad.as_service_error(), Some(UpdateContactAttributesError::InvalidParameterException(_))));
+}

@@ -515,3 +515,38 @@ impl Emulator {
 pub(super) async fn read_chats(State(state): State<Emulator>) -> Json<Vec<LocalChat>> {
     Json(state.chats.lock().map(|c| c.list()).unwrap_or_default())
 }
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct UpdateContactAttributesRequest {
+    instance_id: Option<String>,
+    initial_contact_id: Option<String>,
+    attributes: Option<BTreeMap<String, String>>,
+}
+
+/// Connect `UpdateContactAttributes`: `POST /contact/attributes`. The contact must be one the
+/// instance knows (registered, or a started chat); attributes merge into what it had.
+pub(super) async fn update_contact_attributes(State(state): State<Emulator>, body: axum::body::Bytes) -> Response {
+    match update_attributes(&state, &body) {
+        Ok(()) => Json(json!({})).into_response(),
+        Err(response) => *response,
+    }
+}
+
+fn update_attributes(state: &Emulator, body: &[u8]) -> Result<(), Box<Response>> {
+    let request: UpdateContactAttributesRequest = parse_request(body).map_err(|m| invalid_request(&m))?;
+    let instance_id = request.instance_id.as_deref().ok_or_else(|| invalid_parameter("InstanceId is required"))?;
+    check_instance(state, instance_id)?;
+    let contact =
+        request.initial_contact_id.as_deref().ok_or_else(|| invalid_parameter("InitialContactId is required"))?;
+    check_length("InitialContactId", contact, 1, 256)?;
+    let attributes = request.attributes.ok_or_else(|| invalid_parameter("Attributes is required"))?;
+    check_attributes(&attributes)?;
+    if !state.knows_contact(contact) {
+        return Err(Box::new(connect_not_found(&format!("Contact {contact}"))));
+    }
+    if let Ok(mut stored) = state.contact_attributes.lock() {
+        stored.entry(contact.to_owned()).or_default().extend(attributes);
+    }
+    Ok(())
+}

@@ -10,7 +10,8 @@
 //!   registered with `POST /_local/contacts`, and started chats), `GetFederationToken`, which
 //!   identifies the caller as Connect does, by the session name of the assumed role that signed the
 //!   request (asked of moto's STS), and `StartChatContact` on the instance's flows; every chat
-//!   started is listed, with what Connect received, at `GET /_local/chats`.
+//!   started is listed, with what Connect received, at `GET /_local/chats`; `UpdateContactAttributes`
+//!   on a known contact (what it set: [`EmulatorHandle::contact_attributes`]).
 //! - [`connect_flows`]: Connect flow deployment, paginated by the fixture's `pageSize` and
 //!   validating flow content as the service does: `ListContactFlows`, `DescribeContactFlow`,
 //!   `CreateContactFlow`, `UpdateContactFlowContent`, `UpdateContactFlowMetadata`, `TagResource`,
@@ -106,6 +107,8 @@ struct Emulator {
     contacts: Arc<Mutex<std::collections::HashMap<String, LocalContact>>>,
     /// Chats started with Connect `StartChatContact`.
     chats: Arc<Mutex<connect::ChatStore>>,
+    /// Attributes set with Connect `UpdateContactAttributes`, by initial contact id.
+    contact_attributes: Arc<Mutex<std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>>>,
     /// Chime SDK meetings and their attendees.
     meetings: Arc<Mutex<chime::MeetingStore>>,
     /// Connect flows, associated Lambda functions and bots, and the count of writes to them.
@@ -127,6 +130,7 @@ pub struct EmulatorHandle {
     pub addr: SocketAddr,
     outbox: Arc<Mutex<Vec<Sms>>>,
     chats: Arc<Mutex<connect::ChatStore>>,
+    contact_attributes: Arc<Mutex<std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>>>,
     meetings: Arc<Mutex<chime::MeetingStore>>,
     flows: Arc<Mutex<connect_flows::FlowStore>>,
     custom_resource_responses: Arc<Mutex<Vec<CustomResourceResponse>>>,
@@ -136,6 +140,12 @@ pub struct EmulatorHandle {
 impl EmulatorHandle {
     pub fn endpoint(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// The attributes `UpdateContactAttributes` set on the contact whose initial contact id is
+    /// `initial_contact_id` (every call merged, as Connect merges them).
+    pub fn contact_attributes(&self, initial_contact_id: &str) -> std::collections::BTreeMap<String, String> {
+        self.contact_attributes.lock().ok().and_then(|a| a.get(initial_contact_id).cloned()).unwrap_or_default()
     }
 
     /// Every SMS sent so far, oldest first.
@@ -191,6 +201,7 @@ impl Drop for EmulatorHandle {
 pub async fn start(fixture: Fixture, addr: SocketAddr, moto: Option<String>) -> std::io::Result<EmulatorHandle> {
     let outbox = Arc::new(Mutex::new(Vec::new()));
     let chats = Arc::new(Mutex::new(connect::ChatStore::default()));
+    let contact_attributes = Arc::new(Mutex::new(std::collections::BTreeMap::new()));
     let meetings = Arc::new(Mutex::new(chime::MeetingStore::default()));
     let flows = Arc::new(Mutex::new(connect_flows::FlowStore::seed(&fixture)));
     let custom_resource_responses = Arc::new(Mutex::new(Vec::new()));
@@ -208,6 +219,7 @@ pub async fn start(fixture: Fixture, addr: SocketAddr, moto: Option<String>) -> 
         outbox: outbox.clone(),
         contacts: Arc::new(Mutex::new(std::collections::HashMap::new())),
         chats: chats.clone(),
+        contact_attributes: contact_attributes.clone(),
         meetings: meetings.clone(),
         flows: flows.clone(),
         custom_resource_responses: custom_resource_responses.clone(),
@@ -226,7 +238,7 @@ pub async fn start(fixture: Fixture, addr: SocketAddr, moto: Option<String>) -> 
             tracing::error!(%error, "emulator stopped");
         }
     });
-    Ok(EmulatorHandle { addr, outbox, chats, meetings, flows, custom_resource_responses, task })
+    Ok(EmulatorHandle { addr, outbox, chats, contact_attributes, meetings, flows, custom_resource_responses, task })
 }
 
 fn router(state: Emulator) -> Router {
@@ -238,6 +250,7 @@ fn router(state: Emulator) -> Router {
         .route("/user/federate/{instance_id}", get(connect::get_federation_token))
         .route("/contacts/{instance_id}/{contact_id}", get(connect::describe_contact))
         .route("/contact/chat", put(connect::start_chat_contact))
+        .route("/contact/attributes", post(connect::update_contact_attributes))
         .route("/contact-flows-summary/{instance_id}", get(connect_flows::list_contact_flows))
         .route("/contact-flows/{instance_id}", put(connect_flows::create_contact_flow))
         .route("/contact-flows/{instance_id}/{flow_id}", get(connect_flows::describe_contact_flow))
