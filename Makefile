@@ -15,7 +15,7 @@ export SAM_CLI_TELEMETRY := 0
 FUNCTION_PACKAGES := $(addprefix -p ,$(notdir $(wildcard functions/*)))
 BENCH_PACKAGES := $(FUNCTION_PACKAGES) -p bench-floor
 
-.PHONY: help setup desktop-setup dev test bench build clean
+.PHONY: help setup desktop-setup recorder-setup dev test bench build clean
 
 help:
 	@echo "make dev    set up, build, and run the local cloud with the fleet (Ctrl-C stops it)"
@@ -44,7 +44,7 @@ dev: setup desktop/node_modules/.package-lock.json
 	target/debug/switchboard-local up --runtime $(RUNTIME)
 
 # One package selection (--workspace --all-targets) everywhere, so the SDK crates compile once.
-test: setup desktop-setup
+test: setup desktop-setup recorder-setup
 	cargo fmt --all --check
 	sam validate --lint
 	tools/scan-templates
@@ -52,11 +52,21 @@ test: setup desktop-setup
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo test --workspace --all-targets
 	cd desktop && npm test
+	cd recorder && npm test
 
 # The desktop pages' tests: Debian's chromium (driven by puppeteer-core, which downloads no browser) and
 # the npm packages pinned by desktop/package-lock.json. No install scripts: none of them needs one.
 desktop-setup: desktop/node_modules/.package-lock.json
 	@command -v chromium >/dev/null || (apt-get update && apt-get install -y --no-install-recommends chromium)
+
+# The recording bot's tests: Debian's chromium, Xvfb and ffmpeg (ffprobe), the npm packages pinned
+# by recorder/package-lock.json (no install scripts: esbuild's binary is an optional dependency), and
+# moto from .venv (the capture test uploads to it).
+recorder-setup: recorder/node_modules/.package-lock.json
+	@command -v chromium >/dev/null && command -v Xvfb >/dev/null && command -v ffmpeg >/dev/null || (apt-get update && apt-get install -y --no-install-recommends chromium xvfb ffmpeg)
+
+recorder/node_modules/.package-lock.json: recorder/package-lock.json
+	cd recorder && npm ci --ignore-scripts --no-audit --no-fund
 
 # The pages' npm packages (the local cloud serves Streams' bundle from there too); again when the lockfile changes.
 desktop/node_modules/.package-lock.json: desktop/package-lock.json
