@@ -44,7 +44,7 @@ use aws_smithy_types::error::display::DisplayErrorContext;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::bundle::{self, ActionDiff, BundleError, BundleFlow, Placeholder, Problem, Resolution};
+use super::bundle::{self, ActionDiff, BundleFlow, Placeholder, Problem, Resolution};
 use crate::{
     config::{ConfigError, Settings},
     custom_resource::{Envelopes, Outcome, Request, ResourceFault},
@@ -130,6 +130,22 @@ pub enum RunResult {
     Rejected,
 }
 
+impl RunResult {
+    /// The code as serialised (the report's `result`, the custom resource's `Result`, the record's).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Planned => "PLANNED",
+            Self::Applied => "APPLIED",
+            Self::NoChanges => "NO_CHANGES",
+            Self::Invalid => "INVALID",
+            Self::Conflict => "CONFLICT",
+            Self::Drift => "DRIFT",
+            Self::Locked => "LOCKED",
+            Self::Rejected => "REJECTED",
+        }
+    }
+}
+
 /// What a run found or did to one flow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -207,8 +223,7 @@ impl Report {
                 parts.push(format!("{}: CONFLICT", flow.name));
             }
         }
-        let result = serde_json::to_value(self.result).ok().and_then(|v| v.as_str().map(str::to_owned));
-        format!("{}: {}", result.unwrap_or_default(), parts.join("; "))
+        format!("{}: {}", self.result.as_str(), parts.join("; "))
     }
 }
 
@@ -508,7 +523,7 @@ impl ProvisionFlows {
         }
         let count = |action: FlowAction| report.flows.iter().filter(|f| f.action == action).count().to_string();
         let mut data = BTreeMap::from([
-            ("Result".to_owned(), report.summary().split(':').next().unwrap_or_default().to_owned()),
+            ("Result".to_owned(), report.result.as_str().to_owned()),
             ("Created".to_owned(), count(FlowAction::Create)),
             ("Updated".to_owned(), count(FlowAction::Update)),
             ("Adopted".to_owned(), count(FlowAction::Adopt)),
@@ -527,9 +542,7 @@ impl ProvisionFlows {
     pub async fn run(&self, run: Run) -> Result<Report, FlowsError> {
         let flows = match bundle::parse(&run.files) {
             Ok(flows) => flows,
-            Err(
-                e @ (BundleError::InvalidJson { .. } | BundleError::DuplicateName { .. } | BundleError::Unreadable(_)),
-            ) => return Ok(Report::refused(RunResult::Invalid, e.code(), e.to_string())),
+            Err(e) => return Ok(Report::refused(RunResult::Invalid, e.code(), e.to_string())),
         };
         if !self.lock(&run).await? {
             return Ok(Report::refused(
@@ -998,11 +1011,10 @@ impl ProvisionFlows {
             .iter()
             .map(|f| serde_json::json!({"name": f.name, "action": f.action, "written": f.written}))
             .collect();
-        let result = serde_json::to_value(report.result).unwrap_or_default();
         let mut item =
             store::key(format!("APPLY#{}", self.settings.instance_id), format!("{}#{}", rfc3339(now), run.request_id));
         item.insert("trigger".into(), store::s(&run.trigger));
-        item.insert("result".into(), store::s(result.as_str().unwrap_or_default()));
+        item.insert("result".into(), store::s(report.result.as_str()));
         item.insert("actions".into(), store::s(Value::Array(actions).to_string()));
         item.insert("writes".into(), store::n(report.writes));
         item.insert("ttl".into(), store::ttl(now + time::Duration::days(APPLY_RECORD_DAYS)));
@@ -1157,6 +1169,22 @@ mod tests {
     fn an_instance_arn_gives_its_id() {
         assert_eq!(instance_id("arn:aws:connect:ap-southeast-2:123:instance/abc-1"), "abc-1");
         assert_eq!(instance_id("abc-1"), "abc-1");
+    }
+
+    #[test]
+    fn result_codes_are_their_serialised_names() {
+        for result in [
+            RunResult::Planned,
+            RunResult::Applied,
+            RunResult::NoChanges,
+            RunResult::Invalid,
+            RunResult::Conflict,
+            RunResult::Drift,
+            RunResult::Locked,
+            RunResult::Rejected,
+        ] {
+            assert_eq!(serde_json::to_value(result).unwrap(), result.as_str());
+        }
     }
 
     #[test]
