@@ -12,6 +12,7 @@ pub mod custom_resource;
 pub mod deadline;
 pub mod desktop;
 pub mod emergency;
+pub mod events;
 pub mod flows;
 pub mod http;
 pub mod identity;

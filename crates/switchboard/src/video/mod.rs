@@ -3,7 +3,10 @@
 //!   [`put_connect_user_cache`];
 //! - meetings: [`create_meeting`], [`end_meeting`], [`create_attendee`], [`get_attendee_name`],
 //!   [`get_attendee_join_data`] (what they share, the Chime objects and items, in [`meeting`]);
-//! - chat and ad-hoc routes: [`start_chat`], [`adhoc_route`] (`create-adhoc-route` and the redeeming).
+//! - chat and ad-hoc routes: [`start_chat`], [`adhoc_route`] (`create-adhoc-route` and the redeeming);
+//! - recording: [`start_recording`], [`stop_recording`], [`get_recording_summary`] (HTTP),
+//!   [`stop_recording_on_meeting_end`], [`prewarm_recording_task`] (EventBridge); what they share, the
+//!   recording items, the lock and the stop, in [`recording`].
 
 pub mod adhoc_route;
 pub mod ccp_login;
@@ -12,10 +15,16 @@ pub mod create_meeting;
 pub mod end_meeting;
 pub mod get_attendee_join_data;
 pub mod get_attendee_name;
+pub mod get_recording_summary;
 pub mod meeting;
+pub mod prewarm_recording_task;
 pub mod put_connect_user_cache;
+pub mod recording;
 pub mod set_connect_user_id;
 pub mod start_chat;
+pub mod start_recording;
+pub mod stop_recording;
+pub mod stop_recording_on_meeting_end;
 
 pub use adhoc_route::CreateAdhocRoute;
 pub use ccp_login::CcpLogin;
@@ -24,9 +33,14 @@ pub use create_meeting::CreateMeeting;
 pub use end_meeting::EndMeeting;
 pub use get_attendee_join_data::GetAttendeeJoinData;
 pub use get_attendee_name::GetAttendeeName;
+pub use get_recording_summary::GetRecordingSummary;
+pub use prewarm_recording_task::PrewarmRecordingTask;
 pub use put_connect_user_cache::PutConnectUserCache;
 pub use set_connect_user_id::SetConnectUserId;
 pub use start_chat::StartChat;
+pub use start_recording::StartRecording;
+pub use stop_recording::StopRecording;
+pub use stop_recording_on_meeting_end::StopRecordingOnMeetingEnd;
 
 use crate::http::{ApiError, Claims};
 

@@ -1,0 +1,207 @@
+//! `prewarm-recording-task` (EventBridge: source `aws.autoscaling`, "EC2 Instance Launch Successful"):
+//! a new instance of the recording Auto Scaling group pulls the recorder's image before anyone waits
+//! for it, by running one task that exits at once.
+//!
+//! Events of other groups are `IGNORED`. The instance is claimed first (a conditional put of
+//! `PREWARM#<ec2InstanceId>`), so a redelivered event starts no second task (`ALREADY_STARTED`). Then
+//! its container instance is looked up (`ListContainerInstances` with `ec2InstanceId == <id>`, checked
+//! by `DescribeContainerInstances`, a few tries while the ECS agent registers) and ECS `StartTask` runs the recorder on it with
+//! `TASK_TYPE=PRE_WARM` and `startedBy PreWarm-<ec2InstanceId>` (`STARTED`). When the instance is not
+//! registered in time or the start fails, the claim is released and the invocation fails, so
+//! EventBridge's retry starts it later.
+
+use std::{sync::Arc, time::Duration};
+
+use aws_config::SdkConfig;
+use aws_sdk_ecs::types::{ContainerOverride, KeyValuePair, TaskOverride};
+use aws_smithy_types::error::display::DisplayErrorContext;
+
+use crate::{
+    config::{ConfigError, Settings},
+    events::{EventBridgeEvent, EventError, EventOutcome},
+    store::{self, StoreError},
+    time::{Clock, SystemClock},
+};
+
+/// The Auto Scaling event this function acts on.
+pub const LAUNCH_SUCCESSFUL: &str = "EC2 Instance Launch Successful";
+/// How long a claim is kept: well past any redelivery (Lambda retries async events for up to 6 hours).
+const CLAIM_TTL: time::Duration = time::Duration::days(1);
+
+pub struct PrewarmRecordingTask {
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub ecs: aws_sdk_ecs::Client,
+    pub table: String,
+    pub cluster: String,
+    pub task_definition: String,
+    pub container_name: String,
+    pub group_name: String,
+    /// Tries of `ListContainerInstances`, and the pause between them.
+    pub lookup_tries: u32,
+    pub lookup_pause: Duration,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl PrewarmRecordingTask {
+    pub fn from_env(sdk: &SdkConfig, env: &Settings) -> Result<Self, ConfigError> {
+        Ok(Self {
+            dynamodb: aws_sdk_dynamodb::Client::new(sdk),
+            ecs: aws_sdk_ecs::Client::new(sdk),
+            table: env.string("VIDEO_TABLE")?,
+            cluster: env.string("RECORDING_CLUSTER")?,
+            task_definition: env.string("RECORDING_TASK_DEFINITION")?,
+            container_name: env.string("RECORDING_CONTAINER_NAME")?,
+            group_name: env.string("RECORDING_ASG_NAME")?,
+            // The ECS agent registers within seconds of launch; 10 tries 4 s apart stay inside the
+            // template's 60 s timeout.
+            lookup_tries: env.number("PREWARM_LOOKUP_TRIES", 10, 1..=20)?,
+            lookup_pause: Duration::from_millis(env.number("PREWARM_LOOKUP_PAUSE_MS", 4_000, 0..=10_000)?),
+            clock: Arc::new(SystemClock),
+        })
+    }
+
+    pub async fn handle(&self, event: EventBridgeEvent) -> Result<EventOutcome, EventError> {
+        if event.source != "aws.autoscaling" || event.detail_type != LAUNCH_SUCCESSFUL {
+            return Ok(EventOutcome::new("IGNORED").with("reason", "not an instance launch"));
+        }
+        if event.detail_str("AutoScalingGroupName") != Some(self.group_name.as_str()) {
+            return Ok(EventOutcome::new("IGNORED").with("reason", "another Auto Scaling group"));
+        }
+        let Some(instance_id) = event.detail_str("EC2InstanceId") else {
+            return Ok(EventOutcome::new("IGNORED").with("reason", "the event has no EC2InstanceId"));
+        };
+        if !self.claim(instance_id).await? {
+            return Ok(EventOutcome::new("ALREADY_STARTED").with("ec2InstanceId", instance_id));
+        }
+        match self.start(instance_id).await {
+            Ok(task_arn) => {
+                tracing::info!(instance_id, "prewarm task started");
+                Ok(EventOutcome::new("STARTED").with("ec2InstanceId", instance_id).with("taskArn", task_arn))
+            }
+            Err(failure) => {
+                if let Err(e) = self.release(instance_id).await {
+                    tracing::error!(error = %e, "the prewarm claim could not be released; the retry will skip the instance");
+                }
+                Err(failure)
+            }
+        }
+    }
+
+    /// `true` when this delivery claimed the instance, `false` when an earlier one did.
+    async fn claim(&self, instance_id: &str) -> Result<bool, EventError> {
+        let mut item = claim_key(instance_id);
+        let now = self.clock.now();
+        item.insert("ec2InstanceId".into(), store::s(instance_id));
+        item.insert("ttl".into(), store::ttl(now + CLAIM_TTL));
+        let put = self
+            .dynamodb
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        Ok(store::conditional("PutItem", put).map_err(EventError::dependency)?.is_some())
+    }
+
+    async fn release(&self, instance_id: &str) -> Result<(), StoreError> {
+        self.dynamodb
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(claim_key(instance_id)))
+            .send()
+            .await
+            .map_err(|e| StoreError::from_sdk("DeleteItem", e))?;
+        Ok(())
+    }
+
+    /// The container instance, then the prewarm task on it; the task's ARN.
+    async fn start(&self, instance_id: &str) -> Result<String, EventError> {
+        let container_instance = self.container_instance(instance_id).await?;
+        let container = ContainerOverride::builder()
+            .name(&self.container_name)
+            .environment(KeyValuePair::builder().name("TASK_TYPE").value("PRE_WARM").build())
+            .build();
+        let started = self
+            .ecs
+            .start_task()
+            .cluster(&self.cluster)
+            .task_definition(&self.task_definition)
+            .container_instances(container_instance)
+            .started_by(format!("PreWarm-{instance_id}"))
+            .overrides(TaskOverride::builder().container_overrides(container).build())
+            .send()
+            .await
+            .map_err(|e| EventError::dependency(format!("ECS StartTask failed: {}", DisplayErrorContext(&e))))?;
+        if let Some(failure) = started.failures().first() {
+            return Err(EventError::dependency(format!(
+                "ECS StartTask started no task: {}",
+                failure.reason().unwrap_or("(no reason)")
+            )));
+        }
+        started
+            .tasks()
+            .first()
+            .and_then(|task| task.task_arn())
+            .map(str::to_owned)
+            .ok_or_else(|| EventError::dependency("ECS StartTask returned no task"))
+    }
+
+    /// The ARN of the container instance on EC2 instance `instance_id`, trying while it registers.
+    async fn container_instance(&self, instance_id: &str) -> Result<String, EventError> {
+        for attempt in 1..=self.lookup_tries {
+            let listed = self
+                .ecs
+                .list_container_instances()
+                .cluster(&self.cluster)
+                .filter(format!("ec2InstanceId == {instance_id}"))
+                .send()
+                .await
+                .map_err(|e| {
+                    EventError::dependency(format!("ECS ListContainerInstances failed: {}", DisplayErrorContext(&e)))
+                })?;
+            if let Some(arn) = self.on_instance(listed.container_instance_arns(), instance_id).await? {
+                return Ok(arn);
+            }
+            if attempt < self.lookup_tries {
+                tokio::time::sleep(self.lookup_pause).await;
+            }
+        }
+        Err(EventError::dependency(format!(
+            "the instance has not registered with the cluster after {} tries",
+            self.lookup_tries
+        )))
+    }
+}
+
+impl PrewarmRecordingTask {
+    /// The one of `arns` that runs on EC2 instance `instance_id`: the filter should have left only
+    /// that one, and describing them makes sure (an emulator that ignores the filter, or an instance
+    /// re-registered under a new ARN, must not get the task on the wrong host).
+    async fn on_instance(&self, arns: &[String], instance_id: &str) -> Result<Option<String>, EventError> {
+        if arns.is_empty() {
+            return Ok(None);
+        }
+        let described = self
+            .ecs
+            .describe_container_instances()
+            .cluster(&self.cluster)
+            .set_container_instances(Some(arns.to_vec()))
+            .send()
+            .await
+            .map_err(|e| {
+                EventError::dependency(format!("ECS DescribeContainerInstances failed: {}", DisplayErrorContext(&e)))
+            })?;
+        Ok(described
+            .container_instances()
+            .iter()
+            .find(|ci| ci.ec2_instance_id() == Some(instance_id))
+            .and_then(|ci| ci.container_instance_arn())
+            .map(str::to_owned))
+    }
+}
+
+fn claim_key(instance_id: &str) -> store::Item {
+    let key = format!("PREWARM#{instance_id}");
+    store::key(key.clone(), key)
+}

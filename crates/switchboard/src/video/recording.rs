@@ -1,0 +1,498 @@
+//! What the recording functions share: the recording items of `VideoTable`, the per-meeting lock, the
+//! agent's cached Connect placement (profiles and hierarchy), and stopping a meeting's recordings.
+//!
+//! Items (partition `M#<externalMeetingId>`, beside the meeting and its attendees):
+//! - `RECLOCK`: at most one recording in progress per meeting. Written by a condition (absent, or past
+//!   its `ttl`) in the same transaction as the recording item, holding the recording's id; deleted
+//!   by whoever stops that recording, on the condition that it still names it.
+//! - `REC#<recordingId>`: one recording (`recordingId` is the bot attendee's ExternalUserId). Written
+//!   `STARTING` with the lock, then given its task ARN once `RunTask` answered, `endedAt` when stopped.
+//!   An item without a task ARN is a start that crashed before RunTask answered: stopping it looks
+//!   the task up by its `startedBy`, so nothing it may have started keeps running.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_ecs::error::ProvideErrorMetadata;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use time::OffsetDateTime;
+
+use super::{keys, meeting::attendee_key};
+use crate::{
+    http::ApiError,
+    store::{self, Item, StoreError},
+    time::rfc3339,
+};
+
+/// The lock's sort key.
+pub const LOCK_SK: &str = "RECLOCK";
+/// Recording items' sort key prefix.
+pub const RECORDING_SK_PREFIX: &str = "REC#";
+/// A lock outlives any meeting (Chime ends a meeting after 24 hours at most), so one a crash left
+/// behind frees itself.
+pub const LOCK_TTL: time::Duration = time::Duration::hours(25);
+/// How long recording items live: as long as the meeting's.
+pub const RECORDING_TTL: time::Duration = super::meeting::MEETING_TTL;
+/// `startedBy` of a recording task (ECS allows 128 characters of `[A-Za-z0-9_/-]`).
+pub fn started_by(recording_id: &str) -> String {
+    format!("Recording-{recording_id}")
+}
+
+pub fn lock_key(external_meeting_id: &str) -> Item {
+    store::key(format!("M#{external_meeting_id}"), LOCK_SK)
+}
+
+pub fn recording_key(external_meeting_id: &str, recording_id: &str) -> Item {
+    store::key(format!("M#{external_meeting_id}"), format!("{RECORDING_SK_PREFIX}{recording_id}"))
+}
+
+/// Where an agent sits in the Connect hierarchy: their group, its level (`"1"`…`"5"`) and the group
+/// id at each level of its path, as `put-connect-user-cache` stored them.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct GroupPlacement {
+    pub id: String,
+    pub level: String,
+    /// `levelOne` … `levelFive` → group id.
+    pub path: BTreeMap<String, String>,
+}
+
+/// The path's level names, by level id.
+const LEVEL_NAMES: [(&str, &str); 5] =
+    [("1", "levelOne"), ("2", "levelTwo"), ("3", "levelThree"), ("4", "levelFour"), ("5", "levelFive")];
+
+impl GroupPlacement {
+    fn from_attribute(value: &AttributeValue) -> Option<Self> {
+        let map = value.as_m().ok()?;
+        let text = |name: &str| map.get(name).and_then(|v| v.as_s().ok()).cloned();
+        let path = map
+            .get("path")
+            .and_then(|p| p.as_m().ok())
+            .map(|p| p.iter().filter_map(|(k, v)| Some((k.clone(), v.as_s().ok()?.clone()))).collect())
+            .unwrap_or_default();
+        Some(Self { id: text("id").filter(|id| !id.is_empty())?, level: text("levelId").unwrap_or_default(), path })
+    }
+
+    fn to_attribute(&self) -> AttributeValue {
+        let path = self.path.iter().map(|(k, v)| (k.clone(), store::s(v))).collect();
+        AttributeValue::M(
+            [
+                ("id".to_owned(), store::s(&self.id)),
+                ("levelId".to_owned(), store::s(&self.level)),
+                ("path".to_owned(), AttributeValue::M(path)),
+            ]
+            .into(),
+        )
+    }
+
+    /// The group id at `level` of this placement's path.
+    fn at_level(&self, level: &str) -> Option<&str> {
+        let name = LEVEL_NAMES.iter().find(|(id, _)| *id == level).map(|(_, name)| *name)?;
+        self.path.get(name).map(String::as_str)
+    }
+}
+
+/// Whether a viewer placed at `viewer` may see a recording whose owner was placed at `owner` when it
+/// started: the same group (two agents without a group count as the same), or the viewer's group is
+/// the owner's ancestor at the viewer's own level (a manager above the owner's team).
+pub fn may_view(viewer: Option<&GroupPlacement>, owner: Option<&GroupPlacement>) -> bool {
+    match (viewer, owner) {
+        (None, None) => true,
+        (Some(viewer), Some(owner)) => viewer.id == owner.id || owner.at_level(&viewer.level) == Some(&viewer.id),
+        _ => false,
+    }
+}
+
+/// An agent's cached Connect user (`CUC#<connectUserId>`, written by `put-connect-user-cache`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedUser {
+    pub security_profile_ids: Vec<String>,
+    pub group: Option<GroupPlacement>,
+}
+
+/// The live cache of `connect_user_id`, or a 403 saying how to get one: the routes that authorise by
+/// Connect placement never guess it.
+pub async fn cached_user(
+    dynamodb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    connect_user_id: &str,
+    now: OffsetDateTime,
+) -> Result<CachedUser, ApiError> {
+    let key = store::key(keys::user_cache(connect_user_id), keys::user_cache(connect_user_id));
+    let item = store::get_item(dynamodb, table, key).await.map_err(ApiError::dependency)?;
+    let Some(item) = store::live(item, now) else {
+        return Err(ApiError::forbidden(
+            "no current Connect user cache for this agent; the agent-app refreshes it with PUT /connect-user-cache",
+        ));
+    };
+    let security_profile_ids = item
+        .get("securityProfileIds")
+        .and_then(|v| v.as_l().ok())
+        .map(|ids| ids.iter().filter_map(|id| id.as_s().ok().cloned()).collect())
+        .unwrap_or_default();
+    let group = item.get("hierarchyGroup").and_then(GroupPlacement::from_attribute);
+    Ok(CachedUser { security_profile_ids, group })
+}
+
+/// A stored recording.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordingRecord {
+    pub recording_id: String,
+    pub external_meeting_id: String,
+    pub chime_meeting_id: String,
+    pub owner_username: String,
+    pub owner_group: Option<GroupPlacement>,
+    pub bucket: String,
+    pub file_name: String,
+    pub created_at: String,
+    pub task_arn: Option<String>,
+    pub bot_attendee_id: Option<String>,
+    pub ended_at: Option<String>,
+}
+
+impl RecordingRecord {
+    /// The item as first written (`STARTING`: no task yet).
+    pub fn to_item(&self, now: OffsetDateTime) -> Item {
+        let mut item = recording_key(&self.external_meeting_id, &self.recording_id);
+        item.insert("entityType".into(), store::s("Recording"));
+        item.insert("recordingId".into(), store::s(&self.recording_id));
+        item.insert("chimeMeetingId".into(), store::s(&self.chime_meeting_id));
+        item.insert("ownerUsername".into(), store::s(&self.owner_username));
+        if let Some(group) = &self.owner_group {
+            item.insert("ownerGroup".into(), group.to_attribute());
+        }
+        item.insert("bucket".into(), store::s(&self.bucket));
+        item.insert("fileName".into(), store::s(&self.file_name));
+        item.insert("createdAt".into(), store::s(&self.created_at));
+        if let Some(attendee_id) = &self.bot_attendee_id {
+            item.insert("botAttendeeId".into(), store::s(attendee_id));
+        }
+        item.insert("ttl".into(), store::ttl(now + RECORDING_TTL));
+        item
+    }
+
+    pub fn from_item(external_meeting_id: &str, item: &Item) -> Result<Self, StoreError> {
+        let text = |name: &str| {
+            store::get_str(item, name).map(str::to_owned).ok_or_else(|| StoreError::malformed("Query", name))
+        };
+        Ok(Self {
+            recording_id: text("recordingId")?,
+            external_meeting_id: external_meeting_id.to_owned(),
+            chime_meeting_id: text("chimeMeetingId")?,
+            owner_username: text("ownerUsername")?,
+            owner_group: item.get("ownerGroup").and_then(GroupPlacement::from_attribute),
+            bucket: text("bucket")?,
+            file_name: text("fileName")?,
+            created_at: text("createdAt")?,
+            task_arn: store::get_str(item, "taskArn").map(str::to_owned),
+            bot_attendee_id: store::get_str(item, "botAttendeeId").map(str::to_owned),
+            ended_at: store::get_str(item, "endedAt").map(str::to_owned),
+        })
+    }
+}
+
+/// Every live recording of a meeting, oldest first (strongly consistent: a stop reads what a start
+/// just wrote).
+pub async fn recordings(
+    dynamodb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    external_meeting_id: &str,
+    now: OffsetDateTime,
+) -> Result<Vec<RecordingRecord>, StoreError> {
+    let items: Vec<Item> = dynamodb
+        .query()
+        .table_name(table)
+        .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+        .expression_attribute_values(":pk", store::s(format!("M#{external_meeting_id}")))
+        .expression_attribute_values(":prefix", store::s(RECORDING_SK_PREFIX))
+        .consistent_read(true)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| StoreError::from_sdk("Query", e))?;
+    let mut found = items
+        .iter()
+        .filter(|item| store::is_live(item, now))
+        .map(|item| RecordingRecord::from_item(external_meeting_id, item))
+        .collect::<Result<Vec<_>, _>>()?;
+    found.sort_by(|a, b| a.created_at.cmp(&b.created_at));
+    Ok(found)
+}
+
+/// The recording tasks' cluster.
+#[derive(Clone)]
+pub struct RecordingCluster {
+    pub ecs: aws_sdk_ecs::Client,
+    pub cluster: String,
+}
+
+/// A recording's stop failed at a step that must be retried (the task may still be running).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct StopFault(pub String);
+
+impl RecordingCluster {
+    /// Stops one task; a task ECS no longer knows is stopped already.
+    pub async fn stop_task(&self, task: &str, reason: &str) -> Result<(), StopFault> {
+        match self.ecs.stop_task().cluster(&self.cluster).task(task).reason(reason).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if is_unknown_task(&e) => Ok(()),
+            Err(e) => Err(StopFault(format!("ECS StopTask failed: {}", DisplayErrorContext(&e)))),
+        }
+    }
+
+    /// Stops every task a recording started, found by its `startedBy` (for a start that crashed before
+    /// it could store its task's ARN).
+    async fn stop_started_by(&self, recording_id: &str, reason: &str) -> Result<(), StopFault> {
+        let listed = self
+            .ecs
+            .list_tasks()
+            .cluster(&self.cluster)
+            .started_by(started_by(recording_id))
+            .send()
+            .await
+            .map_err(|e| StopFault(format!("ECS ListTasks failed: {}", DisplayErrorContext(&e))))?;
+        for task in listed.task_arns() {
+            self.stop_task(task, reason).await?;
+        }
+        Ok(())
+    }
+}
+
+/// ECS's answer for a task it does not know (stopped long ago, or never started).
+fn is_unknown_task<E: ProvideErrorMetadata>(error: &aws_sdk_ecs::error::SdkError<E>) -> bool {
+    error.as_service_error().is_some_and(|e| {
+        matches!(e.code(), Some("InvalidParameterException" | "ClientException"))
+            && e.message().is_some_and(|m| m.to_ascii_lowercase().contains("not found"))
+    })
+}
+
+/// How many of a meeting's in-progress recordings a stop ended, and how many it could not.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StopCounts {
+    pub recordings_stopped: u32,
+    pub recordings_not_stopped: u32,
+}
+
+/// Stops a meeting's in-progress recordings.
+pub struct Stopper<'a> {
+    pub dynamodb: &'a aws_sdk_dynamodb::Client,
+    pub table: &'a str,
+    pub cluster: &'a RecordingCluster,
+    /// With a Chime client the bot attendees are removed too (the agent's stop; when the meeting
+    /// ended, Chime has removed everyone already).
+    pub chime: Option<&'a aws_sdk_chimesdkmeetings::Client>,
+    pub reason: &'a str,
+}
+
+impl Stopper<'_> {
+    /// For each recording without `endedAt`: the task stopped (a failure is counted in
+    /// `recordingsNotStopped`, and that recording stays in progress and locked, so a retry can stop
+    /// it), then `endedAt` set on the condition that no other stop set it first (only then is it
+    /// counted here), the lock released if it still names it, and the bot removed. A store failure
+    /// after a task was stopped is a fault: the caller answers it and a retry finishes the job.
+    pub async fn stop_meeting(&self, external_meeting_id: &str, now: OffsetDateTime) -> Result<StopCounts, StoreError> {
+        let mut counts = StopCounts::default();
+        let in_progress = recordings(self.dynamodb, self.table, external_meeting_id, now).await?;
+        for recording in in_progress.into_iter().filter(|r| r.ended_at.is_none()) {
+            let stopped = match &recording.task_arn {
+                Some(task) => self.cluster.stop_task(task, self.reason).await,
+                None => self.cluster.stop_started_by(&recording.recording_id, self.reason).await,
+            };
+            if let Err(fault) = stopped {
+                tracing::error!(error = %fault, recording_id = recording.recording_id, "a recording task could not be stopped");
+                counts.recordings_not_stopped += 1;
+                continue;
+            }
+            if self.mark_ended(&recording, now).await? {
+                counts.recordings_stopped += 1;
+            }
+            release_lock(self.dynamodb, self.table, external_meeting_id, &recording.recording_id).await?;
+            if let Some(chime) = self.chime {
+                remove_bot(chime, self.dynamodb, self.table, &recording).await;
+            }
+            tracing::info!(recording_id = recording.recording_id, "recording stopped");
+        }
+        Ok(counts)
+    }
+
+    /// Sets `endedAt` unless another stop did: `true` when this call ended it.
+    async fn mark_ended(&self, recording: &RecordingRecord, now: OffsetDateTime) -> Result<bool, StoreError> {
+        let marked = self
+            .dynamodb
+            .update_item()
+            .table_name(self.table)
+            .set_key(Some(recording_key(&recording.external_meeting_id, &recording.recording_id)))
+            .update_expression("SET endedAt = :endedAt")
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(endedAt)")
+            .expression_attribute_values(":endedAt", store::s(rfc3339(now)))
+            .send()
+            .await;
+        Ok(store::conditional("UpdateItem", marked)?.is_some())
+    }
+}
+
+/// Deletes the meeting's lock if it still names `recording_id` (a newer recording's lock is not ours).
+pub async fn release_lock(
+    dynamodb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    external_meeting_id: &str,
+    recording_id: &str,
+) -> Result<(), StoreError> {
+    let deleted = dynamodb
+        .delete_item()
+        .table_name(table)
+        .set_key(Some(lock_key(external_meeting_id)))
+        .condition_expression("recordingId = :recordingId")
+        .expression_attribute_values(":recordingId", store::s(recording_id))
+        .send()
+        .await;
+    store::conditional("DeleteItem", deleted)?;
+    Ok(())
+}
+
+/// Removes the recording bot from the meeting and its roster item. Best effort, logged: the recording
+/// is already stopped, and a bot left in a meeting leaves when the meeting ends.
+pub async fn remove_bot(
+    chime: &aws_sdk_chimesdkmeetings::Client,
+    dynamodb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    recording: &RecordingRecord,
+) {
+    if let Some(attendee_id) = &recording.bot_attendee_id {
+        let deleted =
+            chime.delete_attendee().meeting_id(&recording.chime_meeting_id).attendee_id(attendee_id).send().await;
+        if let Err(e) = deleted {
+            if !super::meeting::is_chime_not_found(&e) {
+                tracing::error!(error = %DisplayErrorContext(&e), "could not remove the recording bot from the meeting");
+            }
+        }
+    }
+    let roster = dynamodb
+        .delete_item()
+        .table_name(table)
+        .set_key(Some(attendee_key(&recording.external_meeting_id, &recording.recording_id)))
+        .send()
+        .await;
+    if let Err(e) = roster {
+        tracing::error!(error = %StoreError::from_sdk("DeleteItem", e), "could not delete the recording bot's roster item");
+    }
+}
+
+/// `RECORDINGS/YYYY/MM/DD/HH/<meeting>_<recordingId>_<YYYYMMDDTHHMMSS>_UTC.mp4`, the meeting id
+/// reduced to `[A-Za-z0-9._-]` (a key the recorder, S3 and a playback URL carry without escaping).
+pub fn file_name(external_meeting_id: &str, recording_id: &str, at: OffsetDateTime) -> String {
+    let at = at.to_offset(time::UtcOffset::UTC);
+    let meeting: String =
+        external_meeting_id.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')).collect();
+    format!(
+        "RECORDINGS/{:04}/{:02}/{:02}/{:02}/{meeting}_{recording_id}_{:04}{:02}{:02}T{:02}{:02}{:02}_UTC.mp4",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second(),
+    )
+}
+
+/// JSON with every non-ASCII character escaped (`\uXXXX`, surrogate pairs beyond the BMP): the
+/// recorder passes the variables through a URL query, and ASCII survives every hop unchanged.
+pub fn ascii_json<T: serde::Serialize>(value: &T) -> Result<String, serde_json::Error> {
+    let text = serde_json::to_string(value)?;
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{unit:04x}"));
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    fn placement(id: &str, level: &str, path: &[&str]) -> GroupPlacement {
+        GroupPlacement {
+            id: id.into(),
+            level: level.into(),
+            path: LEVEL_NAMES.iter().zip(path).map(|((_, name), id)| ((*name).to_owned(), (*id).to_owned())).collect(),
+        }
+    }
+
+    #[test]
+    fn the_same_group_or_an_ancestor_at_the_viewers_level_may_view() {
+        let sydney = placement("syd", "2", &["apac", "syd"]);
+        let melbourne = placement("mel", "2", &["apac", "mel"]);
+        let apac = placement("apac", "1", &["apac"]);
+        let emea = placement("emea", "1", &["emea"]);
+        assert!(may_view(Some(&sydney), Some(&sydney)));
+        assert!(may_view(Some(&apac), Some(&sydney)), "the manager above");
+        assert!(!may_view(Some(&melbourne), Some(&sydney)), "another branch");
+        assert!(!may_view(Some(&emea), Some(&sydney)));
+        assert!(!may_view(Some(&sydney), Some(&apac)), "below the owner is not above");
+        assert!(may_view(None, None), "both without a group");
+        assert!(!may_view(None, Some(&sydney)));
+        assert!(!may_view(Some(&sydney), None));
+    }
+
+    #[test]
+    fn placements_round_trip_through_their_attribute() {
+        let sydney = placement("syd", "2", &["apac", "syd"]);
+        assert_eq!(GroupPlacement::from_attribute(&sydney.to_attribute()), Some(sydney));
+        assert_eq!(GroupPlacement::from_attribute(&store::s("x")), None);
+    }
+
+    #[test]
+    fn file_names_are_dated_and_the_meeting_id_is_reduced_to_safe_characters() {
+        let at = datetime!(2026-12-05 09:07:03.5 UTC);
+        assert_eq!(
+            file_name("Case #12 (Zoë)/a.b_c-d", "r-1", at),
+            "RECORDINGS/2026/12/05/09/Case12Zoa.b_c-d_r-1_20261205T090703_UTC.mp4"
+        );
+    }
+
+    #[test]
+    fn ascii_json_escapes_everything_beyond_ascii() {
+        let text = ascii_json(&serde_json::json!({"a": "Zoë 🙂", "b": "plain"})).unwrap();
+        assert!(text.is_ascii());
+        assert_eq!(text, r#"{"a":"Zo\u00eb \ud83d\ude42","b":"plain"}"#);
+        let back: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(back["a"], "Zoë 🙂");
+    }
+
+    #[test]
+    fn recordings_round_trip_through_their_item() {
+        let now = datetime!(2026-12-05 09:00 UTC);
+        let record = RecordingRecord {
+            recording_id: "r-1".into(),
+            external_meeting_id: "ext-1".into(),
+            chime_meeting_id: "m-1".into(),
+            owner_username: "alice".into(),
+            owner_group: Some(placement("syd", "2", &["apac", "syd"])),
+            bucket: "b".into(),
+            file_name: "RECORDINGS/x.mp4".into(),
+            created_at: rfc3339(now),
+            task_arn: None,
+            bot_attendee_id: Some("a-1".into()),
+            ended_at: None,
+        };
+        let item = record.to_item(now);
+        assert_eq!(store::get_str(&item, "sk"), Some("REC#r-1"));
+        assert_eq!(RecordingRecord::from_item("ext-1", &item).unwrap(), record);
+        assert_eq!(store::get_i64(&item, "ttl"), Some((now + RECORDING_TTL).unix_timestamp()));
+    }
+}

@@ -1,0 +1,413 @@
+//! `start-recording` (`POST /recording`, body `{externalMeetingId, connectContactId?,
+//! videoRecordingPlaybackURL?}`): the meeting's owner starts a recording; a bot attendee joins the
+//! meeting from an ECS task and writes an MP4 to S3.
+//!
+//! Owner only (403; 404 for no meeting; 410 for an ended one). The token must carry
+//! `custom:connectUserId` (400) and the agent's Connect user cache must be current (403): its
+//! hierarchy placement is stored with the recording, and playback is authorised against it.
+//! Then, in order:
+//! 1. the lock and the `STARTING` recording item in one transaction: a second recording of the same
+//!    meeting while one is in progress is a 409;
+//! 2. Chime `CreateAttendee` for the bot (ExternalUserId = the recording id) and its roster item,
+//!    named `RECORDING_ATTENDEE_NAME` (the agent-app recognises the bot by that name);
+//! 3. ECS `RunTask` (EC2, one task, `startedBy Recording-<id>`, the recorder's environment contract as
+//!    a container override);
+//! 4. the task ARN and bot id stored on the recording, unless a stop ended it meanwhile (409);
+//! 5. on the meeting's first recording, with a contact id and a playback URL, Connect
+//!    `UpdateContactAttributes(videoRecordingPlaybackURL)`.
+//!
+//! A failure after step 1 undoes everything done so far, in reverse (task stopped, bot and roster item
+//! deleted, recording item and lock deleted) and answers 502: nothing runs, joins or stays locked.
+//! Data: `{recordingId}`.
+
+use std::sync::Arc;
+
+use aws_config::SdkConfig;
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+use aws_sdk_ecs::types::{ContainerOverride, KeyValuePair, LaunchType, TaskOverride};
+use aws_smithy_types::error::display::DisplayErrorContext;
+use base64::Engine;
+use lambda_http::Request;
+use serde::Deserialize;
+
+use super::{
+    meeting::{
+        check_external_id, chime_client, owned_meeting, random_uuid, AttendeeJson, AttendeeRecord, MeetingRecord,
+    },
+    recording::{
+        ascii_json, cached_user, file_name, lock_key, recording_key, recordings, release_lock, started_by,
+        RecordingCluster, RecordingRecord, LOCK_TTL,
+    },
+    set_connect_user_id::CONNECT_USER_ID_ATTRIBUTE,
+};
+use crate::{
+    config::{ConfigError, Settings},
+    connect_api::{instance_id, is_connect_id},
+    http::{json_body, ApiError, Claims, Reply},
+    store::{self, StoreError},
+    time::{rfc3339, Clock, SystemClock},
+};
+
+/// The contact attribute the supervisors' playback link lives in.
+pub const PLAYBACK_URL_ATTRIBUTE: &str = "videoRecordingPlaybackURL";
+/// Connect's limit on a contact attribute value.
+const MAX_ATTRIBUTE_VALUE: usize = 32_768;
+
+pub struct StartRecording {
+    pub chime: aws_sdk_chimesdkmeetings::Client,
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub connect: aws_sdk_connect::Client,
+    pub cluster: RecordingCluster,
+    pub table: String,
+    pub instance_id: String,
+    pub task_definition: String,
+    pub container_name: String,
+    pub bucket: String,
+    pub attendee_name: String,
+    pub screen: (u32, u32),
+    pub clock: Arc<dyn Clock>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StartRecordingBody {
+    external_meeting_id: String,
+    #[serde(default)]
+    connect_contact_id: Option<String>,
+    #[serde(default, rename = "videoRecordingPlaybackURL")]
+    video_recording_playback_url: Option<String>,
+}
+
+/// What a start has done so far, for the undo.
+#[derive(Default)]
+struct Started {
+    bot: Option<AttendeeJson>,
+    task_arn: Option<String>,
+}
+
+impl StartRecording {
+    pub fn from_env(sdk: &SdkConfig, env: &Settings) -> Result<Self, ConfigError> {
+        Ok(Self {
+            chime: chime_client(sdk, env)?,
+            dynamodb: aws_sdk_dynamodb::Client::new(sdk),
+            connect: aws_sdk_connect::Client::new(sdk),
+            cluster: RecordingCluster { ecs: aws_sdk_ecs::Client::new(sdk), cluster: env.string("RECORDING_CLUSTER")? },
+            table: env.string("VIDEO_TABLE")?,
+            instance_id: instance_id(env)?,
+            task_definition: env.string("RECORDING_TASK_DEFINITION")?,
+            container_name: env.string("RECORDING_CONTAINER_NAME")?,
+            bucket: env.string("RECORDING_BUCKET")?,
+            attendee_name: env.optional_string("RECORDING_ATTENDEE_NAME")?.unwrap_or_else(|| "RECORDING".into()),
+            screen: (
+                env.number("RECORDING_SCREEN_WIDTH", 1920, 320..=3840)?,
+                env.number("RECORDING_SCREEN_HEIGHT", 1080, 240..=2160)?,
+            ),
+            clock: Arc::new(SystemClock),
+        })
+    }
+
+    pub async fn handle(&self, request: Request) -> Result<Reply, ApiError> {
+        let claims = Claims::from_request(&request);
+        let username = claims.require("cognito:username")?;
+        let connect_user_id = claims.get(CONNECT_USER_ID_ATTRIBUTE).ok_or_else(|| {
+            ApiError::bad_field(
+                CONNECT_USER_ID_ATTRIBUTE,
+                "the token has no Connect user id; call /setConnectUserId first",
+            )
+        })?;
+        let body: StartRecordingBody = json_body(&request)?;
+        check_external_id("externalMeetingId", &body.external_meeting_id)?;
+        let playback =
+            playback_target(body.connect_contact_id.as_deref(), body.video_recording_playback_url.as_deref())?;
+        let now = self.clock.now();
+        let meeting = owned_meeting(&self.dynamodb, &self.table, &body.external_meeting_id, username, now).await?;
+        if meeting.ended_at.is_some() {
+            return Err(ApiError::gone("the meeting has ended"));
+        }
+        let owner = cached_user(&self.dynamodb, &self.table, connect_user_id, now).await?;
+        let earlier = recordings(&self.dynamodb, &self.table, &meeting.external_meeting_id, now)
+            .await
+            .map_err(ApiError::dependency)?;
+
+        let recording_id = random_uuid();
+        let record = RecordingRecord {
+            recording_id: recording_id.clone(),
+            external_meeting_id: meeting.external_meeting_id.clone(),
+            chime_meeting_id: meeting.chime.meeting_id.clone(),
+            owner_username: username.to_owned(),
+            owner_group: owner.group,
+            bucket: self.bucket.clone(),
+            file_name: file_name(&meeting.external_meeting_id, &recording_id, now),
+            created_at: rfc3339(now),
+            task_arn: None,
+            bot_attendee_id: None,
+            ended_at: None,
+        };
+        self.lock(&record, now).await?;
+
+        let mut started = Started::default();
+        let first = earlier.is_empty();
+        match self.start(&meeting, &record, first.then_some(playback).flatten(), &mut started, now).await {
+            Ok(()) => {
+                tracing::info!(recording_id, "recording started");
+                Reply::new("Recording started", &serde_json::json!({"recordingId": recording_id}))
+            }
+            Err(failure) => {
+                self.undo(&record, started).await;
+                Err(failure)
+            }
+        }
+    }
+
+    /// The lock and the recording item, together: a 409 when another recording holds the lock.
+    async fn lock(&self, record: &RecordingRecord, now: time::OffsetDateTime) -> Result<(), ApiError> {
+        let mut lock = lock_key(&record.external_meeting_id);
+        lock.insert("recordingId".into(), store::s(&record.recording_id));
+        lock.insert("ttl".into(), store::ttl(now + LOCK_TTL));
+        // A lock past its ttl is absent (DynamoDB deletes lazily): a crash cannot block a meeting forever.
+        let lock = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(lock))
+            .condition_expression("attribute_not_exists(pk) OR #ttl <= :now")
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":now", store::n(now.unix_timestamp()))
+            .build()
+            .map_err(ApiError::dependency)?;
+        let item = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(record.to_item(now)))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(ApiError::dependency)?;
+        let written = self
+            .dynamodb
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(lock).build())
+            .transact_items(TransactWriteItem::builder().put(item).build())
+            .send()
+            .await;
+        match written {
+            Ok(_) => Ok(()),
+            Err(e) if store::is_transaction_race_lost(&e) => {
+                Err(ApiError::conflict("a recording of this meeting is already in progress"))
+            }
+            Err(e) => Err(ApiError::dependency(StoreError::from_sdk("TransactWriteItems", e))),
+        }
+    }
+
+    /// Steps 2 to 5; `started` records what exists, for the undo.
+    async fn start(
+        &self,
+        meeting: &MeetingRecord,
+        record: &RecordingRecord,
+        playback: Option<(&str, &str)>,
+        started: &mut Started,
+        now: time::OffsetDateTime,
+    ) -> Result<(), ApiError> {
+        let created = self
+            .chime
+            .create_attendee()
+            .meeting_id(&meeting.chime.meeting_id)
+            .external_user_id(&record.recording_id)
+            .send()
+            .await
+            .map_err(|e| ApiError::dependency(DisplayErrorContext(&e)))?;
+        let bot = AttendeeJson::from_chime(
+            created.attendee().ok_or_else(|| ApiError::dependency("Chime returned no attendee"))?,
+        )?;
+        started.bot = Some(bot.clone());
+        let roster = AttendeeRecord {
+            name: self.attendee_name.clone(),
+            email: None,
+            is_owner: false,
+            chime_meeting_id: meeting.chime.meeting_id.clone(),
+            chime: bot.clone(),
+        };
+        self.dynamodb
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(roster.to_item(&meeting.external_meeting_id, now)))
+            .send()
+            .await
+            .map_err(|e| ApiError::dependency(StoreError::from_sdk("PutItem", e)))?;
+
+        let task_arn = self.run_task(meeting, record, &bot).await?;
+        started.task_arn = Some(task_arn.clone());
+
+        // A stop that came while this start was under way ended the item (it found no task yet): then
+        // this recording must not run on, unseen by every later stop.
+        let stored = self
+            .dynamodb
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(recording_key(&record.external_meeting_id, &record.recording_id)))
+            .update_expression("SET taskArn = :taskArn, botAttendeeId = :botAttendeeId")
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(endedAt)")
+            .expression_attribute_values(":taskArn", store::s(&task_arn))
+            .expression_attribute_values(":botAttendeeId", store::s(&bot.attendee_id))
+            .send()
+            .await;
+        if store::conditional("UpdateItem", stored).map_err(ApiError::dependency)?.is_none() {
+            return Err(ApiError::conflict("the recording was stopped while it was starting"));
+        }
+
+        if let Some((contact_id, url)) = playback {
+            self.connect
+                .update_contact_attributes()
+                .instance_id(&self.instance_id)
+                .initial_contact_id(contact_id)
+                .attributes(PLAYBACK_URL_ATTRIBUTE, url)
+                .send()
+                .await
+                .map_err(|e| ApiError::dependency(DisplayErrorContext(&e)))?;
+            tracing::info!("the contact's playback URL was set");
+        }
+        Ok(())
+    }
+
+    /// ECS `RunTask` with the recorder's environment contract; the task's ARN.
+    async fn run_task(
+        &self,
+        meeting: &MeetingRecord,
+        record: &RecordingRecord,
+        bot: &AttendeeJson,
+    ) -> Result<String, ApiError> {
+        let environment = recorder_environment(meeting, record, bot, self.screen)?;
+        let container = ContainerOverride::builder()
+            .name(&self.container_name)
+            .set_environment(Some(
+                environment
+                    .into_iter()
+                    .map(|(name, value)| KeyValuePair::builder().name(name).value(value).build())
+                    .collect(),
+            ))
+            .build();
+        let ran = self
+            .cluster
+            .ecs
+            .run_task()
+            .cluster(&self.cluster.cluster)
+            .task_definition(&self.task_definition)
+            .launch_type(LaunchType::Ec2)
+            .count(1)
+            .started_by(started_by(&record.recording_id))
+            .overrides(TaskOverride::builder().container_overrides(container).build())
+            .send()
+            .await
+            .map_err(|e| ApiError::dependency(DisplayErrorContext(&e)))?;
+        // RunTask answers 200 with `failures` when no instance can place the task.
+        if let Some(failure) = ran.failures().first() {
+            return Err(ApiError::dependency(format!(
+                "ECS RunTask placed no task: {} {}",
+                failure.reason().unwrap_or("(no reason)"),
+                failure.detail().unwrap_or_default()
+            )));
+        }
+        ran.tasks()
+            .first()
+            .and_then(|task| task.task_arn())
+            .map(str::to_owned)
+            .ok_or_else(|| ApiError::dependency("ECS RunTask returned no task"))
+    }
+
+    /// Undoes a failed start, in reverse; each step is attempted and a failure logged, so one failing
+    /// undo does not leave the later ones undone.
+    async fn undo(&self, record: &RecordingRecord, started: Started) {
+        if let Some(task) = &started.task_arn {
+            if let Err(e) = self.cluster.stop_task(task, "The recording could not start").await {
+                tracing::error!(error = %e, "undo: the recording task could not be stopped");
+            }
+        }
+        if let Some(bot) = &started.bot {
+            let stub = RecordingRecord { bot_attendee_id: Some(bot.attendee_id.clone()), ..record.clone() };
+            super::recording::remove_bot(&self.chime, &self.dynamodb, &self.table, &stub).await;
+        }
+        let deleted = self
+            .dynamodb
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(recording_key(&record.external_meeting_id, &record.recording_id)))
+            .send()
+            .await;
+        if let Err(e) = deleted {
+            tracing::error!(error = %StoreError::from_sdk("DeleteItem", e), "undo: the recording item could not be deleted");
+        }
+        if let Err(e) =
+            release_lock(&self.dynamodb, &self.table, &record.external_meeting_id, &record.recording_id).await
+        {
+            tracing::error!(error = %e, "undo: the recording lock could not be released");
+        }
+        tracing::warn!(recording_id = record.recording_id, "a recording that could not start was undone");
+    }
+}
+
+/// The contact to give the playback URL to: both fields or neither (the agent-app sends both); a
+/// contact id that is no Connect id, or a URL that is not http(s), is a 400 naming it.
+fn playback_target<'a>(
+    contact_id: Option<&'a str>,
+    url: Option<&'a str>,
+) -> Result<Option<(&'a str, &'a str)>, ApiError> {
+    let contact_id = contact_id.map(str::trim).filter(|id| !id.is_empty());
+    let url = url.map(str::trim).filter(|u| !u.is_empty());
+    match (contact_id, url) {
+        (None, None) => Ok(None),
+        (Some(_), None) => Err(ApiError::bad_field("videoRecordingPlaybackURL", "is required with connectContactId")),
+        (None, Some(_)) => Err(ApiError::bad_field("connectContactId", "is required with videoRecordingPlaybackURL")),
+        (Some(contact_id), Some(url)) => {
+            if !is_connect_id(contact_id) {
+                return Err(ApiError::bad_field("connectContactId", "must be a Connect contact id (a UUID)"));
+            }
+            let parsed = url::Url::parse(url).ok().filter(|u| matches!(u.scheme(), "https" | "http"));
+            if parsed.is_none() || url.len() > MAX_ATTRIBUTE_VALUE {
+                return Err(ApiError::bad_field("videoRecordingPlaybackURL", "must be an http(s) URL"));
+            }
+            Ok(Some((contact_id, url)))
+        }
+    }
+}
+
+/// The recorder's environment (spec "Recording"; `recorder/lib/env.mjs` reads it): the meeting and
+/// the bot's attendee as standard base64 of their bare PascalCase JSON, ASCII only.
+pub fn recorder_environment(
+    meeting: &MeetingRecord,
+    record: &RecordingRecord,
+    bot: &AttendeeJson,
+    (width, height): (u32, u32),
+) -> Result<Vec<(String, String)>, ApiError> {
+    let encode = |json: Result<String, serde_json::Error>| {
+        json.map(|text| base64::engine::general_purpose::STANDARD.encode(text)).map_err(ApiError::dependency)
+    };
+    Ok(vec![
+        ("TASK_TYPE".into(), "RECORDING".into()),
+        ("CHIME_MEETING_DATA".into(), encode(ascii_json(&meeting.chime))?),
+        ("CHIME_ATTENDEE_DATA".into(), encode(ascii_json(bot))?),
+        ("RECORDING_BUCKET_NAME".into(), record.bucket.clone()),
+        ("RECORDING_FILE_NAME".into(), record.file_name.clone()),
+        ("RECORDING_SCREEN_WIDTH".into(), width.to_string()),
+        ("RECORDING_SCREEN_HEIGHT".into(), height.to_string()),
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_playback_target_needs_both_fields_or_neither() {
+        let contact = "8f3e0d4a-1b2c-4d5e-8f90-a1b2c3d4e5f6";
+        assert_eq!(playback_target(None, None).unwrap(), None);
+        assert_eq!(playback_target(Some(" "), Some("")).unwrap(), None);
+        assert_eq!(
+            playback_target(Some(contact), Some("https://app.example/p?m=1")).unwrap(),
+            Some((contact, "https://app.example/p?m=1"))
+        );
+        let field = |e: ApiError| e.message.split(':').next().unwrap().to_owned();
+        assert_eq!(field(playback_target(Some(contact), None).unwrap_err()), "videoRecordingPlaybackURL");
+        assert_eq!(field(playback_target(None, Some("https://x")).unwrap_err()), "connectContactId");
+        assert_eq!(field(playback_target(Some("42"), Some("https://x")).unwrap_err()), "connectContactId");
+        assert_eq!(
+            field(playback_target(Some(contact), Some("javascript:alert(1)")).unwrap_err()),
+            "videoRecordingPlaybackURL"
+        );
+    }
+}

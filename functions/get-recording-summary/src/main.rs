@@ -1,0 +1,12 @@
+//! `get-recording-summary`: see `switchboard::video::get_recording_summary` for the behaviour.
+
+use switchboard::{aws, config, http, telemetry, video::GetRecordingSummary};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    telemetry::init();
+    let sdk = aws::load(aws::http_timeouts()).await.map_err(config::startup_failed)?;
+    let function =
+        GetRecordingSummary::from_env(&sdk, &config::Settings(&config::ProcessEnv)).map_err(config::startup_failed)?;
+    http::serve(|request| function.handle(request)).await
+}

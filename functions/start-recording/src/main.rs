@@ -1,0 +1,12 @@
+//! `start-recording`: see `switchboard::video::start_recording` for the behaviour.
+
+use switchboard::{aws, config, http, telemetry, video::StartRecording};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    telemetry::init();
+    let sdk = aws::load(aws::http_timeouts()).await.map_err(config::startup_failed)?;
+    let function =
+        StartRecording::from_env(&sdk, &config::Settings(&config::ProcessEnv)).map_err(config::startup_failed)?;
+    http::serve(|request| function.handle(request)).await
+}

@@ -1,0 +1,12 @@
+//! `stop-recording-on-meeting-end`: see `switchboard::video::stop_recording_on_meeting_end` for the behaviour.
+
+use switchboard::{aws, config, events, telemetry, video::StopRecordingOnMeetingEnd};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    telemetry::init();
+    let sdk = aws::load(aws::http_timeouts()).await.map_err(config::startup_failed)?;
+    let function = StopRecordingOnMeetingEnd::from_env(&sdk, &config::Settings(&config::ProcessEnv))
+        .map_err(config::startup_failed)?;
+    events::serve(|event| function.handle(event)).await
+}

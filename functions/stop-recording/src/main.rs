@@ -1,0 +1,12 @@
+//! `stop-recording`: see `switchboard::video::stop_recording` for the behaviour.
+
+use switchboard::{aws, config, http, telemetry, video::StopRecording};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    telemetry::init();
+    let sdk = aws::load(aws::http_timeouts()).await.map_err(config::startup_failed)?;
+    let function =
+        StopRecording::from_env(&sdk, &config::Settings(&config::ProcessEnv)).map_err(config::startup_failed)?;
+    http::serve(|request| function.handle(request)).await
+}
