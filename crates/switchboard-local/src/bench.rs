@@ -88,6 +88,22 @@ pub const WORKLOADS: &[Workload] = &[
     sample("start-session", "start.json", "HTTP 200"),
     sample("update-emergency", "set-fire-alarm.json", "UPDATED"),
     sample("verify-pin", "keyed-pin.json", "VERIFIED"),
+    // Recording: each on a fresh meeting the setup made (and, for all but the start, a recording the
+    // fleet started), with the agent's user cache in place and the cluster's earlier tasks stopped.
+    Workload {
+        // Attendee created, task run, contact attribute set (the meeting's first recording).
+        ..sample("start-recording", "start.json", "HTTP 200")
+    },
+    Workload {
+        // One task stopped, the bot removed: a stop that found nothing would answer 0.
+        expected_data: Some(r#"{"recordingsStopped":1,"recordingsNotStopped":0}"#),
+        ..sample("stop-recording", "stop.json", "HTTP 200")
+    },
+    // One recording the viewer may see, presigned.
+    sample("get-recording-summary", "supervisor.json", "HTTP 200"),
+    sample("stop-recording-on-meeting-end", "meeting-ended.json", "STOPPED"),
+    // The claim, the lookup and StartTask on the seeded instance (the setup drops the last claim).
+    sample("prewarm-recording-task", "instance-launched.json", "STARTED"),
     Workload { function: "bench-floor", event: None, expected: "OK", expected_data: None, data_at: "" },
 ];
 
@@ -106,11 +122,13 @@ pub fn expected_result(function: &str) -> Option<&'static str> {
     workload(function).map(|w| w.expected)
 }
 
-/// An answer's code: a flow function's `Result`, `HTTP <status>` for an HTTP function, or
+/// An answer's code: a flow function's `Result` (an event function's `result`), `HTTP <status>` for an HTTP function, or
 /// `CFN <Status>` for a custom resource (the answer it delivered to CloudFormation).
 pub fn outcome(answer: &Value) -> String {
     let status = answer.get("Status").and_then(Value::as_str);
-    match (answer.get("Result").and_then(Value::as_str), answer.get("statusCode"), status) {
+    // An event function answers its outcome as `result`.
+    let result = answer.get("Result").or_else(|| answer.get("result")).and_then(Value::as_str);
+    match (result, answer.get("statusCode"), status) {
         (Some(result), _, _) => result.to_owned(),
         (None, Some(status), _) => format!("HTTP {status}"),
         (None, None, Some(status)) => format!("CFN {status}"),

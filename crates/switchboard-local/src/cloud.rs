@@ -51,6 +51,10 @@ pub const HTTP_ROUTES: &[Route] = &[
     },
     Route { method: "POST", path: "/adhoc", function: "create-adhoc-route", access: Access::Agent },
     Route { method: "POST", path: "/start", function: "start-chat", access: Access::AgentPublic },
+    // The recording routes (the template declares them behind RecordingEnabled; the local cloud always has them).
+    Route { method: "POST", path: "/recording", function: "start-recording", access: Access::Agent },
+    Route { method: "DELETE", path: "/recording", function: "stop-recording", access: Access::Agent },
+    Route { method: "GET", path: "/recording-summary", function: "get-recording-summary", access: Access::Agent },
 ];
 
 /// The HTTP API's CORS configuration, as template.yaml declares it (a test checks the two agree);
@@ -192,7 +196,8 @@ impl LocalCloud {
     }
 
     /// Services plus every function in `functions/`, run from `binaries` with the fleet environment
-    /// and `overrides` on top (e.g. a shorter PIN expiry for one test).
+    /// and `overrides` on top (e.g. a shorter PIN expiry for one test); a key `<function>/<VARIABLE>`
+    /// overrides that function's variable only.
     pub async fn with_fleet(
         fixture: Fixture,
         binaries: PathBuf,
@@ -200,18 +205,24 @@ impl LocalCloud {
     ) -> Result<Self, CloudError> {
         let mut cloud = Self::services(fixture).await?;
         let mut env = cloud.function_env();
-        env.extend(overrides);
+        // `<function>/<VARIABLE>` overrides one function's variable (fault injection for one step).
+        let (own, shared): (BTreeMap<_, _>, BTreeMap<_, _>) = overrides.into_iter().partition(|(k, _)| k.contains('/'));
+        env.extend(shared);
         let specs = function_names()?
             .into_iter()
-            .map(|name| FunctionSpec {
-                binary: binaries.join(&name),
-                timeout: function_timeout(&name),
-                name,
-                env: env.clone(),
+            .map(|name| {
+                let mut env = env.clone();
+                for (key, value) in &own {
+                    if let Some(variable) = key.strip_prefix(&format!("{name}/")) {
+                        env.insert(variable.to_owned(), value.clone());
+                    }
+                }
+                FunctionSpec { binary: binaries.join(&name), timeout: function_timeout(&name), name, env }
             })
             .collect();
         let fleet = LambdaHost::start(specs, &cloud.fixture.region, &cloud.fixture.account_id).await?;
         cloud.start_gateway(fleet.endpoint()).await?;
+        cloud.start_event_delivery(fleet.endpoint());
         cloud.fleet = Some(fleet);
         Ok(cloud)
     }
@@ -418,6 +429,7 @@ impl LocalCloud {
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v)),
         );
+        env.extend(self.recording_env());
         env
     }
 
@@ -446,6 +458,7 @@ impl LocalCloud {
         self.seed_identity_keys().await?;
         self.seed_pin_pepper().await?;
         self.seed_pipelines().await?;
+        self.seed_recording().await?;
         for admin in &self.fixture.emergency.admins {
             put_admin(&dynamodb, table, admin).await?;
         }

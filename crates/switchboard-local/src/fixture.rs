@@ -133,6 +133,22 @@ pub struct Agent {
 pub struct VideoFixture {
     pub table_name: String,
     pub ccp_login_role_arn: String,
+    pub recording: RecordingFixture,
+}
+
+/// The recording stack as the template names it (RecordingBucket, RecordingCluster, the recorder's
+/// task definition and container, the Auto Scaling group) and the playback profile's name in
+/// `connect.securityProfiles`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordingFixture {
+    pub bucket_name: String,
+    pub cluster_name: String,
+    pub task_definition_family: String,
+    pub container_name: String,
+    pub auto_scaling_group_name: String,
+    pub playback_security_profile: String,
+    pub attendee_name: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -12,6 +12,8 @@
 //! - [`bench`]: cold start, latency and memory figures for every function (`make bench`).
 //! - [`desktop`]: the agent desktop pages on loopback origins: the bucket in moto, the CloudFront
 //!   stand-in with the template's response headers, the fake CCP (managed login is the emulator's).
+//! - [`recording`]: the recording stack (bucket, ECS cluster, a registered instance) and EventBridge's
+//!   delivery of the recording events.
 //! - [`cloud`]: starts, seeds and stops all of the above.
 //! - [`cloud_file`]: where `switchboard-local up` tells the other commands what is running.
 
@@ -27,6 +29,7 @@ pub mod gateway;
 pub mod lambda_host;
 pub mod moto;
 pub mod net;
+pub mod recording;
 
 /// The repository root: `SWITCHBOARD_ROOT`, else the workspace this crate was built in.
 pub fn repo_root() -> std::path::PathBuf {

@@ -9,7 +9,9 @@
 //!   emulated instance through `provision-flows` and prints the plan; `call --deployed
 //!   Emergency_Authentication …` then plays what was deployed, by its real ARNs.
 //! - `switchboard-local invoke check-emergency events/check-emergency/sydney.json` runs one function
-//!   once with a sample event, as `sam local invoke` does but without Docker.
+//!   once with a sample event, as `sam local invoke` does but without Docker; `switchboard-local
+//!   event stop-recording-on-meeting-end events/stop-recording-on-meeting-end/meeting-ended.json`
+//!   delivers an EventBridge event the way the template's rule would.
 
 use std::{
     collections::BTreeMap,
@@ -113,6 +115,14 @@ enum Command {
         /// The event, passed as-is (e.g. `events/check-emergency/sydney.json`).
         event: PathBuf,
     },
+    /// Deliver an EventBridge event to an event function as the template's rule would: refused when
+    /// no rule of the template sends that event to that function, else run as `invoke` does.
+    Event {
+        /// The event function (`stop-recording-on-meeting-end`, `prewarm-recording-task`).
+        function: String,
+        /// The EventBridge event (e.g. `events/stop-recording-on-meeting-end/meeting-ended.json`).
+        event: PathBuf,
+    },
     /// Print the SMS the emulator has delivered.
     Outbox,
     /// Sign an agent in to the local user pool and print the ID token (for the `cognitoIdToken` header).
@@ -182,6 +192,7 @@ async fn run(command: Command) -> CommandResult {
     match command {
         Command::Up { runtime, lambda_port } => up(runtime, lambda_port).await,
         Command::Invoke { function, event } => invoke(&function, &event).await,
+        Command::Event { function, event } => deliver_event(&function, &event).await,
         Command::Call {
             flow,
             channel,
@@ -559,6 +570,27 @@ async fn invoke(function: &str, event_file: &Path) -> CommandResult {
             Ok(ExitCode::FAILURE)
         }
     }
+}
+
+/// `event`: the rule check, then `invoke`.
+async fn deliver_event(function: &str, event_file: &Path) -> CommandResult {
+    use switchboard_local::recording::EVENT_RULES;
+    let text = std::fs::read(event_file).map_err(|e| format!("cannot read the event {}: {e}", event_file.display()))?;
+    let event: serde_json::Value =
+        serde_json::from_slice(&text).map_err(|e| format!("the event {} is not JSON: {e}", event_file.display()))?;
+    let fixture = Fixture::load(&Fixture::default_path())?;
+    let group = &fixture.video.recording.auto_scaling_group_name;
+    let targets: Vec<&str> =
+        EVENT_RULES.iter().filter(|rule| rule.matches(&event, group)).map(|rule| rule.function).collect();
+    if !targets.contains(&function) {
+        let went = if targets.is_empty() { "no function".to_owned() } else { targets.join(", ") };
+        return Err(format!(
+            "no EventBridge rule of the template delivers this event to {function} (it would go to {went}); \
+             check its source, detail-type and detail"
+        )
+        .into());
+    }
+    invoke(function, event_file).await
 }
 
 /// `bytes` pretty-printed when they are JSON, else as they are.

@@ -566,8 +566,19 @@ async fn a_deleted_meeting_is_gone_with_its_attendees() {
         client.create_attendee().meeting_id(meeting_id).external_user_id("agent-alice").send().await.unwrap();
     let attendee_id = attendee.attendee().and_then(|a| a.attendee_id()).unwrap();
     let kept = new_meeting(&client, "kept-meeting", "escalation-8").await;
+    let mut published = emulator.take_events().unwrap();
 
     client.delete_meeting().meeting_id(meeting_id).send().await.unwrap();
+    // Chime publishes the end to EventBridge, once, in the shape EventBridge delivers.
+    let event = published.try_recv().expect("a chime:MeetingEnded event");
+    assert_eq!(
+        (event["source"].as_str(), event["detail-type"].as_str()),
+        (Some("aws.chime"), Some("Chime Meeting State Change"))
+    );
+    assert_eq!(event["detail"]["eventType"], "chime:MeetingEnded");
+    assert_eq!(event["detail"]["externalMeetingId"], "escalation-7");
+    assert_eq!(event["detail"]["meetingId"].as_str(), Some(meeting_id));
+    assert!(published.try_recv().is_err(), "one event");
     let error = client.get_meeting().meeting_id(meeting_id).send().await.unwrap_err();
     assert!(matches!(error.as_service_error(), Some(GetMeetingError::NotFoundException(_))), "{error:?}");
     let error = client.delete_meeting().meeting_id(meeting_id).send().await.unwrap_err();
@@ -579,6 +590,7 @@ async fn a_deleted_meeting_is_gone_with_its_attendees() {
     assert!(matches!(error.as_service_error(), Some(GetAttendeeError::NotFoundException(_))), "{error:?}");
     let error = client.delete_meeting().meeting_id("meeting").send().await.unwrap_err();
     assert!(matches!(error.as_service_error(), Some(DeleteMeetingError::BadRequestException(_))), "{error:?}");
+    assert!(published.try_recv().is_err(), "a delete that failed published nothing");
 
     // The inspection route and the handle agree on what is left: only the other meeting.
     let listed: Vec<switchboard_local::emulator::LocalMeeting> =

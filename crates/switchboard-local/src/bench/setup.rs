@@ -30,6 +30,7 @@ pub struct Setup<'a> {
     lambda: InvokeClient,
     dynamodb: aws_sdk_dynamodb::Client,
     cognito: aws_sdk_cognitoidentityprovider::Client,
+    ecs: aws_sdk_ecs::Client,
     /// Each function's sample event, as [`WORKLOADS`] names it.
     events: BTreeMap<&'static str, Value>,
     /// How many fresh admins were made so far (each gets its own number).
@@ -70,6 +71,7 @@ impl<'a> Setup<'a> {
             lambda: InvokeClient::new(fleet.endpoint()),
             dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
             cognito: aws_sdk_cognitoidentityprovider::Client::new(&sdk),
+            ecs: aws_sdk_ecs::Client::new(&sdk),
             events,
             admins: 0,
             location_set: false,
@@ -206,6 +208,40 @@ impl<'a> Setup<'a> {
                 // The signature covers the body only: a fresh delivery id makes a new delivery.
                 let mut event = self.event(function)?;
                 set(&mut event, "/headers/x-github-delivery", uuid::Uuid::new_v4().to_string())?;
+                Ok(event)
+            }
+            "start-recording" => {
+                let meeting = self.recording_meeting().await?;
+                let contact = new_contact_id();
+                self.cloud.connect_contact(&contact, &contact, None).await.map_err(|e| e.to_string())?;
+                let mut event = self.event(function)?;
+                json_body_set(&mut event, "externalMeetingId", &meeting)?;
+                json_body_set(&mut event, "connectContactId", &contact)?;
+                Ok(event)
+            }
+            "stop-recording" | "get-recording-summary" | "stop-recording-on-meeting-end" => {
+                let meeting = self.recording_meeting().await?;
+                let mut start = self.event("start-recording")?;
+                json_body_set(&mut start, "externalMeetingId", &meeting)?;
+                let contact = new_contact_id();
+                self.cloud.connect_contact(&contact, &contact, None).await.map_err(|e| e.to_string())?;
+                json_body_set(&mut start, "connectContactId", &contact)?;
+                self.invoke("start-recording", start).await?;
+                let mut event = self.event(function)?;
+                match function {
+                    "stop-recording" => json_body_set(&mut event, "externalMeetingId", &meeting)?,
+                    "get-recording-summary" => query(&mut event, &[("externalMeetingId", &meeting)])?,
+                    _ => set(&mut event, "/detail/externalMeetingId", meeting.as_str())?,
+                }
+                Ok(event)
+            }
+            "prewarm-recording-task" => {
+                // The seeded instance, launched again as far as the function can tell: tidy dropped
+                // the last invocation's claim and stopped its task.
+                self.stop_recording_tasks().await?;
+                let instance = self.recording_instance().await?;
+                let mut event = self.event(function)?;
+                set(&mut event, "/detail/EC2InstanceId", instance.as_str())?;
                 Ok(event)
             }
             // No state of their own: every invocation does the same work.
@@ -421,6 +457,76 @@ impl<'a> Setup<'a> {
         let (event, customer) = self.meeting_request(&meeting)?;
         self.invoke("create-meeting", event).await?;
         Ok((meeting, customer))
+    }
+
+    /// A fresh meeting of the recording samples' agent, with the agent's Connect user cache in place
+    /// and the cluster's earlier tasks stopped (moto's one instance has room for a few dozen).
+    async fn recording_meeting(&mut self) -> Result<String, String> {
+        self.stop_recording_tasks().await?;
+        let start = self.event("start-recording")?;
+        let agent = claim(&start, CONNECT_USER_ID)?;
+        let cached = self
+            .dynamodb
+            .get_item()
+            .table_name(&self.cloud.fixture.video.table_name)
+            .key("pk", AttributeValue::S(format!("CUC#{agent}")))
+            .key("sk", AttributeValue::S(format!("CUC#{agent}")))
+            .send()
+            .await
+            .map_err(|e| format!("GetItem user cache: {}", DisplayErrorContext(&e)))?;
+        if cached.item().is_none() {
+            self.invoke("put-connect-user-cache", self.event("put-connect-user-cache")?).await?;
+        }
+        Ok(self.fresh_meeting().await?.0)
+    }
+
+    /// Stops every task still running in the recording cluster.
+    async fn stop_recording_tasks(&self) -> Result<(), String> {
+        let cluster = &self.cloud.fixture.video.recording.cluster_name;
+        let listed = self
+            .ecs
+            .list_tasks()
+            .cluster(cluster)
+            .desired_status(aws_sdk_ecs::types::DesiredStatus::Running)
+            .send()
+            .await
+            .map_err(|e| format!("ListTasks: {}", DisplayErrorContext(&e)))?;
+        for task in listed.task_arns() {
+            self.ecs
+                .stop_task()
+                .cluster(cluster)
+                .task(task)
+                .send()
+                .await
+                .map_err(|e| format!("StopTask: {}", DisplayErrorContext(&e)))?;
+        }
+        Ok(())
+    }
+
+    /// The EC2 instance the local cloud registered with the recording cluster.
+    async fn recording_instance(&self) -> Result<String, String> {
+        let cluster = &self.cloud.fixture.video.recording.cluster_name;
+        let listed = self
+            .ecs
+            .list_container_instances()
+            .cluster(cluster)
+            .send()
+            .await
+            .map_err(|e| format!("ListContainerInstances: {}", DisplayErrorContext(&e)))?;
+        let described = self
+            .ecs
+            .describe_container_instances()
+            .cluster(cluster)
+            .set_container_instances(Some(listed.container_instance_arns().to_vec()))
+            .send()
+            .await
+            .map_err(|e| format!("DescribeContainerInstances: {}", DisplayErrorContext(&e)))?;
+        described
+            .container_instances()
+            .first()
+            .and_then(|ci| ci.ec2_instance_id())
+            .map(str::to_owned)
+            .ok_or_else(|| "the recording cluster has no container instance".to_owned())
     }
 
     /// Removes the agent's Connect user id, so `set-connect-user-id` sets it as on first sign-in.

@@ -741,12 +741,16 @@ pub(super) async fn get_meeting(State(state): State<Emulator>, Path(meeting_id):
     respond(answer.map(Json))
 }
 
-/// `DeleteMeeting`: `DELETE /meetings/{MeetingId}`, 204; the meeting and its attendees are gone.
+/// `DeleteMeeting`: `DELETE /meetings/{MeetingId}`, 204; the meeting and its attendees are gone, and
+/// the `chime:MeetingEnded` event is published.
 pub(super) async fn delete_meeting(State(state): State<Emulator>, Path(meeting_id): Path<String>) -> Response {
     let deleted = (|| {
         check_guid("MeetingId", &meeting_id)?;
         let mut store = locked(&state)?;
-        store.meetings.remove(&meeting_id).ok_or_else(|| meeting_not_found(&meeting_id))?;
+        let meeting = store.meetings.remove(&meeting_id).ok_or_else(|| meeting_not_found(&meeting_id))?;
+        // Chime SDK publishes the end to EventBridge in the control region (nobody may listen).
+        let ended = crate::recording::meeting_ended_event(&state.fixture, &meeting.external_meeting_id, &meeting.id);
+        let _ = state.events.send(ended);
         Ok::<_, Refusal>(StatusCode::NO_CONTENT)
     })();
     respond(deleted)

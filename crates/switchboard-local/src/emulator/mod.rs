@@ -123,6 +123,9 @@ struct Emulator {
     /// Cognito in moto through the SDK (managed login's client checks and tokens).
     cognito: Option<aws_sdk_cognitoidentityprovider::Client>,
     managed_login: Arc<Mutex<cognito::ManagedLogin>>,
+    /// What the services publish to EventBridge (Chime's meeting events), for the local cloud to
+    /// deliver by the template's rules.
+    events: tokio::sync::mpsc::UnboundedSender<serde_json::Value>,
 }
 
 /// A running emulator on a loopback port; it stops with the tokio runtime that started it.
@@ -134,12 +137,19 @@ pub struct EmulatorHandle {
     meetings: Arc<Mutex<chime::MeetingStore>>,
     flows: Arc<Mutex<connect_flows::FlowStore>>,
     custom_resource_responses: Arc<Mutex<Vec<CustomResourceResponse>>>,
+    events: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<serde_json::Value>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl EmulatorHandle {
     pub fn endpoint(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// The events the emulated services publish to EventBridge (Chime's `chime:MeetingEnded` when a
+    /// meeting is deleted), for one reader: the local cloud's delivery. `None` once taken.
+    pub fn take_events(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<serde_json::Value>> {
+        self.events.lock().ok().and_then(|mut events| events.take())
     }
 
     /// The attributes `UpdateContactAttributes` set on the contact whose initial contact id is
@@ -205,6 +215,7 @@ pub async fn start(fixture: Fixture, addr: SocketAddr, moto: Option<String>) -> 
     let meetings = Arc::new(Mutex::new(chime::MeetingStore::default()));
     let flows = Arc::new(Mutex::new(connect_flows::FlowStore::seed(&fixture)));
     let custom_resource_responses = Arc::new(Mutex::new(Vec::new()));
+    let (events, published) = tokio::sync::mpsc::unbounded_channel();
     let moto_cognito = moto.as_deref().map(|endpoint| {
         use aws_sdk_cognitoidentityprovider::config::{BehaviorVersion, Credentials, Region};
         let config = aws_sdk_cognitoidentityprovider::Config::builder()
@@ -229,6 +240,7 @@ pub async fn start(fixture: Fixture, addr: SocketAddr, moto: Option<String>) -> 
         http: reqwest::Client::new(),
         cognito: moto_cognito,
         managed_login: Arc::new(Mutex::new(cognito::ManagedLogin::default())),
+        events,
     };
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
@@ -238,7 +250,17 @@ pub async fn start(fixture: Fixture, addr: SocketAddr, moto: Option<String>) -> 
             tracing::error!(%error, "emulator stopped");
         }
     });
-    Ok(EmulatorHandle { addr, outbox, chats, contact_attributes, meetings, flows, custom_resource_responses, task })
+    Ok(EmulatorHandle {
+        addr,
+        outbox,
+        chats,
+        contact_attributes,
+        meetings,
+        flows,
+        custom_resource_responses,
+        events: Mutex::new(Some(published)),
+        task,
+    })
 }
 
 fn router(state: Emulator) -> Router {

@@ -1,0 +1,465 @@
+//! Video call recording end to end: the agent-app's calls through the local HTTP API (Cognito tokens,
+//! the JWT authorizer), the real function binaries, moto's ECS (a registered container instance),
+//! S3 and DynamoDB, the emulator's Chime SDK Meetings and Connect, and EventBridge's events delivered
+//! by the local cloud as the template's rules deliver them.
+
+use std::collections::BTreeMap;
+
+use base64::Engine;
+use reqwest::Method;
+use serde_json::{json, Value};
+use switchboard_fleet_tests::Fleet;
+use switchboard_local::recording::{instance_launched_event, meeting_ended_event};
+
+const PASSWORD: &str = "Local-Passw0rd!";
+const ALICE: &str = "alice+video@example.com";
+const ALICE_CONNECT_ID: &str = "3f2504e0-4f89-41d3-9a0c-0305e82c3301";
+const BOB: &str = "bob@example.com";
+const BOB_CONNECT_ID: &str = "3f2504e0-4f89-41d3-9a0c-0305e82c3302";
+/// Supervisor of Alice's team (Sydney), with the playback profile.
+const SUE: &str = "sue@example.com";
+const SUE_CONNECT_ID: &str = "3f2504e0-4f89-41d3-9a0c-0305e82c3303";
+/// Manager of APAC, the level above Sydney, with the playback profile only.
+const MIA: &str = "mia@example.com";
+const MIA_CONNECT_ID: &str = "3f2504e0-4f89-41d3-9a0c-0305e82c3304";
+/// Supervisor of Melbourne, Sydney's sibling under APAC, with the playback profile.
+const MEL: &str = "mel@example.com";
+const MEL_CONNECT_ID: &str = "3f2504e0-4f89-41d3-9a0c-0305e82c3305";
+const CONTACT: &str = "8f3e0d4a-1b2c-4d5e-8f90-a1b2c3d4e5f6";
+const CUSTOMER: &str = "5f0c3b1e-8d7a-4e7b-9a41-6f5de0c2b9a1";
+
+struct Api<'a> {
+    fleet: &'a Fleet,
+    http: reqwest::Client,
+}
+
+impl Api<'_> {
+    fn new(fleet: &Fleet) -> Api<'_> {
+        Api { fleet, http: reqwest::Client::new() }
+    }
+
+    /// An agent-app call: JSON body (also on DELETE), the ID token in `cognitoIdToken`.
+    async fn call(&self, method: Method, path: &str, token: &str, body: Option<&Value>) -> (u16, Value) {
+        let url = format!("{}{path}", self.fleet.cloud.gateway.as_ref().unwrap().endpoint());
+        let mut request = self.http.request(method, url).header("cognitoIdToken", token);
+        if let Some(body) = body {
+            request = request.header("content-type", "application/json").body(body.to_string());
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    /// Onboards an agent as the agent-app does (binds their Connect user, refreshes the user cache);
+    /// their token with `custom:connectUserId`.
+    async fn onboarded(&self, email: &str, connect_user_id: &str) -> String {
+        let token = self.fleet.cloud.sign_in(email, PASSWORD).await.unwrap();
+        let bind = json!({"connectLoginByEmail": true, "connectUserId": connect_user_id});
+        let (status, body) = self.call(Method::POST, "/setConnectUserId", &token, Some(&bind)).await;
+        assert_eq!(status, 200, "{email}: {body}");
+        let token = self.fleet.cloud.sign_in(email, PASSWORD).await.unwrap();
+        let (status, body) = self.call(Method::PUT, "/connect-user-cache", &token, None).await;
+        assert_eq!(status, 200, "{email}: {body}");
+        token
+    }
+
+    /// A meeting of `token`'s agent with a customer; its Chime meeting.
+    async fn meeting(&self, token: &str, external_meeting_id: &str) -> Value {
+        let create = json!({
+            "externalMeetingId": external_meeting_id,
+            "meetingTitle": external_meeting_id,
+            "meetingRegion": "",
+            "meetingAttendees": [
+                {"attendeeName": "Alice", "isOwner": true},
+                {"attendeeName": "Carol", "externalUserId": CUSTOMER}
+            ]
+        });
+        let (status, created) = self.call(Method::POST, "/meeting", token, Some(&create)).await;
+        assert_eq!(status, 200, "{created}");
+        created["data"]["JoinInfo"]["Meeting"].clone()
+    }
+
+    async fn start(&self, token: &str, meeting: &str, url: &str) -> (u16, Value) {
+        let body = json!({"externalMeetingId": meeting, "connectContactId": CONTACT, "videoRecordingPlaybackURL": url});
+        self.call(Method::POST, "/recording", token, Some(&body)).await
+    }
+
+    async fn stop(&self, token: &str, meeting: &str) -> (u16, Value) {
+        self.call(Method::DELETE, "/recording", token, Some(&json!({"externalMeetingId": meeting}))).await
+    }
+
+    async fn summary(&self, token: &str, meeting: &str) -> (u16, Value) {
+        self.call(Method::GET, &format!("/recording-summary?externalMeetingId={}", encoded(meeting)), token, None).await
+    }
+}
+
+/// The tasks ECS has for the recording cluster (any status), with their `startedBy` and overrides.
+async fn tasks(fleet: &Fleet) -> Vec<aws_sdk_ecs::types::Task> {
+    let ecs = fleet.cloud.ecs_client().await;
+    let cluster = &fleet.cloud.fixture.video.recording.cluster_name;
+    let mut arns = Vec::new();
+    for status in [aws_sdk_ecs::types::DesiredStatus::Running, aws_sdk_ecs::types::DesiredStatus::Stopped] {
+        let listed = ecs.list_tasks().cluster(cluster).desired_status(status).send().await.unwrap();
+        arns.extend(listed.task_arns().iter().cloned());
+    }
+    if arns.is_empty() {
+        return Vec::new();
+    }
+    let described = ecs.describe_tasks().cluster(cluster).set_tasks(Some(arns)).send().await.unwrap();
+    described.tasks().to_vec()
+}
+
+fn task_started_by<'a>(tasks: &'a [aws_sdk_ecs::types::Task], started_by: &str) -> &'a aws_sdk_ecs::types::Task {
+    tasks.iter().find(|t| t.started_by() == Some(started_by)).unwrap_or_else(|| panic!("no task {started_by}"))
+}
+
+fn environment(task: &aws_sdk_ecs::types::Task) -> BTreeMap<String, String> {
+    let container = &task.overrides().unwrap().container_overrides()[0];
+    assert_eq!(container.name(), Some("recorder"));
+    container.environment().iter().map(|kv| (kv.name().unwrap().to_owned(), kv.value().unwrap().to_owned())).collect()
+}
+
+/// A query-string value, percent-encoded as the agent-app's URL building does.
+fn encoded(value: &str) -> String {
+    percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+fn decoded(value: &str) -> Value {
+    let bytes = base64::engine::general_purpose::STANDARD.decode(value).expect("standard base64");
+    assert!(bytes.is_ascii(), "ASCII only: the recorder passes it through a URL query");
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+fn is_stopping_or_stopped(task: &aws_sdk_ecs::types::Task) -> bool {
+    task.desired_status() == Some("STOPPED")
+}
+
+fn meeting_attendees(fleet: &Fleet, meeting_id: &str) -> Vec<String> {
+    let meetings = fleet.cloud.emulator.meetings();
+    let meeting = meetings.iter().find(|m| m.meeting_id == meeting_id).expect("the meeting is live");
+    meeting.attendees.iter().map(|a| a.external_user_id.clone()).collect()
+}
+
+#[tokio::test]
+async fn an_agent_records_a_video_call_and_supervisors_play_it_back_by_hierarchy() {
+    let fleet = Fleet::start().await;
+    let api = Api::new(&fleet);
+    fleet.cloud.connect_contact(CONTACT, CONTACT, Some(ALICE_CONNECT_ID)).await.unwrap();
+    let alice = api.onboarded(ALICE, ALICE_CONNECT_ID).await;
+    let meeting_name = "case-2026-12-05-0001 Zoë";
+    let meeting = api.meeting(&alice, meeting_name).await;
+    let chime_meeting_id = meeting["MeetingId"].as_str().unwrap().to_owned();
+
+    // Alice starts a recording: a recorder task runs with the exact environment contract.
+    let first_url = "https://agent-app.example.com/recordings?m=1";
+    let (status, started) = api.start(&alice, meeting_name, first_url).await;
+    assert_eq!(status, 200, "{started}");
+    let recording_id = started["data"]["recordingId"].as_str().unwrap().to_owned();
+    let tasks_now = tasks(&fleet).await;
+    let task = task_started_by(&tasks_now, &format!("Recording-{recording_id}"));
+    let env = environment(task);
+    assert_eq!(env["TASK_TYPE"], "RECORDING");
+    assert_eq!(decoded(&env["CHIME_MEETING_DATA"]), meeting, "the bare Meeting object, not wrapped");
+    let bot = decoded(&env["CHIME_ATTENDEE_DATA"]);
+    assert_eq!(bot["ExternalUserId"], recording_id.as_str());
+    assert!(bot["AttendeeId"].is_string() && bot["JoinToken"].is_string(), "{bot}");
+    assert_eq!(bot.as_object().unwrap().len(), 3, "just {{ExternalUserId, AttendeeId, JoinToken}}: {bot}");
+    assert_eq!(env["RECORDING_BUCKET_NAME"], fleet.cloud.fixture.video.recording.bucket_name);
+    let file = &env["RECORDING_FILE_NAME"];
+    let pattern_ok = file.starts_with("RECORDINGS/")
+        && file.ends_with("_UTC.mp4")
+        && file.contains(&format!("/case-2026-12-05-0001Zo_{recording_id}_"));
+    assert!(pattern_ok, "{file}");
+    assert_eq!((env["RECORDING_SCREEN_WIDTH"].as_str(), env["RECORDING_SCREEN_HEIGHT"].as_str()), ("1920", "1080"));
+    assert!(meeting_attendees(&fleet, &chime_meeting_id).contains(&recording_id), "the bot joined");
+    // The agent-app recognises the bot by its roster name.
+    let (status, name) = api
+        .call(
+            Method::GET,
+            &format!(
+                "/attendee-name?externalMeetingId={}&attendeeExternalUserId={recording_id}",
+                encoded(meeting_name)
+            ),
+            &alice,
+            None,
+        )
+        .await;
+    assert_eq!((status, &name["data"]), (200, &json!("RECORDING")), "{name}");
+    assert_eq!(fleet.cloud.emulator.contact_attributes(CONTACT)["videoRecordingPlaybackURL"], first_url);
+
+    // One recording at a time.
+    let (status, again) = api.start(&alice, meeting_name, first_url).await;
+    assert_eq!((status, again["code"].as_str()), (409, Some("CONFLICT")), "{again}");
+
+    // Alice stops it: the task is stopped, the bot has left, the counts are numbers.
+    let (status, stopped) = api.stop(&alice, meeting_name).await;
+    assert_eq!(status, 200, "{stopped}");
+    assert_eq!(stopped["data"], json!({"recordingsStopped": 1, "recordingsNotStopped": 0}));
+    let after = tasks(&fleet).await;
+    assert!(is_stopping_or_stopped(task_started_by(&after, &format!("Recording-{recording_id}"))));
+    assert!(!meeting_attendees(&fleet, &chime_meeting_id).contains(&recording_id), "the bot left");
+    let (status, nothing) = api.stop(&alice, meeting_name).await;
+    assert_eq!((status, &nothing["data"]), (200, &json!({"recordingsStopped": 0, "recordingsNotStopped": 0})));
+
+    // A second recording; the contact's playback URL was set once, by the first.
+    let (status, second) = api.start(&alice, meeting_name, "https://agent-app.example.com/recordings?m=2").await;
+    assert_eq!(status, 200, "{second}");
+    let second_id = second["data"]["recordingId"].as_str().unwrap().to_owned();
+    assert_eq!(fleet.cloud.emulator.contact_attributes(CONTACT)["videoRecordingPlaybackURL"], first_url);
+    let (status, stopped) = api.stop(&alice, meeting_name).await;
+    assert_eq!((status, &stopped["data"]["recordingsStopped"]), (200, &json!(1)), "{stopped}");
+
+    // Sue (Alice's team, playback profile) sees both, oldest first, each with a presigned URL.
+    let sue = api.onboarded(SUE, SUE_CONNECT_ID).await;
+    let (status, summary) = api.summary(&sue, meeting_name).await;
+    assert_eq!(status, 200, "{summary}");
+    let listed = summary["data"].as_array().unwrap();
+    let ids: Vec<&str> = listed.iter().map(|r| r["recordingId"].as_str().unwrap()).collect();
+    assert_eq!(ids, [recording_id.as_str(), second_id.as_str()]);
+    for recording in listed {
+        let url = recording["recordingURL"].as_str().unwrap();
+        assert!(url.contains("X-Amz-Signature=") && url.contains("X-Amz-Expires=900"), "{url}");
+        assert!(url.contains(&fleet.cloud.fixture.video.recording.bucket_name), "{url}");
+        let created = recording["createdAt"].as_str().unwrap();
+        time::OffsetDateTime::parse(created, &time::format_description::well_known::Rfc3339).expect("ISO 8601");
+    }
+    // Mia manages APAC, the level above Sydney: she sees them too.
+    let mia = api.onboarded(MIA, MIA_CONNECT_ID).await;
+    let (status, summary) = api.summary(&mia, meeting_name).await;
+    assert_eq!((status, summary["data"].as_array().map(Vec::len)), (200, Some(2)), "{summary}");
+    // Mel supervises Melbourne, another branch under APAC: 403.
+    let mel = api.onboarded(MEL, MEL_CONNECT_ID).await;
+    let (status, refused) = api.summary(&mel, meeting_name).await;
+    assert_eq!((status, refused["code"].as_str()), (403, Some("FORBIDDEN")), "{refused}");
+    // Bob has no playback profile: 403.
+    let bob = api.onboarded(BOB, BOB_CONNECT_ID).await;
+    let (status, refused) = api.summary(&bob, meeting_name).await;
+    assert_eq!((status, refused["code"].as_str()), (403, Some("FORBIDDEN")), "{refused}");
+    // An unknown meeting: 404.
+    let (status, unknown) = api.summary(&sue, "no-such-meeting").await;
+    assert_eq!((status, unknown["code"].as_str()), (404, Some("NOT_FOUND")), "{unknown}");
+}
+
+#[tokio::test]
+async fn only_the_owner_records_and_bad_requests_name_their_field() {
+    let fleet = Fleet::start().await;
+    let api = Api::new(&fleet);
+    let alice = api.onboarded(ALICE, ALICE_CONNECT_ID).await;
+    api.meeting(&alice, "case-owner").await;
+    let sue = api.onboarded(SUE, SUE_CONNECT_ID).await;
+
+    let (status, refused) = api.start(&sue, "case-owner", "https://x.example/p").await;
+    assert_eq!((status, refused["code"].as_str()), (403, Some("FORBIDDEN")), "{refused}");
+    let (status, refused) = api.stop(&sue, "case-owner").await;
+    assert_eq!(status, 403, "{refused}");
+    let (status, missing) = api.start(&alice, "case-none", "https://x.example/p").await;
+    assert_eq!(status, 404, "{missing}");
+
+    for (body, field) in [
+        (json!({}), "externalMeetingId"),
+        (json!({"externalMeetingId": 7}), "externalMeetingId"),
+        (json!({"externalMeetingId": "case-owner", "connectContactId": CONTACT}), "videoRecordingPlaybackURL"),
+        (
+            json!({"externalMeetingId": "case-owner", "connectContactId": "42", "videoRecordingPlaybackURL": "https://x"}),
+            "connectContactId",
+        ),
+    ] {
+        let (status, answer) = api.call(Method::POST, "/recording", &alice, Some(&body)).await;
+        assert_eq!(status, 400, "{body}: {answer}");
+        assert!(answer["message"].as_str().unwrap().starts_with(&format!("{field}:")), "{body}: {answer}");
+    }
+    // A token without a Connect user id cannot start a recording.
+    let carol = fleet.cloud.sign_in("carol@example.com", PASSWORD).await.unwrap();
+    let (status, answer) = api.start(&carol, "case-owner", "https://x.example/p").await;
+    assert!(answer["message"].as_str().unwrap().starts_with("custom:connectUserId:"), "{status} {answer}");
+    assert!(tasks(&fleet).await.is_empty(), "no task ran");
+}
+
+#[tokio::test]
+async fn a_meeting_that_ends_stops_its_recording_once_and_other_meetings_are_a_no_op() {
+    let fleet = Fleet::start().await;
+    let api = Api::new(&fleet);
+    fleet.cloud.connect_contact(CONTACT, CONTACT, Some(ALICE_CONNECT_ID)).await.unwrap();
+    let alice = api.onboarded(ALICE, ALICE_CONNECT_ID).await;
+    let meeting = api.meeting(&alice, "case-ended").await;
+    let (status, started) = api.start(&alice, "case-ended", "https://x.example/p").await;
+    assert_eq!(status, 200, "{started}");
+    let recording_id = started["data"]["recordingId"].as_str().unwrap().to_owned();
+
+    let ended = meeting_ended_event(&fleet.cloud.fixture, "case-ended", meeting["MeetingId"].as_str().unwrap());
+    let answers = fleet.cloud.deliver_event(&ended).await.unwrap();
+    assert_eq!(answers.len(), 1, "one rule matches: {answers:?}");
+    assert_eq!(answers[0].1, json!({"result": "STOPPED", "recordingsStopped": 1}));
+    let task_now = tasks(&fleet).await;
+    assert!(is_stopping_or_stopped(task_started_by(&task_now, &format!("Recording-{recording_id}"))));
+
+    // EventBridge delivers it again: nothing changes, nothing fails.
+    let again = fleet.cloud.deliver_event(&ended).await.unwrap();
+    assert_eq!(again[0].1, json!({"result": "NOTHING_TO_STOP", "recordingsStopped": 0}));
+    let (status, stopped) = api.stop(&alice, "case-ended").await;
+    assert_eq!((status, &stopped["data"]["recordingsStopped"]), (200, &json!(0)), "{stopped}");
+    // The lock went with it: a new recording can start.
+    let (status, next) = api.start(&alice, "case-ended", "https://x.example/p").await;
+    assert_eq!(status, 200, "{next}");
+
+    // A meeting without recordings, and one that is not ours.
+    let other = meeting_ended_event(&fleet.cloud.fixture, "case-never-recorded", "m-0");
+    assert_eq!(fleet.cloud.deliver_event(&other).await.unwrap()[0].1["result"], "NOTHING_TO_STOP");
+    let mut started_event = other.clone();
+    started_event["detail"]["eventType"] = json!("chime:MeetingStarted");
+    assert!(fleet.cloud.deliver_event(&started_event).await.unwrap().is_empty(), "no rule matches");
+    let lambda = switchboard_local::lambda_host::InvokeClient::new(fleet.cloud.fleet().unwrap().endpoint());
+    let ignored = lambda.invoke("stop-recording-on-meeting-end", &started_event).await.unwrap();
+    assert_eq!(ignored["result"], "IGNORED");
+}
+
+#[tokio::test]
+async fn a_new_recording_instance_is_prewarmed_once_and_other_groups_are_ignored() {
+    let fleet = Fleet::start().await;
+    let group = fleet.cloud.fixture.video.recording.auto_scaling_group_name.clone();
+    let instance = fleet.cloud.register_recording_instance().await.unwrap();
+    let launched = instance_launched_event(&fleet.cloud.fixture, &group, &instance);
+
+    let answers = fleet.cloud.deliver_event(&launched).await.unwrap();
+    assert_eq!(answers.len(), 1, "{answers:?}");
+    assert_eq!(answers[0].1["result"], "STARTED", "{answers:?}");
+    let prewarm = format!("PreWarm-{instance}");
+    let started = tasks(&fleet).await;
+    let task = task_started_by(&started, &prewarm);
+    assert_eq!(environment(task), BTreeMap::from([("TASK_TYPE".to_owned(), "PRE_WARM".to_owned())]));
+    // On that instance.
+    let ecs = fleet.cloud.ecs_client().await;
+    let cluster = &fleet.cloud.fixture.video.recording.cluster_name;
+    let host = ecs
+        .describe_container_instances()
+        .cluster(cluster)
+        .container_instances(task.container_instance_arn().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(host.container_instances()[0].ec2_instance_id(), Some(instance.as_str()));
+
+    // A retry starts none.
+    let again = fleet.cloud.deliver_event(&launched).await.unwrap();
+    assert_eq!(again[0].1["result"], "ALREADY_STARTED");
+    assert_eq!(tasks(&fleet).await.iter().filter(|t| t.started_by() == Some(prewarm.as_str())).count(), 1);
+
+    // Another group's launch is no business of the recording stack.
+    let lambda = switchboard_local::lambda_host::InvokeClient::new(fleet.cloud.fleet().unwrap().endpoint());
+    let other = instance_launched_event(&fleet.cloud.fixture, "web-servers", &instance);
+    assert!(fleet.cloud.deliver_event(&other).await.unwrap().is_empty(), "the rule does not match");
+    assert_eq!(lambda.invoke("prewarm-recording-task", &other).await.unwrap()["result"], "IGNORED");
+
+    // An instance that never registers: the invocation fails (EventBridge retries) and keeps no claim.
+    let stray = instance_launched_event(&fleet.cloud.fixture, &group, "i-0000000000000dead");
+    let failed = lambda.invoke("prewarm-recording-task", &stray).await;
+    assert!(failed.is_err(), "{failed:?}");
+    let failed_again = lambda.invoke("prewarm-recording-task", &stray).await;
+    assert!(failed_again.is_err(), "the claim was released, so the retry tried again: {failed_again:?}");
+}
+
+/// RunTask fails after the bot joined: nothing is left (no bot, no lock, no task, no attribute).
+#[tokio::test]
+async fn a_recording_that_cannot_start_leaves_nothing_behind() {
+    let overrides = BTreeMap::from([(
+        "start-recording/RECORDING_TASK_DEFINITION".to_owned(),
+        "switchboard-local-no-such-recorder".to_owned(),
+    )]);
+    let fixture =
+        switchboard_local::fixture::Fixture::load(&switchboard_local::fixture::Fixture::default_path()).unwrap();
+    let fleet = Fleet::start_with(fixture, overrides).await;
+    let api = Api::new(&fleet);
+    fleet.cloud.connect_contact(CONTACT, CONTACT, Some(ALICE_CONNECT_ID)).await.unwrap();
+    let alice = api.onboarded(ALICE, ALICE_CONNECT_ID).await;
+    let meeting = api.meeting(&alice, "case-no-task").await;
+    let chime_meeting_id = meeting["MeetingId"].as_str().unwrap();
+
+    for _ in 0..2 {
+        // The second try is a 502 again, not a 409: the first released the lock.
+        let (status, failed) = api.start(&alice, "case-no-task", "https://x.example/p").await;
+        assert_eq!((status, failed["code"].as_str()), (502, Some("DEPENDENCY_FAILED")), "{failed}");
+    }
+    assert_eq!(meeting_attendees(&fleet, chime_meeting_id).len(), 2, "only Alice and Carol: the bots were removed");
+    assert!(tasks(&fleet).await.is_empty(), "no task");
+    assert!(fleet.cloud.emulator.contact_attributes(CONTACT).is_empty(), "no playback URL for a recording that is not");
+    let dynamodb = aws_sdk_dynamodb::Client::new(&fleet.cloud.sdk_config().await);
+    let items = dynamodb
+        .query()
+        .table_name(&fleet.cloud.fixture.video.table_name)
+        .key_condition_expression("pk = :pk")
+        .expression_attribute_values(":pk", aws_sdk_dynamodb::types::AttributeValue::S("M#case-no-task".into()))
+        .send()
+        .await
+        .unwrap();
+    let sort_keys: Vec<&str> = items.items().iter().map(|i| i["sk"].as_s().unwrap().as_str()).collect();
+    assert!(sort_keys.iter().all(|sk| !sk.starts_with("REC") && sk.len() > 2), "no lock, no recording: {sort_keys:?}");
+    assert_eq!(sort_keys.iter().filter(|sk| sk.starts_with("A#")).count(), 2, "{sort_keys:?}");
+    let logs = fleet.logs().join("\n");
+    assert!(logs.contains("a recording that could not start was undone"), "{logs}");
+}
+
+/// StopTask fails: the recording is counted as not stopped and stays in progress (locked), and the
+/// meeting-ended event fails so EventBridge retries it.
+#[tokio::test]
+async fn a_task_that_cannot_be_stopped_is_counted_not_hidden() {
+    let dead_ecs = "http://127.0.0.1:9".to_owned();
+    let overrides = BTreeMap::from([
+        ("stop-recording/AWS_ENDPOINT_URL_ECS".to_owned(), dead_ecs.clone()),
+        ("stop-recording-on-meeting-end/AWS_ENDPOINT_URL_ECS".to_owned(), dead_ecs),
+    ]);
+    let fixture =
+        switchboard_local::fixture::Fixture::load(&switchboard_local::fixture::Fixture::default_path()).unwrap();
+    let fleet = Fleet::start_with(fixture, overrides).await;
+    let api = Api::new(&fleet);
+    fleet.cloud.connect_contact(CONTACT, CONTACT, Some(ALICE_CONNECT_ID)).await.unwrap();
+    let alice = api.onboarded(ALICE, ALICE_CONNECT_ID).await;
+    let meeting = api.meeting(&alice, "case-stuck").await;
+    let (status, started) = api.start(&alice, "case-stuck", "https://x.example/p").await;
+    assert_eq!(status, 200, "{started}");
+
+    let (status, stopped) = api.stop(&alice, "case-stuck").await;
+    assert_eq!(status, 200, "{stopped}");
+    assert_eq!(stopped["data"], json!({"recordingsStopped": 0, "recordingsNotStopped": 1}));
+    let running = tasks(&fleet).await;
+    assert!(running.iter().all(|t| t.desired_status() == Some("RUNNING")), "still running");
+    let (status, locked) = api.start(&alice, "case-stuck", "https://x.example/p").await;
+    assert_eq!(status, 409, "still in progress: {locked}");
+
+    let lambda = switchboard_local::lambda_host::InvokeClient::new(fleet.cloud.fleet().unwrap().endpoint());
+    let ended = meeting_ended_event(&fleet.cloud.fixture, "case-stuck", meeting["MeetingId"].as_str().unwrap());
+    let failed = lambda.invoke("stop-recording-on-meeting-end", &ended).await;
+    assert!(failed.as_ref().is_err_and(|e| e.contains("DependencyError")), "a Lambda error to retry: {failed:?}");
+}
+
+/// The owner ends the meeting without stopping the recording: Chime publishes `chime:MeetingEnded`,
+/// the rule delivers it, and the recording stops by itself.
+#[tokio::test]
+async fn ending_the_meeting_stops_its_recording_through_the_chime_event() {
+    let fleet = Fleet::start().await;
+    let api = Api::new(&fleet);
+    fleet.cloud.connect_contact(CONTACT, CONTACT, Some(ALICE_CONNECT_ID)).await.unwrap();
+    let alice = api.onboarded(ALICE, ALICE_CONNECT_ID).await;
+    api.meeting(&alice, "case-left-running").await;
+    let (status, started) = api.start(&alice, "case-left-running", "https://x.example/p").await;
+    assert_eq!(status, 200, "{started}");
+    let started_by = format!("Recording-{}", started["data"]["recordingId"].as_str().unwrap());
+
+    let (status, ended) =
+        api.call(Method::DELETE, "/meeting", &alice, Some(&json!({"externalMeetingId": "case-left-running"}))).await;
+    assert_eq!(status, 200, "{ended}");
+    // EventBridge delivers asynchronously: wait until the function has handled it.
+    let handled =
+        |logs: &[String]| logs.iter().any(|l| l.contains("event handled") && l.contains(r#""result":"STOPPED""#));
+    for _ in 0..100 {
+        if handled(&fleet.logs()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(handled(&fleet.logs()), "the meeting-ended event was handled: {}", fleet.logs().join("\n"));
+    let now = tasks(&fleet).await;
+    assert!(is_stopping_or_stopped(task_started_by(&now, &started_by)), "the recording task was stopped");
+    let (status, again) = api.stop(&alice, "case-left-running").await;
+    assert_eq!((status, &again["data"]["recordingsStopped"]), (200, &json!(0)), "{again}");
+}
