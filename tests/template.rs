@@ -88,6 +88,15 @@ async fn every_sample_event_gets_a_well_formed_answer() {
                 );
                 continue;
             }
+            if event.get("detail-type").is_some() {
+                // An EventBridge event: an outcome, or (a fault EventBridge should retry, e.g. the
+                // sample's instance is not registered here) a Lambda error of a named kind.
+                match lambda.invoke(&function, &event).await {
+                    Ok(answer) => assert_upper_snake(&name, answer["result"].as_str().unwrap_or_default()),
+                    Err(error) => assert!(error.contains(r#""errorType":"DependencyError""#), "{name}: {error}"),
+                }
+                continue;
+            }
             let answer = lambda.invoke(&function, &event).await.unwrap_or_else(|e| panic!("{name}: {e}"));
             if event.get("mode").is_some() {
                 // provision-flows' direct invoke answers its report.
@@ -114,6 +123,10 @@ fn assert_custom_resource_answer(name: &str, event: &serde_json::Value, answer: 
         Some("FAILED") => assert!(answer["Reason"].as_str().is_some_and(|r| !r.is_empty()), "{name}: {answer}"),
         _ => panic!("{name}: no Status in {answer}"),
     }
+}
+
+fn assert_upper_snake(name: &str, code: &str) {
+    assert!(!code.is_empty() && code.chars().all(|c| c.is_ascii_uppercase() || c == '_'), "{name}: code {code:?}");
 }
 
 /// A Connect flow function answers a flat map of strings with an UPPER_SNAKE `Result`.
@@ -212,9 +225,16 @@ fn cors_allows_the_agent_apps_headers_and_names_no_origin_by_default() {
 #[test]
 fn the_local_gateway_routes_are_the_templates_routes() {
     let template = std::fs::read_to_string(repo_root().join("template.yaml")).unwrap();
+    let rendered = rendered_template();
     for route in switchboard_local::cloud::HTTP_ROUTES {
         let id = logical_id(route.function);
         let resource = resource_text(&template, &id);
+        // The local cloud always serves a route; the template may declare it behind a condition, which
+        // must then be recording's (the only optional context with routes on the agent API).
+        let condition = &rendered["Resources"][id.as_str()]["Condition"];
+        let recording = RECORDING_FUNCTIONS.contains(&route.function);
+        let expected = if recording { json!("RecordingEnabled") } else { Value::Null };
+        assert_eq!(*condition, expected, "{id}: the condition of {} {}", route.method, route.path);
         let has = |line: String| resource.lines().any(|l| l.trim() == line);
         assert!(has(format!("Path: {}", route.path)), "{id} has no Path: {}", route.path);
         assert!(has(format!("Method: {}", route.method)), "{id} has no Method: {}", route.method);
@@ -230,6 +250,25 @@ fn the_local_gateway_routes_are_the_templates_routes() {
             assert!(has(authorizer.into()), "{id} lacks {authorizer}");
         }
     }
+    // And the reverse: every route of the template's APIs (conditional or not) is a local route.
+    let mut declared = BTreeSet::new();
+    for (id, function) in resources(&rendered, "AWS::Serverless::Function") {
+        let events = function["Properties"]["Events"].as_object().into_iter().flat_map(|e| e.values());
+        for event in events.filter(|e| e["Type"] == "HttpApi") {
+            let properties = &event["Properties"];
+            let api = properties["ApiId"]["Ref"].as_str().unwrap_or_default();
+            let method = properties["Method"].as_str().unwrap_or_default().to_owned();
+            let path = properties["Path"].as_str().unwrap_or_default().to_owned();
+            if api == "AgentApi" || api == "IdentityApi" {
+                declared.insert((method, path, id.to_owned()));
+            }
+        }
+    }
+    let local: BTreeSet<(String, String, String)> = switchboard_local::cloud::HTTP_ROUTES
+        .iter()
+        .map(|r| (r.method.to_owned(), r.path.to_owned(), logical_id(r.function)))
+        .collect();
+    assert_eq!(declared, local, "the template's routes vs. the local gateway's");
 }
 
 #[test]
@@ -607,20 +646,36 @@ fn with_an_alarm_topic_every_function_and_api_has_its_alarms_and_without_one_non
     assert_eq!(template["Conditions"]["DesktopAlarms"], desktop_alarms);
     let webhook_alarms = json!({"Fn::And": [{"Condition": "WebhookEnabled"}, {"Condition": "HasAlarmTopic"}]});
     assert_eq!(template["Conditions"]["WebhookAlarms"], webhook_alarms);
-    let conditional_functions: Vec<Value> = resources(&template, "AWS::Serverless::Function")
-        .into_iter()
-        .filter(|(_, f)| f["Condition"] == "DesktopEnabled")
-        .map(|(id, _)| json!({"Ref": id}))
-        .collect();
-    assert_eq!(conditional_functions, [json!({"Ref": "PublishDesktopFunction"})]);
+    // And the recording functions' alarms need recording (RecordingAlarms).
+    let recording_alarms = json!({"Fn::And": [{"Condition": "RecordingEnabled"}, {"Condition": "HasAlarmTopic"}]});
+    assert_eq!(template["Conditions"]["RecordingAlarms"], recording_alarms);
+    let functions_with = |condition: &str| -> Vec<Value> {
+        resources(&template, "AWS::Serverless::Function")
+            .into_iter()
+            .filter(|(_, f)| f["Condition"] == condition)
+            .map(|(id, _)| json!({"Ref": id}))
+            .collect()
+    };
+    let desktop_functions = functions_with("DesktopEnabled");
+    assert_eq!(desktop_functions, [json!({"Ref": "PublishDesktopFunction"})]);
+    let recording_functions: BTreeSet<String> =
+        functions_with("RecordingEnabled").iter().map(Value::to_string).collect();
+    let expected: BTreeSet<String> =
+        RECORDING_FUNCTIONS.iter().map(|f| json!({"Ref": logical_id(f)}).to_string()).collect();
+    assert_eq!(recording_functions, expected);
+    let conditional =
+        resources(&template, "AWS::Serverless::Function").into_iter().filter(|(_, f)| !f["Condition"].is_null());
+    assert_eq!(conditional.count(), 1 + RECORDING_FUNCTIONS.len(), "a new condition needs its alarms' condition here");
     let alarms = resources(&template, "AWS::CloudWatch::Alarm");
     for (id, alarm) in &alarms {
-        let on_desktop = watched(alarm).iter().any(|(_, d)| conditional_functions.contains(d));
+        let on_desktop = watched(alarm).iter().any(|(_, d)| desktop_functions.contains(d));
+        let on_recording = watched(alarm).iter().any(|(_, d)| recording_functions.contains(&d.to_string()));
         // The webhook's API exists only with GitHubWebhook=enabled.
         let on_webhook = watched(alarm).iter().any(|(_, d)| d == &json!({"Ref": "WebhookApi"}));
-        let condition = match (on_desktop, on_webhook) {
-            (true, _) => "DesktopAlarms",
-            (_, true) => "WebhookAlarms",
+        let condition = match (on_desktop, on_recording, on_webhook) {
+            (true, _, _) => "DesktopAlarms",
+            (_, true, _) => "RecordingAlarms",
+            (_, _, true) => "WebhookAlarms",
             _ => "HasAlarmTopic",
         };
         assert_eq!(alarm["Condition"], condition, "{id} would exist without a topic (or without its function)");
@@ -686,27 +741,40 @@ const DESKTOP_ON: &[(&str, &str, &str)] = &[
 ];
 const ALARMS_ON: &[(&str, &str, &str)] =
     &[("AlarmTopicArn", "''", "arn:aws:sns:us-east-1:123456789012:switchboard-alarms")];
+/// What turns recording on: RecordingEnabled and the parameters its Rules require.
+const RECORDING_ON: &[(&str, &str, &str)] = &[
+    ("RecordingEnabled", "'false'", "'true'"),
+    ("RecorderImageUri", "''", "123456789012.dkr.ecr.us-east-1.amazonaws.com/switchboard-recorder:1.0.0"),
+    ("RecordingPlaybackSecurityProfileId", "''", "5e1f0a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b"),
+];
 
 #[test]
-fn the_template_lints_clean_with_and_without_an_alarm_topic_the_desktop_and_the_webhook() {
+fn the_templates_lint_clean_with_and_without_an_alarm_topic_the_desktop_the_webhook_and_recording() {
     let template = std::fs::read_to_string(repo_root().join("template.yaml")).unwrap();
     let dir = std::env::temp_dir().join(format!("switchboard-lint-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let both: Vec<_> = DESKTOP_ON.iter().chain(ALARMS_ON).copied().collect();
-    let mut paths = vec![repo_root().join("template.yaml"), repo_root().join("pipeline.yaml")];
+    // recording-events.yaml: the MeetingEnded forwarding stack of a control region elsewhere.
+    let mut paths = vec![
+        repo_root().join("template.yaml"),
+        repo_root().join("pipeline.yaml"),
+        repo_root().join("recording-events.yaml"),
+    ];
     let webhook: Vec<_> =
         [("GitHubWebhook", "disabled", "enabled")].into_iter().chain(ALARMS_ON.iter().copied()).collect();
+    let recording: Vec<_> = RECORDING_ON.iter().chain(ALARMS_ON).copied().collect();
     for (name, defaults) in [
         ("alarms-on", ALARMS_ON),
         ("desktop-on", DESKTOP_ON),
         ("desktop-and-alarms-on", &both),
         ("webhook-and-alarms-on", &webhook),
+        ("recording-and-alarms-on", &recording),
     ] {
         let path = dir.join(format!("{name}.yaml"));
         std::fs::write(&path, with_defaults(&template, defaults)).unwrap();
         paths.push(path);
     }
-    // One cfn-lint run for all five: it reports each template's findings under its path.
+    // One cfn-lint run for all eight: it reports each template's findings under its path.
     let output = std::process::Command::new(repo_root().join(".venv/bin/cfn-lint")).args(&paths).output().unwrap();
     let report = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
     assert!(output.status.success(), "cfn-lint:\n{report}");
@@ -1195,33 +1263,41 @@ fn loop_collection(template: &str, name: &str) -> Vec<String> {
 }
 
 #[test]
-fn the_operations_loop_is_every_function_crate_but_the_conditional_one_which_has_its_own() {
+fn the_operations_loops_are_every_function_crate_and_the_conditional_ones_have_the_same_body() {
     let template = std::fs::read_to_string(repo_root().join("template.yaml")).unwrap();
     let listed: BTreeSet<String> = loop_collection(&template, "FunctionOperations").into_iter().collect();
-    // PublishDesktop exists only with the desktop: the loop's unconditional log group would outlive it
-    // and its alarms would name a function that is not there.
-    let expected: BTreeSet<String> = function_names()
-        .unwrap()
-        .iter()
-        .filter(|f| *f != "publish-desktop")
-        .map(|f| logical_id(f).trim_end_matches("Function").to_owned())
-        .collect();
-    assert_eq!(listed, expected, "Fn::ForEach::FunctionOperations vs. the function crates");
-    assert!(!listed.contains("PublishDesktop"));
+    let recording: BTreeSet<String> = loop_collection(&template, "RecordingFunctionOperations").into_iter().collect();
+    // The conditional functions are outside the main loop: its unconditional log group would outlive
+    // them and its alarms would name a function that is not there. PublishDesktop has its resources
+    // written out, the recording functions a loop of their own.
+    let name = |f: &str| logical_id(f).trim_end_matches("Function").to_owned();
+    let expected_recording: BTreeSet<String> = RECORDING_FUNCTIONS.iter().map(|f| name(f)).collect();
+    assert_eq!(recording, expected_recording, "Fn::ForEach::RecordingFunctionOperations vs. the recording functions");
+    assert!(listed.is_disjoint(&recording), "{:?}", listed.intersection(&recording).collect::<Vec<_>>());
+    let mut covered: BTreeSet<String> = listed.union(&recording).cloned().collect();
+    assert!(covered.insert("PublishDesktop".to_owned()), "PublishDesktop is in a loop");
+    let crates: BTreeSet<String> = function_names().unwrap().iter().map(|f| name(f)).collect();
+    assert_eq!(covered, crates, "the operations loops and PublishDesktop vs. the function crates");
 
-    // Its own resources are the loop's body with the name written in and the desktop's conditions.
+    // Their resources are the main loop's body with the name written in and their own conditions.
     let rendered = rendered_template();
     let resources = &rendered["Resources"];
-    let loop_body =
-        |suffix: &str| resources[format!("OneTimePin{suffix}")].to_string().replace("OneTimePin", "PublishDesktop");
-    for suffix in ["Logs", "ErrorsAlarm", "ThrottlesAlarm", "DurationAlarm"] {
-        let mut own = resources[format!("PublishDesktop{suffix}")].clone();
-        let condition = own.as_object_mut().unwrap().remove("Condition");
-        let expected = if suffix == "Logs" { "DesktopEnabled" } else { "DesktopAlarms" };
-        assert_eq!(condition, Some(json!(expected)), "PublishDesktop{suffix}");
-        let mut body: Value = serde_json::from_str(&loop_body(suffix)).unwrap();
-        body.as_object_mut().unwrap().remove("Condition");
-        assert_eq!(own, body, "PublishDesktop{suffix} differs from the loop's body");
+    let loop_body = |function: &str, suffix: &str| {
+        resources[format!("OneTimePin{suffix}")].to_string().replace("OneTimePin", function)
+    };
+    let conditional = std::iter::once(("PublishDesktop".to_owned(), "DesktopEnabled", "DesktopAlarms"))
+        .chain(recording.iter().map(|f| (f.clone(), "RecordingEnabled", "RecordingAlarms")));
+    for (function, own_condition, alarms_condition) in conditional {
+        assert_eq!(resources[format!("{function}Function")]["Condition"], own_condition, "{function}Function");
+        for suffix in ["Logs", "ErrorsAlarm", "ThrottlesAlarm", "DurationAlarm"] {
+            let mut own = resources[format!("{function}{suffix}")].clone();
+            let condition = own.as_object_mut().unwrap_or_else(|| panic!("no {function}{suffix}")).remove("Condition");
+            let expected = if suffix == "Logs" { own_condition } else { alarms_condition };
+            assert_eq!(condition, Some(json!(expected)), "{function}{suffix}");
+            let mut body: Value = serde_json::from_str(&loop_body(&function, suffix)).unwrap();
+            body.as_object_mut().unwrap().remove("Condition");
+            assert_eq!(own, body, "{function}{suffix} differs from the main loop's body");
+        }
     }
 }
 
@@ -1275,4 +1351,580 @@ fn the_webhooks_default_routes_start_pipelines_that_pipeline_yaml_creates() {
     // And the local cloud's pipelines are those names.
     let local: BTreeSet<String> = switchboard_local::cloud::LOCAL_PIPELINES.iter().map(|p| (*p).to_owned()).collect();
     assert_eq!(local, started);
+}
+
+// ===== recording (template.yaml, "video context: recording"; specs/video.md, "Recording") =====
+
+/// The recording function crates: they exist only with RecordingEnabled.
+const RECORDING_FUNCTIONS: &[&str] = &[
+    "start-recording",
+    "stop-recording",
+    "get-recording-summary",
+    "stop-recording-on-meeting-end",
+    "prewarm-recording-task",
+];
+
+/// A CloudFormation template of the repository as JSON, its `Fn::ForEach` loops expanded.
+fn rendered(file: &str) -> Value {
+    let output = std::process::Command::new(repo_root().join(".venv/bin/python"))
+        .current_dir(repo_root())
+        .args(["tools/render_template.py", file])
+        .output()
+        .expect("the .venv python (make setup)");
+    assert!(output.status.success(), "{file}: {}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// The resources recording adds: every logical id starting with Recording or Recorder, the recording
+/// functions, and what their operations loop gives them (`<Name>Logs`, `<Name>…Alarm`).
+fn is_recording_resource(id: &str) -> bool {
+    id.starts_with("Recording")
+        || id.starts_with("Recorder")
+        || RECORDING_FUNCTIONS.iter().any(|f| id.starts_with(logical_id(f).trim_end_matches("Function")))
+}
+
+/// A value or a list of values, as a list (IAM's Action and Resource take both).
+fn listed(value: &Value) -> Vec<Value> {
+    match value {
+        Value::Array(items) => items.clone(),
+        Value::Null => vec![],
+        other => vec![other.clone()],
+    }
+}
+
+/// The statements of a SAM function's inline policies.
+fn statements(function: &Value) -> Vec<Value> {
+    let policies = function["Properties"]["Policies"].as_array().cloned().unwrap_or_default();
+    policies.iter().flat_map(|p| p["Statement"].as_array().cloned().unwrap_or_default()).collect()
+}
+
+#[test]
+fn every_recording_resource_exists_only_with_recording_and_nothing_else_names_one() {
+    let template = rendered_template();
+    let parameter = &template["Parameters"]["RecordingEnabled"];
+    assert_eq!((&parameter["Default"], &parameter["AllowedValues"]), (&json!("false"), &json!(["true", "false"])));
+    // Each recording condition is false without RecordingEnabled.
+    let conditions = &template["Conditions"];
+    assert_eq!(conditions["RecordingEnabled"], json!({"Fn::Equals": [{"Ref": "RecordingEnabled"}, "true"]}));
+    assert_eq!(
+        conditions["RecordingAlarms"],
+        json!({"Fn::And": [{"Condition": "RecordingEnabled"}, {"Condition": "HasAlarmTopic"}]})
+    );
+    assert_eq!(
+        conditions["CreateRecordingVpc"],
+        json!({"Fn::And": [{"Condition": "RecordingEnabled"},
+                           {"Fn::Equals": [{"Fn::Join": ["", {"Ref": "RecordingSubnetIds"}]}, ""]}]})
+    );
+    let recording_conditions = ["RecordingEnabled", "RecordingAlarms", "CreateRecordingVpc"];
+
+    let all = template["Resources"].as_object().unwrap();
+    let recording: BTreeSet<&str> = all.keys().map(String::as_str).filter(|id| is_recording_resource(id)).collect();
+    for function in RECORDING_FUNCTIONS {
+        assert!(recording.contains(logical_id(function).as_str()), "{function}");
+    }
+    for required in
+        ["RecordingBucket", "RecordingKey", "RecordingCluster", "RecordingAutoScalingGroup", "RecorderTaskDefinition"]
+    {
+        assert!(recording.contains(required), "{required}");
+    }
+    for (id, resource) in all {
+        let condition = resource["Condition"].as_str().unwrap_or_default();
+        // Exactly the recording resources carry a recording condition, and every one of them does.
+        assert_eq!(
+            recording_conditions.contains(&condition),
+            recording.contains(id.as_str()),
+            "{id} has Condition {condition:?}"
+        );
+    }
+    // The network exists only when no subnets are given; everything else with recording.
+    let network: BTreeSet<&str> =
+        all.iter().filter(|(_, r)| r["Condition"] == "CreateRecordingVpc").map(|(id, _)| id.as_str()).collect();
+    for id in &network {
+        let kind = all[*id]["Type"].as_str().unwrap();
+        assert!(kind.starts_with("AWS::EC2::"), "{id} ({kind}) is not networking");
+    }
+    assert!(network.contains("RecordingVpc") && network.contains("RecordingNatGateway"), "{network:?}");
+
+    // Nothing outside recording names a recording resource (it may not exist). The ASG's DependsOn
+    // names the rule SAM makes from prewarm-recording-task's event, which is recording's too.
+    let names_one = |text: &str| recording.iter().find(|name| text.contains(&format!("\"{name}\""))).copied();
+    for (id, resource) in all.iter().filter(|(id, _)| !recording.contains(id.as_str())) {
+        assert_eq!(names_one(&resource.to_string()), None, "{id} names a recording resource");
+    }
+    let outputs = template["Outputs"].as_object().unwrap();
+    let recording_outputs: BTreeSet<&str> =
+        outputs.iter().filter(|(_, o)| o["Condition"] == "RecordingEnabled").map(|(id, _)| id.as_str()).collect();
+    assert_eq!(recording_outputs, BTreeSet::from(["RecordingBucketName", "RecordingClusterName"]));
+    for (id, output) in outputs.iter().filter(|(id, _)| !recording_outputs.contains(id.as_str())) {
+        assert_eq!(names_one(&output.to_string()), None, "output {id} names a recording resource");
+    }
+    // The agent-app learns whether recording is deployed.
+    let config = template["Outputs"]["AgentAppConfig"]["Value"]["Fn::Sub"][0].as_str().unwrap();
+    assert!(config.contains("\"deployRecordingStack\":\"${RecordingEnabled}\""), "{config}");
+}
+
+#[test]
+fn recording_needs_its_image_and_playback_profile_and_given_networking_comes_whole() {
+    let template = rendered_template();
+    let parameters = &template["Parameters"];
+    for name in ["RecorderImageUri", "RecordingPlaybackSecurityProfileId", "RecordingVpcId", "RecordingSubnetIds"] {
+        assert_eq!(parameters[name]["Default"], "", "{name}: blank unless recording is deployed");
+    }
+    let on = json!({"Fn::Equals": [{"Ref": "RecordingEnabled"}, "true"]});
+    let rule = &template["Rules"]["RecordingNeedsItsImageAndPlaybackProfile"];
+    assert_eq!(rule["RuleCondition"], on);
+    let asserted: Vec<&Value> = rule["Assertions"].as_array().unwrap().iter().map(|a| &a["Assert"]).collect();
+    let required: Vec<Value> = ["RecorderImageUri", "RecordingPlaybackSecurityProfileId"]
+        .iter()
+        .map(|name| json!({"Fn::Not": [{"Fn::Equals": [{"Ref": name}, ""]}]}))
+        .collect();
+    assert_eq!(asserted, required.iter().collect::<Vec<_>>());
+    assert_eq!(template["Rules"]["RecordingNetworkIsGivenWhole"]["RuleCondition"], on);
+    assert_eq!(parameters["RecordingSubnetIds"]["Type"], "CommaDelimitedList");
+    assert_eq!(
+        parameters["RecordingAmiId"],
+        json!({"Type": "AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>",
+               "Default": "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id",
+               "Description": parameters["RecordingAmiId"]["Description"]})
+    );
+    let bounds = |name: &str| {
+        (
+            parameters[name]["Default"].clone(),
+            parameters[name]["MinValue"].clone(),
+            parameters[name]["MaxValue"].clone(),
+        )
+    };
+    assert_eq!(bounds("RecordingUrlExpirySeconds"), (json!(900), json!(60), json!(43200)));
+    assert_eq!(bounds("RecordingRetentionDays"), (json!(90), json!(1), Value::Null));
+    assert_eq!(bounds("RecordingScreenWidth").0, json!(1920));
+    assert_eq!(bounds("RecordingScreenHeight").0, json!(1080));
+    // The image parameter accepts an ECR reference (with a tag or a digest) and blank, nothing else.
+    let pattern = parameters["RecorderImageUri"]["AllowedPattern"].as_str().unwrap();
+    assert!(pattern.starts_with("^(") && pattern.ends_with(")?$"), "blank is allowed: {pattern}");
+}
+
+#[test]
+fn the_recording_functions_have_exactly_their_environment_and_timeouts() {
+    let template = rendered_template();
+    let resources = &template["Resources"];
+    let expected: [(&str, &[&str]); 5] = [
+        (
+            "start-recording",
+            &[
+                "VIDEO_TABLE",
+                "CHIME_CONTROL_REGION",
+                "CONNECT_INSTANCE_ID",
+                "RECORDING_CLUSTER",
+                "RECORDING_TASK_DEFINITION",
+                "RECORDING_CONTAINER_NAME",
+                "RECORDING_BUCKET",
+                "RECORDING_ATTENDEE_NAME",
+                "RECORDING_SCREEN_WIDTH",
+                "RECORDING_SCREEN_HEIGHT",
+            ],
+        ),
+        ("stop-recording", &["VIDEO_TABLE", "CHIME_CONTROL_REGION", "RECORDING_CLUSTER"]),
+        (
+            "get-recording-summary",
+            &[
+                "VIDEO_TABLE",
+                "RECORDING_BUCKET",
+                "RECORDING_PLAYBACK_SECURITY_PROFILE_ID",
+                "RECORDING_URL_EXPIRY_SECONDS",
+            ],
+        ),
+        ("stop-recording-on-meeting-end", &["VIDEO_TABLE", "RECORDING_CLUSTER"]),
+        (
+            "prewarm-recording-task",
+            &[
+                "VIDEO_TABLE",
+                "RECORDING_CLUSTER",
+                "RECORDING_TASK_DEFINITION",
+                "RECORDING_CONTAINER_NAME",
+                "RECORDING_ASG_NAME",
+            ],
+        ),
+    ];
+    assert_eq!(expected.len(), RECORDING_FUNCTIONS.len());
+    let container = &resources["RecorderTaskDefinition"]["Properties"]["ContainerDefinitions"][0]["Name"];
+    let group_name = &resources["RecordingAutoScalingGroup"]["Properties"]["AutoScalingGroupName"];
+    let values = std::collections::BTreeMap::from([
+        ("VIDEO_TABLE", json!({"Ref": "VideoTable"})),
+        ("CHIME_CONTROL_REGION", json!({"Ref": "ChimeControlRegion"})),
+        (
+            "CONNECT_INSTANCE_ID",
+            resources["PutConnectUserCacheFunction"]["Properties"]["Environment"]["Variables"]["CONNECT_INSTANCE_ID"]
+                .clone(),
+        ),
+        ("RECORDING_CLUSTER", json!({"Ref": "RecordingCluster"})),
+        ("RECORDING_TASK_DEFINITION", json!({"Ref": "RecorderTaskDefinition"})),
+        ("RECORDING_CONTAINER_NAME", container.clone()),
+        ("RECORDING_BUCKET", json!({"Ref": "RecordingBucket"})),
+        ("RECORDING_ATTENDEE_NAME", json!({"Ref": "RecordingAttendeeName"})),
+        ("RECORDING_SCREEN_WIDTH", json!({"Ref": "RecordingScreenWidth"})),
+        ("RECORDING_SCREEN_HEIGHT", json!({"Ref": "RecordingScreenHeight"})),
+        ("RECORDING_PLAYBACK_SECURITY_PROFILE_ID", json!({"Ref": "RecordingPlaybackSecurityProfileId"})),
+        ("RECORDING_URL_EXPIRY_SECONDS", json!({"Ref": "RecordingUrlExpirySeconds"})),
+        // The group's name, written as the group writes it (a reference would be a cycle).
+        ("RECORDING_ASG_NAME", group_name.clone()),
+    ]);
+    assert_eq!(*container, "recorder");
+    assert_eq!(*group_name, json!({"Fn::Sub": "${AWS::StackName}-recording"}));
+    for (function, names) in expected {
+        let id = logical_id(function);
+        let variables = resources[id.as_str()]["Properties"]["Environment"]["Variables"].as_object().unwrap();
+        let own: BTreeSet<&str> = variables.keys().map(String::as_str).collect();
+        assert_eq!(own, names.iter().copied().collect::<BTreeSet<_>>(), "{id}'s environment");
+        for (name, value) in variables {
+            assert_eq!(value, &values[name.as_str()], "{id}: {name}");
+        }
+        // Each function's timeout is its own entry of the mapping.
+        let key = id.trim_end_matches("Function");
+        assert_eq!(
+            resources[id.as_str()]["Properties"]["Timeout"],
+            json!({"Fn::FindInMap": ["FunctionTimeouts", key, "Seconds"]})
+        );
+        let seconds = if function.ends_with("meeting-end") || function.starts_with("prewarm") { 60 } else { 15 };
+        assert_eq!(template["Mappings"]["FunctionTimeouts"][key], json!({"Seconds": seconds}), "{id}");
+        assert_eq!(resources[id.as_str()]["Metadata"]["BuildMethod"], "rust-cargolambda", "{id}");
+    }
+}
+
+#[test]
+fn the_recording_functions_are_granted_least_privilege() {
+    let template = rendered_template();
+    let resources = &template["Resources"];
+    let cluster_condition = json!({"ArnEquals": {"ecs:cluster": {"Fn::GetAtt": ["RecordingCluster", "Arn"]}}});
+    let task_definitions = json!({"Fn::Sub": "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task-definition/${AWS::StackName}-recorder:*"});
+    let tasks =
+        json!({"Fn::Sub": "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task/${RecordingCluster}/*"});
+    let recorder_roles =
+        json!([{"Fn::GetAtt": ["RecorderTaskRole", "Arn"]}, {"Fn::GetAtt": ["RecorderExecutionRole", "Arn"]}]);
+    let passed_to_ecs_tasks = json!({"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}});
+    // The task definition's family is the one the grants name.
+    assert_eq!(
+        resources["RecorderTaskDefinition"]["Properties"]["Family"],
+        json!({"Fn::Sub": "${AWS::StackName}-recorder"})
+    );
+
+    let mut passers = BTreeSet::new();
+    for function in RECORDING_FUNCTIONS {
+        let id = logical_id(function);
+        let function_resource = &resources[id.as_str()];
+        assert!(function_resource["Properties"]["Role"].is_null(), "{id}: SAM makes its role from Policies");
+        for statement in statements(function_resource) {
+            let sid = statement["Sid"].as_str().unwrap_or_else(|| panic!("{id}: a statement without Sid"));
+            assert_eq!(statement["Effect"], "Allow", "{id} {sid}");
+            let actions: Vec<String> =
+                listed(&statement["Action"]).iter().map(|a| a.as_str().unwrap().to_owned()).collect();
+            let resource = listed(&statement["Resource"]);
+            for action in &actions {
+                match action.as_str() {
+                    "iam:PassRole" => {
+                        assert_eq!(statement["Resource"], recorder_roles, "{id} {sid}: only the recorder's roles");
+                        assert_eq!(statement["Condition"], passed_to_ecs_tasks, "{id} {sid}");
+                        passers.insert(id.clone());
+                    }
+                    "ecs:RunTask" | "ecs:StartTask" => {
+                        assert_eq!(statement["Resource"], task_definitions, "{id} {sid}");
+                        assert_eq!(
+                            statement["Condition"], cluster_condition,
+                            "{id} {sid}: only in the recording cluster"
+                        );
+                    }
+                    "ecs:StopTask" => assert_eq!(statement["Resource"], tasks, "{id} {sid}: only the cluster's tasks"),
+                    // ListTasks has no resource to scope by (hence '*'): the cluster condition holds it.
+                    "ecs:ListTasks" => assert_eq!(statement["Condition"], cluster_condition, "{id} {sid}"),
+                    "ecs:ListContainerInstances" => {
+                        assert_eq!(
+                            statement["Resource"],
+                            json!({"Fn::GetAtt": ["RecordingCluster", "Arn"]}),
+                            "{id} {sid}"
+                        )
+                    }
+                    a if a.starts_with("dynamodb:") => {
+                        assert_eq!(statement["Resource"], json!({"Fn::GetAtt": ["VideoTable", "Arn"]}), "{id} {sid}");
+                        assert!(
+                            statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"].is_array(),
+                            "{id} {sid}: no leading-key condition"
+                        );
+                    }
+                    a if a.starts_with("kms:") => {
+                        assert_eq!(statement["Resource"], json!({"Fn::GetAtt": ["RecordingKey", "Arn"]}), "{id} {sid}");
+                        assert_eq!(
+                            statement["Condition"],
+                            json!({"StringEquals": {"kms:ViaService": {"Fn::Sub": "s3.${AWS::Region}.amazonaws.com"}}}),
+                            "{id} {sid}: through S3 only"
+                        );
+                    }
+                    "s3:GetObject" => {
+                        assert_eq!(
+                            statement["Resource"],
+                            json!({"Fn::Sub": "${RecordingBucket.Arn}/RECORDINGS/*"}),
+                            "{id} {sid}"
+                        )
+                    }
+                    "chime:CreateAttendee" | "chime:DeleteAttendee" => {
+                        let region = json!({"Fn::If": ["HasChimeControlRegion", {"Ref": "ChimeControlRegion"}, {"Ref": "AWS::Region"}]});
+                        assert_eq!(
+                            statement["Resource"],
+                            json!({"Fn::Sub": ["arn:${AWS::Partition}:chime:${Region}:${AWS::AccountId}:meeting/*", {"Region": region}]}),
+                            "{id} {sid}"
+                        );
+                    }
+                    "connect:UpdateContactAttributes" => {
+                        assert_eq!(
+                            statement["Resource"],
+                            json!({"Fn::Sub": "${ConnectInstanceArn}/contact/*"}),
+                            "{id} {sid}"
+                        )
+                    }
+                    other => panic!("{id} {sid}: {other} is not a recording function's action"),
+                }
+            }
+            // No '*' but where the service has no resource-level permission for the action.
+            if resource.contains(&json!("*")) {
+                assert_eq!(actions, ["ecs:ListTasks"], "{id} {sid}: '*' resource");
+            }
+        }
+    }
+    let expected_passers: BTreeSet<String> =
+        ["start-recording", "prewarm-recording-task"].iter().map(|f| logical_id(f)).collect();
+    assert_eq!(passers, expected_passers, "only the functions that start tasks pass the recorder's roles");
+
+    // Per function: each DynamoDB action with the key prefixes it may touch.
+    let grants = |id: &str| {
+        let mut grants = std::collections::BTreeMap::<String, BTreeSet<String>>::new();
+        for statement in statements(&resources[id]) {
+            let prefixes = listed(&statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]);
+            for action in
+                listed(&statement["Action"]).iter().filter_map(Value::as_str).filter(|a| a.starts_with("dynamodb:"))
+            {
+                grants
+                    .entry(action.to_owned())
+                    .or_default()
+                    .extend(prefixes.iter().map(|p| p.as_str().unwrap().to_owned()));
+            }
+        }
+        grants
+    };
+    let set = |items: &[&str]| items.iter().map(|s| (*s).to_owned()).collect::<BTreeSet<_>>();
+    let on = |actions: &[&str], prefixes: &[&str]| -> Vec<(String, BTreeSet<String>)> {
+        actions.iter().map(|a| (format!("dynamodb:{a}"), set(prefixes))).collect()
+    };
+    let mut start =
+        std::collections::BTreeMap::from_iter(on(&["PutItem", "UpdateItem", "DeleteItem", "Query"], &["M#*"]));
+    start.insert("dynamodb:GetItem".into(), set(&["M#*", "CUC#*"]));
+    assert_eq!(grants("StartRecordingFunction"), start);
+    assert_eq!(
+        grants("StopRecordingFunction"),
+        std::collections::BTreeMap::from_iter(on(&["GetItem", "Query", "UpdateItem", "DeleteItem"], &["M#*"]))
+    );
+    let mut summary = std::collections::BTreeMap::from_iter(on(&["Query"], &["M#*"]));
+    summary.insert("dynamodb:GetItem".into(), set(&["M#*", "CUC#*"]));
+    assert_eq!(grants("GetRecordingSummaryFunction"), summary);
+    assert_eq!(
+        grants("StopRecordingOnMeetingEndFunction"),
+        std::collections::BTreeMap::from_iter(on(&["Query", "UpdateItem", "DeleteItem"], &["M#*"]))
+    );
+    assert_eq!(
+        grants("PrewarmRecordingTaskFunction"),
+        std::collections::BTreeMap::from_iter(on(&["PutItem", "DeleteItem"], &["PREWARM#*"]))
+    );
+}
+
+#[test]
+fn the_recorder_task_runs_on_ec2_in_bridge_mode_and_has_time_to_finish_its_upload() {
+    let template = rendered_template();
+    let resources = &template["Resources"];
+    let definition = &resources["RecorderTaskDefinition"]["Properties"];
+    assert_eq!(definition["RequiresCompatibilities"], json!(["EC2"]));
+    assert_eq!(definition["NetworkMode"], "bridge", "RunTask and StartTask pass no network configuration");
+    assert_eq!((&definition["Cpu"], &definition["Memory"]), (&json!("4096"), &json!("8192")));
+    assert_eq!(definition["TaskRoleArn"], json!({"Fn::GetAtt": ["RecorderTaskRole", "Arn"]}));
+    assert_eq!(definition["ExecutionRoleArn"], json!({"Fn::GetAtt": ["RecorderExecutionRole", "Arn"]}));
+    let containers = definition["ContainerDefinitions"].as_array().unwrap();
+    assert_eq!(containers.len(), 1);
+    let container = &containers[0];
+    assert_eq!(container["Name"], "recorder");
+    assert_eq!(container["Image"], json!({"Ref": "RecorderImageUri"}));
+    assert_eq!(container["Essential"], true);
+    assert_eq!(container["StopTimeout"], 120, "ECS's most: SIGTERM completes the multipart upload");
+    assert_eq!(container["LinuxParameters"], json!({"InitProcessEnabled": true, "SharedMemorySize": 2048}));
+    assert_eq!(container["Environment"], json!([{"Name": "AWS_REGION", "Value": {"Ref": "AWS::Region"}}]));
+    let logging = &container["LogConfiguration"];
+    assert_eq!(logging["LogDriver"], "awslogs");
+    assert_eq!(logging["Options"]["awslogs-group"], json!({"Ref": "RecorderLogs"}));
+    assert_eq!(resources["RecorderLogs"]["Properties"]["RetentionInDays"], json!({"Ref": "LogRetentionDays"}));
+
+    // The task may upload recordings and nothing else; ECS's execution role pulls and logs.
+    let policies = &resources["RecorderTaskRole"]["Properties"]["Policies"];
+    assert_eq!(
+        policies[0]["PolicyDocument"]["Statement"],
+        json!([
+            {"Sid": "UploadRecordings", "Effect": "Allow", "Action": ["s3:PutObject", "s3:AbortMultipartUpload"],
+             "Resource": {"Fn::Sub": "${RecordingBucket.Arn}/RECORDINGS/*"}},
+            {"Sid": "EncryptRecordings", "Effect": "Allow", "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+             "Resource": {"Fn::GetAtt": ["RecordingKey", "Arn"]},
+             "Condition": {"StringEquals": {"kms:ViaService": {"Fn::Sub": "s3.${AWS::Region}.amazonaws.com"}}}},
+        ])
+    );
+    assert_eq!(policies.as_array().unwrap().len(), 1);
+    assert!(resources["RecorderTaskRole"]["Properties"]["ManagedPolicyArns"].is_null());
+    assert_eq!(
+        resources["RecorderExecutionRole"]["Properties"]["ManagedPolicyArns"],
+        json!([{"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"}])
+    );
+    for role in ["RecorderTaskRole", "RecorderExecutionRole"] {
+        let trust = &resources[role]["Properties"]["AssumeRolePolicyDocument"]["Statement"];
+        assert_eq!(trust.as_array().unwrap().len(), 1, "{role}");
+        assert_eq!(trust[0]["Principal"], json!({"Service": "ecs-tasks.amazonaws.com"}), "{role}");
+        assert_eq!(
+            trust[0]["Condition"]["StringEquals"]["aws:SourceAccount"],
+            json!({"Ref": "AWS::AccountId"}),
+            "{role}"
+        );
+    }
+
+    // The instances: the ECS-optimised AMI, IMDSv2 only, encrypted disks, joined to the cluster.
+    let launch = &resources["RecordingLaunchTemplate"]["Properties"]["LaunchTemplateData"];
+    assert_eq!(launch["ImageId"], json!({"Ref": "RecordingAmiId"}));
+    assert_eq!(launch["MetadataOptions"]["HttpTokens"], "required");
+    assert_eq!(launch["MetadataOptions"]["HttpPutResponseHopLimit"], 1, "containers in bridge mode cannot reach IMDS");
+    for mapping in launch["BlockDeviceMappings"].as_array().unwrap() {
+        assert_eq!(mapping["Ebs"]["Encrypted"], true, "{mapping}");
+    }
+    let user_data = launch["UserData"]["Fn::Base64"]["Fn::Sub"].as_str().unwrap();
+    assert!(
+        user_data.contains("ECS_CLUSTER=${RecordingCluster}") && user_data.contains("/etc/ecs/ecs.config"),
+        "{user_data}"
+    );
+    assert_eq!(
+        resources["RecordingInstanceRole"]["Properties"]["ManagedPolicyArns"],
+        json!([{"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role"}])
+    );
+    let group = &resources["RecordingAutoScalingGroup"]["Properties"];
+    assert_eq!(
+        group["VPCZoneIdentifier"],
+        json!({"Fn::If": ["CreateRecordingVpc",
+                          [{"Ref": "RecordingPrivateSubnet1"}, {"Ref": "RecordingPrivateSubnet2"}],
+                          {"Ref": "RecordingSubnetIds"}]})
+    );
+    let provider = &resources["RecordingCapacityProvider"]["Properties"]["AutoScalingGroupProvider"];
+    assert_eq!(provider["AutoScalingGroupArn"], json!({"Ref": "RecordingAutoScalingGroup"}));
+    assert_eq!(provider["ManagedScaling"]["Status"], "ENABLED");
+    // Protected instances would keep CloudFormation from deleting the group (switching recording off).
+    assert_eq!(provider["ManagedTerminationProtection"], "DISABLED");
+    assert_eq!(group["NewInstancesProtectedFromScaleIn"], false);
+    assert_eq!(provider["ManagedDraining"], "ENABLED");
+    let associations = &resources["RecordingCapacityProviderAssociations"]["Properties"];
+    assert_eq!(associations["Cluster"], json!({"Ref": "RecordingCluster"}));
+    assert_eq!(associations["CapacityProviders"], json!([{"Ref": "RecordingCapacityProvider"}]));
+    assert_eq!(
+        resources["RecordingCluster"]["Properties"]["ClusterSettings"],
+        json!([{"Name": "containerInsights", "Value": "enabled"}])
+    );
+    // Nothing connects in.
+    let group = &resources["RecordingSecurityGroup"]["Properties"];
+    assert!(group["SecurityGroupIngress"].is_null(), "{group}");
+}
+
+#[test]
+fn the_recordings_bucket_is_private_encrypted_with_the_stacks_key_tls_only_and_expires_recordings() {
+    let template = rendered_template();
+    let resources = &template["Resources"];
+    let bucket = &resources["RecordingBucket"];
+    assert_eq!((&bucket["DeletionPolicy"], &bucket["UpdateReplacePolicy"]), (&json!("Retain"), &json!("Retain")));
+    let properties = &bucket["Properties"];
+    assert_eq!(
+        properties["PublicAccessBlockConfiguration"],
+        json!({"BlockPublicAcls": true, "BlockPublicPolicy": true, "IgnorePublicAcls": true, "RestrictPublicBuckets": true})
+    );
+    assert_eq!(properties["OwnershipControls"], json!({"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}));
+    assert_eq!(
+        properties["BucketEncryption"],
+        json!({"ServerSideEncryptionConfiguration": [{
+            "ServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": {"Fn::GetAtt": ["RecordingKey", "Arn"]}},
+            "BucketKeyEnabled": true}]})
+    );
+    assert_eq!(
+        properties["LifecycleConfiguration"],
+        json!({"Rules": [{"Id": "ExpireRecordings", "Status": "Enabled", "Prefix": "RECORDINGS/",
+                          "ExpirationInDays": {"Ref": "RecordingRetentionDays"},
+                          "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 2}}]})
+    );
+    for absent in ["WebsiteConfiguration", "CorsConfiguration", "AccessControl", "VersioningConfiguration"] {
+        assert!(properties[absent].is_null(), "RecordingBucket has {absent}");
+    }
+    let key = &resources["RecordingKey"];
+    assert_eq!(key["Properties"]["EnableKeyRotation"], true);
+    assert_eq!(key["DeletionPolicy"], "Retain", "the retained recordings need their key");
+
+    let policies: Vec<_> = resources_of_bucket(&template, "RecordingBucket");
+    assert_eq!(policies, ["RecordingBucketPolicy"]);
+    assert_eq!(
+        resources["RecordingBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"],
+        json!([{"Sid": "DenyWithoutTls", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+                "Resource": [{"Fn::GetAtt": ["RecordingBucket", "Arn"]}, {"Fn::Sub": "${RecordingBucket.Arn}/*"}],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}}}])
+    );
+}
+
+/// The bucket policies of a bucket.
+fn resources_of_bucket<'a>(template: &'a Value, bucket: &str) -> Vec<&'a str> {
+    resources(template, "AWS::S3::BucketPolicy")
+        .into_iter()
+        .filter(|(_, p)| p["Properties"]["Bucket"] == json!({"Ref": bucket}))
+        .map(|(id, _)| id)
+        .collect()
+}
+
+#[test]
+fn meeting_ends_stop_recordings_here_or_forwarded_from_the_control_region_and_new_instances_prewarm() {
+    let template = rendered_template();
+    let resources = &template["Resources"];
+    let meeting_ended = json!({"source": ["aws.chime"], "detail-type": ["Chime Meeting State Change"],
+                               "detail": {"eventType": ["chime:MeetingEnded"]}});
+    let event = |id: &str| -> (String, Value) {
+        let events = resources[id]["Properties"]["Events"].as_object().unwrap();
+        assert_eq!(events.len(), 1, "{id}");
+        let (name, event) = events.iter().next().unwrap();
+        assert_eq!(event["Type"], "EventBridgeRule", "{id}");
+        assert!(event["Properties"]["EventBusName"].is_null(), "{id}: the default bus");
+        (name.clone(), event["Properties"]["Pattern"].clone())
+    };
+    let (_, pattern) = event("StopRecordingOnMeetingEndFunction");
+    assert_eq!(pattern, meeting_ended);
+
+    // In the control region, when it is not this one: the same events forwarded to this region's bus.
+    let forwarding = rendered("recording-events.yaml");
+    let rule = &forwarding["Resources"]["ForwardMeetingEndedRule"]["Properties"];
+    assert_eq!(rule["EventPattern"], meeting_ended);
+    let bus =
+        json!({"Fn::Sub": "arn:${AWS::Partition}:events:${SwitchboardRegion}:${AWS::AccountId}:event-bus/default"});
+    let targets = rule["Targets"].as_array().unwrap();
+    assert_eq!(targets.len(), 1);
+    assert_eq!(targets[0]["Arn"], bus);
+    assert_eq!(targets[0]["RoleArn"], json!({"Fn::GetAtt": ["ForwardMeetingEndedRole", "Arn"]}));
+    let role = &forwarding["Resources"]["ForwardMeetingEndedRole"]["Properties"];
+    assert_eq!(
+        role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"],
+        json!({"Service": "events.amazonaws.com"})
+    );
+    assert_eq!(
+        role["Policies"][0]["PolicyDocument"]["Statement"],
+        json!([{"Sid": "PutOnTheSwitchboardRegionsDefaultBus", "Effect": "Allow", "Action": "events:PutEvents", "Resource": bus}])
+    );
+
+    // Each launch of the recording group, and only of it, prewarms the new instance; the group waits
+    // for the rule SAM makes from this event (and its permission), so its first instance is seen too.
+    let (name, pattern) = event("PrewarmRecordingTaskFunction");
+    let group = &resources["RecordingAutoScalingGroup"];
+    assert_eq!(
+        pattern,
+        json!({"source": ["aws.autoscaling"], "detail-type": ["EC2 Instance Launch Successful"],
+               "detail": {"AutoScalingGroupName": [group["Properties"]["AutoScalingGroupName"]]}})
+    );
+    let rule = format!("PrewarmRecordingTaskFunction{name}");
+    assert_eq!(group["DependsOn"], json!([rule, format!("{rule}Permission")]));
 }
