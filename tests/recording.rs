@@ -94,6 +94,13 @@ impl Api<'_> {
     }
 }
 
+/// The fleet with `overrides` on its environment (`<function>/<VARIABLE>` for one function's).
+async fn fleet_with(overrides: BTreeMap<String, String>) -> Fleet {
+    let fixture =
+        switchboard_local::fixture::Fixture::load(&switchboard_local::fixture::Fixture::default_path()).unwrap();
+    Fleet::start_with(fixture, overrides).await
+}
+
 /// The tasks ECS has for the recording cluster (any status), with their `startedBy` and overrides.
 async fn tasks(fleet: &Fleet) -> Vec<aws_sdk_ecs::types::Task> {
     let ecs = fleet.cloud.ecs_client().await;
@@ -236,9 +243,19 @@ async fn an_agent_records_a_video_call_and_supervisors_play_it_back_by_hierarchy
     let bob = api.onboarded(BOB, BOB_CONNECT_ID).await;
     let (status, refused) = api.summary(&bob, meeting_name).await;
     assert_eq!((status, refused["code"].as_str()), (403, Some("FORBIDDEN")), "{refused}");
-    // An unknown meeting: 404.
+    // An unknown meeting, and a meeting without recordings: 404.
     let (status, unknown) = api.summary(&sue, "no-such-meeting").await;
     assert_eq!((status, unknown["code"].as_str()), (404, Some("NOT_FOUND")), "{unknown}");
+    api.meeting(&alice, "case-never-recorded").await;
+    let (status, none) = api.summary(&sue, "case-never-recorded").await;
+    assert_eq!(status, 404, "{none}");
+    // A supervisor whose Connect user cache is gone (expired): 403 until the agent-app refreshes it.
+    let dynamodb = aws_sdk_dynamodb::Client::new(&fleet.cloud.sdk_config().await);
+    let key = aws_sdk_dynamodb::types::AttributeValue::S(format!("CUC#{SUE_CONNECT_ID}"));
+    let table = &fleet.cloud.fixture.video.table_name;
+    dynamodb.delete_item().table_name(table).key("pk", key.clone()).key("sk", key).send().await.unwrap();
+    let (status, uncached) = api.summary(&sue, meeting_name).await;
+    assert_eq!(status, 403, "{uncached}");
 }
 
 #[tokio::test]
@@ -366,9 +383,7 @@ async fn a_recording_that_cannot_start_leaves_nothing_behind() {
         "start-recording/RECORDING_TASK_DEFINITION".to_owned(),
         "switchboard-local-no-such-recorder".to_owned(),
     )]);
-    let fixture =
-        switchboard_local::fixture::Fixture::load(&switchboard_local::fixture::Fixture::default_path()).unwrap();
-    let fleet = Fleet::start_with(fixture, overrides).await;
+    let fleet = fleet_with(overrides).await;
     let api = Api::new(&fleet);
     fleet.cloud.connect_contact(CONTACT, CONTACT, Some(ALICE_CONNECT_ID)).await.unwrap();
     let alice = api.onboarded(ALICE, ALICE_CONNECT_ID).await;
@@ -383,20 +398,104 @@ async fn a_recording_that_cannot_start_leaves_nothing_behind() {
     assert_eq!(meeting_attendees(&fleet, chime_meeting_id).len(), 2, "only Alice and Carol: the bots were removed");
     assert!(tasks(&fleet).await.is_empty(), "no task");
     assert!(fleet.cloud.emulator.contact_attributes(CONTACT).is_empty(), "no playback URL for a recording that is not");
+    let sort_keys = meeting_items(&fleet, "case-no-task").await;
+    let roster = sort_keys.iter().filter(|sk| sk.starts_with("A#")).count();
+    assert_eq!(
+        (sort_keys.len(), roster),
+        (3, 2),
+        "the meeting and its two attendees; no lock, no recording: {sort_keys:?}"
+    );
+    assert!(sort_keys.iter().all(|sk| !sk.starts_with("REC")), "{sort_keys:?}");
+    let logs = fleet.logs().join("\n");
+    assert!(logs.contains("a recording that could not start was undone"), "{logs}");
+}
+
+/// The last step fails (Connect is unreachable) after the task runs: the task is stopped, the bot
+/// removed, the items and the lock deleted; the next start (Connect back) succeeds.
+#[tokio::test]
+async fn a_failure_after_the_task_runs_stops_it_and_leaves_nothing_behind() {
+    let overrides =
+        BTreeMap::from([("start-recording/AWS_ENDPOINT_URL_CONNECT".to_owned(), "http://127.0.0.1:9".to_owned())]);
+    let fleet = fleet_with(overrides).await;
+    let api = Api::new(&fleet);
+    fleet.cloud.connect_contact(CONTACT, CONTACT, Some(ALICE_CONNECT_ID)).await.unwrap();
+    let alice = api.onboarded(ALICE, ALICE_CONNECT_ID).await;
+    let meeting = api.meeting(&alice, "case-no-contact").await;
+
+    let (status, failed) = api.start(&alice, "case-no-contact", "https://x.example/p").await;
+    assert_eq!((status, failed["code"].as_str()), (502, Some("DEPENDENCY_FAILED")), "{failed}");
+    let ran = tasks(&fleet).await;
+    assert_eq!(ran.len(), 1, "RunTask ran once");
+    assert!(is_stopping_or_stopped(&ran[0]), "and the undo stopped it");
+    assert_eq!(meeting_attendees(&fleet, meeting["MeetingId"].as_str().unwrap()).len(), 2, "the bot was removed");
+    let sort_keys = meeting_items(&fleet, "case-no-contact").await;
+    assert_eq!(sort_keys.len(), 3, "the meeting and its two attendees only: {sort_keys:?}");
+
+    // Without a contact to update, the same start succeeds: the lock was released.
+    let body = json!({"externalMeetingId": "case-no-contact", "connectContactId": null, "videoRecordingPlaybackURL": "https://x.example/p"});
+    let (status, started) = api.call(Method::POST, "/recording", &alice, Some(&body)).await;
+    assert_eq!(status, 200, "{started}");
+    assert!(fleet.cloud.emulator.contact_attributes(CONTACT).is_empty());
+}
+
+/// The sort keys of a meeting's partition in the video table.
+async fn meeting_items(fleet: &Fleet, external_meeting_id: &str) -> Vec<String> {
     let dynamodb = aws_sdk_dynamodb::Client::new(&fleet.cloud.sdk_config().await);
     let items = dynamodb
         .query()
         .table_name(&fleet.cloud.fixture.video.table_name)
         .key_condition_expression("pk = :pk")
-        .expression_attribute_values(":pk", aws_sdk_dynamodb::types::AttributeValue::S("M#case-no-task".into()))
+        .expression_attribute_values(
+            ":pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("M#{external_meeting_id}")),
+        )
         .send()
         .await
         .unwrap();
-    let sort_keys: Vec<&str> = items.items().iter().map(|i| i["sk"].as_s().unwrap().as_str()).collect();
-    assert!(sort_keys.iter().all(|sk| !sk.starts_with("REC") && sk.len() > 2), "no lock, no recording: {sort_keys:?}");
-    assert_eq!(sort_keys.iter().filter(|sk| sk.starts_with("A#")).count(), 2, "{sort_keys:?}");
-    let logs = fleet.logs().join("\n");
-    assert!(logs.contains("a recording that could not start was undone"), "{logs}");
+    items.items().iter().map(|i| i["sk"].as_s().unwrap().clone()).collect()
+}
+
+/// Two starts at once: exactly one recording; and a lock left behind by a failed stop (its recording
+/// ended) does not block the next start.
+#[tokio::test]
+async fn one_recording_at_a_time_even_when_starts_race_and_a_stale_lock_is_taken_over() {
+    let fleet = Fleet::start().await;
+    let api = Api::new(&fleet);
+    let alice = api.onboarded(ALICE, ALICE_CONNECT_ID).await;
+    api.meeting(&alice, "case-race").await;
+    let body = json!({"externalMeetingId": "case-race"});
+    let (first, second) = tokio::join!(
+        api.call(Method::POST, "/recording", &alice, Some(&body)),
+        api.call(Method::POST, "/recording", &alice, Some(&body))
+    );
+    let mut statuses = [first.0, second.0];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 409], "{first:?} {second:?}");
+    assert_eq!(tasks(&fleet).await.len(), 1, "one task");
+    let (status, stopped) = api.stop(&alice, "case-race").await;
+    assert_eq!((status, &stopped["data"]["recordingsStopped"]), (200, &json!(1)), "{stopped}");
+
+    // A stop that failed between ending the recording and releasing the lock leaves this behind.
+    let dynamodb = aws_sdk_dynamodb::Client::new(&fleet.cloud.sdk_config().await);
+    let stale = json!({"recordingId": "00000000-0000-4000-8000-000000000000"});
+    dynamodb
+        .put_item()
+        .table_name(&fleet.cloud.fixture.video.table_name)
+        .item("pk", aws_sdk_dynamodb::types::AttributeValue::S("M#case-race".into()))
+        .item("sk", aws_sdk_dynamodb::types::AttributeValue::S("RECLOCK".into()))
+        .item("recordingId", aws_sdk_dynamodb::types::AttributeValue::S(stale["recordingId"].as_str().unwrap().into()))
+        .send()
+        .await
+        .unwrap();
+    let (status, started) = api.call(Method::POST, "/recording", &alice, Some(&body)).await;
+    assert_eq!(status, 200, "a lock whose recording is gone is taken over: {started}");
+    let (status, again) = api.call(Method::POST, "/recording", &alice, Some(&body)).await;
+    assert_eq!(status, 409, "the new lock holds: {again}");
+
+    // Nothing of the bots' join tokens reaches a log line.
+    let bot = tasks(&fleet).await.into_iter().map(|t| environment(&t)).find(|e| e.contains_key("CHIME_ATTENDEE_DATA"));
+    let token = decoded(&bot.unwrap()["CHIME_ATTENDEE_DATA"])["JoinToken"].as_str().unwrap().to_owned();
+    assert!(!fleet.logs().iter().any(|l| l.contains(&token)), "a join token in the logs");
 }
 
 /// StopTask fails: the recording is counted as not stopped and stays in progress (locked), and the
@@ -408,9 +507,7 @@ async fn a_task_that_cannot_be_stopped_is_counted_not_hidden() {
         ("stop-recording/AWS_ENDPOINT_URL_ECS".to_owned(), dead_ecs.clone()),
         ("stop-recording-on-meeting-end/AWS_ENDPOINT_URL_ECS".to_owned(), dead_ecs),
     ]);
-    let fixture =
-        switchboard_local::fixture::Fixture::load(&switchboard_local::fixture::Fixture::default_path()).unwrap();
-    let fleet = Fleet::start_with(fixture, overrides).await;
+    let fleet = fleet_with(overrides).await;
     let api = Api::new(&fleet);
     fleet.cloud.connect_contact(CONTACT, CONTACT, Some(ALICE_CONNECT_ID)).await.unwrap();
     let alice = api.onboarded(ALICE, ALICE_CONNECT_ID).await;

@@ -1494,7 +1494,7 @@ fn recording_needs_its_image_and_playback_profile_and_given_networking_comes_who
             parameters[name]["MaxValue"].clone(),
         )
     };
-    assert_eq!(bounds("RecordingUrlExpirySeconds"), (json!(900), json!(60), json!(43200)));
+    assert_eq!(bounds("RecordingUrlExpirySeconds"), (json!(900), json!(60), json!(3600)));
     assert_eq!(bounds("RecordingRetentionDays"), (json!(90), json!(1), Value::Null));
     assert_eq!(bounds("RecordingScreenWidth").0, json!(1920));
     assert_eq!(bounds("RecordingScreenHeight").0, json!(1080));
@@ -1642,6 +1642,11 @@ fn the_recording_functions_are_granted_least_privilege() {
                             "{id} {sid}"
                         )
                     }
+                    "ecs:DescribeContainerInstances" => assert_eq!(
+                        statement["Resource"],
+                        json!({"Fn::Sub": "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:container-instance/${RecordingCluster}/*"}),
+                        "{id} {sid}: only the cluster's instances"
+                    ),
                     a if a.starts_with("dynamodb:") => {
                         assert_eq!(statement["Resource"], json!({"Fn::GetAtt": ["VideoTable", "Arn"]}), "{id} {sid}");
                         assert!(
@@ -1725,7 +1730,7 @@ fn the_recording_functions_are_granted_least_privilege() {
     assert_eq!(grants("GetRecordingSummaryFunction"), summary);
     assert_eq!(
         grants("StopRecordingOnMeetingEndFunction"),
-        std::collections::BTreeMap::from_iter(on(&["Query", "UpdateItem", "DeleteItem"], &["M#*"]))
+        std::collections::BTreeMap::from_iter(on(&["GetItem", "Query", "UpdateItem", "DeleteItem"], &["M#*"]))
     );
     assert_eq!(
         grants("PrewarmRecordingTaskFunction"),

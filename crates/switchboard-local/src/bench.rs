@@ -96,7 +96,7 @@ pub const WORKLOADS: &[Workload] = &[
     },
     Workload {
         // One task stopped, the bot removed: a stop that found nothing would answer 0.
-        expected_data: Some(r#"{"recordingsStopped":1,"recordingsNotStopped":0}"#),
+        expected_data: Some(r#"{"recordingsNotStopped":0,"recordingsStopped":1}"#),
         ..sample("stop-recording", "stop.json", "HTTP 200")
     },
     // One recording the viewer may see, presigned.

@@ -678,23 +678,7 @@ impl LocalCloud {
             ("AssumeRolePolicyDocument", trust),
         ])
         .map_err(|e| seed_error("pipeline role", e))?;
-        // moto routes a request by the service in its credential scope and does not check signatures.
-        let authorization =
-            "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0";
-        let created = reqwest::Client::new()
-            .post(format!("{}/", self.moto.endpoint()))
-            .header("authorization", authorization)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(form)
-            .send()
-            .await
-            .map_err(|e| seed_error("pipeline role", e))?;
-        if !created.status().is_success() {
-            return Err(CloudError::Seed {
-                what: "pipeline role".into(),
-                detail: format!("IAM answered {}", created.status()),
-            });
-        }
+        self.moto_query("iam", "us-east-1", "pipeline role", form).await?;
         let role_arn = format!("arn:aws:iam::{}:role/{role}", self.fixture.account_id);
         let codepipeline = aws_sdk_codepipeline::Client::new(&sdk);
         let build = |e: aws_sdk_codepipeline::error::BuildError| seed_error("pipeline", e);
@@ -750,6 +734,35 @@ impl LocalCloud {
                 .map_err(|e| seed_error(&format!("pipeline {name}"), e))?;
         }
         Ok(())
+    }
+
+    /// Sends a query-protocol call (a form of `Action` and its parameters) to moto's `service` in
+    /// `region`, for the few calls no SDK crate of the project makes; the answer's XML when it succeeded.
+    pub(crate) async fn moto_query(
+        &self,
+        service: &str,
+        region: &str,
+        what: &str,
+        form: String,
+    ) -> Result<String, CloudError> {
+        // moto routes a request by the service in its credential scope and does not check signatures.
+        let authorization = format!(
+            "AWS4-HMAC-SHA256 Credential=testing/20260101/{region}/{service}/aws4_request, SignedHeaders=host, Signature=0"
+        );
+        let answer = reqwest::Client::new()
+            .post(format!("{}/", self.moto.endpoint()))
+            .header("authorization", authorization)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form)
+            .send()
+            .await
+            .map_err(|e| seed_error(what, e))?;
+        let status = answer.status();
+        let text = answer.text().await.map_err(|e| seed_error(what, e))?;
+        if !status.is_success() {
+            return Err(CloudError::Seed { what: what.into(), detail: format!("{service} answered {status}") });
+        }
+        Ok(text)
     }
 
     /// Registers a contact for Connect `DescribeContact` (a call that reached `agent_id`).
@@ -809,7 +822,7 @@ impl LocalCloud {
     }
 }
 
-fn seed_error(what: &str, error: impl std::error::Error + 'static) -> CloudError {
+pub(crate) fn seed_error(what: &str, error: impl std::error::Error + 'static) -> CloudError {
     CloudError::Seed { what: what.to_owned(), detail: error_chain(&error) }
 }
 
@@ -871,6 +884,9 @@ pub fn function_timeout(function: &str) -> Duration {
         desktop::PUBLISH_FUNCTION => Duration::from_secs(120),
         // It waits up to a minute for another deployment's lock (FunctionTimeouts: ProvisionFlows).
         PROVISION_FLOWS_FUNCTION => Duration::from_secs(120),
+        // FunctionTimeouts: start-recording leaves the last 6 s of its 15 to its undo.
+        "start-recording" | "stop-recording" | "get-recording-summary" => Duration::from_secs(15),
+        "stop-recording-on-meeting-end" | "prewarm-recording-task" => Duration::from_secs(60),
         _ => FUNCTION_TIMEOUT,
     }
 }

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use aws_sdk_ecs::types::{Compatibility, ContainerDefinition, NetworkMode};
 use serde_json::{json, Value};
 
-use crate::cloud::{CloudError, LocalCloud};
+use crate::cloud::{seed_error as seed, CloudError, LocalCloud};
 use crate::lambda_host::InvokeClient;
 
 /// The recorder's image in the local task definition: never pulled (no container runs locally).
@@ -144,7 +144,7 @@ impl LocalCloud {
     }
 
     /// moto's EC2 `RunInstances` through its query API (the project has no EC2 SDK crate and needs
-    /// only this one call).
+    /// only this one call): the instance's id.
     async fn run_ec2_instance(&self) -> Result<String, CloudError> {
         let form = serde_urlencoded::to_string([
             ("Action", "RunInstances"),
@@ -155,29 +155,11 @@ impl LocalCloud {
             ("MaxCount", "1"),
         ])
         .map_err(|e| seed("EC2 instance", e))?;
-        // moto routes a request by the service in its credential scope and does not check signatures.
-        let authorization = format!(
-            "AWS4-HMAC-SHA256 Credential=testing/20260101/{}/ec2/aws4_request, SignedHeaders=host, Signature=0",
-            self.fixture.region
-        );
-        let answer = reqwest::Client::new()
-            .post(format!("{}/", self.moto.endpoint()))
-            .header("authorization", authorization)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(form)
-            .send()
-            .await
-            .map_err(|e| seed("EC2 instance", e))?;
-        let status = answer.status();
-        let text = answer.text().await.map_err(|e| seed("EC2 instance", e))?;
-        let id = text
-            .split("<instanceId>")
-            .nth(1)
-            .and_then(|rest| rest.split("</instanceId>").next())
-            .filter(|id| status.is_success() && id.starts_with("i-"));
-        id.map(str::to_owned).ok_or_else(|| CloudError::Seed {
+        let answer = self.moto_query("ec2", &self.fixture.region, "EC2 instance", form).await?;
+        let id = answer.split("<instanceId>").nth(1).and_then(|rest| rest.split("</instanceId>").next());
+        id.filter(|id| id.starts_with("i-")).map(str::to_owned).ok_or_else(|| CloudError::Seed {
             what: "EC2 instance".into(),
-            detail: format!("RunInstances answered {status}"),
+            detail: "RunInstances answered no instance id".into(),
         })
     }
 
@@ -278,13 +260,6 @@ pub fn instance_launched_event(fixture: &crate::fixture::Fixture, group: &str, i
             "Cause": "At 2026-12-05T09:59:00Z a user request update of AutoScalingGroup constraints to min: 1, max: 4, desired: 1 changing the desired capacity from 0 to 1."
         }
     })
-}
-
-fn seed(what: &str, error: impl std::error::Error + 'static) -> CloudError {
-    CloudError::Seed {
-        what: what.to_owned(),
-        detail: aws_smithy_types::error::display::DisplayErrorContext(&error).to_string(),
-    }
 }
 
 #[cfg(test)]

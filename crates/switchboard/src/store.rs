@@ -104,18 +104,40 @@ pub async fn query_partition(
     table: &str,
     pk: &str,
 ) -> Result<Vec<Item>, StoreError> {
-    dynamodb
+    query(dynamodb, table, pk, None).await
+}
+
+/// The items of partition `pk` whose sort key begins with `sk_prefix`, all pages, strongly
+/// consistent (one kind of a partition's items: a meeting's recordings).
+pub async fn query_sort_prefix(
+    dynamodb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    pk: &str,
+    sk_prefix: &str,
+) -> Result<Vec<Item>, StoreError> {
+    query(dynamodb, table, pk, Some(sk_prefix)).await
+}
+
+async fn query(
+    dynamodb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    pk: &str,
+    sk_prefix: Option<&str>,
+) -> Result<Vec<Item>, StoreError> {
+    let mut request = dynamodb
         .query()
         .table_name(table)
-        .key_condition_expression("pk = :pk")
+        .key_condition_expression(if sk_prefix.is_some() {
+            "pk = :pk AND begins_with(sk, :prefix)"
+        } else {
+            "pk = :pk"
+        })
         .expression_attribute_values(":pk", s(pk))
-        .consistent_read(true)
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|e| StoreError::from_sdk("Query", e))
+        .consistent_read(true);
+    if let Some(prefix) = sk_prefix {
+        request = request.expression_attribute_values(":prefix", s(prefix));
+    }
+    request.into_paginator().items().send().try_collect().await.map_err(|e| StoreError::from_sdk("Query", e))
 }
 
 /// The outcome of a conditional write: `Some(output)` when it was applied, `None` when its condition

@@ -52,8 +52,9 @@ impl GetRecordingSummary {
             s3: aws_sdk_s3::Client::new(sdk),
             table: env.string("VIDEO_TABLE")?,
             playback_profile_id: env.string("RECORDING_PLAYBACK_SECURITY_PROFILE_ID")?,
-            // Up to 12 hours: a presigned URL cannot outlive the role session that signed it anyway.
-            url_expiry: Duration::from_secs(env.number("RECORDING_URL_EXPIRY_SECONDS", 900, 60..=43_200)?),
+            // Up to an hour: a presigned URL stops working when the role session that signed it
+            // expires, and a Lambda function's session can be that close to its end.
+            url_expiry: Duration::from_secs(env.number("RECORDING_URL_EXPIRY_SECONDS", 900, 60..=3_600)?),
             clock: Arc::new(SystemClock),
         })
     }

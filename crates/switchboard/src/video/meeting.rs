@@ -164,12 +164,23 @@ pub struct MediaPlacementJson {
 }
 
 /// A Chime `Attendee` as the clients (and the recorder) take it: `{ExternalUserId, AttendeeId, JoinToken}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Its `Debug` leaves the join token out: it is the attendee's credential.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct AttendeeJson {
     pub external_user_id: String,
     pub attendee_id: String,
     pub join_token: String,
+}
+
+impl std::fmt::Debug for AttendeeJson {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AttendeeJson")
+            .field("external_user_id", &self.external_user_id)
+            .field("attendee_id", &self.attendee_id)
+            .field("join_token", &"(redacted)")
+            .finish()
+    }
 }
 
 impl MeetingJson {

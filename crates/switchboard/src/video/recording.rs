@@ -129,7 +129,15 @@ pub async fn cached_user(
         .and_then(|v| v.as_l().ok())
         .map(|ids| ids.iter().filter_map(|id| id.as_s().ok().cloned()).collect())
         .unwrap_or_default();
-    let group = item.get("hierarchyGroup").and_then(GroupPlacement::from_attribute);
+    // The group's summary, else at least its id (a cache written without the summary still places
+    // the agent in a group: never as an agent without one).
+    let group = item.get("hierarchyGroup").and_then(GroupPlacement::from_attribute).or_else(|| {
+        store::get_str(&item, "hierarchyGroupId").map(|id| GroupPlacement {
+            id: id.to_owned(),
+            level: String::new(),
+            path: BTreeMap::new(),
+        })
+    });
     Ok(CachedUser { security_profile_ids, group })
 }
 
@@ -198,19 +206,8 @@ pub async fn recordings(
     external_meeting_id: &str,
     now: OffsetDateTime,
 ) -> Result<Vec<RecordingRecord>, StoreError> {
-    let items: Vec<Item> = dynamodb
-        .query()
-        .table_name(table)
-        .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-        .expression_attribute_values(":pk", store::s(format!("M#{external_meeting_id}")))
-        .expression_attribute_values(":prefix", store::s(RECORDING_SK_PREFIX))
-        .consistent_read(true)
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|e| StoreError::from_sdk("Query", e))?;
+    let items =
+        store::query_sort_prefix(dynamodb, table, &format!("M#{external_meeting_id}"), RECORDING_SK_PREFIX).await?;
     let mut found = items
         .iter()
         .filter(|item| store::is_live(item, now))
@@ -242,9 +239,9 @@ impl RecordingCluster {
         }
     }
 
-    /// Stops every task a recording started, found by its `startedBy` (for a start that crashed before
-    /// it could store its task's ARN).
-    async fn stop_started_by(&self, recording_id: &str, reason: &str) -> Result<(), StopFault> {
+    /// Stops every task a recording started, found by its `startedBy` (for a start that has not
+    /// stored its task's ARN: under way, or crashed); the first such task, if any.
+    async fn stop_started_by(&self, recording_id: &str, reason: &str) -> Result<Option<String>, StopFault> {
         let listed = self
             .ecs
             .list_tasks()
@@ -256,7 +253,7 @@ impl RecordingCluster {
         for task in listed.task_arns() {
             self.stop_task(task, reason).await?;
         }
-        Ok(())
+        Ok(listed.task_arns().first().cloned())
     }
 }
 
@@ -290,48 +287,110 @@ pub struct Stopper<'a> {
 impl Stopper<'_> {
     /// For each recording without `endedAt`: the task stopped (a failure is counted in
     /// `recordingsNotStopped`, and that recording stays in progress and locked, so a retry can stop
-    /// it), then `endedAt` set on the condition that no other stop set it first (only then is it
-    /// counted here), the lock released if it still names it, and the bot removed. A store failure
-    /// after a task was stopped is a fault: the caller answers it and a retry finishes the job.
+    /// it), then `endedAt` set on the condition that the item is still as this stop saw it (only then
+    /// is it counted here), the lock released if it still names it, and the bot removed. A store
+    /// failure after a task was stopped is a fault: the caller answers it and a retry finishes the job
+    /// (a lock it leaves behind is taken over by the next start, see `start_recording`).
     pub async fn stop_meeting(&self, external_meeting_id: &str, now: OffsetDateTime) -> Result<StopCounts, StoreError> {
         let mut counts = StopCounts::default();
         let in_progress = recordings(self.dynamodb, self.table, external_meeting_id, now).await?;
         for recording in in_progress.into_iter().filter(|r| r.ended_at.is_none()) {
-            let stopped = match &recording.task_arn {
-                Some(task) => self.cluster.stop_task(task, self.reason).await,
-                None => self.cluster.stop_started_by(&recording.recording_id, self.reason).await,
-            };
-            if let Err(fault) = stopped {
-                tracing::error!(error = %fault, recording_id = recording.recording_id, "a recording task could not be stopped");
-                counts.recordings_not_stopped += 1;
-                continue;
+            match self.stop_one(recording, now).await? {
+                Stop::Ended(recording) => {
+                    counts.recordings_stopped += 1;
+                    release_lock(self.dynamodb, self.table, external_meeting_id, &recording.recording_id).await?;
+                    if let Some(chime) = self.chime {
+                        remove_bot(chime, self.dynamodb, self.table, &recording).await;
+                    }
+                    tracing::info!(recording_id = recording.recording_id, "recording stopped");
+                }
+                Stop::AlreadyEnded => {}
+                Stop::Failed => counts.recordings_not_stopped += 1,
             }
-            if self.mark_ended(&recording, now).await? {
-                counts.recordings_stopped += 1;
-            }
-            release_lock(self.dynamodb, self.table, external_meeting_id, &recording.recording_id).await?;
-            if let Some(chime) = self.chime {
-                remove_bot(chime, self.dynamodb, self.table, &recording).await;
-            }
-            tracing::info!(recording_id = recording.recording_id, "recording stopped");
         }
         Ok(counts)
     }
 
-    /// Sets `endedAt` unless another stop did: `true` when this call ended it.
-    async fn mark_ended(&self, recording: &RecordingRecord, now: OffsetDateTime) -> Result<bool, StoreError> {
-        let marked = self
+    /// Stops one recording's task and ends its item. A start still under way may store its task
+    /// between this stop's read and its write: the write's condition catches that, and the item is
+    /// read again and its now-known task stopped (twice at most; a recording still changing after
+    /// that is counted as not stopped, and the next stop finds it settled).
+    async fn stop_one(&self, mut recording: RecordingRecord, now: OffsetDateTime) -> Result<Stop, StoreError> {
+        for _ in 0..2 {
+            let stopped = match &recording.task_arn {
+                Some(task) => self.cluster.stop_task(task, self.reason).await.map(|()| None),
+                None => self.cluster.stop_started_by(&recording.recording_id, self.reason).await,
+            };
+            let found = match stopped {
+                Ok(found) => found,
+                Err(fault) => {
+                    tracing::error!(error = %fault, recording_id = recording.recording_id, "a recording task could not be stopped");
+                    return Ok(Stop::Failed);
+                }
+            };
+            if self.mark_ended(&recording, found.as_deref(), now).await? {
+                if let Some(task) = found {
+                    recording.task_arn = Some(task);
+                }
+                return Ok(Stop::Ended(Box::new(recording)));
+            }
+            let key = recording_key(&recording.external_meeting_id, &recording.recording_id);
+            let Some(item) = store::get_item(self.dynamodb, self.table, key).await? else {
+                // An undone start deleted it: nothing runs.
+                return Ok(Stop::AlreadyEnded);
+            };
+            let fresh = RecordingRecord::from_item(&recording.external_meeting_id, &item)?;
+            if fresh.ended_at.is_some() {
+                return Ok(Stop::AlreadyEnded);
+            }
+            recording = fresh;
+        }
+        tracing::error!(recording_id = recording.recording_id, "a recording kept changing while it was being stopped");
+        Ok(Stop::Failed)
+    }
+
+    /// Sets `endedAt` if the item is still as this stop saw it: not ended, and with the task this stop
+    /// stopped (or, when it saw none, still none: a start storing its task in between must be seen).
+    /// The task found by its `startedBy` is stored, so playback can list the recording.
+    async fn mark_ended(
+        &self,
+        recording: &RecordingRecord,
+        found_task: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let mut update = self
             .dynamodb
             .update_item()
             .table_name(self.table)
             .set_key(Some(recording_key(&recording.external_meeting_id, &recording.recording_id)))
-            .update_expression("SET endedAt = :endedAt")
-            .condition_expression("attribute_exists(pk) AND attribute_not_exists(endedAt)")
-            .expression_attribute_values(":endedAt", store::s(rfc3339(now)))
-            .send()
-            .await;
-        Ok(store::conditional("UpdateItem", marked)?.is_some())
+            .expression_attribute_values(":endedAt", store::s(rfc3339(now)));
+        update = match (&recording.task_arn, found_task) {
+            (Some(seen), _) => update
+                .update_expression("SET endedAt = :endedAt")
+                .condition_expression("attribute_not_exists(endedAt) AND taskArn = :seen")
+                .expression_attribute_values(":seen", store::s(seen)),
+            (None, Some(found)) => update
+                .update_expression("SET endedAt = :endedAt, taskArn = :found")
+                .condition_expression(
+                    "attribute_exists(pk) AND attribute_not_exists(endedAt) AND attribute_not_exists(taskArn)",
+                )
+                .expression_attribute_values(":found", store::s(found)),
+            (None, None) => update.update_expression("SET endedAt = :endedAt").condition_expression(
+                "attribute_exists(pk) AND attribute_not_exists(endedAt) AND attribute_not_exists(taskArn)",
+            ),
+        };
+        Ok(store::conditional("UpdateItem", update.send().await)?.is_some())
     }
+}
+
+/// What stopping one recording came to.
+enum Stop {
+    /// This stop ended it (its task now known, if it was found by `startedBy`).
+    Ended(Box<RecordingRecord>),
+    /// Another stop ended it, or an undone start deleted it.
+    AlreadyEnded,
+    /// Its task could not be stopped: it stays in progress.
+    Failed,
 }
 
 /// Deletes the meeting's lock if it still names `recording_id` (a newer recording's lock is not ours).

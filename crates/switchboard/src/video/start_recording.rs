@@ -16,8 +16,9 @@
 //! 5. on the meeting's first recording, with a contact id and a playback URL, Connect
 //!    `UpdateContactAttributes(videoRecordingPlaybackURL)`.
 //!
-//! A failure after step 1 undoes everything done so far, in reverse (task stopped, bot and roster item
-//! deleted, recording item and lock deleted) and answers 502: nothing runs, joins or stays locked.
+//! A failure after step 1, or steps that would not finish while the invocation still has time for the
+//! undo, undoes everything done so far, in reverse (task stopped, bot and roster item deleted,
+//! recording item and lock deleted) and answers 502: nothing runs, joins or stays locked.
 //! Data: `{recordingId}`.
 
 use std::sync::Arc;
@@ -32,7 +33,8 @@ use serde::Deserialize;
 
 use super::{
     meeting::{
-        check_external_id, chime_client, owned_meeting, random_uuid, AttendeeJson, AttendeeRecord, MeetingRecord,
+        check_external_id, chime_client, chime_error, owned_meeting, random_uuid, AttendeeJson, AttendeeRecord,
+        MeetingRecord,
     },
     recording::{
         ascii_json, cached_user, file_name, lock_key, recording_key, recordings, release_lock, started_by,
@@ -78,6 +80,24 @@ struct StartRecordingBody {
     video_recording_playback_url: Option<String>,
 }
 
+/// What the undo is left of the invocation: its four steps, each an SDK call of up to 3 s an
+/// attempt (`aws::http_timeouts`), mostly far quicker.
+const UNDO_RESERVE: std::time::Duration = std::time::Duration::from_secs(6);
+
+/// The time left in this invocation (15 s, the template's timeout, without a Lambda context).
+fn time_left(request: &Request) -> std::time::Duration {
+    use lambda_http::RequestExt;
+    let deadline_ms = request.lambda_context_ref().map(|c| c.deadline).unwrap_or_default();
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or_default();
+    match deadline_ms.checked_sub(now_ms) {
+        Some(left) if deadline_ms > 0 => std::time::Duration::from_millis(left),
+        _ => std::time::Duration::from_secs(15),
+    }
+}
+
 /// What a start has done so far, for the undo.
 #[derive(Default)]
 struct Started {
@@ -99,8 +119,8 @@ impl StartRecording {
             bucket: env.string("RECORDING_BUCKET")?,
             attendee_name: env.optional_string("RECORDING_ATTENDEE_NAME")?.unwrap_or_else(|| "RECORDING".into()),
             screen: (
-                env.number("RECORDING_SCREEN_WIDTH", 1920, 320..=3840)?,
-                env.number("RECORDING_SCREEN_HEIGHT", 1080, 240..=2160)?,
+                screen_side(env, "RECORDING_SCREEN_WIDTH", 1920, 320..=3840)?,
+                screen_side(env, "RECORDING_SCREEN_HEIGHT", 1080, 240..=2160)?,
             ),
             clock: Arc::new(SystemClock),
         })
@@ -147,7 +167,14 @@ impl StartRecording {
 
         let mut started = Started::default();
         let first = earlier.is_empty();
-        match self.start(&meeting, &record, first.then_some(playback).flatten(), &mut started, now).await {
+        // The steps stop in time to leave the undo its share of the invocation: a function that
+        // Lambda ends mid-start would leave a bot, a task or the lock behind.
+        let for_steps = time_left(&request).saturating_sub(UNDO_RESERVE);
+        let steps = self.start(&meeting, &record, first.then_some(playback).flatten(), &mut started, now);
+        let outcome = tokio::time::timeout(for_steps, steps)
+            .await
+            .unwrap_or_else(|_| Err(ApiError::dependency("the recording's steps did not finish in time")));
+        match outcome {
             Ok(()) => {
                 tracing::info!(recording_id, "recording started");
                 Reply::new("Recording started", &serde_json::json!({"recordingId": recording_id}))
@@ -159,40 +186,87 @@ impl StartRecording {
         }
     }
 
-    /// The lock and the recording item, together: a 409 when another recording holds the lock.
+    /// The lock and the recording item, together: a 409 when another recording holds the lock. A
+    /// lock whose recording is over (ended, or undone) is stale: a stop or an undo that failed between
+    /// its writes left it, and it is taken over rather than blocking the meeting until its `ttl`.
     async fn lock(&self, record: &RecordingRecord, now: time::OffsetDateTime) -> Result<(), ApiError> {
+        let mut holder = None;
+        for attempt in 0..3 {
+            let written = self.write_lock(record, holder.as_deref(), now).await?;
+            match written {
+                Ok(()) => return Ok(()),
+                // Another request wrote the lock at that moment: try again as it is.
+                Err(e) if store::is_transaction_conflict(&e) && attempt < 2 => continue,
+                Err(e) if store::is_transaction_race_lost(&e) => {
+                    match self.stale_lock(&record.external_meeting_id, now).await? {
+                        Some(stale) if holder.as_deref() != Some(stale.as_str()) => {
+                            tracing::warn!(stale_recording_id = stale, "taking over a stale recording lock");
+                            holder = Some(stale);
+                        }
+                        _ => return Err(ApiError::conflict("a recording of this meeting is already in progress")),
+                    }
+                }
+                Err(e) => return Err(ApiError::dependency(StoreError::from_sdk("TransactWriteItems", e))),
+            }
+        }
+        Err(ApiError::conflict("a recording of this meeting is already in progress"))
+    }
+
+    /// One try of the lock's transaction: on a free lock, or over the stale lock of `holder`.
+    async fn write_lock(
+        &self,
+        record: &RecordingRecord,
+        holder: Option<&str>,
+        now: time::OffsetDateTime,
+    ) -> Result<Result<(), store::TransactionError>, ApiError> {
         let mut lock = lock_key(&record.external_meeting_id);
         lock.insert("recordingId".into(), store::s(&record.recording_id));
         lock.insert("ttl".into(), store::ttl(now + LOCK_TTL));
-        // A lock past its ttl is absent (DynamoDB deletes lazily): a crash cannot block a meeting forever.
-        let lock = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(lock))
-            .condition_expression("attribute_not_exists(pk) OR #ttl <= :now")
-            .expression_attribute_names("#ttl", "ttl")
-            .expression_attribute_values(":now", store::n(now.unix_timestamp()))
-            .build()
-            .map_err(ApiError::dependency)?;
+        let lock = Put::builder().table_name(&self.table).set_item(Some(lock));
+        let lock = match holder {
+            Some(stale) => {
+                lock.condition_expression("recordingId = :stale").expression_attribute_values(":stale", store::s(stale))
+            }
+            // A lock past its ttl is absent (DynamoDB deletes lazily): a crash cannot block a meeting forever.
+            None => lock
+                .condition_expression("attribute_not_exists(pk) OR #ttl <= :now")
+                .expression_attribute_names("#ttl", "ttl")
+                .expression_attribute_values(":now", store::n(now.unix_timestamp())),
+        };
         let item = Put::builder()
             .table_name(&self.table)
             .set_item(Some(record.to_item(now)))
             .condition_expression("attribute_not_exists(pk)")
             .build()
             .map_err(ApiError::dependency)?;
-        let written = self
+        Ok(self
             .dynamodb
             .transact_write_items()
-            .transact_items(TransactWriteItem::builder().put(lock).build())
+            .transact_items(TransactWriteItem::builder().put(lock.build().map_err(ApiError::dependency)?).build())
             .transact_items(TransactWriteItem::builder().put(item).build())
             .send()
-            .await;
-        match written {
-            Ok(_) => Ok(()),
-            Err(e) if store::is_transaction_race_lost(&e) => {
-                Err(ApiError::conflict("a recording of this meeting is already in progress"))
-            }
-            Err(e) => Err(ApiError::dependency(StoreError::from_sdk("TransactWriteItems", e))),
-        }
+            .await
+            .map(|_| ()))
+    }
+
+    /// The recording id of the meeting's lock when that recording is over (its item ended or gone).
+    async fn stale_lock(
+        &self,
+        external_meeting_id: &str,
+        now: time::OffsetDateTime,
+    ) -> Result<Option<String>, ApiError> {
+        let lock = store::get_item(&self.dynamodb, &self.table, lock_key(external_meeting_id))
+            .await
+            .map_err(ApiError::dependency)?;
+        let Some(holder) = store::live(lock, now).and_then(|l| store::get_str(&l, "recordingId").map(str::to_owned))
+        else {
+            return Ok(None);
+        };
+        let item = store::get_item(&self.dynamodb, &self.table, recording_key(external_meeting_id, &holder))
+            .await
+            .map_err(ApiError::dependency)?;
+        let over = item.is_none_or(|item| store::get_str(&item, "endedAt").is_some());
+        Ok(over.then_some(holder))
     }
 
     /// Steps 2 to 5; `started` records what exists, for the undo.
@@ -211,7 +285,7 @@ impl StartRecording {
             .external_user_id(&record.recording_id)
             .send()
             .await
-            .map_err(|e| ApiError::dependency(DisplayErrorContext(&e)))?;
+            .map_err(|e| chime_error(e, "externalMeetingId", || ApiError::gone("the meeting has ended")))?;
         let bot = AttendeeJson::from_chime(
             created.attendee().ok_or_else(|| ApiError::dependency("Chime returned no attendee"))?,
         )?;
@@ -341,7 +415,25 @@ impl StartRecording {
     }
 }
 
-/// The contact to give the playback URL to: both fields or neither (the agent-app sends both); a
+/// A side of the recorded screen: even (the encoder's 4:2:0 chroma needs it; `recorder/lib/env.mjs`
+/// refuses odd sizes, so an odd one would fail every recording) and within what a display can be.
+fn screen_side(
+    env: &Settings,
+    name: &str,
+    default: u32,
+    bounds: std::ops::RangeInclusive<u32>,
+) -> Result<u32, ConfigError> {
+    let side = env.number(name, default, bounds)?;
+    if side % 2 != 0 {
+        return Err(ConfigError::Malformed {
+            name: name.into(),
+            reason: format!("{side} is odd; the encoder needs even sizes"),
+        });
+    }
+    Ok(side)
+}
+
+/// The contact to give the playback URL to, when both fields are there; a contact id without a URL, a
 /// contact id that is no Connect id, or a URL that is not http(s), is a 400 naming it.
 fn playback_target<'a>(
     contact_id: Option<&'a str>,
@@ -352,7 +444,9 @@ fn playback_target<'a>(
     match (contact_id, url) {
         (None, None) => Ok(None),
         (Some(_), None) => Err(ApiError::bad_field("videoRecordingPlaybackURL", "is required with connectContactId")),
-        (None, Some(_)) => Err(ApiError::bad_field("connectContactId", "is required with videoRecordingPlaybackURL")),
+        // The agent-app sends the URL always and the contact id when it has one (a meeting started
+        // outside a contact has none): nothing to set then.
+        (None, Some(_)) => Ok(None),
         (Some(contact_id), Some(url)) => {
             if !is_connect_id(contact_id) {
                 return Err(ApiError::bad_field("connectContactId", "must be a Connect contact id (a UUID)"));
@@ -403,7 +497,7 @@ mod tests {
         );
         let field = |e: ApiError| e.message.split(':').next().unwrap().to_owned();
         assert_eq!(field(playback_target(Some(contact), None).unwrap_err()), "videoRecordingPlaybackURL");
-        assert_eq!(field(playback_target(None, Some("https://x")).unwrap_err()), "connectContactId");
+        assert_eq!(playback_target(None, Some("https://x")).unwrap(), None, "no contact: nothing to set");
         assert_eq!(field(playback_target(Some("42"), Some("https://x")).unwrap_err()), "connectContactId");
         assert_eq!(
             field(playback_target(Some(contact), Some("javascript:alert(1)")).unwrap_err()),
