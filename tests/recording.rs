@@ -206,6 +206,17 @@ async fn an_agent_records_a_video_call_and_supervisors_play_it_back_by_hierarchy
     let after = tasks(&fleet).await;
     assert!(is_stopping_or_stopped(task_started_by(&after, &format!("Recording-{recording_id}"))));
     assert!(!meeting_attendees(&fleet, &chime_meeting_id).contains(&recording_id), "the bot left");
+    let dynamodb = aws_sdk_dynamodb::Client::new(&fleet.cloud.sdk_config().await);
+    let item = dynamodb
+        .get_item()
+        .table_name(&fleet.cloud.fixture.video.table_name)
+        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(format!("M#{meeting_name}")))
+        .key("sk", aws_sdk_dynamodb::types::AttributeValue::S(format!("REC#{recording_id}")))
+        .send()
+        .await
+        .unwrap();
+    let ended_at = item.item().unwrap()["endedAt"].as_s().unwrap();
+    time::OffsetDateTime::parse(ended_at, &time::format_description::well_known::Rfc3339).expect("endedAt, ISO 8601");
     let (status, nothing) = api.stop(&alice, meeting_name).await;
     assert_eq!((status, &nothing["data"]), (200, &json!({"recordingsStopped": 0, "recordingsNotStopped": 0})));
 

@@ -8,13 +8,14 @@
 //! Then, in order:
 //! 1. the lock and the `STARTING` recording item in one transaction: a second recording of the same
 //!    meeting while one is in progress is a 409;
-//! 2. Chime `CreateAttendee` for the bot (ExternalUserId = the recording id) and its roster item,
-//!    named `RECORDING_ATTENDEE_NAME` (the agent-app recognises the bot by that name);
+//! 2. Chime `CreateAttendee` for the bot (ExternalUserId = the recording id);
 //! 3. ECS `RunTask` (EC2, one task, `startedBy Recording-<id>`, the recorder's environment contract as
 //!    a container override);
-//! 4. the task ARN and bot id stored on the recording, unless a stop ended it meanwhile (409);
-//! 5. on the meeting's first recording, with a contact id and a playback URL, Connect
-//!    `UpdateContactAttributes(videoRecordingPlaybackURL)`.
+//! 4. in one transaction, the bot's roster item, named `RECORDING_ATTENDEE_NAME` (the agent-app
+//!    recognises the bot by that name), and the task ARN and bot id on the recording, unless a stop
+//!    ended it meanwhile (409);
+//! 5. at the same time as 4, on the meeting's first recording, with a contact id and a playback URL,
+//!    Connect `UpdateContactAttributes(videoRecordingPlaybackURL)`.
 //!
 //! A failure after step 1, or steps that would not finish while the invocation still has time for the
 //! undo, undoes everything done so far, in reverse (task stopped, bot and roster item deleted,
@@ -24,7 +25,7 @@
 use std::sync::Arc;
 
 use aws_config::SdkConfig;
-use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 use aws_sdk_ecs::types::{ContainerOverride, KeyValuePair, LaunchType, TaskOverride};
 use aws_smithy_types::error::display::DisplayErrorContext;
 use base64::Engine;
@@ -140,14 +141,19 @@ impl StartRecording {
         let playback =
             playback_target(body.connect_contact_id.as_deref(), body.video_recording_playback_url.as_deref())?;
         let now = self.clock.now();
-        let meeting = owned_meeting(&self.dynamodb, &self.table, &body.external_meeting_id, username, now).await?;
+        // Three independent reads at once; their answers are judged in this order (404/403 for the
+        // meeting before 403 for the cache), whichever came first.
+        let (meeting, owner, earlier) = tokio::join!(
+            owned_meeting(&self.dynamodb, &self.table, &body.external_meeting_id, username, now),
+            cached_user(&self.dynamodb, &self.table, connect_user_id, now),
+            recordings(&self.dynamodb, &self.table, &body.external_meeting_id, now),
+        );
+        let meeting = meeting?;
         if meeting.ended_at.is_some() {
             return Err(ApiError::gone("the meeting has ended"));
         }
-        let owner = cached_user(&self.dynamodb, &self.table, connect_user_id, now).await?;
-        let earlier = recordings(&self.dynamodb, &self.table, &meeting.external_meeting_id, now)
-            .await
-            .map_err(ApiError::dependency)?;
+        let owner = owner?;
+        let earlier = earlier.map_err(ApiError::dependency)?;
 
         let recording_id = random_uuid();
         let record = RecordingRecord {
@@ -290,6 +296,14 @@ impl StartRecording {
             created.attendee().ok_or_else(|| ApiError::dependency("Chime returned no attendee"))?,
         )?;
         started.bot = Some(bot.clone());
+
+        let task_arn = self.run_task(meeting, record, &bot).await?;
+        started.task_arn = Some(task_arn.clone());
+
+        // The bot's roster item (the agent-app names the bot by it when it joins, seconds later, once
+        // its task runs) and the task on the recording, together; unless a stop that came while this
+        // start was under way ended the item (it found no task yet): then this recording must not run
+        // on, unseen by every later stop.
         let roster = AttendeeRecord {
             name: self.attendee_name.clone(),
             email: None,
@@ -297,35 +311,31 @@ impl StartRecording {
             chime_meeting_id: meeting.chime.meeting_id.clone(),
             chime: bot.clone(),
         };
-        self.dynamodb
-            .put_item()
+        let roster = Put::builder()
             .table_name(&self.table)
             .set_item(Some(roster.to_item(&meeting.external_meeting_id, now)))
-            .send()
-            .await
-            .map_err(|e| ApiError::dependency(StoreError::from_sdk("PutItem", e)))?;
-
-        let task_arn = self.run_task(meeting, record, &bot).await?;
-        started.task_arn = Some(task_arn.clone());
-
-        // A stop that came while this start was under way ended the item (it found no task yet): then
-        // this recording must not run on, unseen by every later stop.
-        let stored = self
-            .dynamodb
-            .update_item()
+            .build()
+            .map_err(ApiError::dependency)?;
+        let running = Update::builder()
             .table_name(&self.table)
             .set_key(Some(recording_key(&record.external_meeting_id, &record.recording_id)))
             .update_expression("SET taskArn = :taskArn, botAttendeeId = :botAttendeeId")
             .condition_expression("attribute_exists(pk) AND attribute_not_exists(endedAt)")
             .expression_attribute_values(":taskArn", store::s(&task_arn))
             .expression_attribute_values(":botAttendeeId", store::s(&bot.attendee_id))
-            .send()
-            .await;
-        if store::conditional("UpdateItem", stored).map_err(ApiError::dependency)?.is_none() {
-            return Err(ApiError::conflict("the recording was stopped while it was starting"));
-        }
-
-        if let Some((contact_id, url)) = playback {
+            .build()
+            .map_err(ApiError::dependency)?;
+        let stored = self
+            .dynamodb
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(roster).build())
+            .transact_items(TransactWriteItem::builder().update(running).build())
+            .send();
+        // The playback URL at the same time: either failing undoes the whole start.
+        let attributed = async {
+            let Some((contact_id, url)) = playback else {
+                return Ok(());
+            };
             self.connect
                 .update_contact_attributes()
                 .instance_id(&self.instance_id)
@@ -333,10 +343,18 @@ impl StartRecording {
                 .attributes(PLAYBACK_URL_ATTRIBUTE, url)
                 .send()
                 .await
-                .map_err(|e| ApiError::dependency(DisplayErrorContext(&e)))?;
-            tracing::info!("the contact's playback URL was set");
+                .map(|_| tracing::info!("the contact's playback URL was set"))
+                .map_err(|e| ApiError::dependency(DisplayErrorContext(&e)))
+        };
+        let (stored, attributed) = tokio::join!(stored, attributed);
+        match stored {
+            Ok(_) => {}
+            Err(e) if store::is_transaction_race_lost(&e) => {
+                return Err(ApiError::conflict("the recording was stopped while it was starting"))
+            }
+            Err(e) => return Err(ApiError::dependency(StoreError::from_sdk("TransactWriteItems", e))),
         }
-        Ok(())
+        attributed
     }
 
     /// ECS `RunTask` with the recorder's environment contract; the task's ARN.
