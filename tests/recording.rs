@@ -373,6 +373,30 @@ async fn a_new_recording_instance_is_prewarmed_once_and_other_groups_are_ignored
     assert_eq!(again[0].1["result"], "ALREADY_STARTED");
     assert_eq!(tasks(&fleet).await.iter().filter(|t| t.started_by() == Some(prewarm.as_str())).count(), 1);
 
+    // A claim an invocation left without a task (Lambda ended it) is taken over once it is old
+    // enough; a recent one is another delivery at work.
+    let abandoned = fleet.cloud.register_recording_instance().await.unwrap();
+    let busy = fleet.cloud.register_recording_instance().await.unwrap();
+    let dynamodb = aws_sdk_dynamodb::Client::new(&fleet.cloud.sdk_config().await);
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    for (instance, claimed_at, expected) in [(&abandoned, now - 600, "STARTED"), (&busy, now, "ALREADY_STARTED")] {
+        let key = aws_sdk_dynamodb::types::AttributeValue::S(format!("PREWARM#{instance}"));
+        dynamodb
+            .put_item()
+            .table_name(&fleet.cloud.fixture.video.table_name)
+            .item("pk", key.clone())
+            .item("sk", key)
+            .item("claimedAt", aws_sdk_dynamodb::types::AttributeValue::N(claimed_at.to_string()))
+            .send()
+            .await
+            .unwrap();
+        let event = instance_launched_event(&fleet.cloud.fixture, &group, instance);
+        assert_eq!(fleet.cloud.deliver_event(&event).await.unwrap()[0].1["result"], expected, "{instance}");
+    }
+    let prewarmed = tasks(&fleet).await;
+    assert!(prewarmed.iter().any(|t| t.started_by() == Some(format!("PreWarm-{abandoned}").as_str())));
+    assert!(!prewarmed.iter().any(|t| t.started_by() == Some(format!("PreWarm-{busy}").as_str())));
+
     // Another group's launch is no business of the recording stack.
     let lambda = switchboard_local::lambda_host::InvokeClient::new(fleet.cloud.fleet().unwrap().endpoint());
     let other = instance_launched_event(&fleet.cloud.fixture, "web-servers", &instance);

@@ -1734,7 +1734,7 @@ fn the_recording_functions_are_granted_least_privilege() {
     );
     assert_eq!(
         grants("PrewarmRecordingTaskFunction"),
-        std::collections::BTreeMap::from_iter(on(&["PutItem", "DeleteItem"], &["PREWARM#*"]))
+        std::collections::BTreeMap::from_iter(on(&["PutItem", "UpdateItem", "DeleteItem"], &["PREWARM#*"]))
     );
 }
 

@@ -10,7 +10,7 @@ pub enum MotoError {
     NotInstalled(String),
     #[error("could not start moto_server: {0}")]
     Spawn(#[from] std::io::Error),
-    #[error("moto_server did not accept connections on port {0} within 30 s")]
+    #[error("moto_server did not answer on port {0} within 30 s (three ports tried)")]
     NotReady(u16),
 }
 
@@ -27,25 +27,40 @@ impl Moto {
         venv.join("bin/moto_server")
     }
 
+    /// Starts moto on a free port. The port is free when picked but not reserved: another process
+    /// (a parallel test's server) may bind it before moto does, moto then exits, and a plain TCP
+    /// check would mistake the other listener for moto. So readiness is moto's own answer, and a
+    /// moto that exited is started again on another port.
     pub async fn start() -> Result<Self, MotoError> {
         let binary = Self::binary();
         if !binary.exists() {
             return Err(MotoError::NotInstalled(binary.display().to_string()));
         }
-        let port = crate::net::free_port()?;
-        let child = Command::new(&binary)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()?;
-        let moto = Self { port, child };
-        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-        if !crate::net::wait_for_listener(addr, Duration::from_secs(30)).await {
-            return Err(MotoError::NotReady(port));
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(2)).build().map_err(std::io::Error::other)?;
+        let mut port = 0;
+        for _ in 0..3 {
+            port = crate::net::free_port()?;
+            let mut child = Command::new(&binary)
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .kill_on_drop(true)
+                .spawn()?;
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+            while tokio::time::Instant::now() < deadline {
+                if child.try_wait()?.is_some() {
+                    break; // it could not bind the port: try another
+                }
+                // Answered by moto's own API, not by whatever else may hold the port.
+                let url = format!("http://127.0.0.1:{port}/moto-api/data.json");
+                if http.get(url).send().await.is_ok_and(|r| r.status().is_success()) {
+                    return Ok(Self { port, child });
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
         }
-        Ok(moto)
+        Err(MotoError::NotReady(port))
     }
 
     pub fn endpoint(&self) -> String {

@@ -27,6 +27,11 @@ use crate::{
 pub const LAUNCH_SUCCESSFUL: &str = "EC2 Instance Launch Successful";
 /// How long a claim is kept: well past any redelivery (Lambda retries async events for up to 6 hours).
 const CLAIM_TTL: time::Duration = time::Duration::days(1);
+/// A claim without a task this old was left by an invocation that Lambda ended: twice the template's
+/// 60 s timeout.
+const CLAIM_ABANDONED: time::Duration = time::Duration::seconds(120);
+/// How long the lookup may keep trying, so the start and the release still fit in the 60 s timeout.
+const LOOKUP_BUDGET: Duration = Duration::from_secs(40);
 
 pub struct PrewarmRecordingTask {
     pub dynamodb: aws_sdk_dynamodb::Client,
@@ -75,6 +80,7 @@ impl PrewarmRecordingTask {
         }
         match self.start(instance_id).await {
             Ok(task_arn) => {
+                self.settle(instance_id, &task_arn).await;
                 tracing::info!(instance_id, "prewarm task started");
                 Ok(EventOutcome::new("STARTED").with("ec2InstanceId", instance_id).with("taskArn", task_arn))
             }
@@ -87,21 +93,44 @@ impl PrewarmRecordingTask {
         }
     }
 
-    /// `true` when this delivery claimed the instance, `false` when an earlier one did.
+    /// `true` when this delivery claimed the instance, `false` when an earlier one did. A claim
+    /// without a task that is older than the function can run belongs to an invocation Lambda ended
+    /// (it could not release it): it is taken over, or the instance would never be prewarmed.
     async fn claim(&self, instance_id: &str) -> Result<bool, EventError> {
         let mut item = claim_key(instance_id);
         let now = self.clock.now();
         item.insert("ec2InstanceId".into(), store::s(instance_id));
+        item.insert("claimedAt".into(), store::n(now.unix_timestamp()));
         item.insert("ttl".into(), store::ttl(now + CLAIM_TTL));
         let put = self
             .dynamodb
             .put_item()
             .table_name(&self.table)
             .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
+            .condition_expression(
+                "attribute_not_exists(pk) OR (attribute_not_exists(taskArn) AND claimedAt < :abandoned)",
+            )
+            .expression_attribute_values(":abandoned", store::n((now - CLAIM_ABANDONED).unix_timestamp()))
             .send()
             .await;
         Ok(store::conditional("PutItem", put).map_err(EventError::dependency)?.is_some())
+    }
+
+    /// Records the started task on the claim, which makes it final. A failure is logged, not
+    /// retried: the task runs, and at worst a late redelivery prewarms the instance twice.
+    async fn settle(&self, instance_id: &str, task_arn: &str) {
+        let settled = self
+            .dynamodb
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(claim_key(instance_id)))
+            .update_expression("SET taskArn = :taskArn")
+            .expression_attribute_values(":taskArn", store::s(task_arn))
+            .send()
+            .await;
+        if let Err(e) = settled {
+            tracing::error!(error = %StoreError::from_sdk("UpdateItem", e), "the prewarm claim could not record its task");
+        }
     }
 
     async fn release(&self, instance_id: &str) -> Result<(), StoreError> {
@@ -149,6 +178,7 @@ impl PrewarmRecordingTask {
 
     /// The ARN of the container instance on EC2 instance `instance_id`, trying while it registers.
     async fn container_instance(&self, instance_id: &str) -> Result<String, EventError> {
+        let began = tokio::time::Instant::now();
         for attempt in 1..=self.lookup_tries {
             let listed = self
                 .ecs
@@ -164,13 +194,13 @@ impl PrewarmRecordingTask {
                 return Ok(arn);
             }
             if attempt < self.lookup_tries {
+                if began.elapsed() + self.lookup_pause > LOOKUP_BUDGET {
+                    break;
+                }
                 tokio::time::sleep(self.lookup_pause).await;
             }
         }
-        Err(EventError::dependency(format!(
-            "the instance has not registered with the cluster after {} tries",
-            self.lookup_tries
-        )))
+        Err(EventError::dependency("the instance has not registered with the cluster in time"))
     }
 }
 
