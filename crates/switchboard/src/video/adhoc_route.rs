@@ -22,7 +22,7 @@ use rand::{rngs::StdRng, rngs::SysRng, RngExt, SeedableRng};
 use serde::Deserialize;
 use time::OffsetDateTime;
 
-use super::{display_text, is_email_address, set_connect_user_id::CONNECT_USER_ID_ATTRIBUTE};
+use super::{display_text, is_email_address};
 use crate::{
     config::{ConfigError, Settings},
     http::{json_body, ApiError, Claims, Reply},
@@ -67,12 +67,7 @@ impl CreateAdhocRoute {
     pub async fn handle(&self, request: Request) -> Result<Reply, ApiError> {
         let claims = Claims::from_request(&request);
         let owner = claims.require("cognito:username")?;
-        let Some(agent_id) = claims.get(CONNECT_USER_ID_ATTRIBUTE) else {
-            return Err(ApiError::bad_field(
-                CONNECT_USER_ID_ATTRIBUTE,
-                "the token has no Connect user id; call /setConnectUserId first",
-            ));
-        };
+        let agent_id = super::connect_user_id(&claims)?;
         let body: CreateAdhocRouteBody = json_body(&request)?;
         let email = body.attendee_email.trim();
         if !is_email_address(email) {

@@ -19,7 +19,6 @@ use serde::Serialize;
 use super::{
     meeting::check_external_id,
     recording::{cached_user, may_view, recordings},
-    set_connect_user_id::CONNECT_USER_ID_ATTRIBUTE,
 };
 use crate::{
     config::{ConfigError, Settings},
@@ -61,12 +60,7 @@ impl GetRecordingSummary {
 
     pub async fn handle(&self, request: Request) -> Result<Reply, ApiError> {
         let claims = Claims::from_request(&request);
-        let viewer_id = claims.get(CONNECT_USER_ID_ATTRIBUTE).ok_or_else(|| {
-            ApiError::bad_field(
-                CONNECT_USER_ID_ATTRIBUTE,
-                "the token has no Connect user id; call /setConnectUserId first",
-            )
-        })?;
+        let viewer_id = super::connect_user_id(&claims)?;
         let external_meeting_id = query_parameter(&request, "externalMeetingId")?;
         check_external_id("externalMeetingId", &external_meeting_id)?;
         let now = self.clock.now();

@@ -66,6 +66,17 @@ pub fn connect_username(claims: &Claims, by_email: bool) -> Result<String, ApiEr
     Ok(format!("{}@{domain}", local.replacen('+', "_", 1)))
 }
 
+/// The agent's Connect user id from the token (`custom:connectUserId`, which only
+/// `set-connect-user-id` writes); a token without it is a 400 naming the claim and what to do.
+pub fn connect_user_id(claims: &Claims) -> Result<&str, ApiError> {
+    claims.get(set_connect_user_id::CONNECT_USER_ID_ATTRIBUTE).ok_or_else(|| {
+        ApiError::bad_field(
+            set_connect_user_id::CONNECT_USER_ID_ATTRIBUTE,
+            "the token has no Connect user id; call /setConnectUserId first",
+        )
+    })
+}
+
 /// Whether `text` is an email address as the clients check it: one `@`, something on both sides, no
 /// whitespace. (Deliverability is the mail system's business; this only refuses what cannot be one.)
 pub fn is_email_address(text: &str) -> bool {

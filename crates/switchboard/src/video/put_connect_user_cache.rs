@@ -11,7 +11,7 @@ use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_http::Request;
 
-use super::{keys, set_connect_user_id::CONNECT_USER_ID_ATTRIBUTE};
+use super::keys;
 use crate::connect_api::{connect_error, instance_id};
 use crate::{
     config::{ConfigError, Settings},
@@ -46,12 +46,7 @@ impl PutConnectUserCache {
 
     pub async fn handle(&self, request: Request) -> Result<Reply, ApiError> {
         let claims = Claims::from_request(&request);
-        let Some(id) = claims.get(CONNECT_USER_ID_ATTRIBUTE) else {
-            return Err(ApiError::bad_field(
-                CONNECT_USER_ID_ATTRIBUTE,
-                "the token has no Connect user id; call /setConnectUserId first",
-            ));
-        };
+        let id = super::connect_user_id(&claims)?;
         let now = self.clock.now().unix_timestamp();
         let key = store::key(keys::user_cache(id), keys::user_cache(id));
 

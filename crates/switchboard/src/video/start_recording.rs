@@ -41,7 +41,6 @@ use super::{
         ascii_json, cached_user, file_name, lock_key, recording_key, recordings, release_lock, started_by,
         RecordingCluster, RecordingRecord, LOCK_TTL,
     },
-    set_connect_user_id::CONNECT_USER_ID_ATTRIBUTE,
 };
 use crate::{
     config::{ConfigError, Settings},
@@ -130,12 +129,7 @@ impl StartRecording {
     pub async fn handle(&self, request: Request) -> Result<Reply, ApiError> {
         let claims = Claims::from_request(&request);
         let username = claims.require("cognito:username")?;
-        let connect_user_id = claims.get(CONNECT_USER_ID_ATTRIBUTE).ok_or_else(|| {
-            ApiError::bad_field(
-                CONNECT_USER_ID_ATTRIBUTE,
-                "the token has no Connect user id; call /setConnectUserId first",
-            )
-        })?;
+        let connect_user_id = super::connect_user_id(&claims)?;
         let body: StartRecordingBody = json_body(&request)?;
         check_external_id("externalMeetingId", &body.external_meeting_id)?;
         let playback =
