@@ -228,13 +228,18 @@ pub fn join_info(meeting: &MeetingJson, attendee: &AttendeeJson) -> serde_json::
     serde_json::json!({"JoinInfo": {"Meeting": meeting, "Attendee": attendee}})
 }
 
+/// The partition of a meeting and everything of it (its attendees, recordings and recording lock).
+pub fn meeting_partition(external_meeting_id: &str) -> String {
+    format!("M#{external_meeting_id}")
+}
+
 pub fn meeting_key(external_meeting_id: &str) -> Item {
-    let pk = format!("M#{external_meeting_id}");
+    let pk = meeting_partition(external_meeting_id);
     store::key(pk.clone(), pk)
 }
 
 pub fn attendee_key(external_meeting_id: &str, external_user_id: &str) -> Item {
-    store::key(format!("M#{external_meeting_id}"), format!("A#{external_user_id}"))
+    store::key(meeting_partition(external_meeting_id), format!("A#{external_user_id}"))
 }
 
 /// A stored meeting.

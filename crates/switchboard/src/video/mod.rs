@@ -102,8 +102,10 @@ pub fn display_text<'a>(field: &str, raw: &'a str) -> Result<&'a str, ApiError> 
 
 /// `VideoTable` keys.
 pub mod keys {
-    pub fn user_cache(connect_user_id: &str) -> String {
-        format!("CUC#{connect_user_id}")
+    /// The key of an agent's Connect user cache item (`CUC#<id>` as both partition and sort key).
+    pub fn user_cache(connect_user_id: &str) -> crate::store::Item {
+        let key = format!("CUC#{connect_user_id}");
+        crate::store::key(key.clone(), key)
     }
 }
 

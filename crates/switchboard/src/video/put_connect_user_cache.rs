@@ -5,13 +5,13 @@
 //! `DescribeUserHierarchyGroup` when the user has a group, are stored with `ttl = now + 12 h` (data
 //! `true`).
 
-use std::{collections::HashMap, sync::Arc};
+use std::sync::Arc;
 
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_http::Request;
 
-use super::keys;
+use super::{keys, recording::GroupPlacement};
 use crate::connect_api::{connect_error, instance_id};
 use crate::{
     config::{ConfigError, Settings},
@@ -48,7 +48,7 @@ impl PutConnectUserCache {
         let claims = Claims::from_request(&request);
         let id = super::connect_user_id(&claims)?;
         let now = self.clock.now().unix_timestamp();
-        let key = store::key(keys::user_cache(id), keys::user_cache(id));
+        let key = keys::user_cache(id);
 
         let cached = store::get_item(&self.dynamodb, &self.table, key.clone()).await.map_err(ApiError::dependency)?;
         let fresh = store::live(cached, self.clock.now())
@@ -85,7 +85,7 @@ impl PutConnectUserCache {
                 })?;
             item.insert("hierarchyGroupId".into(), store::s(group_id));
             if let Some(group) = group.hierarchy_group() {
-                item.insert("hierarchyGroup".into(), group_summary(group));
+                item.insert("hierarchyGroup".into(), GroupPlacement::from_connect(group).to_attribute());
             }
         }
         item.insert("createdAt".into(), store::n(now));
@@ -100,28 +100,4 @@ impl PutConnectUserCache {
         tracing::info!("Connect user cache stored");
         Reply::new("Connect user cache stored", &true)
     }
-}
-
-/// The group's id, level and the group id at each level of its path.
-fn group_summary(group: &aws_sdk_connect::types::HierarchyGroup) -> AttributeValue {
-    let mut path = HashMap::new();
-    if let Some(p) = group.hierarchy_path() {
-        let levels = [
-            ("levelOne", p.level_one()),
-            ("levelTwo", p.level_two()),
-            ("levelThree", p.level_three()),
-            ("levelFour", p.level_four()),
-            ("levelFive", p.level_five()),
-        ];
-        for (name, level) in levels {
-            if let Some(id) = level.and_then(|l| l.id()) {
-                path.insert(name.to_owned(), store::s(id));
-            }
-        }
-    }
-    let mut summary = HashMap::new();
-    summary.insert("id".to_owned(), store::s(group.id().unwrap_or_default()));
-    summary.insert("levelId".to_owned(), store::s(group.level_id().unwrap_or_default()));
-    summary.insert("path".to_owned(), AttributeValue::M(path));
-    AttributeValue::M(summary)
 }

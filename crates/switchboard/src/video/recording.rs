@@ -17,7 +17,10 @@ use aws_sdk_ecs::error::ProvideErrorMetadata;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use time::OffsetDateTime;
 
-use super::{keys, meeting::attendee_key};
+use super::{
+    keys,
+    meeting::{attendee_key, meeting_partition},
+};
 use crate::{
     http::ApiError,
     store::{self, Item, StoreError},
@@ -39,11 +42,11 @@ pub fn started_by(recording_id: &str) -> String {
 }
 
 pub fn lock_key(external_meeting_id: &str) -> Item {
-    store::key(format!("M#{external_meeting_id}"), LOCK_SK)
+    store::key(meeting_partition(external_meeting_id), LOCK_SK)
 }
 
 pub fn recording_key(external_meeting_id: &str, recording_id: &str) -> Item {
-    store::key(format!("M#{external_meeting_id}"), format!("{RECORDING_SK_PREFIX}{recording_id}"))
+    store::key(meeting_partition(external_meeting_id), format!("{RECORDING_SK_PREFIX}{recording_id}"))
 }
 
 /// Where an agent sits in the Connect hierarchy: their group, its level (`"1"`…`"5"`) and the group
@@ -61,6 +64,24 @@ const LEVEL_NAMES: [(&str, &str); 5] =
     [("1", "levelOne"), ("2", "levelTwo"), ("3", "levelThree"), ("4", "levelFour"), ("5", "levelFive")];
 
 impl GroupPlacement {
+    /// The placement of a Connect hierarchy group (`DescribeUserHierarchyGroup`): its id, level and
+    /// the group id at each level of its path that has one.
+    pub fn from_connect(group: &aws_sdk_connect::types::HierarchyGroup) -> Self {
+        let levels = group
+            .hierarchy_path()
+            .map(|p| [p.level_one(), p.level_two(), p.level_three(), p.level_four(), p.level_five()]);
+        let path = LEVEL_NAMES
+            .iter()
+            .zip(levels.unwrap_or_default())
+            .filter_map(|((_, name), level)| Some(((*name).to_owned(), level?.id()?.to_owned())))
+            .collect();
+        Self {
+            id: group.id().unwrap_or_default().to_owned(),
+            level: group.level_id().unwrap_or_default().to_owned(),
+            path,
+        }
+    }
+
     fn from_attribute(value: &AttributeValue) -> Option<Self> {
         let map = value.as_m().ok()?;
         let text = |name: &str| map.get(name).and_then(|v| v.as_s().ok()).cloned();
@@ -72,7 +93,8 @@ impl GroupPlacement {
         Some(Self { id: text("id").filter(|id| !id.is_empty())?, level: text("levelId").unwrap_or_default(), path })
     }
 
-    fn to_attribute(&self) -> AttributeValue {
+    /// The map `put-connect-user-cache` stores as `hierarchyGroup` and a recording as `ownerGroup`.
+    pub fn to_attribute(&self) -> AttributeValue {
         let path = self.path.iter().map(|(k, v)| (k.clone(), store::s(v))).collect();
         AttributeValue::M(
             [
@@ -117,8 +139,8 @@ pub async fn cached_user(
     connect_user_id: &str,
     now: OffsetDateTime,
 ) -> Result<CachedUser, ApiError> {
-    let key = store::key(keys::user_cache(connect_user_id), keys::user_cache(connect_user_id));
-    let item = store::get_item(dynamodb, table, key).await.map_err(ApiError::dependency)?;
+    let item =
+        store::get_item(dynamodb, table, keys::user_cache(connect_user_id)).await.map_err(ApiError::dependency)?;
     let Some(item) = store::live(item, now) else {
         return Err(ApiError::forbidden(
             "no current Connect user cache for this agent; the agent-app refreshes it with PUT /connect-user-cache",
@@ -207,7 +229,7 @@ pub async fn recordings(
     now: OffsetDateTime,
 ) -> Result<Vec<RecordingRecord>, StoreError> {
     let items =
-        store::query_sort_prefix(dynamodb, table, &format!("M#{external_meeting_id}"), RECORDING_SK_PREFIX).await?;
+        store::query_sort_prefix(dynamodb, table, &meeting_partition(external_meeting_id), RECORDING_SK_PREFIX).await?;
     let mut found = items
         .iter()
         .filter(|item| store::is_live(item, now))
@@ -506,6 +528,20 @@ mod tests {
         assert!(may_view(None, None), "both without a group");
         assert!(!may_view(None, Some(&sydney)));
         assert!(!may_view(Some(&sydney), None));
+    }
+
+    #[test]
+    fn a_connect_group_is_placed_by_its_level_and_the_ids_along_its_path() {
+        use aws_sdk_connect::types::{HierarchyGroup, HierarchyGroupSummary, HierarchyPath};
+        let summary = |id: &str| HierarchyGroupSummary::builder().id(id).build();
+        let group = HierarchyGroup::builder()
+            .id("syd")
+            .level_id("2")
+            .hierarchy_path(HierarchyPath::builder().level_one(summary("apac")).level_two(summary("syd")).build())
+            .build();
+        assert_eq!(GroupPlacement::from_connect(&group), placement("syd", "2", &["apac", "syd"]));
+        let bare = GroupPlacement::from_connect(&HierarchyGroup::builder().id("g").build());
+        assert_eq!(bare, GroupPlacement { id: "g".into(), level: String::new(), path: BTreeMap::new() });
     }
 
     #[test]
