@@ -19,6 +19,13 @@ pub struct DeadlineExceeded {
     pub step: &'static str,
 }
 
+/// The time from now until `deadline_epoch_ms` (a Lambda invocation's deadline), zero once past.
+pub fn until_epoch_ms(deadline_epoch_ms: u64) -> Duration {
+    let now_ms =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or_default();
+    Duration::from_millis(u64::try_from(u128::from(deadline_epoch_ms).saturating_sub(now_ms)).unwrap_or(0))
+}
+
 #[derive(Debug, Clone, Copy)]
 pub struct Deadline {
     at: Instant,
@@ -41,13 +48,7 @@ impl Deadline {
     /// The deadline of a Lambda invocation: its `deadline` (epoch milliseconds) less [`Self::MARGIN`],
     /// capped at [`Self::MAX`] from now (a function's timeout may be longer than Connect waits).
     pub fn for_invocation(deadline_epoch_ms: u64) -> Self {
-        let now_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis())
-            .unwrap_or_default();
-        let left =
-            Duration::from_millis(u64::try_from(u128::from(deadline_epoch_ms).saturating_sub(now_ms)).unwrap_or(0));
-        Self::after(left.saturating_sub(Self::MARGIN))
+        Self::after(until_epoch_ms(deadline_epoch_ms).saturating_sub(Self::MARGIN))
     }
 
     pub fn remaining(&self) -> Duration {

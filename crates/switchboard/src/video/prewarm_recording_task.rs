@@ -13,9 +13,9 @@
 use std::{sync::Arc, time::Duration};
 
 use aws_config::SdkConfig;
-use aws_sdk_ecs::types::{ContainerOverride, KeyValuePair, TaskOverride};
 use aws_smithy_types::error::display::DisplayErrorContext;
 
+use super::recording::{placed_task, recorder_override};
 use crate::{
     config::{ConfigError, Settings},
     events::{EventBridgeEvent, EventError, EventOutcome},
@@ -147,10 +147,6 @@ impl PrewarmRecordingTask {
     /// The container instance, then the prewarm task on it; the task's ARN.
     async fn start(&self, instance_id: &str) -> Result<String, EventError> {
         let container_instance = self.container_instance(instance_id).await?;
-        let container = ContainerOverride::builder()
-            .name(&self.container_name)
-            .environment(KeyValuePair::builder().name("TASK_TYPE").value("PRE_WARM").build())
-            .build();
         let started = self
             .ecs
             .start_task()
@@ -158,22 +154,11 @@ impl PrewarmRecordingTask {
             .task_definition(&self.task_definition)
             .container_instances(container_instance)
             .started_by(format!("PreWarm-{instance_id}"))
-            .overrides(TaskOverride::builder().container_overrides(container).build())
+            .overrides(recorder_override(&self.container_name, [("TASK_TYPE", "PRE_WARM")]))
             .send()
             .await
             .map_err(|e| EventError::dependency(format!("ECS StartTask failed: {}", DisplayErrorContext(&e))))?;
-        if let Some(failure) = started.failures().first() {
-            return Err(EventError::dependency(format!(
-                "ECS StartTask started no task: {}",
-                failure.reason().unwrap_or("(no reason)")
-            )));
-        }
-        started
-            .tasks()
-            .first()
-            .and_then(|task| task.task_arn())
-            .map(str::to_owned)
-            .ok_or_else(|| EventError::dependency("ECS StartTask returned no task"))
+        placed_task("StartTask", started.tasks(), started.failures()).map_err(EventError::dependency)
     }
 
     /// The ARN of the container instance on EC2 instance `instance_id`, trying while it registers.

@@ -13,7 +13,10 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use aws_sdk_ecs::error::ProvideErrorMetadata;
+use aws_sdk_ecs::{
+    error::ProvideErrorMetadata,
+    types::{ContainerOverride, Failure, KeyValuePair, Task, TaskOverride},
+};
 use aws_smithy_types::error::display::DisplayErrorContext;
 use time::OffsetDateTime;
 
@@ -279,6 +282,34 @@ impl RecordingCluster {
     }
 }
 
+/// The task override that sets `environment` on the recorder's container (named `container`).
+pub fn recorder_override<N: Into<String>, V: Into<String>>(
+    container: &str,
+    environment: impl IntoIterator<Item = (N, V)>,
+) -> TaskOverride {
+    let environment =
+        environment.into_iter().map(|(name, value)| KeyValuePair::builder().name(name).value(value).build());
+    let container = ContainerOverride::builder().name(container).set_environment(Some(environment.collect())).build();
+    TaskOverride::builder().container_overrides(container).build()
+}
+
+/// The ARN of the one task `RunTask` or `StartTask` (`operation`) placed; ECS answers 200 with
+/// `failures` when it could place none, which is a failure here.
+pub fn placed_task(operation: &str, tasks: &[Task], failures: &[Failure]) -> Result<String, String> {
+    if let Some(failure) = failures.first() {
+        return Err(format!(
+            "ECS {operation} placed no task: {} {}",
+            failure.reason().unwrap_or("(no reason)"),
+            failure.detail().unwrap_or_default()
+        ));
+    }
+    tasks
+        .first()
+        .and_then(|task| task.task_arn())
+        .map(str::to_owned)
+        .ok_or_else(|| format!("ECS {operation} returned no task"))
+}
+
 /// ECS's answer for a task it does not know (stopped long ago, or never started).
 fn is_unknown_task<E: ProvideErrorMetadata>(error: &aws_sdk_ecs::error::SdkError<E>) -> bool {
     error.as_service_error().is_some_and(|e| {
@@ -322,7 +353,8 @@ impl Stopper<'_> {
                     counts.recordings_stopped += 1;
                     release_lock(self.dynamodb, self.table, external_meeting_id, &recording.recording_id).await?;
                     if let Some(chime) = self.chime {
-                        remove_bot(chime, self.dynamodb, self.table, &recording).await;
+                        remove_bot(chime, self.dynamodb, self.table, &recording, recording.bot_attendee_id.as_deref())
+                            .await;
                     }
                     tracing::info!(recording_id = recording.recording_id, "recording stopped");
                 }
@@ -434,15 +466,17 @@ pub async fn release_lock(
     Ok(())
 }
 
-/// Removes the recording bot from the meeting and its roster item. Best effort, logged: the recording
-/// is already stopped, and a bot left in a meeting leaves when the meeting ends.
+/// Removes the recording bot (`bot_attendee_id`, when known) from the meeting and its roster item.
+/// Best effort, logged: the recording is already stopped, and a bot left in a meeting leaves when the
+/// meeting ends.
 pub async fn remove_bot(
     chime: &aws_sdk_chimesdkmeetings::Client,
     dynamodb: &aws_sdk_dynamodb::Client,
     table: &str,
     recording: &RecordingRecord,
+    bot_attendee_id: Option<&str>,
 ) {
-    if let Some(attendee_id) = &recording.bot_attendee_id {
+    if let Some(attendee_id) = bot_attendee_id {
         let deleted =
             chime.delete_attendee().meeting_id(&recording.chime_meeting_id).attendee_id(attendee_id).send().await;
         if let Err(e) = deleted {

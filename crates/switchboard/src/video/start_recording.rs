@@ -26,7 +26,7 @@ use std::sync::Arc;
 
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
-use aws_sdk_ecs::types::{ContainerOverride, KeyValuePair, LaunchType, TaskOverride};
+use aws_sdk_ecs::types::LaunchType;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use base64::Engine;
 use lambda_http::Request;
@@ -38,8 +38,8 @@ use super::{
         MeetingRecord,
     },
     recording::{
-        ascii_json, cached_user, file_name, lock_key, recording_key, recordings, release_lock, started_by,
-        RecordingCluster, RecordingRecord, LOCK_TTL,
+        ascii_json, cached_user, file_name, lock_key, placed_task, recorder_override, recording_key, recordings,
+        release_lock, started_by, RecordingCluster, RecordingRecord, LOCK_TTL,
     },
 };
 use crate::{
@@ -87,13 +87,8 @@ const UNDO_RESERVE: std::time::Duration = std::time::Duration::from_secs(6);
 /// The time left in this invocation (15 s, the template's timeout, without a Lambda context).
 fn time_left(request: &Request) -> std::time::Duration {
     use lambda_http::RequestExt;
-    let deadline_ms = request.lambda_context_ref().map(|c| c.deadline).unwrap_or_default();
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or_default();
-    match deadline_ms.checked_sub(now_ms) {
-        Some(left) if deadline_ms > 0 => std::time::Duration::from_millis(left),
+    match request.lambda_context_ref().map(|c| c.deadline) {
+        Some(deadline_ms) if deadline_ms > 0 => crate::deadline::until_epoch_ms(deadline_ms),
         _ => std::time::Duration::from_secs(15),
     }
 }
@@ -359,15 +354,6 @@ impl StartRecording {
         bot: &AttendeeJson,
     ) -> Result<String, ApiError> {
         let environment = recorder_environment(meeting, record, bot, self.screen)?;
-        let container = ContainerOverride::builder()
-            .name(&self.container_name)
-            .set_environment(Some(
-                environment
-                    .into_iter()
-                    .map(|(name, value)| KeyValuePair::builder().name(name).value(value).build())
-                    .collect(),
-            ))
-            .build();
         let ran = self
             .cluster
             .ecs
@@ -377,23 +363,11 @@ impl StartRecording {
             .launch_type(LaunchType::Ec2)
             .count(1)
             .started_by(started_by(&record.recording_id))
-            .overrides(TaskOverride::builder().container_overrides(container).build())
+            .overrides(recorder_override(&self.container_name, environment))
             .send()
             .await
             .map_err(|e| ApiError::dependency(DisplayErrorContext(&e)))?;
-        // RunTask answers 200 with `failures` when no instance can place the task.
-        if let Some(failure) = ran.failures().first() {
-            return Err(ApiError::dependency(format!(
-                "ECS RunTask placed no task: {} {}",
-                failure.reason().unwrap_or("(no reason)"),
-                failure.detail().unwrap_or_default()
-            )));
-        }
-        ran.tasks()
-            .first()
-            .and_then(|task| task.task_arn())
-            .map(str::to_owned)
-            .ok_or_else(|| ApiError::dependency("ECS RunTask returned no task"))
+        placed_task("RunTask", ran.tasks(), ran.failures()).map_err(ApiError::dependency)
     }
 
     /// Undoes a failed start, in reverse; each step is attempted and a failure logged, so one failing
@@ -405,8 +379,8 @@ impl StartRecording {
             }
         }
         if let Some(bot) = &started.bot {
-            let stub = RecordingRecord { bot_attendee_id: Some(bot.attendee_id.clone()), ..record.clone() };
-            super::recording::remove_bot(&self.chime, &self.dynamodb, &self.table, &stub).await;
+            super::recording::remove_bot(&self.chime, &self.dynamodb, &self.table, record, Some(&bot.attendee_id))
+                .await;
         }
         let deleted = self
             .dynamodb
