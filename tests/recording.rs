@@ -375,6 +375,10 @@ async fn a_new_recording_instance_is_prewarmed_once_and_other_groups_are_ignored
 
     // A claim an invocation left without a task (Lambda ended it) is taken over once it is old
     // enough; a recent one is another delivery at work.
+    // The instance the local cloud seeded (what `make bench` prewarms) is one of the cluster's too.
+    let seeded = instance_launched_event(&fleet.cloud.fixture, &group, &fleet.cloud.recording_instance_id);
+    assert_eq!(fleet.cloud.deliver_event(&seeded).await.unwrap()[0].1["result"], "STARTED");
+
     let abandoned = fleet.cloud.register_recording_instance().await.unwrap();
     let busy = fleet.cloud.register_recording_instance().await.unwrap();
     let dynamodb = aws_sdk_dynamodb::Client::new(&fleet.cloud.sdk_config().await);

@@ -163,6 +163,8 @@ pub struct LocalCloud {
     pub desktop_addr: std::net::SocketAddr,
     /// The desktop pages, once `start_desktop` ran.
     pub desktop: Option<DesktopSite>,
+    /// The EC2 instance registered with the recording cluster when the cloud was seeded.
+    pub recording_instance_id: String,
 }
 
 impl LocalCloud {
@@ -189,8 +191,10 @@ impl LocalCloud {
             desktop_listener: Some(desktop_listener),
             desktop_addr,
             desktop: None,
+            recording_instance_id: String::new(),
         };
         cloud.seed().await?;
+        cloud.recording_instance_id = cloud.seed_recording().await?;
         cloud.user_pool = cloud.seed_user_pool().await?;
         Ok(cloud)
     }
@@ -458,7 +462,6 @@ impl LocalCloud {
         self.seed_identity_keys().await?;
         self.seed_pin_pepper().await?;
         self.seed_pipelines().await?;
-        self.seed_recording().await?;
         for admin in &self.fixture.emergency.admins {
             put_admin(&dynamodb, table, admin).await?;
         }

@@ -86,8 +86,8 @@ impl LocalCloud {
         .collect()
     }
 
-    /// The bucket, the cluster, the task definition and one registered instance.
-    pub(crate) async fn seed_recording(&self) -> Result<(), CloudError> {
+    /// The bucket, the cluster, the task definition and one registered instance (its EC2 id).
+    pub(crate) async fn seed_recording(&self) -> Result<String, CloudError> {
         let recording = &self.fixture.video.recording;
         let s3 = self.s3_client().await;
         let location = aws_sdk_s3::types::CreateBucketConfiguration::builder()
@@ -117,8 +117,7 @@ impl LocalCloud {
             .send()
             .await
             .map_err(|e| seed("task definition", e))?;
-        self.register_recording_instance().await?;
-        Ok(())
+        self.register_recording_instance().await
     }
 
     /// Launches an EC2 instance in moto and registers it with the recording cluster, as the ECS agent

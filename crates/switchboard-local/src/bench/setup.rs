@@ -239,9 +239,8 @@ impl<'a> Setup<'a> {
                 // The seeded instance, launched again as far as the function can tell: tidy dropped
                 // the last invocation's claim and stopped its task.
                 self.stop_recording_tasks().await?;
-                let instance = self.recording_instance().await?;
                 let mut event = self.event(function)?;
-                set(&mut event, "/detail/EC2InstanceId", instance.as_str())?;
+                set(&mut event, "/detail/EC2InstanceId", self.cloud.recording_instance_id.as_str())?;
                 Ok(event)
             }
             // No state of their own: every invocation does the same work.
@@ -501,32 +500,6 @@ impl<'a> Setup<'a> {
                 .map_err(|e| format!("StopTask: {}", DisplayErrorContext(&e)))?;
         }
         Ok(())
-    }
-
-    /// The EC2 instance the local cloud registered with the recording cluster.
-    async fn recording_instance(&self) -> Result<String, String> {
-        let cluster = &self.cloud.fixture.video.recording.cluster_name;
-        let listed = self
-            .ecs
-            .list_container_instances()
-            .cluster(cluster)
-            .send()
-            .await
-            .map_err(|e| format!("ListContainerInstances: {}", DisplayErrorContext(&e)))?;
-        let described = self
-            .ecs
-            .describe_container_instances()
-            .cluster(cluster)
-            .set_container_instances(Some(listed.container_instance_arns().to_vec()))
-            .send()
-            .await
-            .map_err(|e| format!("DescribeContainerInstances: {}", DisplayErrorContext(&e)))?;
-        described
-            .container_instances()
-            .first()
-            .and_then(|ci| ci.ec2_instance_id())
-            .map(str::to_owned)
-            .ok_or_else(|| "the recording cluster has no container instance".to_owned())
     }
 
     /// Removes the agent's Connect user id, so `set-connect-user-id` sets it as on first sign-in.
