@@ -106,6 +106,17 @@ async fn a_customer_chat_escalates_to_a_video_call_and_comes_back_to_the_agent()
     assert_eq!(joined["data"]["JoinInfo"]["Attendee"]["ExternalUserId"], CUSTOMER);
     let (status, name) = api.website_get(&format!("/attendee-name{query}")).await;
     assert_eq!((status, &name["data"]), (200, &json!("Carol")), "a bare string");
+    // The owner's join data is the owner's alone: the public route answers as for nobody at all.
+    let owner_id = created["data"]["JoinInfo"]["Attendee"]["ExternalUserId"].as_str().unwrap();
+    let refusal = |answer: &Value| (answer["code"].clone(), answer["message"].clone());
+    let (status, owner) = api
+        .website_get(&format!("/attendee-join-data?externalMeetingId={meeting_id}&attendeeExternalUserId={owner_id}"))
+        .await;
+    let (unknown_status, unknown) = api
+        .website_get(&format!("/attendee-join-data?externalMeetingId={meeting_id}&attendeeExternalUserId=nobody-1"))
+        .await;
+    assert_eq!((status, refusal(&owner)), (404, refusal(&unknown)), "{owner} {unknown}");
+    assert_eq!(unknown_status, 404);
 
     // The agent makes an ad-hoc route for the customer: a number, put raw into ?refId=.
     let route = json!({"attendeeEmail": "carol@example.com", "routeToAgentQueue": "alice_video@example.com"});

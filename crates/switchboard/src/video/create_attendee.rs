@@ -16,6 +16,7 @@ use serde::Deserialize;
 use super::display_text;
 use super::meeting::{
     check_external_id, chime_client, chime_error, join_info, meeting_key, owned_meeting, AttendeeJson, AttendeeRecord,
+    AttendeeRole,
 };
 use crate::{
     config::{ConfigError, Settings},
@@ -79,7 +80,7 @@ impl CreateAttendee {
         let record = AttendeeRecord {
             name: name.to_owned(),
             email: body.attendee_email.map(|e| e.trim().to_owned()).filter(|e| !e.is_empty()),
-            is_owner: false,
+            role: Some(AttendeeRole::Customer),
             chime_meeting_id: meeting.chime.meeting_id.clone(),
             chime: AttendeeJson::from_chime(attendee)?,
         };

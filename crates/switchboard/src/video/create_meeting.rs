@@ -21,7 +21,7 @@ use serde::Deserialize;
 
 use super::meeting::{
     check_external_id, chime_client, chime_error, join_info, load_meeting, media_region, random_uuid, AttendeeJson,
-    AttendeeRecord, MeetingJson, MeetingRecord, MEDIA_REGIONS,
+    AttendeeRecord, AttendeeRole, MeetingJson, MeetingRecord, MEDIA_REGIONS,
 };
 use super::{display_text, MAX_TEXT};
 use crate::{
@@ -281,7 +281,7 @@ fn attendee_records(
             Ok(AttendeeRecord {
                 name: p.name.clone(),
                 email: p.email.clone(),
-                is_owner: p.is_owner,
+                role: Some(if p.is_owner { AttendeeRole::Owner } else { AttendeeRole::Customer }),
                 chime_meeting_id: chime_meeting_id.to_owned(),
                 chime: AttendeeJson::from_chime(attendee)?,
             })

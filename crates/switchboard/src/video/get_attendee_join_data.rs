@@ -1,8 +1,10 @@
 //! `get-attendee-join-data` (`GET /attendee-join-data?externalMeetingId&attendeeExternalUserId`, public):
 //! the join info the agent registered for an attendee, which the website joins the meeting with.
 //!
-//! 404 when the meeting or the attendee is unknown (or the attendee belongs to an earlier meeting that
-//! had the same external id), 410 when the meeting has ended; missing parameters are a 400 naming them.
+//! Serves only attendees added for customers (`create-meeting`'s non-owner entries, `create-attendee`):
+//! the owner and the recording bot get exactly the unknown attendee's 404, as does an attendee of an
+//! earlier meeting that had the same external id. 410 when the meeting has ended; missing parameters
+//! are a 400 naming them.
 //! There is no token: the two ids (a meeting id and a random attendee id) are what the agent shares.
 //! Data: `{JoinInfo: {Meeting, Attendee}}`.
 
@@ -43,10 +45,12 @@ impl GetAttendeeJoinData {
         )?;
         let unknown = || ApiError::not_found("no such meeting or attendee");
         let meeting = meeting.ok_or_else(unknown)?;
-        let attendee = attendee.filter(|a| a.chime_meeting_id == meeting.chime.meeting_id).ok_or_else(unknown)?;
+        // The owner's and the bot's join data are theirs alone: to this public route they are unknown.
+        let attendee =
+            attendee.as_ref().and_then(|a| a.customer_join_data(&meeting.chime.meeting_id)).ok_or_else(unknown)?;
         if meeting.ended_at.is_some() {
             return Err(ApiError::gone("the meeting has ended"));
         }
-        Reply::new("Attendee join data", &join_info(&meeting.chime, &attendee.chime))
+        Reply::new("Attendee join data", &join_info(&meeting.chime, attendee))
     }
 }

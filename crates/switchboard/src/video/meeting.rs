@@ -280,14 +280,49 @@ impl MeetingRecord {
     }
 }
 
+/// Why an attendee is in a meeting; it decides who may read its join data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttendeeRole {
+    /// The agent who created the meeting: their join data goes to them alone, in `create-meeting`'s answer.
+    Owner,
+    /// Added for a customer (`create-meeting`'s other entries, `create-attendee`): the public
+    /// join-data route serves these, and only these.
+    Customer,
+    /// The recording bot: its join token goes only to its task and is stored nowhere.
+    Recorder,
+}
+
+impl AttendeeRole {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Owner => "OWNER",
+            Self::Customer => "CUSTOMER",
+            Self::Recorder => "RECORDER",
+        }
+    }
+
+    /// The stored role; an item without one (written before roles were stored) is no customer's:
+    /// the public route must not guess.
+    fn from_item(item: &Item) -> Option<Self> {
+        match store::get_str(item, "attendeeRole")? {
+            "OWNER" => Some(Self::Owner),
+            "CUSTOMER" => Some(Self::Customer),
+            "RECORDER" => Some(Self::Recorder),
+            _ => None,
+        }
+    }
+}
+
 /// A stored attendee.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AttendeeRecord {
     pub name: String,
     pub email: Option<String>,
-    pub is_owner: bool,
+    /// `None` for an item written before roles were stored.
+    pub role: Option<AttendeeRole>,
     /// The Chime meeting this attendee was created in.
     pub chime_meeting_id: String,
+    /// The recorder's join token is never stored: read back, it is empty.
     pub chime: AttendeeJson,
 }
 
@@ -300,23 +335,44 @@ impl AttendeeRecord {
         if let Some(email) = &self.email {
             item.insert("attendeeEmail".into(), store::s(email));
         }
-        item.insert("isOwner".into(), AttributeValue::Bool(self.is_owner));
+        item.insert("isOwner".into(), AttributeValue::Bool(self.role == Some(AttendeeRole::Owner)));
+        if let Some(role) = self.role {
+            item.insert("attendeeRole".into(), store::s(role.as_str()));
+        }
         item.insert("chimeMeetingId".into(), store::s(&self.chime_meeting_id));
         item.insert("chimeAttendeeId".into(), store::s(&self.chime.attendee_id));
-        item.insert("chimeAttendeeData".into(), store::s(json_text(&self.chime)));
+        // The bot's token would let anyone who sees its id (every participant, through Chime's
+        // presence) join as the bot and evict the recorder: it stays with the task.
+        if self.role != Some(AttendeeRole::Recorder) {
+            item.insert("chimeAttendeeData".into(), store::s(json_text(&self.chime)));
+        }
         item.insert("createdAt".into(), store::s(rfc3339(now)));
         item.insert("ttl".into(), store::ttl(now + MEETING_TTL));
         item
     }
 
     pub fn from_item(item: &Item) -> Result<Self, ApiError> {
+        let role = AttendeeRole::from_item(item);
+        let chime = match role {
+            Some(AttendeeRole::Recorder) => AttendeeJson {
+                external_user_id: required_text(item, "externalUserId")?,
+                attendee_id: required_text(item, "chimeAttendeeId")?,
+                join_token: String::new(),
+            },
+            _ => stored_json(item, "chimeAttendeeData")?,
+        };
         Ok(Self {
             name: required_text(item, "attendeeName")?,
             email: store::get_str(item, "attendeeEmail").map(str::to_owned),
-            is_owner: store::get_bool(item, "isOwner").unwrap_or(false),
+            role,
             chime_meeting_id: required_text(item, "chimeMeetingId")?,
-            chime: stored_json(item, "chimeAttendeeData")?,
+            chime,
         })
+    }
+
+    /// The join data the public route may hand out: a customer's, of the meeting `chime_meeting_id`.
+    pub fn customer_join_data(&self, chime_meeting_id: &str) -> Option<&AttendeeJson> {
+        (self.role == Some(AttendeeRole::Customer) && self.chime_meeting_id == chime_meeting_id).then_some(&self.chime)
     }
 }
 
@@ -462,13 +518,38 @@ mod tests {
         let attendee = AttendeeRecord {
             name: "Carol".into(),
             email: None,
-            is_owner: false,
+            role: Some(AttendeeRole::Customer),
             chime_meeting_id: "m-1".into(),
             chime: AttendeeJson { external_user_id: "c-1".into(), attendee_id: "a-1".into(), join_token: "t".into() },
         };
         let item = attendee.to_item("ext-1", now);
         assert_eq!(store::get_str(&item, "sk"), Some("A#c-1"));
         assert_eq!(AttendeeRecord::from_item(&item).unwrap(), attendee);
+        assert_eq!(attendee.customer_join_data("m-1"), Some(&attendee.chime));
+        assert_eq!(attendee.customer_join_data("m-0"), None, "an earlier meeting's attendee");
+    }
+
+    #[test]
+    fn only_a_customers_join_data_is_public_and_the_bots_token_is_not_stored() {
+        let now = OffsetDateTime::from_unix_timestamp(1_780_000_000).unwrap();
+        let chime =
+            AttendeeJson { external_user_id: "r-1".into(), attendee_id: "a-9".into(), join_token: "secret".into() };
+        for role in [Some(AttendeeRole::Owner), Some(AttendeeRole::Recorder), None] {
+            let record = AttendeeRecord {
+                name: "N".into(),
+                email: None,
+                role,
+                chime_meeting_id: "m-1".into(),
+                chime: chime.clone(),
+            };
+            let item = record.to_item("ext-1", now);
+            let read = AttendeeRecord::from_item(&item).unwrap();
+            assert_eq!(read.customer_join_data("m-1"), None, "{role:?}");
+            if role == Some(AttendeeRole::Recorder) {
+                assert!(!format!("{item:?}").contains("secret"), "the bot's token is stored: {item:?}");
+                assert_eq!((read.chime.attendee_id.as_str(), read.chime.join_token.as_str()), ("a-9", ""));
+            }
+        }
     }
 
     #[test]
