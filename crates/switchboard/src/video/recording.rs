@@ -334,6 +334,9 @@ pub struct Stopper<'a> {
     /// With a Chime client the bot attendees are removed too (the agent's stop; when the meeting
     /// ended, Chime has removed everyone already).
     pub chime: Option<&'a aws_sdk_chimesdkmeetings::Client>,
+    /// Only the recordings of this Chime meeting (the meeting-ended event's): another Chime meeting
+    /// that had the same external id must not stop the live one's recording.
+    pub chime_meeting_id: Option<&'a str>,
     pub reason: &'a str,
 }
 
@@ -347,7 +350,8 @@ impl Stopper<'_> {
     pub async fn stop_meeting(&self, external_meeting_id: &str, now: OffsetDateTime) -> Result<StopCounts, StoreError> {
         let mut counts = StopCounts::default();
         let in_progress = recordings(self.dynamodb, self.table, external_meeting_id, now).await?;
-        for recording in in_progress.into_iter().filter(|r| r.ended_at.is_none()) {
+        let of_this_meeting = |r: &RecordingRecord| self.chime_meeting_id.is_none_or(|id| r.chime_meeting_id == id);
+        for recording in in_progress.into_iter().filter(|r| r.ended_at.is_none() && of_this_meeting(r)) {
             match self.stop_one(recording, now).await? {
                 Stop::Ended(recording) => {
                     counts.recordings_stopped += 1;

@@ -60,6 +60,7 @@ impl StopRecording {
             dynamodb: &self.dynamodb,
             table: &self.table,
             cluster: &self.cluster,
+            chime_meeting_id: None,
             chime: Some(&self.chime),
             reason: "The meeting's owner stopped the recording",
         };

@@ -1,7 +1,8 @@
 //! `stop-recording-on-meeting-end` (EventBridge: source `aws.chime`, `detail.eventType`
 //! `chime:MeetingEnded`): a meeting that ends without a stop still stops its recordings.
 //!
-//! Reads `detail.externalMeetingId` and stops that meeting's recordings in progress as
+//! Reads `detail.externalMeetingId` and `detail.meetingId` and stops the recordings in progress of
+//! that Chime meeting (an earlier meeting with the same external id ending stops nothing) as
 //! `stop-recording` does, without removing the bots (Chime removed everyone when the meeting ended).
 //! Idempotent: a redelivered event finds nothing in progress and stops nothing (`NOTHING_TO_STOP`),
 //! and so does a meeting that had no recording; other events are `IGNORED`. A task that could not be
@@ -46,7 +47,11 @@ impl StopRecordingOnMeetingEnd {
             // Meetings created without an external id are none of ours.
             return Ok(EventOutcome::new("IGNORED").with("reason", "the event has no externalMeetingId"));
         };
+        let Some(chime_meeting_id) = event.detail_str("meetingId") else {
+            return Ok(EventOutcome::new("IGNORED").with("reason", "the event has no meetingId"));
+        };
         let stopper = Stopper {
+            chime_meeting_id: Some(chime_meeting_id),
             dynamodb: &self.dynamodb,
             table: &self.table,
             cluster: &self.cluster,
