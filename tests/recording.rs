@@ -26,6 +26,9 @@ const MIA_CONNECT_ID: &str = "3f2504e0-4f89-41d3-9a0c-0305e82c3304";
 const MEL: &str = "mel@example.com";
 const MEL_CONNECT_ID: &str = "3f2504e0-4f89-41d3-9a0c-0305e82c3305";
 const CONTACT: &str = "8f3e0d4a-1b2c-4d5e-8f90-a1b2c3d4e5f6";
+/// A playback URL under the local agent-app's (the template's `AgentAppUrl`; the local cloud's is
+/// its first CORS origin, the agent-app's dev server).
+const PLAYBACK: &str = "http://localhost:3000/recording/case";
 const CUSTOMER: &str = "5f0c3b1e-8d7a-4e7b-9a41-6f5de0c2b9a1";
 
 struct Api<'a> {
@@ -159,7 +162,7 @@ async fn an_agent_records_a_video_call_and_supervisors_play_it_back_by_hierarchy
     let chime_meeting_id = meeting["MeetingId"].as_str().unwrap().to_owned();
 
     // Alice starts a recording: a recorder task runs with the exact environment contract.
-    let first_url = "https://agent-app.example.com/recordings?m=1";
+    let first_url = "http://localhost:3000/recording/m1";
     let (status, started) = api.start(&alice, meeting_name, first_url).await;
     assert_eq!(status, 200, "{started}");
     let recording_id = started["data"]["recordingId"].as_str().unwrap().to_owned();
@@ -193,6 +196,30 @@ async fn an_agent_records_a_video_call_and_supervisors_play_it_back_by_hierarchy
         )
         .await;
     assert_eq!((status, &name["data"]), (200, &json!("RECORDING")), "{name}");
+    // Every participant sees the bot's id (Chime presence), so the public join-data route must not
+    // serve it: the bot answers as an unknown attendee, and its token is in no item.
+    let website = reqwest::Client::new();
+    let join_data = |user: &str| {
+        let query = format!("?externalMeetingId={}&attendeeExternalUserId={user}", encoded(meeting_name));
+        let url = format!("{}/attendee-join-data{query}", fleet.cloud.gateway.as_ref().unwrap().endpoint());
+        let website = website.clone();
+        async move {
+            let response = website.get(url).send().await.unwrap();
+            (response.status().as_u16(), response.json::<Value>().await.unwrap())
+        }
+    };
+    let (bot_status, bot_answer) = join_data(&recording_id).await;
+    let (unknown_status, unknown_answer) = join_data("nobody-1").await;
+    assert_eq!(
+        (bot_status, &bot_answer["code"], &bot_answer["message"]),
+        (unknown_status, &unknown_answer["code"], &unknown_answer["message"]),
+        "{bot_answer}"
+    );
+    assert_eq!(bot_status, 404);
+    assert_eq!(join_data(CUSTOMER).await.0, 200, "the customer's join data is served");
+    let stored = table_items(&fleet, meeting_name).await;
+    let token = bot["JoinToken"].as_str().unwrap();
+    assert!(!stored.contains(token), "the bot's join token is stored: {stored}");
     assert_eq!(fleet.cloud.emulator.contact_attributes(CONTACT)["videoRecordingPlaybackURL"], first_url);
 
     // One recording at a time.
@@ -221,7 +248,7 @@ async fn an_agent_records_a_video_call_and_supervisors_play_it_back_by_hierarchy
     assert_eq!((status, &nothing["data"]), (200, &json!({"recordingsStopped": 0, "recordingsNotStopped": 0})));
 
     // A second recording; the contact's playback URL was set once, by the first.
-    let (status, second) = api.start(&alice, meeting_name, "https://agent-app.example.com/recordings?m=2").await;
+    let (status, second) = api.start(&alice, meeting_name, "http://localhost:3000/recording/m2").await;
     assert_eq!(status, 200, "{second}");
     let second_id = second["data"]["recordingId"].as_str().unwrap().to_owned();
     assert_eq!(fleet.cloud.emulator.contact_attributes(CONTACT)["videoRecordingPlaybackURL"], first_url);
@@ -277,11 +304,11 @@ async fn only_the_owner_records_and_bad_requests_name_their_field() {
     api.meeting(&alice, "case-owner").await;
     let sue = api.onboarded(SUE, SUE_CONNECT_ID).await;
 
-    let (status, refused) = api.start(&sue, "case-owner", "https://x.example/p").await;
+    let (status, refused) = api.start(&sue, "case-owner", PLAYBACK).await;
     assert_eq!((status, refused["code"].as_str()), (403, Some("FORBIDDEN")), "{refused}");
     let (status, refused) = api.stop(&sue, "case-owner").await;
     assert_eq!(status, 403, "{refused}");
-    let (status, missing) = api.start(&alice, "case-none", "https://x.example/p").await;
+    let (status, missing) = api.start(&alice, "case-none", PLAYBACK).await;
     assert_eq!(status, 404, "{missing}");
 
     for (body, field) in [
@@ -289,7 +316,7 @@ async fn only_the_owner_records_and_bad_requests_name_their_field() {
         (json!({"externalMeetingId": 7}), "externalMeetingId"),
         (json!({"externalMeetingId": "case-owner", "connectContactId": CONTACT}), "videoRecordingPlaybackURL"),
         (
-            json!({"externalMeetingId": "case-owner", "connectContactId": "42", "videoRecordingPlaybackURL": "https://x"}),
+            json!({"externalMeetingId": "case-owner", "connectContactId": "42", "videoRecordingPlaybackURL": PLAYBACK}),
             "connectContactId",
         ),
     ] {
@@ -299,7 +326,7 @@ async fn only_the_owner_records_and_bad_requests_name_their_field() {
     }
     // A token without a Connect user id cannot start a recording.
     let carol = fleet.cloud.sign_in("carol@example.com", PASSWORD).await.unwrap();
-    let (status, answer) = api.start(&carol, "case-owner", "https://x.example/p").await;
+    let (status, answer) = api.start(&carol, "case-owner", PLAYBACK).await;
     assert!(answer["message"].as_str().unwrap().starts_with("custom:connectUserId:"), "{status} {answer}");
     assert!(tasks(&fleet).await.is_empty(), "no task ran");
 }
@@ -311,9 +338,16 @@ async fn a_meeting_that_ends_stops_its_recording_once_and_other_meetings_are_a_n
     fleet.cloud.connect_contact(CONTACT, CONTACT, Some(ALICE_CONNECT_ID)).await.unwrap();
     let alice = api.onboarded(ALICE, ALICE_CONNECT_ID).await;
     let meeting = api.meeting(&alice, "case-ended").await;
-    let (status, started) = api.start(&alice, "case-ended", "https://x.example/p").await;
+    let (status, started) = api.start(&alice, "case-ended", PLAYBACK).await;
     assert_eq!(status, 200, "{started}");
     let recording_id = started["data"]["recordingId"].as_str().unwrap().to_owned();
+
+    // An earlier Chime meeting that had the same external id ends: the live meeting's recording runs on.
+    let earlier = meeting_ended_event(&fleet.cloud.fixture, "case-ended", "0b7d1c9e-0000-4000-8000-00000000e4d1");
+    let answers = fleet.cloud.deliver_event(&earlier).await.unwrap();
+    assert_eq!(answers[0].1, json!({"result": "NOTHING_TO_STOP", "recordingsStopped": 0}), "{answers:?}");
+    let running = tasks(&fleet).await;
+    assert!(!is_stopping_or_stopped(task_started_by(&running, &format!("Recording-{recording_id}"))));
 
     let ended = meeting_ended_event(&fleet.cloud.fixture, "case-ended", meeting["MeetingId"].as_str().unwrap());
     let answers = fleet.cloud.deliver_event(&ended).await.unwrap();
@@ -328,7 +362,7 @@ async fn a_meeting_that_ends_stops_its_recording_once_and_other_meetings_are_a_n
     let (status, stopped) = api.stop(&alice, "case-ended").await;
     assert_eq!((status, &stopped["data"]["recordingsStopped"]), (200, &json!(0)), "{stopped}");
     // The lock went with it: a new recording can start.
-    let (status, next) = api.start(&alice, "case-ended", "https://x.example/p").await;
+    let (status, next) = api.start(&alice, "case-ended", PLAYBACK).await;
     assert_eq!(status, 200, "{next}");
 
     // A meeting without recordings, and one that is not ours.
@@ -431,7 +465,7 @@ async fn a_recording_that_cannot_start_leaves_nothing_behind() {
 
     for _ in 0..2 {
         // The second try is a 502 again, not a 409: the first released the lock.
-        let (status, failed) = api.start(&alice, "case-no-task", "https://x.example/p").await;
+        let (status, failed) = api.start(&alice, "case-no-task", PLAYBACK).await;
         assert_eq!((status, failed["code"].as_str()), (502, Some("DEPENDENCY_FAILED")), "{failed}");
     }
     assert_eq!(meeting_attendees(&fleet, chime_meeting_id).len(), 2, "only Alice and Carol: the bots were removed");
@@ -449,32 +483,129 @@ async fn a_recording_that_cannot_start_leaves_nothing_behind() {
     assert!(logs.contains("a recording that could not start was undone"), "{logs}");
 }
 
-/// The last step fails (Connect is unreachable) after the task runs: the task is stopped, the bot
-/// removed, the items and the lock deleted; the next start (Connect back) succeeds.
+/// The last step fails after the task runs (Connect set the playback URL but its answer was lost):
+/// the contact's previous URL is put back, the task stopped, the bot removed, the items and the lock
+/// deleted; the next start succeeds.
 #[tokio::test]
-async fn a_failure_after_the_task_runs_stops_it_and_leaves_nothing_behind() {
-    let overrides =
-        BTreeMap::from([("start-recording/AWS_ENDPOINT_URL_CONNECT".to_owned(), "http://127.0.0.1:9".to_owned())]);
-    let fleet = fleet_with(overrides).await;
+async fn a_failure_after_the_task_runs_stops_it_puts_the_contacts_url_back_and_leaves_nothing_behind() {
+    let fleet = Fleet::start().await;
     let api = Api::new(&fleet);
     fleet.cloud.connect_contact(CONTACT, CONTACT, Some(ALICE_CONNECT_ID)).await.unwrap();
     let alice = api.onboarded(ALICE, ALICE_CONNECT_ID).await;
+    // An earlier meeting on the same contact set its playback URL.
+    api.meeting(&alice, "case-earlier").await;
+    let earlier_url = "http://localhost:3000/recording/case-earlier";
+    assert_eq!(api.start(&alice, "case-earlier", earlier_url).await.0, 200);
+    assert_eq!(api.stop(&alice, "case-earlier").await.0, 200);
     let meeting = api.meeting(&alice, "case-no-contact").await;
+    let before = tasks(&fleet).await.len();
 
-    let (status, failed) = api.start(&alice, "case-no-contact", "https://x.example/p").await;
+    // Every attempt of the update lands and loses its answer (the local SDK tries twice).
+    fleet.cloud.emulator.lose_answers("UpdateContactAttributes", 2);
+    let (status, failed) =
+        api.start(&alice, "case-no-contact", "http://localhost:3000/recording/case-no-contact").await;
     assert_eq!((status, failed["code"].as_str()), (502, Some("DEPENDENCY_FAILED")), "{failed}");
+    assert_eq!(fleet.cloud.emulator.contact_attributes(CONTACT)["videoRecordingPlaybackURL"], earlier_url, "put back");
     let ran = tasks(&fleet).await;
-    assert_eq!(ran.len(), 1, "RunTask ran once");
-    assert!(is_stopping_or_stopped(&ran[0]), "and the undo stopped it");
+    assert_eq!(ran.len(), before + 1, "RunTask ran once");
+    assert!(ran.iter().all(is_stopping_or_stopped), "and the undo stopped it");
     assert_eq!(meeting_attendees(&fleet, meeting["MeetingId"].as_str().unwrap()).len(), 2, "the bot was removed");
     let sort_keys = meeting_items(&fleet, "case-no-contact").await;
     assert_eq!(sort_keys.len(), 3, "the meeting and its two attendees only: {sort_keys:?}");
 
     // Without a contact to update, the same start succeeds: the lock was released.
-    let body = json!({"externalMeetingId": "case-no-contact", "connectContactId": null, "videoRecordingPlaybackURL": "https://x.example/p"});
+    let body = json!({"externalMeetingId": "case-no-contact", "connectContactId": null, "videoRecordingPlaybackURL": PLAYBACK});
     let (status, started) = api.call(Method::POST, "/recording", &alice, Some(&body)).await;
     assert_eq!(status, 200, "{started}");
+    assert_eq!(started["data"]["message"], "Start recording initiated", "the original's data: {started}");
+    assert_eq!(fleet.cloud.emulator.contact_attributes(CONTACT)["videoRecordingPlaybackURL"], earlier_url);
+}
+
+/// Supervisors open a contact's playback URL, so an owner can put one only on a contact they are
+/// handling, and only a URL of the agent-app: nothing is started or set otherwise.
+#[tokio::test]
+async fn a_playback_url_goes_only_onto_the_callers_own_contact_and_under_the_agent_app() {
+    let fleet = Fleet::start().await;
+    let api = Api::new(&fleet);
+    let bobs_contact = "6a1f2b3c-4d5e-4f60-8a7b-9c0d1e2f3a4b";
+    fleet.cloud.connect_contact(bobs_contact, bobs_contact, Some(BOB_CONNECT_ID)).await.unwrap();
+    fleet.cloud.connect_contact(CONTACT, CONTACT, Some(ALICE_CONNECT_ID)).await.unwrap();
+    let alice = api.onboarded(ALICE, ALICE_CONNECT_ID).await;
+    api.meeting(&alice, "case-plant").await;
+    let start = |contact: &str, url: &str| json!({"externalMeetingId": "case-plant", "connectContactId": contact, "videoRecordingPlaybackURL": url});
+    for (body, status, field) in [
+        (start("0d0d0d0d-0000-4000-8000-000000000000", PLAYBACK), 400, "connectContactId"),
+        (start(bobs_contact, PLAYBACK), 403, "connectContactId"),
+        (start(CONTACT, "https://evil.example/recording/case-plant"), 400, "videoRecordingPlaybackURL"),
+        (start(CONTACT, "http://localhost:3000.evil.example/recording"), 400, "videoRecordingPlaybackURL"),
+        (start(CONTACT, "http://localhost:3001/recording/case-plant"), 400, "videoRecordingPlaybackURL"),
+    ] {
+        let (answered, answer) = api.call(Method::POST, "/recording", &alice, Some(&body)).await;
+        assert_eq!(answered, status, "{body}: {answer}");
+        assert!(answer["message"].as_str().unwrap().starts_with(&format!("{field}:")), "{body}: {answer}");
+    }
+    assert!(tasks(&fleet).await.is_empty(), "nothing started");
+    assert!(fleet.cloud.emulator.contact_attributes(bobs_contact).is_empty(), "nothing planted on Bob's contact");
     assert!(fleet.cloud.emulator.contact_attributes(CONTACT).is_empty());
+    // Her own contact, the agent-app's URL: set.
+    let (status, started) = api.call(Method::POST, "/recording", &alice, Some(&start(CONTACT, PLAYBACK))).await;
+    assert_eq!(status, 200, "{started}");
+    assert_eq!(fleet.cloud.emulator.contact_attributes(CONTACT)["videoRecordingPlaybackURL"], PLAYBACK);
+}
+
+/// The undo cannot stop the task (ECS `StopTask` fails for start-recording): the recording keeps its
+/// item, with the task, and the lock, so the owner's stop finds the task and stops it.
+#[tokio::test]
+async fn a_task_the_undo_cannot_stop_is_kept_for_a_stop_not_orphaned() {
+    let ecs = switchboard_local::fault_proxy::FaultProxy::start().await.unwrap();
+    let overrides = BTreeMap::from([("start-recording/AWS_ENDPOINT_URL_ECS".to_owned(), ecs.endpoint())]);
+    let fleet = fleet_with(overrides).await;
+    ecs.forward_to(&fleet.cloud.moto.endpoint());
+    ecs.fail("StopTask");
+    let api = Api::new(&fleet);
+    fleet.cloud.connect_contact(CONTACT, CONTACT, Some(ALICE_CONNECT_ID)).await.unwrap();
+    let alice = api.onboarded(ALICE, ALICE_CONNECT_ID).await;
+    api.meeting(&alice, "case-orphan").await;
+
+    fleet.cloud.emulator.lose_answers("UpdateContactAttributes", 2);
+    let (status, failed) = api.start(&alice, "case-orphan", PLAYBACK).await;
+    assert_eq!(status, 502, "{failed}");
+    let running = tasks(&fleet).await;
+    assert_eq!(running.len(), 1);
+    assert!(!is_stopping_or_stopped(&running[0]), "StopTask failed: the task runs");
+    let sort_keys = meeting_items(&fleet, "case-orphan").await;
+    assert!(sort_keys.iter().any(|sk| sk == "RECLOCK"), "the lock stays: {sort_keys:?}");
+    let stored = table_items(&fleet, "case-orphan").await;
+    assert!(stored.contains(running[0].task_arn().unwrap()), "the task is on its recording: {stored}");
+    let (status, locked) = api.start(&alice, "case-orphan", PLAYBACK).await;
+    assert_eq!(status, 409, "still in progress: {locked}");
+
+    // The owner's stop (its own ECS works) stops it, and the lock goes.
+    let (status, stopped) = api.stop(&alice, "case-orphan").await;
+    assert_eq!(
+        (status, &stopped["data"]),
+        (200, &json!({"recordingsStopped": 1, "recordingsNotStopped": 0})),
+        "{stopped}"
+    );
+    assert!(tasks(&fleet).await.iter().all(is_stopping_or_stopped));
+    assert!(!meeting_items(&fleet, "case-orphan").await.iter().any(|sk| sk == "RECLOCK"));
+}
+
+/// Every item of a meeting's partition, as text.
+async fn table_items(fleet: &Fleet, external_meeting_id: &str) -> String {
+    let dynamodb = aws_sdk_dynamodb::Client::new(&fleet.cloud.sdk_config().await);
+    let items = dynamodb
+        .query()
+        .table_name(&fleet.cloud.fixture.video.table_name)
+        .key_condition_expression("pk = :pk")
+        .expression_attribute_values(
+            ":pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("M#{external_meeting_id}")),
+        )
+        .send()
+        .await
+        .unwrap();
+    format!("{:?}", items.items())
 }
 
 /// The sort keys of a meeting's partition in the video table.
@@ -551,7 +682,7 @@ async fn a_task_that_cannot_be_stopped_is_counted_not_hidden() {
     fleet.cloud.connect_contact(CONTACT, CONTACT, Some(ALICE_CONNECT_ID)).await.unwrap();
     let alice = api.onboarded(ALICE, ALICE_CONNECT_ID).await;
     let meeting = api.meeting(&alice, "case-stuck").await;
-    let (status, started) = api.start(&alice, "case-stuck", "https://x.example/p").await;
+    let (status, started) = api.start(&alice, "case-stuck", PLAYBACK).await;
     assert_eq!(status, 200, "{started}");
 
     let (status, stopped) = api.stop(&alice, "case-stuck").await;
@@ -559,7 +690,7 @@ async fn a_task_that_cannot_be_stopped_is_counted_not_hidden() {
     assert_eq!(stopped["data"], json!({"recordingsStopped": 0, "recordingsNotStopped": 1}));
     let running = tasks(&fleet).await;
     assert!(running.iter().all(|t| t.desired_status() == Some("RUNNING")), "still running");
-    let (status, locked) = api.start(&alice, "case-stuck", "https://x.example/p").await;
+    let (status, locked) = api.start(&alice, "case-stuck", PLAYBACK).await;
     assert_eq!(status, 409, "still in progress: {locked}");
 
     let lambda = switchboard_local::lambda_host::InvokeClient::new(fleet.cloud.fleet().unwrap().endpoint());
@@ -577,7 +708,7 @@ async fn ending_the_meeting_stops_its_recording_through_the_chime_event() {
     fleet.cloud.connect_contact(CONTACT, CONTACT, Some(ALICE_CONNECT_ID)).await.unwrap();
     let alice = api.onboarded(ALICE, ALICE_CONNECT_ID).await;
     api.meeting(&alice, "case-left-running").await;
-    let (status, started) = api.start(&alice, "case-left-running", "https://x.example/p").await;
+    let (status, started) = api.start(&alice, "case-left-running", PLAYBACK).await;
     assert_eq!(status, 200, "{started}");
     let started_by = format!("Recording-{}", started["data"]["recordingId"].as_str().unwrap());
 

@@ -228,6 +228,18 @@ fn the_local_gateway_routes_are_the_templates_routes() {
     let rendered = rendered_template();
     for route in switchboard_local::cloud::HTTP_ROUTES {
         let id = logical_id(route.function);
+        if route.access == switchboard_local::gateway::Access::Webhook {
+            // The webhook's route is written out (an ApiGatewayV2 Route on WebhookApi), not a SAM event.
+            let resources = &rendered["Resources"];
+            assert_eq!(resources["WebhookRoute"]["Properties"]["RouteKey"], format!("{} {}", route.method, route.path));
+            assert_eq!(resources["WebhookRoute"]["Properties"]["ApiId"], json!({"Ref": "WebhookApi"}));
+            assert_eq!(
+                resources["WebhookIntegration"]["Properties"]["IntegrationUri"],
+                json!({"Fn::GetAtt": [id, "Arn"]}),
+                "the webhook's route reaches {id}"
+            );
+            continue;
+        }
         let resource = resource_text(&template, &id);
         // The local cloud always serves a route; the template may declare it behind a condition, which
         // must then be recording's (the only optional context with routes on the agent API).
@@ -244,6 +256,7 @@ fn the_local_gateway_routes_are_the_templates_routes() {
             Access::Iam => ("IdentityApi", Some("Authorizer: AWS_IAM")),
             Access::Public => ("IdentityApi", Some("Authorizer: NONE")),
             Access::AgentPublic => ("AgentApi", Some("Authorizer: NONE")),
+            Access::Webhook => unreachable!("checked above"),
         };
         assert!(has(format!("ApiId: !Ref {api}")), "{id} is not on {api}");
         if let Some(authorizer) = authorizer {
@@ -263,6 +276,11 @@ fn the_local_gateway_routes_are_the_templates_routes() {
                 declared.insert((method, path, id.to_owned()));
             }
         }
+    }
+    for (_, route) in resources(&rendered, "AWS::ApiGatewayV2::Route") {
+        let key = route["Properties"]["RouteKey"].as_str().unwrap_or_default();
+        let (method, path) = key.split_once(' ').unwrap_or_default();
+        declared.insert((method.to_owned(), path.to_owned(), "GithubWebhookFunction".to_owned()));
     }
     let local: BTreeSet<(String, String, String)> = switchboard_local::cloud::HTTP_ROUTES
         .iter()
@@ -1521,6 +1539,7 @@ fn the_recording_functions_have_exactly_their_environment_and_timeouts() {
                 "RECORDING_ATTENDEE_NAME",
                 "RECORDING_SCREEN_WIDTH",
                 "RECORDING_SCREEN_HEIGHT",
+                "AGENT_APP_URL",
             ],
         ),
         ("stop-recording", &["VIDEO_TABLE", "CHIME_CONTROL_REGION", "RECORDING_CLUSTER"]),
@@ -1563,6 +1582,7 @@ fn the_recording_functions_have_exactly_their_environment_and_timeouts() {
         ("RECORDING_ATTENDEE_NAME", json!({"Ref": "RecordingAttendeeName"})),
         ("RECORDING_SCREEN_WIDTH", json!({"Ref": "RecordingScreenWidth"})),
         ("RECORDING_SCREEN_HEIGHT", json!({"Ref": "RecordingScreenHeight"})),
+        ("AGENT_APP_URL", json!({"Ref": "AgentAppUrl"})),
         ("RECORDING_PLAYBACK_SECURITY_PROFILE_ID", json!({"Ref": "RecordingPlaybackSecurityProfileId"})),
         ("RECORDING_URL_EXPIRY_SECONDS", json!({"Ref": "RecordingUrlExpirySeconds"})),
         // The group's name, written as the group writes it (a reference would be a cycle).
@@ -1584,7 +1604,12 @@ fn the_recording_functions_have_exactly_their_environment_and_timeouts() {
             resources[id.as_str()]["Properties"]["Timeout"],
             json!({"Fn::FindInMap": ["FunctionTimeouts", key, "Seconds"]})
         );
-        let seconds = if function.ends_with("meeting-end") || function.starts_with("prewarm") { 60 } else { 15 };
+        let seconds = match function {
+            _ if function.ends_with("meeting-end") || function.starts_with("prewarm") => 60,
+            // The undo's reserve: one whole SDK operation and 2 s (start_recording::undo_reserve).
+            "start-recording" => 28,
+            _ => 15,
+        };
         assert_eq!(template["Mappings"]["FunctionTimeouts"][key], json!({"Seconds": seconds}), "{id}");
         assert_eq!(resources[id.as_str()]["Metadata"]["BuildMethod"], "rust-cargolambda", "{id}");
     }
@@ -1677,7 +1702,7 @@ fn the_recording_functions_are_granted_least_privilege() {
                             "{id} {sid}"
                         );
                     }
-                    "connect:UpdateContactAttributes" => {
+                    "connect:DescribeContact" | "connect:GetContactAttributes" | "connect:UpdateContactAttributes" => {
                         assert_eq!(
                             statement["Resource"],
                             json!({"Fn::Sub": "${ConnectInstanceArn}/contact/*"}),

@@ -55,6 +55,8 @@ pub const HTTP_ROUTES: &[Route] = &[
     Route { method: "POST", path: "/recording", function: "start-recording", access: Access::Agent },
     Route { method: "DELETE", path: "/recording", function: "stop-recording", access: Access::Agent },
     Route { method: "GET", path: "/recording-summary", function: "get-recording-summary", access: Access::Agent },
+    // The webhook's own API (the template declares its route behind WebhookEnabled).
+    Route { method: "POST", path: "/github", function: "github-webhook", access: Access::Webhook },
 ];
 
 /// The HTTP API's CORS configuration, as template.yaml declares it (a test checks the two agree);
@@ -71,6 +73,16 @@ pub const DEFAULT_CORS_ORIGINS: &str = "http://localhost:3000,http://127.0.0.1:3
 /// The local HTTP API's allowed origins: `SWITCHBOARD_CORS_ORIGINS`, else [`DEFAULT_CORS_ORIGINS`].
 pub fn cors_origins() -> Vec<String> {
     parse_origins(&std::env::var("SWITCHBOARD_CORS_ORIGINS").unwrap_or_else(|_| DEFAULT_CORS_ORIGINS.to_owned()))
+}
+
+/// The agent-app's URL locally (the template's `AgentAppUrl`, which playback URLs must be under):
+/// `SWITCHBOARD_AGENT_APP_URL`, else the first allowed origin (the agent-app's dev server).
+pub fn agent_app_url() -> String {
+    std::env::var("SWITCHBOARD_AGENT_APP_URL")
+        .ok()
+        .filter(|url| !url.trim().is_empty())
+        .or_else(|| cors_origins().into_iter().next())
+        .unwrap_or_else(|| "http://localhost:3000".to_owned())
 }
 
 fn parse_origins(list: &str) -> Vec<String> {
@@ -270,9 +282,11 @@ impl LocalCloud {
         let site_origin = format!("http://{}", self.desktop_addr);
         let ccp_files = desktop::fake_ccp::FakeCcpFiles::load(&options.desktop)?;
         let ccp_listener = gateway::bind().await.map_err(CloudError::Emulator)?;
-        let ccp = desktop::fake_ccp::serve(ccp_listener, ccp_files, std::slice::from_ref(&site_origin))
-            .await
-            .map_err(CloudError::Emulator)?;
+        // Framable by the desktop site and by the agent-app's origins (SWITCHBOARD_CORS_ORIGINS): a
+        // developer runs the original agent-app against the local cloud with this CCP.
+        let mut approved = vec![site_origin.clone()];
+        approved.extend(cors_origins());
+        let ccp = desktop::fake_ccp::serve(ccp_listener, ccp_files, &approved).await.map_err(CloudError::Emulator)?;
 
         let cognito_domain = self.emulator.endpoint();
         let template = std::fs::read_to_string(&options.template)
@@ -887,8 +901,9 @@ pub fn function_timeout(function: &str) -> Duration {
         desktop::PUBLISH_FUNCTION => Duration::from_secs(120),
         // It waits up to a minute for another deployment's lock (FunctionTimeouts: ProvisionFlows).
         PROVISION_FLOWS_FUNCTION => Duration::from_secs(120),
-        // FunctionTimeouts: start-recording leaves the last 6 s of its 15 to its undo.
-        "start-recording" | "stop-recording" | "get-recording-summary" => Duration::from_secs(15),
+        // FunctionTimeouts: start-recording leaves the last 12 s of its 28 to its undo.
+        "start-recording" => Duration::from_secs(28),
+        "stop-recording" | "get-recording-summary" => Duration::from_secs(15),
         "stop-recording-on-meeting-end" | "prewarm-recording-task" => Duration::from_secs(60),
         _ => FUNCTION_TIMEOUT,
     }

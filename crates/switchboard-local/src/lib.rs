@@ -14,6 +14,7 @@
 //!   stand-in with the template's response headers, the fake CCP (managed login is the emulator's).
 //! - [`recording`]: the recording stack (bucket, ECS cluster, a registered instance) and EventBridge's
 //!   delivery of the recording events.
+//! - [`fault_proxy`]: moto behind a proxy that fails chosen operations (fault injection in tests).
 //! - [`cloud`]: starts, seeds and stops all of the above.
 //! - [`cloud_file`]: where `switchboard-local up` tells the other commands what is running.
 
@@ -22,6 +23,7 @@ pub mod cloud;
 pub mod cloud_file;
 pub mod desktop;
 pub mod emulator;
+pub mod fault_proxy;
 pub mod fixture;
 pub mod flow;
 pub mod flows;

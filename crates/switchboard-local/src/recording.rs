@@ -77,6 +77,7 @@ impl LocalCloud {
             ("RECORDING_ASG_NAME", recording.auto_scaling_group_name.clone()),
             ("RECORDING_PLAYBACK_SECURITY_PROFILE_ID", playback),
             ("RECORDING_URL_EXPIRY_SECONDS", "900".to_owned()),
+            ("AGENT_APP_URL", crate::cloud::agent_app_url()),
             // The instance is registered before any event: no pause between lookups.
             ("PREWARM_LOOKUP_PAUSE_MS", "0".to_owned()),
             ("PREWARM_LOOKUP_TRIES", "2".to_owned()),

@@ -213,8 +213,10 @@ impl<'a> Setup<'a> {
             "start-recording" => {
                 let meeting = self.recording_meeting().await?;
                 let contact = new_contact_id();
-                self.cloud.connect_contact(&contact, &contact, None).await.map_err(|e| e.to_string())?;
                 let mut event = self.event(function)?;
+                // The agent starting the recording is handling the contact (start-recording checks).
+                let agent = claim(&event, CONNECT_USER_ID)?;
+                self.cloud.connect_contact(&contact, &contact, Some(&agent)).await.map_err(|e| e.to_string())?;
                 json_body_set(&mut event, "externalMeetingId", &meeting)?;
                 json_body_set(&mut event, "connectContactId", &contact)?;
                 Ok(event)
@@ -224,14 +226,23 @@ impl<'a> Setup<'a> {
                 let mut start = self.event("start-recording")?;
                 json_body_set(&mut start, "externalMeetingId", &meeting)?;
                 let contact = new_contact_id();
-                self.cloud.connect_contact(&contact, &contact, None).await.map_err(|e| e.to_string())?;
+                let agent = claim(&start, CONNECT_USER_ID)?;
+                self.cloud.connect_contact(&contact, &contact, Some(&agent)).await.map_err(|e| e.to_string())?;
                 json_body_set(&mut start, "connectContactId", &contact)?;
                 self.invoke("start-recording", start).await?;
                 let mut event = self.event(function)?;
                 match function {
                     "stop-recording" => json_body_set(&mut event, "externalMeetingId", &meeting)?,
                     "get-recording-summary" => query(&mut event, &[("externalMeetingId", &meeting)])?,
-                    _ => set(&mut event, "/detail/externalMeetingId", meeting.as_str())?,
+                    _ => {
+                        set(&mut event, "/detail/externalMeetingId", meeting.as_str())?;
+                        let meetings = self.cloud.emulator.meetings();
+                        let chime = meetings
+                            .iter()
+                            .find(|m| m.external_meeting_id == meeting)
+                            .ok_or_else(|| format!("no Chime meeting for {meeting}"))?;
+                        set(&mut event, "/detail/meetingId", chime.meeting_id.as_str())?;
+                    }
                 }
                 Ok(event)
             }

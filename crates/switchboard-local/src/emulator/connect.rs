@@ -528,9 +528,38 @@ struct UpdateContactAttributesRequest {
 /// instance knows (registered, or a started chat); attributes merge into what it had.
 pub(super) async fn update_contact_attributes(State(state): State<Emulator>, body: axum::body::Bytes) -> Response {
     match update_attributes(&state, &body) {
+        Ok(()) if state.answer_lost("UpdateContactAttributes") => aws_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalServiceException",
+            "the answer was lost (local fault injection)",
+        ),
         Ok(()) => Json(json!({})).into_response(),
         Err(response) => *response,
     }
+}
+
+/// Connect `GetContactAttributes`: `GET /contact/attributes/{InstanceId}/{InitialContactId}`, for a
+/// contact the instance knows (what `UpdateContactAttributes` set on it, or a chat's own attributes).
+pub(super) async fn get_contact_attributes(
+    State(state): State<Emulator>,
+    Path((instance_id, contact_id)): Path<(String, String)>,
+) -> Response {
+    if let Err(response) = check_instance(&state, &instance_id) {
+        return *response;
+    }
+    if !state.knows_contact(&contact_id) {
+        return connect_not_found(&format!("Contact {contact_id}"));
+    }
+    let mut attributes: BTreeMap<String, String> = state
+        .chats
+        .lock()
+        .ok()
+        .and_then(|c| c.find(&contact_id).map(|chat| chat.chat.attributes.clone()))
+        .unwrap_or_default();
+    if let Some(set) = state.contact_attributes.lock().ok().and_then(|a| a.get(&contact_id).cloned()) {
+        attributes.extend(set);
+    }
+    Json(json!({"Attributes": attributes})).into_response()
 }
 
 fn update_attributes(state: &Emulator, body: &[u8]) -> Result<(), Box<Response>> {

@@ -115,6 +115,8 @@ struct Emulator {
     flows: Arc<Mutex<connect_flows::FlowStore>>,
     /// Answers PUT to custom resources' `ResponseURL`s.
     custom_resource_responses: Arc<Mutex<Vec<CustomResourceResponse>>>,
+    /// Operations whose next answers are lost after they took effect (see `EmulatorHandle::lose_answers`).
+    lost_answers: LostAnswers,
     /// The fixture's numbers, then the registered ones.
     numbers: Arc<Mutex<std::collections::BTreeMap<String, NumberInfo>>>,
     /// moto, for STS identities and the Cognito operations we forward.
@@ -137,13 +139,42 @@ pub struct EmulatorHandle {
     meetings: Arc<Mutex<chime::MeetingStore>>,
     flows: Arc<Mutex<connect_flows::FlowStore>>,
     custom_resource_responses: Arc<Mutex<Vec<CustomResourceResponse>>>,
+    lost_answers: LostAnswers,
     events: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<serde_json::Value>>>,
     task: tokio::task::JoinHandle<()>,
+}
+
+/// By operation name, how many of its next calls take effect and then answer a 500, as when a
+/// service's answer is lost on the way back: the caller cannot tell whether its write landed.
+type LostAnswers = Arc<Mutex<std::collections::BTreeMap<String, u32>>>;
+
+impl Emulator {
+    /// Whether this call of `operation` (which has taken effect) is to answer a lost-answer 500.
+    fn answer_lost(&self, operation: &str) -> bool {
+        let Ok(mut lost) = self.lost_answers.lock() else {
+            return false;
+        };
+        match lost.get_mut(operation) {
+            Some(left) if *left > 0 => {
+                *left -= 1;
+                true
+            }
+            _ => false,
+        }
+    }
 }
 
 impl EmulatorHandle {
     pub fn endpoint(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// The next `times` calls of `operation` (e.g. `UpdateContactAttributes`) take effect and then
+    /// answer a 500 (fault injection for undo paths).
+    pub fn lose_answers(&self, operation: &str, times: u32) {
+        if let Ok(mut lost) = self.lost_answers.lock() {
+            lost.insert(operation.to_owned(), times);
+        }
     }
 
     /// The events the emulated services publish to EventBridge (Chime's `chime:MeetingEnded` when a
@@ -215,6 +246,7 @@ pub async fn start(fixture: Fixture, addr: SocketAddr, moto: Option<String>) -> 
     let meetings = Arc::new(Mutex::new(chime::MeetingStore::default()));
     let flows = Arc::new(Mutex::new(connect_flows::FlowStore::seed(&fixture)));
     let custom_resource_responses = Arc::new(Mutex::new(Vec::new()));
+    let lost_answers: LostAnswers = Arc::default();
     let (events, published) = tokio::sync::mpsc::unbounded_channel();
     let moto_cognito = moto.as_deref().map(|endpoint| {
         use aws_sdk_cognitoidentityprovider::config::{BehaviorVersion, Credentials, Region};
@@ -234,6 +266,7 @@ pub async fn start(fixture: Fixture, addr: SocketAddr, moto: Option<String>) -> 
         meetings: meetings.clone(),
         flows: flows.clone(),
         custom_resource_responses: custom_resource_responses.clone(),
+        lost_answers: lost_answers.clone(),
         numbers: Arc::new(Mutex::new(fixture.pinpoint.numbers.clone())),
         fixture: Arc::new(fixture),
         moto,
@@ -258,6 +291,7 @@ pub async fn start(fixture: Fixture, addr: SocketAddr, moto: Option<String>) -> 
         meetings,
         flows,
         custom_resource_responses,
+        lost_answers,
         events: Mutex::new(Some(published)),
         task,
     })
@@ -273,6 +307,7 @@ fn router(state: Emulator) -> Router {
         .route("/contacts/{instance_id}/{contact_id}", get(connect::describe_contact))
         .route("/contact/chat", put(connect::start_chat_contact))
         .route("/contact/attributes", post(connect::update_contact_attributes))
+        .route("/contact/attributes/{instance_id}/{initial_contact_id}", get(connect::get_contact_attributes))
         .route("/contact-flows-summary/{instance_id}", get(connect_flows::list_contact_flows))
         .route("/contact-flows/{instance_id}", put(connect_flows::create_contact_flow))
         .route("/contact-flows/{instance_id}/{flow_id}", get(connect_flows::describe_contact_flow))

@@ -15,12 +15,19 @@
 //!    recognises the bot by that name), and the task ARN and bot id on the recording, unless a stop
 //!    ended it meanwhile (409);
 //! 5. at the same time as 4, on the meeting's first recording, with a contact id and a playback URL,
-//!    Connect `UpdateContactAttributes(videoRecordingPlaybackURL)`.
+//!    Connect `UpdateContactAttributes(videoRecordingPlaybackURL)`, the value it had read first.
+//!
+//! Supervisors open that attribute, so it must not be plantable: before anything is written the contact
+//! must be one the caller is handling (Connect `DescribeContact`: its agent is the caller's Connect user;
+//! an unknown contact is a 400 and another agent's a 403, both naming `connectContactId`), and the URL
+//! must be under the agent-app's own URL (`AGENT_APP_URL`; without it no URL is set).
 //!
 //! A failure after step 1, or steps that would not finish while the invocation still has time for the
-//! undo, undoes everything done so far, in reverse (task stopped, bot and roster item deleted,
-//! recording item and lock deleted) and answers 502: nothing runs, joins or stays locked.
-//! Data: `{recordingId}`.
+//! undo, undoes everything done so far, in reverse (the attribute's previous value put back, task
+//! stopped, bot and roster item deleted, recording item and lock deleted) and answers 502: nothing
+//! runs, joins or stays locked. A task the undo cannot stop keeps its recording item and the lock, with
+//! the task's ARN: a stop, or the meeting's end, stops it then.
+//! Data: `{recordingId, message}` (the original's message).
 
 use std::sync::Arc;
 
@@ -35,7 +42,7 @@ use serde::Deserialize;
 use super::{
     meeting::{
         check_external_id, chime_client, chime_error, owned_meeting, random_uuid, AttendeeJson, AttendeeRecord,
-        MeetingRecord,
+        AttendeeRole, MeetingRecord,
     },
     recording::{
         ascii_json, cached_user, file_name, lock_key, placed_task, recorder_override, recording_key, recordings,
@@ -67,6 +74,8 @@ pub struct StartRecording {
     pub bucket: String,
     pub attendee_name: String,
     pub screen: (u32, u32),
+    /// The agent-app's own URL: playback URLs must be under it.
+    pub agent_app_url: Option<url::Url>,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -80,9 +89,13 @@ struct StartRecordingBody {
     video_recording_playback_url: Option<String>,
 }
 
-/// What the undo is left of the invocation: its four steps, each an SDK call of up to 3 s an
-/// attempt (`aws::http_timeouts`), mostly far quicker.
-const UNDO_RESERVE: std::time::Duration = std::time::Duration::from_secs(6);
+/// What the undo is left of the invocation: one whole SDK operation (`aws::http_timeouts`, its
+/// retries included) for its first and decisive step, `StopTask` (a task it cannot stop keeps its
+/// item), and 2 s for the rest, which are quick when DynamoDB, Chime and Connect answer at all.
+fn undo_reserve() -> std::time::Duration {
+    crate::aws::http_timeouts().operation_timeout().unwrap_or(std::time::Duration::from_secs(10))
+        + std::time::Duration::from_secs(2)
+}
 
 /// The time left in this invocation (15 s, the template's timeout, without a Lambda context).
 fn time_left(request: &Request) -> std::time::Duration {
@@ -98,6 +111,15 @@ fn time_left(request: &Request) -> std::time::Duration {
 struct Started {
     bot: Option<AttendeeJson>,
     task_arn: Option<String>,
+    /// The contact whose playback URL this start wrote (or may have written: an answer can be lost)
+    /// and the value it had before.
+    playback: Option<(String, Option<String>)>,
+}
+
+/// The contact a playback URL goes onto: its initial contact id (Connect keeps attributes there).
+struct PlaybackTarget<'a> {
+    initial_contact_id: String,
+    url: &'a str,
 }
 
 impl StartRecording {
@@ -117,6 +139,7 @@ impl StartRecording {
                 screen_side(env, "RECORDING_SCREEN_WIDTH", 1920, 320..=3840)?,
                 screen_side(env, "RECORDING_SCREEN_HEIGHT", 1080, 240..=2160)?,
             ),
+            agent_app_url: agent_app_url(env)?,
             clock: Arc::new(SystemClock),
         })
     }
@@ -129,13 +152,27 @@ impl StartRecording {
         check_external_id("externalMeetingId", &body.external_meeting_id)?;
         let playback =
             playback_target(body.connect_contact_id.as_deref(), body.video_recording_playback_url.as_deref())?;
+        let playback = match playback {
+            Some((contact_id, url)) => self.under_agent_app(url)?.map(|url| (contact_id, url)),
+            None => None,
+        };
         let now = self.clock.now();
-        // Three independent reads at once; their answers are judged in this order (404/403 for the
-        // meeting before 403 for the cache), whichever came first.
-        let (meeting, owner, earlier) = tokio::join!(
+        // Four independent reads at once; their answers are judged in this order (404/403 for the
+        // meeting before 403 for the cache, then the contact), whichever came first.
+        let contact = async {
+            match playback {
+                Some((contact_id, url)) => self
+                    .handled_contact(contact_id, connect_user_id)
+                    .await
+                    .map(|initial| Some(PlaybackTarget { initial_contact_id: initial, url })),
+                None => Ok(None),
+            }
+        };
+        let (meeting, owner, earlier, contact) = tokio::join!(
             owned_meeting(&self.dynamodb, &self.table, &body.external_meeting_id, username, now),
             cached_user(&self.dynamodb, &self.table, connect_user_id, now),
             recordings(&self.dynamodb, &self.table, &body.external_meeting_id, now),
+            contact,
         );
         let meeting = meeting?;
         if meeting.ended_at.is_some() {
@@ -143,6 +180,7 @@ impl StartRecording {
         }
         let owner = owner?;
         let earlier = earlier.map_err(ApiError::dependency)?;
+        let playback = contact?;
 
         let recording_id = random_uuid();
         let record = RecordingRecord {
@@ -164,15 +202,16 @@ impl StartRecording {
         let first = earlier.is_empty();
         // The steps stop in time to leave the undo its share of the invocation: a function that
         // Lambda ends mid-start would leave a bot, a task or the lock behind.
-        let for_steps = time_left(&request).saturating_sub(UNDO_RESERVE);
-        let steps = self.start(&meeting, &record, first.then_some(playback).flatten(), &mut started, now);
+        let for_steps = time_left(&request).saturating_sub(undo_reserve());
+        let steps = self.start(&meeting, &record, playback.filter(|_| first), &mut started, now);
         let outcome = tokio::time::timeout(for_steps, steps)
             .await
             .unwrap_or_else(|_| Err(ApiError::dependency("the recording's steps did not finish in time")));
         match outcome {
             Ok(()) => {
                 tracing::info!(recording_id, "recording started");
-                Reply::new("Recording started", &serde_json::json!({"recordingId": recording_id}))
+                let data = serde_json::json!({"recordingId": recording_id, "message": "Start recording initiated"});
+                Reply::new("Recording started", &data)
             }
             Err(failure) => {
                 self.undo(&record, started).await;
@@ -264,12 +303,55 @@ impl StartRecording {
         Ok(over.then_some(holder))
     }
 
+    /// The playback URL when it is under the agent-app's URL (a 400 naming it otherwise); `None`
+    /// when no agent-app URL is configured: nothing says which URLs are the agent-app's own.
+    fn under_agent_app<'a>(&self, url: &'a str) -> Result<Option<&'a str>, ApiError> {
+        let Some(base) = &self.agent_app_url else {
+            tracing::warn!("no AGENT_APP_URL: the contact's playback URL is not set");
+            return Ok(None);
+        };
+        let parsed = url::Url::parse(url).map_err(|_| not_the_agent_apps())?;
+        let same_origin = parsed.origin() == base.origin();
+        let base_path = base.path().trim_end_matches('/');
+        let under_path = parsed.path() == base_path || parsed.path().starts_with(&format!("{base_path}/"));
+        if same_origin && under_path && parsed.username().is_empty() && parsed.password().is_none() {
+            Ok(Some(url))
+        } else {
+            Err(not_the_agent_apps())
+        }
+    }
+
+    /// The initial contact id of `contact_id` when the caller's Connect user is its agent: a
+    /// supervisor trusts what is set on a contact, so an owner may set it only on their own.
+    async fn handled_contact(&self, contact_id: &str, connect_user_id: &str) -> Result<String, ApiError> {
+        let described =
+            self.connect.describe_contact().instance_id(&self.instance_id).contact_id(contact_id).send().await;
+        let described = match described {
+            Ok(described) => described,
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => {
+                return Err(ApiError::bad_field("connectContactId", "is not a contact of this instance"))
+            }
+            Err(e) => return Err(ApiError::dependency(DisplayErrorContext(&e))),
+        };
+        let contact = described.contact().ok_or_else(|| ApiError::dependency("Connect described no contact"))?;
+        let agent = contact.agent_info().and_then(|a| a.id());
+        if agent != Some(connect_user_id) {
+            return Err(ApiError {
+                status: lambda_http::http::StatusCode::FORBIDDEN,
+                code: "FORBIDDEN",
+                message: "connectContactId: is not a contact you are handling".into(),
+            });
+        }
+        let initial = contact.initial_contact_id().or(contact.id()).unwrap_or(contact_id);
+        Ok(initial.to_owned())
+    }
+
     /// Steps 2 to 5; `started` records what exists, for the undo.
     async fn start(
         &self,
         meeting: &MeetingRecord,
         record: &RecordingRecord,
-        playback: Option<(&str, &str)>,
+        playback: Option<PlaybackTarget<'_>>,
         started: &mut Started,
         now: time::OffsetDateTime,
     ) -> Result<(), ApiError> {
@@ -296,7 +378,7 @@ impl StartRecording {
         let roster = AttendeeRecord {
             name: self.attendee_name.clone(),
             email: None,
-            is_owner: false,
+            role: Some(AttendeeRole::Recorder),
             chime_meeting_id: meeting.chime.meeting_id.clone(),
             chime: bot.clone(),
         };
@@ -320,22 +402,36 @@ impl StartRecording {
             .transact_items(TransactWriteItem::builder().put(roster).build())
             .transact_items(TransactWriteItem::builder().update(running).build())
             .send();
-        // The playback URL at the same time: either failing undoes the whole start.
+        // The playback URL at the same time: either failing undoes the whole start. The value it
+        // replaces is read first, for the undo to put back.
         let attributed = async {
-            let Some((contact_id, url)) = playback else {
-                return Ok(());
+            let Some(target) = playback else {
+                return Ok(None);
             };
-            self.connect
-                .update_contact_attributes()
+            let previous = self
+                .connect
+                .get_contact_attributes()
                 .instance_id(&self.instance_id)
-                .initial_contact_id(contact_id)
-                .attributes(PLAYBACK_URL_ATTRIBUTE, url)
+                .initial_contact_id(&target.initial_contact_id)
                 .send()
                 .await
-                .map(|_| tracing::info!("the contact's playback URL was set"))
-                .map_err(|e| ApiError::dependency(DisplayErrorContext(&e)))
+                .map_err(|e| ApiError::dependency(DisplayErrorContext(&e)))?
+                .attributes()
+                .and_then(|a| a.get(PLAYBACK_URL_ATTRIBUTE).cloned());
+            let written = (target.initial_contact_id.clone(), previous);
+            let set = self.set_playback_url(&target.initial_contact_id, target.url).await;
+            // Even a failed write may have landed (its answer lost): the undo puts the value back.
+            Ok(Some((written, set)))
         };
         let (stored, attributed) = tokio::join!(stored, attributed);
+        let attributed = match attributed {
+            Ok(Some((written, set))) => {
+                started.playback = Some(written);
+                set
+            }
+            Ok(None) => Ok(()),
+            Err(e) => Err(e),
+        };
         match stored {
             Ok(_) => {}
             Err(e) if store::is_transaction_race_lost(&e) => {
@@ -344,6 +440,18 @@ impl StartRecording {
             Err(e) => return Err(ApiError::dependency(StoreError::from_sdk("TransactWriteItems", e))),
         }
         attributed
+    }
+
+    async fn set_playback_url(&self, initial_contact_id: &str, url: &str) -> Result<(), ApiError> {
+        self.connect
+            .update_contact_attributes()
+            .instance_id(&self.instance_id)
+            .initial_contact_id(initial_contact_id)
+            .attributes(PLAYBACK_URL_ATTRIBUTE, url)
+            .send()
+            .await
+            .map(|_| tracing::info!("the contact's playback URL was set"))
+            .map_err(|e| ApiError::dependency(DisplayErrorContext(&e)))
     }
 
     /// ECS `RunTask` with the recorder's environment contract; the task's ARN.
@@ -373,9 +481,17 @@ impl StartRecording {
     /// Undoes a failed start, in reverse; each step is attempted and a failure logged, so one failing
     /// undo does not leave the later ones undone.
     async fn undo(&self, record: &RecordingRecord, started: Started) {
+        if let Some((contact, previous)) = &started.playback {
+            // Connect cannot delete an attribute: one that had no value gets an empty one.
+            if let Err(e) = self.set_playback_url(contact, previous.as_deref().unwrap_or("")).await {
+                tracing::error!(error = %e.message, "undo: the contact's previous playback URL could not be put back");
+            }
+        }
         if let Some(task) = &started.task_arn {
             if let Err(e) = self.cluster.stop_task(task, "The recording could not start").await {
                 tracing::error!(error = %e, "undo: the recording task could not be stopped");
+                self.keep_for_a_stop(record, task, started.bot.as_ref()).await;
+                return;
             }
         }
         if let Some(bot) = &started.bot {
@@ -399,6 +515,52 @@ impl StartRecording {
         }
         tracing::warn!(recording_id = record.recording_id, "a recording that could not start was undone");
     }
+}
+
+impl StartRecording {
+    /// The undo could not stop the task: the recording item and the lock stay (the recording is in
+    /// progress as far as anyone can tell), with the task and the bot on the item, so the owner's stop
+    /// or the meeting's end stops the task and removes the bot. Deleting them would orphan the task.
+    async fn keep_for_a_stop(&self, record: &RecordingRecord, task: &str, bot: Option<&AttendeeJson>) {
+        let mut update = self
+            .dynamodb
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(recording_key(&record.external_meeting_id, &record.recording_id)))
+            .update_expression("SET taskArn = :taskArn")
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(endedAt)")
+            .expression_attribute_values(":taskArn", store::s(task));
+        if let Some(bot) = bot {
+            update = update
+                .update_expression("SET taskArn = :taskArn, botAttendeeId = :botAttendeeId")
+                .expression_attribute_values(":botAttendeeId", store::s(&bot.attendee_id));
+        }
+        match store::conditional("UpdateItem", update.send().await) {
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "undo: the running task could not be stored on its recording"),
+        }
+        tracing::error!(
+            recording_id = record.recording_id,
+            task,
+            "a recording that could not start kept its task running; it stays in progress for a stop"
+        );
+    }
+}
+
+fn not_the_agent_apps() -> ApiError {
+    ApiError::bad_field("videoRecordingPlaybackURL", "must be a URL of the agent-app (AgentAppUrl)")
+}
+
+/// `AGENT_APP_URL`: an absolute http(s) URL, or absent.
+fn agent_app_url(env: &Settings) -> Result<Option<url::Url>, ConfigError> {
+    let Some(raw) = env.optional_string("AGENT_APP_URL")? else {
+        return Ok(None);
+    };
+    let parsed = url::Url::parse(&raw).ok().filter(|u| matches!(u.scheme(), "https" | "http") && u.has_host());
+    parsed.map(Some).ok_or_else(|| ConfigError::Malformed {
+        name: "AGENT_APP_URL".into(),
+        reason: "must be an absolute http(s) URL".into(),
+    })
 }
 
 /// A side of the recorded screen: even (the encoder's 4:2:0 chroma needs it; `recorder/lib/env.mjs`
