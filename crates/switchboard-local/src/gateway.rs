@@ -80,6 +80,9 @@ pub enum Access {
     /// No authorization (`Auth: NONE`), on the agent API: the website's routes, throttled per route
     /// in the template (not locally).
     AgentPublic,
+    /// No authorization, on the webhook's own API (`WebhookApi`): GitHub signs the body and the
+    /// function checks the signature.
+    Webhook,
 }
 
 #[derive(Debug, Clone)]
@@ -229,7 +232,9 @@ pub async fn serve(
         access_log: access_log.clone(),
     });
     let addr = listener.local_addr()?;
-    let app = Router::new().fallback(handle).with_state(state);
+    // An HTTP API takes payloads up to 10 MB.
+    let app =
+        Router::new().fallback(handle).layer(axum::extract::DefaultBodyLimit::max(10 * 1024 * 1024)).with_state(state);
     let task = tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
@@ -284,7 +289,7 @@ async fn route_request(
     };
     logged.route_key = Some(format!("{} {}", route.method, route.path));
     let claims = match route.access {
-        Access::Public | Access::AgentPublic => None,
+        Access::Public | Access::AgentPublic | Access::Webhook => None,
         Access::Iam => {
             let signed = headers.get("authorization").and_then(|v| v.to_str().ok()).is_some_and(|v| {
                 v.starts_with("AWS4-HMAC-SHA256 ") && v.contains("Credential=") && v.contains("Signature=")

@@ -400,8 +400,24 @@ async fn init_error(State(slot): State<Arc<Slot>>, body: Bytes) -> StatusCode {
     StatusCode::ACCEPTED
 }
 
+/// Lambda's limit on a synchronous invocation's request payload (6 MB).
+pub const MAX_INVOKE_PAYLOAD: usize = 6 * 1024 * 1024;
+
 fn invoke_router(processes: Arc<HashMap<String, FunctionProcess>>) -> Router {
-    Router::new().route("/2015-03-31/functions/{function}/invocations", post(invoke)).with_state(processes)
+    Router::new()
+        .route("/2015-03-31/functions/{function}/invocations", post(invoke))
+        // Read a little more than the limit, so a larger event gets Lambda's own error, not axum's.
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_INVOKE_PAYLOAD + 1))
+        .with_state(processes)
+}
+
+/// Lambda's answer to an event over [`MAX_INVOKE_PAYLOAD`].
+fn payload_too_large() -> Response {
+    let mut headers = HeaderMap::new();
+    headers.insert("x-amzn-ErrorType", HeaderValue::from_static("RequestEntityTooLargeException"));
+    let message = format!("Request must be smaller than {MAX_INVOKE_PAYLOAD} bytes for the InvokeFunction operation");
+    let body = serde_json::json!({"Type": "User", "message": message});
+    (StatusCode::PAYLOAD_TOO_LARGE, headers, body.to_string()).into_response()
 }
 
 /// Lambda `Invoke` (RequestResponse). `function` may be a name or an ARN. A function error comes
@@ -410,8 +426,14 @@ fn invoke_router(processes: Arc<HashMap<String, FunctionProcess>>) -> Router {
 async fn invoke(
     State(processes): State<Arc<HashMap<String, FunctionProcess>>>,
     Path(function): Path<String>,
-    payload: Bytes,
+    payload: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
+    let payload = match payload {
+        Ok(payload) if payload.len() <= MAX_INVOKE_PAYLOAD => payload,
+        Ok(_) => return payload_too_large(),
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => return payload_too_large(),
+        Err(rejection) => return rejection.into_response(),
+    };
     let name = function.rsplit_once("function:").map_or(function.as_str(), |(_, n)| n);
     let name = name.split(':').next().unwrap_or(name);
     let Some(process) = processes.get(name) else {

@@ -467,16 +467,22 @@ fn desktop_pages(cloud: &LocalCloud) -> String {
     let pages: String = site.page_urls().iter().map(|(_, url)| format!("  {url}\n")).collect();
     let agent = cloud.fixture.cognito.agents.first().map(|a| (a.email.as_str(), a.password.as_str()));
     let (email, password) = agent.unwrap_or_default();
-    let alice_arn =
-        cloud.fixture.connect.users.first().map(|u| format!("{}/agent/{}", cloud.fixture.instance_arn(), u.id));
+    let instance = cloud.fixture.instance_arn();
+    let alice = cloud.fixture.connect.users.first();
+    let alice_arn = alice.map(|u| format!("{instance}/agent/{}", u.id)).unwrap_or_default();
+    let username = alice.map(|u| u.username.as_str()).unwrap_or_default();
+    // The agent's routing-profile queues, as the real CCP reports them (the agent-app reads them).
+    let queue = cloud.fixture.connect.queues.iter().next().map(|(name, id)| (name.as_str(), id.as_str()));
+    let (queue_name, queue_id) = queue.unwrap_or_default();
     format!(
         "Agent desktop pages, behind the CloudFront stand-in (sign in as {email} / {password}):
-{pages}The CCP in them is a fake one (Streams' handshake, no calls). To be the agent with a contact, in the
-CCP frame's console (its contact registered with `POST {emulator}/_local/contacts` for session_info):
-  fakeCcp.pushAgent({{agentARN: '{arn}', name: 'alice', contacts: [{{contactId: '<contact id>', state: 'connected'}}]}})
+{pages}The CCP in them is a fake one (Streams' handshake, no calls) at {ccp} (the agent-app's
+connectInstanceURL). To be the agent with a contact, in the CCP frame's console (its contact registered
+with `POST {emulator}/_local/contacts` for session_info):
+  fakeCcp.pushAgent({{agentARN: '{alice_arn}', name: 'alice', username: '{username}', queues: [{{queueARN: '{instance}/queue/{queue_id}', name: '{queue_name}'}}], contacts: [{{contactId: '<contact id>', state: 'connected'}}]}})
 ",
         emulator = cloud.emulator.endpoint(),
-        arn = alice_arn.unwrap_or_default(),
+        ccp = site.ccp.origin(),
     )
 }
 

@@ -8,6 +8,7 @@ use std::{collections::BTreeMap, collections::HashMap, future::Future};
 
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::deadline::Deadline;
 
@@ -134,6 +135,9 @@ impl FlowFault for crate::deadline::DeadlineExceeded {
     }
 }
 
+/// The `errorType` of an event a flow function cannot read (not a JSON object of the flow event's shape).
+pub const INVALID_EVENT: &str = "InvalidEvent";
+
 /// The Lambda error for a fault: its kind as `errorType`, its message unchanged.
 pub fn diagnostic(fault: &dyn FlowFault) -> Diagnostic {
     Diagnostic { error_type: fault.kind().to_owned(), error_message: fault.to_string() }
@@ -151,8 +155,21 @@ where
 {
     crate::startup::mark(crate::startup::phase::FUNCTION);
     let handler = &handler;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<ContactFlowEvent>| async move {
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         crate::startup::invocation_started();
+        // Parsed here rather than by the runtime, whose error for an event that is not a JSON object
+        // is named by a Rust type path (`&lambda_runtime::deserializer::DeserializeError`).
+        let (payload, context) = event.into_parts();
+        let event = match serde_json::from_value::<ContactFlowEvent>(payload) {
+            Ok(payload) => LambdaEvent::new(payload, context),
+            Err(e) => {
+                tracing::error!(error = %e, kind = INVALID_EVENT, "the event is not a Connect flow event");
+                return Err(Diagnostic {
+                    error_type: INVALID_EVENT.to_owned(),
+                    error_message: format!("the event is not a Connect flow event: {e}"),
+                });
+            }
+        };
         let deadline = Deadline::for_invocation(event.context.deadline);
         // The contact id on the answer's log line ties it to the contact's flow logs in Connect.
         let contact_id = event.payload.contact_id().unwrap_or_default().to_owned();

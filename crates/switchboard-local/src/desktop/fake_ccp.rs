@@ -6,14 +6,15 @@
 //! developer in the browser console) calls `window.fakeCcp.pushAgent({agentARN, name, contacts})`
 //! in its frame. `/login` is the instance's login page that Streams opens when the handshake fails.
 //!
-//! Like Connect, it lets itself be framed only by the approved origins (the site's).
+//! Like Connect, it lets itself be framed only by the approved origins (the site's, and the agent-app's
+//! dev origins), and takes the agent-app's `POST /auth/sign-in` of its `ccplogin` tokens.
 
 use std::{net::SocketAddr, path::Path, sync::Arc};
 
 use axum::{
     extract::State,
-    http::{header, HeaderValue, StatusCode, Uri},
-    response::{IntoResponse, Response},
+    http::{header, HeaderValue, Method, StatusCode, Uri},
+    response::{IntoResponse, Redirect, Response},
     Router,
 };
 
@@ -91,21 +92,26 @@ pub async fn serve(
     Ok(FakeCcpHandle { addr, task })
 }
 
-async fn handle(State(ccp): State<Arc<FakeCcp>>, uri: Uri) -> Response {
+async fn handle(State(ccp): State<Arc<FakeCcp>>, method: Method, uri: Uri) -> Response {
     let javascript = "text/javascript; charset=utf-8";
-    match uri.path() {
-        "/ccp-v2/" | "/ccp-v2" => {
+    match (method, uri.path()) {
+        // The page's scripts are relative: without the slash they would resolve beside `/ccp-v2`.
+        (Method::GET, "/ccp-v2") => Redirect::permanent("/ccp-v2/").into_response(),
+        // Where the agent-app posts the `ccplogin` tokens (form field `credentials`); the real
+        // instance sets its session cookie and redirects to the CCP. This CCP needs no session.
+        (Method::POST, "/auth/sign-in") => Redirect::to("/ccp-v2/").into_response(),
+        (_, "/ccp-v2/") => {
             let mut response = page(ccp.files.page.clone());
             if let Ok(value) = HeaderValue::from_str(&format!("frame-ancestors {}", ccp.frame_ancestors)) {
                 response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, value);
             }
             response
         }
-        "/ccp-v2/fake-ccp.js" => ([(header::CONTENT_TYPE, javascript)], ccp.files.script.clone()).into_response(),
-        "/ccp-v2/connect-streams-min.js" => {
+        (_, "/ccp-v2/fake-ccp.js") => ([(header::CONTENT_TYPE, javascript)], ccp.files.script.clone()).into_response(),
+        (_, "/ccp-v2/connect-streams-min.js") => {
             ([(header::CONTENT_TYPE, javascript)], ccp.files.streams.clone()).into_response()
         }
-        "/login" => page(
+        (_, "/login") => page(
             "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>Sign in to Amazon Connect</title>\n\
              <link rel=\"icon\" href=\"data:,\">\n</head>\n<body>\n<p>Fake instance login: the local cloud's CCP needs no sign-in.</p>\n</body>\n</html>\n"
                 .to_owned(),

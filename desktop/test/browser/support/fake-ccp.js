@@ -42,6 +42,9 @@
   // Builds the agent data the real shared worker sends (timestamps as Dates: postMessage clones them).
   function agentData(description) {
     var now = new Date();
+    var queues = (description.queues || []).map(function (q) {
+      return { queueARN: q.queueARN, queueId: q.queueARN, name: q.name };
+    });
     return {
       snapshot: {
         state: { agentStateARN: null, type: 'routable', name: 'Available', startTimestamp: now },
@@ -78,14 +81,19 @@
           routingProfileARN: 'arn:aws:connect:eu-west-2:123456789012:instance/x/routing-profile/rp',
           routingProfileId: 'arn:aws:connect:eu-west-2:123456789012:instance/1a2b3c4d-1111-4222-8333-444455556666/routing-profile/rp',
           channelConcurrencyMap: { VOICE: 1, CHAT: 0, TASK: 0 },
-          queues: [],
-          defaultOutboundQueue: null,
+          // The agent-app reads the agent's queues here (its ad-hoc route targets one of them).
+          queues: queues,
+          defaultOutboundQueue: queues[0] || null,
         },
       },
     };
   }
 
-  /** Pushes one snapshot: `{agentARN, name, contacts: [{contactId, initialContactId?, type?, state?}]}`. */
+  /**
+   * Pushes one snapshot: `{agentARN, name, username?, queues?: [{queueARN, name}], contacts: [{contactId,
+   * initialContactId?, type?, state?}]}`. `username` is the agent's Connect login (the agent-app's
+   * onboarding compares it with the signed-in user's); it defaults to `name`.
+   */
   state.pushAgent = function (description) {
     conduit.sendDownstream(connect.AgentEvents.UPDATE, agentData(description));
   };
