@@ -591,8 +591,8 @@ async fn a_task_the_undo_cannot_stop_is_kept_for_a_stop_not_orphaned() {
     assert!(!meeting_items(&fleet, "case-orphan").await.iter().any(|sk| sk == "RECLOCK"));
 }
 
-/// Every item of a meeting's partition, as text.
-async fn table_items(fleet: &Fleet, external_meeting_id: &str) -> String {
+/// Every item of a meeting's partition in the video table.
+async fn partition(fleet: &Fleet, external_meeting_id: &str) -> Vec<BTreeMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
     let dynamodb = aws_sdk_dynamodb::Client::new(&fleet.cloud.sdk_config().await);
     let items = dynamodb
         .query()
@@ -605,24 +605,17 @@ async fn table_items(fleet: &Fleet, external_meeting_id: &str) -> String {
         .send()
         .await
         .unwrap();
-    format!("{:?}", items.items())
+    items.items().iter().map(|i| i.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).collect()
+}
+
+/// Every item of a meeting's partition, as text.
+async fn table_items(fleet: &Fleet, external_meeting_id: &str) -> String {
+    format!("{:?}", partition(fleet, external_meeting_id).await)
 }
 
 /// The sort keys of a meeting's partition in the video table.
 async fn meeting_items(fleet: &Fleet, external_meeting_id: &str) -> Vec<String> {
-    let dynamodb = aws_sdk_dynamodb::Client::new(&fleet.cloud.sdk_config().await);
-    let items = dynamodb
-        .query()
-        .table_name(&fleet.cloud.fixture.video.table_name)
-        .key_condition_expression("pk = :pk")
-        .expression_attribute_values(
-            ":pk",
-            aws_sdk_dynamodb::types::AttributeValue::S(format!("M#{external_meeting_id}")),
-        )
-        .send()
-        .await
-        .unwrap();
-    items.items().iter().map(|i| i["sk"].as_s().unwrap().clone()).collect()
+    partition(fleet, external_meeting_id).await.iter().map(|i| i["sk"].as_s().unwrap().clone()).collect()
 }
 
 /// Two starts at once: exactly one recording; and a lock left behind by a failed stop (its recording

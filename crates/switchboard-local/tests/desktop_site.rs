@@ -119,9 +119,10 @@ async fn the_stand_in_serves_the_bucket_with_each_pages_headers_and_proxies_the_
     assert_eq!(api.json::<Value>().await.unwrap()["message"], "Unauthorized");
     assert_eq!(get(&format!("{origin}/api/no-such-route")).await.status(), StatusCode::NOT_FOUND);
 
-    // The fake CCP: framable by the site only, with Streams' bundle beside it.
+    // The fake CCP: framable by the site and the agent-app's origins only, with Streams' bundle beside it.
     let frame = get(&site.ccp.ccp_url()).await;
-    assert_eq!(header_of(&frame, "content-security-policy"), format!("frame-ancestors {origin}"));
+    let agent_app = switchboard_local::cloud::cors_origins().join(" ");
+    assert_eq!(header_of(&frame, "content-security-policy"), format!("frame-ancestors {origin} {agent_app}"));
     let page = frame.text().await.unwrap();
     assert!(page.contains("connect-streams-min.js") && page.contains("content=\"answer\""), "{page}");
     let bundle = get(&format!("{ccp}/ccp-v2/connect-streams-min.js")).await;
