@@ -1933,3 +1933,66 @@ fn meeting_ends_stop_recordings_here_or_forwarded_from_the_control_region_and_ne
     let rule = format!("PrewarmRecordingTaskFunction{name}");
     assert_eq!(group["DependsOn"], json!([rule, format!("{rule}Permission")]));
 }
+
+// ===== pipelines (pipeline.yaml) =====
+
+/// The AWS CLI's read timeout when `--cli-read-timeout` is not given (and then it invokes again).
+const CLI_DEFAULT_READ_TIMEOUT: u64 = 60;
+
+#[test]
+fn each_flows_build_invokes_provision_flows_once_and_waits_longer_than_it_may_run() {
+    let template = rendered_template();
+    let function = &template["Resources"]["ProvisionFlowsFunction"]["Properties"];
+    assert_eq!(function["Timeout"], json!({"Fn::FindInMap": ["FunctionTimeouts", "ProvisionFlows", "Seconds"]}));
+    let function_timeout = template["Mappings"]["FunctionTimeouts"]["ProvisionFlows"]["Seconds"].as_u64().unwrap();
+
+    let pipelines = rendered("pipeline.yaml");
+    let mut invoking = BTreeSet::new();
+    for (id, project) in resources(&pipelines, "AWS::CodeBuild::Project") {
+        let properties = &project["Properties"];
+        let buildspec = properties["Source"]["BuildSpec"].as_str().unwrap_or_default();
+        let retries_off_for_the_project = properties["Environment"]["EnvironmentVariables"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|v| v["Name"] == "AWS_MAX_ATTEMPTS" && v["Value"] == "1");
+        for line in buildspec.lines().filter(|l| l.contains("aws lambda invoke")) {
+            invoking.insert(id);
+            let words: Vec<&str> = line.trim().trim_start_matches("- ").split_whitespace().collect();
+            let invoke = words.windows(3).position(|w| w == ["aws", "lambda", "invoke"]).unwrap();
+            let option = |name: &str| words.iter().position(|w| *w == name).map(|at| words[at + 1]);
+            assert_eq!(option("--function-name"), Some("\"$PROVISION_FLOWS_FUNCTION\""), "{id}: {line}");
+            assert!(option("--invocation-type").is_none(), "{id}: a synchronous invoke, the build reads the report");
+            let read_timeout = match option("--cli-read-timeout") {
+                Some(seconds) => {
+                    seconds.parse::<u64>().unwrap_or_else(|_| panic!("{id}: --cli-read-timeout {seconds}"))
+                }
+                None => CLI_DEFAULT_READ_TIMEOUT,
+            };
+            assert!(
+                read_timeout > function_timeout,
+                "{id}: the CLI reads for {read_timeout} s ({}), provision-flows may run {function_timeout} s \
+                 (template.yaml FunctionTimeouts.ProvisionFlows): the CLI would give up and invoke it again",
+                if option("--cli-read-timeout").is_some() { "--cli-read-timeout" } else { "the CLI's default" }
+            );
+            // No retry by the CLI: a second Invoke would be a second run of the plan or apply.
+            let retries_off_for_the_invoke = words[..invoke].contains(&"AWS_MAX_ATTEMPTS=1");
+            assert!(
+                retries_off_for_the_invoke || retries_off_for_the_project,
+                "{id}: the invoke runs with the CLI's retries on (no AWS_MAX_ATTEMPTS=1 before it: {:?}, nor in \
+                 the project's environment)",
+                &words[..invoke]
+            );
+            let build_timeout = properties["TimeoutInMinutes"].as_u64().unwrap() * 60;
+            assert!(
+                build_timeout > read_timeout,
+                "{id}: the build times out after {build_timeout} s, before the invoke's {read_timeout} s"
+            );
+        }
+    }
+    assert_eq!(
+        invoking,
+        BTreeSet::from(["FlowsApplyProject", "FlowsPlanProject"]),
+        "the projects invoking provision-flows"
+    );
+}
