@@ -131,6 +131,14 @@ fn environment(task: &aws_sdk_ecs::types::Task) -> BTreeMap<String, String> {
 }
 
 /// A query-string value, percent-encoded as the agent-app's URL building does.
+/// A claim of a Cognito token's payload (the token as the agent-app sends it).
+fn claim(token: &str, name: &str) -> String {
+    let payload = token.split('.').nth(1).unwrap();
+    let payload: Value =
+        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+    payload[name].as_str().unwrap_or_else(|| panic!("no {name} in {payload}")).to_owned()
+}
+
 fn encoded(value: &str) -> String {
     percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
@@ -294,6 +302,53 @@ async fn an_agent_records_a_video_call_and_supervisors_play_it_back_by_hierarchy
     dynamodb.delete_item().table_name(table).key("pk", key.clone()).key("sk", key).send().await.unwrap();
     let (status, uncached) = api.summary(&sue, meeting_name).await;
     assert_eq!(status, 403, "{uncached}");
+}
+
+/// Who was given links to which recordings is logged, one line per answered summary
+/// (RecordingBucket's CKV_AWS_18 waiver in template.yaml rests on it): the viewer's Cognito username
+/// and Connect user id, and the recording ids; never a link, its signature or credential.
+#[tokio::test]
+async fn each_recording_summary_logs_who_was_given_which_recordings_and_no_link() {
+    let fleet = Fleet::start().await;
+    let api = Api::new(&fleet);
+    let alice = api.onboarded(ALICE, ALICE_CONNECT_ID).await;
+    let meeting = "case-audit";
+    api.meeting(&alice, meeting).await;
+    let mut recordings = vec![];
+    for _ in 0..2 {
+        let body = json!({"externalMeetingId": meeting});
+        let (status, started) = api.call(Method::POST, "/recording", &alice, Some(&body)).await;
+        assert_eq!(status, 200, "{started}");
+        recordings.push(started["data"]["recordingId"].as_str().unwrap().to_owned());
+        let (status, stopped) = api.stop(&alice, meeting).await;
+        assert_eq!(status, 200, "{stopped}");
+    }
+
+    let sue = api.onboarded(SUE, SUE_CONNECT_ID).await;
+    let (status, summary) = api.summary(&sue, meeting).await;
+    assert_eq!(status, 200, "{summary}");
+    let logs = fleet.logs();
+    let given: Vec<&String> = logs.iter().filter(|l| l.contains("recording playback links given")).collect();
+    assert_eq!(given.len(), 1, "one line per answered summary: {given:?}");
+    let line: Value = serde_json::from_str(&given[0][given[0].find('{').unwrap()..]).unwrap();
+    let fields = if line["fields"].is_object() { &line["fields"] } else { &line };
+    assert_eq!(fields["viewer"], claim(&sue, "cognito:username").as_str(), "{line}");
+    assert_eq!(fields["viewer_connect_user_id"], SUE_CONNECT_ID, "{line}");
+    assert_eq!(fields["recording_ids"], recordings.join(","), "{line}");
+    // The links went to Sue only: no log line holds one.
+    for recording in summary["data"].as_array().unwrap() {
+        let url = recording["recordingURL"].as_str().unwrap();
+        let signature = url.split("X-Amz-Signature=").nth(1).unwrap();
+        assert!(!logs.iter().any(|l| l.contains(signature)), "a link's signature in the logs");
+    }
+    assert!(!logs.iter().any(|l| l.contains("X-Amz-Credential")), "a link in the logs");
+
+    // A refused viewer is given nothing, and nothing is logged as given.
+    let bob = api.onboarded(BOB, BOB_CONNECT_ID).await;
+    let (status, _) = api.summary(&bob, meeting).await;
+    assert_eq!(status, 403);
+    let given = fleet.logs().iter().filter(|l| l.contains("recording playback links given")).count();
+    assert_eq!(given, 1);
 }
 
 #[tokio::test]

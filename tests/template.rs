@@ -1958,3 +1958,207 @@ fn meeting_ends_stop_recordings_here_or_forwarded_from_the_control_region_and_ne
     let rule = format!("PrewarmRecordingTaskFunction{name}");
     assert_eq!(group["DependsOn"], json!([rule, format!("{rule}Permission")]));
 }
+
+// ===== pipelines (pipeline.yaml) =====
+
+/// The AWS CLI's read timeout when `--cli-read-timeout` is not given (and then it invokes again).
+const CLI_DEFAULT_READ_TIMEOUT: u64 = 60;
+
+#[test]
+fn each_flows_build_invokes_provision_flows_once_and_waits_longer_than_it_may_run() {
+    let template = rendered_template();
+    let function = &template["Resources"]["ProvisionFlowsFunction"]["Properties"];
+    assert_eq!(function["Timeout"], json!({"Fn::FindInMap": ["FunctionTimeouts", "ProvisionFlows", "Seconds"]}));
+    let function_timeout = template["Mappings"]["FunctionTimeouts"]["ProvisionFlows"]["Seconds"].as_u64().unwrap();
+
+    let pipelines = rendered("pipeline.yaml");
+    let mut invoking = BTreeSet::new();
+    for (id, project) in resources(&pipelines, "AWS::CodeBuild::Project") {
+        let properties = &project["Properties"];
+        let buildspec = properties["Source"]["BuildSpec"].as_str().unwrap_or_default();
+        let retries_off_for_the_project = properties["Environment"]["EnvironmentVariables"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|v| v["Name"] == "AWS_MAX_ATTEMPTS" && v["Value"] == "1");
+        for line in buildspec.lines().filter(|l| l.contains("aws lambda invoke")) {
+            invoking.insert(id);
+            let words: Vec<&str> = line.trim().trim_start_matches("- ").split_whitespace().collect();
+            let invoke = words.windows(3).position(|w| w == ["aws", "lambda", "invoke"]).unwrap();
+            let option = |name: &str| words.iter().position(|w| *w == name).map(|at| words[at + 1]);
+            assert_eq!(option("--function-name"), Some("\"$PROVISION_FLOWS_FUNCTION\""), "{id}: {line}");
+            assert!(option("--invocation-type").is_none(), "{id}: a synchronous invoke, the build reads the report");
+            let read_timeout = match option("--cli-read-timeout") {
+                Some(seconds) => {
+                    seconds.parse::<u64>().unwrap_or_else(|_| panic!("{id}: --cli-read-timeout {seconds}"))
+                }
+                None => CLI_DEFAULT_READ_TIMEOUT,
+            };
+            assert!(
+                read_timeout > function_timeout,
+                "{id}: the CLI reads for {read_timeout} s ({}), provision-flows may run {function_timeout} s \
+                 (template.yaml FunctionTimeouts.ProvisionFlows): the CLI would give up and invoke it again",
+                if option("--cli-read-timeout").is_some() { "--cli-read-timeout" } else { "the CLI's default" }
+            );
+            // No retry by the CLI: a second Invoke would be a second run of the plan or apply.
+            let retries_off_for_the_invoke = words[..invoke].contains(&"AWS_MAX_ATTEMPTS=1");
+            assert!(
+                retries_off_for_the_invoke || retries_off_for_the_project,
+                "{id}: the invoke runs with the CLI's retries on (no AWS_MAX_ATTEMPTS=1 before it: {:?}, nor in \
+                 the project's environment)",
+                &words[..invoke]
+            );
+            let build_timeout = properties["TimeoutInMinutes"].as_u64().unwrap() * 60;
+            assert!(
+                build_timeout > read_timeout,
+                "{id}: the build times out after {build_timeout} s, before the invoke's {read_timeout} s"
+            );
+        }
+    }
+    assert_eq!(
+        invoking,
+        BTreeSet::from(["FlowsApplyProject", "FlowsPlanProject"]),
+        "the projects invoking provision-flows"
+    );
+}
+
+// ===== checkov waivers (tools/scan-templates: a resource's Metadata.checkov.skip) =====
+
+/// Every waiver of a template: (resource, check id, reason).
+fn waivers(template: &Value) -> Vec<(String, String, String)> {
+    let mut found = vec![];
+    for (id, resource) in template["Resources"].as_object().expect("a Resources section") {
+        for skip in resource["Metadata"]["checkov"]["skip"].as_array().into_iter().flatten() {
+            let check = skip["id"].as_str().unwrap_or_default().to_owned();
+            found.push((id.clone(), check, skip["comment"].as_str().unwrap_or_default().to_owned()));
+        }
+    }
+    found
+}
+
+/// The reason `resource` gives for waiving `check`.
+fn waiver(template: &Value, resource: &str, check: &str) -> String {
+    let found = waivers(template).into_iter().find(|(id, c, _)| id == resource && c == check);
+    found.unwrap_or_else(|| panic!("{resource} does not waive {check}")).2
+}
+
+/// The `(method, path, authorizer)` of a function's HttpApi events on `api`.
+fn http_routes(function: &Value, api: &str) -> Vec<(String, String, Option<String>)> {
+    let events = function["Properties"]["Events"].as_object().cloned().unwrap_or_default();
+    events
+        .values()
+        .filter(|e| e["Type"] == "HttpApi" && e["Properties"]["ApiId"] == json!({"Ref": api}))
+        .map(|e| {
+            let p = &e["Properties"];
+            let authorizer = p["Auth"]["Authorizer"].as_str().map(str::to_owned);
+            (p["Method"].as_str().unwrap().to_owned(), p["Path"].as_str().unwrap().to_owned(), authorizer)
+        })
+        .collect()
+}
+
+#[test]
+fn the_three_waivers_the_review_found_false_now_say_what_the_stack_does() {
+    let template = rendered_template();
+    let all = &template["Resources"];
+
+    // RecordingBucket, CKV_AWS_18: who was given which recording is logged by get-recording-summary,
+    // the line the reason names (tests/recording.rs checks its fields).
+    let reason = waiver(&template, "RecordingBucket", "CKV_AWS_18");
+    let line = "recording playback links given";
+    assert!(reason.contains("get-recording-summary") && reason.contains(line), "RecordingBucket CKV_AWS_18: {reason}");
+    let code =
+        std::fs::read_to_string(repo_root().join("crates/switchboard/src/video/get_recording_summary.rs")).unwrap();
+    assert!(code.contains(&format!("\"{line}\"")), "get-recording-summary has no line \"{line}\"");
+    assert!(all["RecordingBucket"]["Properties"]["LoggingConfiguration"].is_null());
+
+    // DesktopDistribution, CKV_AWS_68: /api/* is the whole agent API, whose public routes the reason
+    // must name, with what guards them.
+    let behaviours = all["DesktopDistribution"]["Properties"]["DistributionConfig"]["CacheBehaviors"].clone();
+    let api = behaviours.as_array().unwrap().iter().find(|b| b["PathPattern"] == "/api/*").unwrap();
+    assert_eq!(api["TargetOriginId"], "AgentApi");
+    let reason = waiver(&template, "DesktopDistribution", "CKV_AWS_68");
+    let public: BTreeSet<String> = resources(&template, "AWS::Serverless::Function")
+        .into_iter()
+        .flat_map(|(_, f)| http_routes(f, "AgentApi"))
+        .filter(|(_, _, authorizer)| authorizer.as_deref() == Some("NONE"))
+        .map(|(_, path, _)| path)
+        .collect();
+    assert_eq!(public.len(), 3, "the agent API's public routes: {public:?}");
+    for path in &public {
+        assert!(reason.contains(&format!("{path},")) || reason.contains(&format!("{path})")), "{path}: {reason}");
+    }
+    for guard in ["PublicRouteBurstLimit", "PublicRouteRateLimit", "PublicFunctionConcurrency"] {
+        assert!(reason.contains(guard), "DesktopDistribution CKV_AWS_68 names no {guard}: {reason}");
+    }
+    assert!(!reason.contains("every /api/* request meets"), "{reason}");
+
+    // GithubWebhookFunction, CKV_AWS_116: GitHub does not redeliver a failed delivery by itself.
+    let reason = waiver(&template, "GithubWebhookFunction", "CKV_AWS_116");
+    assert!(!reason.contains("GitHub redelivers") && reason.contains("by hand"), "{reason}");
+}
+
+#[test]
+fn every_waiver_has_a_reason_and_the_claims_a_template_can_show_hold() {
+    for file in ["template.yaml", "pipeline.yaml", "recording-events.yaml"] {
+        let template = rendered(file);
+        let mut seen = BTreeSet::new();
+        for (id, check, reason) in waivers(&template) {
+            let well_formed = check.strip_prefix("CKV_AWS_").or_else(|| check.strip_prefix("CKV2_AWS_"));
+            assert!(well_formed.is_some_and(|n| n.parse::<u32>().is_ok()), "{file} {id}: check id {check:?}");
+            assert!(reason.len() >= 20, "{file} {id} {check}: no reason ({reason:?})");
+            assert!(seen.insert((id.clone(), check.clone())), "{file} {id} waives {check} twice");
+        }
+    }
+
+    let template = rendered_template();
+    let all = &template["Resources"];
+    let connect_invoked: BTreeSet<String> = resources(&template, "AWS::Lambda::Permission")
+        .into_iter()
+        .filter(|(_, p)| p["Properties"]["Principal"] == "connect.amazonaws.com")
+        .filter_map(|(_, p)| p["Properties"]["FunctionName"]["Fn::GetAtt"][0].as_str().map(str::to_owned))
+        .collect();
+    assert!(!connect_invoked.is_empty());
+    let secret_reference = |function: &Value| {
+        let environment = function["Properties"]["Environment"].to_string();
+        environment.contains("secretsmanager:") || environment.contains("ResultDecryptionKeys")
+    };
+    for (id, check, reason) in waivers(&template) {
+        let function = &all[id.as_str()];
+        if function["Type"] != "AWS::Serverless::Function" {
+            continue;
+        }
+        let on_failure = &function["Properties"]["EventInvokeConfig"]["DestinationConfig"]["OnFailure"];
+        let agent_routes = http_routes(function, "AgentApi");
+        match check.as_str() {
+            "CKV_AWS_116" if reason.starts_with("Synchronous (HTTP API)") => {
+                assert!(
+                    !http_routes(function, "AgentApi").is_empty() || !http_routes(function, "IdentityApi").is_empty(),
+                    "{id}: {reason}"
+                );
+                assert!(on_failure.is_null(), "{id}: {reason}");
+            }
+            "CKV_AWS_116" if reason.starts_with("Synchronous (Amazon Connect)") => {
+                assert!(connect_invoked.contains(&id), "{id} is not invoked by Connect: {reason}");
+            }
+            "CKV_AWS_116" if reason.starts_with("Asynchronous") => {
+                assert_eq!(
+                    on_failure["Destination"],
+                    json!({"Fn::GetAtt": ["FailedEventsQueue", "Arn"]}),
+                    "{id}: {reason}"
+                );
+            }
+            "CKV_AWS_115" if reason.starts_with("Behind the JWT authorizer") => {
+                assert!(!agent_routes.is_empty(), "{id} has no agent API route: {reason}");
+                assert!(agent_routes.iter().all(|(_, _, a)| a.is_none()), "{id} has a public route: {agent_routes:?}");
+            }
+            "CKV_AWS_115" if reason.starts_with("Connect-invoked") => {
+                assert!(connect_invoked.contains(&id), "{id} is not invoked by Connect: {reason}");
+            }
+            "CKV_AWS_173" => {
+                let claims = reason.contains("secret reference") || reason.contains("secret's reference");
+                assert_eq!(claims, secret_reference(function), "{id}: the environment vs. the reason {reason:?}");
+            }
+            _ => {}
+        }
+    }
+}

@@ -8,6 +8,7 @@
 //! visible: 403. Data: `[{recordingId, recordingURL, createdAt}]`, oldest first, each URL a presigned
 //! S3 GET valid for `RECORDING_URL_EXPIRY_SECONDS` (default 15 minutes), `createdAt` ISO 8601.
 //! Recordings whose task never started (a start that failed) are not listed: they have no file.
+//! Each answer logs who was given links to which recordings (`recording playback links given`).
 
 use std::{sync::Arc, time::Duration};
 
@@ -100,7 +101,17 @@ impl GetRecordingSummary {
                 created_at: recording.created_at,
             });
         }
-        tracing::info!(recordings = summaries.len(), "recording summary answered");
+        // Who was given links to which recordings: S3's own access log would name only this
+        // function's role, so this line is the audit (template.yaml, RecordingBucket's CKV_AWS_18
+        // waiver). Ids only: never a URL, its signature or the meeting id.
+        let recording_ids: Vec<&str> = summaries.iter().map(|s| s.recording_id.as_str()).collect();
+        tracing::info!(
+            viewer = claims.get("cognito:username").unwrap_or_default(),
+            viewer_connect_user_id = viewer_id,
+            recording_ids = %recording_ids.join(","),
+            url_expiry_seconds = self.url_expiry.as_secs(),
+            "recording playback links given"
+        );
         Reply::new("Recordings", &summaries)
     }
 }
