@@ -8,7 +8,7 @@ use aws_sdk_connect::config::{BehaviorVersion, Credentials, Region};
 use serde_json::{json, Value};
 use switchboard_fleet_tests::Fleet;
 use switchboard_local::{
-    cloud::{FLOWS_TABLE, LOCAL_STACK_NAME, PROVISION_FLOWS_FUNCTION},
+    cloud::{FLOWS_TABLE, LOCAL_STACK_NAME, PROVISION_FLOWS_FUNCTION, TIMEOUT_OVERRIDE},
     emulator::LocalContactFlow,
     fixture::Fixture,
     flow::{Call, CallInput, Ending},
@@ -335,6 +335,112 @@ async fn the_custom_resource_adopts_hand_imports_answers_each_request_and_delete
     assert_eq!(deleted["Status"], "SUCCESS", "{deleted}");
     assert_eq!(fleet.cloud.emulator.contact_flows().len(), flows.len());
     assert_eq!(fleet.cloud.emulator.connect_writes(), writes);
+}
+
+/// The `ContactFlows` properties the template passes, for this fleet's instance.
+fn contact_flows_properties(fleet: &Fleet, flow_parameters: &str) -> Value {
+    json!({
+        "InstanceId": fleet.cloud.fixture.instance_arn(), "Bundle": "layer:1", "Mode": "apply",
+        "NamePrefix": "", "FlowParameters": flow_parameters, "ServiceTimeout": "1080",
+    })
+}
+
+/// The instance lock's item, if any.
+async fn lock_item(
+    fleet: &Fleet,
+) -> Option<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+    let dynamodb = aws_sdk_dynamodb::Client::new(&fleet.cloud.sdk_config().await);
+    let instance = &fleet.cloud.fixture.connect.instance_id;
+    use aws_sdk_dynamodb::types::AttributeValue::S;
+    let got = dynamodb
+        .get_item()
+        .table_name(FLOWS_TABLE)
+        .key("pk", S(format!("LOCK#{instance}")))
+        .key("sk", S("LOCK".into()))
+        .send()
+        .await
+        .unwrap();
+    got.item
+}
+
+/// An apply that runs out of the function's time (Connect's writes are slow today) stops itself,
+/// answers FAILED saying so, and leaves the instance unlocked: the rollback's Update that follows
+/// must not be refused `LOCKED` for the rest of a 15-minute lease.
+#[tokio::test]
+async fn an_apply_that_runs_out_of_time_answers_and_leaves_the_instance_unlocked() {
+    let overrides = BTreeMap::from([
+        (format!("{PROVISION_FLOWS_FUNCTION}/{TIMEOUT_OVERRIDE}"), "12".to_owned()),
+        (format!("{PROVISION_FLOWS_FUNCTION}/FLOW_WRITE_PAUSE_MS"), "3000".to_owned()),
+    ]);
+    let fleet = Fleet::start_with(fresh_instance(), overrides).await;
+    let started = std::time::Instant::now();
+    let created = fleet
+        .cloud
+        .custom_resource(PROVISION_FLOWS_FUNCTION, "Create", "ContactFlows", contact_flows_properties(&fleet, ""), None)
+        .await
+        .expect("an answer");
+    println!("{created}");
+    assert_eq!(created["Status"], "FAILED", "{created}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(12), "answered within the function's timeout");
+    let writes = fleet.cloud.emulator.connect_writes();
+    assert!((1..6).contains(&writes), "cut short after {writes} writes");
+
+    // Nothing holds the instance: a run right away (a rollback's Update, a pipeline's plan) gets it.
+    assert!(lock_item(&fleet).await.is_none(), "the lock is released: {:?}", lock_item(&fleet).await);
+    let plan = provision(&fleet, json!({"mode": "plan"})).await;
+    assert_eq!(plan["result"], "PLANNED", "{plan}");
+}
+
+/// `FlowParameters` that the template's pattern lets through but that do not read (a key twice):
+/// the function still starts and answers FAILED naming the property (the environment gets the same
+/// value); a direct invoke names the variable. A setting that stops the function from configuring
+/// itself at all is still an answer naming the variable.
+#[tokio::test]
+async fn a_flow_parameter_given_twice_is_a_failed_answer_naming_it_not_a_function_that_never_answers() {
+    let overrides = BTreeMap::from([(format!("{PROVISION_FLOWS_FUNCTION}/FLOW_PARAMETERS"), "a=1,a=2".to_owned())]);
+    let fleet = Fleet::start_with(fresh_instance(), overrides).await;
+    let created = fleet
+        .cloud
+        .custom_resource(
+            PROVISION_FLOWS_FUNCTION,
+            "Create",
+            "ContactFlows",
+            contact_flows_properties(&fleet, "a=1,a=2"),
+            None,
+        )
+        .await
+        .expect("an answer");
+    assert_eq!(created["Status"], "FAILED", "{created}");
+    let reason = created["Reason"].as_str().unwrap();
+    assert!(reason.contains("FlowParameters") && reason.contains("a is given twice"), "{reason}");
+    let direct = provision(&fleet, json!({"mode": "plan"})).await;
+    assert_eq!(direct["result"], "INVALID");
+    assert!(direct["problems"][0]["message"].as_str().unwrap().contains("FLOW_PARAMETERS"), "{direct}");
+    assert_eq!(fleet.cloud.emulator.connect_writes(), 0);
+
+    let overrides = BTreeMap::from([(format!("{PROVISION_FLOWS_FUNCTION}/FLOW_WRITE_PAUSE_MS"), "soon".to_owned())]);
+    let fleet = Fleet::start_with(fresh_instance(), overrides).await;
+    let properties = contact_flows_properties(&fleet, "");
+    let created = fleet
+        .cloud
+        .custom_resource(PROVISION_FLOWS_FUNCTION, "Create", "ContactFlows", properties.clone(), None)
+        .await
+        .expect("an answer");
+    assert_eq!(created["Status"], "FAILED", "{created}");
+    assert!(created["Reason"].as_str().unwrap().contains("FLOW_WRITE_PAUSE_MS"), "{created}");
+    // A stack deletion is not wedged by it.
+    let deleted = fleet
+        .cloud
+        .custom_resource(
+            PROVISION_FLOWS_FUNCTION,
+            "Delete",
+            "ContactFlows",
+            properties,
+            Some(("contact-flows-x", Value::Null)),
+        )
+        .await
+        .expect("an answer");
+    assert_eq!(deleted["Status"], "SUCCESS", "{deleted}");
 }
 
 #[tokio::test]

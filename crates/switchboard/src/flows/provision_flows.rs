@@ -1,8 +1,9 @@
 //! `provision-flows` (custom resource `ContactFlows`, or a direct invoke): deploys the bundle's flows
 //! into the instance with every placeholder resolved to that instance's ARNs, after a plan.
 //!
-//! 1. Parse the bundle (`INVALID_JSON`, `DUPLICATE_NAME`); take the instance lock (`LOCK#`, a 15 min
-//!    lease, so a crashed run cannot wedge the next).
+//! 1. Parse the bundle (`INVALID_JSON`, `DUPLICATE_NAME`); take the instance lock (`LOCK#`, leased
+//!    until the invocation's own deadline, so a run killed half-way cannot wedge the next one for
+//!    longer than the function could have run).
 //! 2. Inventory, every page: flows, standard queues, prompts, associated Lambdas; describe the
 //!    flows the bundle names; the flows this stack manages (`FLOW#`).
 //! 3. Resolve ([`super::bundle::resolve`]); any problem → `INVALID`, nothing written.
@@ -17,11 +18,15 @@
 //! 6. Each written flow's `FLOW#` item is stored right after its write, so a run stopped half-way
 //!    (throttled out, rejected) leaves the table true to the instance; then the apply record
 //!    (`APPLY#`, 180 days) and the resource map (`MAP#`, read by `flow-resource-map`); the lock is
-//!    released whatever happened.
+//!    released whatever happened. A run stops itself a few seconds before the invocation's time is
+//!    up (before the custom-resource edge would cut it off), releases the lock and says so: a
+//!    rollback's Update that follows finds the instance free.
 //!
 //! The custom resource waits up to a minute for the lock and always overwrites drift (a rollback
 //! re-applies the previous bundle and must not wedge); Delete leaves the flows in place (routing must
-//! outlive a stack).
+//! outlive a stack). Settings a template parameter gives (`FLOW_PARAMETERS`) are parsed per request,
+//! never at cold start: a value the template accepted but we cannot read is a `FAILED` answer naming
+//! it, not a function that never answers.
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -52,10 +57,11 @@ use crate::{
     time::{rfc3339, Clock, SystemClock},
 };
 
-/// The lock's lease: longer than any run (the function's timeout is 5 min).
-const LOCK_LEASE_SECONDS: i64 = 900;
 /// How long the custom resource waits for another run's lock.
 pub const CUSTOM_RESOURCE_LOCK_WAIT: Duration = Duration::from_secs(60);
+/// Kept back from a run's time for releasing the lock (one conditional delete, with its retries)
+/// after the run stops itself.
+const RELEASE_MARGIN: Duration = Duration::from_secs(5);
 const LOCK_POLL: Duration = Duration::from_secs(1);
 const APPLY_RECORD_DAYS: i64 = 180;
 /// The tags a created or adopted flow carries.
@@ -246,6 +252,9 @@ pub enum FlowsError {
     NotDeployed(String),
     #[error("{0}")]
     Refused(String),
+    /// The run stopped itself before the invocation's end; the lock is released.
+    #[error("{0}")]
+    OutOfTime(String),
 }
 
 impl ResourceFault for FlowsError {
@@ -254,6 +263,7 @@ impl ResourceFault for FlowsError {
             Self::Dependency(_) | Self::Store(_) => "DependencyError",
             Self::NotDeployed(_) => "NotDeployed",
             Self::Refused(_) => "Refused",
+            Self::OutOfTime(_) => "OutOfTime",
         }
     }
 }
@@ -271,8 +281,12 @@ pub struct FlowSettings {
     pub table: String,
     pub instance_id: String,
     pub name_prefix: String,
-    pub functions: BTreeMap<String, String>,
-    pub parameters: BTreeMap<String, String>,
+    /// `FLOW_FUNCTIONS` as given (`name=arn,…`), read per request: see [`FlowSettings::functions`].
+    pub functions: Option<String>,
+    /// `FLOW_PARAMETERS` as given (`key=value,…`), read per request: the template passes the
+    /// `FlowParameters` parameter here, and a value its pattern lets through but that does not read
+    /// (a key twice) must not stop the function from starting.
+    pub parameters: Option<String>,
     pub bundle_dir: PathBuf,
     /// The layer version the custom resource accepts as its `Bundle` (none: any).
     pub bundle_layer: Option<String>,
@@ -286,13 +300,23 @@ impl FlowSettings {
             table: settings.string("FLOWS_TABLE")?,
             instance_id: instance_id(&settings.string("CONNECT_INSTANCE_ID")?),
             name_prefix: settings.optional_string("FLOW_NAME_PREFIX")?.unwrap_or_default(),
-            functions: key_values("FLOW_FUNCTIONS", settings.optional_string("FLOW_FUNCTIONS")?.as_deref())?,
-            parameters: key_values("FLOW_PARAMETERS", settings.optional_string("FLOW_PARAMETERS")?.as_deref())?,
+            functions: settings.optional_string("FLOW_FUNCTIONS")?,
+            parameters: settings.optional_string("FLOW_PARAMETERS")?,
             bundle_dir: PathBuf::from(settings.optional_string("FLOW_BUNDLE_DIR")?.unwrap_or_else(|| "/opt".into())),
             bundle_layer: settings.optional_string("FLOW_BUNDLE_LAYER")?,
             stack: settings.optional_string("STACK_NAME")?.unwrap_or_else(|| "switchboard".into()),
             write_pause: Duration::from_millis(settings.number("FLOW_WRITE_PAUSE_MS", 250, 0..=10_000)?),
         })
+    }
+
+    /// `FLOW_FUNCTIONS`, parsed; the error names the variable.
+    pub fn functions(&self) -> Result<BTreeMap<String, String>, ConfigError> {
+        key_values("FLOW_FUNCTIONS", self.functions.as_deref())
+    }
+
+    /// `FLOW_PARAMETERS`, parsed; the error names the variable.
+    pub fn parameters(&self) -> Result<BTreeMap<String, String>, ConfigError> {
+        key_values("FLOW_PARAMETERS", self.parameters.as_deref())
     }
 }
 
@@ -328,6 +352,11 @@ pub struct Run {
     /// `direct` or `custom-resource:<RequestType>`, for the apply record.
     pub trigger: String,
     pub request_id: String,
+    /// The invocation's deadline (epoch milliseconds): the lock's lease ends there.
+    pub deadline_epoch_ms: u64,
+    /// When the run stops itself (writes cut short, the lock released): inside the invocation, with
+    /// time left to release the lock and answer.
+    pub stop_at: tokio::time::Instant,
 }
 
 pub struct ProvisionFlows {
@@ -429,13 +458,20 @@ impl ProvisionFlows {
         &self.settings
     }
 
-    /// A direct invoke. A request that does not parse is an `INVALID` report naming the field.
-    pub async fn direct(&self, event: Value, request_id: &str) -> Result<Report, FlowsError> {
+    /// A direct invoke, due by `deadline_epoch_ms`. A request that does not parse, or a setting that
+    /// does not, is an `INVALID` report naming the field or the variable.
+    pub async fn direct(&self, event: Value, request_id: &str, deadline_epoch_ms: u64) -> Result<Report, FlowsError> {
         let request: DirectRequest = match serde_path_to_error::deserialize(event) {
             Ok(request) => request,
             Err(e) => {
                 let message = format!("{}: {}", e.path(), e.inner());
                 return Ok(Report::refused(RunResult::Invalid, "INVALID_REQUEST", message));
+            }
+        };
+        let (functions, parameters) = match (self.settings.functions(), self.settings.parameters()) {
+            (Ok(functions), Ok(parameters)) => (functions, parameters),
+            (Err(e), _) | (_, Err(e)) => {
+                return Ok(Report::refused(RunResult::Invalid, "INVALID_CONFIGURATION", e.to_string()))
             }
         };
         let files = match request.flows {
@@ -445,6 +481,7 @@ impl ProvisionFlows {
                 Err(e) => return Ok(Report::refused(RunResult::Invalid, e.code(), e.to_string())),
             },
         };
+        let left = crate::deadline::until_epoch_ms(deadline_epoch_ms);
         self.run(Run {
             mode: request.mode,
             files,
@@ -452,19 +489,22 @@ impl ProvisionFlows {
             archive_orphans: request.archive_orphans,
             lock_wait: Duration::ZERO,
             prefix: self.settings.name_prefix.clone(),
-            functions: self.settings.functions.clone(),
-            parameters: self.settings.parameters.clone(),
+            functions,
+            parameters,
             trigger: "direct".into(),
             request_id: request_id.to_owned(),
+            deadline_epoch_ms,
+            stop_at: tokio::time::Instant::now() + left.saturating_sub(RELEASE_MARGIN.min(left / 4)),
         })
         .await
     }
 
-    /// The `ContactFlows` custom resource.
+    /// The `ContactFlows` custom resource, in an invocation due by `deadline_epoch_ms`.
     pub async fn custom_resource(
         &self,
         request: Request<ContactFlowsProperties>,
         envelopes: Envelopes,
+        deadline_epoch_ms: u64,
     ) -> Result<Outcome, FlowsError> {
         let physical_resource_id = format!("contact-flows-{}", self.settings.instance_id);
         let properties = match &request {
@@ -497,12 +537,15 @@ impl ProvisionFlows {
             "apply" => Mode::Apply,
             other => return Err(FlowsError::Refused(format!("Mode {other:?} is not apply, plan or off"))),
         };
+        let refused = |e: ConfigError| FlowsError::Refused(e.to_string());
         let parameters = match &properties.flow_parameters {
-            Some(raw) => key_values("FlowParameters", Some(raw)).map_err(|e| FlowsError::Refused(e.to_string()))?,
-            None => self.settings.parameters.clone(),
+            Some(raw) => key_values("FlowParameters", Some(raw)).map_err(refused)?,
+            None => self.settings.parameters().map_err(refused)?,
         };
-        let mut functions = self.settings.functions.clone();
+        let mut functions = self.settings.functions().map_err(refused)?;
         functions.extend(properties.functions.clone());
+        // Inside the edge's own limit, so the run releases the lock before the edge answers.
+        let budget = crate::custom_resource::handler_budget(deadline_epoch_ms);
         let files = bundle::read_dir(&self.settings.bundle_dir).map_err(|e| FlowsError::Refused(e.to_string()))?;
         let report = self
             .run(Run {
@@ -516,6 +559,8 @@ impl ProvisionFlows {
                 parameters,
                 trigger: format!("custom-resource:{}", request.kind()),
                 request_id: envelopes.request_id.clone(),
+                deadline_epoch_ms,
+                stop_at: tokio::time::Instant::now() + budget.saturating_sub(RELEASE_MARGIN.min(budget / 4)),
             })
             .await?;
         if !matches!(report.result, RunResult::Planned | RunResult::Applied | RunResult::NoChanges) {
@@ -551,7 +596,19 @@ impl ProvisionFlows {
                 format!("another deployment to instance {} holds the lock", self.settings.instance_id),
             ));
         }
-        let outcome = self.locked_run(&run, flows).await;
+        // Stopped here, not by the edge's timeout: a future dropped from outside would never reach
+        // the release below.
+        let outcome = match tokio::time::timeout_at(run.stop_at, self.locked_run(&run, flows)).await {
+            Ok(outcome) => outcome,
+            Err(_) => {
+                tracing::error!("flows run stopped: the invocation's time is nearly up");
+                Err(FlowsError::OutOfTime(format!(
+                    "the run stopped before the function's timeout; flows written so far are recorded \
+                     and the lock on instance {} is released: run it again to finish",
+                    self.settings.instance_id
+                )))
+            }
+        };
         let released = self.unlock(&run).await;
         let report = outcome?;
         released?;
@@ -956,14 +1013,17 @@ impl ProvisionFlows {
             .collect())
     }
 
-    /// Takes the instance lock, waiting up to `run.lock_wait` for another run's.
+    /// Takes the instance lock, waiting up to `run.lock_wait` (and never past `run.stop_at`) for
+    /// another run's. The lease ends with the invocation: a run killed without releasing it (a crash,
+    /// the runtime's own timeout) holds the instance no longer than it could have run.
     async fn lock(&self, run: &Run) -> Result<bool, FlowsError> {
         let started = tokio::time::Instant::now();
+        let lease_until = i64::try_from(run.deadline_epoch_ms.div_ceil(1000)).unwrap_or(i64::MAX);
         loop {
             let now = self.clock.now();
             let mut item = store::key(format!("LOCK#{}", self.settings.instance_id), "LOCK");
             item.insert("owner".into(), store::s(&run.request_id));
-            item.insert("until".into(), store::n(now.unix_timestamp() + LOCK_LEASE_SECONDS));
+            item.insert("until".into(), store::n(lease_until));
             let put = self
                 .dynamodb
                 .put_item()
@@ -980,7 +1040,7 @@ impl ProvisionFlows {
             if store::conditional("PutItem", put)?.is_some() {
                 return Ok(true);
             }
-            if started.elapsed() + LOCK_POLL > run.lock_wait {
+            if started.elapsed() + LOCK_POLL > run.lock_wait || tokio::time::Instant::now() + LOCK_POLL > run.stop_at {
                 return Ok(false);
             }
             tokio::time::sleep(LOCK_POLL).await;
