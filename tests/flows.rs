@@ -491,6 +491,127 @@ async fn a_flow_in_the_workshops_format_finds_its_queue_through_flow_resource_ma
     assert_eq!(transcript.ending, Some(Ending::Queued { queue: "BasicQueue".into() }));
 }
 
+/// Every problem of a report as (flow, code, pointer).
+fn problems_of(report: &Value) -> Vec<(String, String, String)> {
+    let flows = report["flows"].as_array().cloned().unwrap_or_default();
+    flows
+        .iter()
+        .flat_map(|f| f["problems"].as_array().cloned().unwrap_or_default())
+        .chain(report["problems"].as_array().cloned().unwrap_or_default())
+        .map(|p| {
+            let field = |k: &str| p[k].as_str().unwrap_or_default().to_owned();
+            (field("flow"), field("code"), field("pointer"))
+        })
+        .collect()
+}
+
+/// A flow in the workshop's style: the mapping Lambda, then a queue, a transfer and a bot read from
+/// `$.External` under the names given.
+fn workshop_flow(queue: &str, flow: &str, bot: &str) -> Value {
+    let content = json!({"Version": "2019-10-30", "StartAction": "map", "Metadata": {}, "Actions": [
+        {"Identifier": "map", "Type": "InvokeLambdaFunction",
+         "Parameters": {"LambdaFunctionARN": "<<ARNREPLACE>>", "InvocationTimeLimitSeconds": "8"},
+         "Transitions": {"NextAction": "bot", "Errors": [{"NextAction": "bye", "ErrorType": "NoMatchingError"}]}},
+        {"Identifier": "bot", "Type": "ConnectParticipantWithLexBot",
+         "Parameters": {"Text": "How can we help?", "LexV2Bot": {"AliasArn": format!("$.External.{bot}")}},
+         "Transitions": {"NextAction": "queue", "Errors": [{"NextAction": "bye", "ErrorType": "NoMatchingError"}]}},
+        {"Identifier": "queue", "Type": "UpdateContactTargetQueue", "Parameters": {"QueueId": format!("$.External.{queue}")},
+         "Transitions": {"NextAction": "transfer", "Errors": [{"NextAction": "bye", "ErrorType": "NoMatchingError"}]}},
+        {"Identifier": "transfer", "Type": "TransferToFlow", "Parameters": {"ContactFlowId": format!("$.External.{flow}")},
+         "Transitions": {"NextAction": "bye", "Errors": [{"NextAction": "bye", "ErrorType": "NoMatchingError"}]}},
+        {"Identifier": "bye", "Type": "DisconnectParticipant", "Parameters": {}, "Transitions": {}}
+    ]});
+    json!({"Name": "ACME_Main", "ContactFlowType": "CONTACT_FLOW", "Content": content.to_string()})
+}
+
+/// The workshop's flows read queues, flows and bots from `$.External` after calling
+/// flow-resource-map: a name the map will not hold fails the plan (naming the flow and the place),
+/// not a customer's call; so do its `<<ARNREPLACE>>` outside its wrapper and ARNs of another
+/// instance, account or region. With `FlowNamePrefix`, the map keeps the names the flows read.
+#[tokio::test]
+async fn external_reads_the_map_will_not_answer_and_foreign_arns_fail_the_plan() {
+    let fixture = fresh_instance();
+    let (region, account, instance) = (&fixture.region, &fixture.account_id, &fixture.connect.instance_id);
+    let associated_bot = fixture.connect.bots[0].clone();
+    let other_bot = format!("arn:aws:lex:{region}:{account}:bot-alias/OTHERBOT01/TSTALIASID");
+    let overrides = BTreeMap::from([
+        (format!("{PROVISION_FLOWS_FUNCTION}/FLOW_NAME_PREFIX"), "dev-".to_owned()),
+        (
+            format!("{PROVISION_FLOWS_FUNCTION}/FLOW_PARAMETERS"),
+            format!("ACME_lexbot={associated_bot},ACME_otherbot={other_bot}"),
+        ),
+    ]);
+    let fleet = Fleet::start_with(fixture.clone(), overrides).await;
+
+    let queue = |instance_arn: &str| format!("{instance_arn}/queue/{}", fixture.connect.queues["BasicQueue"]);
+    let plain = json!({"Version": "2019-10-30", "StartAction": "l", "Actions": [
+        {"Identifier": "l", "Type": "InvokeLambdaFunction",
+         "Parameters": {"LambdaFunctionARN": "<<ARNREPLACE>>", "InvocationTimeLimitSeconds": "3"},
+         "Transitions": {"NextAction": "q1"}},
+        {"Identifier": "q1", "Type": "UpdateContactTargetQueue",
+         "Parameters": {"QueueId": queue(&format!("arn:aws:connect:{region}:{account}:instance/00000000-0000-4000-8000-000000000000"))},
+         "Transitions": {"NextAction": "q2"}},
+        {"Identifier": "q2", "Type": "UpdateContactTargetQueue",
+         "Parameters": {"QueueId": queue(&format!("arn:aws:connect:us-east-1:{account}:instance/{instance}"))},
+         "Transitions": {"NextAction": "f"}},
+        {"Identifier": "f", "Type": "InvokeLambdaFunction",
+         "Parameters": {"LambdaFunctionARN": "arn:aws:lambda:ap-southeast-2:999999999999:function:legacy", "InvocationTimeLimitSeconds": "3"},
+         "Transitions": {"NextAction": "d"}},
+        {"Identifier": "d", "Type": "DisconnectParticipant", "Parameters": {}, "Transitions": {}}
+    ]});
+    let mut tree = working_tree().unwrap();
+    tree.insert(
+        "contact-flows/acme/main.json".into(),
+        workshop_flow("ACME_Sales", "Emergency_Update", "ACME_otherbot").to_string(),
+    );
+    tree.insert("contact-flows/test/Plain.json".into(), plain.to_string());
+    let plan = provision(&fleet, json!({"mode": "plan", "flows": tree})).await;
+    assert_eq!(plan["result"], "INVALID", "{plan}");
+    let problems = problems_of(&plan);
+    for expected in [
+        ("dev-ACME_Main", "UNMAPPED_EXTERNAL", "/Actions/2/Parameters/QueueId"),
+        ("dev-ACME_Main", "UNMAPPED_EXTERNAL", "/Actions/1/Parameters/LexV2Bot/AliasArn"),
+        ("dev-Plain", "WORKSHOP_PLACEHOLDER", "/Actions/0/Parameters/LambdaFunctionARN"),
+        ("dev-Plain", "FOREIGN_ARN", "/Actions/1/Parameters/QueueId"),
+        ("dev-Plain", "FOREIGN_ARN", "/Actions/2/Parameters/QueueId"),
+        ("dev-Plain", "FOREIGN_ARN", "/Actions/3/Parameters/LambdaFunctionARN"),
+    ] {
+        let expected = (expected.0.to_owned(), expected.1.to_owned(), expected.2.to_owned());
+        assert!(problems.contains(&expected), "{expected:?} not in {problems:?}");
+    }
+    assert_eq!(problems.len(), 6, "the flow it transfers to and the associated bot are mapped: {problems:?}");
+    // Every problem line of the command names its flow.
+    let text = switchboard_local::flows::render(&plan);
+    let lines: Vec<&str> =
+        text.lines().filter(|l| l.contains("UNMAPPED_EXTERNAL") || l.contains("FOREIGN_ARN")).collect();
+    assert_eq!(lines.len(), 5, "{text}");
+    assert!(lines.iter().all(|l| l.trim_start().starts_with("dev-")), "{text}");
+    assert_eq!(fleet.cloud.emulator.connect_writes(), 0);
+
+    // The readable flows apply; the map answers the names the flow reads, not the prefixed ones.
+    let mut tree = working_tree().unwrap();
+    tree.insert(
+        "contact-flows/acme/main.json".into(),
+        workshop_flow("BasicQueue", "Emergency_Update", "ACME_lexbot").to_string(),
+    );
+    let applied = provision(&fleet, json!({"mode": "apply", "flows": tree})).await;
+    assert_eq!(applied["result"], "APPLIED", "{applied}");
+    let lambda = InvokeClient::new(fleet.cloud.fleet().unwrap().endpoint());
+    let mut lookup: Value = serde_json::from_str(
+        &std::fs::read_to_string(switchboard_local::repo_root().join("events/flow-resource-map/names.json")).unwrap(),
+    )
+    .unwrap();
+    lookup["Details"]["Parameters"]["names"] = json!("BasicQueue,Emergency_Update,ACME_lexbot");
+    let map = lambda.invoke("flow-resource-map", &lookup).await.unwrap();
+    assert_eq!(map["Result"], "OK", "{map}");
+    assert_eq!(
+        map["Emergency_Update"],
+        flow(&fleet.cloud.emulator.contact_flows(), "dev-Emergency_Update").arn.as_str()
+    );
+    assert_eq!(map["ACME_lexbot"], associated_bot.as_str());
+    assert!(map["BasicQueue"].as_str().is_some(), "{map}");
+}
+
 #[tokio::test]
 async fn associations_add_what_is_missing_adopt_what_is_there_and_remove_only_their_own() {
     let fleet = Fleet::start_with(fresh_instance(), BTreeMap::new()).await;

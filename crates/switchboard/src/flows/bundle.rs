@@ -266,6 +266,20 @@ pub fn resolve(
                 ));
                 None
             }
+            // The wrapper replaced its own; one left is in a plain flow (or inside a longer string),
+            // which Connect would refuse only at apply.
+            None if text.contains(WORKSHOP_LAMBDA_PLACEHOLDER) => {
+                problems.push(problem(
+                    "WORKSHOP_PLACEHOLDER",
+                    None,
+                    format!(
+                        "{WORKSHOP_LAMBDA_PLACEHOLDER} is the CI/CD workshop's mapping-Lambda placeholder, replaced only \
+                         as a whole value in its wrapper format (Name, ContactFlowType, Content): write \
+                         {{{{lambda:{RESOURCE_MAP_FUNCTION}}}}}"
+                    ),
+                ));
+                None
+            }
             None => None,
         }
     });
@@ -282,6 +296,152 @@ pub fn resolve(
         });
     }
     (content, pending, problems)
+}
+
+/// Whether a JSON pointer is in the designer's layout (`/Metadata/…`): positions and labels the
+/// designer shows, which Connect does not resolve when a contact runs.
+fn is_designer_metadata(pointer: &str) -> bool {
+    pointer == "/Metadata" || pointer.starts_with("/Metadata/")
+}
+
+/// The name a `$.External.<Name>` value reads (also `$.External['Name']` and `$.External["Name"]`).
+pub fn external_read(text: &str) -> Option<&str> {
+    let rest = text.trim().strip_prefix("$.External")?;
+    let name = match rest.strip_prefix('.') {
+        Some(name) => name,
+        None => rest
+            .strip_prefix("['")
+            .and_then(|r| r.strip_suffix("']"))
+            .or_else(|| rest.strip_prefix("[\"").and_then(|r| r.strip_suffix("\"]")))?,
+    };
+    (!name.is_empty()).then_some(name)
+}
+
+/// An ARN's parts: `arn:<partition>:<service>:<region>:<account>:<resource>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Arn<'a> {
+    pub partition: &'a str,
+    pub service: &'a str,
+    pub region: &'a str,
+    pub account: &'a str,
+    pub resource: &'a str,
+}
+
+impl<'a> Arn<'a> {
+    pub fn parse(text: &'a str) -> Option<Self> {
+        let mut parts = text.strip_prefix("arn:")?.splitn(5, ':');
+        let arn = Self {
+            partition: parts.next()?,
+            service: parts.next()?,
+            region: parts.next()?,
+            account: parts.next()?,
+            resource: parts.next()?,
+        };
+        (!arn.partition.is_empty() && !arn.service.is_empty()).then_some(arn)
+    }
+
+    /// The Connect instance id of a Connect resource (`instance/<id>/…`).
+    pub fn connect_instance(&self) -> Option<&'a str> {
+        if self.service != "connect" {
+            return None;
+        }
+        self.resource.strip_prefix("instance/")?.split('/').next()
+    }
+}
+
+/// Why an ARN in a flow is not one the instance can use: another region, account or instance.
+/// Connect refuses (or cannot reach) those when the flow is written or when a contact runs it.
+pub fn foreign_arn(text: &str, instance: &Arn) -> Option<String> {
+    let arn = Arn::parse(text.trim())?;
+    if !arn.region.is_empty() && arn.region != instance.region {
+        return Some(format!("{text} is in region {}; the instance is in {}", arn.region, instance.region));
+    }
+    if !arn.account.is_empty() && arn.account != instance.account {
+        return Some(format!("{text} is of account {}; the instance is in {}", arn.account, instance.account));
+    }
+    match (arn.connect_instance(), instance.connect_instance()) {
+        (Some(theirs), Some(ours)) if theirs != ours => {
+            Some(format!("{text} is of instance {theirs}; the flows are deployed to instance {ours}"))
+        }
+        _ => None,
+    }
+}
+
+/// What the references of a resolved flow are checked against: the instance, and the resource map
+/// the apply will store.
+#[derive(Debug, Clone, Default)]
+pub struct ReferenceContext {
+    /// The instance's ARN (`arn:…:connect:<region>:<account>:instance/<id>`), when known.
+    pub instance_arn: Option<String>,
+    /// The ARN `{{lambda:flow-resource-map}}` resolves to: a flow invoking it reads `$.External`.
+    pub map_function: Option<String>,
+    /// The names the resource map will hold.
+    pub mapped: BTreeSet<String>,
+    /// Names of `FlowParameters` (or `flows.json`) values that are Lex V2 bot aliases the instance has
+    /// not associated, with their ARN: why the map will not hold them.
+    pub unassociated_bots: BTreeMap<String, String>,
+}
+
+/// Whether a parameter takes a resource (a queue, flow, prompt, bot, hook): `…Id`, `…Arn`, `…ARN`,
+/// or any of `EventHooks`.
+fn takes_a_resource(pointer: &str) -> bool {
+    let key = pointer.rsplit('/').next().unwrap_or_default();
+    key.ends_with("Id") || key.ends_with("Arn") || key.ends_with("ARN") || pointer.contains("/EventHooks/")
+}
+
+/// The problems of a resolved flow's references that Connect would meet only at apply or on a
+/// customer's call: ARNs of another region, account or instance, and — in a flow that invokes the
+/// resource-map function (the workshop's style) — `$.External.<Name>` reads the map will not answer.
+/// In a flow whose only Lambda is that function every `$.External` read is the map's; in one that
+/// also invokes others (whose results are `$.External` too) only the reads a resource parameter takes
+/// are. Designer metadata is not looked at.
+pub fn reference_problems(connect_name: &str, content: &Value, context: &ReferenceContext) -> Vec<Problem> {
+    let instance = context.instance_arn.as_deref().and_then(Arn::parse);
+    let invoked: Vec<&str> = content
+        .get("Actions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|a| a.get("Type").and_then(Value::as_str) == Some("InvokeLambdaFunction"))
+        .filter_map(|a| a.pointer("/Parameters/LambdaFunctionARN").and_then(Value::as_str))
+        .collect();
+    let map_function = context.map_function.as_deref();
+    let reads_map = map_function.is_some_and(|f| invoked.contains(&f));
+    let only_map = reads_map && invoked.iter().all(|arn| Some(*arn) == map_function);
+    let mut problems = Vec::new();
+    let mut content = content.clone();
+    walk(&mut content, &mut String::new(), &mut |pointer, text| {
+        if is_designer_metadata(pointer) {
+            return None;
+        }
+        let problem = |code: &str, message: String| Problem {
+            code: code.to_owned(),
+            flow: connect_name.to_owned(),
+            pointer: Some(pointer.to_owned()),
+            placeholder: None,
+            message,
+        };
+        if let Some(message) = instance.as_ref().and_then(|instance| foreign_arn(text, instance)) {
+            problems.push(problem("FOREIGN_ARN", message));
+        }
+        if let Some(name) = external_read(text).filter(|_| only_map || (reads_map && takes_a_resource(pointer))) {
+            if !context.mapped.contains(name) {
+                let message = match context.unassociated_bots.get(name) {
+                    Some(arn) => format!(
+                        "{name} is the Lex bot alias {arn}, which the instance has not associated (LexBotAliasArns): \
+                         {RESOURCE_MAP_FUNCTION} will not answer it"
+                    ),
+                    None => format!(
+                        "{RESOURCE_MAP_FUNCTION} will not answer {name}: no queue, prompt, flow, Lambda function or \
+                         Lex bot alias (a FlowParameters key) of that name on the instance or in the bundle"
+                    ),
+                };
+                problems.push(problem("UNMAPPED_EXTERNAL", message));
+            }
+        }
+        None
+    });
+    problems
 }
 
 /// Replaces string values for which `map` answers `Some`, passing each string's JSON pointer.

@@ -41,7 +41,7 @@ use aws_sdk_connect::{
     operation::{
         create_contact_flow::CreateContactFlowError, update_contact_flow_content::UpdateContactFlowContentError,
     },
-    types::{ContactFlowState, ContactFlowType, QueueType},
+    types::{ContactFlowState, ContactFlowType, LexVersion, QueueType},
 };
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
@@ -49,7 +49,7 @@ use aws_smithy_types::error::display::DisplayErrorContext;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::bundle::{self, ActionDiff, BundleFlow, Placeholder, Problem, Resolution};
+use super::bundle::{self, ActionDiff, BundleFlow, Placeholder, Problem, ReferenceContext, Resolution};
 use crate::{
     config::{ConfigError, Settings},
     custom_resource::{Envelopes, Outcome, Request, ResourceFault},
@@ -280,6 +280,8 @@ where
 pub struct FlowSettings {
     pub table: String,
     pub instance_id: String,
+    /// `CONNECT_INSTANCE_ID` when it is the instance's ARN (the template's; locally it is an id).
+    pub instance_arn: Option<String>,
     pub name_prefix: String,
     /// `FLOW_FUNCTIONS` as given (`name=arn,…`), read per request: see [`FlowSettings::functions`].
     pub functions: Option<String>,
@@ -296,9 +298,11 @@ pub struct FlowSettings {
 
 impl FlowSettings {
     pub fn from_env(settings: &Settings) -> Result<Self, ConfigError> {
+        let instance = settings.string("CONNECT_INSTANCE_ID")?;
         Ok(Self {
             table: settings.string("FLOWS_TABLE")?,
-            instance_id: instance_id(&settings.string("CONNECT_INSTANCE_ID")?),
+            instance_id: instance_id(&instance),
+            instance_arn: instance.starts_with("arn:").then(|| instance.clone()),
             name_prefix: settings.optional_string("FLOW_NAME_PREFIX")?.unwrap_or_default(),
             functions: settings.optional_string("FLOW_FUNCTIONS")?,
             parameters: settings.optional_string("FLOW_PARAMETERS")?,
@@ -380,6 +384,61 @@ struct Inventory {
     queues: BTreeMap<String, String>,
     prompts: BTreeMap<String, String>,
     lambdas: BTreeSet<String>,
+    /// Lex V2 bot alias ARNs associated with the instance.
+    bots: BTreeSet<String>,
+    /// `arn:…:instance/<id>`, from the setting or the ARNs listed (the setting may be a bare id).
+    instance_arn: Option<String>,
+}
+
+impl Inventory {
+    /// The resource map an apply stores (`MAP#`, what `flow-resource-map` answers), by the names
+    /// flows read as `$.External.<Name>`: standard queues, prompts, the instance's flows, the
+    /// associated Lambda functions (by function name) and the stack's (by their kebab name), the Lex
+    /// V2 bot aliases a parameter names (`FlowParameters` key, or a `flows.json` default) that the
+    /// instance has associated, and the bundle's flows by the name the flows use: the stem, without
+    /// `FlowNamePrefix` (they win over an instance flow of that name). `None`: a bundle flow not
+    /// created yet.
+    fn resource_map(&self, run: &Run, bundle: &[(&BundleFlow, Option<&String>)]) -> BTreeMap<String, Option<String>> {
+        let mut entries: BTreeMap<String, Option<String>> = BTreeMap::new();
+        let mut add = |name: &str, arn: Option<&String>| {
+            entries.insert(name.to_owned(), arn.cloned());
+        };
+        self.queues.iter().for_each(|(name, arn)| add(name, Some(arn)));
+        self.prompts.iter().for_each(|(name, arn)| add(name, Some(arn)));
+        self.flows.iter().for_each(|(name, flow)| add(name, Some(&flow.arn)));
+        for arn in &self.lambdas {
+            if let Some(name) = arn.split(":function:").nth(1).and_then(|rest| rest.split(':').next()) {
+                add(name, Some(arn));
+            }
+        }
+        run.functions
+            .iter()
+            .filter(|(_, arn)| self.lambdas.contains(*arn))
+            .for_each(|(name, arn)| add(name, Some(arn)));
+        for (name, arn) in bot_parameters(run, bundle.iter().map(|(flow, _)| *flow)) {
+            if self.bots.contains(&arn) {
+                add(&name, Some(&arn));
+            }
+        }
+        bundle.iter().for_each(|(flow, arn)| add(&flow.stem, *arn));
+        entries
+    }
+}
+
+/// The parameters (`FlowParameters`, over the bundle's `flows.json` defaults) whose value is a Lex V2
+/// bot alias ARN: the names the workshop's flows read bots by.
+fn bot_parameters<'a>(run: &Run, flows: impl Iterator<Item = &'a BundleFlow>) -> BTreeMap<String, String> {
+    let mut values: BTreeMap<String, String> = BTreeMap::new();
+    for flow in flows {
+        values.extend(flow.parameter_defaults.clone());
+    }
+    values.extend(run.parameters.clone());
+    values
+        .into_iter()
+        .filter(|(_, value)| {
+            bundle::Arn::parse(value).is_some_and(|arn| arn.service == "lex" && arn.resource.starts_with("bot-alias/"))
+        })
+        .collect()
 }
 
 /// A managed flow's `FLOW#` item.
@@ -621,9 +680,10 @@ impl ProvisionFlows {
         // `{{flow:<stem>}}` names a bundle flow by its stem; Connect knows it by prefix + stem.
         let names: BTreeMap<String, String> =
             flows.iter().map(|f| (f.stem.clone(), format!("{}{}", run.prefix, f.stem))).collect();
+        let references = self.reference_context(run, &flows, &inventory, &names);
         let mut planned = Vec::new();
         for flow in flows {
-            planned.push(self.plan_flow(run, flow, &inventory, &managed, &names).await?);
+            planned.push(self.plan_flow(run, flow, &inventory, &managed, &names, &references).await?);
         }
         let bundle_names: BTreeSet<String> = planned.iter().map(|p| p.name.clone()).collect();
         let mut orphans: Vec<OrphanReport> = managed
@@ -703,9 +763,36 @@ impl ProvisionFlows {
             _ => {}
         }
         if report.result != RunResult::Rejected {
-            self.store_map(&planned, &inventory).await?;
+            self.store_map(run, &planned, &inventory).await?;
         }
         Ok(report)
+    }
+
+    /// What the flows' references are checked against: the instance, and the map the apply stores.
+    fn reference_context(
+        &self,
+        run: &Run,
+        flows: &[BundleFlow],
+        inventory: &Inventory,
+        names: &BTreeMap<String, String>,
+    ) -> ReferenceContext {
+        let bundle: Vec<(&BundleFlow, Option<&String>)> = flows.iter().map(|f| (f, None)).collect();
+        let map_function = flows.first().and_then(|flow| {
+            let placeholder = Placeholder { kind: "lambda".into(), name: bundle::RESOURCE_MAP_FUNCTION.into() };
+            match resolve_placeholder(&placeholder, run, flow, inventory, names) {
+                Resolution::Value(arn) => Some(arn),
+                _ => None,
+            }
+        });
+        ReferenceContext {
+            instance_arn: inventory.instance_arn.clone(),
+            map_function,
+            mapped: inventory.resource_map(run, &bundle).into_keys().collect(),
+            unassociated_bots: bot_parameters(run, flows.iter())
+                .into_iter()
+                .filter(|(_, arn)| !inventory.bots.contains(arn))
+                .collect(),
+        }
     }
 
     async fn plan_flow(
@@ -715,10 +802,12 @@ impl ProvisionFlows {
         inventory: &Inventory,
         managed: &BTreeMap<String, Managed>,
         bundle: &BTreeMap<String, String>,
+        references: &ReferenceContext,
     ) -> Result<Planned, FlowsError> {
         let name = format!("{}{}", run.prefix, flow.stem);
         let mut resolver = |placeholder: &Placeholder| resolve_placeholder(placeholder, run, &flow, inventory, bundle);
-        let (desired, pending, problems) = bundle::resolve(&flow, &name, &mut resolver);
+        let (desired, pending, mut problems) = bundle::resolve(&flow, &name, &mut resolver);
+        problems.extend(bundle::reference_problems(&name, &desired, references));
         let existing = match inventory.flows.get(&name) {
             Some(summary) => Some(self.describe(summary).await?),
             None => None,
@@ -744,7 +833,6 @@ impl ProvisionFlows {
                 (action, (!same).then_some(diff))
             }
         };
-        let mut problems = problems;
         if action == FlowAction::Conflict {
             let message = match &existing {
                 Some((summary, _, _)) if summary.kind != flow.kind => {
@@ -958,8 +1046,29 @@ impl ProvisionFlows {
             .try_collect()
             .await
             .map_err(|e| connect_fault("ListLambdaFunctions", e))?;
+        let bots = self
+            .connect
+            .list_bots()
+            .instance_id(instance)
+            .lex_version(LexVersion::V2)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| connect_fault("ListBots", e))?;
         let named = |name: Option<String>, arn: Option<String>| name.zip(arn);
+        // The instance's own ARN: the setting when it is one, else the prefix of anything listed.
+        let instance_arn = self.settings.instance_arn.clone().or_else(|| {
+            let listed = queues.iter().filter_map(|q| q.arn.as_deref());
+            let listed = listed.chain(flows.iter().filter_map(|f| f.arn.as_deref()));
+            listed
+                .map(|arn| arn.split_once(&format!("instance/{instance}")))
+                .find_map(|split| split.map(|(head, _)| format!("{head}instance/{instance}")))
+        });
         Ok(Inventory {
+            instance_arn,
+            bots: bots.into_iter().filter_map(|bot| bot.lex_v2_bot.and_then(|v2| v2.alias_arn)).collect(),
             flows: flows
                 .into_iter()
                 .filter_map(|f| {
@@ -1088,12 +1197,11 @@ impl ProvisionFlows {
         Ok(())
     }
 
-    /// The resource map `flow-resource-map` answers: queue, prompt and flow names → ARNs.
-    async fn store_map(&self, planned: &[Planned], inventory: &Inventory) -> Result<(), FlowsError> {
-        let mut entries: BTreeMap<String, String> = inventory.queues.clone();
-        entries.extend(inventory.prompts.clone());
-        entries.extend(inventory.flows.iter().map(|(name, flow)| (name.clone(), flow.arn.clone())));
-        entries.extend(planned.iter().filter_map(|p| p.arn.clone().map(|arn| (p.name.clone(), arn))));
+    /// The resource map `flow-resource-map` answers ([`Inventory::resource_map`]).
+    async fn store_map(&self, run: &Run, planned: &[Planned], inventory: &Inventory) -> Result<(), FlowsError> {
+        let bundle: Vec<(&BundleFlow, Option<&String>)> = planned.iter().map(|p| (&p.flow, p.arn.as_ref())).collect();
+        let entries: BTreeMap<String, String> =
+            inventory.resource_map(run, &bundle).into_iter().filter_map(|(name, arn)| Some((name, arn?))).collect();
         let mut item = store::key(format!("MAP#{}", self.settings.instance_id), "MAP");
         item.insert("entries".into(), AttributeValue::M(entries.into_iter().map(|(k, v)| (k, store::s(v))).collect()));
         item.insert("updatedAt".into(), store::s(rfc3339(self.clock.now())));
