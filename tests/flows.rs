@@ -612,6 +612,86 @@ async fn external_reads_the_map_will_not_answer_and_foreign_arns_fail_the_plan()
     assert!(map["BasicQueue"].as_str().is_some(), "{map}");
 }
 
+/// Flows exported from real instances, brought in as a migrating user would: the three formats
+/// exports come in are read; another tool's tokens, an empty Lex alias and a function the instance
+/// has not associated are plan problems saying what they are (not a REJECTED apply); the designer's
+/// metadata is not looked at; an unreadable file makes only its own flow INVALID.
+#[tokio::test]
+async fn exported_flows_plan_every_problem_the_instance_would_refuse_and_one_bad_file_spoils_only_its_flow() {
+    let fleet = Fleet::start_with(fresh_instance(), BTreeMap::new()).await;
+    let fixture = &fleet.cloud.fixture;
+    let unassociated = fixture.lambda_function_arn("legacy-ivr");
+    let exported = json!({"Version": "2019-10-30", "StartAction": "a",
+        "Metadata": {"entryPointPosition": {"x": 40, "y": 40},
+                     "ActionMetadata": {"a": {"position": {"x": 52.8, "y": 120}, "label": "${Env} queue {{draft}}"}}},
+        "Actions": [
+        {"Identifier": "a", "Type": "UpdateContactTargetQueue", "Parameters": {"QueueId": "${QueueArn}"},
+         "Transitions": {"NextAction": "b"}},
+        {"Identifier": "b", "Type": "MessageParticipant", "Parameters": {"PromptId": "%%WELCOME_PROMPT%%"},
+         "Transitions": {"NextAction": "c"}},
+        {"Identifier": "c", "Type": "ConnectParticipantWithLexBot",
+         "Parameters": {"Text": "How can we help?", "LexV2Bot": {"AliasArn": ""}}, "Transitions": {"NextAction": "d"}},
+        {"Identifier": "d", "Type": "InvokeLambdaFunction",
+         "Parameters": {"LambdaFunctionARN": unassociated, "InvocationTimeLimitSeconds": "3"},
+         "Transitions": {"NextAction": "e"}},
+        {"Identifier": "e", "Type": "UpdateContactTargetQueue", "Parameters": {"QueueId": "{{BasicQueue}}"},
+         "Transitions": {"NextAction": "f"}},
+        {"Identifier": "f", "Type": "DisconnectParticipant", "Parameters": {}, "Transitions": {}}
+    ]});
+    let described = json!({"ContactFlow": {"Arn": "arn:aws:connect:us-east-1:111111111111:instance/x/contact-flow/y",
+        "Id": "y", "Name": "Migrated_Inbound", "Type": "CONTACT_FLOW", "Content": exported.to_string(), "Tags": {}}});
+    let typed = json!({"Name": "Migrated_Queue", "Type": "CUSTOMER_QUEUE", "Content": json!({
+        "Version": "2019-10-30", "StartAction": "m", "Actions": [
+            {"Identifier": "m", "Type": "MessageParticipant", "Parameters": {"Text": "You are next."}, "Transitions": {}}]})});
+    let mut tree = working_tree().unwrap();
+    tree.insert("contact-flows/migrated/Inbound.json".into(), described.to_string());
+    tree.insert("contact-flows/migrated/Queue.json".into(), typed.to_string());
+    tree.insert("contact-flows/migrated/Broken.json".into(), "{\"Version\": ".into());
+    let plan = provision(&fleet, json!({"mode": "plan", "flows": tree})).await;
+    assert_eq!(plan["result"], "INVALID", "{plan}");
+    let mut expected = all("CREATE");
+    expected.extend(
+        [("Migrated_Inbound", "CREATE"), ("Migrated_Queue", "CREATE"), ("Broken", "INVALID")]
+            .map(|(n, a)| (n.to_owned(), a.to_owned())),
+    );
+    assert_eq!(actions(&plan), expected, "one unreadable file spoils only its own flow");
+
+    let problems = problems_of(&plan);
+    let inbound = |code: &str, pointer: &str| ("Migrated_Inbound".to_owned(), code.to_owned(), pointer.to_owned());
+    let mut found: Vec<_> = problems.iter().filter(|p| p.0 == "Migrated_Inbound").cloned().collect();
+    found.sort();
+    let mut wanted = vec![
+        inbound("FOREIGN_TOKEN", "/Actions/0/Parameters/QueueId"),
+        inbound("FOREIGN_TOKEN", "/Actions/1/Parameters/PromptId"),
+        inbound("EMPTY_LEX_ALIAS", "/Actions/2/Parameters/LexV2Bot/AliasArn"),
+        inbound("LAMBDA_NOT_ASSOCIATED", "/Actions/3/Parameters/LambdaFunctionARN"),
+        inbound("MALFORMED_PLACEHOLDER", "/Actions/4/Parameters/QueueId"),
+    ];
+    wanted.sort();
+    assert_eq!(found, wanted, "the designer's metadata is not counted");
+    assert!(problems.contains(&("Broken".to_owned(), "INVALID_JSON".to_owned(), String::new())), "{problems:?}");
+    let text = switchboard_local::flows::render(&plan);
+    assert!(text.contains("${QueueArn} is a CloudFormation Fn::Sub or Terraform interpolation"), "{text}");
+    assert!(text.contains("{{BasicQueue}} is not a placeholder"), "{text}");
+    assert_eq!(fleet.cloud.emulator.connect_writes(), 0);
+}
+
+/// A flow of the bundle whose name the instance holds as another type is a CONFLICT, in the plan and
+/// in the apply, which writes nothing (it used to plan as INVALID).
+#[tokio::test]
+async fn a_name_the_instance_holds_as_another_type_is_a_conflict() {
+    let mut fixture = Fixture::load(&Fixture::default_path()).unwrap();
+    fixture.connect.contact_flows.get_mut("Emergency_Demo").unwrap().kind = "CUSTOMER_QUEUE".into();
+    let fleet = Fleet::start_with(fixture, BTreeMap::new()).await;
+    let plan = provision(&fleet, json!({"mode": "plan"})).await;
+    assert_eq!(plan["result"], "CONFLICT", "{plan}");
+    assert_eq!(actions(&plan)["Emergency_Demo"], "CONFLICT");
+    assert_eq!(actions(&plan)["Emergency_Update"], "ADOPT");
+    let apply = provision(&fleet, json!({"mode": "apply"})).await;
+    assert_eq!((apply["result"].as_str(), apply["writes"].as_u64()), (Some("CONFLICT"), Some(0)), "{apply}");
+    assert_eq!(fleet.cloud.emulator.connect_writes(), 0);
+}
+
 #[tokio::test]
 async fn associations_add_what_is_missing_adopt_what_is_there_and_remove_only_their_own() {
     let fleet = Fleet::start_with(fresh_instance(), BTreeMap::new()).await;

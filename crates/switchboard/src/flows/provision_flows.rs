@@ -162,6 +162,8 @@ pub enum FlowAction {
     Adopt,
     Drifted,
     Conflict,
+    /// Its file could not be read as a flow: nothing else is known of it.
+    Invalid,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -467,7 +469,7 @@ impl Planned {
         match self.action {
             FlowAction::Create | FlowAction::Update | FlowAction::Adopt => true,
             FlowAction::Drifted => on_drift == OnDrift::Overwrite,
-            FlowAction::Unchanged | FlowAction::Conflict => false,
+            FlowAction::Unchanged | FlowAction::Conflict | FlowAction::Invalid => false,
         }
     }
 
@@ -644,8 +646,8 @@ impl ProvisionFlows {
 
     /// Plans, and applies when asked, under the instance lock.
     pub async fn run(&self, run: Run) -> Result<Report, FlowsError> {
-        let flows = match bundle::parse(&run.files) {
-            Ok(flows) => flows,
+        let bundle = match bundle::parse(&run.files) {
+            Ok(bundle) => bundle,
             Err(e) => return Ok(Report::refused(RunResult::Invalid, e.code(), e.to_string())),
         };
         if !self.lock(&run).await? {
@@ -657,7 +659,7 @@ impl ProvisionFlows {
         }
         // Stopped here, not by the edge's timeout: a future dropped from outside would never reach
         // the release below.
-        let outcome = match tokio::time::timeout_at(run.stop_at, self.locked_run(&run, flows)).await {
+        let outcome = match tokio::time::timeout_at(run.stop_at, self.locked_run(&run, bundle)).await {
             Ok(outcome) => outcome,
             Err(_) => {
                 tracing::error!("flows run stopped: the invocation's time is nearly up");
@@ -674,7 +676,30 @@ impl ProvisionFlows {
         Ok(report)
     }
 
-    async fn locked_run(&self, run: &Run, flows: Vec<BundleFlow>) -> Result<Report, FlowsError> {
+    async fn locked_run(&self, run: &Run, bundle: bundle::Bundle) -> Result<Report, FlowsError> {
+        let bundle::Bundle { flows, unreadable } = bundle;
+        // A file that is not a readable flow is that flow's problem; the others are still planned.
+        let unreadable: Vec<FlowReport> = unreadable
+            .into_iter()
+            .map(|file| {
+                let name = format!("{}{}", run.prefix, file.stem);
+                FlowReport {
+                    problems: vec![Problem {
+                        code: "INVALID_JSON".into(),
+                        flow: name.clone(),
+                        pointer: None,
+                        placeholder: None,
+                        message: file.detail,
+                    }],
+                    name,
+                    source: file.source,
+                    action: FlowAction::Invalid,
+                    arn: None,
+                    diff: None,
+                    written: false,
+                }
+            })
+            .collect();
         let inventory = self.inventory().await?;
         let managed = self.managed().await?;
         // `{{flow:<stem>}}` names a bundle flow by its stem; Connect knows it by prefix + stem.
@@ -685,7 +710,9 @@ impl ProvisionFlows {
         for flow in flows {
             planned.push(self.plan_flow(run, flow, &inventory, &managed, &names, &references).await?);
         }
-        let bundle_names: BTreeSet<String> = planned.iter().map(|p| p.name.clone()).collect();
+        // An unreadable file's flow is still the bundle's, not an orphan.
+        let bundle_names: BTreeSet<String> =
+            planned.iter().map(|p| p.name.clone()).chain(unreadable.iter().map(|f| f.name.clone())).collect();
         let mut orphans: Vec<OrphanReport> = managed
             .iter()
             .filter(|(name, _)| !bundle_names.contains(*name))
@@ -696,24 +723,28 @@ impl ProvisionFlows {
             })
             .collect();
 
-        let problems: Vec<Problem> = planned.iter().flat_map(|p| p.problems.clone()).collect();
+        // A conflict is a result of its own (CONFLICT), not a problem of the flow's content.
+        let invalid = !unreadable.is_empty() || planned.iter().any(|p| p.problems.iter().any(|q| q.code != "CONFLICT"));
         let report = |result: RunResult, planned: &[Planned], orphans: &[OrphanReport], writes: usize| Report {
             result,
-            flows: planned.iter().map(Planned::report).collect(),
+            flows: planned.iter().map(Planned::report).chain(unreadable.iter().cloned()).collect(),
             orphans: orphans.to_vec(),
             problems: Vec::new(),
             writes,
         };
-        if !problems.is_empty() {
+        if invalid {
             return Ok(report(RunResult::Invalid, &planned, &orphans, 0));
+        }
+        // A plan says so too: the apply it previews would write nothing.
+        if planned.iter().any(|p| p.action == FlowAction::Conflict) {
+            let report = report(RunResult::Conflict, &planned, &orphans, 0);
+            if run.mode == Mode::Apply {
+                self.record(run, &report).await?;
+            }
+            return Ok(report);
         }
         if run.mode == Mode::Plan {
             return Ok(report(RunResult::Planned, &planned, &orphans, 0));
-        }
-        if planned.iter().any(|p| p.action == FlowAction::Conflict) {
-            let report = report(RunResult::Conflict, &planned, &orphans, 0);
-            self.record(run, &report).await?;
-            return Ok(report);
         }
         if run.on_drift == OnDrift::Fail && planned.iter().any(|p| p.action == FlowAction::Drifted) {
             let report = report(RunResult::Drift, &planned, &orphans, 0);
@@ -792,6 +823,7 @@ impl ProvisionFlows {
                 .into_iter()
                 .filter(|(_, arn)| !inventory.bots.contains(arn))
                 .collect(),
+            associated: inventory.lambdas.iter().chain(&inventory.bots).cloned().collect(),
         }
     }
 
