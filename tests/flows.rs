@@ -8,7 +8,7 @@ use aws_sdk_connect::config::{BehaviorVersion, Credentials, Region};
 use serde_json::{json, Value};
 use switchboard_fleet_tests::Fleet;
 use switchboard_local::{
-    cloud::{FLOWS_TABLE, LOCAL_STACK_NAME, PROVISION_FLOWS_FUNCTION},
+    cloud::{FLOWS_TABLE, LOCAL_STACK_NAME, PROVISION_FLOWS_FUNCTION, TIMEOUT_OVERRIDE},
     emulator::LocalContactFlow,
     fixture::Fixture,
     flow::{Call, CallInput, Ending},
@@ -337,6 +337,112 @@ async fn the_custom_resource_adopts_hand_imports_answers_each_request_and_delete
     assert_eq!(fleet.cloud.emulator.connect_writes(), writes);
 }
 
+/// The `ContactFlows` properties the template passes, for this fleet's instance.
+fn contact_flows_properties(fleet: &Fleet, flow_parameters: &str) -> Value {
+    json!({
+        "InstanceId": fleet.cloud.fixture.instance_arn(), "Bundle": "layer:1", "Mode": "apply",
+        "NamePrefix": "", "FlowParameters": flow_parameters, "ServiceTimeout": "1080",
+    })
+}
+
+/// The instance lock's item, if any.
+async fn lock_item(
+    fleet: &Fleet,
+) -> Option<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+    let dynamodb = aws_sdk_dynamodb::Client::new(&fleet.cloud.sdk_config().await);
+    let instance = &fleet.cloud.fixture.connect.instance_id;
+    use aws_sdk_dynamodb::types::AttributeValue::S;
+    let got = dynamodb
+        .get_item()
+        .table_name(FLOWS_TABLE)
+        .key("pk", S(format!("LOCK#{instance}")))
+        .key("sk", S("LOCK".into()))
+        .send()
+        .await
+        .unwrap();
+    got.item
+}
+
+/// An apply that runs out of the function's time (Connect's writes are slow today) stops itself,
+/// answers FAILED saying so, and leaves the instance unlocked: the rollback's Update that follows
+/// must not be refused `LOCKED` for the rest of a 15-minute lease.
+#[tokio::test]
+async fn an_apply_that_runs_out_of_time_answers_and_leaves_the_instance_unlocked() {
+    let overrides = BTreeMap::from([
+        (format!("{PROVISION_FLOWS_FUNCTION}/{TIMEOUT_OVERRIDE}"), "12".to_owned()),
+        (format!("{PROVISION_FLOWS_FUNCTION}/FLOW_WRITE_PAUSE_MS"), "3000".to_owned()),
+    ]);
+    let fleet = Fleet::start_with(fresh_instance(), overrides).await;
+    let started = std::time::Instant::now();
+    let created = fleet
+        .cloud
+        .custom_resource(PROVISION_FLOWS_FUNCTION, "Create", "ContactFlows", contact_flows_properties(&fleet, ""), None)
+        .await
+        .expect("an answer");
+    println!("{created}");
+    assert_eq!(created["Status"], "FAILED", "{created}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(12), "answered within the function's timeout");
+    let writes = fleet.cloud.emulator.connect_writes();
+    assert!((1..6).contains(&writes), "cut short after {writes} writes");
+
+    // Nothing holds the instance: a run right away (a rollback's Update, a pipeline's plan) gets it.
+    assert!(lock_item(&fleet).await.is_none(), "the lock is released: {:?}", lock_item(&fleet).await);
+    let plan = provision(&fleet, json!({"mode": "plan"})).await;
+    assert_eq!(plan["result"], "PLANNED", "{plan}");
+}
+
+/// `FlowParameters` that the template's pattern lets through but that do not read (a key twice):
+/// the function still starts and answers FAILED naming the property (the environment gets the same
+/// value); a direct invoke names the variable. A setting that stops the function from configuring
+/// itself at all is still an answer naming the variable.
+#[tokio::test]
+async fn a_flow_parameter_given_twice_is_a_failed_answer_naming_it_not_a_function_that_never_answers() {
+    let overrides = BTreeMap::from([(format!("{PROVISION_FLOWS_FUNCTION}/FLOW_PARAMETERS"), "a=1,a=2".to_owned())]);
+    let fleet = Fleet::start_with(fresh_instance(), overrides).await;
+    let created = fleet
+        .cloud
+        .custom_resource(
+            PROVISION_FLOWS_FUNCTION,
+            "Create",
+            "ContactFlows",
+            contact_flows_properties(&fleet, "a=1,a=2"),
+            None,
+        )
+        .await
+        .expect("an answer");
+    assert_eq!(created["Status"], "FAILED", "{created}");
+    let reason = created["Reason"].as_str().unwrap();
+    assert!(reason.contains("FlowParameters") && reason.contains("a is given twice"), "{reason}");
+    let direct = provision(&fleet, json!({"mode": "plan"})).await;
+    assert_eq!(direct["result"], "INVALID");
+    assert!(direct["problems"][0]["message"].as_str().unwrap().contains("FLOW_PARAMETERS"), "{direct}");
+    assert_eq!(fleet.cloud.emulator.connect_writes(), 0);
+
+    let overrides = BTreeMap::from([(format!("{PROVISION_FLOWS_FUNCTION}/FLOW_WRITE_PAUSE_MS"), "soon".to_owned())]);
+    let fleet = Fleet::start_with(fresh_instance(), overrides).await;
+    let properties = contact_flows_properties(&fleet, "");
+    let created = fleet
+        .cloud
+        .custom_resource(PROVISION_FLOWS_FUNCTION, "Create", "ContactFlows", properties.clone(), None)
+        .await
+        .expect("an answer");
+    assert_eq!(created["Status"], "FAILED", "{created}");
+    assert!(created["Reason"].as_str().unwrap().contains("FLOW_WRITE_PAUSE_MS"), "{created}");
+    // A stack deletion is not wedged by it.
+    let deleted = fleet
+        .cloud
+        .custom_resource(
+            PROVISION_FLOWS_FUNCTION,
+            "Delete",
+            "ContactFlows",
+            properties,
+            Some(("contact-flows-x", Value::Null)),
+        )
+        .await
+        .expect("an answer");
+    assert_eq!(deleted["Status"], "SUCCESS", "{deleted}");
+}
+
 #[tokio::test]
 async fn a_flow_in_the_workshops_format_finds_its_queue_through_flow_resource_map() {
     let fleet = Fleet::start_with(fresh_instance(), BTreeMap::new()).await;
@@ -383,6 +489,207 @@ async fn a_flow_in_the_workshops_format_finds_its_queue_through_flow_resource_ma
     println!("{transcript}");
     assert_eq!(transcript.result_codes("flow-resource-map"), ["OK"]);
     assert_eq!(transcript.ending, Some(Ending::Queued { queue: "BasicQueue".into() }));
+}
+
+/// Every problem of a report as (flow, code, pointer).
+fn problems_of(report: &Value) -> Vec<(String, String, String)> {
+    let flows = report["flows"].as_array().cloned().unwrap_or_default();
+    flows
+        .iter()
+        .flat_map(|f| f["problems"].as_array().cloned().unwrap_or_default())
+        .chain(report["problems"].as_array().cloned().unwrap_or_default())
+        .map(|p| {
+            let field = |k: &str| p[k].as_str().unwrap_or_default().to_owned();
+            (field("flow"), field("code"), field("pointer"))
+        })
+        .collect()
+}
+
+/// A flow in the workshop's style: the mapping Lambda, then a queue, a transfer and a bot read from
+/// `$.External` under the names given.
+fn workshop_flow(queue: &str, flow: &str, bot: &str) -> Value {
+    let content = json!({"Version": "2019-10-30", "StartAction": "map", "Metadata": {}, "Actions": [
+        {"Identifier": "map", "Type": "InvokeLambdaFunction",
+         "Parameters": {"LambdaFunctionARN": "<<ARNREPLACE>>", "InvocationTimeLimitSeconds": "8"},
+         "Transitions": {"NextAction": "bot", "Errors": [{"NextAction": "bye", "ErrorType": "NoMatchingError"}]}},
+        {"Identifier": "bot", "Type": "ConnectParticipantWithLexBot",
+         "Parameters": {"Text": "How can we help?", "LexV2Bot": {"AliasArn": format!("$.External.{bot}")}},
+         "Transitions": {"NextAction": "queue", "Errors": [{"NextAction": "bye", "ErrorType": "NoMatchingError"}]}},
+        {"Identifier": "queue", "Type": "UpdateContactTargetQueue", "Parameters": {"QueueId": format!("$.External.{queue}")},
+         "Transitions": {"NextAction": "transfer", "Errors": [{"NextAction": "bye", "ErrorType": "NoMatchingError"}]}},
+        {"Identifier": "transfer", "Type": "TransferToFlow", "Parameters": {"ContactFlowId": format!("$.External.{flow}")},
+         "Transitions": {"NextAction": "bye", "Errors": [{"NextAction": "bye", "ErrorType": "NoMatchingError"}]}},
+        {"Identifier": "bye", "Type": "DisconnectParticipant", "Parameters": {}, "Transitions": {}}
+    ]});
+    json!({"Name": "ACME_Main", "ContactFlowType": "CONTACT_FLOW", "Content": content.to_string()})
+}
+
+/// The workshop's flows read queues, flows and bots from `$.External` after calling
+/// flow-resource-map: a name the map will not hold fails the plan (naming the flow and the place),
+/// not a customer's call; so do its `<<ARNREPLACE>>` outside its wrapper and ARNs of another
+/// instance, account or region. With `FlowNamePrefix`, the map keeps the names the flows read.
+#[tokio::test]
+async fn external_reads_the_map_will_not_answer_and_foreign_arns_fail_the_plan() {
+    let fixture = fresh_instance();
+    let (region, account, instance) = (&fixture.region, &fixture.account_id, &fixture.connect.instance_id);
+    let associated_bot = fixture.connect.bots[0].clone();
+    let other_bot = format!("arn:aws:lex:{region}:{account}:bot-alias/OTHERBOT01/TSTALIASID");
+    let overrides = BTreeMap::from([
+        (format!("{PROVISION_FLOWS_FUNCTION}/FLOW_NAME_PREFIX"), "dev-".to_owned()),
+        (
+            format!("{PROVISION_FLOWS_FUNCTION}/FLOW_PARAMETERS"),
+            format!("ACME_lexbot={associated_bot},ACME_otherbot={other_bot}"),
+        ),
+    ]);
+    let fleet = Fleet::start_with(fixture.clone(), overrides).await;
+
+    let queue = |instance_arn: &str| format!("{instance_arn}/queue/{}", fixture.connect.queues["BasicQueue"]);
+    let plain = json!({"Version": "2019-10-30", "StartAction": "l", "Actions": [
+        {"Identifier": "l", "Type": "InvokeLambdaFunction",
+         "Parameters": {"LambdaFunctionARN": "<<ARNREPLACE>>", "InvocationTimeLimitSeconds": "3"},
+         "Transitions": {"NextAction": "q1"}},
+        {"Identifier": "q1", "Type": "UpdateContactTargetQueue",
+         "Parameters": {"QueueId": queue(&format!("arn:aws:connect:{region}:{account}:instance/00000000-0000-4000-8000-000000000000"))},
+         "Transitions": {"NextAction": "q2"}},
+        {"Identifier": "q2", "Type": "UpdateContactTargetQueue",
+         "Parameters": {"QueueId": queue(&format!("arn:aws:connect:us-east-1:{account}:instance/{instance}"))},
+         "Transitions": {"NextAction": "f"}},
+        {"Identifier": "f", "Type": "InvokeLambdaFunction",
+         "Parameters": {"LambdaFunctionARN": "arn:aws:lambda:ap-southeast-2:999999999999:function:legacy", "InvocationTimeLimitSeconds": "3"},
+         "Transitions": {"NextAction": "d"}},
+        {"Identifier": "d", "Type": "DisconnectParticipant", "Parameters": {}, "Transitions": {}}
+    ]});
+    let mut tree = working_tree().unwrap();
+    tree.insert(
+        "contact-flows/acme/main.json".into(),
+        workshop_flow("ACME_Sales", "Emergency_Update", "ACME_otherbot").to_string(),
+    );
+    tree.insert("contact-flows/test/Plain.json".into(), plain.to_string());
+    let plan = provision(&fleet, json!({"mode": "plan", "flows": tree})).await;
+    assert_eq!(plan["result"], "INVALID", "{plan}");
+    let problems = problems_of(&plan);
+    for expected in [
+        ("dev-ACME_Main", "UNMAPPED_EXTERNAL", "/Actions/2/Parameters/QueueId"),
+        ("dev-ACME_Main", "UNMAPPED_EXTERNAL", "/Actions/1/Parameters/LexV2Bot/AliasArn"),
+        ("dev-Plain", "WORKSHOP_PLACEHOLDER", "/Actions/0/Parameters/LambdaFunctionARN"),
+        ("dev-Plain", "FOREIGN_ARN", "/Actions/1/Parameters/QueueId"),
+        ("dev-Plain", "FOREIGN_ARN", "/Actions/2/Parameters/QueueId"),
+        ("dev-Plain", "FOREIGN_ARN", "/Actions/3/Parameters/LambdaFunctionARN"),
+    ] {
+        let expected = (expected.0.to_owned(), expected.1.to_owned(), expected.2.to_owned());
+        assert!(problems.contains(&expected), "{expected:?} not in {problems:?}");
+    }
+    assert_eq!(problems.len(), 6, "the flow it transfers to and the associated bot are mapped: {problems:?}");
+    // Every problem line of the command names its flow.
+    let text = switchboard_local::flows::render(&plan);
+    let lines: Vec<&str> =
+        text.lines().filter(|l| l.contains("UNMAPPED_EXTERNAL") || l.contains("FOREIGN_ARN")).collect();
+    assert_eq!(lines.len(), 5, "{text}");
+    assert!(lines.iter().all(|l| l.trim_start().starts_with("dev-")), "{text}");
+    assert_eq!(fleet.cloud.emulator.connect_writes(), 0);
+
+    // The readable flows apply; the map answers the names the flow reads, not the prefixed ones.
+    let mut tree = working_tree().unwrap();
+    tree.insert(
+        "contact-flows/acme/main.json".into(),
+        workshop_flow("BasicQueue", "Emergency_Update", "ACME_lexbot").to_string(),
+    );
+    let applied = provision(&fleet, json!({"mode": "apply", "flows": tree})).await;
+    assert_eq!(applied["result"], "APPLIED", "{applied}");
+    let lambda = InvokeClient::new(fleet.cloud.fleet().unwrap().endpoint());
+    let mut lookup: Value = serde_json::from_str(
+        &std::fs::read_to_string(switchboard_local::repo_root().join("events/flow-resource-map/names.json")).unwrap(),
+    )
+    .unwrap();
+    lookup["Details"]["Parameters"]["names"] = json!("BasicQueue,Emergency_Update,ACME_lexbot");
+    let map = lambda.invoke("flow-resource-map", &lookup).await.unwrap();
+    assert_eq!(map["Result"], "OK", "{map}");
+    assert_eq!(
+        map["Emergency_Update"],
+        flow(&fleet.cloud.emulator.contact_flows(), "dev-Emergency_Update").arn.as_str()
+    );
+    assert_eq!(map["ACME_lexbot"], associated_bot.as_str());
+    assert!(map["BasicQueue"].as_str().is_some(), "{map}");
+}
+
+/// Flows exported from real instances, brought in as a migrating user would: the three formats
+/// exports come in are read; another tool's tokens, an empty Lex alias and a function the instance
+/// has not associated are plan problems saying what they are (not a REJECTED apply); the designer's
+/// metadata is not looked at; an unreadable file makes only its own flow INVALID.
+#[tokio::test]
+async fn exported_flows_plan_every_problem_the_instance_would_refuse_and_one_bad_file_spoils_only_its_flow() {
+    let fleet = Fleet::start_with(fresh_instance(), BTreeMap::new()).await;
+    let fixture = &fleet.cloud.fixture;
+    let unassociated = fixture.lambda_function_arn("legacy-ivr");
+    let exported = json!({"Version": "2019-10-30", "StartAction": "a",
+        "Metadata": {"entryPointPosition": {"x": 40, "y": 40},
+                     "ActionMetadata": {"a": {"position": {"x": 52.8, "y": 120}, "label": "${Env} queue {{draft}}"}}},
+        "Actions": [
+        {"Identifier": "a", "Type": "UpdateContactTargetQueue", "Parameters": {"QueueId": "${QueueArn}"},
+         "Transitions": {"NextAction": "b"}},
+        {"Identifier": "b", "Type": "MessageParticipant", "Parameters": {"PromptId": "%%WELCOME_PROMPT%%"},
+         "Transitions": {"NextAction": "c"}},
+        {"Identifier": "c", "Type": "ConnectParticipantWithLexBot",
+         "Parameters": {"Text": "How can we help?", "LexV2Bot": {"AliasArn": ""}}, "Transitions": {"NextAction": "d"}},
+        {"Identifier": "d", "Type": "InvokeLambdaFunction",
+         "Parameters": {"LambdaFunctionARN": unassociated, "InvocationTimeLimitSeconds": "3"},
+         "Transitions": {"NextAction": "e"}},
+        {"Identifier": "e", "Type": "UpdateContactTargetQueue", "Parameters": {"QueueId": "{{BasicQueue}}"},
+         "Transitions": {"NextAction": "f"}},
+        {"Identifier": "f", "Type": "DisconnectParticipant", "Parameters": {}, "Transitions": {}}
+    ]});
+    let described = json!({"ContactFlow": {"Arn": "arn:aws:connect:us-east-1:111111111111:instance/x/contact-flow/y",
+        "Id": "y", "Name": "Migrated_Inbound", "Type": "CONTACT_FLOW", "Content": exported.to_string(), "Tags": {}}});
+    let typed = json!({"Name": "Migrated_Queue", "Type": "CUSTOMER_QUEUE", "Content": json!({
+        "Version": "2019-10-30", "StartAction": "m", "Actions": [
+            {"Identifier": "m", "Type": "MessageParticipant", "Parameters": {"Text": "You are next."}, "Transitions": {}}]})});
+    let mut tree = working_tree().unwrap();
+    tree.insert("contact-flows/migrated/Inbound.json".into(), described.to_string());
+    tree.insert("contact-flows/migrated/Queue.json".into(), typed.to_string());
+    tree.insert("contact-flows/migrated/Broken.json".into(), "{\"Version\": ".into());
+    let plan = provision(&fleet, json!({"mode": "plan", "flows": tree})).await;
+    assert_eq!(plan["result"], "INVALID", "{plan}");
+    let mut expected = all("CREATE");
+    expected.extend(
+        [("Migrated_Inbound", "CREATE"), ("Migrated_Queue", "CREATE"), ("Broken", "INVALID")]
+            .map(|(n, a)| (n.to_owned(), a.to_owned())),
+    );
+    assert_eq!(actions(&plan), expected, "one unreadable file spoils only its own flow");
+
+    let problems = problems_of(&plan);
+    let inbound = |code: &str, pointer: &str| ("Migrated_Inbound".to_owned(), code.to_owned(), pointer.to_owned());
+    let mut found: Vec<_> = problems.iter().filter(|p| p.0 == "Migrated_Inbound").cloned().collect();
+    found.sort();
+    let mut wanted = vec![
+        inbound("FOREIGN_TOKEN", "/Actions/0/Parameters/QueueId"),
+        inbound("FOREIGN_TOKEN", "/Actions/1/Parameters/PromptId"),
+        inbound("EMPTY_LEX_ALIAS", "/Actions/2/Parameters/LexV2Bot/AliasArn"),
+        inbound("LAMBDA_NOT_ASSOCIATED", "/Actions/3/Parameters/LambdaFunctionARN"),
+        inbound("MALFORMED_PLACEHOLDER", "/Actions/4/Parameters/QueueId"),
+    ];
+    wanted.sort();
+    assert_eq!(found, wanted, "the designer's metadata is not counted");
+    assert!(problems.contains(&("Broken".to_owned(), "INVALID_JSON".to_owned(), String::new())), "{problems:?}");
+    let text = switchboard_local::flows::render(&plan);
+    assert!(text.contains("${QueueArn} is a CloudFormation Fn::Sub or Terraform interpolation"), "{text}");
+    assert!(text.contains("{{BasicQueue}} is not a placeholder"), "{text}");
+    assert_eq!(fleet.cloud.emulator.connect_writes(), 0);
+}
+
+/// A flow of the bundle whose name the instance holds as another type is a CONFLICT, in the plan and
+/// in the apply, which writes nothing (it used to plan as INVALID).
+#[tokio::test]
+async fn a_name_the_instance_holds_as_another_type_is_a_conflict() {
+    let mut fixture = Fixture::load(&Fixture::default_path()).unwrap();
+    fixture.connect.contact_flows.get_mut("Emergency_Demo").unwrap().kind = "CUSTOMER_QUEUE".into();
+    let fleet = Fleet::start_with(fixture, BTreeMap::new()).await;
+    let plan = provision(&fleet, json!({"mode": "plan"})).await;
+    assert_eq!(plan["result"], "CONFLICT", "{plan}");
+    assert_eq!(actions(&plan)["Emergency_Demo"], "CONFLICT");
+    assert_eq!(actions(&plan)["Emergency_Update"], "ADOPT");
+    let apply = provision(&fleet, json!({"mode": "apply"})).await;
+    assert_eq!((apply["result"].as_str(), apply["writes"].as_u64()), (Some("CONFLICT"), Some(0)), "{apply}");
+    assert_eq!(fleet.cloud.emulator.connect_writes(), 0);
 }
 
 #[tokio::test]

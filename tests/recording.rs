@@ -647,7 +647,10 @@ async fn a_task_the_undo_cannot_stop_is_kept_for_a_stop_not_orphaned() {
 }
 
 /// Every item of a meeting's partition in the video table.
-async fn partition(fleet: &Fleet, external_meeting_id: &str) -> Vec<BTreeMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+async fn partition(
+    fleet: &Fleet,
+    external_meeting_id: &str,
+) -> Vec<BTreeMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
     let dynamodb = aws_sdk_dynamodb::Client::new(&fleet.cloud.sdk_config().await);
     let items = dynamodb
         .query()

@@ -1258,6 +1258,7 @@ fn publish_desktop_is_granted_exactly_what_it_does_and_desktop_site_passes_what_
         site["Properties"],
         json!({
             "ServiceToken": {"Fn::GetAtt": ["PublishDesktopFunction", "Arn"]},
+            "ServiceTimeout": 540,
             "Bucket": {"Ref": "DesktopBucket"},
             "DistributionId": {"Ref": "DesktopDistribution"},
             "Assets": {"Ref": "DesktopAssetsLayer"},
@@ -2160,5 +2161,38 @@ fn every_waiver_has_a_reason_and_the_claims_a_template_can_show_hold() {
             }
             _ => {}
         }
+    }
+}
+
+// ===== custom resources (DESIGN.md: a custom resource answers CloudFormation on every path) =====
+
+/// Every custom resource tells CloudFormation how long to wait for its answer: without
+/// `ServiceTimeout` a provider that never answers (a crash Lambda gave up retrying) holds the stack
+/// for CloudFormation's default hour. The wait covers the provider's three attempts (Lambda retries
+/// a failed asynchronous invocation twice, after 1 and 2 minutes) and stays within the 3,600 s bound.
+#[test]
+fn every_custom_resource_has_a_service_timeout_that_covers_its_providers_attempts() {
+    let template = rendered_template();
+    let all = template["Resources"].as_object().expect("a Resources section");
+    let custom: Vec<(&String, &Value)> = all
+        .iter()
+        .filter(|(_, r)| {
+            let kind = r["Type"].as_str().unwrap_or_default();
+            kind == "AWS::CloudFormation::CustomResource" || kind.starts_with("Custom::")
+        })
+        .collect();
+    assert!(custom.len() >= 3, "ContactFlows, ConnectAssociations, DesktopSite: {custom:?}");
+    for (id, resource) in custom {
+        let properties = &resource["Properties"];
+        let timeout = properties["ServiceTimeout"].as_u64().unwrap_or_else(|| panic!("{id} has no ServiceTimeout"));
+        assert!((1..=3600).contains(&timeout), "{id}: ServiceTimeout {timeout} is outside 1-3600");
+        let provider = properties["ServiceToken"]["Fn::GetAtt"][0].as_str().unwrap_or_else(|| panic!("{id}"));
+        let key = &all[provider]["Properties"]["Timeout"]["Fn::FindInMap"];
+        assert_eq!(key[0], "FunctionTimeouts", "{provider}'s Timeout comes from FunctionTimeouts");
+        let seconds = template["Mappings"]["FunctionTimeouts"][key[1].as_str().unwrap()]["Seconds"].as_u64().unwrap();
+        assert!(
+            timeout >= 3 * seconds + 180,
+            "{id}: ServiceTimeout {timeout} < three attempts of {seconds} s and the retries' waits"
+        );
     }
 }

@@ -188,3 +188,31 @@ async fn during_a_rotation_both_secrets_verify_and_a_failed_start_is_retried_alo
     assert_eq!(status, 502);
     assert_eq!(hook.executions("switchboard-flows-prod").await, 1, "the started pipeline is not started again");
 }
+
+/// `X-GitHub-Delivery` is not signed: a captured signed body sent again under a fresh GUID is the
+/// same delivery (its digest says so), and starts nothing. A push whose paths no route sends
+/// anywhere says that nothing started.
+#[tokio::test]
+async fn a_signed_body_replayed_under_a_new_guid_starts_nothing_and_no_route_means_nothing_started() {
+    let hook = Webhook::start(BTreeMap::new()).await;
+    let secret = LOCAL_WEBHOOK_SECRET_VALUE;
+    let body = push("refs/heads/main", &["crates/switchboard/src/lib.rs"]);
+    let (status, answer) = hook.send(delivery("push", "g-1", &body, Some(sign(secret, &body)))).await;
+    assert_eq!((status, answer["data"]["result"].as_str()), (200, Some("STARTED")), "{answer}");
+    assert_eq!(hook.executions("switchboard-app-prod").await, 1);
+
+    for replayed_guid in ["g-2", "00000000-0000-0000-0000-000000000000"] {
+        let (status, again) = hook.send(delivery("push", replayed_guid, &body, Some(sign(secret, &body)))).await;
+        assert_eq!(status, 200, "{again}");
+        assert_eq!(again["data"]["duplicate"], true, "{again}");
+        assert_eq!(again["data"]["started"], answer["data"]["started"]);
+    }
+    assert_eq!(hook.executions("switchboard-app-prod").await, 1, "the replays started nothing");
+    assert_eq!(hook.deliveries().await, 1, "one delivery, however many GUIDs it came under");
+
+    let docs = push("refs/heads/main", &["README.md"]);
+    let (status, answer) = hook.send(delivery("push", "g-3", &docs, Some(sign(secret, &docs)))).await;
+    assert_eq!(status, 200);
+    assert_eq!(answer["data"]["result"], "NOTHING_STARTED", "{answer}");
+    assert_eq!(answer["data"]["started"], json!({}));
+}

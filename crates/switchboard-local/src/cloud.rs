@@ -233,7 +233,13 @@ impl LocalCloud {
                         env.insert(variable.to_owned(), value.clone());
                     }
                 }
-                FunctionSpec { binary: binaries.join(&name), timeout: function_timeout(&name), name, env }
+                // The template's timeout, unless a test shortens it (the lambda host's setting, not
+                // the function's: it never reaches the process).
+                let timeout = env
+                    .remove(TIMEOUT_OVERRIDE)
+                    .and_then(|seconds| seconds.parse().ok())
+                    .map_or_else(|| function_timeout(&name), Duration::from_secs);
+                FunctionSpec { binary: binaries.join(&name), timeout, name, env }
             })
             .collect();
         let fleet = LambdaHost::start(specs, &cloud.fixture.region, &cloud.fixture.account_id).await?;
@@ -893,7 +899,10 @@ pub async fn create_pk_sk_table(dynamodb: &aws_sdk_dynamodb::Client, table: &str
     Ok(())
 }
 
-/// Every function crate in `functions/` (the directory name is the binary name).
+/// An override (`<function>/LOCAL_TIMEOUT_SECONDS`) that sets how long the lambda host lets that
+/// function run, in seconds, in place of [`function_timeout`]: what a test of the timeout path sets.
+pub const TIMEOUT_OVERRIDE: &str = "LOCAL_TIMEOUT_SECONDS";
+
 /// How long the local host lets `function` run: the template's timeout for the custom-resource
 /// function (FunctionTimeouts: PublishDesktop), Connect's limit for every other.
 pub fn function_timeout(function: &str) -> Duration {

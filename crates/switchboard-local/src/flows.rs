@@ -69,9 +69,12 @@ pub fn render(report: &Value) -> String {
     out
 }
 
+/// `<flow>: <CODE> <placeholder> at <pointer>: <message>`: every line names its flow (a run's own
+/// problems, such as the lock, have none), so a line copied out of a long plan still says where.
 fn problem_line(problem: &Value) -> String {
     let field = |key: &str| problem.get(key).and_then(Value::as_str);
-    let mut line = field("code").unwrap_or("PROBLEM").to_owned();
+    let mut line = field("flow").filter(|f| !f.is_empty()).map(|f| format!("{f}: ")).unwrap_or_default();
+    line.push_str(field("code").unwrap_or("PROBLEM"));
     if let Some(placeholder) = field("placeholder") {
         line.push_str(&format!(" {placeholder}"));
     }
@@ -96,7 +99,9 @@ mod tests {
         let text = super::render(&report);
         assert!(text.contains("CREATE     Emergency_Demo ← emergency/Emergency_Demo"), "{text}");
         assert!(
-            text.contains("UNRESOLVED {{queue:Nope}} at /Actions/3/Parameters/QueueId: no standard queue named Nope"),
+            text.contains(
+                "Emergency_Demo: UNRESOLVED {{queue:Nope}} at /Actions/3/Parameters/QueueId: no standard queue named Nope"
+            ),
             "{text}"
         );
         assert!(text.ends_with("INVALID (0 writes)\n"), "{text}");

@@ -327,9 +327,7 @@ impl Responder {
         let logical_id = envelopes.logical_resource_id.clone();
         let result = match typed::<P>(request) {
             Ok(request) => {
-                let left = Duration::from_millis(deadline_epoch_ms.saturating_sub(now_epoch_ms()));
-                // A short timeout still leaves half of it for the answer.
-                let budget = left.saturating_sub(ANSWER_MARGIN.min(left / 2));
+                let budget = handler_budget(deadline_epoch_ms);
                 match tokio::time::timeout(budget, Box::pin(handler(request, envelopes.clone()))).await {
                     Ok(Ok(outcome)) => Ok(outcome),
                     Ok(Err(fault)) => {
@@ -370,11 +368,53 @@ impl Responder {
     }
 }
 
-fn now_epoch_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or_default()
+/// The time a handler is given from now, for an invocation due at `deadline_epoch_ms`: what is left
+/// less the answer's margin. A short timeout still leaves half of it for the answer. A handler that
+/// holds something it must give back (a lock) stops itself inside this, so it is never cut off here
+/// still holding it.
+pub fn handler_budget(deadline_epoch_ms: u64) -> Duration {
+    let left = crate::deadline::until_epoch_ms(deadline_epoch_ms);
+    left.saturating_sub(ANSWER_MARGIN.min(left / 2))
+}
+
+/// Runs a custom-resource function whose configuration could not be read at cold start: every
+/// request is still answered (CloudFormation would otherwise wait for the resource's
+/// `ServiceTimeout`), `FAILED` with the reason, which names the variable. A `Delete` answers
+/// `SUCCESS`, as one whose properties do not parse does: a rollback or a stack deletion must not
+/// wedge on a setting the Delete does not need. Any other event is a Lambda error with the reason.
+pub async fn serve_unconfigured(reason: String) -> Result<(), lambda_runtime::Error> {
+    crate::startup::mark(crate::startup::phase::FUNCTION);
+    let responder = Responder::new()?;
+    let (responder, reason) = (&responder, reason.as_str());
+    let handler = move |request: Request<Value>, _: Envelopes| async move {
+        match request {
+            Request::Delete { physical_resource_id, .. } => {
+                tracing::warn!(reason, "delete answered although the configuration is unreadable");
+                Ok(Outcome { physical_resource_id, data: BTreeMap::new() })
+            }
+            _ => Err(Unconfigured(reason.to_owned())),
+        }
+    };
+    let handler = &handler;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        crate::startup::invocation_started();
+        if is_request(&event.payload) {
+            return responder.respond(handler, event.payload, event.context.deadline).await;
+        }
+        Err(undelivered("Configuration", reason.to_owned()))
+    }))
+    .await
+}
+
+/// The answer of a function whose configuration is unreadable.
+#[derive(Debug, thiserror::Error)]
+#[error("the function's configuration is unreadable: {0}")]
+struct Unconfigured(String);
+
+impl ResourceFault for Unconfigured {
+    fn kind(&self) -> &'static str {
+        "Configuration"
+    }
 }
 
 #[cfg(test)]

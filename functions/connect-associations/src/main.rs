@@ -6,7 +6,9 @@ use switchboard::{aws, config, custom_resource, flows::ConnectAssociations, tele
 async fn main() -> Result<(), lambda_runtime::Error> {
     telemetry::init();
     let sdk = aws::load(aws::http_timeouts()).await.map_err(config::startup_failed)?;
-    let function =
-        ConnectAssociations::from_env(&sdk, &config::Settings(&config::ProcessEnv)).map_err(config::startup_failed)?;
-    custom_resource::serve(|request, envelopes| function.handle(request, envelopes)).await
+    match ConnectAssociations::from_env(&sdk, &config::Settings(&config::ProcessEnv)) {
+        Ok(function) => custom_resource::serve(|request, envelopes| function.handle(request, envelopes)).await,
+        // CloudFormation still gets an answer, naming the variable, instead of waiting for none.
+        Err(error) => custom_resource::serve_unconfigured(config::startup_failed(error).to_string()).await,
+    }
 }

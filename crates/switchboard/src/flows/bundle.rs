@@ -2,11 +2,16 @@
 //! `/opt`) or given inline, their placeholders found and resolved, and their content compared in a
 //! canonical form.
 //!
-//! A flow file is `<context>/<Name>.json` in the flow language, or the CI/CD workshop's wrapper
-//! `{"Name", "ContactFlowType", "Content"}` (its `Content` a string or an object; its `Name`
-//! replaces the file stem, and its `<<ARNREPLACE>>` Lambda is `{{lambda:flow-resource-map}}`, the
-//! function that answers its `$.External.<Name>` lookups). `flows.json` beside the contexts gives a
-//! flow's type, description and `{{param:…}}` defaults.
+//! A flow file is `<context>/<Name>.json` in one of the formats real exports come in:
+//! - the flow language itself (`Version`, `StartAction`, `Actions`, the designer's `Metadata`);
+//! - the CI/CD workshop's wrapper `{"Name", "ContactFlowType" or "Type", "Content"}` (its `Content`
+//!   a string or an object; its `<<ARNREPLACE>>` Lambda is `{{lambda:flow-resource-map}}`, the
+//!   function that answers its `$.External.<Name>` lookups);
+//! - what `aws connect describe-contact-flow` prints: `{"ContactFlow": {"Name", "Type", "Content",
+//!   "Description", …}}`.
+//!
+//! A wrapper's `Name` replaces the file stem. `flows.json` beside the contexts gives a flow's type,
+//! description and `{{param:…}}` defaults. A file that cannot be read is that flow's problem only.
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -40,7 +45,24 @@ pub struct BundleFlow {
     pub parameter_defaults: BTreeMap<String, String>,
 }
 
-/// Why a bundle cannot be read; each names the file.
+/// A flow file that could not be read: the flow is `INVALID`, the others are planned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnreadableFlow {
+    /// `<context>/<file stem>`.
+    pub source: String,
+    /// The file stem (the name inside it could not be read).
+    pub stem: String,
+    pub detail: String,
+}
+
+/// The bundle's flows, and the files that are not readable flows.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Bundle {
+    pub flows: Vec<BundleFlow>,
+    pub unreadable: Vec<UnreadableFlow>,
+}
+
+/// Why a bundle cannot be read at all; each names the file.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BundleError {
     #[error("{source_path}: {detail}")]
@@ -106,15 +128,17 @@ pub fn read_dir(root: &Path) -> Result<BTreeMap<String, String>, BundleError> {
 }
 
 /// The flows of a bundle given as files (path → text). Paths may start with `contact-flows/` (a
-/// working tree); other files than `flows.json` and `<context>/<Name>.json` are ignored.
-pub fn parse(files: &BTreeMap<String, String>) -> Result<Vec<BundleFlow>, BundleError> {
+/// working tree); other files than `flows.json` and `<context>/<Name>.json` are ignored. An
+/// unreadable `flows.json` or two flows of one name refuse the bundle; an unreadable flow file is
+/// listed in [`Bundle::unreadable`].
+pub fn parse(files: &BTreeMap<String, String>) -> Result<Bundle, BundleError> {
     let relative = |path: &str| path.trim_start_matches("./").trim_start_matches("contact-flows/").to_owned();
     let manifest: Manifest = match files.iter().find(|(path, _)| relative(path) == "flows.json") {
         Some((path, text)) => serde_json::from_str(text)
             .map_err(|e| BundleError::InvalidJson { source_path: path.clone(), detail: e.to_string() })?,
         None => Manifest::default(),
     };
-    let mut flows: Vec<BundleFlow> = Vec::new();
+    let mut bundle = Bundle::default();
     for (path, text) in files {
         let rel = relative(path);
         let Some(source) = rel.strip_suffix(".json") else { continue };
@@ -122,47 +146,81 @@ pub fn parse(files: &BTreeMap<String, String>) -> Result<Vec<BundleFlow>, Bundle
         if file_stem.contains('/') || file_stem.is_empty() {
             continue;
         }
-        let invalid = |detail: String| BundleError::InvalidJson { source_path: path.clone(), detail };
-        let document: Value = serde_json::from_str(text).map_err(|e| invalid(e.to_string()))?;
-        let entry = manifest.0.get(source);
-        let (stem, wrapper_kind, content) = match unwrap_workshop(&document).map_err(invalid)? {
-            Some((name, kind, content)) => (name.unwrap_or_else(|| file_stem.to_owned()), kind, content),
-            None => (file_stem.to_owned(), None, document),
+        let exported = match read_export(text) {
+            Ok(exported) => exported,
+            Err(detail) => {
+                bundle.unreadable.push(UnreadableFlow {
+                    source: source.to_owned(),
+                    stem: file_stem.to_owned(),
+                    detail: format!("{path}: {detail}"),
+                });
+                continue;
+            }
         };
-        check_flow_language(&content).map_err(invalid)?;
-        if let Some(first) = flows.iter().find(|f| f.stem == stem) {
+        let stem = exported.name.unwrap_or_else(|| file_stem.to_owned());
+        if let Some(first) = bundle.flows.iter().find(|f| f.stem == stem) {
             return Err(BundleError::DuplicateName { stem, first: first.source.clone(), second: source.to_owned() });
         }
-        flows.push(BundleFlow {
+        let entry = manifest.0.get(source);
+        bundle.flows.push(BundleFlow {
             source: source.to_owned(),
             stem,
-            kind: entry.and_then(|e| e.kind.clone()).or(wrapper_kind).unwrap_or_else(|| "CONTACT_FLOW".to_owned()),
-            description: entry.and_then(|e| e.description.clone()),
-            content,
+            kind: entry.and_then(|e| e.kind.clone()).or(exported.kind).unwrap_or_else(|| "CONTACT_FLOW".to_owned()),
+            description: entry.and_then(|e| e.description.clone()).or(exported.description),
+            content: exported.content,
             parameter_defaults: entry.map(|e| e.parameters.clone()).unwrap_or_default(),
         });
     }
-    Ok(flows)
+    Ok(bundle)
 }
 
-type Unwrapped = (Option<String>, Option<String>, Value);
+/// A flow file's content and what its format says about the flow.
+struct Exported {
+    name: Option<String>,
+    kind: Option<String>,
+    description: Option<String>,
+    content: Value,
+}
 
-/// The workshop's wrapper, if `document` is one: its name, type and content (with the mapping
-/// Lambda's `<<ARNREPLACE>>` made our placeholder).
-fn unwrap_workshop(document: &Value) -> Result<Option<Unwrapped>, String> {
-    let Some(content) = document.get("Content") else { return Ok(None) };
-    if document.get("Actions").is_some() {
-        return Ok(None);
-    }
-    let text_field = |name: &str| document.get(name).and_then(Value::as_str).map(str::to_owned);
-    let mut content = match content {
-        Value::String(text) => serde_json::from_str(text).map_err(|e| format!("Content: {e}"))?,
-        other => other.clone(),
+/// Reads a flow file in any of the formats of the module's documentation; the error says what is
+/// wrong with it.
+fn read_export(text: &str) -> Result<Exported, String> {
+    let document: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+    let text_field = |object: &Value, name: &str| object.get(name).and_then(Value::as_str).map(str::to_owned);
+    let exported = if let Some(described) = document.get("ContactFlow").filter(|_| document.get("Actions").is_none()) {
+        // `aws connect describe-contact-flow`: an export of a real instance, its ARNs its own.
+        Exported {
+            name: text_field(described, "Name"),
+            kind: text_field(described, "Type"),
+            description: text_field(described, "Description"),
+            content: content_of(described, "ContactFlow.Content")?,
+        }
+    } else if document.get("Content").is_some() && document.get("Actions").is_none() {
+        // The workshop's wrapper: its mapping Lambda is ours.
+        let mut content = content_of(&document, "Content")?;
+        map_strings(&mut content, &mut |text| {
+            (text.trim() == WORKSHOP_LAMBDA_PLACEHOLDER).then(|| format!("{{{{lambda:{RESOURCE_MAP_FUNCTION}}}}}"))
+        });
+        Exported {
+            name: text_field(&document, "Name"),
+            kind: text_field(&document, "ContactFlowType").or_else(|| text_field(&document, "Type")),
+            description: text_field(&document, "Description"),
+            content,
+        }
+    } else {
+        Exported { name: None, kind: None, description: None, content: document }
     };
-    map_strings(&mut content, &mut |text| {
-        (text.trim() == WORKSHOP_LAMBDA_PLACEHOLDER).then(|| format!("{{{{lambda:{RESOURCE_MAP_FUNCTION}}}}}"))
-    });
-    Ok(Some((text_field("Name"), text_field("ContactFlowType"), content)))
+    check_flow_language(&exported.content)?;
+    Ok(exported)
+}
+
+/// A wrapper's `Content`: the flow as a string of JSON (as exported) or as an object.
+fn content_of(wrapper: &Value, field: &str) -> Result<Value, String> {
+    match wrapper.get("Content") {
+        Some(Value::String(text)) => serde_json::from_str(text).map_err(|e| format!("{field} is not JSON: {e}")),
+        Some(Value::Object(_)) => Ok(wrapper["Content"].clone()),
+        _ => Err(format!("{field} is missing, or neither a string nor an object")),
+    }
 }
 
 /// The shape every flow-language document has; Connect checks the rest.
@@ -246,6 +304,9 @@ pub fn resolve(
             placeholder,
             message,
         };
+        // The designer's layout: a placeholder there is resolved when it can be (the designer then
+        // shows the real resource), but nothing in it is a problem: Connect does not read it.
+        let in_metadata = is_designer_metadata(pointer);
         match Placeholder::parse(text) {
             Some(placeholder) => match resolve(&placeholder) {
                 Resolution::Value(value) => Some(value),
@@ -253,20 +314,19 @@ pub fn resolve(
                     pending.insert(name.clone());
                     Some(format!("pending:{name}"))
                 }
+                Resolution::Problem { .. } if in_metadata => None,
                 Resolution::Problem { code, message } => {
                     problems.push(problem(code, Some(placeholder.text()), message));
                     None
                 }
             },
-            None if text.contains("{{") => {
-                problems.push(problem(
-                    "EMBEDDED_PLACEHOLDER",
-                    None,
-                    format!("a placeholder must be a whole string value, not part of {text:?}"),
-                ));
+            None if in_metadata => None,
+            None => {
+                if let Some((code, message)) = template_token(text) {
+                    problems.push(problem(code, None, message));
+                }
                 None
             }
-            None => None,
         }
     });
     let characters = content.to_string().chars().count();
@@ -282,6 +342,247 @@ pub fn resolve(
         });
     }
     (content, pending, problems)
+}
+
+/// The first `open…close` in `text` whose inside is non-empty and passes `inner`.
+fn enclosed<'a>(text: &'a str, open: &str, close: &str, inner: impl Fn(&str) -> bool) -> Option<&'a str> {
+    let mut from = 0;
+    while let Some(start) = text[from..].find(open).map(|i| from + i) {
+        let body = start + open.len();
+        if let Some(end) = text[body..].find(close).map(|i| body + i) {
+            if end > body && inner(&text[body..end]) {
+                return Some(&text[start..end + close.len()]);
+            }
+        }
+        from = body;
+    }
+    None
+}
+
+/// A template token of another tool in a flow's string (or a placeholder that is not one), as a
+/// problem code and a message saying what it is. Nothing here replaces these, so Connect would refuse
+/// the flow at apply or play the token to a caller.
+pub fn template_token(text: &str) -> Option<(&'static str, String)> {
+    let name_like = |inner: &str| inner.chars().all(|c| c.is_ascii_alphanumeric() || "_.:-".contains(c));
+    let write = "write a {{kind:name}} placeholder (kind lambda, flow, queue, prompt or param) as the whole value";
+    if let Some(token) = enclosed(text, "{{", "}}", |_| true) {
+        return Some(match Placeholder::parse(token) {
+            Some(placeholder) => (
+                "EMBEDDED_PLACEHOLDER",
+                format!(
+                    "{} is inside a longer string ({text:?}): only a string that is exactly one placeholder is \
+                     replaced; give it a value of its own",
+                    placeholder.text()
+                ),
+            ),
+            None => (
+                "MALFORMED_PLACEHOLDER",
+                format!("{token} is not a placeholder but a Mustache- or Jinja-style template token, which nothing here replaces: {write}"),
+            ),
+        });
+    }
+    if text.contains("{{") {
+        return Some(("MALFORMED_PLACEHOLDER", format!("{text:?} opens a {{{{ that is never closed: {write}")));
+    }
+    if let Some(token) = enclosed(text, "<<", ">>", name_like) {
+        if token == WORKSHOP_LAMBDA_PLACEHOLDER {
+            return Some((
+                "WORKSHOP_PLACEHOLDER",
+                format!(
+                    "{WORKSHOP_LAMBDA_PLACEHOLDER} is the CI/CD workshop's mapping-Lambda placeholder, replaced only as \
+                     a whole value in its wrapper format (Name, ContactFlowType or Type, Content): write \
+                     {{{{lambda:{RESOURCE_MAP_FUNCTION}}}}}"
+                ),
+            ));
+        }
+        return Some((
+            "FOREIGN_TOKEN",
+            format!("{token} is another deployment tool's placeholder (like the workshop's {WORKSHOP_LAMBDA_PLACEHOLDER}), which nothing here replaces: {write}"),
+        ));
+    }
+    if let Some(token) = enclosed(text, "${", "}", |_| true) {
+        return Some((
+            "FOREIGN_TOKEN",
+            format!("{token} is a CloudFormation Fn::Sub or Terraform interpolation; the flow is not a template, so nothing replaces it: {write}"),
+        ));
+    }
+    if let Some(token) = enclosed(text, "%%", "%%", name_like) {
+        return Some((
+            "FOREIGN_TOKEN",
+            format!(
+                "{token} is a build or release pipeline's substitution token, which nothing here replaces: {write}"
+            ),
+        ));
+    }
+    None
+}
+
+/// Whether a JSON pointer is in the designer's layout (`/Metadata/…`): positions and labels the
+/// designer shows, which Connect does not resolve when a contact runs.
+fn is_designer_metadata(pointer: &str) -> bool {
+    pointer == "/Metadata" || pointer.starts_with("/Metadata/")
+}
+
+/// The name a `$.External.<Name>` value reads (also `$.External['Name']` and `$.External["Name"]`).
+pub fn external_read(text: &str) -> Option<&str> {
+    let rest = text.trim().strip_prefix("$.External")?;
+    let name = match rest.strip_prefix('.') {
+        Some(name) => name,
+        None => rest
+            .strip_prefix("['")
+            .and_then(|r| r.strip_suffix("']"))
+            .or_else(|| rest.strip_prefix("[\"").and_then(|r| r.strip_suffix("\"]")))?,
+    };
+    (!name.is_empty()).then_some(name)
+}
+
+/// An ARN's parts: `arn:<partition>:<service>:<region>:<account>:<resource>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Arn<'a> {
+    pub partition: &'a str,
+    pub service: &'a str,
+    pub region: &'a str,
+    pub account: &'a str,
+    pub resource: &'a str,
+}
+
+impl<'a> Arn<'a> {
+    pub fn parse(text: &'a str) -> Option<Self> {
+        let mut parts = text.strip_prefix("arn:")?.splitn(5, ':');
+        let arn = Self {
+            partition: parts.next()?,
+            service: parts.next()?,
+            region: parts.next()?,
+            account: parts.next()?,
+            resource: parts.next()?,
+        };
+        (!arn.partition.is_empty() && !arn.service.is_empty()).then_some(arn)
+    }
+
+    /// The Connect instance id of a Connect resource (`instance/<id>/…`).
+    pub fn connect_instance(&self) -> Option<&'a str> {
+        if self.service != "connect" {
+            return None;
+        }
+        self.resource.strip_prefix("instance/")?.split('/').next()
+    }
+}
+
+/// Why an ARN in a flow is not one the instance can use: another region, account or instance.
+/// Connect refuses (or cannot reach) those when the flow is written or when a contact runs it.
+pub fn foreign_arn(text: &str, instance: &Arn) -> Option<String> {
+    let arn = Arn::parse(text.trim())?;
+    if !arn.region.is_empty() && arn.region != instance.region {
+        return Some(format!("{text} is in region {}; the instance is in {}", arn.region, instance.region));
+    }
+    if !arn.account.is_empty() && arn.account != instance.account {
+        return Some(format!("{text} is of account {}; the instance is in {}", arn.account, instance.account));
+    }
+    match (arn.connect_instance(), instance.connect_instance()) {
+        (Some(theirs), Some(ours)) if theirs != ours => {
+            Some(format!("{text} is of instance {theirs}; the flows are deployed to instance {ours}"))
+        }
+        _ => None,
+    }
+}
+
+/// What the references of a resolved flow are checked against: the instance, and the resource map
+/// the apply will store.
+#[derive(Debug, Clone, Default)]
+pub struct ReferenceContext {
+    /// The instance's ARN (`arn:…:connect:<region>:<account>:instance/<id>`), when known.
+    pub instance_arn: Option<String>,
+    /// The ARN `{{lambda:flow-resource-map}}` resolves to: a flow invoking it reads `$.External`.
+    pub map_function: Option<String>,
+    /// The names the resource map will hold.
+    pub mapped: BTreeSet<String>,
+    /// Names of `FlowParameters` (or `flows.json`) values that are Lex V2 bot aliases the instance has
+    /// not associated, with their ARN: why the map will not hold them.
+    pub unassociated_bots: BTreeMap<String, String>,
+    /// The Lambda functions and Lex V2 bot aliases associated with the instance: a flow may name only
+    /// those (Connect refuses a flow naming another).
+    pub associated: BTreeSet<String>,
+}
+
+/// Whether a parameter takes a resource (a queue, flow, prompt, bot, hook): `…Id`, `…Arn`, `…ARN`,
+/// or any of `EventHooks`.
+fn takes_a_resource(pointer: &str) -> bool {
+    let key = pointer.rsplit('/').next().unwrap_or_default();
+    key.ends_with("Id") || key.ends_with("Arn") || key.ends_with("ARN") || pointer.contains("/EventHooks/")
+}
+
+/// The problems of a resolved flow's references that Connect would meet only at apply or on a
+/// customer's call: ARNs of another region, account or instance, and — in a flow that invokes the
+/// resource-map function (the workshop's style) — `$.External.<Name>` reads the map will not answer.
+/// In a flow whose only Lambda is that function every `$.External` read is the map's; in one that
+/// also invokes others (whose results are `$.External` too) only the reads a resource parameter takes
+/// are. Designer metadata is not looked at.
+pub fn reference_problems(connect_name: &str, content: &Value, context: &ReferenceContext) -> Vec<Problem> {
+    let instance = context.instance_arn.as_deref().and_then(Arn::parse);
+    let invoked: Vec<&str> = content
+        .get("Actions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|a| a.get("Type").and_then(Value::as_str) == Some("InvokeLambdaFunction"))
+        .filter_map(|a| a.pointer("/Parameters/LambdaFunctionARN").and_then(Value::as_str))
+        .collect();
+    let map_function = context.map_function.as_deref();
+    let reads_map = map_function.is_some_and(|f| invoked.contains(&f));
+    let only_map = reads_map && invoked.iter().all(|arn| Some(*arn) == map_function);
+    let mut problems = Vec::new();
+    let mut content = content.clone();
+    walk(&mut content, &mut String::new(), &mut |pointer, text| {
+        if is_designer_metadata(pointer) {
+            return None;
+        }
+        let problem = |code: &str, message: String| Problem {
+            code: code.to_owned(),
+            flow: connect_name.to_owned(),
+            pointer: Some(pointer.to_owned()),
+            placeholder: None,
+            message,
+        };
+        if let Some(message) = instance.as_ref().and_then(|instance| foreign_arn(text, instance)) {
+            problems.push(problem("FOREIGN_ARN", message));
+        } else if let Some(arn) = Arn::parse(text.trim()) {
+            // Of this account and region, but not something the instance may call.
+            let function = arn.service == "lambda" && arn.resource.starts_with("function:");
+            let bot = arn.service == "lex" && arn.resource.starts_with("bot-alias/");
+            if (function || bot) && !context.associated.contains(text.trim()) {
+                let (code, what) = if function {
+                    ("LAMBDA_NOT_ASSOCIATED", "Lambda function")
+                } else {
+                    ("LEX_BOT_NOT_ASSOCIATED", "Lex bot alias")
+                };
+                let message =
+                    format!("{text} is a {what} the instance has not associated (ExternalLambdaArns, LexBotAliasArns)");
+                problems.push(problem(code, message));
+            }
+        }
+        if pointer.ends_with("/LexV2Bot/AliasArn") && text.trim().is_empty() {
+            let message = "the Lex V2 bot's AliasArn is empty: give the alias ARN, or {{param:<key>}} with the ARN in \
+                           FlowParameters";
+            problems.push(problem("EMPTY_LEX_ALIAS", message.into()));
+        }
+        if let Some(name) = external_read(text).filter(|_| only_map || (reads_map && takes_a_resource(pointer))) {
+            if !context.mapped.contains(name) {
+                let message = match context.unassociated_bots.get(name) {
+                    Some(arn) => format!(
+                        "{name} is the Lex bot alias {arn}, which the instance has not associated (LexBotAliasArns): \
+                         {RESOURCE_MAP_FUNCTION} will not answer it"
+                    ),
+                    None => format!(
+                        "{RESOURCE_MAP_FUNCTION} will not answer {name}: no queue, prompt, flow, Lambda function or \
+                         Lex bot alias (a FlowParameters key) of that name on the instance or in the bundle"
+                    ),
+                };
+                problems.push(problem("UNMAPPED_EXTERNAL", message));
+            }
+        }
+        None
+    });
+    problems
 }
 
 /// Replaces string values for which `map` answers `Some`, passing each string's JSON pointer.
@@ -512,7 +813,7 @@ mod tests {
             ),
             ("contact-flows/README.md".to_owned(), "not a flow".to_owned()),
         ]);
-        let flows = parse(&files).unwrap();
+        let flows = parse(&files).unwrap().flows;
         let queue = flows.iter().find(|f| f.source == "v/Queue").unwrap();
         assert_eq!((queue.stem.as_str(), queue.kind.as_str()), ("Queue", "CUSTOMER_QUEUE"));
         let main = flows.iter().find(|f| f.source == "acme/main").unwrap();
@@ -521,11 +822,124 @@ mod tests {
     }
 
     #[test]
-    fn a_bundle_refuses_bad_json_and_two_flows_of_one_name() {
-        let bad = BTreeMap::from([("e/A.json".to_owned(), "{".to_owned())]);
-        assert_eq!(parse(&bad).unwrap_err().code(), "INVALID_JSON");
-        let not_a_flow = BTreeMap::from([("e/A.json".to_owned(), "{}".to_owned())]);
-        assert_eq!(parse(&not_a_flow).unwrap_err().code(), "INVALID_JSON");
+    fn exports_read_in_each_format_real_instances_give() {
+        let content = doc(json!({"LambdaFunctionARN": "<<ARNREPLACE>>"}));
+        let files = BTreeMap::from([
+            ("a/Plain.json".to_owned(), content.to_string()),
+            (
+                "a/Typed.json".to_owned(),
+                json!({"Name": "ACME_queue", "Type": "CUSTOMER_QUEUE", "Content": content.to_string()}).to_string(),
+            ),
+            (
+                "a/Described.json".to_owned(),
+                json!({"ContactFlow": {"Arn": "arn:aws:connect:us-east-1:111111111111:instance/x/contact-flow/y",
+                    "Id": "y", "Name": "Inbound", "Type": "CONTACT_FLOW", "State": "ACTIVE", "Description": "from dev",
+                    "Content": doc(json!({"Text": "hi"})).to_string(), "Tags": {}}})
+                .to_string(),
+            ),
+        ]);
+        let bundle = parse(&files).unwrap();
+        assert!(bundle.unreadable.is_empty(), "{:?}", bundle.unreadable);
+        let by_source = |source: &str| bundle.flows.iter().find(|f| f.source == source).unwrap();
+        let plain = by_source("a/Plain");
+        assert_eq!((plain.stem.as_str(), plain.kind.as_str()), ("Plain", "CONTACT_FLOW"));
+        assert_eq!(
+            plain.content["Actions"][0]["Parameters"]["LambdaFunctionARN"], "<<ARNREPLACE>>",
+            "only the wrapper's"
+        );
+        let typed = by_source("a/Typed");
+        assert_eq!((typed.stem.as_str(), typed.kind.as_str()), ("ACME_queue", "CUSTOMER_QUEUE"));
+        assert_eq!(typed.content["Actions"][0]["Parameters"]["LambdaFunctionARN"], "{{lambda:flow-resource-map}}");
+        let described = by_source("a/Described");
+        assert_eq!((described.stem.as_str(), described.kind.as_str()), ("Inbound", "CONTACT_FLOW"));
+        assert_eq!(described.description.as_deref(), Some("from dev"));
+        assert_eq!(described.content["Actions"][0]["Parameters"]["Text"], "hi");
+    }
+
+    #[test]
+    fn other_tools_tokens_are_named_for_what_they_are_and_designer_metadata_is_not_a_problem() {
+        let content = json!({"Version": "2019-10-30", "StartAction": "a",
+            "Metadata": {"ActionMetadata": {"a": {"label": "${Queue} {{draft}} %%X%% <<Y>>", "queue": "{{queue:Nope}}"}}},
+            "Actions": [{"Identifier": "a", "Type": "X", "Transitions": {}, "Parameters": {
+                "Sub": "${QueueArn}", "Azure": "%%PROMPT_ID%%", "Mustache": "{{BasicQueue}}", "Angle": "<<QUEUE_ARN>>",
+                "Workshop": "<<ARNREPLACE>>", "Embedded": "Hi {{param:x}}", "Price": "$5 and 50% off <3", "Whole": "{{param:x}}"}}]});
+        let (_, _, problems) = resolve(&flow(content), "Flow", &mut |_| Resolution::Value("v".into()));
+        let found: BTreeMap<&str, &str> = problems
+            .iter()
+            .map(|p| (p.pointer.as_deref().unwrap().rsplit('/').next().unwrap(), p.code.as_str()))
+            .collect();
+        assert_eq!(
+            found,
+            BTreeMap::from([
+                ("Angle", "FOREIGN_TOKEN"),
+                ("Azure", "FOREIGN_TOKEN"),
+                ("Embedded", "EMBEDDED_PLACEHOLDER"),
+                ("Mustache", "MALFORMED_PLACEHOLDER"),
+                ("Sub", "FOREIGN_TOKEN"),
+                ("Workshop", "WORKSHOP_PLACEHOLDER"),
+            ])
+        );
+        let message =
+            |key: &str| problems.iter().find(|p| p.pointer.as_deref().unwrap().ends_with(key)).unwrap().message.clone();
+        assert!(
+            message("Sub").contains("${QueueArn} is a CloudFormation Fn::Sub or Terraform interpolation"),
+            "{}",
+            message("Sub")
+        );
+        assert!(message("Mustache").contains("{{BasicQueue}} is not a placeholder"), "{}", message("Mustache"));
+        assert!(!message("Embedded").contains("must be a whole string value"), "{}", message("Embedded"));
+    }
+
+    #[test]
+    fn references_outside_the_instance_or_unassociated_and_an_empty_lex_alias_are_problems() {
+        let instance = "arn:aws:connect:ap-southeast-2:123456789012:instance/i-1";
+        let ours = "arn:aws:lambda:ap-southeast-2:123456789012:function:ours";
+        let content = json!({"Version": "2019-10-30", "StartAction": "a",
+            "Metadata": {"ActionMetadata": {"a": {"queue": {"id": "arn:aws:connect:us-east-1:1:instance/j/queue/q"}}}},
+            "Actions": [
+            {"Identifier": "a", "Type": "InvokeLambdaFunction", "Parameters": {"LambdaFunctionARN": ours}, "Transitions": {}},
+            {"Identifier": "b", "Type": "InvokeLambdaFunction", "Transitions": {},
+             "Parameters": {"LambdaFunctionARN": "arn:aws:lambda:ap-southeast-2:123456789012:function:legacy"}},
+            {"Identifier": "c", "Type": "ConnectParticipantWithLexBot", "Parameters": {"LexV2Bot": {"AliasArn": ""}}, "Transitions": {}},
+            {"Identifier": "d", "Type": "UpdateContactTargetQueue", "Transitions": {},
+             "Parameters": {"QueueId": format!("{}/queue/q", instance.replace("i-1", "i-2"))}},
+            {"Identifier": "e", "Type": "ConnectParticipantWithLexBot", "Transitions": {},
+             "Parameters": {"LexV2Bot": {"AliasArn": "arn:aws:lex:ap-southeast-2:123456789012:bot-alias/B/A"}}}
+        ]});
+        let context = ReferenceContext {
+            instance_arn: Some(instance.into()),
+            associated: BTreeSet::from([ours.to_owned()]),
+            ..ReferenceContext::default()
+        };
+        let problems = reference_problems("Flow", &content, &context);
+        let found: Vec<(&str, &str)> =
+            problems.iter().map(|p| (p.pointer.as_deref().unwrap(), p.code.as_str())).collect();
+        assert_eq!(
+            found,
+            [
+                ("/Actions/1/Parameters/LambdaFunctionARN", "LAMBDA_NOT_ASSOCIATED"),
+                ("/Actions/2/Parameters/LexV2Bot/AliasArn", "EMPTY_LEX_ALIAS"),
+                ("/Actions/3/Parameters/QueueId", "FOREIGN_ARN"),
+                ("/Actions/4/Parameters/LexV2Bot/AliasArn", "LEX_BOT_NOT_ASSOCIATED"),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_unreadable_file_is_that_flows_problem_and_two_flows_of_one_name_refuse_the_bundle() {
+        let files = BTreeMap::from([
+            ("e/A.json".to_owned(), "{".to_owned()),
+            ("e/B.json".to_owned(), "{}".to_owned()),
+            ("e/C.json".to_owned(), doc(json!({})).to_string()),
+        ]);
+        let bundle = parse(&files).unwrap();
+        assert_eq!(bundle.flows.iter().map(|f| f.stem.as_str()).collect::<Vec<_>>(), ["C"]);
+        let unreadable: Vec<(&str, &str)> =
+            bundle.unreadable.iter().map(|u| (u.source.as_str(), u.stem.as_str())).collect();
+        assert_eq!(unreadable, [("e/A", "A"), ("e/B", "B")]);
+        assert!(bundle.unreadable[1].detail.contains("no Version"), "{:?}", bundle.unreadable);
+        let manifest = BTreeMap::from([("flows.json".to_owned(), "[".to_owned())]);
+        assert_eq!(parse(&manifest).unwrap_err().code(), "INVALID_JSON");
         let twice = BTreeMap::from([
             ("e/A.json".to_owned(), doc(json!({})).to_string()),
             ("f/A.json".to_owned(), doc(json!({})).to_string()),

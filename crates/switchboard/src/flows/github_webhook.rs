@@ -9,17 +9,21 @@
 //! 2. No `X-GitHub-Event`/`X-GitHub-Delivery` → 400 naming the header; a body that is not JSON → 415;
 //!    `ping` → 200; any other event than `push` → 200 `IGNORED`.
 //! 3. The delivery is claimed by a conditional write (absent, `FAILED`, or its claim's lease ran
-//!    out): GitHub redelivers, and a redelivery must start nothing twice. `DONE` → 200 with
-//!    `duplicate: true` and the executions recorded; `CLAIMED` → 409 `DELIVERY_IN_PROGRESS`.
+//!    out): GitHub redelivers, and a redelivery must start nothing twice. The claim is keyed by the
+//!    SHA-256 of the raw body, not by `X-GitHub-Delivery`: that header is not signed, so a captured
+//!    signed body sent again under a new GUID is the same delivery (the GUIDs seen are kept on the
+//!    item). `DONE` → 200 with `duplicate: true` and the executions recorded; `CLAIMED` → 409
+//!    `DELIVERY_IN_PROGRESS`.
 //! 4. Tags, branch deletions and branches not in `WebhookBranches` → 200 `IGNORED`.
 //! 5. The changed paths (`added` + `modified` + `removed` of every commit) each take the first
 //!    matching route of `WebhookRoutes`; when they cannot be known (no commits on a created or forced
 //!    push, or GitHub's 2,048-commit cap) every route counts. Pipeline names come from configuration
 //!    only, and must start with `PipelineNamePrefix` (checked at cold start), never from the payload.
-//! 6. Each pipeline not yet started for this delivery is started (`clientRequestToken`: the
-//!    delivery, so a lost answer does not start it twice) and recorded at once; all started →
-//!    `DONE`, 200 `{started}`; any failure → `FAILED`, 502 `PIPELINE_START_FAILED`, and a
-//!    redelivery starts only the rest.
+//!    No route names a pipeline → 200 `NOTHING_STARTED`.
+//! 6. Each pipeline not yet started for this delivery is started (`clientRequestToken`: the body's
+//!    digest, so a lost answer does not start it twice) and recorded at once; all started →
+//!    `DONE`, 200 `STARTED`; any failure → `FAILED`, 502 `PIPELINE_START_FAILED`, and a
+//!    redelivery (GitHub does not redeliver by itself: README.md says how) starts only the rest.
 //!
 //! Logs hold the delivery id, event, branch and pipelines: never the body, the signature or the secret.
 
@@ -39,6 +43,7 @@ use lambda_http::{
 };
 use serde::Deserialize;
 use serde_json::{json, Value};
+use sha2::Digest as _;
 use tokio::time::Instant;
 
 use crate::{
@@ -245,7 +250,9 @@ impl GithubWebhook {
         let push: Push = serde_json::from_value(payload)
             .map_err(|e| ApiError::bad_field("body", &format!("not a push event: {e}")))?;
 
-        let started = match self.claim(delivery).await? {
+        // What the signature covers identifies the delivery; the GUID header does not (it is unsigned).
+        let digest = hex::encode(sha2::Sha256::digest(body));
+        let started = match self.claim(&digest, delivery).await? {
             Claim::Claimed(started) => started,
             Claim::Done(started) => {
                 tracing::info!(delivery, "delivery already handled");
@@ -262,17 +269,22 @@ impl GithubWebhook {
 
         let Some(env) = self.environment(&push) else {
             tracing::info!(delivery, git_ref = push.git_ref.as_str(), "push ignored (tag, deletion or branch)");
-            self.finish(delivery, "DONE").await?;
+            self.finish(&digest, "DONE").await?;
             return Reply::new("ignored", &json!({"result": "IGNORED", "started": {}}));
         };
         let pipelines = self.pipelines(&push, &env);
+        if pipelines.is_empty() {
+            tracing::info!(delivery, env = env.as_str(), "no route names a pipeline for these paths");
+            self.finish(&digest, "DONE").await?;
+            return Reply::new("nothing started", &json!({"result": "NOTHING_STARTED", "started": {}}));
+        }
         let mut started = started;
         let mut failed = Vec::new();
         let missing: Vec<String> = pipelines.into_iter().filter(|p| !started.contains_key(p)).collect();
         for pipeline in &missing {
-            match self.start(delivery, pipeline).await {
+            match self.start(&digest, pipeline).await {
                 Ok(execution) => {
-                    self.record_start(delivery, pipeline, &execution).await?;
+                    self.record_start(&digest, pipeline, &execution).await?;
                     started.insert(pipeline.clone(), execution);
                 }
                 Err(detail) => {
@@ -287,14 +299,14 @@ impl GithubWebhook {
             }
         }
         if !failed.is_empty() {
-            self.finish(delivery, "FAILED").await?;
+            self.finish(&digest, "FAILED").await?;
             return Err(ApiError {
                 status: StatusCode::BAD_GATEWAY,
                 code: "PIPELINE_START_FAILED",
                 message: format!("Could not start {}; a redelivery starts what is missing.", failed.join(", ")),
             });
         }
-        self.finish(delivery, "DONE").await?;
+        self.finish(&digest, "DONE").await?;
         tracing::info!(delivery, env = env.as_str(), pipelines = ?started.keys().collect::<Vec<_>>(), "delivery handled");
         Reply::new("started", &json!({"result": "STARTED", "started": started}))
     }
@@ -382,29 +394,31 @@ impl GithubWebhook {
         routes.iter().flat_map(|route| route.pipelines.iter()).map(|p| p.replace("{env}", env)).collect()
     }
 
-    async fn start(&self, delivery: &str, pipeline: &str) -> Result<String, String> {
+    async fn start(&self, digest: &str, pipeline: &str) -> Result<String, String> {
         let started = self
             .codepipeline
             .start_pipeline_execution()
             .name(pipeline)
             // Idempotent per delivery and pipeline: a retry after a lost answer starts nothing new.
-            .client_request_token(client_token(delivery, pipeline))
+            .client_request_token(client_token(digest, pipeline))
             .send()
             .await
             .map_err(|e| DisplayErrorContext(&e).to_string())?;
         started.pipeline_execution_id.ok_or_else(|| "no execution id in the answer".to_owned())
     }
 
-    async fn claim(&self, delivery: &str) -> Result<Claim, ApiError> {
+    /// Claims the delivery whose body hashes to `digest`, noting the GUID it came under.
+    async fn claim(&self, digest: &str, delivery: &str) -> Result<Claim, ApiError> {
         let now = self.clock.now().unix_timestamp();
         let update = self
             .dynamodb
             .update_item()
             .table_name(&self.settings.table)
-            .set_key(Some(delivery_key(delivery)))
+            .set_key(Some(delivery_key(digest)))
             // `started` survives a failed run's claim: its redelivery starts only what is missing.
             .update_expression(
-                "SET #state = :claimed, claimedUntil = :until, #ttl = :ttl, started = if_not_exists(started, :none)",
+                "SET #state = :claimed, claimedUntil = :until, #ttl = :ttl, started = if_not_exists(started, :none) \
+                 ADD deliveryIds :guid",
             )
             .condition_expression("attribute_not_exists(pk) OR #state = :failed OR claimedUntil < :now")
             .expression_attribute_names("#state", "state")
@@ -415,6 +429,7 @@ impl GithubWebhook {
             .expression_attribute_values(":now", store::n(now))
             .expression_attribute_values(":ttl", store::n(now + DELIVERY_DAYS * 86_400))
             .expression_attribute_values(":none", AttributeValue::M(Default::default()))
+            .expression_attribute_values(":guid", AttributeValue::Ss(vec![delivery.to_owned()]))
             .return_values(ReturnValue::AllNew)
             .send()
             .await;
@@ -422,7 +437,7 @@ impl GithubWebhook {
             Some(output) => Ok(Claim::Claimed(started_of(output.attributes.as_ref()))),
             None => {
                 // Who holds it: read, not guessed (DESIGN.md: a lost race is explained by a fresh read).
-                let item = store::get_item(&self.dynamodb, &self.settings.table, delivery_key(delivery))
+                let item = store::get_item(&self.dynamodb, &self.settings.table, delivery_key(digest))
                     .await
                     .map_err(ApiError::dependency)?;
                 match item.as_ref().and_then(|i| store::get_str(i, "state")) {
@@ -433,11 +448,11 @@ impl GithubWebhook {
         }
     }
 
-    async fn record_start(&self, delivery: &str, pipeline: &str, execution: &str) -> Result<(), ApiError> {
+    async fn record_start(&self, digest: &str, pipeline: &str, execution: &str) -> Result<(), ApiError> {
         self.dynamodb
             .update_item()
             .table_name(&self.settings.table)
-            .set_key(Some(delivery_key(delivery)))
+            .set_key(Some(delivery_key(digest)))
             .update_expression("SET started.#pipeline = :execution")
             .expression_attribute_names("#pipeline", pipeline)
             .expression_attribute_values(":execution", store::s(execution))
@@ -447,11 +462,11 @@ impl GithubWebhook {
         Ok(())
     }
 
-    async fn finish(&self, delivery: &str, state: &str) -> Result<(), ApiError> {
+    async fn finish(&self, digest: &str, state: &str) -> Result<(), ApiError> {
         self.dynamodb
             .update_item()
             .table_name(&self.settings.table)
-            .set_key(Some(delivery_key(delivery)))
+            .set_key(Some(delivery_key(digest)))
             .update_expression("SET #state = :state REMOVE claimedUntil")
             .expression_attribute_names("#state", "state")
             .expression_attribute_values(":state", store::s(state))
@@ -481,14 +496,16 @@ fn verifies(secrets: &[Vec<u8>], body: &[u8], signature: &[u8]) -> bool {
     })
 }
 
-fn delivery_key(delivery: &str) -> Item {
-    store::key(format!("DELIVERY#{delivery}"), "DELIVERY")
+/// A delivery's item: `DELIVERY#<SHA-256 of the body, hex>`.
+fn delivery_key(digest: &str) -> Item {
+    store::key(format!("DELIVERY#{digest}"), "DELIVERY")
 }
 
-/// CodePipeline's `clientRequestToken` (`^[a-zA-Z0-9-]+$`, at most 128): the delivery's GUID with the
-/// pipeline's name, reduced to those characters.
-fn client_token(delivery: &str, pipeline: &str) -> String {
-    let token: String = format!("{delivery}-{pipeline}")
+/// CodePipeline's `clientRequestToken` (`^[a-zA-Z0-9-]+$`, at most 128): the first 128 bits of the
+/// body's digest with the pipeline's name, reduced to those characters.
+fn client_token(digest: &str, pipeline: &str) -> String {
+    let digest: String = digest.chars().take(32).collect();
+    let token: String = format!("{digest}-{pipeline}")
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '-' })
         .collect();
@@ -531,8 +548,9 @@ mod tests {
 
     #[test]
     fn client_tokens_keep_codepipelines_alphabet() {
-        let token = client_token("72d3162e-cc78-11e3-81ab-4c9367dc0958", "switchboard_app.prod");
-        assert_eq!(token, "72d3162e-cc78-11e3-81ab-4c9367dc0958-switchboard-app-prod");
+        let digest = hex::encode(sha2::Sha256::digest(b"{}"));
+        let token = client_token(&digest, "switchboard_app.prod");
+        assert_eq!(token, format!("{}-switchboard-app-prod", &digest[..32]));
         assert!(client_token(&"x".repeat(200), "p").len() <= 128);
     }
 }

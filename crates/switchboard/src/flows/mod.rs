@@ -30,14 +30,15 @@ pub async fn serve(function: ProvisionFlows) -> Result<(), lambda_runtime::Error
     crate::startup::mark(crate::startup::phase::FUNCTION);
     let responder = Responder::new()?;
     let (function, responder) = (&function, &responder);
-    let handler = |request, envelopes| function.custom_resource(request, envelopes);
-    let handler = &handler;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         crate::startup::invocation_started();
+        let deadline = event.context.deadline;
         if custom_resource::is_request(&event.payload) {
-            return responder.respond(handler, event.payload, event.context.deadline).await;
+            // The run needs the invocation's deadline: it stops itself and releases the lock before it.
+            let handler = |request, envelopes| function.custom_resource(request, envelopes, deadline);
+            return responder.respond(&handler, event.payload, deadline).await;
         }
-        match function.direct(event.payload, &event.context.request_id).await {
+        match function.direct(event.payload, &event.context.request_id, deadline).await {
             Ok(report) => {
                 tracing::info!(result = ?report.result, writes = report.writes, "flows run");
                 serde_json::to_value(&report)

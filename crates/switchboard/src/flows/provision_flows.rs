@@ -1,8 +1,9 @@
 //! `provision-flows` (custom resource `ContactFlows`, or a direct invoke): deploys the bundle's flows
 //! into the instance with every placeholder resolved to that instance's ARNs, after a plan.
 //!
-//! 1. Parse the bundle (`INVALID_JSON`, `DUPLICATE_NAME`); take the instance lock (`LOCK#`, a 15 min
-//!    lease, so a crashed run cannot wedge the next).
+//! 1. Parse the bundle (`INVALID_JSON`, `DUPLICATE_NAME`); take the instance lock (`LOCK#`, leased
+//!    until the invocation's own deadline, so a run killed half-way cannot wedge the next one for
+//!    longer than the function could have run).
 //! 2. Inventory, every page: flows, standard queues, prompts, associated Lambdas; describe the
 //!    flows the bundle names; the flows this stack manages (`FLOW#`).
 //! 3. Resolve ([`super::bundle::resolve`]); any problem → `INVALID`, nothing written.
@@ -17,11 +18,15 @@
 //! 6. Each written flow's `FLOW#` item is stored right after its write, so a run stopped half-way
 //!    (throttled out, rejected) leaves the table true to the instance; then the apply record
 //!    (`APPLY#`, 180 days) and the resource map (`MAP#`, read by `flow-resource-map`); the lock is
-//!    released whatever happened.
+//!    released whatever happened. A run stops itself a few seconds before the invocation's time is
+//!    up (before the custom-resource edge would cut it off), releases the lock and says so: a
+//!    rollback's Update that follows finds the instance free.
 //!
 //! The custom resource waits up to a minute for the lock and always overwrites drift (a rollback
 //! re-applies the previous bundle and must not wedge); Delete leaves the flows in place (routing must
-//! outlive a stack).
+//! outlive a stack). Settings a template parameter gives (`FLOW_PARAMETERS`) are parsed per request,
+//! never at cold start: a value the template accepted but we cannot read is a `FAILED` answer naming
+//! it, not a function that never answers.
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -36,7 +41,7 @@ use aws_sdk_connect::{
     operation::{
         create_contact_flow::CreateContactFlowError, update_contact_flow_content::UpdateContactFlowContentError,
     },
-    types::{ContactFlowState, ContactFlowType, QueueType},
+    types::{ContactFlowState, ContactFlowType, LexVersion, QueueType},
 };
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
@@ -44,7 +49,7 @@ use aws_smithy_types::error::display::DisplayErrorContext;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::bundle::{self, ActionDiff, BundleFlow, Placeholder, Problem, Resolution};
+use super::bundle::{self, ActionDiff, BundleFlow, Placeholder, Problem, ReferenceContext, Resolution};
 use crate::{
     config::{ConfigError, Settings},
     custom_resource::{Envelopes, Outcome, Request, ResourceFault},
@@ -52,10 +57,11 @@ use crate::{
     time::{rfc3339, Clock, SystemClock},
 };
 
-/// The lock's lease: longer than any run (the function's timeout is 5 min).
-const LOCK_LEASE_SECONDS: i64 = 900;
 /// How long the custom resource waits for another run's lock.
 pub const CUSTOM_RESOURCE_LOCK_WAIT: Duration = Duration::from_secs(60);
+/// Kept back from a run's time for releasing the lock (one conditional delete, with its retries)
+/// after the run stops itself.
+const RELEASE_MARGIN: Duration = Duration::from_secs(5);
 const LOCK_POLL: Duration = Duration::from_secs(1);
 const APPLY_RECORD_DAYS: i64 = 180;
 /// The tags a created or adopted flow carries.
@@ -156,6 +162,8 @@ pub enum FlowAction {
     Adopt,
     Drifted,
     Conflict,
+    /// Its file could not be read as a flow: nothing else is known of it.
+    Invalid,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -246,6 +254,9 @@ pub enum FlowsError {
     NotDeployed(String),
     #[error("{0}")]
     Refused(String),
+    /// The run stopped itself before the invocation's end; the lock is released.
+    #[error("{0}")]
+    OutOfTime(String),
 }
 
 impl ResourceFault for FlowsError {
@@ -254,6 +265,7 @@ impl ResourceFault for FlowsError {
             Self::Dependency(_) | Self::Store(_) => "DependencyError",
             Self::NotDeployed(_) => "NotDeployed",
             Self::Refused(_) => "Refused",
+            Self::OutOfTime(_) => "OutOfTime",
         }
     }
 }
@@ -270,9 +282,15 @@ where
 pub struct FlowSettings {
     pub table: String,
     pub instance_id: String,
+    /// `CONNECT_INSTANCE_ID` when it is the instance's ARN (the template's; locally it is an id).
+    pub instance_arn: Option<String>,
     pub name_prefix: String,
-    pub functions: BTreeMap<String, String>,
-    pub parameters: BTreeMap<String, String>,
+    /// `FLOW_FUNCTIONS` as given (`name=arn,…`), read per request: see [`FlowSettings::functions`].
+    pub functions: Option<String>,
+    /// `FLOW_PARAMETERS` as given (`key=value,…`), read per request: the template passes the
+    /// `FlowParameters` parameter here, and a value its pattern lets through but that does not read
+    /// (a key twice) must not stop the function from starting.
+    pub parameters: Option<String>,
     pub bundle_dir: PathBuf,
     /// The layer version the custom resource accepts as its `Bundle` (none: any).
     pub bundle_layer: Option<String>,
@@ -282,17 +300,29 @@ pub struct FlowSettings {
 
 impl FlowSettings {
     pub fn from_env(settings: &Settings) -> Result<Self, ConfigError> {
+        let instance = settings.string("CONNECT_INSTANCE_ID")?;
         Ok(Self {
             table: settings.string("FLOWS_TABLE")?,
-            instance_id: instance_id(&settings.string("CONNECT_INSTANCE_ID")?),
+            instance_id: instance_id(&instance),
+            instance_arn: instance.starts_with("arn:").then(|| instance.clone()),
             name_prefix: settings.optional_string("FLOW_NAME_PREFIX")?.unwrap_or_default(),
-            functions: key_values("FLOW_FUNCTIONS", settings.optional_string("FLOW_FUNCTIONS")?.as_deref())?,
-            parameters: key_values("FLOW_PARAMETERS", settings.optional_string("FLOW_PARAMETERS")?.as_deref())?,
+            functions: settings.optional_string("FLOW_FUNCTIONS")?,
+            parameters: settings.optional_string("FLOW_PARAMETERS")?,
             bundle_dir: PathBuf::from(settings.optional_string("FLOW_BUNDLE_DIR")?.unwrap_or_else(|| "/opt".into())),
             bundle_layer: settings.optional_string("FLOW_BUNDLE_LAYER")?,
             stack: settings.optional_string("STACK_NAME")?.unwrap_or_else(|| "switchboard".into()),
             write_pause: Duration::from_millis(settings.number("FLOW_WRITE_PAUSE_MS", 250, 0..=10_000)?),
         })
+    }
+
+    /// `FLOW_FUNCTIONS`, parsed; the error names the variable.
+    pub fn functions(&self) -> Result<BTreeMap<String, String>, ConfigError> {
+        key_values("FLOW_FUNCTIONS", self.functions.as_deref())
+    }
+
+    /// `FLOW_PARAMETERS`, parsed; the error names the variable.
+    pub fn parameters(&self) -> Result<BTreeMap<String, String>, ConfigError> {
+        key_values("FLOW_PARAMETERS", self.parameters.as_deref())
     }
 }
 
@@ -328,6 +358,11 @@ pub struct Run {
     /// `direct` or `custom-resource:<RequestType>`, for the apply record.
     pub trigger: String,
     pub request_id: String,
+    /// The invocation's deadline (epoch milliseconds): the lock's lease ends there.
+    pub deadline_epoch_ms: u64,
+    /// When the run stops itself (writes cut short, the lock released): inside the invocation, with
+    /// time left to release the lock and answer.
+    pub stop_at: tokio::time::Instant,
 }
 
 pub struct ProvisionFlows {
@@ -351,6 +386,61 @@ struct Inventory {
     queues: BTreeMap<String, String>,
     prompts: BTreeMap<String, String>,
     lambdas: BTreeSet<String>,
+    /// Lex V2 bot alias ARNs associated with the instance.
+    bots: BTreeSet<String>,
+    /// `arn:…:instance/<id>`, from the setting or the ARNs listed (the setting may be a bare id).
+    instance_arn: Option<String>,
+}
+
+impl Inventory {
+    /// The resource map an apply stores (`MAP#`, what `flow-resource-map` answers), by the names
+    /// flows read as `$.External.<Name>`: standard queues, prompts, the instance's flows, the
+    /// associated Lambda functions (by function name) and the stack's (by their kebab name), the Lex
+    /// V2 bot aliases a parameter names (`FlowParameters` key, or a `flows.json` default) that the
+    /// instance has associated, and the bundle's flows by the name the flows use: the stem, without
+    /// `FlowNamePrefix` (they win over an instance flow of that name). `None`: a bundle flow not
+    /// created yet.
+    fn resource_map(&self, run: &Run, bundle: &[(&BundleFlow, Option<&String>)]) -> BTreeMap<String, Option<String>> {
+        let mut entries: BTreeMap<String, Option<String>> = BTreeMap::new();
+        let mut add = |name: &str, arn: Option<&String>| {
+            entries.insert(name.to_owned(), arn.cloned());
+        };
+        self.queues.iter().for_each(|(name, arn)| add(name, Some(arn)));
+        self.prompts.iter().for_each(|(name, arn)| add(name, Some(arn)));
+        self.flows.iter().for_each(|(name, flow)| add(name, Some(&flow.arn)));
+        for arn in &self.lambdas {
+            if let Some(name) = arn.split(":function:").nth(1).and_then(|rest| rest.split(':').next()) {
+                add(name, Some(arn));
+            }
+        }
+        run.functions
+            .iter()
+            .filter(|(_, arn)| self.lambdas.contains(*arn))
+            .for_each(|(name, arn)| add(name, Some(arn)));
+        for (name, arn) in bot_parameters(run, bundle.iter().map(|(flow, _)| *flow)) {
+            if self.bots.contains(&arn) {
+                add(&name, Some(&arn));
+            }
+        }
+        bundle.iter().for_each(|(flow, arn)| add(&flow.stem, *arn));
+        entries
+    }
+}
+
+/// The parameters (`FlowParameters`, over the bundle's `flows.json` defaults) whose value is a Lex V2
+/// bot alias ARN: the names the workshop's flows read bots by.
+fn bot_parameters<'a>(run: &Run, flows: impl Iterator<Item = &'a BundleFlow>) -> BTreeMap<String, String> {
+    let mut values: BTreeMap<String, String> = BTreeMap::new();
+    for flow in flows {
+        values.extend(flow.parameter_defaults.clone());
+    }
+    values.extend(run.parameters.clone());
+    values
+        .into_iter()
+        .filter(|(_, value)| {
+            bundle::Arn::parse(value).is_some_and(|arn| arn.service == "lex" && arn.resource.starts_with("bot-alias/"))
+        })
+        .collect()
 }
 
 /// A managed flow's `FLOW#` item.
@@ -379,7 +469,7 @@ impl Planned {
         match self.action {
             FlowAction::Create | FlowAction::Update | FlowAction::Adopt => true,
             FlowAction::Drifted => on_drift == OnDrift::Overwrite,
-            FlowAction::Unchanged | FlowAction::Conflict => false,
+            FlowAction::Unchanged | FlowAction::Conflict | FlowAction::Invalid => false,
         }
     }
 
@@ -429,13 +519,20 @@ impl ProvisionFlows {
         &self.settings
     }
 
-    /// A direct invoke. A request that does not parse is an `INVALID` report naming the field.
-    pub async fn direct(&self, event: Value, request_id: &str) -> Result<Report, FlowsError> {
+    /// A direct invoke, due by `deadline_epoch_ms`. A request that does not parse, or a setting that
+    /// does not, is an `INVALID` report naming the field or the variable.
+    pub async fn direct(&self, event: Value, request_id: &str, deadline_epoch_ms: u64) -> Result<Report, FlowsError> {
         let request: DirectRequest = match serde_path_to_error::deserialize(event) {
             Ok(request) => request,
             Err(e) => {
                 let message = format!("{}: {}", e.path(), e.inner());
                 return Ok(Report::refused(RunResult::Invalid, "INVALID_REQUEST", message));
+            }
+        };
+        let (functions, parameters) = match (self.settings.functions(), self.settings.parameters()) {
+            (Ok(functions), Ok(parameters)) => (functions, parameters),
+            (Err(e), _) | (_, Err(e)) => {
+                return Ok(Report::refused(RunResult::Invalid, "INVALID_CONFIGURATION", e.to_string()))
             }
         };
         let files = match request.flows {
@@ -445,6 +542,7 @@ impl ProvisionFlows {
                 Err(e) => return Ok(Report::refused(RunResult::Invalid, e.code(), e.to_string())),
             },
         };
+        let left = crate::deadline::until_epoch_ms(deadline_epoch_ms);
         self.run(Run {
             mode: request.mode,
             files,
@@ -452,19 +550,22 @@ impl ProvisionFlows {
             archive_orphans: request.archive_orphans,
             lock_wait: Duration::ZERO,
             prefix: self.settings.name_prefix.clone(),
-            functions: self.settings.functions.clone(),
-            parameters: self.settings.parameters.clone(),
+            functions,
+            parameters,
             trigger: "direct".into(),
             request_id: request_id.to_owned(),
+            deadline_epoch_ms,
+            stop_at: tokio::time::Instant::now() + left.saturating_sub(RELEASE_MARGIN.min(left / 4)),
         })
         .await
     }
 
-    /// The `ContactFlows` custom resource.
+    /// The `ContactFlows` custom resource, in an invocation due by `deadline_epoch_ms`.
     pub async fn custom_resource(
         &self,
         request: Request<ContactFlowsProperties>,
         envelopes: Envelopes,
+        deadline_epoch_ms: u64,
     ) -> Result<Outcome, FlowsError> {
         let physical_resource_id = format!("contact-flows-{}", self.settings.instance_id);
         let properties = match &request {
@@ -497,12 +598,15 @@ impl ProvisionFlows {
             "apply" => Mode::Apply,
             other => return Err(FlowsError::Refused(format!("Mode {other:?} is not apply, plan or off"))),
         };
+        let refused = |e: ConfigError| FlowsError::Refused(e.to_string());
         let parameters = match &properties.flow_parameters {
-            Some(raw) => key_values("FlowParameters", Some(raw)).map_err(|e| FlowsError::Refused(e.to_string()))?,
-            None => self.settings.parameters.clone(),
+            Some(raw) => key_values("FlowParameters", Some(raw)).map_err(refused)?,
+            None => self.settings.parameters().map_err(refused)?,
         };
-        let mut functions = self.settings.functions.clone();
+        let mut functions = self.settings.functions().map_err(refused)?;
         functions.extend(properties.functions.clone());
+        // Inside the edge's own limit, so the run releases the lock before the edge answers.
+        let budget = crate::custom_resource::handler_budget(deadline_epoch_ms);
         let files = bundle::read_dir(&self.settings.bundle_dir).map_err(|e| FlowsError::Refused(e.to_string()))?;
         let report = self
             .run(Run {
@@ -516,6 +620,8 @@ impl ProvisionFlows {
                 parameters,
                 trigger: format!("custom-resource:{}", request.kind()),
                 request_id: envelopes.request_id.clone(),
+                deadline_epoch_ms,
+                stop_at: tokio::time::Instant::now() + budget.saturating_sub(RELEASE_MARGIN.min(budget / 4)),
             })
             .await?;
         if !matches!(report.result, RunResult::Planned | RunResult::Applied | RunResult::NoChanges) {
@@ -540,8 +646,8 @@ impl ProvisionFlows {
 
     /// Plans, and applies when asked, under the instance lock.
     pub async fn run(&self, run: Run) -> Result<Report, FlowsError> {
-        let flows = match bundle::parse(&run.files) {
-            Ok(flows) => flows,
+        let bundle = match bundle::parse(&run.files) {
+            Ok(bundle) => bundle,
             Err(e) => return Ok(Report::refused(RunResult::Invalid, e.code(), e.to_string())),
         };
         if !self.lock(&run).await? {
@@ -551,24 +657,62 @@ impl ProvisionFlows {
                 format!("another deployment to instance {} holds the lock", self.settings.instance_id),
             ));
         }
-        let outcome = self.locked_run(&run, flows).await;
+        // Stopped here, not by the edge's timeout: a future dropped from outside would never reach
+        // the release below.
+        let outcome = match tokio::time::timeout_at(run.stop_at, self.locked_run(&run, bundle)).await {
+            Ok(outcome) => outcome,
+            Err(_) => {
+                tracing::error!("flows run stopped: the invocation's time is nearly up");
+                Err(FlowsError::OutOfTime(format!(
+                    "the run stopped before the function's timeout; flows written so far are recorded \
+                     and the lock on instance {} is released: run it again to finish",
+                    self.settings.instance_id
+                )))
+            }
+        };
         let released = self.unlock(&run).await;
         let report = outcome?;
         released?;
         Ok(report)
     }
 
-    async fn locked_run(&self, run: &Run, flows: Vec<BundleFlow>) -> Result<Report, FlowsError> {
+    async fn locked_run(&self, run: &Run, bundle: bundle::Bundle) -> Result<Report, FlowsError> {
+        let bundle::Bundle { flows, unreadable } = bundle;
+        // A file that is not a readable flow is that flow's problem; the others are still planned.
+        let unreadable: Vec<FlowReport> = unreadable
+            .into_iter()
+            .map(|file| {
+                let name = format!("{}{}", run.prefix, file.stem);
+                FlowReport {
+                    problems: vec![Problem {
+                        code: "INVALID_JSON".into(),
+                        flow: name.clone(),
+                        pointer: None,
+                        placeholder: None,
+                        message: file.detail,
+                    }],
+                    name,
+                    source: file.source,
+                    action: FlowAction::Invalid,
+                    arn: None,
+                    diff: None,
+                    written: false,
+                }
+            })
+            .collect();
         let inventory = self.inventory().await?;
         let managed = self.managed().await?;
         // `{{flow:<stem>}}` names a bundle flow by its stem; Connect knows it by prefix + stem.
         let names: BTreeMap<String, String> =
             flows.iter().map(|f| (f.stem.clone(), format!("{}{}", run.prefix, f.stem))).collect();
+        let references = self.reference_context(run, &flows, &inventory, &names);
         let mut planned = Vec::new();
         for flow in flows {
-            planned.push(self.plan_flow(run, flow, &inventory, &managed, &names).await?);
+            planned.push(self.plan_flow(run, flow, &inventory, &managed, &names, &references).await?);
         }
-        let bundle_names: BTreeSet<String> = planned.iter().map(|p| p.name.clone()).collect();
+        // An unreadable file's flow is still the bundle's, not an orphan.
+        let bundle_names: BTreeSet<String> =
+            planned.iter().map(|p| p.name.clone()).chain(unreadable.iter().map(|f| f.name.clone())).collect();
         let mut orphans: Vec<OrphanReport> = managed
             .iter()
             .filter(|(name, _)| !bundle_names.contains(*name))
@@ -579,24 +723,28 @@ impl ProvisionFlows {
             })
             .collect();
 
-        let problems: Vec<Problem> = planned.iter().flat_map(|p| p.problems.clone()).collect();
+        // A conflict is a result of its own (CONFLICT), not a problem of the flow's content.
+        let invalid = !unreadable.is_empty() || planned.iter().any(|p| p.problems.iter().any(|q| q.code != "CONFLICT"));
         let report = |result: RunResult, planned: &[Planned], orphans: &[OrphanReport], writes: usize| Report {
             result,
-            flows: planned.iter().map(Planned::report).collect(),
+            flows: planned.iter().map(Planned::report).chain(unreadable.iter().cloned()).collect(),
             orphans: orphans.to_vec(),
             problems: Vec::new(),
             writes,
         };
-        if !problems.is_empty() {
+        if invalid {
             return Ok(report(RunResult::Invalid, &planned, &orphans, 0));
+        }
+        // A plan says so too: the apply it previews would write nothing.
+        if planned.iter().any(|p| p.action == FlowAction::Conflict) {
+            let report = report(RunResult::Conflict, &planned, &orphans, 0);
+            if run.mode == Mode::Apply {
+                self.record(run, &report).await?;
+            }
+            return Ok(report);
         }
         if run.mode == Mode::Plan {
             return Ok(report(RunResult::Planned, &planned, &orphans, 0));
-        }
-        if planned.iter().any(|p| p.action == FlowAction::Conflict) {
-            let report = report(RunResult::Conflict, &planned, &orphans, 0);
-            self.record(run, &report).await?;
-            return Ok(report);
         }
         if run.on_drift == OnDrift::Fail && planned.iter().any(|p| p.action == FlowAction::Drifted) {
             let report = report(RunResult::Drift, &planned, &orphans, 0);
@@ -646,9 +794,37 @@ impl ProvisionFlows {
             _ => {}
         }
         if report.result != RunResult::Rejected {
-            self.store_map(&planned, &inventory).await?;
+            self.store_map(run, &planned, &inventory).await?;
         }
         Ok(report)
+    }
+
+    /// What the flows' references are checked against: the instance, and the map the apply stores.
+    fn reference_context(
+        &self,
+        run: &Run,
+        flows: &[BundleFlow],
+        inventory: &Inventory,
+        names: &BTreeMap<String, String>,
+    ) -> ReferenceContext {
+        let bundle: Vec<(&BundleFlow, Option<&String>)> = flows.iter().map(|f| (f, None)).collect();
+        let map_function = flows.first().and_then(|flow| {
+            let placeholder = Placeholder { kind: "lambda".into(), name: bundle::RESOURCE_MAP_FUNCTION.into() };
+            match resolve_placeholder(&placeholder, run, flow, inventory, names) {
+                Resolution::Value(arn) => Some(arn),
+                _ => None,
+            }
+        });
+        ReferenceContext {
+            instance_arn: inventory.instance_arn.clone(),
+            map_function,
+            mapped: inventory.resource_map(run, &bundle).into_keys().collect(),
+            unassociated_bots: bot_parameters(run, flows.iter())
+                .into_iter()
+                .filter(|(_, arn)| !inventory.bots.contains(arn))
+                .collect(),
+            associated: inventory.lambdas.iter().chain(&inventory.bots).cloned().collect(),
+        }
     }
 
     async fn plan_flow(
@@ -658,10 +834,12 @@ impl ProvisionFlows {
         inventory: &Inventory,
         managed: &BTreeMap<String, Managed>,
         bundle: &BTreeMap<String, String>,
+        references: &ReferenceContext,
     ) -> Result<Planned, FlowsError> {
         let name = format!("{}{}", run.prefix, flow.stem);
         let mut resolver = |placeholder: &Placeholder| resolve_placeholder(placeholder, run, &flow, inventory, bundle);
-        let (desired, pending, problems) = bundle::resolve(&flow, &name, &mut resolver);
+        let (desired, pending, mut problems) = bundle::resolve(&flow, &name, &mut resolver);
+        problems.extend(bundle::reference_problems(&name, &desired, references));
         let existing = match inventory.flows.get(&name) {
             Some(summary) => Some(self.describe(summary).await?),
             None => None,
@@ -687,7 +865,6 @@ impl ProvisionFlows {
                 (action, (!same).then_some(diff))
             }
         };
-        let mut problems = problems;
         if action == FlowAction::Conflict {
             let message = match &existing {
                 Some((summary, _, _)) if summary.kind != flow.kind => {
@@ -901,8 +1078,29 @@ impl ProvisionFlows {
             .try_collect()
             .await
             .map_err(|e| connect_fault("ListLambdaFunctions", e))?;
+        let bots = self
+            .connect
+            .list_bots()
+            .instance_id(instance)
+            .lex_version(LexVersion::V2)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| connect_fault("ListBots", e))?;
         let named = |name: Option<String>, arn: Option<String>| name.zip(arn);
+        // The instance's own ARN: the setting when it is one, else the prefix of anything listed.
+        let instance_arn = self.settings.instance_arn.clone().or_else(|| {
+            let listed = queues.iter().filter_map(|q| q.arn.as_deref());
+            let listed = listed.chain(flows.iter().filter_map(|f| f.arn.as_deref()));
+            listed
+                .map(|arn| arn.split_once(&format!("instance/{instance}")))
+                .find_map(|split| split.map(|(head, _)| format!("{head}instance/{instance}")))
+        });
         Ok(Inventory {
+            instance_arn,
+            bots: bots.into_iter().filter_map(|bot| bot.lex_v2_bot.and_then(|v2| v2.alias_arn)).collect(),
             flows: flows
                 .into_iter()
                 .filter_map(|f| {
@@ -956,14 +1154,17 @@ impl ProvisionFlows {
             .collect())
     }
 
-    /// Takes the instance lock, waiting up to `run.lock_wait` for another run's.
+    /// Takes the instance lock, waiting up to `run.lock_wait` (and never past `run.stop_at`) for
+    /// another run's. The lease ends with the invocation: a run killed without releasing it (a crash,
+    /// the runtime's own timeout) holds the instance no longer than it could have run.
     async fn lock(&self, run: &Run) -> Result<bool, FlowsError> {
         let started = tokio::time::Instant::now();
+        let lease_until = i64::try_from(run.deadline_epoch_ms.div_ceil(1000)).unwrap_or(i64::MAX);
         loop {
             let now = self.clock.now();
             let mut item = store::key(format!("LOCK#{}", self.settings.instance_id), "LOCK");
             item.insert("owner".into(), store::s(&run.request_id));
-            item.insert("until".into(), store::n(now.unix_timestamp() + LOCK_LEASE_SECONDS));
+            item.insert("until".into(), store::n(lease_until));
             let put = self
                 .dynamodb
                 .put_item()
@@ -980,7 +1181,7 @@ impl ProvisionFlows {
             if store::conditional("PutItem", put)?.is_some() {
                 return Ok(true);
             }
-            if started.elapsed() + LOCK_POLL > run.lock_wait {
+            if started.elapsed() + LOCK_POLL > run.lock_wait || tokio::time::Instant::now() + LOCK_POLL > run.stop_at {
                 return Ok(false);
             }
             tokio::time::sleep(LOCK_POLL).await;
@@ -1028,12 +1229,11 @@ impl ProvisionFlows {
         Ok(())
     }
 
-    /// The resource map `flow-resource-map` answers: queue, prompt and flow names → ARNs.
-    async fn store_map(&self, planned: &[Planned], inventory: &Inventory) -> Result<(), FlowsError> {
-        let mut entries: BTreeMap<String, String> = inventory.queues.clone();
-        entries.extend(inventory.prompts.clone());
-        entries.extend(inventory.flows.iter().map(|(name, flow)| (name.clone(), flow.arn.clone())));
-        entries.extend(planned.iter().filter_map(|p| p.arn.clone().map(|arn| (p.name.clone(), arn))));
+    /// The resource map `flow-resource-map` answers ([`Inventory::resource_map`]).
+    async fn store_map(&self, run: &Run, planned: &[Planned], inventory: &Inventory) -> Result<(), FlowsError> {
+        let bundle: Vec<(&BundleFlow, Option<&String>)> = planned.iter().map(|p| (&p.flow, p.arn.as_ref())).collect();
+        let entries: BTreeMap<String, String> =
+            inventory.resource_map(run, &bundle).into_iter().filter_map(|(name, arn)| Some((name, arn?))).collect();
         let mut item = store::key(format!("MAP#{}", self.settings.instance_id), "MAP");
         item.insert("entries".into(), AttributeValue::M(entries.into_iter().map(|(k, v)| (k, store::s(v))).collect()));
         item.insert("updatedAt".into(), store::s(rfc3339(self.clock.now())));
