@@ -13,11 +13,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use aws_config::SdkConfig;
-use aws_sdk_connect::types::{LexV2Bot, LexVersion};
+use aws_sdk_connect::types::LexV2Bot;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use serde::{Deserialize, Deserializer};
 
-use super::provision_flows::{instance_id, FlowsError};
+use super::provision_flows::{associated_bot_aliases, associated_lambdas, instance_id, FlowsError};
 use crate::{
     config::{ConfigError, Settings},
     custom_resource::{Envelopes, Outcome, Request},
@@ -175,31 +175,8 @@ impl ConnectAssociations {
 
     /// Every Lambda and Lex V2 alias associated with the instance now.
     async fn associated(&self) -> Result<BTreeSet<String>, FlowsError> {
-        let fault = |operation: &str, e: &dyn std::fmt::Display| {
-            FlowsError::Dependency(format!("Connect {operation} failed: {e}"))
-        };
-        let lambdas: Vec<String> = self
-            .connect
-            .list_lambda_functions()
-            .instance_id(&self.instance_id)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| fault("ListLambdaFunctions", &DisplayErrorContext(&e)))?;
-        let bots = self
-            .connect
-            .list_bots()
-            .instance_id(&self.instance_id)
-            .lex_version(LexVersion::V2)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| fault("ListBots", &DisplayErrorContext(&e)))?;
-        let aliases = bots.into_iter().filter_map(|b| b.lex_v2_bot.and_then(|v2| v2.alias_arn));
+        let lambdas = associated_lambdas(&self.connect, &self.instance_id).await?;
+        let aliases = associated_bot_aliases(&self.connect, &self.instance_id).await?;
         Ok(lambdas.into_iter().chain(aliases).collect())
     }
 

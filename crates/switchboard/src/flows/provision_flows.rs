@@ -57,6 +57,12 @@ use crate::{
     time::{rfc3339, Clock, SystemClock},
 };
 
+/// When a run given `budget` from now stops itself: [`RELEASE_MARGIN`] before its end (a quarter of
+/// a short budget), leaving the lock's release its time.
+fn stop_at(budget: Duration) -> tokio::time::Instant {
+    tokio::time::Instant::now() + budget.saturating_sub(RELEASE_MARGIN.min(budget / 4))
+}
+
 /// How long the custom resource waits for another run's lock.
 pub const CUSTOM_RESOURCE_LOCK_WAIT: Duration = Duration::from_secs(60);
 /// Kept back from a run's time for releasing the lock (one conditional delete, with its retries)
@@ -275,6 +281,27 @@ where
     E: std::error::Error + Send + Sync + 'static,
 {
     FlowsError::Dependency(format!("Connect {operation} failed: {}", DisplayErrorContext(&error)))
+}
+
+/// Every Lambda function associated with the instance (its ARN), every page.
+pub(super) async fn associated_lambdas(
+    connect: &aws_sdk_connect::Client,
+    instance_id: &str,
+) -> Result<Vec<String>, FlowsError> {
+    let listed = connect.list_lambda_functions().instance_id(instance_id).into_paginator().items().send();
+    listed.try_collect().await.map_err(|e| connect_fault("ListLambdaFunctions", e))
+}
+
+/// Every Lex V2 bot alias associated with the instance (its ARN), every page.
+pub(super) async fn associated_bot_aliases(
+    connect: &aws_sdk_connect::Client,
+    instance_id: &str,
+) -> Result<Vec<String>, FlowsError> {
+    let listed =
+        connect.list_bots().instance_id(instance_id).lex_version(LexVersion::V2).into_paginator().items().send();
+    let bots: Vec<aws_sdk_connect::types::LexBotConfig> =
+        listed.try_collect().await.map_err(|e| connect_fault("ListBots", e))?;
+    Ok(bots.into_iter().filter_map(|bot| bot.lex_v2_bot.and_then(|v2| v2.alias_arn)).collect())
 }
 
 /// The function's settings, read once at cold start.
@@ -555,7 +582,7 @@ impl ProvisionFlows {
             trigger: "direct".into(),
             request_id: request_id.to_owned(),
             deadline_epoch_ms,
-            stop_at: tokio::time::Instant::now() + left.saturating_sub(RELEASE_MARGIN.min(left / 4)),
+            stop_at: stop_at(left),
         })
         .await
     }
@@ -621,7 +648,7 @@ impl ProvisionFlows {
                 trigger: format!("custom-resource:{}", request.kind()),
                 request_id: envelopes.request_id.clone(),
                 deadline_epoch_ms,
-                stop_at: tokio::time::Instant::now() + budget.saturating_sub(RELEASE_MARGIN.min(budget / 4)),
+                stop_at: stop_at(budget),
             })
             .await?;
         if !matches!(report.result, RunResult::Planned | RunResult::Applied | RunResult::NoChanges) {
@@ -1068,27 +1095,8 @@ impl ProvisionFlows {
             .try_collect()
             .await
             .map_err(|e| connect_fault("ListPrompts", e))?;
-        let lambdas = self
-            .connect
-            .list_lambda_functions()
-            .instance_id(instance)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| connect_fault("ListLambdaFunctions", e))?;
-        let bots = self
-            .connect
-            .list_bots()
-            .instance_id(instance)
-            .lex_version(LexVersion::V2)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| connect_fault("ListBots", e))?;
+        let lambdas = associated_lambdas(&self.connect, instance).await?;
+        let bots = associated_bot_aliases(&self.connect, instance).await?;
         let named = |name: Option<String>, arn: Option<String>| name.zip(arn);
         // The instance's own ARN: the setting when it is one, else the prefix of anything listed.
         let instance_arn = self.settings.instance_arn.clone().or_else(|| {
@@ -1100,7 +1108,7 @@ impl ProvisionFlows {
         });
         Ok(Inventory {
             instance_arn,
-            bots: bots.into_iter().filter_map(|bot| bot.lex_v2_bot.and_then(|v2| v2.alias_arn)).collect(),
+            bots: bots.into_iter().collect(),
             flows: flows
                 .into_iter()
                 .filter_map(|f| {

@@ -336,11 +336,7 @@ impl StartRecording {
         let contact = described.contact().ok_or_else(|| ApiError::dependency("Connect described no contact"))?;
         let agent = contact.agent_info().and_then(|a| a.id());
         if agent != Some(connect_user_id) {
-            return Err(ApiError {
-                status: lambda_http::http::StatusCode::FORBIDDEN,
-                code: "FORBIDDEN",
-                message: "connectContactId: is not a contact you are handling".into(),
-            });
+            return Err(ApiError::forbidden("connectContactId: is not a contact you are handling"));
         }
         let initial = contact.initial_contact_id().or(contact.id()).unwrap_or(contact_id);
         Ok(initial.to_owned())
@@ -406,7 +402,7 @@ impl StartRecording {
         // replaces is read first, for the undo to put back.
         let attributed = async {
             let Some(target) = playback else {
-                return Ok(None);
+                return Ok(());
             };
             let previous = self
                 .connect
@@ -418,20 +414,11 @@ impl StartRecording {
                 .map_err(|e| ApiError::dependency(DisplayErrorContext(&e)))?
                 .attributes()
                 .and_then(|a| a.get(PLAYBACK_URL_ATTRIBUTE).cloned());
-            let written = (target.initial_contact_id.clone(), previous);
-            let set = self.set_playback_url(&target.initial_contact_id, target.url).await;
             // Even a failed write may have landed (its answer lost): the undo puts the value back.
-            Ok(Some((written, set)))
+            started.playback = Some((target.initial_contact_id.clone(), previous));
+            self.set_playback_url(&target.initial_contact_id, target.url).await
         };
         let (stored, attributed) = tokio::join!(stored, attributed);
-        let attributed = match attributed {
-            Ok(Some((written, set))) => {
-                started.playback = Some(written);
-                set
-            }
-            Ok(None) => Ok(()),
-            Err(e) => Err(e),
-        };
         match stored {
             Ok(_) => {}
             Err(e) if store::is_transaction_race_lost(&e) => {
@@ -478,6 +465,33 @@ impl StartRecording {
         placed_task("RunTask", ran.tasks(), ran.failures()).map_err(ApiError::dependency)
     }
 
+    /// The undo could not stop the task: the recording item and the lock stay (the recording is in
+    /// progress as far as anyone can tell), with the task and the bot on the item, so the owner's stop
+    /// or the meeting's end stops the task and removes the bot. Deleting them would orphan the task.
+    async fn keep_for_a_stop(&self, record: &RecordingRecord, task: &str, bot: Option<&AttendeeJson>) {
+        let update = self
+            .dynamodb
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(recording_key(&record.external_meeting_id, &record.recording_id)))
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(endedAt)")
+            .expression_attribute_values(":taskArn", store::s(task));
+        let update = match bot {
+            Some(bot) => update
+                .update_expression("SET taskArn = :taskArn, botAttendeeId = :botAttendeeId")
+                .expression_attribute_values(":botAttendeeId", store::s(&bot.attendee_id)),
+            None => update.update_expression("SET taskArn = :taskArn"),
+        };
+        if let Err(e) = store::conditional("UpdateItem", update.send().await) {
+            tracing::error!(error = %e, "undo: the running task could not be stored on its recording");
+        }
+        tracing::error!(
+            recording_id = record.recording_id,
+            task,
+            "a recording that could not start kept its task running; it stays in progress for a stop"
+        );
+    }
+
     /// Undoes a failed start, in reverse; each step is attempted and a failure logged, so one failing
     /// undo does not leave the later ones undone.
     async fn undo(&self, record: &RecordingRecord, started: Started) {
@@ -514,36 +528,6 @@ impl StartRecording {
             tracing::error!(error = %e, "undo: the recording lock could not be released");
         }
         tracing::warn!(recording_id = record.recording_id, "a recording that could not start was undone");
-    }
-}
-
-impl StartRecording {
-    /// The undo could not stop the task: the recording item and the lock stay (the recording is in
-    /// progress as far as anyone can tell), with the task and the bot on the item, so the owner's stop
-    /// or the meeting's end stops the task and removes the bot. Deleting them would orphan the task.
-    async fn keep_for_a_stop(&self, record: &RecordingRecord, task: &str, bot: Option<&AttendeeJson>) {
-        let mut update = self
-            .dynamodb
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(recording_key(&record.external_meeting_id, &record.recording_id)))
-            .update_expression("SET taskArn = :taskArn")
-            .condition_expression("attribute_exists(pk) AND attribute_not_exists(endedAt)")
-            .expression_attribute_values(":taskArn", store::s(task));
-        if let Some(bot) = bot {
-            update = update
-                .update_expression("SET taskArn = :taskArn, botAttendeeId = :botAttendeeId")
-                .expression_attribute_values(":botAttendeeId", store::s(&bot.attendee_id));
-        }
-        match store::conditional("UpdateItem", update.send().await) {
-            Ok(_) => {}
-            Err(e) => tracing::error!(error = %e, "undo: the running task could not be stored on its recording"),
-        }
-        tracing::error!(
-            recording_id = record.recording_id,
-            task,
-            "a recording that could not start kept its task running; it stays in progress for a stop"
-        );
     }
 }
 
