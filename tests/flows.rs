@@ -453,8 +453,11 @@ async fn a_flow_in_the_workshops_format_finds_its_queue_through_flow_resource_ma
     assert_eq!(map, json!({"Result": "NOT_PROVISIONED"}), "nothing is deployed yet");
 
     // The CI/CD workshop's file: a wrapper whose content reads the queue from $.External, filled by
-    // the mapping Lambda the workshop wrote as <<ARNREPLACE>>.
-    let content = json!({"Version": "2019-10-30", "StartAction": "map", "Metadata": {}, "Actions": [
+    // the mapping Lambda the workshop wrote as <<ARNREPLACE>>. Its designer coordinates are doubles
+    // printed in full, as the designer exports them.
+    let position = json!({"x": 52.800000000000004, "y": 40.00000000000001});
+    let content = json!({"Version": "2019-10-30", "StartAction": "map",
+                         "Metadata": {"entryPointPosition": position}, "Actions": [
         {"Identifier": "map", "Type": "InvokeLambdaFunction",
          "Parameters": {"LambdaFunctionARN": "<<ARNREPLACE>>", "InvocationTimeLimitSeconds": "8"},
          "Transitions": {"NextAction": "queue", "Errors": [{"NextAction": "bye", "ErrorType": "NoMatchingError"}]}},
@@ -472,6 +475,9 @@ async fn a_flow_in_the_workshops_format_finds_its_queue_through_flow_resource_ma
     assert_eq!(applied["result"], "APPLIED", "{applied}");
     let acme = flow(&fleet.cloud.emulator.contact_flows(), "ACME_Main").clone();
     assert!(acme.content.contains(":function:flow-resource-map"), "{}", acme.content);
+    for number in ["52.800000000000004", "40.00000000000001"] {
+        assert!(acme.content.contains(number), "{number} was rewritten: {}", acme.content);
+    }
 
     let map = lambda.invoke("flow-resource-map", &lookup).await.unwrap();
     assert_eq!(map["Result"], "OK");

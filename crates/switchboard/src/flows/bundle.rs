@@ -729,6 +729,26 @@ mod tests {
         ]})
     }
 
+    /// The designer's coordinates are doubles printed in full (`52.800000000000004`); a write that
+    /// rounded them would change every flow on every apply and drift from the export.
+    #[test]
+    fn numbers_keep_every_digit_from_the_file_to_the_written_content() {
+        let text = r#"{"Version": "2019-10-30", "StartAction": "a",
+            "Metadata": {"entryPointPosition": {"x": 52.800000000000004, "y": 40.00000000000001}},
+            "Actions": [{"Identifier": "a", "Type": "X", "Parameters": {"Seconds": 2.675}, "Transitions": {}}]}"#;
+        let files = BTreeMap::from([("v/Flow.json".to_owned(), text.to_owned())]);
+        let bundle = parse(&files).unwrap();
+        let flow = &bundle.flows[0];
+        let (written, _, problems) =
+            resolve(flow, "Flow", &mut |_| Resolution::Problem { code: "UNRESOLVED", message: String::new() });
+        assert!(problems.is_empty(), "{problems:?}");
+        let written = written.to_string();
+        for number in ["52.800000000000004", "40.00000000000001", "2.675"] {
+            assert!(written.contains(number), "{number} changed: {written}");
+        }
+        assert!(canonical(&flow.content).contains("52.800000000000004"));
+    }
+
     #[test]
     fn placeholders_are_whole_string_values() {
         assert_eq!(
