@@ -159,6 +159,74 @@ fn meeting_attendees(fleet: &Fleet, meeting_id: &str) -> Vec<String> {
     meeting.attendees.iter().map(|a| a.external_user_id.clone()).collect()
 }
 
+/// Where a recording's recorder writes: the bucket and the prefix it derives from the task's
+/// `RECORDING_FILE_NAME` (the name without `.mp4`, and `/`).
+async fn recording_prefix(fleet: &Fleet, recording_id: &str) -> (String, String) {
+    let all = tasks(fleet).await;
+    let env = environment(task_started_by(&all, &format!("Recording-{recording_id}")));
+    let file = &env["RECORDING_FILE_NAME"];
+    let prefix = format!("{}/", file.strip_suffix(".mp4").unwrap_or_else(|| panic!("{file}")));
+    (env["RECORDING_BUCKET_NAME"].clone(), prefix)
+}
+
+/// The recorder's sample manifest (`recorder/contract/manifest.example.json`: the recorder is held to
+/// the same one), rewritten for the recording under `prefix`: `stored` and `not_stored` segments as
+/// `(number, startSeconds, endSeconds)`, each stored one's key its name under the prefix.
+fn manifest(prefix: &str, state: &str, stored: &[(u32, f64, f64)], not_stored: &[(u32, f64, f64)]) -> Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../recorder/contract/manifest.example.json");
+    let mut manifest: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let like = |list: &str, (number, start, end): (u32, f64, f64)| {
+        let mut entry = manifest[list][0].clone();
+        entry["number"] = json!(number);
+        entry["startSeconds"] = json!(start);
+        entry["endSeconds"] = json!(end);
+        if entry.get("key").is_some() {
+            entry["key"] = json!(format!("{prefix}segment-{number:05}.mp4"));
+        }
+        entry
+    };
+    let segments: Vec<Value> = stored.iter().map(|s| like("segments", *s)).collect();
+    let missing: Vec<Value> = not_stored.iter().map(|s| like("notStored", *s)).collect();
+    manifest["recordingFileName"] = json!(format!("{}.mp4", prefix.trim_end_matches('/')));
+    manifest["prefix"] = json!(prefix);
+    manifest["state"] = json!(state);
+    manifest["segments"] = json!(segments);
+    manifest["notStored"] = json!(missing);
+    manifest
+}
+
+/// Bytes of one segment object, distinct per recording and segment.
+fn segment_bytes(prefix: &str, number: u32) -> Vec<u8> {
+    format!("\0\0\0\x18ftypmp42 segment {number} of {prefix}").into_bytes()
+}
+
+/// What the recorder stores for `recording_id`: each stored segment's object and the manifest.
+async fn store_segments(fleet: &Fleet, recording_id: &str, state: &str, stored: &[(u32, f64, f64)]) -> Value {
+    let (bucket, prefix) = recording_prefix(fleet, recording_id).await;
+    let s3 = fleet.cloud.s3_client().await;
+    for (number, _, _) in stored {
+        let key = format!("{prefix}segment-{number:05}.mp4");
+        let body = segment_bytes(&prefix, *number);
+        s3.put_object().bucket(&bucket).key(key).body(body.into()).send().await.unwrap();
+    }
+    let manifest = manifest(&prefix, state, stored, &[]);
+    put_manifest(fleet, &bucket, &prefix, &manifest).await;
+    manifest
+}
+
+async fn put_manifest(fleet: &Fleet, bucket: &str, prefix: &str, manifest: &Value) {
+    let s3 = fleet.cloud.s3_client().await;
+    let body = manifest.to_string().into_bytes();
+    let key = format!("{prefix}manifest.json");
+    s3.put_object().bucket(bucket).key(key).content_type("application/json").body(body.into()).send().await.unwrap();
+}
+
+/// An RFC 3339 time of an answer.
+fn at(text: &Value) -> time::OffsetDateTime {
+    let text = text.as_str().unwrap_or_else(|| panic!("not a time: {text}"));
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).expect("ISO 8601")
+}
+
 #[tokio::test]
 async fn an_agent_records_a_video_call_and_supervisors_play_it_back_by_hierarchy() {
     let fleet = Fleet::start().await;
@@ -262,25 +330,32 @@ async fn an_agent_records_a_video_call_and_supervisors_play_it_back_by_hierarchy
     assert_eq!(fleet.cloud.emulator.contact_attributes(CONTACT)["videoRecordingPlaybackURL"], first_url);
     let (status, stopped) = api.stop(&alice, meeting_name).await;
     assert_eq!((status, &stopped["data"]["recordingsStopped"]), (200, &json!(1)), "{stopped}");
+    // What the two recorders stored: two segments, then one. The second recording started moments
+    // after the first: the first's segments are a few milliseconds long, so the playlist's time order
+    // is the recordings' order.
+    store_segments(&fleet, &recording_id, "complete", &[(1, 0.0, 0.002), (2, 0.002, 0.004)]).await;
+    store_segments(&fleet, &second_id, "complete", &[(1, 0.0, 61.25)]).await;
 
-    // Sue (Alice's team, playback profile) sees both, oldest first, each with a presigned URL.
+    // Sue (Alice's team, playback profile) sees both recordings' segments, oldest first, each with a
+    // presigned URL.
     let sue = api.onboarded(SUE, SUE_CONNECT_ID).await;
     let (status, summary) = api.summary(&sue, meeting_name).await;
     assert_eq!(status, 200, "{summary}");
     let listed = summary["data"].as_array().unwrap();
     let ids: Vec<&str> = listed.iter().map(|r| r["recordingId"].as_str().unwrap()).collect();
-    assert_eq!(ids, [recording_id.as_str(), second_id.as_str()]);
+    assert_eq!(ids, [format!("{recording_id}/1"), format!("{recording_id}/2"), format!("{second_id}/1")]);
     for recording in listed {
         let url = recording["recordingURL"].as_str().unwrap();
         assert!(url.contains("X-Amz-Signature=") && url.contains("X-Amz-Expires=900"), "{url}");
         assert!(url.contains(&fleet.cloud.fixture.video.recording.bucket_name), "{url}");
-        let created = recording["createdAt"].as_str().unwrap();
-        time::OffsetDateTime::parse(created, &time::format_description::well_known::Rfc3339).expect("ISO 8601");
+        assert!(url.contains("/segment-0000"), "{url}");
+        assert!(at(&recording["createdAt"]) <= at(&recording["endedAt"]), "{recording}");
+        assert_eq!((&recording["complete"], &recording["missingSegments"]), (&json!(true), &json!([])), "{recording}");
     }
     // Mia manages APAC, the level above Sydney: she sees them too.
     let mia = api.onboarded(MIA, MIA_CONNECT_ID).await;
     let (status, summary) = api.summary(&mia, meeting_name).await;
-    assert_eq!((status, summary["data"].as_array().map(Vec::len)), (200, Some(2)), "{summary}");
+    assert_eq!((status, summary["data"].as_array().map(Vec::len)), (200, Some(3)), "{summary}");
     // Mel supervises Melbourne, another branch under APAC: 403.
     let mel = api.onboarded(MEL, MEL_CONNECT_ID).await;
     let (status, refused) = api.summary(&mel, meeting_name).await;
@@ -304,6 +379,194 @@ async fn an_agent_records_a_video_call_and_supervisors_play_it_back_by_hierarchy
     assert_eq!(status, 403, "{uncached}");
 }
 
+/// The recorder stored segments 1 and 3 of a recording (2 failed) and a manifest that also lists a
+/// segment 4 whose key lies outside the recording's prefix: the supervisor's playlist has one item
+/// per stored segment, in order, each at its time, each link playing that segment's own bytes; the key
+/// outside is linked to nothing and counted missing.
+#[tokio::test]
+async fn recording_segments_are_playlist_items_in_order_and_nothing_outside_the_recording_is_linked() {
+    let fleet = Fleet::start().await;
+    let api = Api::new(&fleet);
+    let alice = api.onboarded(ALICE, ALICE_CONNECT_ID).await;
+    let meeting = "case-segments";
+    api.meeting(&alice, meeting).await;
+    let body = json!({"externalMeetingId": meeting});
+    let (status, started) = api.call(Method::POST, "/recording", &alice, Some(&body)).await;
+    assert_eq!(status, 200, "{started}");
+    let recording_id = started["data"]["recordingId"].as_str().unwrap().to_owned();
+    // The item says how its recorder writes.
+    let items = partition(&fleet, meeting).await;
+    let item = items.iter().find(|i| i["sk"].as_s().unwrap() == &format!("REC#{recording_id}")).unwrap();
+    assert_eq!(item["recordingLayout"].as_s().unwrap(), "SEGMENTS");
+    let created_at = at(&json!(item["createdAt"].as_s().unwrap()));
+
+    // What the recorder stores: segments 1 and 3, and the manifest (the example, rewritten).
+    let (bucket, prefix) = recording_prefix(&fleet, &recording_id).await;
+    let s3 = fleet.cloud.s3_client().await;
+    for number in [1, 3] {
+        let key = format!("{prefix}segment-{number:05}.mp4");
+        s3.put_object().bucket(&bucket).key(key).body(segment_bytes(&prefix, number).into()).send().await.unwrap();
+    }
+    // Another recording's object, which the manifest's segment 4 names.
+    let elsewhere =
+        "RECORDINGS/2026/01/01/00/other_00000000-0000-4000-8000-000000000000_20260101T000000_UTC/segment-00004.mp4";
+    s3.put_object().bucket(&bucket).key(elsewhere).body(b"another recording".to_vec().into()).send().await.unwrap();
+    let stored = [(1, 0.0, 300.033), (3, 600.067, 900.1), (4, 900.1, 931.5)];
+    let mut written = manifest(&prefix, "incomplete", &stored, &[(2, 300.033, 600.067)]);
+    written["segments"][2]["key"] = json!(elsewhere);
+    put_manifest(&fleet, &bucket, &prefix, &written).await;
+
+    let sue = api.onboarded(SUE, SUE_CONNECT_ID).await;
+    let (status, summary) = api.summary(&sue, meeting).await;
+    assert_eq!(status, 200, "{summary}");
+    let listed = summary["data"].as_array().unwrap();
+    let ids: Vec<&str> = listed.iter().map(|r| r["recordingId"].as_str().unwrap()).collect();
+    assert_eq!(ids, [format!("{recording_id}/1"), format!("{recording_id}/3")], "in order, segment 4 refused");
+    let plain = reqwest::Client::new();
+    for (listed, (number, start_ms, end_ms)) in listed.iter().zip([(1, 0, 300_033), (3, 600_067, 900_100)]) {
+        let mut fields: Vec<&str> = listed.as_object().unwrap().keys().map(String::as_str).collect();
+        fields.sort_unstable();
+        let mut expected = [
+            "recordingId",
+            "recordingURL",
+            "createdAt",
+            "recording",
+            "segment",
+            "endedAt",
+            "complete",
+            "missingSegments",
+        ];
+        expected.sort_unstable();
+        assert_eq!(fields, expected, "{listed}");
+        assert_eq!((&listed["recording"], &listed["segment"]), (&json!(recording_id), &json!(number)));
+        assert_eq!(at(&listed["createdAt"]) - created_at, time::Duration::milliseconds(start_ms), "{listed}");
+        assert_eq!(at(&listed["endedAt"]) - created_at, time::Duration::milliseconds(end_ms), "{listed}");
+        assert_eq!(listed["complete"], false, "the recorder did not finish: {listed}");
+        assert_eq!(listed["missingSegments"], json!([2, 4]), "not stored, and refused: {listed}");
+        // Each link, fetched as the agent-app's <video> does, plays that segment.
+        let url = listed["recordingURL"].as_str().unwrap();
+        let fetched = plain.get(url).send().await.unwrap();
+        assert_eq!(fetched.status().as_u16(), 200, "{url}");
+        assert_eq!(fetched.bytes().await.unwrap().to_vec(), segment_bytes(&prefix, number), "{url}");
+    }
+    assert!(!summary.to_string().contains("other_00000000"), "a key outside the recording is linked: {summary}");
+    let logs = fleet.logs();
+    assert!(logs.iter().any(|l| l.contains("a segment of the manifest was not linked")), "{}", logs.join("\n"));
+    let given: Vec<&String> = logs.iter().filter(|l| l.contains("recording playback links given")).collect();
+    assert!(given[0].contains(&format!("{recording_id}/1,{recording_id}/3")), "{given:?}");
+
+    // The recorder finishes (stopped) with segment 4 its own: the recording is complete.
+    let (status, stopped) = api.stop(&alice, meeting).await;
+    assert_eq!(status, 200, "{stopped}");
+    let key = format!("{prefix}segment-00004.mp4");
+    s3.put_object().bucket(&bucket).key(key).body(segment_bytes(&prefix, 4).into()).send().await.unwrap();
+    let stored = [(1, 0.0, 300.033), (3, 600.067, 900.1), (4, 900.1, 931.5)];
+    put_manifest(&fleet, &bucket, &prefix, &manifest(&prefix, "complete", &stored, &[(2, 300.033, 600.067)])).await;
+    let (status, summary) = api.summary(&sue, meeting).await;
+    assert_eq!(status, 200, "{summary}");
+    let listed = summary["data"].as_array().unwrap();
+    let segments: Vec<&Value> = listed.iter().map(|r| &r["segment"]).collect();
+    assert_eq!(segments, [&json!(1), &json!(3), &json!(4)]);
+    assert!(listed.iter().all(|r| r["complete"] == true && r["missingSegments"] == json!([2])), "{summary}");
+    let last = plain.get(listed[2]["recordingURL"].as_str().unwrap()).send().await.unwrap();
+    assert_eq!(last.bytes().await.unwrap().to_vec(), segment_bytes(&prefix, 4));
+}
+
+/// A recording written before segments (its item has no layout) keeps its one item, as the agent-app
+/// always had it; a segmented recording whose recorder has stored nothing yet (no manifest) lists
+/// nothing, and a meeting with only such recordings answers 200 with an empty playlist; a manifest
+/// that does not parse is a dependency failure, not an empty list.
+#[tokio::test]
+async fn recording_summary_keeps_old_single_file_recordings_and_lists_nothing_before_a_manifest() {
+    let fleet = Fleet::start().await;
+    let api = Api::new(&fleet);
+    let alice = api.onboarded(ALICE, ALICE_CONNECT_ID).await;
+    let sue = api.onboarded(SUE, SUE_CONNECT_ID).await;
+    let start = |meeting: &'static str| {
+        let api = &api;
+        let alice = &alice;
+        async move {
+            let body = json!({"externalMeetingId": meeting});
+            let (status, started) = api.call(Method::POST, "/recording", alice, Some(&body)).await;
+            assert_eq!(status, 200, "{started}");
+            started["data"]["recordingId"].as_str().unwrap().to_owned()
+        }
+    };
+
+    // Nothing stored yet: the recording exists, nothing is playable.
+    api.meeting(&alice, "case-nothing-yet").await;
+    let waiting = start("case-nothing-yet").await;
+    let (status, summary) = api.summary(&sue, "case-nothing-yet").await;
+    assert_eq!((status, &summary["data"]), (200, &json!([])), "{summary}");
+    // The recorder's first manifest may list no segment yet: still nothing to play.
+    let (bucket, prefix) = recording_prefix(&fleet, &waiting).await;
+    put_manifest(&fleet, &bucket, &prefix, &manifest(&prefix, "recording", &[], &[])).await;
+    let (status, summary) = api.summary(&sue, "case-nothing-yet").await;
+    assert_eq!((status, &summary["data"]), (200, &json!([])), "{summary}");
+    // A manifest that does not parse: 502, not a recording silently missing from the list.
+    let s3 = fleet.cloud.s3_client().await;
+    let key = format!("{prefix}manifest.json");
+    s3.put_object().bucket(&bucket).key(&key).body(b"{\"segments\": 7}".to_vec().into()).send().await.unwrap();
+    let (status, failed) = api.summary(&sue, "case-nothing-yet").await;
+    assert_eq!((status, failed["code"].as_str()), (502, Some("DEPENDENCY_FAILED")), "{failed}");
+
+    // A recording from before segments: its item without a layout, its one MP4 at its file name.
+    let meeting = "case-single-file";
+    api.meeting(&alice, meeting).await;
+    let old = start(meeting).await;
+    assert_eq!(api.stop(&alice, meeting).await.0, 200);
+    let dynamodb = aws_sdk_dynamodb::Client::new(&fleet.cloud.sdk_config().await);
+    let table = &fleet.cloud.fixture.video.table_name;
+    dynamodb
+        .update_item()
+        .table_name(table)
+        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(format!("M#{meeting}")))
+        .key("sk", aws_sdk_dynamodb::types::AttributeValue::S(format!("REC#{old}")))
+        .update_expression("REMOVE recordingLayout")
+        .send()
+        .await
+        .unwrap();
+    let all = tasks(&fleet).await;
+    let file = environment(task_started_by(&all, &format!("Recording-{old}")))["RECORDING_FILE_NAME"].clone();
+    s3.put_object().bucket(&bucket).key(&file).body(b"one whole mp4".to_vec().into()).send().await.unwrap();
+    // And a segmented one after it, with nothing stored yet.
+    start(meeting).await;
+
+    let (status, summary) = api.summary(&sue, meeting).await;
+    assert_eq!(status, 200, "{summary}");
+    let listed = summary["data"].as_array().unwrap();
+    assert_eq!(listed.len(), 1, "{summary}");
+    let mut fields: Vec<&str> = listed[0].as_object().unwrap().keys().map(String::as_str).collect();
+    fields.sort_unstable();
+    assert_eq!(fields, ["createdAt", "recordingId", "recordingURL"], "exactly the item it always had");
+    assert_eq!(listed[0]["recordingId"], old.as_str());
+    let items = partition(&fleet, meeting).await;
+    let item = items.iter().find(|i| i["sk"].as_s().unwrap() == &format!("REC#{old}")).unwrap();
+    assert_eq!(listed[0]["createdAt"].as_str(), Some(item["createdAt"].as_s().unwrap().as_str()));
+    let url = listed[0]["recordingURL"].as_str().unwrap();
+    assert!(url.contains("X-Amz-Signature=") && url.contains("_UTC.mp4?"), "{url}");
+    let fetched = reqwest::get(url).await.unwrap().bytes().await.unwrap();
+    assert_eq!(fetched.to_vec(), b"one whole mp4");
+}
+
+/// S3 failing (not a missing manifest) is a dependency failure: the supervisor is not told there is
+/// nothing to play.
+#[tokio::test]
+async fn recording_summary_answers_502_when_s3_fails() {
+    let overrides =
+        BTreeMap::from([("get-recording-summary/AWS_ENDPOINT_URL_S3".to_owned(), "http://127.0.0.1:9".to_owned())]);
+    let fleet = fleet_with(overrides).await;
+    let api = Api::new(&fleet);
+    let alice = api.onboarded(ALICE, ALICE_CONNECT_ID).await;
+    api.meeting(&alice, "case-no-s3").await;
+    let body = json!({"externalMeetingId": "case-no-s3"});
+    let (status, started) = api.call(Method::POST, "/recording", &alice, Some(&body)).await;
+    assert_eq!(status, 200, "{started}");
+    let sue = api.onboarded(SUE, SUE_CONNECT_ID).await;
+    let (status, failed) = api.summary(&sue, "case-no-s3").await;
+    assert_eq!((status, failed["code"].as_str()), (502, Some("DEPENDENCY_FAILED")), "{failed}");
+}
+
 /// Who was given links to which recordings is logged, one line per answered summary
 /// (RecordingBucket's CKV_AWS_18 waiver in template.yaml rests on it): the viewer's Cognito username
 /// and Connect user id, and the recording ids; never a link, its signature or credential.
@@ -315,13 +578,17 @@ async fn each_recording_summary_logs_who_was_given_which_recordings_and_no_link(
     let meeting = "case-audit";
     api.meeting(&alice, meeting).await;
     let mut recordings = vec![];
-    for _ in 0..2 {
+    // The second recording starts moments after the first: the first's segments are milliseconds long.
+    for segments in [&[(1, 0.0, 0.002), (2, 0.002, 0.004)][..], &[(1, 0.0, 42.0)]] {
         let body = json!({"externalMeetingId": meeting});
         let (status, started) = api.call(Method::POST, "/recording", &alice, Some(&body)).await;
         assert_eq!(status, 200, "{started}");
-        recordings.push(started["data"]["recordingId"].as_str().unwrap().to_owned());
+        let recording_id = started["data"]["recordingId"].as_str().unwrap().to_owned();
         let (status, stopped) = api.stop(&alice, meeting).await;
         assert_eq!(status, 200, "{stopped}");
+        store_segments(&fleet, &recording_id, "complete", segments).await;
+        // One playlist item per segment: the line names each item given.
+        recordings.extend((1..=segments.len()).map(|n| format!("{recording_id}/{n}")));
     }
 
     let sue = api.onboarded(SUE, SUE_CONNECT_ID).await;
@@ -336,6 +603,7 @@ async fn each_recording_summary_logs_who_was_given_which_recordings_and_no_link(
     assert_eq!(fields["viewer_connect_user_id"], SUE_CONNECT_ID, "{line}");
     assert_eq!(fields["recording_ids"], recordings.join(","), "{line}");
     // The links went to Sue only: no log line holds one.
+    assert_eq!(summary["data"].as_array().unwrap().len(), 3, "{summary}");
     for recording in summary["data"].as_array().unwrap() {
         let url = recording["recordingURL"].as_str().unwrap();
         let signature = url.split("X-Amz-Signature=").nth(1).unwrap();

@@ -9,6 +9,9 @@
 //!   `STARTING` with the lock, then given its task ARN once `RunTask` answered, `endedAt` when stopped.
 //!   An item without a task ARN is a start that crashed before RunTask answered: stopping it looks
 //!   the task up by its `startedBy`, so nothing it may have started keeps running.
+//!   `recordingLayout = "SEGMENTS"`: its recorder writes MP4 segments and a manifest under the
+//!   recording's prefix ([`segment_prefix`], [`parse_manifest`]); an item without it was written before
+//!   segments, and its recorder wrote one MP4 at `fileName`.
 
 use std::collections::BTreeMap;
 
@@ -180,6 +183,8 @@ pub struct RecordingRecord {
     pub task_arn: Option<String>,
     pub bot_attendee_id: Option<String>,
     pub ended_at: Option<String>,
+    /// Segments and a manifest under [`segment_prefix`]; `false` for a single MP4 at `file_name`.
+    pub segmented: bool,
 }
 
 impl RecordingRecord {
@@ -198,6 +203,9 @@ impl RecordingRecord {
         item.insert("createdAt".into(), store::s(&self.created_at));
         if let Some(attendee_id) = &self.bot_attendee_id {
             item.insert("botAttendeeId".into(), store::s(attendee_id));
+        }
+        if self.segmented {
+            item.insert("recordingLayout".into(), store::s(SEGMENTS_LAYOUT));
         }
         item.insert("ttl".into(), store::ttl(now + RECORDING_TTL));
         item
@@ -219,6 +227,13 @@ impl RecordingRecord {
             task_arn: store::get_str(item, "taskArn").map(str::to_owned),
             bot_attendee_id: store::get_str(item, "botAttendeeId").map(str::to_owned),
             ended_at: store::get_str(item, "endedAt").map(str::to_owned),
+            // Absent: written before segments. Another value is none this code writes: guessing its
+            // layout could point playback at the wrong objects.
+            segmented: match store::get_str(item, "recordingLayout") {
+                None => false,
+                Some(SEGMENTS_LAYOUT) => true,
+                Some(_) => return Err(StoreError::malformed("Query", "recordingLayout")),
+            },
         })
     }
 }
@@ -521,6 +536,143 @@ pub fn file_name(external_meeting_id: &str, recording_id: &str, at: OffsetDateTi
     )
 }
 
+/// `recordingLayout` of a recording whose recorder writes MP4 segments and a manifest.
+pub const SEGMENTS_LAYOUT: &str = "SEGMENTS";
+/// The highest segment number: names have 5 digits (`segment-00001.mp4`). It also bounds the gaps a
+/// manifest can make the summary list.
+pub const MAX_SEGMENT_NUMBER: u32 = 99_999;
+/// A segment ends at most this long after its recording started: the recorder stops itself after
+/// `RecordingMaxMinutes` (at most a day); twice that leaves room and refuses nonsense.
+const MAX_SEGMENT_END_SECONDS: f64 = 2.0 * 86_400.0;
+
+/// A segmented recording's own prefix: its file name without `.mp4`, and `/` (the recorder derives
+/// the same from `RECORDING_FILE_NAME`).
+pub fn segment_prefix(file_name: &str) -> String {
+    format!("{}/", file_name.strip_suffix(".mp4").unwrap_or(file_name))
+}
+
+/// The key of segment `number` under `prefix`: `<prefix>segment-00001.mp4`.
+pub fn segment_key(prefix: &str, number: u32) -> String {
+    format!("{prefix}segment-{number:05}.mp4")
+}
+
+/// The key of a segmented recording's manifest, which the recorder rewrites after each segment.
+pub fn manifest_key(file_name: &str) -> String {
+    format!("{}manifest.json", segment_prefix(file_name))
+}
+
+/// A segment the manifest lists as stored, checked against the recording's prefix.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Segment {
+    pub number: u32,
+    pub key: String,
+    /// From the recording's start.
+    pub start: time::Duration,
+    pub end: time::Duration,
+}
+
+/// A segment the manifest lists as stored that the summary will not link to, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RejectedSegment {
+    pub number: u32,
+    pub reason: &'static str,
+}
+
+/// What a recording's manifest says, as far as it can be trusted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Manifest {
+    /// The recorder finished and stored every segment (`state: complete`).
+    pub complete: bool,
+    /// Stored segments with the expected key under the recording's prefix, by number.
+    pub segments: Vec<Segment>,
+    /// Segment numbers that cannot be played: not stored, rejected, or absent from the numbering.
+    pub missing: Vec<u32>,
+    /// Listed as stored but refused (outside the prefix, bad numbers or times): the caller logs them.
+    pub rejected: Vec<RejectedSegment>,
+}
+
+/// The manifest as the recorder writes it (`recorder/contract/manifest.example.json`); other fields
+/// are ignored.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ManifestJson {
+    #[serde(default)]
+    state: Option<String>,
+    segments: Vec<SegmentJson>,
+    #[serde(default)]
+    not_stored: Vec<NotStoredJson>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SegmentJson {
+    number: u32,
+    key: String,
+    start_seconds: f64,
+    end_seconds: f64,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct NotStoredJson {
+    number: u32,
+}
+
+/// Parses a recording's manifest. The recorder task writes it, so its keys are not trusted: a stored
+/// segment is kept only when its key is exactly that segment's name under `prefix` (the recording's
+/// own, from its item), so a summary never links to an object of another recording.
+pub fn parse_manifest(bytes: &[u8], prefix: &str) -> Result<Manifest, serde_json::Error> {
+    let manifest: ManifestJson = serde_json::from_slice(bytes)?;
+    let mut segments: Vec<Segment> = Vec::new();
+    let mut rejected = Vec::new();
+    for listed in manifest.segments {
+        let number = listed.number;
+        let refused = if !(1..=MAX_SEGMENT_NUMBER).contains(&number) {
+            Some("its number is out of range")
+        } else if !listed.key.starts_with(prefix) {
+            Some("its key is outside the recording's prefix")
+        } else if listed.key != segment_key(prefix, number) {
+            Some("its key is not the segment's name")
+        } else if segments.iter().any(|s| s.number == number) {
+            Some("its number is listed twice")
+        } else {
+            None
+        };
+        let times = offset(listed.start_seconds).zip(offset(listed.end_seconds)).filter(|(start, end)| start <= end);
+        match (refused, times) {
+            (None, Some((start, end))) => segments.push(Segment { number, key: listed.key, start, end }),
+            (Some(reason), _) => rejected.push(RejectedSegment { number, reason }),
+            (None, None) => rejected.push(RejectedSegment { number, reason: "its times are out of range" }),
+        }
+    }
+    segments.sort_by_key(|s| s.number);
+
+    let stored: std::collections::BTreeSet<u32> = segments.iter().map(|s| s.number).collect();
+    let mut missing: std::collections::BTreeSet<u32> = manifest
+        .not_stored
+        .iter()
+        .map(|n| n.number)
+        .chain(rejected.iter().map(|r| r.number))
+        .filter(|n| (1..=MAX_SEGMENT_NUMBER).contains(n) && !stored.contains(n))
+        .collect();
+    // A number below the highest one known that the manifest does not mention is missing too.
+    let highest = stored.iter().chain(missing.iter()).max().copied().unwrap_or(0);
+    missing.extend((1..highest).filter(|n| !stored.contains(n)));
+    Ok(Manifest {
+        complete: manifest.state.as_deref() == Some("complete"),
+        segments,
+        missing: missing.into_iter().collect(),
+        rejected,
+    })
+}
+
+/// A manifest's offset in seconds, to the millisecond (as timestamps are stored), when it is one a
+/// recording can have.
+fn offset(seconds: f64) -> Option<time::Duration> {
+    let valid = seconds.is_finite() && (0.0..=MAX_SEGMENT_END_SECONDS).contains(&seconds);
+    // In range, so the cast is exact: at most 172,800,000 ms.
+    valid.then(|| time::Duration::milliseconds((seconds * 1000.0).round() as i64))
+}
+
 /// JSON with every non-ASCII character escaped (`\uXXXX`, surrogate pairs beyond the BMP): the
 /// recorder passes the variables through a URL query, and ASCII survives every hop unchanged.
 pub fn ascii_json<T: serde::Serialize>(value: &T) -> Result<String, serde_json::Error> {
@@ -622,10 +774,122 @@ mod tests {
             task_arn: None,
             bot_attendee_id: Some("a-1".into()),
             ended_at: None,
+            segmented: true,
         };
         let item = record.to_item(now);
         assert_eq!(store::get_str(&item, "sk"), Some("REC#r-1"));
+        assert_eq!(store::get_str(&item, "recordingLayout"), Some("SEGMENTS"));
         assert_eq!(RecordingRecord::from_item("ext-1", &item).unwrap(), record);
         assert_eq!(store::get_i64(&item, "ttl"), Some((now + RECORDING_TTL).unix_timestamp()));
+
+        // An item written before segments has no layout: a single file.
+        let mut legacy = item.clone();
+        legacy.remove("recordingLayout");
+        let read = RecordingRecord::from_item("ext-1", &legacy).unwrap();
+        assert!(!read.segmented);
+        assert_eq!(RecordingRecord { segmented: true, ..read }, record);
+        let single = RecordingRecord { segmented: false, ..record };
+        assert!(!single.to_item(now).contains_key("recordingLayout"));
+        legacy.insert("recordingLayout".into(), store::s("TAPE"));
+        assert!(RecordingRecord::from_item("ext-1", &legacy).is_err(), "a layout this code does not know");
+    }
+
+    /// The recorder's sample manifest (`recorder/contract/`): both sides are held to it.
+    fn example_manifest() -> serde_json::Value {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../recorder/contract/manifest.example.json");
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+    }
+
+    fn parsed(manifest: &serde_json::Value, prefix: &str) -> Manifest {
+        parse_manifest(manifest.to_string().as_bytes(), prefix).unwrap()
+    }
+
+    #[test]
+    fn the_recorders_example_manifest_parses_into_its_stored_segments_and_the_missing_one() {
+        let example = example_manifest();
+        let file_name = example["recordingFileName"].as_str().unwrap();
+        let prefix = segment_prefix(file_name);
+        assert_eq!(prefix, example["prefix"].as_str().unwrap(), "the recorder's prefix is ours");
+        assert_eq!(manifest_key(file_name), format!("{prefix}manifest.json"));
+        let manifest = parsed(&example, &prefix);
+        let ms = time::Duration::milliseconds;
+        assert_eq!(
+            manifest.segments,
+            [
+                Segment { number: 1, key: format!("{prefix}segment-00001.mp4"), start: ms(0), end: ms(300_033) },
+                Segment { number: 3, key: format!("{prefix}segment-00003.mp4"), start: ms(600_067), end: ms(731_500) },
+            ]
+        );
+        assert_eq!(manifest.missing, [2]);
+        assert!(!manifest.complete, "state incomplete");
+        assert!(manifest.rejected.is_empty());
+    }
+
+    #[test]
+    fn a_segment_key_outside_the_recordings_prefix_is_rejected_and_counted_missing() {
+        let mut example = example_manifest();
+        let prefix = segment_prefix(example["recordingFileName"].as_str().unwrap());
+        let other = "RECORDINGS/2026/12/05/09/Case-12_0b6c5a4e-7d0f-4c55-9d7e-2f1b3a4c5d6e_20261205T090703_UTC-x/";
+        example["segments"][1]["key"] = format!("{other}segment-00003.mp4").into();
+        let manifest = parsed(&example, &prefix);
+        assert_eq!(manifest.segments.iter().map(|s| s.number).collect::<Vec<_>>(), [1]);
+        assert_eq!(
+            manifest.rejected,
+            [RejectedSegment { number: 3, reason: "its key is outside the recording's prefix" }]
+        );
+        assert_eq!(manifest.missing, [2, 3]);
+        // Inside the prefix but not the segment's own name (another object, or a path that climbs out).
+        for key in ["segment-00001.mp4", "../other/segment-00003.mp4", "manifest.json", "segment-3.mp4"] {
+            example["segments"][1]["key"] = format!("{prefix}{key}").into();
+            let manifest = parsed(&example, &prefix);
+            assert_eq!(manifest.segments.len(), 1, "{key}");
+            assert_eq!(manifest.rejected.len(), 1, "{key}");
+        }
+    }
+
+    #[test]
+    fn manifests_ignore_unknown_fields_and_list_gaps_and_bad_segments_as_missing() {
+        let prefix = "RECORDINGS/x/";
+        let segment = |number: u32, start: f64, end: f64| {
+            serde_json::json!({"number": number, "key": segment_key(prefix, number), "startSeconds": start,
+                "endSeconds": end, "bytes": 1, "codec": "h264", "future": {"a": [1]}})
+        };
+        let manifest = serde_json::json!({
+            "version": 2, "state": "complete", "unknown": true,
+            "segments": [segment(4, 900.0, 1200.0), segment(1, 0.0, 300.0), segment(1, 0.0, 300.0),
+                         segment(6, -1.0, 10.0), segment(7, 1e300, 1e301), segment(8, 20.0, 10.0),
+                         segment(0, 0.0, 1.0), segment(100_000, 0.0, 1.0)],
+        });
+        let parsed = parsed(&manifest, prefix);
+        assert!(parsed.complete);
+        assert_eq!(parsed.segments.iter().map(|s| s.number).collect::<Vec<_>>(), [1, 4], "by number");
+        let rejected: Vec<(u32, &str)> = parsed.rejected.iter().map(|r| (r.number, r.reason)).collect();
+        assert_eq!(
+            rejected,
+            [
+                (1, "its number is listed twice"),
+                (6, "its times are out of range"),
+                (7, "its times are out of range"),
+                (8, "its times are out of range"),
+                (0, "its number is out of range"),
+                (100_000, "its number is out of range"),
+            ]
+        );
+        assert_eq!(parsed.missing, [2, 3, 5, 6, 7, 8], "gaps and refused segments; 1 is stored");
+        assert!(parse_manifest(br#"{"state": "recording"}"#, prefix).is_err(), "no segments list");
+        assert!(parse_manifest(b"not json", prefix).is_err());
+        let empty = parse_manifest(br#"{"state": "recording", "segments": []}"#, prefix).unwrap();
+        assert_eq!((empty.segments.len(), empty.missing.len(), empty.complete), (0, 0, false));
+    }
+
+    #[test]
+    fn a_recordings_prefix_is_its_file_name_without_the_extension() {
+        let file = file_name("case-1", "r-1", datetime!(2026-12-05 09:07:03 UTC));
+        assert_eq!(segment_prefix(&file), "RECORDINGS/2026/12/05/09/case-1_r-1_20261205T090703_UTC/");
+        assert_eq!(
+            segment_key(&segment_prefix(&file), 12),
+            "RECORDINGS/2026/12/05/09/case-1_r-1_20261205T090703_UTC/segment-00012.mp4"
+        );
     }
 }

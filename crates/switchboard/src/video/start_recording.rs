@@ -1,6 +1,7 @@
 //! `start-recording` (`POST /recording`, body `{externalMeetingId, connectContactId?,
 //! videoRecordingPlaybackURL?}`): the meeting's owner starts a recording; a bot attendee joins the
-//! meeting from an ECS task and writes an MP4 to S3.
+//! meeting from an ECS task and writes MP4 segments and their manifest to S3, under the prefix
+//! `RECORDING_FILE_NAME` names (the recording's item says so: `recordingLayout = "SEGMENTS"`).
 //!
 //! Owner only (403; 404 for no meeting; 410 for an ended one). The token must carry
 //! `custom:connectUserId` (400) and the agent's Connect user cache must be current (403): its
@@ -195,6 +196,7 @@ impl StartRecording {
             task_arn: None,
             bot_attendee_id: None,
             ended_at: None,
+            segmented: true,
         };
         self.lock(&record, now).await?;
 
@@ -608,6 +610,7 @@ pub fn recorder_environment(
         ("CHIME_MEETING_DATA".into(), encode(ascii_json(&meeting.chime))?),
         ("CHIME_ATTENDEE_DATA".into(), encode(ascii_json(bot))?),
         ("RECORDING_BUCKET_NAME".into(), record.bucket.clone()),
+        // The name the contract has always had; the recorder writes under its prefix (`segment_prefix`).
         ("RECORDING_FILE_NAME".into(), record.file_name.clone()),
         ("RECORDING_SCREEN_WIDTH".into(), width.to_string()),
         ("RECORDING_SCREEN_HEIGHT".into(), height.to_string()),
