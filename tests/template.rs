@@ -1517,6 +1517,12 @@ fn recording_needs_its_image_and_playback_profile_and_given_networking_comes_who
     assert_eq!(bounds("RecordingRetentionDays"), (json!(90), json!(1), Value::Null));
     assert_eq!(bounds("RecordingScreenWidth").0, json!(1920));
     assert_eq!(bounds("RecordingScreenHeight").0, json!(1080));
+    // The recorder's segments (a fault costs at most one) and its own end.
+    assert_eq!(bounds("RecordingSegmentSeconds"), (json!(300), json!(30), json!(1800)));
+    assert_eq!(bounds("RecordingMaxMinutes"), (json!(180), json!(1), json!(1440)));
+    for name in ["RecordingSegmentSeconds", "RecordingMaxMinutes"] {
+        assert_eq!(parameters[name]["Type"], "Number", "{name}");
+    }
     // The image parameter accepts an ECR reference (with a tag or a digest) and blank, nothing else.
     let pattern = parameters["RecorderImageUri"]["AllowedPattern"].as_str().unwrap();
     assert!(pattern.starts_with("^(") && pattern.ends_with(")?$"), "blank is allowed: {pattern}");
@@ -1634,6 +1640,7 @@ fn the_recording_functions_are_granted_least_privilege() {
     );
 
     let mut passers = BTreeSet::new();
+    let mut listers = 0;
     for function in RECORDING_FUNCTIONS {
         let id = logical_id(function);
         let function_resource = &resources[id.as_str()];
@@ -1695,6 +1702,12 @@ fn the_recording_functions_are_granted_least_privilege() {
                             "{id} {sid}"
                         )
                     }
+                    // Without it S3 answers a missing manifest with AccessDenied, not NoSuchKey.
+                    "s3:ListBucket" => {
+                        assert_eq!(id, "GetRecordingSummaryFunction", "{sid}: only the summary reads manifests");
+                        assert_eq!(statement["Resource"], json!({"Fn::GetAtt": ["RecordingBucket", "Arn"]}), "{sid}");
+                        listers += 1;
+                    }
                     "chime:CreateAttendee" | "chime:DeleteAttendee" => {
                         let region = json!({"Fn::If": ["HasChimeControlRegion", {"Ref": "ChimeControlRegion"}, {"Ref": "AWS::Region"}]});
                         assert_eq!(
@@ -1719,6 +1732,7 @@ fn the_recording_functions_are_granted_least_privilege() {
             }
         }
     }
+    assert_eq!(listers, 1, "get-recording-summary may list the recordings bucket");
     let expected_passers: BTreeSet<String> =
         ["start-recording", "prewarm-recording-task"].iter().map(|f| logical_id(f)).collect();
     assert_eq!(passers, expected_passers, "only the functions that start tasks pass the recorder's roles");
@@ -1780,22 +1794,30 @@ fn the_recorder_task_runs_on_ec2_in_bridge_mode_and_has_time_to_finish_its_uploa
     assert_eq!(container["Name"], "recorder");
     assert_eq!(container["Image"], json!({"Ref": "RecorderImageUri"}));
     assert_eq!(container["Essential"], true);
-    assert_eq!(container["StopTimeout"], 120, "ECS's most: SIGTERM completes the multipart upload");
+    assert_eq!(container["StopTimeout"], 120, "ECS's most: SIGTERM stores the current segment and the manifest");
     assert_eq!(container["LinuxParameters"], json!({"InitProcessEnabled": true, "SharedMemorySize": 2048}));
-    assert_eq!(container["Environment"], json!([{"Name": "AWS_REGION", "Value": {"Ref": "AWS::Region"}}]));
+    assert_eq!(
+        container["Environment"],
+        json!([
+            {"Name": "AWS_REGION", "Value": {"Ref": "AWS::Region"}},
+            {"Name": "RECORDING_SEGMENT_SECONDS", "Value": {"Ref": "RecordingSegmentSeconds"}},
+            {"Name": "RECORDING_MAX_MINUTES", "Value": {"Ref": "RecordingMaxMinutes"}},
+        ])
+    );
     let logging = &container["LogConfiguration"];
     assert_eq!(logging["LogDriver"], "awslogs");
     assert_eq!(logging["Options"]["awslogs-group"], json!({"Ref": "RecorderLogs"}));
     assert_eq!(resources["RecorderLogs"]["Properties"]["RetentionInDays"], json!({"Ref": "LogRetentionDays"}));
 
-    // The task may upload recordings and nothing else; ECS's execution role pulls and logs.
+    // The task may upload recordings (one PutObject per segment and manifest, no multipart) and
+    // nothing else; ECS's execution role pulls and logs.
     let policies = &resources["RecorderTaskRole"]["Properties"]["Policies"];
     assert_eq!(
         policies[0]["PolicyDocument"]["Statement"],
         json!([
-            {"Sid": "UploadRecordings", "Effect": "Allow", "Action": ["s3:PutObject", "s3:AbortMultipartUpload"],
+            {"Sid": "UploadRecordings", "Effect": "Allow", "Action": "s3:PutObject",
              "Resource": {"Fn::Sub": "${RecordingBucket.Arn}/RECORDINGS/*"}},
-            {"Sid": "EncryptRecordings", "Effect": "Allow", "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+            {"Sid": "EncryptRecordings", "Effect": "Allow", "Action": "kms:GenerateDataKey",
              "Resource": {"Fn::GetAtt": ["RecordingKey", "Arn"]},
              "Condition": {"StringEquals": {"kms:ViaService": {"Fn::Sub": "s3.${AWS::Region}.amazonaws.com"}}}},
         ])
