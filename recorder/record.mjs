@@ -1,51 +1,53 @@
 #!/usr/bin/env node
-// The capture: ffmpeg records the X display (and the meeting's audio) into a fragmented MP4 on its
-// stdout, which is streamed to s3://$RECORDING_BUCKET_NAME/$RECORDING_FILE_NAME by a multipart upload
-// (@aws-sdk/lib-storage, 5 MiB parts) while the meeting goes on.
+// The capture: ffmpeg records the X display (and the meeting's audio) into MP4 segments on local disk
+// (lib/ffmpeg-args.mjs), and each segment ffmpeg closes is uploaded to
+// s3://$RECORDING_BUCKET_NAME/<prefix>segment-NNNNN.mp4 with a manifest beside it
+// (lib/segments.mjs, lib/segment-uploader.mjs), while the meeting goes on.
 //
-// Lifecycle (spec "The recorder"):
-// - TASK_TYPE=PRE_WARM: one log line, exit 0 (the task only exists to have the image pulled).
-// - SIGTERM (ECS StopTask; docker stop) or SIGINT: ffmpeg is asked to finish (`q` on its stdin; SIGINT,
-//   then SIGTERM if it does not) so it flushes the encoder and writes the last fragment; the upload is
-//   then completed and the process exits 0 with the key and the byte count in the log. Nothing
-//   recorded is lost as long as the task definition's stopTimeout leaves the time (README).
-// - ffmpeg fails, or the upload does: the multipart upload is aborted (no parts left behind, no
-//   half-written object) and the process exits 1. A bad environment exits 2.
+// What ends a recording (each logged as `stopping` with its `reason`):
+// - SIGTERM (ECS StopTask; docker stop) or SIGINT;
+// - the meeting page (lib/page-watch.mjs): a join that failed, the meeting's end, the bot's removal;
+// - RECORDING_MAX_MINUTES; more unstored segments on disk than RECORDER_MAX_BACKLOG_MB;
+// - ffmpeg ending by itself (a crash: its unfinished segment is still uploaded, being fragmented).
+// Then ffmpeg is asked to finish (`q`; SIGINT, SIGTERM, then SIGKILL if it does not), which closes the
+// last segment, and what is on disk goes to S3 until the deadline: RECORDER_STOP_DEADLINE_SECONDS
+// (110) after a signal, so that the process has exited before ECS's stopTimeout (120 s) ends in a
+// SIGKILL; RECORDER_DRAIN_SECONDS after a stop of its own. TASK_TYPE=PRE_WARM: exit 0 at once.
 //
-// The upload can only complete once ffmpeg has exited successfully: ffmpeg's stdout is piped into
-// the upload's body without passing on its end, and the body is ended (or destroyed, on failure)
-// from ffmpeg's exit status. So a crashed ffmpeg can never leave a truncated object that looks done.
+// Exit codes (the last log line, `exit summary`, lists the stored and unstored segments):
+//   0  every segment recorded is in S3, and the manifest says `complete`
+//   1  the capture failed (ffmpeg could not start, or crashed): what it recorded was stored
+//   2  a bad environment
+//   3  some segments are not in S3 (it stayed unreachable until the deadline); their files are named
 //
-// Logs are JSON lines. They never contain credentials, the environment or the join token (the
-// capture never reads CHIME_* at all), and ffmpeg is started without the AWS variables.
+// Logs are JSON lines (lib/log.mjs). They never contain credentials, the environment or the join
+// token (the capture never reads CHIME_* at all), and ffmpeg is started without the AWS variables.
 
 import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { PassThrough } from 'node:stream';
 
 import { EnvError, parseEnv } from './lib/env.mjs';
-import { ffmpegArgs } from './lib/ffmpeg-args.mjs';
+import { SEGMENT_LIST, captureQueueBytes, ffmpegArgs } from './lib/ffmpeg-args.mjs';
+import { captureProcessWarnings, describe, log } from './lib/log.mjs';
+import { PageWatch } from './lib/page-watch.mjs';
+import { FINAL_MANIFEST_MS, SegmentUploader } from './lib/segment-uploader.mjs';
+import { parseSegmentList, recordingPrefix, segmentNumber } from './lib/segments.mjs';
 
-const PART_SIZE = 5 * 1024 * 1024; // S3's minimum part size: the least held in memory per part.
-const QUEUE_SIZE = 4; // parts uploaded concurrently (at most ~25 MiB buffered).
-// After `q`, how long ffmpeg gets before SIGINT, then before SIGTERM. Never SIGKILL on a stop: a
-// killed ffmpeg loses its last fragment, and ECS kills the whole task at stopTimeout anyway.
-const STOP_ESCALATION_MS = [10_000, 10_000];
+// After `q`, how long ffmpeg gets before SIGINT, then SIGTERM, then SIGKILL (a killed ffmpeg leaves
+// its last segment unclosed, which is still playable up to its last fragment).
+const STOP_ESCALATION = [
+  ['SIGINT', 10_000],
+  ['SIGTERM', 10_000],
+  ['SIGKILL', 10_000],
+];
 const PROGRESS_EVERY_MS = 60_000;
+const SEGMENT_LIST_POLL_MS = 1_000;
 const STDERR_TAIL_LINES = 20;
-
-function log(level, msg, fields = {}) {
-  const line = JSON.stringify({ level, msg, ...fields });
-  if (level === 'error' || level === 'warn') console.error(line);
-  else console.log(line);
-}
-
-/** The message of an error, with an AWS error's name and HTTP status; never its request. */
-function describe(error) {
-  if (!error) return 'unknown error';
-  const status = error.$metadata?.httpStatusCode;
-  return `${error.name ?? 'Error'}: ${error.message ?? String(error)}${status ? ` (HTTP ${status})` : ''}`;
-}
+const SIGNALS = new Set(['SIGTERM', 'SIGINT']);
 
 /** The environment for ffmpeg: ours without the AWS credentials and settings it has no use for. */
 function ffmpegEnv(env) {
@@ -53,6 +55,7 @@ function ffmpegEnv(env) {
 }
 
 async function main() {
+  captureProcessWarnings();
   let config;
   try {
     config = parseEnv(process.env);
@@ -71,82 +74,104 @@ async function main() {
 
 async function record(config) {
   const { bucket, key } = config;
+  const prefix = recordingPrefix(key);
 
   // The stop handlers go in before anything else: a StopTask that arrives while we start must not
   // kill the process with Node's default handler (nor be lost).
-  let stopRequested = null; // the signal's name once one arrived
+  let stopReason = null;
+  let deadline = Infinity;
   let onStop = () => {};
-  const stop = (signal) => {
-    if (stopRequested) {
-      log('info', `${signal} received again: still finishing the recording`);
-      return;
+  let hardExit = null;
+  const requestStop = (reason, detail = {}) => {
+    const byDeadline = Date.now() + (SIGNALS.has(reason) ? config.stopDeadlineSeconds : config.drainSeconds) * 1000;
+    if (stopReason) {
+      // A signal after a stop of our own shortens the time left to ECS's deadline.
+      if (SIGNALS.has(reason)) log('info', `${reason} received while stopping: finishing by the deadline`, { deadlineSeconds: config.stopDeadlineSeconds });
+      else return;
+    } else {
+      stopReason = reason;
+      log(SIGNALS.has(reason) || reason === 'max-duration' ? 'info' : 'warn', 'stopping', { reason, ...detail, prefix });
     }
-    stopRequested = signal;
-    log('info', `${signal} received: finishing the recording`, { bucket, key });
+    if (byDeadline < deadline) {
+      deadline = byDeadline;
+      // Whatever happens below, the process is gone before ECS's SIGKILL.
+      clearTimeout(hardExit);
+      hardExit = setTimeout(() => {
+        log('error', 'exit deadline reached with the recording still finishing', { reason: stopReason });
+        process.exit(3);
+      }, deadline - Date.now() + FINAL_MANIFEST_MS + 2_000);
+      hardExit.unref();
+    }
     onStop();
   };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => requestStop('SIGTERM'));
+  process.on('SIGINT', () => requestStop('SIGINT'));
 
-  const { S3Client, AbortMultipartUploadCommand } = await import('@aws-sdk/client-s3');
-  const { Upload } = await import('@aws-sdk/lib-storage');
+  const { S3Client, PutObjectCommand } = await import('@aws-sdk/client-s3');
   const client = new S3Client({
     region: config.region,
     forcePathStyle: config.forcePathStyle,
     ...(config.endpoint ? { endpoint: config.endpoint } : {}),
+    // Our own retries (lib/segment-uploader.mjs) decide how long to keep at it; every request has a
+    // connection timeout and fails when S3 stays silent for RECORDER_S3_TIMEOUT_SECONDS.
+    maxAttempts: 1,
+    requestHandler: { connectionTimeout: 5_000, socketTimeout: config.s3TimeoutSeconds * 1000 },
+    // The SDK's own warnings (e.g. on a failed streaming upload, which we retry and log ourselves)
+    // as JSON lines, not free text on the console.
+    logger: {
+      debug() {},
+      info() {},
+      warn: (message) => log('warn', 'aws sdk', { message: String(message).split('\n')[0] }),
+      error: (message) => log('error', 'aws sdk', { message: String(message).split('\n')[0] }),
+    },
   });
 
-  if (stopRequested) {
-    log('info', 'stopped before the recording began: nothing recorded, nothing uploaded', { bucket, key });
+  if (stopReason) {
+    log('info', 'stopped before the recording began: nothing recorded, nothing uploaded', { bucket, prefix });
     client.destroy();
     return 0;
   }
 
-  const args = ffmpegArgs(config);
+  const segmentDir = config.segmentDir ?? (await mkdtemp(join(tmpdir(), 'recording-')));
+  const startedAt = new Date();
+  const uploader = new SegmentUploader({
+    client,
+    PutObjectCommand,
+    bucket,
+    fileName: key,
+    prefix,
+    segmentDir,
+    segmentSeconds: config.segmentSeconds,
+    startedAt: startedAt.toISOString(),
+  });
+
+  const args = ffmpegArgs(config, segmentDir);
   log('info', 'recording', {
     bucket,
-    key,
+    prefix,
+    segmentSeconds: config.segmentSeconds,
+    maxMinutes: config.maxMinutes,
     width: config.width,
     height: config.height,
     audioInput: config.audioInput,
     display: config.display,
+    captureQueueMiB: Math.round(captureQueueBytes(config.width, config.height) / 1024 / 1024),
     ffmpeg: args.join(' '),
   });
-  const startedAt = Date.now();
-  const ffmpeg = spawn('ffmpeg', args, { stdio: ['pipe', 'pipe', 'pipe'], env: ffmpegEnv(process.env) });
+  const ffmpeg = spawn('ffmpeg', args, { stdio: ['pipe', 'ignore', 'pipe'], env: ffmpegEnv(process.env) });
 
-  // ffmpeg's own messages (warnings and errors only, -loglevel warning) go to our log, and the last
+  // ffmpeg's own messages (warnings and errors only, -loglevel warning), one JSON line each; the last
   // few are kept for the failure report.
   const stderrTail = [];
   createInterface({ input: ffmpeg.stderr }).on('line', (line) => {
-    console.error(`ffmpeg: ${line}`);
+    log('warn', 'ffmpeg', { line });
     stderrTail.push(line);
     if (stderrTail.length > STDERR_TAIL_LINES) stderrTail.shift();
   });
   // Writing `q` to an ffmpeg that has just exited fails with EPIPE: that is its exit's business.
   ffmpeg.stdin.on('error', () => {});
 
-  let bytes = 0;
-  const body = new PassThrough();
-  ffmpeg.stdout.on('data', (chunk) => {
-    bytes += chunk.length;
-  });
-  ffmpeg.stdout.pipe(body, { end: false });
-
-  const upload = new Upload({
-    client,
-    params: { Bucket: bucket, Key: key, Body: body, ContentType: 'video/mp4' },
-    partSize: PART_SIZE,
-    queueSize: QUEUE_SIZE,
-    leavePartsOnError: false,
-  });
-  const uploaded = upload.done().then(
-    (result) => ({ ok: true, result }),
-    (error) => ({ ok: false, error }),
-  );
-
   let exited = false;
-  let signalled = false; // whether we had to signal ffmpeg (it then exits 255 after a clean finish)
   const escalation = [];
   const ffmpegDone = new Promise((resolve) => {
     ffmpeg.on('error', (error) => {
@@ -159,94 +184,120 @@ async function record(config) {
     });
   });
 
-  onStop = () => {
-    if (exited) return;
-    // `q` is ffmpeg's own "finish now": it stops reading the inputs, flushes the encoders and writes
-    // the last fragment, then exits 0.
+  let stopAsked = false;
+  let watch = null;
+  const stopCapture = () => {
+    uploader.setDeadline(deadline);
+    watch?.close();
+    if (exited || stopAsked) return;
+    stopAsked = true;
+    // `q` is ffmpeg's own "finish now": it stops reading the inputs, flushes the encoders and closes
+    // the last segment, then exits 0.
     ffmpeg.stdin.end('q');
     let delay = 0;
-    for (const [index, signal] of ['SIGINT', 'SIGTERM'].entries()) {
-      delay += STOP_ESCALATION_MS[index];
+    for (const [signal, after] of STOP_ESCALATION) {
+      delay += after;
       escalation.push(
         setTimeout(() => {
           if (exited) return;
           log('warn', `ffmpeg has not finished: sending it ${signal}`);
-          signalled = true;
           ffmpeg.kill(signal);
         }, delay),
       );
     }
   };
-  if (stopRequested) onStop(); // arrived during the SDK's import
+  onStop = stopCapture;
+  if (stopReason) stopCapture(); // arrived during the SDK's import
 
+  // Each segment ffmpeg closes (a line of its list) goes to the uploader.
+  let lastQueued = 0;
+  const listPath = join(segmentDir, SEGMENT_LIST);
+  const queueClosedSegments = async () => {
+    const text = existsSync(listPath) ? readFileSync(listPath, 'utf8') : '';
+    for (const segment of parseSegmentList(text)) {
+      if (segment.number <= lastQueued) continue;
+      lastQueued = segment.number;
+      await uploader.add(segment);
+    }
+    if (!stopReason && uploader.backlogBytes() > config.maxBacklogBytes) {
+      requestStop('storage-backlog', { backlogBytes: uploader.backlogBytes(), waiting: uploader.pending.length });
+    }
+  };
+  const listPoll = setInterval(() => {
+    queueClosedSegments().catch((error) => log('error', 'could not read the segment list', { error: describe(error) }));
+  }, SEGMENT_LIST_POLL_MS);
+
+  if (config.pageDebugUrl) {
+    watch = new PageWatch({
+      debugUrl: config.pageDebugUrl,
+      joinTimeoutSeconds: config.joinTimeoutSeconds,
+      endGraceSeconds: config.endGraceSeconds,
+      onEnd: (reason, detail) => requestStop(reason, detail),
+    });
+    watch.start().catch((error) => log('error', 'could not watch the meeting page', { error: describe(error) }));
+  }
+  const maxDuration = setTimeout(() => requestStop('max-duration', { maxMinutes: config.maxMinutes }), config.maxMinutes * 60_000);
   const progress = setInterval(() => {
-    log('info', 'recording in progress', { key, bytes, seconds: Math.round((Date.now() - startedAt) / 1000) });
+    log('info', 'recording in progress', {
+      seconds: Math.round((Date.now() - startedAt) / 1000),
+      segmentsStored: uploader.stored.length,
+      segmentsWaiting: uploader.pending.length,
+    });
   }, PROGRESS_EVERY_MS);
   progress.unref();
 
-  // ffmpeg's exit decides the body's end: a success ends it (the upload sends its last part and
-  // completes), anything else destroys it with the error (lib-storage then aborts the multipart
-  // upload before its done() rejects).
-  let ffmpegFailure = null;
-  ffmpegDone.then(({ error, code, signal }) => {
-    for (const timer of escalation) clearTimeout(timer);
-    if (error) {
-      ffmpegFailure = error.code === 'ENOENT' ? 'ffmpeg is not installed (not on PATH)' : `ffmpeg could not start: ${describe(error)}`;
-    } else if (code === 0) {
-      if (!stopRequested) log('warn', 'ffmpeg ended by itself (was the display closed?): keeping what it recorded');
-    } else if (code === 255 && signalled) {
-      // ffmpeg's exit status after a signal, once it has finished writing: still a complete file.
-    } else {
-      ffmpegFailure = `ffmpeg failed (${signal ? `killed by ${signal}` : `exit code ${code}`})`;
-    }
-    if (ffmpegFailure) body.destroy(new Error(ffmpegFailure));
-    else body.end();
-  });
-
-  // An upload that fails on its own (S3 refused a part…) stops reading the body, so ffmpeg blocks on
-  // a full pipe: close our end (it gets EPIPE) and signal it. Its output is discarded anyway.
-  let uploadFailedFirst = false;
-  uploaded.then(({ ok }) => {
-    if (ok || exited) return;
-    uploadFailedFirst = true;
-    log('warn', 'the upload failed while recording: stopping ffmpeg', { key });
-    ffmpeg.stdout.unpipe(body);
-    ffmpeg.stdout.destroy();
-    ffmpeg.kill('SIGTERM');
-    setTimeout(() => exited || ffmpeg.kill('SIGKILL'), 5_000).unref();
-  });
-
-  const [, outcome] = await Promise.all([ffmpegDone, uploaded]);
+  const { error, code, signal } = await ffmpegDone;
+  for (const timer of escalation) clearTimeout(timer);
+  clearInterval(listPoll);
+  clearTimeout(maxDuration);
   clearInterval(progress);
-  const seconds = Math.round((Date.now() - startedAt) / 100) / 10;
+  watch?.close();
 
-  if (!ffmpegFailure && outcome.ok) {
-    log('info', 'recording uploaded', { bucket, key, bytes, seconds, stoppedBy: stopRequested });
-    client.destroy();
-    return 0;
+  let captureFailure = null;
+  if (error) {
+    captureFailure = error.code === 'ENOENT' ? 'ffmpeg is not installed (not on PATH)' : `ffmpeg could not start: ${describe(error)}`;
+  } else if (code !== 0 && !(stopAsked && (code === 255 || signal))) {
+    captureFailure = `ffmpeg failed (${signal ? `killed by ${signal}` : `exit code ${code}`})`;
+  }
+  if (captureFailure) log('error', captureFailure, { ffmpegStderr: stderrTail });
+  if (!stopReason) requestStop(captureFailure ? 'capture-failed' : 'capture-ended');
+
+  // The segments ffmpeg closed last, then any it could not close (killed): fragmented, so playable up
+  // to its last fragment, and uploaded like the others.
+  await queueClosedSegments();
+  const leftover = existsSync(segmentDir)
+    ? readdirSync(segmentDir)
+        .map((name) => ({ name, number: segmentNumber(name) }))
+        .filter(({ number }) => number !== null && number > lastQueued)
+        .sort((a, b) => a.number - b.number)
+    : [];
+  let start = uploader.stored.concat(uploader.pending).reduce((end, s) => Math.max(end, s.endSeconds), 0);
+  const elapsed = Math.round((Date.now() - startedAt) / 10) / 100;
+  for (const { name, number } of leftover) {
+    log('warn', 'uploading a segment ffmpeg did not close', { segment: number });
+    lastQueued = number;
+    await uploader.add({ number, file: name, startSeconds: start, endSeconds: Math.max(elapsed, start) });
+    start = Math.max(elapsed, start);
   }
 
-  // The cause, once: an ffmpeg that we stopped because the upload had failed is not one, and an
-  // upload that failed because ffmpeg did carries ffmpeg's failure as its error.
-  if (ffmpegFailure && !uploadFailedFirst) {
-    log('error', ffmpegFailure, { key, bytes, seconds, ffmpegStderr: stderrTail });
-  }
-  if (!outcome.ok && (uploadFailedFirst || !ffmpegFailure)) {
-    log('error', `upload failed: ${describe(outcome.error)}`, { bucket, key, bytes, seconds });
-  }
-  // lib-storage aborts its multipart upload itself on these paths; this makes sure of it (an abort
-  // of an upload already aborted answers NoSuchUpload, which is the state we want).
-  await upload.abort();
-  if (upload.uploadId) {
-    try {
-      await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: upload.uploadId }));
-    } catch (error) {
-      if (error.name !== 'NoSuchUpload') log('error', `could not abort the multipart upload: ${describe(error)}`, { bucket, key });
-    }
-  }
-  log('error', 'recording failed: nothing was stored', { bucket, key });
+  const { stored, notStored, manifestOk } = await uploader.finish(stopReason);
+  clearTimeout(hardExit);
   client.destroy();
-  return 1;
+
+  const exitCode = notStored.length > 0 ? 3 : captureFailure ? 1 : 0;
+  const summary = {
+    reason: stopReason,
+    exitCode,
+    bucket,
+    prefix,
+    seconds: Math.round((Date.now() - startedAt) / 100) / 10,
+    stored: stored.map((s) => s.number),
+    storedBytes: stored.reduce((sum, s) => sum + s.bytes, 0),
+    notStored: notStored.map(({ number, file, bytes }) => ({ number, file, bytes })),
+    manifestWritten: manifestOk,
+  };
+  log(exitCode === 0 ? 'info' : 'error', 'exit summary', summary);
+  return exitCode;
 }
 
 main().then(

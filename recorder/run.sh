@@ -20,9 +20,14 @@
 # Nothing here prints the join data: the page URL carries the join token, so it goes only to the
 # browser's command line, and the browser's own output goes to a file, not to the task's log.
 #
+# The browser's DevTools endpoint listens on loopback only (RECORDER_DEBUG_PORT, default 9222): it is
+# how record.mjs watches the page to end the recording when the meeting ends, the bot is removed or the
+# join fails (lib/page-watch.mjs). Bridge networking gives the container its own loopback, so no other
+# task or host process reaches it.
+#
 # Knobs beyond the env contract (see README.md): RECORDING_AUDIO_INPUT (pulse|silent; default pulse
 # when PulseAudio is installed), RECORDER_DISPLAY (default :1), RECORDER_BROWSER (default chromium),
-# RECORDER_BROWSER_FLAGS (extra flags, e.g. for the tests), RECORDER_BROWSER_LOG.
+# RECORDER_BROWSER_FLAGS (extra flags, e.g. for the tests), RECORDER_BROWSER_LOG, RECORDER_DEBUG_PORT.
 
 set -euo pipefail
 
@@ -124,6 +129,8 @@ export DISPLAY="$DISPLAY_NAME"
 # --disable-*background*: the page must not be throttled as a background window.
 BROWSER="${RECORDER_BROWSER:-chromium}"
 BROWSER_LOG="${RECORDER_BROWSER_LOG:-/tmp/recorder-browser.log}"
+DEBUG_PORT="${RECORDER_DEBUG_PORT:-9222}"
+[[ "$DEBUG_PORT" =~ ^[0-9]+$ ]] || fail "RECORDER_DEBUG_PORT must be a port number" 2
 PROFILE="$(mktemp -d)"
 # Extra flags split on blanks (no globbing): e.g. the tests' --proxy-server.
 read -r -a EXTRA_FLAGS <<<"${RECORDER_BROWSER_FLAGS:-}"
@@ -135,6 +142,7 @@ read -r -a EXTRA_FLAGS <<<"${RECORDER_BROWSER_FLAGS:-}"
   --disable-background-timer-throttling --disable-backgrounding-occluded-windows --disable-renderer-backgrounding \
   --disable-features=Translate,MediaRouter --noerrdialogs --disable-session-crashed-bubble --hide-scrollbars \
   --disable-gpu --disable-dev-shm-usage \
+  --remote-debugging-address=127.0.0.1 --remote-debugging-port="$DEBUG_PORT" \
   "${EXTRA_FLAGS[@]}" \
   --app="$PAGE_URL" >"$BROWSER_LOG" 2>&1 &
 BROWSER_PID=$!
@@ -142,6 +150,7 @@ unset PAGE_URL
 sleep 0.5
 kill -0 "$BROWSER_PID" 2>/dev/null || fail "the browser ($BROWSER) exited at start: see $BROWSER_LOG"
 
+export RECORDER_PAGE_DEBUG_URL="http://127.0.0.1:$DEBUG_PORT"
 log info "display, audio and browser ready: handing over to record.mjs"
 # From here node is this process (see the top): its SIGTERM handler finishes the recording.
 exec node "$HERE/record.mjs"

@@ -1,19 +1,39 @@
 // ffmpeg's command line for one recording: the X display plus an audio source, encoded to H.264/AAC
-// in fragmented MP4 on stdout (record.mjs streams stdout to S3).
+// into MP4 segments on local disk (record.mjs uploads each one once ffmpeg has closed it).
 //
 // The settings are the original container's (§6 of the reference): x11grab at 30 fps with the cursor
 // hidden, PulseAudio's default source in stereo with a 250 ms delay (it compensates the capture
 // latency of the browser's audio path against the grab), libx264 main / yuv420p at 3000k with a GOP of
 // 60 (a keyframe every 2 s), AAC 160k 44.1 kHz stereo.
 //
-// Why fragmented MP4: stdout is a pipe, so ffmpeg cannot seek back to write a `moov` at the end as a
-// plain MP4 needs. `empty_moov` writes the header up front and `frag_keyframe` closes a fragment
-// (moof+mdat) at each keyframe, so what reached S3 is playable up to the last complete fragment;
-// `default_base_moof` makes the fragments self-contained (what browsers' MSE and most players expect).
-// On a clean stop (`q` on stdin, or SIGINT) ffmpeg flushes the encoder and writes the last fragment.
+// Segments: the segment muxer cuts at the first keyframe after each `segmentSeconds`, restarts the
+// timestamps at 0 (each file plays on its own) and appends `name,start,end` to segments.csv when it
+// closes a file: that line is record.mjs's signal that the segment is whole.
+//
+// Why fragmented MP4 segments: `empty_moov` writes the header up front, a fragment (moof+mdat) is
+// closed at each keyframe and at least every second (`frag_duration`), and `flush_packets` puts each
+// on disk at once, so a segment that ffmpeg could not close (killed) is still playable up to its last
+// second and is uploaded too; `default_base_moof` makes the fragments self-contained (what browsers
+// and most players expect). On a clean stop (`q` on stdin, or SIGINT)
+// ffmpeg flushes the encoder and closes the last segment.
+//
+// Memory: ffmpeg writes to disk, which never waits for S3, and the grab's queue is bounded
+// (CAPTURE_QUEUE_FRAMES raw frames, captureQueueBytes): when the encoder falls behind, x11grab drops
+// frames instead of queueing the screen without end (1024 frames of 1080p were 8 GiB).
+
+import { join } from 'node:path';
+
+import { SEGMENT_PATTERN } from './segments.mjs';
 
 export const FRAME_RATE = 30;
 export const GOP = 60;
+/** Raw frames x11grab may queue ahead of the encoder (about one second). */
+export const CAPTURE_QUEUE_FRAMES = 32;
+/** The most that queue holds: 4 bytes a pixel (x11grab's bgr0). */
+export function captureQueueBytes(width, height) {
+  return CAPTURE_QUEUE_FRAMES * width * height * 4;
+}
+export const SEGMENT_LIST = 'segments.csv';
 
 /** The audio input's arguments: PulseAudio's default source, or a generated silent stereo track. */
 export function audioInputArgs(audioInput) {
@@ -27,8 +47,11 @@ export function audioInputArgs(audioInput) {
   }
 }
 
-/** The full argument list (without the `ffmpeg` itself) for a parsed configuration (lib/env.mjs). */
-export function ffmpegArgs({ display, width, height, audioInput, videoBitrate = '3000k' }) {
+/**
+ * The full argument list (without the `ffmpeg` itself) for a parsed configuration (lib/env.mjs),
+ * writing segments of `segmentSeconds` into `segmentDir`.
+ */
+export function ffmpegArgs({ display, width, height, audioInput, videoBitrate = '3000k', segmentSeconds = 300 }, segmentDir) {
   const kbps = Number.parseInt(videoBitrate, 10);
   // The 250 ms delay is for the live PulseAudio path only; the silent track needs no alignment.
   // aresample=async=1 stretches or pads the audio to its timestamps so that A/V stay in sync if the
@@ -39,7 +62,7 @@ export function ffmpegArgs({ display, width, height, audioInput, videoBitrate = 
     '-loglevel', 'warning',
     '-nostats',
     // Video: the whole screen from its top-left corner, without the mouse pointer.
-    '-thread_queue_size', '1024',
+    '-thread_queue_size', String(CAPTURE_QUEUE_FRAMES),
     '-f', 'x11grab',
     '-draw_mouse', '0',
     '-framerate', String(FRAME_RATE),
@@ -64,8 +87,14 @@ export function ffmpegArgs({ display, width, height, audioInput, videoBitrate = 
     '-b:a', '160k',
     '-ar', '44100',
     '-ac', '2',
-    '-movflags', 'frag_keyframe+empty_moov+default_base_moof',
-    '-f', 'mp4',
-    'pipe:1',
+    '-f', 'segment',
+    '-segment_time', String(segmentSeconds),
+    '-segment_format', 'mp4',
+    '-segment_format_options', 'movflags=frag_keyframe+empty_moov+default_base_moof:frag_duration=1000000:flush_packets=1',
+    '-reset_timestamps', '1',
+    '-segment_start_number', '1',
+    '-segment_list', join(segmentDir, SEGMENT_LIST),
+    '-segment_list_type', 'csv',
+    join(segmentDir, SEGMENT_PATTERN),
   ];
 }

@@ -6,9 +6,11 @@
 //
 // `window.recorderSession` says what happened, for the tests (and for anyone looking at the page):
 //   {status, meetingId, externalMeetingId, attendeeId, externalUserId, hasJoinToken, mediaRegion,
-//    signalingUrl, audioHostUrl, joinError, remoteTiles, contentShare}
+//    signalingUrl, audioHostUrl, joinError, stopReason, remoteTiles, contentShare}
 // status: starting → joining → joined | retrying | stopped | failed. `joinError` is a string once
-// the join (or reading the join data) failed, else null. The join token is never put there.
+// the join (or reading the join data) failed, else null. `stopReason` says why a session stopped
+// (lib/session-end.mjs: meeting-ended, attendee-removed, …): the recorder (lib/page-watch.mjs) reads
+// status and stopReason to end the recording by itself. The join token is never put there.
 //
 // Without real Chime media (the tests) the join fails: that is caught and reported, the page stays up.
 
@@ -22,10 +24,12 @@ import {
 } from 'amazon-chime-sdk-js';
 
 import { readJoinData, sessionSummary } from '../../lib/join-data.mjs';
+import { endReasonFor } from '../../lib/session-end.mjs';
 
 const state = {
   status: 'starting',
   joinError: null,
+  stopReason: null,
   remoteTiles: 0,
   contentShare: false,
 };
@@ -145,6 +149,7 @@ async function join(configuration) {
     },
     audioVideoDidStop(sessionStatus) {
       const reason = describeStatus(sessionStatus);
+      state.stopReason = endReasonFor(reason);
       if (state.status === 'joined' && sessionStatus.statusCode() === MeetingSessionStatusCode.MeetingEnded) {
         setStatus('stopped', 'The meeting has ended');
       } else if (state.status === 'joined' || !sessionStatus.isFailure()) {

@@ -1,21 +1,33 @@
-// record.mjs end to end, without Docker or Chime: Xvfb as the display, moto as S3, silent audio.
+// record.mjs end to end, without Docker or Chime: Xvfb as the display, moto as S3 (behind a proxy that
+// can fail as S3 fails), silent audio, 2-second segments.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { test } from 'node:test';
 
-import { RECORDER, probe, recordingKey, requireTool, runScript, sleep, startMoto, startXvfb, until } from '../support/harness.js';
+import { recordingPrefix, segmentKey } from '../../lib/segments.mjs';
+import { RECORDER, chromiumPath, freePort, recordingKey, requireTool, runScript, sleep, startMoto, startXvfb, stopChild, tempDir, until } from '../support/harness.js';
+import { startS3Proxy } from '../support/s3-proxy.js';
 import {
   HEIGHT,
   WIDTH,
+  assertJsonLines,
+  assertPlayable,
+  assertSegmentsPlay,
   childPid,
   createBucket,
-  download,
   logLines,
+  manifest,
   objectKeys,
+  oneTo,
   openUploads,
   recordingEnv,
+  rssBytes,
   startNoise,
+  storedSegmentNumbers,
 } from './support.js';
 
 const RECORD = join(RECORDER, 'record.mjs');
@@ -27,21 +39,28 @@ function assertNoSecrets(output, env) {
   }
 }
 
-/** The checks every good recording passes: playable, the right streams, a sensible length. */
-function assertRecording(file, { minSeconds = 1, maxSeconds = 10 } = {}) {
-  const { duration, streams } = probe(file);
-  assert.ok(duration >= minSeconds && duration <= maxSeconds, `duration ${duration} s is not within ${minSeconds}–${maxSeconds} s`);
-  const video = streams.find((s) => s.codec_type === 'video');
-  const audio = streams.find((s) => s.codec_type === 'audio');
-  assert.equal(video?.codec_name, 'h264');
-  assert.equal(video.profile, 'Main');
-  assert.equal(video.pix_fmt, 'yuv420p');
-  assert.equal(video.width, WIDTH);
-  assert.equal(video.height, HEIGHT);
-  assert.equal(audio?.codec_name, 'aac');
-  assert.equal(audio.sample_rate, '44100');
-  assert.equal(audio.channels, 2);
-  return duration;
+function line(run, msg) {
+  return logLines(run.output()).find((l) => l.msg === msg);
+}
+
+/** Waits for the recorder to have stored `count` segments (by its log). */
+async function segmentsStored(run, count, timeoutMs = 20_000) {
+  await until(() => logLines(run.output()).filter((l) => l.msg === 'segment stored').length >= count || run.child.exitCode !== null, {
+    timeoutMs,
+    what: `${count} stored segments`,
+  });
+  assert.equal(run.child.exitCode, null, `record.mjs ended early: ${run.output()}`);
+}
+
+/** A recording on Xvfb into moto (through `proxy` when given). */
+async function setUp(t, name, { proxy = false } = {}) {
+  requireTool('ffmpeg');
+  requireTool('ffprobe');
+  const moto = await startMoto(t);
+  const { display } = await startXvfb(t, { width: WIDTH, height: HEIGHT });
+  const bucket = await createBucket(moto);
+  const s3 = proxy ? await startS3Proxy(t, moto.endpoint) : null;
+  return { moto, display, bucket, key: recordingKey(name), s3, segmentDir: await tempDir(t, 'segments-') };
 }
 
 test('PRE_WARM: exits 0 within a second, with one log line, touching no S3', async (t) => {
@@ -72,117 +91,292 @@ test('PRE_WARM: exits 0 within a second, with one log line, touching no S3', asy
   assert.equal(connections, 0);
 });
 
-test('RECORDING: captures the display; SIGTERM finishes the MP4 and completes the upload under the key', async (t) => {
-  requireTool('ffmpeg');
-  requireTool('ffprobe');
-  const moto = await startMoto(t);
-  const { display } = await startXvfb(t, { width: WIDTH, height: HEIGHT });
-  const bucket = await createBucket(moto);
-  const key = recordingKey();
-
-  const run = runScript(process.execPath, [RECORD], { env: recordingEnv({ moto, display, bucket, key }) });
-  await sleep(3000);
-  assert.equal(run.child.exitCode, null, `record.mjs ended early: ${run.output()}`);
+test('RECORDING: segments go to S3 as they close; SIGTERM closes the last one, the manifest says complete, exit 0', async (t) => {
+  const { moto, display, bucket, key, segmentDir } = await setUp(t, 'normal');
+  const run = runScript(process.execPath, [RECORD], { env: recordingEnv({ moto, display, bucket, key, RECORDER_SEGMENT_DIR: segmentDir }) });
+  // The first segments are in S3 while the recording goes on.
+  await segmentsStored(run, 2);
+  assert.deepEqual(await storedSegmentNumbers(moto, bucket, key), [1, 2]);
+  assert.equal((await manifest(moto, bucket, key)).state, 'recording');
+  await sleep(1000);
   run.child.kill('SIGTERM');
   const { code, ms } = await run.exited;
   assert.equal(code, 0, run.output());
-  assert.ok(ms < 15_000, `took ${ms} ms`);
 
-  const { file, bytes, contentType } = await download(t, moto, bucket, key);
-  assert.equal(contentType, 'video/mp4');
-  const duration = assertRecording(file);
-  assert.ok(duration >= 2, `only ${duration} s of a ~3 s recording`);
+  const numbers = await storedSegmentNumbers(moto, bucket, key);
+  assert.ok(numbers.length >= 3, `only ${numbers}`);
+  assert.deepEqual(numbers, oneTo(numbers.length), 'no segment is missing');
+  const stored = await manifest(moto, bucket, key);
+  assert.equal(stored.state, 'complete');
+  assert.equal(stored.stopReason, 'SIGTERM');
+  assert.deepEqual(stored.notStored, []);
+  assert.deepEqual(
+    stored.segments.map((s) => [s.number, s.key]),
+    numbers.map((n) => [n, segmentKey(recordingPrefix(key), n)]),
+  );
+  // Each segment starts where the previous one ended, from 0.
+  stored.segments.forEach((s, i) => assert.equal(s.startSeconds, i === 0 ? 0 : stored.segments[i - 1].endSeconds));
+  // Every piece plays on its own, and together they are the whole recording.
+  const total = await assertSegmentsPlay(t, moto, bucket, key, numbers);
+  const recorded = ms / 1000;
+  assert.ok(total >= recorded - 2.5 && total <= recorded + 1, `${total} s of segments for ${recorded} s of recording`);
+  // Only the segments and the manifest are in the bucket; nothing is left on the disk.
+  assert.equal((await objectKeys(moto, bucket)).length, numbers.length + 1);
   assert.deepEqual(await openUploads(moto, bucket), []);
-  assert.deepEqual(await objectKeys(moto, bucket), [key]);
+  assert.ok(!existsSync(join(segmentDir, 'segment-00001.mp4')), 'a stored segment is still on the disk');
 
-  const done = logLines(run.output()).find((line) => line.msg === 'recording uploaded');
-  assert.ok(done, run.output());
-  assert.equal(done.key, key);
-  assert.equal(done.bytes, bytes);
-  assert.equal(done.stoppedBy, 'SIGTERM');
+  const summary = line(run, 'exit summary');
+  assert.deepEqual(summary.stored, numbers);
+  assert.deepEqual(summary.notStored, []);
+  assert.equal(summary.exitCode, 0);
+  assert.equal(line(run, 'stopping').reason, 'SIGTERM');
+  assertJsonLines(run.output());
   assertNoSecrets(run.output(), moto.env);
 });
 
-test('a recording larger than one part goes multipart and is completed on SIGTERM', async (t) => {
-  requireTool('ffprobe');
-  const moto = await startMoto(t);
-  const { display } = await startXvfb(t, { width: WIDTH, height: HEIGHT });
-  startNoise(t, display);
-  const bucket = await createBucket(moto);
-  const key = recordingKey('multipart');
-
-  // 16 Mbit/s of noise: 5 MiB in under 3 s, so the first part is on its way while we record.
+test('a 10-second S3 outage loses no segment: uploads retry, and every segment is stored in order', async (t) => {
+  const { moto, display, bucket, key, s3 } = await setUp(t, 'outage', { proxy: true });
   const run = runScript(process.execPath, [RECORD], {
-    env: recordingEnv({ moto, display, bucket, key, RECORDING_VIDEO_BITRATE: '16000k' }),
+    env: recordingEnv({ moto, display, bucket, key, endpoint: s3.endpoint, RECORDER_S3_TIMEOUT_SECONDS: '2' }),
   });
-  // The proof that this is the multipart path: S3 lists the upload while we record.
-  await until(async () => (await openUploads(moto, bucket)).some((u) => u.Key === key), {
-    timeoutMs: 15_000,
-    what: 'a multipart upload in progress',
-  });
-  assert.equal(run.child.exitCode, null, `record.mjs ended early: ${run.output()}`);
-  await sleep(1500);
+  await segmentsStored(run, 1);
+  await s3.setMode('reset');
+  await sleep(5_000);
+  await s3.setMode('closed');
+  await sleep(5_000);
+  await s3.setMode('pass');
+  // The segments recorded during the outage reach S3 once it is back, while the recording goes on.
+  await until(async () => (await storedSegmentNumbers(moto, bucket, key)).length >= 7, { timeoutMs: 40_000, what: 'the backlog to be stored' });
   run.child.kill('SIGTERM');
   const { code } = await run.exited;
   assert.equal(code, 0, run.output());
 
-  const { file, bytes } = await download(t, moto, bucket, key);
-  assert.ok(bytes > 5 * 1024 * 1024, `only ${bytes} bytes`);
-  assertRecording(file);
-  assert.deepEqual(await openUploads(moto, bucket), []);
-  assert.equal(logLines(run.output()).find((line) => line.msg === 'recording uploaded')?.bytes, bytes);
+  const numbers = await storedSegmentNumbers(moto, bucket, key);
+  assert.deepEqual(numbers, oneTo(numbers.length), 'no segment is missing');
+  const stored = await manifest(moto, bucket, key);
+  assert.equal(stored.state, 'complete');
+  assert.deepEqual(stored.segments.map((s) => s.number), numbers);
+  await assertSegmentsPlay(t, moto, bucket, key, numbers);
+  const retries = logLines(run.output()).filter((l) => l.msg === 'upload retrying');
+  assert.ok(retries.length >= 2, `the outage was not noticed: ${run.output()}`);
+  assert.ok(retries.every((r) => typeof r.error === 'string' && r.segment >= 2), JSON.stringify(retries));
+  assertJsonLines(run.output());
   assertNoSecrets(run.output(), moto.env);
 });
 
-test('ffmpeg dying mid-recording: the multipart upload is aborted, nothing is stored, exit 1', async (t) => {
-  const moto = await startMoto(t);
-  const { display } = await startXvfb(t, { width: WIDTH, height: HEIGHT });
-  startNoise(t, display);
-  const bucket = await createBucket(moto);
-  const key = recordingKey('crash');
-
+test('S3 gone for good: SIGTERM exits by the deadline with code 3, naming the segments left on disk; those before the outage are stored', async (t) => {
+  const { moto, display, bucket, key, s3, segmentDir } = await setUp(t, 'gone', { proxy: true });
   const run = runScript(process.execPath, [RECORD], {
-    env: recordingEnv({ moto, display, bucket, key, RECORDING_VIDEO_BITRATE: '16000k' }),
+    env: recordingEnv({
+      moto,
+      display,
+      bucket,
+      key,
+      endpoint: s3.endpoint,
+      RECORDER_SEGMENT_DIR: segmentDir,
+      RECORDER_S3_TIMEOUT_SECONDS: '2',
+      RECORDER_STOP_DEADLINE_SECONDS: '6',
+    }),
   });
-  await until(async () => (await openUploads(moto, bucket)).some((u) => u.Key === key), {
-    timeoutMs: 15_000,
-    what: 'a multipart upload in progress',
+  await segmentsStored(run, 2);
+  await s3.setMode('closed');
+  const before = await storedSegmentNumbers(moto, bucket, key);
+  await sleep(5_000);
+  run.child.kill('SIGTERM');
+  const stoppedAt = Date.now();
+  const { code } = await run.exited;
+  const took = Date.now() - stoppedAt;
+  assert.equal(code, 3, run.output());
+  assert.ok(took < 6_000 + 6_000, `exited ${took} ms after SIGTERM, past the 6 s deadline and its margin`);
+
+  // What was stored before the outage is there and plays; nothing more reached S3.
+  assert.ok(before.length >= 2);
+  assert.deepEqual(await storedSegmentNumbers(moto, bucket, key), before);
+  await assertSegmentsPlay(t, moto, bucket, key, before);
+  // The rest is on the disk, named in the exit summary, whole and playable.
+  const summary = line(run, 'exit summary');
+  assert.equal(summary.exitCode, 3);
+  assert.deepEqual(summary.stored, before);
+  assert.ok(summary.notStored.length >= 2, JSON.stringify(summary));
+  assert.deepEqual(summary.notStored.map((s) => s.number), oneTo(before.length + summary.notStored.length).slice(before.length));
+  for (const { file } of summary.notStored) {
+    assert.ok(file.startsWith(segmentDir) && existsSync(file), `${file} is not on the disk`);
+    assertPlayable(file);
+  }
+  assert.equal(summary.manifestWritten, false);
+  // The manifest in S3 is the last one S3 took: the stored segments, still `recording`.
+  const stored = await manifest(moto, bucket, key);
+  assert.equal(stored.state, 'recording');
+  assert.deepEqual(stored.segments.map((s) => s.number), before);
+  assertJsonLines(run.output());
+});
+
+test('a hung S3 holds neither memory nor the exit: the capture goes on to disk at a bounded size, SIGTERM exits by the deadline', async (t) => {
+  const { moto, display, bucket, key, s3, segmentDir } = await setUp(t, 'hung', { proxy: true });
+  startNoise(t, display);
+  await s3.setMode('hang');
+  const run = runScript(process.execPath, [RECORD], {
+    env: recordingEnv({
+      moto,
+      display,
+      bucket,
+      key,
+      endpoint: s3.endpoint,
+      RECORDER_SEGMENT_DIR: segmentDir,
+      RECORDING_VIDEO_BITRATE: '8000k',
+      RECORDER_S3_TIMEOUT_SECONDS: '3',
+      RECORDER_STOP_DEADLINE_SECONDS: '8',
+    }),
   });
+  // Memory of the recorder and its ffmpeg, sampled while S3 hangs for 12 s.
+  const samples = [];
+  const started = Date.now();
+  while (Date.now() - started < 12_000) {
+    await sleep(500);
+    const ffmpeg = childPid(run.child.pid, 'ffmpeg');
+    samples.push({ node: rssBytes(run.child.pid), ffmpeg: ffmpeg ? rssBytes(ffmpeg) : 0, at: Date.now() - started });
+  }
+  assert.equal(run.child.exitCode, null, run.output());
+  // The bound at this size: node under 200 MiB, ffmpeg under 150 MiB (its encoder plus a capture
+  // queue of 32 frames, 9.4 MiB here); and neither grows while S3 hangs (the segments pile up on
+  // disk, not in memory).
+  const mib = (bytes) => Math.round(bytes / 1024 / 1024);
+  const peak = (name) => Math.max(...samples.map((s) => s[name]));
+  const settled = (name) => samples.find((s) => s.at >= 4_000)[name];
+  assert.ok(peak('node') < 200 * 1024 * 1024, `node peaked at ${mib(peak('node'))} MiB`);
+  assert.ok(peak('ffmpeg') < 150 * 1024 * 1024, `ffmpeg peaked at ${mib(peak('ffmpeg'))} MiB`);
+  assert.ok(peak('node') - settled('node') < 40 * 1024 * 1024, `node grew from ${mib(settled('node'))} to ${mib(peak('node'))} MiB`);
+  assert.ok(peak('ffmpeg') - settled('ffmpeg') < 40 * 1024 * 1024, `ffmpeg grew from ${mib(settled('ffmpeg'))} to ${mib(peak('ffmpeg'))} MiB`);
+  assert.ok(logLines(run.output()).some((l) => l.msg === 'upload retrying' && /TimeoutError|timeout|no answer/i.test(l.error)), run.output());
+
+  run.child.kill('SIGTERM');
+  const stoppedAt = Date.now();
+  const { code } = await run.exited;
+  const took = Date.now() - stoppedAt;
+  assert.equal(code, 3, run.output());
+  assert.ok(took < 8_000 + 6_000, `exited ${took} ms after SIGTERM with an 8 s deadline`);
+  const summary = line(run, 'exit summary');
+  assert.deepEqual(summary.stored, []);
+  assert.ok(summary.notStored.length >= 5, JSON.stringify(summary));
+  for (const { file } of summary.notStored) assert.ok(existsSync(file), `${file} is not on the disk`);
+  assertJsonLines(run.output());
+});
+
+test('ffmpeg dying mid-recording: the closed segments and the one it could not close are stored, exit 1', async (t) => {
+  const { moto, display, bucket, key } = await setUp(t, 'crash');
+  const run = runScript(process.execPath, [RECORD], { env: recordingEnv({ moto, display, bucket, key, RECORDING_SEGMENT_SECONDS: '4' }) });
+  await segmentsStored(run, 1);
+  await sleep(2500); // two seconds or more into the second segment: it has fragments on disk
   const ffmpeg = childPid(run.child.pid, 'ffmpeg');
   assert.ok(ffmpeg, 'no ffmpeg child found');
   process.kill(ffmpeg, 'SIGKILL');
   const { code } = await run.exited;
   assert.equal(code, 1, run.output());
 
-  assert.deepEqual(await openUploads(moto, bucket), []);
-  assert.deepEqual(await objectKeys(moto, bucket), []);
-  const messages = logLines(run.output()).map((line) => line.msg);
+  const numbers = await storedSegmentNumbers(moto, bucket, key);
+  assert.ok(numbers.length >= 2, `stored ${numbers}`);
+  assert.deepEqual(numbers, oneTo(numbers.length));
+  // The unclosed last segment is fragmented MP4: playable up to its last fragment (a second or more).
+  await assertSegmentsPlay(t, moto, bucket, key, numbers.slice(0, -1));
+  const last = await assertSegmentsPlay(t, moto, bucket, key, numbers.slice(-1));
+  assert.ok(last >= 1, `the unclosed segment holds ${last} s`);
+  const stored = await manifest(moto, bucket, key);
+  assert.equal(stored.state, 'complete');
+  assert.equal(stored.stopReason, 'capture-failed');
+  const messages = logLines(run.output()).map((l) => l.msg);
   assert.ok(messages.includes('ffmpeg failed (killed by SIGKILL)'), run.output());
-  assert.ok(messages.includes('recording failed: nothing was stored'), run.output());
+  assert.ok(messages.includes('uploading a segment ffmpeg did not close'), run.output());
+  assert.equal(line(run, 'exit summary').exitCode, 1);
+  assertJsonLines(run.output());
   assertNoSecrets(run.output(), moto.env);
 });
 
-test('an upload S3 refuses (no such bucket) stops ffmpeg and exits 1 by itself', async (t) => {
-  const moto = await startMoto(t);
-  const { display } = await startXvfb(t, { width: WIDTH, height: HEIGHT });
-  startNoise(t, display);
-  const bucket = await createBucket(moto);
-  const key = recordingKey('nobucket');
+test('RecordingMaxMinutes ends the recording by itself, with its reason logged', async (t) => {
+  const { moto, display, bucket, key } = await setUp(t, 'max');
+  // 0.06 minutes: 3.6 s.
+  const run = runScript(process.execPath, [RECORD], { env: recordingEnv({ moto, display, bucket, key, RECORDING_MAX_MINUTES: '0.06' }) });
+  const { code, ms } = await run.exited;
+  assert.equal(code, 0, run.output());
+  assert.ok(ms > 3_000 && ms < 15_000, `took ${ms} ms`);
+  assert.equal(line(run, 'stopping').reason, 'max-duration');
+  const stored = await manifest(moto, bucket, key);
+  assert.equal(stored.state, 'complete');
+  assert.equal(stored.stopReason, 'max-duration');
+  const total = await assertSegmentsPlay(t, moto, bucket, key, await storedSegmentNumbers(moto, bucket, key));
+  assert.ok(total > 2.5 && total < 6, `${total} s recorded`);
+});
 
+/** A headless browser on the fake meeting page playing `steps`; returns its DevTools URL. */
+async function fakeMeetingPage(t, steps) {
+  const port = await freePort();
+  const profile = await tempDir(t, 'profile-');
+  const page = pathToFileURL(join(RECORDER, 'test', 'fixtures', 'fake-meeting-page.html'));
+  page.searchParams.set('steps', steps);
+  const browser = spawn(
+    chromiumPath(),
+    ['--headless=new', '--no-sandbox', `--user-data-dir=${profile}`, '--remote-debugging-address=127.0.0.1', `--remote-debugging-port=${port}`, page.href],
+    { stdio: 'ignore' },
+  );
+  t.after(() => stopChild(browser, { graceMs: 2_000 }));
+  const url = `http://127.0.0.1:${port}`;
+  await until(() => fetch(`${url}/json/version`).then((r) => r.ok, () => false), { timeoutMs: 15_000, what: 'the browser' });
+  return url;
+}
+
+for (const [reason, steps] of [
+  ['attendee-removed', 'joining@0,joined@500,stopped:attendee-removed@3500'],
+  ['meeting-ended', 'joining@0,joined@500,stopped:meeting-ended@3500'],
+]) {
+  test(`the page says ${reason}: the recording ends itself after the grace period, everything stored`, async (t) => {
+    const { moto, display, bucket, key } = await setUp(t, reason);
+    const debugUrl = await fakeMeetingPage(t, steps);
+    const run = runScript(process.execPath, [RECORD], {
+      env: recordingEnv({ moto, display, bucket, key, RECORDER_PAGE_DEBUG_URL: debugUrl, RECORDER_END_GRACE_SECONDS: '2' }),
+    });
+    const { code, ms } = await run.exited;
+    assert.equal(code, 0, run.output());
+    assert.ok(ms > 5_000 && ms < 20_000, `took ${ms} ms`);
+    const messages = logLines(run.output()).map((l) => l.msg);
+    assert.ok(messages.indexOf('joined the meeting') < messages.indexOf('out of the meeting'), run.output());
+    assert.equal(line(run, 'stopping').reason, reason);
+    const stored = await manifest(moto, bucket, key);
+    assert.equal(stored.state, 'complete');
+    assert.equal(stored.stopReason, reason);
+    const numbers = await storedSegmentNumbers(moto, bucket, key);
+    assert.deepEqual(numbers, oneTo(numbers.length));
+    assertJsonLines(run.output());
+  });
+}
+
+test('a page back in the meeting within the grace period does not end the recording', async (t) => {
+  const { moto, display, bucket, key } = await setUp(t, 'blip');
+  const debugUrl = await fakeMeetingPage(t, 'joined@0,retrying@4000,joined@6000');
   const run = runScript(process.execPath, [RECORD], {
-    env: recordingEnv({ moto, display, bucket: 'no-such-bucket', key, RECORDING_VIDEO_BITRATE: '16000k' }),
+    env: recordingEnv({ moto, display, bucket, key, RECORDER_PAGE_DEBUG_URL: debugUrl, RECORDER_END_GRACE_SECONDS: '4' }),
+  });
+  await until(() => line(run, 'back in the meeting'), { timeoutMs: 15_000, what: 'the page to come back' });
+  await sleep(5_000);
+  assert.equal(run.child.exitCode, null, run.output());
+  run.child.kill('SIGTERM');
+  const { code } = await run.exited;
+  assert.equal(code, 0, run.output());
+  assert.equal(line(run, 'stopping').reason, 'SIGTERM');
+});
+
+test('a meeting the bot cannot join ends the recording after the join timeout, with the join error logged', async (t) => {
+  const { moto, display, bucket, key } = await setUp(t, 'nojoin');
+  const debugUrl = await fakeMeetingPage(t, 'joining@0,retrying@500');
+  const run = runScript(process.execPath, [RECORD], {
+    env: recordingEnv({ moto, display, bucket, key, RECORDER_PAGE_DEBUG_URL: debugUrl, RECORDER_JOIN_TIMEOUT_SECONDS: '4' }),
   });
   const { code, ms } = await run.exited;
-  assert.equal(code, 1, run.output());
-  assert.ok(ms < 20_000, `took ${ms} ms`);
-  const failure = logLines(run.output()).find((line) => line.msg.startsWith('upload failed'));
-  assert.ok(failure, run.output());
-  assert.match(failure.msg, /NoSuchBucket/);
-  // ffmpeg was stopped for it: its exit is not reported as a second cause.
-  assert.ok(!logLines(run.output()).some((line) => line.msg.startsWith('ffmpeg failed')), run.output());
-  assert.equal(childPid(run.child.pid, 'ffmpeg'), null);
-  assert.deepEqual(await objectKeys(moto, bucket), []);
-  assertNoSecrets(run.output(), moto.env);
+  assert.equal(code, 0, run.output());
+  assert.ok(ms > 4_000 && ms < 15_000, `took ${ms} ms`);
+  assert.match(line(run, 'could not join the meeting yet: the page keeps retrying').joinError, /SignalingBadRequest/);
+  const stopping = line(run, 'stopping');
+  assert.equal(stopping.reason, 'join-failed');
+  assert.match(stopping.joinError, /SignalingBadRequest/);
+  assert.equal((await manifest(moto, bucket, key)).stopReason, 'join-failed');
 });
 
 test('a bad environment exits 2 naming the variable, before starting anything', async () => {
@@ -192,4 +386,5 @@ test('a bad environment exits 2 naming the variable, before starting anything', 
   const { code } = await run.exited;
   assert.equal(code, 2);
   assert.match(run.output(), /RECORDING_BUCKET_NAME is not set/);
+  assertJsonLines(run.output());
 });

@@ -24,7 +24,8 @@ import {
   unusedDisplayNumber,
   until,
 } from '../support/harness.js';
-import { createBucket, download, logLines, objectKeys, openUploads } from './support.js';
+import { recordingPrefix, segmentKey } from '../../lib/segments.mjs';
+import { assertJsonLines, createBucket, download, logLines, manifest, objectKeys, oneTo, openUploads, storedSegmentNumbers } from './support.js';
 
 const RUN_SH = join(RECORDER, 'run.sh');
 
@@ -69,7 +70,8 @@ test('run.sh refuses unusable join data before starting anything (exit 2)', asyn
   assert.match(run.output(), /CHIME_ATTENDEE_DATA is not JSON/);
 });
 
-test('run.sh: Xvfb + chromium on the meeting page, exec record.mjs; SIGTERM completes the upload', async (t) => {
+/** run.sh on the real page with a browser that cannot reach Chime; returns what the tests need. */
+async function startRunSh(t, more = {}) {
   requireTool('Xvfb');
   requireTool('ffmpeg');
   const browser = chromiumPath();
@@ -93,11 +95,14 @@ test('run.sh: Xvfb + chromium on the meeting page, exec record.mjs; SIGTERM comp
       RECORDING_SCREEN_WIDTH: String(width),
       RECORDING_SCREEN_HEIGHT: String(height),
       RECORDING_AUDIO_INPUT: 'silent',
+      RECORDING_SEGMENT_SECONDS: '2',
       RECORDER_DISPLAY: `:${unusedDisplayNumber()}`,
+      RECORDER_DEBUG_PORT: String(await freePort()),
       RECORDER_BROWSER: browser,
       RECORDER_BROWSER_FLAGS: `--proxy-server=http://127.0.0.1:${await freePort()}`,
       RECORDER_BROWSER_LOG: browserLog,
       TMPDIR: dir, // the browser profile run.sh makes
+      ...more,
     },
   });
   t.after(() => killGroup(run.child.pid));
@@ -108,15 +113,25 @@ test('run.sh: Xvfb + chromium on the meeting page, exec record.mjs; SIGTERM comp
     what: 'record.mjs to start recording',
   });
   assert.equal(run.child.exitCode, null, `run.sh ended early:\n${run.output()}\n${browserOutput()}`);
+  return { moto, bucket, key, run, width, height, browserOutput };
+}
+
+test('run.sh: Xvfb + chromium on the meeting page, exec record.mjs; SIGTERM stores every segment', async (t) => {
+  const { moto, bucket, key, run, width, height, browserOutput } = await startRunSh(t);
   await sleep(3500); // the page renders; a few seconds of it are recorded
   // The pid run.sh had is node's now (exec): the SIGTERM ECS would send to PID 1.
   process.kill(run.child.pid, 'SIGTERM');
   const { code } = await run.exited;
   assert.equal(code, 0, `${run.output()}\n${browserOutput()}`);
 
-  const { file } = await download(t, moto, bucket, key);
+  const numbers = await storedSegmentNumbers(moto, bucket, key);
+  assert.ok(numbers.length >= 2, `segments ${numbers}`);
+  assert.deepEqual(numbers, oneTo(numbers.length));
+  assert.equal((await manifest(moto, bucket, key)).state, 'complete');
+  const last = segmentKey(recordingPrefix(key), numbers.at(-1));
+  const { file } = await download(t, moto, bucket, last);
   const { duration, streams } = probe(file);
-  assert.ok(duration >= 1 && duration <= 10, `duration ${duration} s`);
+  assert.ok(duration > 0 && duration <= 4, `duration ${duration} s`);
   assert.deepEqual(
     streams.map((s) => [s.codec_type, s.codec_name, s.width ?? null, s.height ?? null]),
     [
@@ -125,21 +140,39 @@ test('run.sh: Xvfb + chromium on the meeting page, exec record.mjs; SIGTERM comp
     ],
   );
   assert.deepEqual(await openUploads(moto, bucket), []);
-  assert.deepEqual(await objectKeys(moto, bucket), [key]);
+  assert.equal((await objectKeys(moto, bucket)).length, numbers.length + 1);
 
   // The page was on the display: the last second holds its banner's light text on the black page.
   const ffmpeg = requireTool('ffmpeg');
-  const frame = spawnSync(ffmpeg, ['-v', 'error', '-sseof', '-1', '-i', file, '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'gray', '-'], {
+  const frame = spawnSync(ffmpeg, ['-v', 'error', '-sseof', '-0.5', '-i', file, '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'gray', '-'], {
     maxBuffer: width * height * 2,
   });
   assert.equal(frame.status, 0, String(frame.stderr));
   const bright = frame.stdout.filter((luma) => luma > 150).length;
   assert.ok(bright > 50, `only ${bright} bright pixels: the page did not show\n${browserOutput()}`);
 
-  // Neither run.sh nor record.mjs logged the join data or a credential.
+  // Neither run.sh nor record.mjs logged the join data or a credential; every line is JSON.
   const output = run.output();
   for (const secret of [JOIN_TOKEN, encodeJoinValue(attendee()).slice(0, 40), moto.env.AWS_SECRET_ACCESS_KEY, moto.env.AWS_SESSION_TOKEN]) {
     assert.ok(!output.includes(secret), 'a secret is in the log');
   }
   assert.ok(logLines(output).some((line) => line.msg === 'run.sh: display, audio and browser ready: handing over to record.mjs'));
+  assertJsonLines(output);
+});
+
+test('run.sh: a meeting the bot cannot join (the real page, no route to Chime) ends the recording by itself, saying why', async (t) => {
+  const { moto, bucket, key, run, browserOutput } = await startRunSh(t, { RECORDER_JOIN_TIMEOUT_SECONDS: '6' });
+  const { code, ms } = await run.exited;
+  assert.equal(code, 0, `${run.output()}\n${browserOutput()}`);
+  assert.ok(ms < 30_000, `took ${ms} ms`);
+  const lines = logLines(run.output());
+  const stopping = lines.find((l) => l.msg === 'stopping');
+  assert.equal(stopping?.reason, 'join-failed', run.output());
+  // The page's own report of the failure reaches the log (never the join token).
+  assert.ok(typeof stopping.joinError === 'string' && stopping.joinError.length > 0, JSON.stringify(stopping));
+  assert.ok(!run.output().includes(JOIN_TOKEN));
+  const stored = await manifest(moto, bucket, key);
+  assert.equal(stored.state, 'complete');
+  assert.equal(stored.stopReason, 'join-failed');
+  assertJsonLines(run.output());
 });

@@ -1,14 +1,17 @@
 // Helpers of the capture tests: the bucket in moto, the recorder's environment, what S3 holds
-// afterwards, and a source of motion for the display (so that a few seconds exceed one 5 MiB part).
+// afterwards (segments and manifest), and a source of motion for the display.
 
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
+import assert from 'node:assert/strict';
+
 import { CreateBucketCommand, GetObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 
-import { requireTool, stopChild, tempDir } from '../support/harness.js';
+import { manifestKey, recordingPrefix, segmentKey } from '../../lib/segments.mjs';
+import { probe, requireTool, stopChild, tempDir } from '../support/harness.js';
 
 export const WIDTH = 320;
 export const HEIGHT = 240;
@@ -18,10 +21,15 @@ export async function createBucket(moto, name = 'switchboard-recordings-test') {
   return name;
 }
 
-/** The environment record.mjs gets in the capture tests: the contract at a small size, silent audio. */
-export function recordingEnv({ moto, display, bucket, key, ...more }) {
+/**
+ * The environment record.mjs gets in the capture tests: the contract at a small size, silent audio,
+ * 2-second segments. `endpoint` replaces moto's (a faulty proxy in front of it).
+ */
+export function recordingEnv({ moto, display, bucket, key, endpoint = moto.endpoint, ...more }) {
   return {
     ...moto.env,
+    AWS_ENDPOINT_URL: endpoint,
+    RECORDING_SEGMENT_SECONDS: '2',
     TASK_TYPE: 'RECORDING',
     DISPLAY: display,
     RECORDING_AUDIO_INPUT: 'silent',
@@ -48,7 +56,7 @@ export async function download(t, moto, bucket, key) {
   const answer = await moto.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
   const body = Buffer.from(await answer.Body.transformToByteArray());
   const dir = await tempDir(t);
-  const file = join(dir, 'recording.mp4');
+  const file = join(dir, key.split('/').pop());
   await writeFile(file, body);
   return { file, bytes: body.length, contentType: answer.ContentType };
 }
@@ -59,6 +67,83 @@ export function logLines(output) {
     .split('\n')
     .filter((line) => line.startsWith('{'))
     .map((line) => JSON.parse(line));
+}
+
+/** Every line of the output is one JSON object with a level and a message (a person can follow it). */
+export function assertJsonLines(output) {
+  for (const line of output.split('\n').filter((l) => l.trim() !== '')) {
+    let parsed;
+    assert.doesNotThrow(() => {
+      parsed = JSON.parse(line);
+    }, `a log line that is not JSON: ${line}`);
+    assert.ok(typeof parsed.level === 'string' && typeof parsed.msg === 'string', `a log line without level and msg: ${line}`);
+  }
+}
+
+/** The recording's manifest in S3, or null. */
+export async function manifest(moto, bucket, key) {
+  try {
+    const answer = await moto.s3.send(new GetObjectCommand({ Bucket: bucket, Key: manifestKey(recordingPrefix(key)) }));
+    return JSON.parse(await answer.Body.transformToString());
+  } catch (error) {
+    if (error.name === 'NoSuchKey') return null;
+    throw error;
+  }
+}
+
+/** The segment numbers stored under the recording's prefix (from the listing, not the manifest). */
+export async function storedSegmentNumbers(moto, bucket, key) {
+  const prefix = recordingPrefix(key);
+  return (await objectKeys(moto, bucket))
+    .filter((k) => k.startsWith(`${prefix}segment-`))
+    .map((k) => Number(/segment-([0-9]+)\.mp4$/.exec(k)[1]))
+    .sort((a, b) => a - b);
+}
+
+/** 1..n */
+export function oneTo(n) {
+  return Array.from({ length: n }, (_, i) => i + 1);
+}
+
+/**
+ * Downloads every stored segment and checks each plays on its own (H.264 main + AAC at the test
+ * size). Returns the total duration in seconds.
+ */
+export async function assertSegmentsPlay(t, moto, bucket, key, numbers) {
+  let total = 0;
+  for (const number of numbers) {
+    const { file, contentType } = await download(t, moto, bucket, segmentKey(recordingPrefix(key), number));
+    assert.equal(contentType, 'video/mp4');
+    total += assertPlayable(file);
+  }
+  return total;
+}
+
+/** The checks every stored piece of a recording passes: playable, the right streams. Returns its duration. */
+export function assertPlayable(file) {
+  const { duration, streams } = probe(file);
+  assert.ok(duration > 0 && duration < 60, `duration ${duration} s of ${file}`);
+  const video = streams.find((s) => s.codec_type === 'video');
+  const audio = streams.find((s) => s.codec_type === 'audio');
+  assert.equal(video?.codec_name, 'h264');
+  assert.equal(video.profile, 'Main');
+  assert.equal(video.pix_fmt, 'yuv420p');
+  assert.equal(video.width, WIDTH);
+  assert.equal(video.height, HEIGHT);
+  assert.equal(audio?.codec_name, 'aac');
+  assert.equal(audio.sample_rate, '44100');
+  assert.equal(audio.channels, 2);
+  return duration;
+}
+
+/** The resident memory of a process in bytes (0 once it is gone). */
+export function rssBytes(pid) {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    return Number(/VmRSS:\s+([0-9]+) kB/.exec(status)?.[1] ?? 0) * 1024;
+  } catch {
+    return 0;
+  }
 }
 
 /** The pid of `parent`'s child process named `name` (read from /proc), or null. */
@@ -81,8 +166,8 @@ export function childPid(parent, name) {
 
 /**
  * Random noise played full-screen on the display (ffmpeg's SDL output), so that the capture has
- * something incompressible to encode: at a high bitrate, a few seconds exceed one 5 MiB part and the
- * upload goes multipart as a real meeting's does. Stopped after the test.
+ * something incompressible to encode and its segments are as large as the bitrate allows. Stopped
+ * after the test.
  */
 export function startNoise(t, display) {
   const ffmpeg = requireTool('ffmpeg');

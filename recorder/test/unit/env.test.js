@@ -15,11 +15,21 @@ test('PRE_WARM needs nothing else', () => {
   assert.deepEqual(parseEnv({ TASK_TYPE: 'PRE_WARM' }), { taskType: 'PRE_WARM' });
 });
 
-test('RECORDING: the defaults are 1920x1080, PulseAudio, 3000k, display :1, virtual-host S3', () => {
+test('RECORDING: the defaults are 1920x1080, PulseAudio, 3000k, display :1, virtual-host S3, 5-minute segments, 3 hours at most', () => {
   assert.deepEqual(parseEnv(RECORDING), {
     taskType: 'RECORDING',
     bucket: RECORDING.RECORDING_BUCKET_NAME,
     key: RECORDING.RECORDING_FILE_NAME,
+    segmentSeconds: 300,
+    maxMinutes: 180,
+    stopDeadlineSeconds: 110,
+    drainSeconds: 600,
+    s3TimeoutSeconds: 30,
+    maxBacklogBytes: 4096 * 1024 * 1024,
+    joinTimeoutSeconds: 180,
+    endGraceSeconds: 10,
+    pageDebugUrl: null,
+    segmentDir: null,
     width: 1920,
     height: 1080,
     audioInput: 'pulse',
@@ -29,6 +39,28 @@ test('RECORDING: the defaults are 1920x1080, PulseAudio, 3000k, display :1, virt
     endpoint: null,
     forcePathStyle: false,
   });
+});
+
+test("after SIGTERM the recorder is gone before ECS's stopTimeout (120 s): its deadline plus the final manifest and margin", () => {
+  // record.mjs: the hard exit comes at the deadline + 3 s (final manifest) + 2 s.
+  assert.ok(parseEnv(RECORDING).stopDeadlineSeconds + 3 + 2 < 120);
+  assert.throws(() => parseEnv({ ...RECORDING, RECORDER_STOP_DEADLINE_SECONDS: '116' }), /RECORDER_STOP_DEADLINE_SECONDS must be a number from 5 to 115/);
+});
+
+test('the knobs: segment length, fractional minutes, the page watch on loopback only', () => {
+  const config = parseEnv({
+    ...RECORDING,
+    RECORDING_SEGMENT_SECONDS: '2',
+    RECORDING_MAX_MINUTES: '0.5',
+    RECORDER_PAGE_DEBUG_URL: 'http://127.0.0.1:9222',
+    RECORDER_SEGMENT_DIR: '/data/segments',
+    RECORDER_MAX_BACKLOG_MB: '10',
+  });
+  assert.equal(config.segmentSeconds, 2);
+  assert.equal(config.maxMinutes, 0.5);
+  assert.equal(config.pageDebugUrl, 'http://127.0.0.1:9222');
+  assert.equal(config.segmentDir, '/data/segments');
+  assert.equal(config.maxBacklogBytes, 10 * 1024 * 1024);
 });
 
 test('an unset TASK_TYPE records, as the original did', () => {
@@ -73,6 +105,14 @@ test('what is wrong is named', () => {
     [{ RECORDING_VIDEO_BITRATE: '3M' }, /RECORDING_VIDEO_BITRATE/],
     [{ DISPLAY: 'one' }, /DISPLAY is not an X display/],
     [{ AWS_REGION: '' }, /AWS_REGION \(or AWS_DEFAULT_REGION\) is not set/],
+    [{ RECORDING_FILE_NAME: 'RECORDINGS/x.webm' }, /RECORDING_FILE_NAME must end in \.mp4/],
+    [{ RECORDING_SEGMENT_SECONDS: '2.5' }, /RECORDING_SEGMENT_SECONDS must be a whole number from 1 to 1800/],
+    [{ RECORDING_SEGMENT_SECONDS: '0' }, /RECORDING_SEGMENT_SECONDS/],
+    [{ RECORDING_SEGMENT_SECONDS: '1801' }, /RECORDING_SEGMENT_SECONDS/],
+    [{ RECORDING_MAX_MINUTES: '-1' }, /RECORDING_MAX_MINUTES must be a number from 0.01 to 1440/],
+    [{ RECORDING_MAX_MINUTES: '1441' }, /RECORDING_MAX_MINUTES/],
+    [{ RECORDER_PAGE_DEBUG_URL: 'http://10.0.0.5:9222' }, /RECORDER_PAGE_DEBUG_URL must be the browser's DevTools endpoint on loopback/],
+    [{ RECORDER_S3_TIMEOUT_SECONDS: 'soon' }, /RECORDER_S3_TIMEOUT_SECONDS/],
   ];
   for (const [change, expected] of cases) {
     const env = { ...RECORDING, ...change };

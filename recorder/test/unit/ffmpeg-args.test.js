@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { parseEnv } from '../../lib/env.mjs';
-import { ffmpegArgs } from '../../lib/ffmpeg-args.mjs';
+import { CAPTURE_QUEUE_FRAMES, captureQueueBytes, ffmpegArgs } from '../../lib/ffmpeg-args.mjs';
 
 const base = {
   RECORDING_BUCKET_NAME: 'b',
@@ -32,7 +32,7 @@ function inputs(args) {
 }
 
 test('pulse (the default): the display at 30 fps without cursor, PulseAudio default source', () => {
-  const args = ffmpegArgs(parseEnv(base));
+  const args = ffmpegArgs(parseEnv(base), '/seg');
   const [video, audio, ...more] = inputs(args);
   assert.equal(more.length, 0);
   assert.equal(after(video, '-f'), 'x11grab');
@@ -47,7 +47,7 @@ test('pulse (the default): the display at 30 fps without cursor, PulseAudio defa
 });
 
 test('silent: a generated 44.1 kHz stereo silence instead of PulseAudio', () => {
-  const args = ffmpegArgs(parseEnv({ ...base, RECORDING_AUDIO_INPUT: 'silent', DISPLAY: ':99', RECORDING_SCREEN_WIDTH: '320', RECORDING_SCREEN_HEIGHT: '240' }));
+  const args = ffmpegArgs(parseEnv({ ...base, RECORDING_AUDIO_INPUT: 'silent', DISPLAY: ':99', RECORDING_SCREEN_WIDTH: '320', RECORDING_SCREEN_HEIGHT: '240' }), '/seg');
   const [video, audio] = inputs(args);
   assert.equal(after(video, '-video_size'), '320x240');
   assert.equal(after(video, '-i'), ':99+0,0');
@@ -56,9 +56,9 @@ test('silent: a generated 44.1 kHz stereo silence instead of PulseAudio', () => 
   assert.equal(after(args, '-af'), 'aresample=async=1');
 });
 
-test('the encoding: H.264 main yuv420p ~3000k GOP 60, AAC 160k 44.1 kHz stereo, fragmented MP4 on stdout', () => {
+test('the encoding: H.264 main yuv420p ~3000k GOP 60, AAC 160k 44.1 kHz stereo, fragmented MP4 segments on disk', () => {
   for (const audio of ['pulse', 'silent']) {
-    const args = ffmpegArgs(parseEnv({ ...base, RECORDING_AUDIO_INPUT: audio }));
+    const args = ffmpegArgs(parseEnv({ ...base, RECORDING_AUDIO_INPUT: audio }), '/var/seg');
     assert.equal(after(args, '-c:v'), 'libx264');
     assert.equal(after(args, '-profile:v'), 'main');
     assert.ok(['veryfast', 'fast'].includes(after(args, '-preset')));
@@ -70,10 +70,31 @@ test('the encoding: H.264 main yuv420p ~3000k GOP 60, AAC 160k 44.1 kHz stereo, 
     assert.equal(after(args, '-b:a'), '160k');
     assert.equal(after(args, '-ar'), '44100');
     assert.equal(after(args, '-ac'), '2');
-    assert.equal(after(args, '-movflags'), 'frag_keyframe+empty_moov+default_base_moof');
-    assert.deepEqual(args.slice(-3), ['-f', 'mp4', 'pipe:1']);
+    // Segments of RECORDING_SEGMENT_SECONDS (300 by default), each starting at 0, listed in a CSV as
+    // they close, each a fragmented MP4 flushed at least every second.
+    assert.equal(after(args, '-f', args.indexOf('-ac')), 'segment');
+    assert.equal(after(args, '-segment_time'), '300');
+    assert.equal(after(args, '-segment_format'), 'mp4');
+    assert.equal(
+      after(args, '-segment_format_options'),
+      'movflags=frag_keyframe+empty_moov+default_base_moof:frag_duration=1000000:flush_packets=1',
+    );
+    assert.equal(after(args, '-reset_timestamps'), '1');
+    assert.equal(after(args, '-segment_start_number'), '1');
+    assert.equal(after(args, '-segment_list'), '/var/seg/segments.csv');
+    assert.equal(after(args, '-segment_list_type'), 'csv');
+    assert.equal(args.at(-1), '/var/seg/segment-%05d.mp4');
     // Both inputs mapped: one video and one audio stream, whatever ffmpeg's defaults.
     assert.deepEqual([after(args, '-map'), after(args, '-map', args.indexOf('-map') + 1)], ['0:v:0', '1:a:0']);
   }
-  assert.equal(after(ffmpegArgs(parseEnv({ ...base, RECORDING_VIDEO_BITRATE: '16000k' })), '-bufsize'), '32000k');
+  assert.equal(after(ffmpegArgs(parseEnv({ ...base, RECORDING_VIDEO_BITRATE: '16000k' }), '/seg'), '-bufsize'), '32000k');
+  assert.equal(after(ffmpegArgs(parseEnv({ ...base, RECORDING_SEGMENT_SECONDS: '2' }), '/seg'), '-segment_time'), '2');
+});
+
+test("the grab's queue is bounded: 32 frames, 253 MiB at 1080p (an 8 GiB task keeps its memory)", () => {
+  const args = ffmpegArgs(parseEnv(base), '/seg');
+  const [video] = inputs(args);
+  assert.equal(after(video, '-thread_queue_size'), String(CAPTURE_QUEUE_FRAMES));
+  assert.equal(CAPTURE_QUEUE_FRAMES, 32);
+  assert.equal(Math.round(captureQueueBytes(1920, 1080) / 1024 / 1024), 253);
 });
