@@ -414,6 +414,11 @@ async fn recording_segments_are_playlist_items_in_order_and_nothing_outside_the_
     let stored = [(1, 0.0, 300.033), (3, 600.067, 900.1), (4, 900.1, 931.5)];
     let mut written = manifest(&prefix, "incomplete", &stored, &[(2, 300.033, 600.067)]);
     written["segments"][2]["key"] = json!(elsewhere);
+    // The capture began 7.25 s after the item was written (the task started, the page loaded): the
+    // segments' times count from there.
+    let capture_began = created_at + time::Duration::milliseconds(7_250);
+    written["startedAt"] =
+        json!(time::OffsetDateTime::format(capture_began, &time::format_description::well_known::Rfc3339).unwrap());
     put_manifest(&fleet, &bucket, &prefix, &written).await;
 
     let sue = api.onboarded(SUE, SUE_CONNECT_ID).await;
@@ -439,8 +444,8 @@ async fn recording_segments_are_playlist_items_in_order_and_nothing_outside_the_
         expected.sort_unstable();
         assert_eq!(fields, expected, "{listed}");
         assert_eq!((&listed["recording"], &listed["segment"]), (&json!(recording_id), &json!(number)));
-        assert_eq!(at(&listed["createdAt"]) - created_at, time::Duration::milliseconds(start_ms), "{listed}");
-        assert_eq!(at(&listed["endedAt"]) - created_at, time::Duration::milliseconds(end_ms), "{listed}");
+        assert_eq!(at(&listed["createdAt"]) - capture_began, time::Duration::milliseconds(start_ms), "{listed}");
+        assert_eq!(at(&listed["endedAt"]) - capture_began, time::Duration::milliseconds(end_ms), "{listed}");
         assert_eq!(listed["complete"], false, "the recorder did not finish: {listed}");
         assert_eq!(listed["missingSegments"], json!([2, 4]), "not stored, and refused: {listed}");
         // Each link, fetched as the agent-app's <video> does, plays that segment.

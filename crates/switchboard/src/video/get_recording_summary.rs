@@ -14,8 +14,8 @@
 //! - a recording written before segments (no `recordingLayout`): one item, its single MP4;
 //! - a segmented recording: its manifest (`<prefix>manifest.json`, [`parse_manifest`]) read from S3,
 //!   and one item per stored segment, in order: `recordingId` `<recordingId>/<segment>` (the playlist's
-//!   row key, unique), `recording` and `segment`, `createdAt`/`endedAt` = the recording's `createdAt`
-//!   plus the segment's start/end, and for the whole recording `complete` (the recorder finished) and
+//!   row key, unique), `recording` and `segment`, `createdAt`/`endedAt` = when the capture began (the
+//!   manifest's `startedAt`, [`segments_start`]) plus the segment's start/end, and for the whole recording `complete` (the recorder finished) and
 //!   `missingSegments` (numbers that cannot be played). A segment whose key is not its own name under
 //!   the recording's prefix is not linked (logged, and counted missing). No manifest yet: the recording has stored nothing
 //!   and contributes no item; so visible recordings with nothing stored yet answer 200 `[]`. Any other
@@ -34,7 +34,10 @@ use time::OffsetDateTime;
 
 use super::{
     meeting::check_external_id,
-    recording::{cached_user, manifest_key, may_view, parse_manifest, recordings, segment_prefix, RecordingRecord},
+    recording::{
+        cached_user, manifest_key, may_view, parse_manifest, recordings, segment_prefix, segments_start,
+        RecordingRecord,
+    },
 };
 use crate::{
     config::{ConfigError, Settings},
@@ -187,6 +190,7 @@ impl GetRecordingSummary {
         let created_at = parse_time(&recording.created_at).ok_or_else(|| {
             ApiError::dependency(format!("recording {}: createdAt is not RFC 3339", recording.recording_id))
         })?;
+        let created_at = segments_start(created_at, manifest.started_at);
         let mut items = Vec::with_capacity(manifest.segments.len());
         for segment in &manifest.segments {
             let at = |offset| {

@@ -578,9 +578,20 @@ pub struct RejectedSegment {
     pub reason: &'static str,
 }
 
+/// When a segmented recording's times count from: the recorder's `startedAt` (its capture began once
+/// its task ran and its page loaded, seconds after the item's `createdAt`), when it is plausible —
+/// from a minute before `createdAt` (clocks differ a little) to a day after — else `createdAt`.
+pub fn segments_start(created_at: OffsetDateTime, started_at: Option<OffsetDateTime>) -> OffsetDateTime {
+    started_at
+        .filter(|at| *at >= created_at - time::Duration::MINUTE && *at <= created_at + time::Duration::DAY)
+        .unwrap_or(created_at)
+}
+
 /// What a recording's manifest says, as far as it can be trusted.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Manifest {
+    /// When the recorder's capture began (`startedAt`, RFC 3339), which segment times count from.
+    pub started_at: Option<OffsetDateTime>,
     /// The recorder finished and stored every segment (`state: complete`).
     pub complete: bool,
     /// Stored segments with the expected key under the recording's prefix, by number.
@@ -596,6 +607,8 @@ pub struct Manifest {
 #[derive(Debug, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct ManifestJson {
+    #[serde(default)]
+    started_at: Option<String>,
     #[serde(default)]
     state: Option<String>,
     segments: Vec<SegmentJson>,
@@ -657,7 +670,11 @@ pub fn parse_manifest(bytes: &[u8], prefix: &str) -> Result<Manifest, serde_json
     // A number below the highest one known that the manifest does not mention is missing too.
     let highest = stored.iter().chain(missing.iter()).max().copied().unwrap_or(0);
     missing.extend((1..highest).filter(|n| !stored.contains(n)));
+    let started_at = manifest
+        .started_at
+        .and_then(|text| OffsetDateTime::parse(&text, &time::format_description::well_known::Rfc3339).ok());
     Ok(Manifest {
+        started_at,
         complete: manifest.state.as_deref() == Some("complete"),
         segments,
         missing: missing.into_iter().collect(),
@@ -824,6 +841,20 @@ mod tests {
         assert_eq!(manifest.missing, [2]);
         assert!(!manifest.complete, "state incomplete");
         assert!(manifest.rejected.is_empty());
+        assert_eq!(manifest.started_at, Some(datetime!(2026-12-05 09:07:05.120 UTC)));
+    }
+
+    #[test]
+    fn segment_times_count_from_the_capture_start_when_it_is_plausible() {
+        let created = datetime!(2026-12-05 09:07:03 UTC);
+        let began = datetime!(2026-12-05 09:07:11.5 UTC);
+        assert_eq!(segments_start(created, Some(began)), began);
+        assert_eq!(segments_start(created, None), created);
+        // A few seconds early is clock skew; an hour early or two days late is not this recording's.
+        let skewed = created - time::Duration::seconds(5);
+        assert_eq!(segments_start(created, Some(skewed)), skewed);
+        assert_eq!(segments_start(created, Some(created - time::Duration::HOUR)), created);
+        assert_eq!(segments_start(created, Some(created + time::Duration::days(2))), created);
     }
 
     #[test]
