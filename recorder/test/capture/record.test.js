@@ -14,6 +14,7 @@ import { startS3Proxy } from '../support/s3-proxy.js';
 import {
   HEIGHT,
   WIDTH,
+  assertBrowserPlays,
   assertJsonLines,
   assertPlayable,
   assertSegmentsPlay,
@@ -117,7 +118,11 @@ test('RECORDING: segments go to S3 as they close; SIGTERM closes the last one, t
   // Each segment starts where the previous one ended, from 0.
   stored.segments.forEach((s, i) => assert.equal(s.startSeconds, i === 0 ? 0 : stored.segments[i - 1].endSeconds));
   // Every piece plays on its own, and together they are the whole recording.
-  const total = await assertSegmentsPlay(t, moto, bucket, key, numbers);
+  const files = [];
+  const total = await assertSegmentsPlay(t, moto, bucket, key, numbers, { files });
+  // And in the browser, as the agent-app's player plays each playlist item (first and last).
+  const inBrowser = await assertBrowserPlays(t, [files[0], files.at(-1)]);
+  assert.ok(Math.abs(inBrowser[0] - stored.segments[0].endSeconds) < 0.5, `the browser sees ${inBrowser[0]} s of segment 1`);
   const recorded = ms / 1000;
   assert.ok(total >= recorded - 2.5 && total <= recorded + 1, `${total} s of segments for ${recorded} s of recording`);
   // Only the segments and the manifest are in the bucket; nothing is left on the disk.
@@ -276,10 +281,13 @@ test('ffmpeg dying mid-recording: the closed segments and the one it could not c
   const numbers = await storedSegmentNumbers(moto, bucket, key);
   assert.ok(numbers.length >= 2, `stored ${numbers}`);
   assert.deepEqual(numbers, oneTo(numbers.length));
-  // The unclosed last segment is fragmented MP4: playable up to its last fragment (a second or more).
+  // The unclosed last segment is fragmented MP4: playable up to its last fragment (a second or more),
+  // in the browser too.
   await assertSegmentsPlay(t, moto, bucket, key, numbers.slice(0, -1));
-  const last = await assertSegmentsPlay(t, moto, bucket, key, numbers.slice(-1));
+  const files = [];
+  const last = await assertSegmentsPlay(t, moto, bucket, key, numbers.slice(-1), { files });
   assert.ok(last >= 1, `the unclosed segment holds ${last} s`);
+  await assertBrowserPlays(t, files);
   const stored = await manifest(moto, bucket, key);
   assert.equal(stored.state, 'complete');
   assert.equal(stored.stopReason, 'capture-failed');

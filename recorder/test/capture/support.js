@@ -4,14 +4,15 @@
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 import assert from 'node:assert/strict';
 
 import { CreateBucketCommand, GetObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 
 import { manifestKey, recordingPrefix, segmentKey } from '../../lib/segments.mjs';
-import { probe, requireTool, stopChild, tempDir } from '../support/harness.js';
+import { chromiumPath, probe, requireTool, stopChild, tempDir } from '../support/harness.js';
 
 export const WIDTH = 320;
 export const HEIGHT = 240;
@@ -109,12 +110,13 @@ export function oneTo(n) {
  * Downloads every stored segment and checks each plays on its own (H.264 main + AAC at the test
  * size). Returns the total duration in seconds.
  */
-export async function assertSegmentsPlay(t, moto, bucket, key, numbers) {
+export async function assertSegmentsPlay(t, moto, bucket, key, numbers, { files = [] } = {}) {
   let total = 0;
   for (const number of numbers) {
     const { file, contentType } = await download(t, moto, bucket, segmentKey(recordingPrefix(key), number));
     assert.equal(contentType, 'video/mp4');
     total += assertPlayable(file);
+    files.push(file);
   }
   return total;
 }
@@ -182,4 +184,53 @@ export function startNoise(t, display) {
   );
   t.after(() => stopChild(child));
   return child;
+}
+
+/**
+ * Plays each file in Debian's chromium as the agent-app's player does (`<video><source
+ * type="video/mp4">`): its metadata load (the size of the capture), and playback moves past half a
+ * second, or to the end of a shorter file. Returns each file's duration as the browser sees it.
+ */
+export async function assertBrowserPlays(t, files) {
+  const { default: puppeteer } = await import('puppeteer-core');
+  const profile = await tempDir(t, 'player-');
+  const browser = await puppeteer.launch({
+    executablePath: chromiumPath(),
+    headless: true,
+    userDataDir: profile,
+    args: ['--no-sandbox', '--no-first-run', '--autoplay-policy=no-user-gesture-required', '--allow-file-access-from-files'],
+  });
+  t.after(() => browser.close());
+  const durations = [];
+  for (const file of files) {
+    const player = join(dirname(file), `${basename(file)}.html`);
+    await writeFile(player, `<!doctype html><video muted controls><source src="${basename(file)}" type="video/mp4"></video>`);
+    const page = await browser.newPage();
+    await page.goto(pathToFileURL(player).href);
+    const seen = await page.evaluate(
+      () =>
+        new Promise((resolve) => {
+          const video = document.querySelector('video');
+          const report = (outcome) => resolve({ outcome, duration: video.duration, width: video.videoWidth, height: video.videoHeight, time: video.currentTime, error: video.error?.message ?? null });
+          const check = () => {
+            if (video.currentTime >= Math.min(0.5, video.duration - 0.1)) report('played');
+          };
+          video.addEventListener('error', () => report('error'), true);
+          video.querySelector('source').addEventListener('error', () => report('error'));
+          video.addEventListener('timeupdate', check);
+          video.addEventListener('ended', () => report('played'));
+          const play = () => video.play().catch((e) => resolve({ outcome: `play() refused: ${e.message}` }));
+          // The metadata may have loaded before this script ran.
+          if (video.readyState >= 1) play();
+          else video.addEventListener('loadedmetadata', play);
+          setTimeout(() => report('timeout'), 10_000);
+        }),
+    );
+    assert.equal(seen.outcome, 'played', `${file} in the browser: ${JSON.stringify(seen)}`);
+    assert.equal(seen.width, WIDTH);
+    assert.equal(seen.height, HEIGHT);
+    durations.push(seen.duration);
+    await page.close();
+  }
+  return durations;
 }
