@@ -9,7 +9,8 @@
 #
 # Signals. ECS StopTask (docker stop) sends SIGTERM to the container's PID 1, which is this script
 # until the exec and node afterwards: `exec` replaces this shell with node in the same process, so
-# node receives the SIGTERM itself (record.mjs handles it: ffmpeg finishes, the upload completes).
+# node receives the SIGTERM itself (record.mjs handles it: ffmpeg closes the last segment, what is on
+# disk is uploaded).
 # Before the exec, the trap below handles it (nothing is recorded yet: stop what was started, exit 0).
 # A PID 1 ignores any signal it has no handler for, so without the trap a StopTask during the start
 # would wait for stopTimeout and a SIGKILL. Traps with a handler are reset by exec (only ignored
