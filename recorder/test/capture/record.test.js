@@ -267,6 +267,35 @@ test('a hung S3 holds neither memory nor the exit: the capture goes on to disk a
   assertJsonLines(run.output());
 });
 
+test('more unstored segments on disk than RECORDER_MAX_BACKLOG_MB stops the capture, saying why, rather than fill the disk', async (t) => {
+  const { moto, display, bucket, key, s3 } = await setUp(t, 'backlog', { proxy: true });
+  startNoise(t, display);
+  await s3.setMode('closed');
+  const run = runScript(process.execPath, [RECORD], {
+    env: recordingEnv({
+      moto,
+      display,
+      bucket,
+      key,
+      endpoint: s3.endpoint,
+      RECORDING_VIDEO_BITRATE: '8000k',
+      RECORDER_MAX_BACKLOG_MB: '3',
+      RECORDER_DRAIN_SECONDS: '5',
+    }),
+  });
+  const { code, ms } = await run.exited;
+  assert.equal(code, 3, run.output());
+  assert.ok(ms < 30_000, `took ${ms} ms`);
+  const stopping = line(run, 'stopping');
+  assert.equal(stopping.reason, 'storage-backlog');
+  assert.ok(stopping.backlogBytes > 3 * 1024 * 1024, JSON.stringify(stopping));
+  const summary = line(run, 'exit summary');
+  assert.equal(summary.reason, 'storage-backlog');
+  assert.ok(summary.notStored.length >= 1);
+  assert.deepEqual(await objectKeys(moto, bucket), []);
+  assertJsonLines(run.output());
+});
+
 test('ffmpeg dying mid-recording: the closed segments and the one it could not close are stored, exit 1', async (t) => {
   const { moto, display, bucket, key } = await setUp(t, 'crash');
   const run = runScript(process.execPath, [RECORD], { env: recordingEnv({ moto, display, bucket, key, RECORDING_SEGMENT_SECONDS: '4' }) });
