@@ -10,10 +10,14 @@
 // | 404                            | "caller not identified" after 3 tries  | stop     |
 // | 403                            | retried while connecting, then "not your contact" | stop |
 // | 401                            | one silent refresh, then "sign in again" | paused |
-// | 429, 5xx, network              | "temporarily unavailable" after 3 failures | backoff |
+// | 429, 5xx, network              | "unavailable, retrying" after 3 failures in a row | backoff |
 // | anything else                  | "unexpected answer"                    | stop     |
 //
 // Intervals: 2 s, ×1.5, at most 15 s (config `poll`); after 10 minutes "still waiting" and Refresh.
+// "Still waiting" is a statement about the caller, so only an answer can lead to it: during an outage
+// the panel keeps saying "unavailable, retrying" and keeps retrying at the longest interval for as
+// long as the contact lasts (a panel closes with its contact); when the service answers again, that
+// answer decides (verified, or "still waiting" if the 10 minutes have passed meanwhile).
 
 export const VIEW = Object.freeze({
   LOADING: 'loading',
@@ -30,7 +34,7 @@ export const VIEW = Object.freeze({
 
 /** How many 404s in a row before "not identified" (the link may land a moment after the contact). */
 export const NOT_FOUND_TRIES = 3;
-/** How many 429/5xx/network failures in a row before the panel admits it. */
+/** How many 429/5xx/network failures in a row before the panel says "unavailable, retrying". */
 export const FAILURES_BEFORE_UNAVAILABLE = 3;
 
 /** The wait before poll number `polls` (0-based): initial × factor^polls, capped. */
@@ -102,7 +106,9 @@ export function onAnswer(state, answer, { now, poll, connecting = false }) {
   if (status === 'network' || status === 429 || (status >= 500 && status <= 599)) {
     const failures = base.failures + 1;
     const view = failures >= FAILURES_BEFORE_UNAVAILABLE ? { kind: VIEW.UNAVAILABLE, purpose: base.purpose } : base.view;
-    return keepPolling({ ...base, failures, notFound: 0, view }, now, poll);
+    // No "still waiting" here: that would say the caller has not verified, which nobody knows while
+    // the service is down (a long outage used to end in "still waiting" and stop asking).
+    return retry({ ...base, failures, notFound: 0, view }, poll);
   }
   const settled = { ...base, failures: 0 };
 
@@ -141,6 +147,10 @@ function keepPolling(state, now, poll) {
   if (now - state.startedAt >= poll.stillWaitingAfterMs) {
     return stop(state, { kind: VIEW.STILL_WAITING, purpose: state.purpose });
   }
+  return retry(state, poll);
+}
+
+function retry(state, poll) {
   return { state: { ...state, polls: state.polls + 1 }, effect: { type: 'poll', delayMs: nextDelay(state.polls, poll) } };
 }
 

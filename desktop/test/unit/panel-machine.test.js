@@ -219,11 +219,38 @@ describe('intervals', () => {
     assert.deepEqual(next.effect, { type: 'poll', delayMs: 2000 });
   });
 
-  test('failures that outlast 10 minutes also end in "still waiting" (no endless retries)', () => {
-    const { state } = startPanel(T0);
+  test('an outage that outlasts 10 minutes says "unavailable, retrying" and keeps retrying, never "still waiting"', () => {
+    const failure = { status: 503 };
+    let { state } = startPanel(T0);
+    ({ state } = onAnswer(state, pending, ctx({ now: T0 + 1000 })));
+    const steps = [];
+    // 5xx answers and network failures for an hour, one every 15 s.
+    for (let now = T0 + 2000, i = 0; now < T0 + 3_600_000; now += 15_000, i += 1) {
+      const step = onAnswer(state, i % 2 ? failure : { network: true }, ctx({ now }));
+      steps.push(step);
+      state = step.state;
+    }
+    for (const step of steps.slice(FAILURES_BEFORE_UNAVAILABLE - 1)) {
+      assert.deepEqual(step.state.view, { kind: VIEW.UNAVAILABLE, purpose: 'report_move' });
+      assert.equal(step.effect.type, 'poll');
+    }
+    assert.equal(last(steps).effect.delayMs, poll.maxMs, 'at the longest interval');
+
+    // The service answers again: the answer decides. Still no result after the 10 minutes: "still waiting".
+    const back = onAnswer(state, pending, ctx({ now: T0 + 3_600_000 }));
+    assert.deepEqual(back.state.view, { kind: VIEW.STILL_WAITING, purpose: 'report_move' });
+    assert.deepEqual(back.effect, { type: 'stop' });
+    assert.equal(back.state.failures, 0);
+    // Or the caller verified meanwhile: "verified".
+    assert.equal(onAnswer(state, verified, ctx({ now: T0 + 3_600_000 })).state.view.kind, VIEW.VERIFIED);
+  });
+
+  test('one failure right at the 10 minutes does not end the wait: the next answer decides', () => {
+    let { state } = startPanel(T0);
+    ({ state } = onAnswer(state, pending, ctx({ now: T0 + 1000 })));
     const step = onAnswer(state, { status: 503 }, ctx({ now: T0 + poll.stillWaitingAfterMs }));
-    assert.equal(step.state.view.kind, VIEW.STILL_WAITING);
-    assert.equal(step.effect.type, 'stop');
+    assert.deepEqual(step.state.view, { kind: VIEW.WAITING, purpose: 'report_move' });
+    assert.equal(step.effect.type, 'poll');
   });
 });
 
