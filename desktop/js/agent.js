@@ -58,8 +58,8 @@ async function main() {
       status(tr.t('sign_in_again'), 'warning');
       showSignInButton(tr, signInAgain);
     } else if (event === 'signed-in') {
-      hideSignInButton();
       status(tr.t('signed_in', { user: session.claims().email ?? '' }), 'ok');
+      hideSignInButton();
       for (const panel of panels.values()) panel.resume();
     }
   });
@@ -171,8 +171,12 @@ function showSignInButton(tr, onClick) {
 
 function hideSignInButton() {
   const slot = document.getElementById('sign-in');
+  if (slot.hidden) return;
+  const hadFocus = slot.contains(document.activeElement);
   slot.replaceChildren();
   slot.hidden = true;
+  // Focus never falls to the body: the status line (tabindex -1) now says who is signed in.
+  if (hadFocus) document.getElementById('status').focus();
 }
 
 main();

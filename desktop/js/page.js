@@ -23,11 +23,14 @@ export function translateStatic(root, tr) {
   document.documentElement.lang = tr.locale;
 }
 
-/** The page's status line (role=status, so screen readers hear changes). */
+/**
+ * The page's status line (role=status, so screen readers hear changes). The same text again
+ * changes nothing: a rewrite would be read out again.
+ */
 export function status(text, kind = 'info') {
   const line = document.getElementById('status');
-  setText(line, text);
-  line.dataset.kind = kind;
+  if (line.textContent !== text) setText(line, text);
+  if (line.dataset.kind !== kind) line.dataset.kind = kind;
 }
 
 async function translationsFor(preferred, fallbackLocale) {

@@ -1,10 +1,16 @@
 // One attribute panel per voice contact: polls `GET /api/session_info/{contact_id}` as the state
 // machine (panel-machine.js) says and renders its view with textContent only — an attribute value
 // is data from the caller's ID provider, never markup.
+//
+// The panel is a polite live region, so rendering is a diff: a poll whose view did not change
+// touches nothing in it (a screen reader would otherwise read the panel again after every poll), a
+// change touches only the parts that differ. The panel is a region named by its own heading (the
+// contact id makes each name distinct). A button that a render takes away while it has focus (Refresh,
+// Sign in) hands the focus to the panel's heading, never to the document body.
 
 import { apiCall } from './api.js';
 import { VIEW, onAnswer, restartPanel, sortedAttributes, startPanel } from './panel-machine.js';
-import { el } from './page.js';
+import { el, setText } from './page.js';
 
 const VIEW_TEXT = {
   [VIEW.LOADING]: 'panel_loading',
@@ -18,6 +24,8 @@ const VIEW_TEXT = {
   [VIEW.UNEXPECTED]: 'panel_unexpected',
   [VIEW.STILL_WAITING]: 'panel_still_waiting',
 };
+
+let panels = 0; // for the heading ids
 
 export class Panel {
   /**
@@ -35,11 +43,30 @@ export class Panel {
     this.timer = null;
     this.closed = false;
     this.paused = false;
-    this.root = el('section', { className: 'panel', attrs: { 'data-contact-id': contactId, 'aria-live': 'polite' } });
+    this.build();
     const { state, effect } = startPanel(this.clock());
     this.state = state;
     this.render();
     this.apply(effect);
+  }
+
+  /** The parts that every view has, made once; the others are made when a view needs them. */
+  build() {
+    const { tr } = this;
+    panels += 1;
+    const headingId = `panel-${panels}-heading`;
+    this.root = el('section', {
+      className: 'panel',
+      attrs: { 'data-contact-id': this.contactId, 'aria-labelledby': headingId, 'aria-live': 'polite' },
+    });
+    // tabindex -1: not a tab stop, but focus can be put there when a button under it goes away.
+    this.heading = el('h2', { className: 'panel-heading', text: tr.t('panel_heading', { id: this.contactId }), attrs: { id: headingId, tabindex: '-1' } });
+    this.stateLine = el('p', { className: 'panel-state' });
+    this.purpose = null; // dl.panel-purpose while the view has a purpose
+    this.attributes = null; // dl.panel-attributes (p.panel-empty when none were shared) while verified
+    this.attributesKey = null; // what this.attributes shows, to rebuild it only when that changes
+    this.refreshButton = null;
+    this.signInButton = null;
   }
 
   /** The contact is gone: stop asking, and the page removes the panel. */
@@ -99,41 +126,83 @@ export class Panel {
     this.apply(effect);
   }
 
+  /** Brings the DOM to the view, changing only what differs (nothing at all when nothing does). */
   render() {
-    const { tr } = this;
+    const { tr, root } = this;
     const view = this.state.view;
-    this.root.dataset.view = view.kind;
-    const header = el('header', { className: 'panel-header' });
-    header.append(
-      el('h2', { text: tr.t('panel_title') }),
-      el('span', { className: 'panel-contact', text: tr.t('panel_contact', { id: this.contactId }) }),
-    );
-    const children = [header, el('p', { className: `panel-state state-${view.kind}`, text: tr.t(VIEW_TEXT[view.kind]) })];
+    setAttribute(root, 'data-view', view.kind);
+    setAttribute(this.stateLine, 'class', `panel-state state-${view.kind}`);
+    setTextIfChanged(this.stateLine, tr.t(VIEW_TEXT[view.kind]));
 
+    const wanted = [this.heading, this.stateLine];
     if (view.purpose) {
-      const purpose = el('dl', { className: 'panel-purpose' });
-      purpose.append(el('dt', { text: tr.t('panel_purpose') }), el('dd', { text: tr.purpose(view.purpose) }));
-      children.push(purpose);
+      if (!this.purpose) {
+        this.purpose = el('dl', { className: 'panel-purpose' });
+        this.purpose.append(row(tr.t('panel_purpose'), ''));
+      }
+      setTextIfChanged(this.purpose.querySelector('dd'), tr.purpose(view.purpose));
+      wanted.push(this.purpose);
+    } else {
+      this.purpose = null;
     }
     if (view.kind === VIEW.VERIFIED) {
-      const list = el('dl', { className: 'panel-attributes' });
       const rows = sortedAttributes(view.attributes, (key) => tr.attribute(key), tr.locale);
-      for (const row of rows) {
-        list.append(el('dt', { text: row.label }), el('dd', { text: row.value }));
+      const key = JSON.stringify(rows);
+      if (!this.attributes || this.attributesKey !== key) {
+        if (rows.length === 0) {
+          this.attributes = el('p', { className: 'panel-empty', text: tr.t('panel_no_attributes') });
+        } else {
+          this.attributes = el('dl', { className: 'panel-attributes' });
+          for (const { label, value } of rows) this.attributes.append(row(label, value));
+        }
+        this.attributesKey = key;
       }
-      if (rows.length === 0) list.append(el('dd', { className: 'panel-empty', text: tr.t('panel_no_attributes') }));
-      children.push(list);
+      wanted.push(this.attributes);
+    } else {
+      this.attributes = null;
+      this.attributesKey = null;
     }
     if (view.kind === VIEW.STILL_WAITING) {
-      const button = el('button', { className: 'panel-refresh', text: tr.t('refresh'), attrs: { type: 'button' } });
-      button.addEventListener('click', () => this.restart());
-      children.push(button);
+      this.refreshButton ??= button('panel-refresh', tr.t('refresh'), () => this.restart());
+      wanted.push(this.refreshButton);
     }
     if (view.kind === VIEW.SIGN_IN) {
-      const button = el('button', { className: 'panel-sign-in', text: tr.t('sign_in_button'), attrs: { type: 'button' } });
-      button.addEventListener('click', () => this.onSignIn());
-      children.push(button);
+      this.signInButton ??= button('panel-sign-in', tr.t('sign_in_button'), () => this.onSignIn());
+      wanted.push(this.signInButton);
     }
-    this.root.replaceChildren(...children);
+
+    const focused = document.activeElement;
+    const focusInside = focused !== null && focused !== root && root.contains(focused);
+    reconcile(root, wanted);
+    if (focusInside && !root.contains(focused)) this.heading.focus();
   }
+}
+
+/** A dt/dd pair in its own div (allowed in a dl), so a row can stack its value under its label. */
+function row(label, value) {
+  const div = el('div', { className: 'row' });
+  div.append(el('dt', { text: label }), el('dd', { text: value }));
+  return div;
+}
+
+function button(className, text, onClick) {
+  const node = el('button', { className, text, attrs: { type: 'button' } });
+  node.addEventListener('click', onClick);
+  return node;
+}
+
+function setAttribute(node, name, value) {
+  if (node.getAttribute(name) !== value) node.setAttribute(name, value);
+}
+
+function setTextIfChanged(node, text) {
+  if (node.textContent !== text) setText(node, text);
+}
+
+/** Makes `parent`'s children exactly `wanted`, in order, moving or removing only what is out of place. */
+function reconcile(parent, wanted) {
+  wanted.forEach((node, i) => {
+    if (parent.children[i] !== node) parent.insertBefore(node, parent.children[i] ?? null);
+  });
+  while (parent.children.length > wanted.length) parent.lastElementChild.remove();
 }

@@ -89,6 +89,170 @@ const rowLayout = () => [...document.querySelectorAll('.panel dt, .panel dd')].m
   return { tag: node.tagName, text: node.textContent, width: box.width, right: box.right, needs, lines };
 });
 
+test('the panel is a live region that polls do not touch: the same answer changes nothing, a new one only what changed', async (t) => {
+  const env = await setUp(t);
+  const { page, site } = env;
+  site.sessionInfo.set(C1, [waiting]);
+  const { push } = await start(env);
+  await push([{ contactId: C1, state: 'connected' }]);
+  await viewIs(page, C1, 'waiting');
+
+  await page.evaluate((id) => {
+    const panel = document.querySelector(`.panel[data-contact-id="${id}"]`);
+    const live = panel.closest('[aria-live]');
+    window.__live = { panel: [], status: [] };
+    const options = { childList: true, characterData: true, attributes: true, subtree: true };
+    const note = (name) => (records) => window.__live[name].push(...records.map((r) => `${r.type} ${r.target.nodeName} ${r.attributeName ?? ''}`));
+    window.__flush = [];
+    for (const [node, name] of [[live, 'panel'], [document.getElementById('status'), 'status']]) {
+      const observer = new MutationObserver(note(name));
+      observer.observe(node, options);
+      window.__flush.push(() => note(name)(observer.takeRecords()));
+    }
+    window.__parts = { heading: panel.querySelector('h2'), state: panel.querySelector('.panel-state'), purpose: panel.querySelector('.panel-purpose') };
+  }, C1);
+
+  // Polls answered with the same "waiting": the request after next is only sent once the answer
+  // before it was rendered, so three more requests mean at least two answers rendered.
+  await morePolls(site, C1, 3);
+  const unchanged = await page.evaluate(() => {
+    for (const flush of window.__flush) flush();
+    return window.__live;
+  });
+  assert.deepEqual(unchanged, { panel: [], status: [] }, 'a poll with the same answer changes nothing in the live regions');
+
+  // The caller verifies: the state line's text changes and the attributes arrive; the rest stays.
+  site.sessionInfo.set(C1, [verified({ email: 'ana@example.nl' })]);
+  await viewIs(page, C1, 'verified');
+  const changed = await page.evaluate((id) => {
+    const panel = document.querySelector(`.panel[data-contact-id="${id}"]`);
+    return {
+      records: window.__live.panel.length,
+      state: panel.querySelector('.panel-state').textContent,
+      attributes: panel.querySelector('.panel-attributes')?.textContent,
+      same: {
+        heading: window.__parts.heading === panel.querySelector('h2'),
+        state: window.__parts.state === panel.querySelector('.panel-state'),
+        purpose: window.__parts.purpose === panel.querySelector('.panel-purpose'),
+      },
+      status: window.__live.status,
+    };
+  }, C1);
+  assert.ok(changed.records > 0, 'the change is in the live region');
+  assert.equal(changed.state, 'Verified');
+  assert.match(changed.attributes, /ana@example\.nl/);
+  assert.deepEqual(changed.same, { heading: true, state: true, purpose: true }, 'the unchanged parts are the same elements');
+  assert.deepEqual(changed.status, [], 'the page status line was not touched');
+
+  // Verified stops the polling; nothing more happens in the region.
+  const before = changed.records;
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(await page.evaluate(() => window.__live.panel.length), before);
+  env.assertClean();
+});
+
+test('2.4.3 Focus order: Refresh pressed from the keyboard leaves focus on the panel heading, not the body', async (t) => {
+  const env = await setUp(t);
+  const { page, site } = env;
+  site.config = { ...site.config, poll: { initialMs: 100, factor: 1.5, maxMs: 300, stillWaitingAfterMs: 1200 } };
+  site.sessionInfo.set(C1, [waiting]);
+  const { push } = await start(env);
+  await push([{ contactId: C1, state: 'connected' }]);
+  await viewIs(page, C1, 'still_waiting');
+
+  await tabTo(page, '.panel-refresh');
+  site.sessionInfo.set(C1, [waiting, verified({ email: 'late@example.nl' })]);
+  await page.keyboard.press('Enter');
+  await until(page, () => !document.querySelector('.panel-refresh'), undefined, { what: 'Refresh gone' });
+  assert.match(await page.evaluate(focused), HEADING, 'focus moved to the heading as the button went');
+  await viewIs(page, C1, 'verified');
+  assert.match(await page.evaluate(focused), HEADING, 'and stays there through the next renders');
+  await env.screenshot('agent-focus-after-refresh');
+  assert.equal(await page.evaluate((id) => document.activeElement === document.querySelector(`.panel[data-contact-id="${id}"] h2`), C1), true);
+  env.assertClean();
+});
+
+test('2.4.3 Focus order: Sign in (the panel\'s, then the banner\'s) pressed from the keyboard never drops focus to the body', async (t) => {
+  const env = await setUp(t);
+  const { page, site, cognito, browser } = env;
+  site.sessionInfo.set(C1, [waiting]);
+  const { push } = await start(env);
+  await push([{ contactId: C1, state: 'connected' }]);
+  await viewIs(page, C1, 'waiting');
+
+  // Both tokens stop working: after the one refresh fails, the panel asks for a new sign-in.
+  cognito.revokeIdTokens();
+  cognito.revokeRefreshTokens();
+  env.expectHttpErrorsFrom(`${cognito.origin}/oauth2/token`);
+  await viewIs(page, C1, 'sign_in');
+
+  // The panel's Sign in, with the space bar: managed login in a popup, then the panel resumes.
+  const popupGone = () => new Promise((resolve) => {
+    const gone = (target) => {
+      if (target.url().includes('/agent.html') && target !== page.target()) {
+        browser.off('targetdestroyed', gone);
+        resolve();
+      }
+    };
+    browser.on('targetdestroyed', gone);
+  });
+  await tabTo(page, '.panel-sign-in');
+  site.sessionInfo.set(C1, [verified({ email: 'after-sign-in@example.nl' })]);
+  let popupClosed = popupGone();
+  await page.keyboard.press('Space');
+  await viewIs(page, C1, 'verified');
+  await popupClosed;
+  assert.match(await page.evaluate(focused), HEADING, 'focus on the panel heading');
+  assert.equal(await page.evaluate((id) => document.activeElement === document.querySelector(`.panel[data-contact-id="${id}"] h2`), C1), true);
+
+  // Again, with the banner's Sign in and Enter: focus goes to the status line that says who signed in.
+  site.sessionInfo.set(C2, [waiting]);
+  cognito.revokeIdTokens();
+  cognito.revokeRefreshTokens();
+  await push([{ contactId: C1, state: 'connected' }, { contactId: C2, state: 'connected' }]);
+  await viewIs(page, C2, 'sign_in');
+  await tabTo(page, '#sign-in button');
+  site.sessionInfo.set(C2, [verified({ email: 'again@example.nl' })]);
+  popupClosed = popupGone();
+  await page.keyboard.press('Enter');
+  await viewIs(page, C2, 'verified');
+  await popupClosed;
+  assert.equal(await page.$eval('#sign-in', (el) => el.hidden), true);
+  assert.equal(await page.evaluate(focused), 'p#status.status', 'focus on the status line');
+  assert.match(await page.$eval('#status', (el) => el.textContent), /Signed in as/);
+  env.assertClean();
+});
+
+test('each panel is a region named by its own heading, distinct per contact', async (t) => {
+  const env = await setUp(t);
+  const { page, site } = env;
+  site.sessionInfo.set(C1, [verified({ email: 'one@example.nl' })]);
+  site.sessionInfo.set(C2, [waiting]);
+  const { push } = await start(env);
+  await push([{ contactId: C1, state: 'connected' }, { contactId: C2, state: 'connected' }]);
+  await viewIs(page, C1, 'verified');
+  await viewIs(page, C2, 'waiting');
+
+  // What assistive technology gets: the accessibility tree's regions and their names.
+  const regions = [];
+  const walk = (node) => {
+    if (node.role === 'region') regions.push(node.name);
+    for (const child of node.children ?? []) walk(child);
+  };
+  walk(await page.accessibility.snapshot({ interestingOnly: false }));
+  assert.equal(regions.length, 2, `two regions: ${JSON.stringify(regions)}`);
+  assert.deepEqual(regions, [`Caller details (ID Contact), contact ${C1}`, `Caller details (ID Contact), contact ${C2}`]);
+
+  // And in the DOM: aria-labelledby names each panel's own h2.
+  const named = await page.$$eval('.panel', (panels) => panels.map((p) => {
+    const heading = document.getElementById(p.getAttribute('aria-labelledby'));
+    return { tag: p.tagName, heading: heading?.tagName, inside: p.contains(heading), name: heading?.textContent };
+  }));
+  for (const n of named) assert.deepEqual({ ...n, name: undefined }, { tag: 'SECTION', heading: 'H2', inside: true, name: undefined });
+  assert.equal(new Set(named.map((n) => n.name)).size, 2, 'distinct names');
+  env.assertClean();
+});
+
 test('a long 5xx outage: "unavailable, retrying", still retried after the wait limit, and back to normal when the service answers', async (t) => {
   const env = await setUp(t);
   const { page, site } = env;

@@ -83,7 +83,7 @@ describe('Translations', () => {
   });
 
   test('placeholders are filled in', () => {
-    assert.equal(tr.t('panel_contact', { id: 'c-1' }), 'Contact c-1');
+    assert.equal(tr.t('panel_heading', { id: 'c-1' }), 'Gegevens van de beller (ID Contact), contact c-1');
     assert.equal(new Translations('en', { ui: { x: '{a} and {b}' } }).t('x', { a: 1 }), '1 and {b}');
   });
 });
