@@ -17,7 +17,10 @@ export function el(tag, { className, text, attrs } = {}) {
   return node;
 }
 
-/** Every element with data-i18n="key" gets the translated text. */
+/**
+ * Every element with data-i18n="key" gets the translated text: the `<title>` too (so
+ * `document.title` is in the page's language), and `<html lang>` names the locale.
+ */
 export function translateStatic(root, tr) {
   for (const node of root.querySelectorAll('[data-i18n]')) setText(node, tr.t(node.dataset.i18n));
   document.documentElement.lang = tr.locale;

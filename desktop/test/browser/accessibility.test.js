@@ -223,6 +223,28 @@ test('2.4.3 Focus order: Sign in (the panel\'s, then the banner\'s) pressed from
   env.assertClean();
 });
 
+for (const [name, key] of [['audio-only', 'title_audio_only'], ['in-session', 'title_in_session'], ['agent', 'title_agent']]) {
+  test(`3.1.2 Language: ${name}.html in nl has a Dutch title and lang="nl"`, async (t) => {
+    const env = await setUp(t);
+    const { page, site } = env;
+    await page.setExtraHTTPHeaders({ 'Accept-Language': 'nl-NL,nl;q=0.9' });
+    await page.evaluateOnNewDocument(() => {
+      Object.defineProperty(navigator, 'languages', { get: () => ['nl-NL', 'nl'] });
+    });
+    if (name === 'agent') {
+      await start(env);
+    } else {
+      await page.goto(`${site.origin}/${name}.html`);
+      await ccpFrame(page, env.ccp);
+    }
+    await until(page, () => document.documentElement.lang === 'nl', undefined, { what: 'lang nl' });
+    assert.equal(await page.evaluate(() => document.title), nl.ui[key]);
+    assert.equal(await page.$eval('h1', (el) => el.textContent), nl.ui[key]);
+    assert.notEqual(nl.ui[key], JSON.parse(readFileSync(join(DESKTOP, 'i18n', 'en.json'), 'utf8')).ui[key], 'the Dutch title is not the English one');
+    env.assertClean();
+  });
+}
+
 test('each panel is a region named by its own heading, distinct per contact', async (t) => {
   const env = await setUp(t);
   const { page, site } = env;
