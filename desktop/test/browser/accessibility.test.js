@@ -89,6 +89,101 @@ const rowLayout = () => [...document.querySelectorAll('.panel dt, .panel dd')].m
   return { tag: node.tagName, text: node.textContent, width: box.width, right: box.right, needs, lines };
 });
 
+test('1.4.4 Resize text: at 200 % zoom every attribute label and value keeps whole words on its lines', async (t) => {
+  const env = await setUp(t);
+  const { page, site } = env;
+  // A 1280 × 760 window at 200 % zoom lays out at 640 × 380 CSS px with two device pixels per px:
+  // the same viewport and devicePixelRatio that browser zoom gives the page.
+  await page.setViewport({ width: 640, height: 380, deviceScaleFactor: 2 });
+  site.sessionInfo.set(C1, [verified(ATTRIBUTES)]);
+  const { push } = await start(env);
+  assert.deepEqual(await page.evaluate(() => [window.innerWidth, window.devicePixelRatio]), [640, 2]);
+  await push([{ contactId: C1, state: 'connected' }]);
+  await viewIs(page, C1, 'verified');
+
+  const rows = await page.evaluate(rowLayout);
+  assert.equal(rows.length, 2 * (Object.keys(ATTRIBUTES).length + 1), 'the purpose and every attribute');
+  for (const row of rows) {
+    const what = `${row.tag} "${row.text}" (${Math.round(row.width)} px, ${row.lines} lines)`;
+    assert.ok(row.width >= row.needs - 0.5, `${what}: narrower than 10 characters or its text (${Math.round(row.needs)} px)`);
+    assert.ok(row.lines <= Math.max(1, Math.ceil(row.text.length / 12)), `${what}: fewer than 12 characters a line`);
+    assert.ok(row.right <= 640, `${what}: beyond the viewport`);
+  }
+  // The longest value is on as few lines as its box allows: no more than twice the minimum.
+  const address = rows.find((r) => r.text === ATTRIBUTES.address);
+  assert.ok(address.lines <= 3, `the address takes ${address.lines} lines`);
+  const w = await page.evaluate(widths);
+  assert.ok(w.document <= w.viewport, `no horizontal scroll at 200 %: ${JSON.stringify(w)}`);
+  await env.screenshot('agent-zoom-200');
+
+  // Any window between 320 and 1280 CSS px (where the panel sits beside the CCP at its narrowest
+  // too): the same holds, and nothing scrolls sideways.
+  for (let width = 320; width <= 1280; width += 40) {
+    await page.setViewport({ width, height: 760 });
+    for (const row of await page.evaluate(rowLayout)) {
+      const what = `at ${width} px: ${row.tag} "${row.text}" (${Math.round(row.width)} px, ${row.lines} lines)`;
+      assert.ok(row.width >= row.needs - 0.5, `${what}: narrower than 10 characters or its text`);
+      assert.ok(row.lines <= Math.max(1, Math.ceil(row.text.length / 12)), `${what}: fewer than 12 characters a line`);
+    }
+    const at = await page.evaluate(widths);
+    assert.ok(at.document <= at.viewport, `no horizontal scroll at ${width} px: ${JSON.stringify(at)}`);
+  }
+  env.assertClean();
+});
+
+test('1.4.10 Reflow: at 320 × 640 CSS px no page scrolls sideways, the CCP takes the width, the panel is whole', async (t) => {
+  const env = await setUp(t);
+  const { page, site, ccp, users } = env;
+  await page.setViewport({ width: 320, height: 640 });
+
+  // agent.html: the CCP stacked above the panel, each the width of the window (less the padding).
+  site.sessionInfo.set(C1, [verified(ATTRIBUTES)]);
+  const { push } = await start(env);
+  await push([{ contactId: C1, state: 'connected' }]);
+  await viewIs(page, C1, 'verified');
+  const agent = await page.evaluate(() => {
+    const rect = (node) => node.getBoundingClientRect().toJSON();
+    const panel = document.querySelector('.panel');
+    const outside = [...panel.querySelectorAll('*')].filter((n) => n.getBoundingClientRect().right > 320.5 || n.getBoundingClientRect().left < 0).map((n) => n.outerHTML.slice(0, 80));
+    return { ccp: rect(document.getElementById('ccp')), panel: rect(panel), outside };
+  });
+  let w = await page.evaluate(widths);
+  assert.ok(w.document <= 320 && w.body <= 320, `agent: no horizontal scroll: ${JSON.stringify(w)}`);
+  assert.ok(agent.ccp.width >= 300, `agent: the CCP is ${agent.ccp.width} px wide`);
+  assert.ok(agent.ccp.height >= 400, `agent: the CCP is ${agent.ccp.height} px tall`);
+  assert.ok(agent.panel.left >= 0 && agent.panel.right <= 320 && agent.panel.width >= 300, `agent: panel ${JSON.stringify(agent.panel)}`);
+  assert.ok(agent.panel.top >= agent.ccp.bottom, 'agent: the panel is under the CCP');
+  assert.deepEqual(agent.outside, [], 'agent: nothing in the panel reaches past the window');
+  await env.screenshot('agent-320');
+
+  // in-session.html: its CCP is always shown.
+  await page.goto(`${site.origin}/in-session.html`);
+  let frame = await ccpFrame(page, ccp);
+  await frame.evaluate((arn) => window.fakeCcp.pushAgent({ agentARN: arn, name: 'Alice', contacts: [] }), agentArn(users.alice));
+  await until(page, () => document.body.dataset.state === 'ready', undefined, { what: 'in-session ready' });
+  w = await page.evaluate(widths);
+  assert.ok(w.document <= 320 && w.body <= 320, `in-session: no horizontal scroll: ${JSON.stringify(w)}`);
+  let box = await page.$eval('#ccp', (el) => el.getBoundingClientRect().toJSON());
+  assert.ok(box.width >= 300 && box.right <= 320, `in-session: CCP ${JSON.stringify(box)}`);
+  assert.ok(box.height >= 400, `in-session: the CCP is ${box.height} px tall`);
+  await env.screenshot('in-session-320');
+
+  // audio-only.html: its CCP is hidden until the agent shows it.
+  await page.goto(`${site.origin}/audio-only.html`);
+  frame = await ccpFrame(page, ccp);
+  await frame.evaluate((arn) => window.fakeCcp.pushAgent({ agentARN: arn, name: 'Alice', contacts: [] }), agentArn(users.alice));
+  await until(page, () => document.body.dataset.state === 'ready', undefined, { what: 'audio-only ready' });
+  w = await page.evaluate(widths);
+  assert.ok(w.document <= 320 && w.body <= 320, `audio-only: no horizontal scroll: ${JSON.stringify(w)}`);
+  await page.click('#toggle-ccp');
+  box = await page.$eval('#ccp', (el) => el.getBoundingClientRect().toJSON());
+  w = await page.evaluate(widths);
+  assert.ok(w.document <= 320 && w.body <= 320, `audio-only, CCP shown: no horizontal scroll: ${JSON.stringify(w)}`);
+  assert.ok(box.width >= 300 && box.right <= 320, `audio-only: CCP ${JSON.stringify(box)}`);
+  await env.screenshot('audio-only-320');
+  env.assertClean();
+});
+
 test('the panel is a live region that polls do not touch: the same answer changes nothing, a new one only what changed', async (t) => {
   const env = await setUp(t);
   const { page, site } = env;
