@@ -138,6 +138,16 @@ async fn a_customer_chat_escalates_to_a_video_call_and_comes_back_to_the_agent()
             "videoVendorName": "demo-website", "videoReferenceId": route_id.to_string()
         }
     });
+    // A chat Connect refuses (an attribute key it does not allow) redeems the reference and then
+    // gives it back: the customer's next chat still reaches Alice.
+    let chats_before = fleet.cloud.emulator.chats().len();
+    let mut refused_chat = start.clone();
+    refused_chat["Attributes"]["a key with spaces"] = json!("Connect allows only [A-Za-z0-9_-] in keys");
+    let (status, refused) =
+        read(api.http.post(api.url("/start")).body(refused_chat.to_string()).send().await.unwrap()).await;
+    assert_eq!(status, 400, "{refused}");
+    assert_eq!(fleet.cloud.emulator.chats().len(), chats_before, "Connect started no chat");
+
     let response = api
         .http
         .post(api.url("/start"))

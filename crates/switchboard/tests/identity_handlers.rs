@@ -265,3 +265,121 @@ async fn linking_that_meets_a_concurrent_write_to_the_session_is_sent_again() {
     assert_eq!(linked.code(), "LINKED", "{linked:?}");
     assert_eq!(conflict_then_linked.num_calls(), 2, "the conflicted transaction is sent once more");
 }
+
+/// The transaction mock of the linking tests: `conflicts` TransactionConflict cancellations, then success.
+fn transaction_conflicts(conflicts: usize) -> aws_smithy_mocks::Rule {
+    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsOutput;
+    use aws_smithy_mocks::mock;
+    let conflict = r#"{"__type":"com.amazonaws.dynamodb.v20120810#TransactionCanceledException","message":"Transaction cancelled [None, TransactionConflict]","CancellationReasons":[{"Code":"None"},{"Code":"TransactionConflict","Message":"Transaction is ongoing for the item"}]}"#;
+    let mut rule = mock!(aws_sdk_dynamodb::Client::transact_write_items).sequence();
+    for _ in 0..conflicts {
+        rule = rule.http_status(400, Some(conflict.into()));
+    }
+    rule.output(|| TransactWriteItemsOutput::builder().build()).build()
+}
+
+/// `assign-id` on a mocked table where code 1234567890 leads to a live session, with `transaction`
+/// answering the linking transaction.
+fn assign_with(transaction: &aws_smithy_mocks::Rule) -> AssignId {
+    use aws_sdk_dynamodb::{operation::get_item::GetItemOutput, types::AttributeValue};
+    use aws_smithy_mocks::{mock, mock_client, RuleMode};
+    let clock = ManualClock::new(datetime!(2026-11-23 09:00 UTC));
+    let ttl = (clock.now_epoch() + 600).to_string();
+    let item_ttl = ttl.clone();
+    let found = mock!(aws_sdk_dynamodb::Client::get_item).then_output(move || {
+        GetItemOutput::builder()
+            .item("sessionId", AttributeValue::S("s-1".into()))
+            .item("purpose", AttributeValue::S("request-permit".into()))
+            .item("ttl", AttributeValue::N(item_ttl.clone()))
+            .build()
+    });
+    let no_attempts = mock!(aws_sdk_dynamodb::Client::get_item)
+        .match_requests(|r| {
+            r.key().and_then(|k| k.get("pk")).and_then(|v| v.as_s().ok()).is_some_and(|pk| pk.starts_with("ATTEMPTS#"))
+        })
+        .then_output(|| GetItemOutput::builder().build());
+    let dynamodb = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, &[&no_attempts, &found, transaction]);
+    AssignId {
+        dynamodb,
+        settings: IdentitySettings {
+            table: "IdentityTable".into(),
+            dtmf_length: 10,
+            session_ttl_seconds: 3600,
+            clock_skew_seconds: 60,
+            max_code_attempts: 3,
+        },
+        clock: Arc::new(clock),
+    }
+}
+
+/// Linking is sent at most three times in all: two conflicts still link, a third is a store fault
+/// (the flow's Error branch), and an error that is not a conflict is not sent again.
+#[tokio::test]
+async fn linking_is_sent_at_most_three_times_and_only_again_after_a_conflict() {
+    use switchboard::connect::FlowFault;
+    let two = transaction_conflicts(2);
+    let linked = assign_with(&two).handle(call_with("c-2", "1234567890"), Deadline::after(Deadline::MAX)).await;
+    assert_eq!(linked.unwrap().code(), "LINKED");
+    assert_eq!(two.num_calls(), 3);
+
+    let three = transaction_conflicts(3);
+    let failed = assign_with(&three).handle(call_with("c-3", "1234567890"), Deadline::after(Deadline::MAX)).await;
+    let error = failed.unwrap_err();
+    assert_eq!(error.kind(), "StoreError", "{error}");
+    assert_eq!(three.num_calls(), 3, "no fourth try");
+
+    let refused = aws_smithy_mocks::mock!(aws_sdk_dynamodb::Client::transact_write_items)
+        .sequence()
+        .http_status(400, Some(r#"{"__type":"com.amazon.coral.validate#ValidationException","message":"no"}"#.into()))
+        .build();
+    let failed = assign_with(&refused).handle(call_with("c-4", "1234567890"), Deadline::after(Deadline::MAX)).await;
+    assert_eq!(failed.unwrap_err().kind(), "StoreError");
+    assert_eq!(refused.num_calls(), 1, "a refusal that is not a conflict is not sent again");
+
+    // Out of time before anything could be read: the flow's Error branch, named for the deadline.
+    let unused = transaction_conflicts(0);
+    let late =
+        assign_with(&unused).handle(call_with("c-5", "1234567890"), Deadline::after(std::time::Duration::ZERO)).await;
+    assert_eq!(late.unwrap_err().kind(), "DeadlineExceeded");
+}
+
+/// A contact that keyed `MAX_CODE_ATTEMPTS` wrong codes is locked even for the right code (the
+/// up-front count), for as long as the session could live (the counter's ttl); another contact with
+/// the same code still links.
+#[tokio::test]
+async fn a_locked_contact_stays_locked_for_the_right_code_and_others_are_not() {
+    let cloud = LocalCloud::services(Fixture::load(&Fixture::default_path()).unwrap()).await.unwrap();
+    let dynamodb = aws_sdk_dynamodb::Client::new(&cloud.sdk_config().await);
+    let clock = ManualClock::new(datetime!(2026-11-23 09:00 UTC));
+    start_session(&dynamodb, &cloud, scripted(&["4242424242"]), &clock).handle(start_request("locked")).await.unwrap();
+    let assign = AssignId { dynamodb: dynamodb.clone(), settings: settings(&cloud), clock: Arc::new(clock.clone()) };
+    let key = |code: &'static str| {
+        let assign = &assign;
+        async move {
+            assign.handle(call_with("c-lock", code), Deadline::after(Deadline::MAX)).await.unwrap().code().to_owned()
+        }
+    };
+    assert_eq!(key("1111111111").await, "UNKNOWN_CODE");
+    assert_eq!(key("12").await, "INVALID_CODE");
+    assert_eq!(key("2222222222").await, "UNKNOWN_CODE");
+    // Three wrong: the right code no longer links this contact.
+    assert_eq!(key("4242424242").await, "LOCKED");
+    // The counter lives as long as a session could (now + the session ttl), not a moment less.
+    let counter = dynamodb
+        .get_item()
+        .table_name(&cloud.fixture.identity.table_name)
+        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S("ATTEMPTS#c-lock".into()))
+        .key("sk", aws_sdk_dynamodb::types::AttributeValue::S("ATTEMPTS".into()))
+        .send()
+        .await
+        .unwrap();
+    let item = counter.item().expect("the attempt counter");
+    assert_eq!(item["count"].as_n().unwrap(), "3");
+    assert_eq!(item["ttl"].as_n().unwrap(), &(clock.now_epoch() + 3600).to_string());
+    // Later within that time, still locked.
+    clock.advance(time::Duration::seconds(1800));
+    assert_eq!(key("4242424242").await, "LOCKED");
+    // Another contact is not locked by this one.
+    let other = assign.handle(call_with("c-other", "4242424242"), Deadline::after(Deadline::MAX)).await.unwrap();
+    assert_eq!(other.code(), "LINKED");
+}

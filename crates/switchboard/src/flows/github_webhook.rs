@@ -44,7 +44,6 @@ use lambda_http::{
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::Digest as _;
-use tokio::time::Instant;
 
 use crate::{
     config::{ConfigError, Settings},
@@ -152,10 +151,17 @@ impl WebhookSettings {
     }
 }
 
-/// The secret's current and previous values, with when they were read.
+/// The secret's current and previous values, with when they were read (by the handler's clock, so a
+/// test can move it).
 struct Secrets {
-    read_at: Instant,
+    read_at: time::OffsetDateTime,
     values: Vec<Vec<u8>>,
+}
+
+impl Secrets {
+    fn age(&self, now: time::OffsetDateTime) -> Duration {
+        (now - self.read_at).try_into().unwrap_or(Duration::ZERO)
+    }
 }
 
 pub struct GithubWebhook {
@@ -333,7 +339,7 @@ impl GithubWebhook {
             return Ok(());
         }
         // A rotation since the last read: read again once, unless that read is fresh.
-        if secrets.read_at.elapsed() > Duration::from_secs(30) {
+        if secrets.age(self.clock.now()) > Duration::from_secs(30) {
             let fresh = self.secrets(true).await?;
             if verifies(&fresh.values, body, &signature) {
                 return Ok(());
@@ -345,7 +351,7 @@ impl GithubWebhook {
     async fn secrets(&self, refresh: bool) -> Result<Arc<Secrets>, ApiError> {
         if !refresh {
             if let Ok(cached) = self.secrets.lock() {
-                if let Some(secrets) = cached.as_ref().filter(|s| s.read_at.elapsed() < SECRET_CACHE) {
+                if let Some(secrets) = cached.as_ref().filter(|s| s.age(self.clock.now()) < SECRET_CACHE) {
                     return Ok(secrets.clone());
                 }
             }
@@ -366,7 +372,7 @@ impl GithubWebhook {
             Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => {}
             Err(e) => return Err(failed(&DisplayErrorContext(&e))),
         }
-        let secrets = Arc::new(Secrets { read_at: Instant::now(), values });
+        let secrets = Arc::new(Secrets { read_at: self.clock.now(), values });
         if let Ok(mut cached) = self.secrets.lock() {
             *cached = Some(secrets.clone());
         }

@@ -199,7 +199,10 @@ mod tests {
     fn only_eight_digit_numbers_are_route_ids() {
         assert_eq!(parse_route_id("12345678"), Some(12_345_678));
         assert_eq!(parse_route_id(" 99999999 "), Some(99_999_999));
-        for not_an_id in ["01234567", "1234567", "123456789", "1e7", "0x1F", "-1234567", "", "1234 678"] {
+        // "012345678" and "+12345678" parse to an id in range: only the length and digit checks refuse them.
+        for not_an_id in
+            ["01234567", "1234567", "123456789", "012345678", "+12345678", "1e7", "0x1F", "-1234567", "", "1234 678"]
+        {
             assert_eq!(parse_route_id(not_an_id), None, "{not_an_id:?}");
         }
     }
