@@ -15,13 +15,14 @@ export SAM_CLI_TELEMETRY := 0
 FUNCTION_PACKAGES := $(addprefix -p ,$(notdir $(wildcard functions/*)))
 BENCH_PACKAGES := $(FUNCTION_PACKAGES) -p bench-floor
 
-.PHONY: help setup desktop-setup recorder-setup dev test bench build clean
+.PHONY: help setup desktop-setup recorder-setup dev test bench build clean mutants
 
 help:
 	@echo "make dev    set up, build, and run the local cloud with the fleet (Ctrl-C stops it)"
 	@echo "make test   set up and run every check (what CI runs)"
 	@echo "make bench  release binaries, then cold start / latency / memory figures into bench/"
 	@echo "make build  sam build: deployable arm64 artifacts in .aws-sam/ (not part of CI)"
+	@echo "make mutants  cargo-mutants over the invariant modules, summary in docs/mutants.md (hours; not in CI)"
 
 # Python tools from the pinned requirements file; re-installed when it changes.
 $(VENV)/.installed: tools/requirements.txt
@@ -71,6 +72,11 @@ recorder/node_modules/.package-lock.json: recorder/package-lock.json
 # The pages' npm packages (the local cloud serves Streams' bundle from there too); again when the lockfile changes.
 desktop/node_modules/.package-lock.json: desktop/package-lock.json
 	cd desktop && npm ci --ignore-scripts --no-audit --no-fund
+
+# Mutation testing of the modules that hold the invariants (tools/mutants; FILES=… for a subset).
+mutants: setup
+	cargo build --workspace --all-targets
+	tools/mutants $(FILES)
 
 # Release binaries with the profile sam build uses (reused when up to date), then the figures.
 bench: setup

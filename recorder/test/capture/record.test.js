@@ -248,6 +248,7 @@ test('a hung S3 holds neither memory nor the exit: the capture goes on to disk a
   const mib = (bytes) => Math.round(bytes / 1024 / 1024);
   const peak = (name) => Math.max(...samples.map((s) => s[name]));
   const settled = (name) => samples.find((s) => s.at >= 4_000)[name];
+  t.diagnostic(`while S3 hung: node ${mib(settled('node'))}→${mib(peak('node'))} MiB, ffmpeg ${mib(settled('ffmpeg'))}→${mib(peak('ffmpeg'))} MiB (at 4 s → peak)`);
   assert.ok(peak('node') < 200 * 1024 * 1024, `node peaked at ${mib(peak('node'))} MiB`);
   assert.ok(peak('ffmpeg') < 150 * 1024 * 1024, `ffmpeg peaked at ${mib(peak('ffmpeg'))} MiB`);
   assert.ok(peak('node') - settled('node') < 40 * 1024 * 1024, `node grew from ${mib(settled('node'))} to ${mib(peak('node'))} MiB`);
@@ -260,6 +261,7 @@ test('a hung S3 holds neither memory nor the exit: the capture goes on to disk a
   const took = Date.now() - stoppedAt;
   assert.equal(code, 3, run.output());
   assert.ok(took < 8_000 + 6_000, `exited ${took} ms after SIGTERM with an 8 s deadline`);
+  t.diagnostic(`exited ${took} ms after SIGTERM (deadline 8 s)`);
   const summary = line(run, 'exit summary');
   assert.deepEqual(summary.stored, []);
   assert.ok(summary.notStored.length >= 5, JSON.stringify(summary));
