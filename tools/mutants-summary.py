@@ -25,12 +25,11 @@ for outcome in outcomes["outcomes"]:
         continue
     mutant = scenario["Mutant"]
     file = mutant["file"]
-    name = f'{file}:{mutant["span"]["start"]["line"]}:{mutant["span"]["start"]["column"]}: {mutant.get("name") or mutant["function"]["function_name"]}'
+    name = mutant.get("name") or f'{file}:{mutant["span"]["start"]["line"]}: {mutant["function"]["function_name"]}'
     summary = outcome["summary"]
     counts[file][summary] += 1
     if summary == "MissedMutant":
-        label = f'{file}:{mutant["span"]["start"]["line"]}: replace {mutant["function"]["function_name"]} {mutant.get("genre", "")} {mutant.get("replacement", "")}'.strip()
-        missed.append((name, label))
+        missed.append((name, name))
 
 lines = ["# Mutation testing (`make mutants`)", "",
          "cargo-mutants over the modules that hold the invariants, tested by the domain crate's tests",
@@ -40,7 +39,7 @@ lines.append("|---|---|---|---|---|")
 for module in modules:
     c = counts.get(module, Counter())
     if not c:
-        lines.append(f"| `{module}` | not run | | | |")
+        lines.append(f"| `{module}` | not in the last run | | | |")
         continue
     lines.append(f"| `{module}` | {c['CaughtMutant']} | {c['MissedMutant']} | {c['Unviable']} | {c['Timeout']} |")
 lines += ["", "## Missed mutants", ""]
@@ -52,6 +51,9 @@ for name, label in missed:
     lines.append(f"- `{name}` — {why or '**not explained: needs a test**'}")
 if not missed:
     lines.append("None.")
+lines += ["", "## DynamoDB conditions", "",
+          "cargo-mutants does not mutate the condition strings. Which test fails when each invariant's",
+          "condition is removed is not yet listed here (issue 26 leaves it open)."]
 Path(summary_path).write_text("\n".join(lines) + "\n")
 print(f"{summary_path}: {sum(sum(c.values()) for c in counts.values())} mutants, {len(missed)} missed, {len(unexplained)} unexplained")
 sys.exit(1 if unexplained else 0)

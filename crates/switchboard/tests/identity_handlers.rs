@@ -48,6 +48,17 @@ fn settings(cloud: &LocalCloud) -> IdentitySettings {
     }
 }
 
+/// The settings of the tests on a mocked table.
+fn mocked_settings() -> IdentitySettings {
+    IdentitySettings {
+        table: "IdentityTable".into(),
+        dtmf_length: 10,
+        session_ttl_seconds: 3600,
+        clock_skew_seconds: 60,
+        max_code_attempts: 3,
+    }
+}
+
 /// `start-session` against `cloud`'s table with `codes`, at `clock`'s time.
 fn start_session(
     dynamodb: &aws_sdk_dynamodb::Client,
@@ -250,17 +261,7 @@ async fn linking_that_meets_a_concurrent_write_to_the_session_is_sent_again() {
         .build();
     let dynamodb =
         mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, &[&no_attempts, &pointer, &session, &conflict_then_linked]);
-    let assign = AssignId {
-        dynamodb,
-        settings: IdentitySettings {
-            table: "IdentityTable".into(),
-            dtmf_length: 10,
-            session_ttl_seconds: 3600,
-            clock_skew_seconds: 60,
-            max_code_attempts: 3,
-        },
-        clock: Arc::new(clock),
-    };
+    let assign = AssignId { dynamodb, settings: mocked_settings(), clock: Arc::new(clock) };
     let linked = assign.handle(call_with("c-9", "1234567890"), Deadline::after(Deadline::MAX)).await.unwrap();
     assert_eq!(linked.code(), "LINKED", "{linked:?}");
     assert_eq!(conflict_then_linked.num_calls(), 2, "the conflicted transaction is sent once more");
@@ -299,17 +300,7 @@ fn assign_with(transaction: &aws_smithy_mocks::Rule) -> AssignId {
         })
         .then_output(|| GetItemOutput::builder().build());
     let dynamodb = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, &[&no_attempts, &found, transaction]);
-    AssignId {
-        dynamodb,
-        settings: IdentitySettings {
-            table: "IdentityTable".into(),
-            dtmf_length: 10,
-            session_ttl_seconds: 3600,
-            clock_skew_seconds: 60,
-            max_code_attempts: 3,
-        },
-        clock: Arc::new(clock),
-    }
+    AssignId { dynamodb, settings: mocked_settings(), clock: Arc::new(clock) }
 }
 
 /// Linking is sent at most three times in all: two conflicts still link, a third is a store fault
