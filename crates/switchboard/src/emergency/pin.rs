@@ -150,9 +150,15 @@ mod tests {
     }
 
     #[test]
-    fn pin_debug_is_redacted() {
+    fn pin_and_pepper_debug_say_what_they_are_and_nothing_of_their_value() {
         let pin = generate(6).unwrap();
         assert!(!format!("{pin:?}").contains(pin.digits()));
+        // Exactly this: a log line still shows that a PIN (or the pepper) was there.
+        assert_eq!(format!("{pin:?}"), "Pin(<redacted>)");
+        assert_eq!(
+            format!("{:?}", pepper("a-pepper-long-enough-for-the-minimum-length-0123456789")),
+            "Pepper(<redacted>)"
+        );
     }
 
     fn pepper(text: &str) -> Pepper {
