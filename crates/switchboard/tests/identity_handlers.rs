@@ -221,47 +221,8 @@ async fn every_refused_result_gets_the_same_answer() {
 
 #[tokio::test]
 async fn linking_that_meets_a_concurrent_write_to_the_session_is_sent_again() {
-    use aws_sdk_dynamodb::{
-        operation::{get_item::GetItemOutput, transact_write_items::TransactWriteItemsOutput},
-        types::AttributeValue,
-    };
-    use aws_smithy_mocks::{mock, mock_client, RuleMode};
-    let clock = ManualClock::new(datetime!(2026-11-23 09:00 UTC));
-    let ttl = (clock.now_epoch() + 600).to_string();
-    let pk_is = |pk: &'static str| {
-        move |r: &aws_sdk_dynamodb::operation::get_item::GetItemInput| {
-            r.key().and_then(|k| k.get("pk")) == Some(&AttributeValue::S(pk.into()))
-        }
-    };
-    let no_attempts = mock!(aws_sdk_dynamodb::Client::get_item)
-        .match_requests(pk_is("ATTEMPTS#c-9"))
-        .then_output(|| GetItemOutput::builder().build());
-    let pointer_ttl = ttl.clone();
-    let pointer =
-        mock!(aws_sdk_dynamodb::Client::get_item).match_requests(pk_is("DTMF#1234567890")).then_output(move || {
-            GetItemOutput::builder()
-                .item("sessionId", AttributeValue::S("s-1".into()))
-                .item("ttl", AttributeValue::N(pointer_ttl.clone()))
-                .build()
-        });
-    let session =
-        mock!(aws_sdk_dynamodb::Client::get_item).match_requests(pk_is("SESSION#s-1")).then_output(move || {
-            GetItemOutput::builder()
-                .item("purpose", AttributeValue::S("request-permit".into()))
-                .item("ttl", AttributeValue::N(ttl.clone()))
-                .build()
-        });
-    let conflict_then_linked = mock!(aws_sdk_dynamodb::Client::transact_write_items)
-        .sequence()
-        .http_status(
-            400,
-            Some(r#"{"__type":"com.amazonaws.dynamodb.v20120810#TransactionCanceledException","message":"Transaction cancelled [None, TransactionConflict]","CancellationReasons":[{"Code":"None"},{"Code":"TransactionConflict","Message":"Transaction is ongoing for the item"}]}"#.into()),
-        )
-        .output(|| TransactWriteItemsOutput::builder().build())
-        .build();
-    let dynamodb =
-        mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, &[&no_attempts, &pointer, &session, &conflict_then_linked]);
-    let assign = AssignId { dynamodb, settings: mocked_settings(), clock: Arc::new(clock) };
+    let conflict_then_linked = transaction_conflicts(1);
+    let assign = assign_with(&conflict_then_linked);
     let linked = assign.handle(call_with("c-9", "1234567890"), Deadline::after(Deadline::MAX)).await.unwrap();
     assert_eq!(linked.code(), "LINKED", "{linked:?}");
     assert_eq!(conflict_then_linked.num_calls(), 2, "the conflicted transaction is sent once more");
