@@ -15,7 +15,7 @@ export SAM_CLI_TELEMETRY := 0
 FUNCTION_PACKAGES := $(addprefix -p ,$(notdir $(wildcard functions/*)))
 BENCH_PACKAGES := $(FUNCTION_PACKAGES) -p bench-floor
 
-.PHONY: help setup desktop-setup recorder-setup dev test bench build clean mutants
+.PHONY: help setup desktop-setup recorder-setup docs-setup dev test bench build clean mutants
 
 help:
 	@echo "make dev    set up, build, and run the local cloud with the fleet (Ctrl-C stops it)"
@@ -45,7 +45,7 @@ dev: setup desktop/node_modules/.package-lock.json
 	target/debug/switchboard-local up --runtime $(RUNTIME)
 
 # One package selection (--workspace --all-targets) everywhere, so the SDK crates compile once.
-test: setup desktop-setup recorder-setup
+test: setup desktop-setup recorder-setup docs-setup
 	cargo fmt --all --check
 	sam validate --lint
 	tools/scan-templates
@@ -54,6 +54,7 @@ test: setup desktop-setup recorder-setup
 	cargo test --workspace --all-targets
 	cd desktop && npm test
 	cd recorder && npm test
+	$(PYTHON) tools/run-docs.py
 
 # The desktop pages' tests: Debian's chromium (driven by puppeteer-core, which downloads no browser) and
 # the npm packages pinned by desktop/package-lock.json. No install scripts: none of them needs one.
@@ -72,6 +73,11 @@ recorder/node_modules/.package-lock.json: recorder/package-lock.json
 # The pages' npm packages (the local cloud serves Streams' bundle from there too); again when the lockfile changes.
 desktop/node_modules/.package-lock.json: desktop/package-lock.json
 	cd desktop && npm ci --ignore-scripts --no-audit --no-fund
+
+# The docs' shell blocks (tools/run-docs.py, in `make test`) call the local gateway with curl and read
+# its address with jq.
+docs-setup:
+	@command -v curl >/dev/null && command -v jq >/dev/null || (apt-get update && apt-get install -y --no-install-recommends curl jq)
 
 # Mutation testing of the modules that hold the invariants (tools/mutants; FILES=… for a subset).
 mutants: setup
