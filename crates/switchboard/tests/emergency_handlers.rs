@@ -9,7 +9,7 @@ use switchboard::{
     connect::{ContactFlowEvent, FlowResult},
     deadline::Deadline,
     emergency::{
-        one_time_pin::SmsSettings, pin::Pepper, settings::Names, settings::PinPolicy, CheckEmergency, OneTimePin,
+        keys, one_time_pin::SmsSettings, pin::Pepper, settings::Names, settings::PinPolicy, CheckEmergency, OneTimePin,
         UpdateEmergency, VerifyPin,
     },
     time::ManualClock,
@@ -181,6 +181,10 @@ async fn pin_is_sent_only_to_enabled_admin_mobiles_and_never_returned_or_stored(
     }
     assert_eq!(challenge["phone"], AttributeValue::S(ADMIN.into()));
     assert_eq!(challenge["attempts"], AttributeValue::N("0".into()));
+    // The PIN expires after its 120 s; the item lives on for the 900 s admin session a verification opens.
+    let sent_at = datetime!(2026-11-23 09:00 UTC).unix_timestamp();
+    assert_eq!(challenge["expiresAt"], AttributeValue::N((sent_at + 120).to_string()));
+    assert_eq!(challenge["ttl"], AttributeValue::N((sent_at + 120 + 900).to_string()));
     // The stored item alone does not give the PIN away: HMAC keyed by the stored salt alone (what a
     // copy of the table allows) does not reproduce the hash; the pepper is needed.
     let (AttributeValue::S(salt), AttributeValue::S(stored)) = (&challenge["salt"], &challenge["pinHash"]) else {
@@ -225,7 +229,15 @@ async fn sends_are_rate_limited_per_number_and_window() {
         assert_result(&send.handle(event(&format!("c-{i}"), ADMIN, &[]), deadline()).await.unwrap(), "SENT", &[]);
     }
     assert_result(&send.handle(event("c-3", ADMIN, &[]), deadline()).await.unwrap(), "RATE_LIMITED", &[]);
+    // The window is the clock's quarter hour, not a span from each send: ten minutes on, still refused.
+    h.clock.advance(time::Duration::seconds(600));
+    assert_result(&send.handle(event("c-3b", ADMIN, &[]), deadline()).await.unwrap(), "RATE_LIMITED", &[]);
     assert_eq!(h.cloud.emulator.outbox().len(), 3);
+    // The window's counter lives until the window ends, and no longer.
+    let window_start = datetime!(2026-11-23 09:00 UTC).unix_timestamp();
+    let counter = h.item(&keys::rate(ADMIN), &keys::rate_window(window_start)).await.expect("the window's counter");
+    assert_eq!(counter["count"], AttributeValue::N("3".into()));
+    assert_eq!(counter["ttl"], AttributeValue::N((window_start + 900).to_string()));
     // Another admin has their own window.
     assert_result(&send.handle(event("c-4", "+61412000111", &[]), deadline()).await.unwrap(), "SENT", &[]);
     // The next window opens again.

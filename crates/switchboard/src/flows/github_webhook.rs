@@ -548,8 +548,33 @@ mod tests {
         assert!(first("README.md").is_empty());
         assert!(first("docs/x.md").is_empty());
         assert_eq!(first("crates/switchboard/src/lib.rs"), ["switchboard-app-{env}"]);
+        // An exact pattern is not a prefix: README.md starts nothing, README.mdx is the app's.
+        assert_eq!(first("README.mdx"), ["switchboard-app-{env}"]);
         assert!(parse_routes("nothing").is_err());
         assert!(parse_routes("=x").is_err());
+    }
+
+    #[test]
+    fn a_route_to_a_pipeline_outside_the_prefix_is_a_deploy_error() {
+        let env = |routes: &str| -> std::collections::HashMap<String, String> {
+            [
+                ("WEBHOOK_SECRET", "secretsmanager:webhook"),
+                ("PIPELINE_NAME_PREFIX", "switchboard-"),
+                ("FLOWS_TABLE", "flows"),
+                ("WEBHOOK_ROUTES", routes),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect()
+        };
+        let settings = WebhookSettings::from_env(&crate::config::Settings(&env(DEFAULT_ROUTES))).unwrap();
+        assert_eq!(settings.secret_id, "webhook");
+        let refused = WebhookSettings::from_env(&crate::config::Settings(&env("*=other-app-{env}"))).unwrap_err();
+        assert!(
+            matches!(&refused, crate::config::ConfigError::Malformed { name, reason }
+                if name == "WEBHOOK_ROUTES" && reason.contains("other-app-")),
+            "{refused:?}"
+        );
     }
 
     #[test]
