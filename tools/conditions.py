@@ -9,13 +9,15 @@ would fail for the wrong reason.
 
 For each condition the judges run in order until one fails: `domain:<test>` is a handler test of the
 domain crate (crates/switchboard/tests/<test>.rs), `fleet:<test>` a fleet test (tests/<test>.rs), run
-after relinking the function binaries that use the file. The source is restored after each run.
+after relinking the function binaries that use the file; `…:<test>:<name>` runs only the tests whose
+names contain <name> (a whole binary of parallel tests, each with its own moto, is slow on 2 cores). The source is restored after each run.
 Writes target/mutants-runs/conditions-<time>.json, which tools/mutants-summary.py lists.
 
     tools/conditions.py [file ...]    # only the conditions in these files
 """
 import json
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -29,16 +31,16 @@ SRC = "crates/switchboard/src/"
 CONDITIONS = [
     ("identity/start_session.rs", "attribute_not_exists(pk) OR #ttl <= :now", 1,
      "a session code is never handed out while another live session holds it",
-     ["start-session"], ["domain:identity_handlers", "fleet:identity"]),
+     ["start-session"], ["domain:identity_handlers:dtmf_collisions", "fleet:identity"]),
     ("identity/assign_id.rs", "attribute_not_exists(#count) OR #count < :max", 1,
      "a contact gets at most the allowed wrong DTMF codes, then is locked",
-     ["assign-id"], ["domain:identity_handlers", "fleet:races"]),
+     ["assign-id"], ["domain:identity_handlers:locked", "fleet:races:concurrent_wrong_codes"]),
     ("identity/assign_id.rs", "attribute_exists(pk)", 1,
      "a contact is linked only to a session that still exists",
      ["assign-id"], ["domain:identity_handlers", "fleet:identity"]),
     ("identity/receive_auth_result.rs", "attribute_exists(pk) AND attribute_not_exists(resultAt)", 1,
      "a session's first authentication result is the one kept",
-     ["receive-auth-result"], ["fleet:races", "fleet:identity"]),
+     ["receive-auth-result"], ["fleet:races:the_first_of_concurrent_auth_results", "fleet:identity"]),
     ("emergency/one_time_pin.rs", "attribute_not_exists(#count) OR #count < :max", 1,
      "at most the window's allowance of PIN SMS per number",
      ["one-time-pin"], ["domain:emergency_handlers", "fleet:races"]),
@@ -48,22 +50,22 @@ CONDITIONS = [
     ("emergency/verify_pin.rs",
      "salt = :salt AND attempts < :max AND expiresAt > :now AND attribute_not_exists(verifiedAt)", 1,
      "a wrong PIN costs one of the allowed tries of this challenge, while it is live",
-     ["verify-pin"], ["domain:emergency_handlers", "fleet:races"]),
+     ["verify-pin"], ["domain:emergency_handlers:pins_verify_once", "fleet:races:concurrent_wrong_pins"]),
     ("emergency/verify_pin.rs", "salt = :salt AND attribute_not_exists(verifiedAt)", 1,
      "a PIN verifies once",
-     ["verify-pin"], ["domain:emergency_handlers", "fleet:races"]),
+     ["verify-pin"], ["domain:emergency_handlers:pins_verify_once", "fleet:races:the_same_pin_keyed"]),
     ("emergency/update_emergency.rs", "updatedAt = :previous", 1,
      "an update is written over the state it read, not over a concurrent one",
-     ["update-emergency"], ["domain:emergency_handlers", "fleet:emergency_flows"]),
+     ["update-emergency"], ["domain:emergency_handlers:transaction_conflict", "fleet:emergency_flows"]),
     ("emergency/update_emergency.rs", "attribute_not_exists(pk)", 1,
      "the first update of a location does not overwrite one made concurrently",
-     ["update-emergency"], ["domain:emergency_handlers", "fleet:emergency_flows"]),
+     ["update-emergency"], ["domain:emergency_handlers:transaction_conflict", "domain:emergency_handlers:updates_need"]),
     ("emergency/update_emergency.rs", "attribute_not_exists(pk)", 2,
      "an audit record is never overwritten",
-     ["update-emergency"], ["domain:emergency_handlers", "fleet:emergency_flows"]),
+     ["update-emergency"], ["domain:emergency_handlers:updates_need", "fleet:emergency_flows"]),
     ("flows/provision_flows.rs", "attribute_not_exists(pk) OR #until < :now OR #owner = :me", 1,
      "one provisioning run per instance at a time (the lock)",
-     ["provision-flows"], ["fleet:flows"]),
+     ["provision-flows"], ["fleet:flows:held_lock", "fleet:flows"]),
     ("flows/provision_flows.rs", "#owner = :me", 1,
      "a run releases only its own lock",
      ["provision-flows"], ["fleet:flows"]),
@@ -102,10 +104,10 @@ CONDITIONS = [
     ("video/prewarm_recording_task.rs",
      "attribute_not_exists(pk) OR (attribute_not_exists(taskArn) AND claimedAt < :abandoned)", 1,
      "a recording instance is prewarmed once",
-     ["prewarm-recording-task"], ["fleet:recording"]),
+     ["prewarm-recording-task"], ["fleet:recording:prewarmed"]),
     ("video/create_meeting.rs", "attribute_not_exists(pk) OR #ttl <= :now", 1,
      "one meeting per external id at a time",
-     ["create-meeting"], ["domain:video_meetings", "fleet:races"]),
+     ["create-meeting"], ["fleet:races:concurrent_creates_of_one_meeting", "domain:video_meetings"]),
     ("video/create_attendee.rs", "chimeMeetingId = :chimeMeetingId AND attribute_not_exists(endedAt)", 1,
      "no attendee is added to a meeting that ended or was replaced",
      ["create-attendee"], ["domain:video_meetings", "fleet:video"]),
@@ -114,14 +116,14 @@ CONDITIONS = [
      ["end-meeting"], ["domain:video_meetings", "fleet:video"]),
     ("video/adhoc_route.rs", "attribute_not_exists(pk) OR #ttl <= :now", 1,
      "an ad-hoc route id is never reused while live",
-     ["create-adhoc-route"], ["domain:video_meetings", "fleet:video"]),
+     ["create-adhoc-route"], ["domain:video_meetings:adhoc", "fleet:video"]),
     ("video/adhoc_route.rs",
      "attribute_exists(pk) AND attribute_not_exists(usedAt) AND #ttl > :now AND attendeeEmail = :email", 1,
      "an ad-hoc route is redeemed once, while live, by the customer it was made for",
-     ["start-chat"], ["domain:video_meetings", "fleet:races"]),
+     ["start-chat"], ["domain:video_meetings:adhoc", "fleet:races:an_adhoc_route_raced"]),
     ("video/adhoc_route.rs", "usedAt = :usedAt", 1,
      "a route is given back only by the chat that redeemed it",
-     ["start-chat"], ["domain:video_meetings", "fleet:video"]),
+     ["start-chat"], ["fleet:video"]),
 ]
 
 ALWAYS_TRUE = " OR attribute_not_exists(mutantNeverSet)"
@@ -148,6 +150,8 @@ def run(argv, log):
 
 
 def main():
+    # A stop (Ctrl-C, SIGTERM) unwinds through the `finally` that puts the source back.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     wanted = {a.removeprefix(SRC) for a in sys.argv[1:]}
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
     out_dir = ROOT / "target/mutants-runs"
@@ -172,8 +176,10 @@ def main():
         try:
             path.write_text(mutated)
             for judge in judges:
-                kind, test = judge.split(":", 1)
+                kind, test, *name_filter = judge.split(":")
                 if kind == "fleet":
+                    # Relinks only the functions that use the file. The first such build compiles the SDK
+                    # crates once more for the functions' own feature set (minutes); later ones only relink.
                     packages = [arg for b in bins for arg in ("-p", b)]
                     code, _ = run(["cargo", "build", "--bins", *packages], log)
                     if code != 0:
@@ -182,7 +188,7 @@ def main():
                     argv = ["cargo", "test", "-p", "switchboard-fleet-tests", "--test", test]
                 else:
                     argv = ["cargo", "test", "-p", "switchboard", "--test", test]
-                code, output = run(argv, log)
+                code, output = run(argv + ["--", *name_filter], log)
                 if code != 0:
                     result["caughtBy"] = f"{kind} test {test}"
                     result["failingTests"] = re.findall(r"^test (\S+) \.\.\. FAILED$", output, re.M)
@@ -190,6 +196,8 @@ def main():
         finally:
             path.write_text(original)
         results.append(result)
+        # Written after each condition, so a stopped run keeps what it found.
+        (out_dir / f"conditions-{stamp}.json").write_text(json.dumps(results, indent=1) + "\n")
         print(f"{'caught' if result['caughtBy'] else 'MISSED'}  {file}:{line}  {condition}"
               f"  {result['caughtBy'] or ''} {' '.join(result['failingTests'])}", flush=True)
     # A condition added to the code but not to the list above is reported, not silently skipped.

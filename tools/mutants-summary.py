@@ -59,13 +59,31 @@ if not missed:
 lines += ["", "## DynamoDB conditions", "",
           "cargo-mutants does not mutate string literals. `tools/conditions.py` removes each condition that",
           "guards an invariant in turn (`C` becomes `(C) OR attribute_not_exists(mutantNeverSet)`: always",
-          "true, with every expression value still used) and runs the tests that should notice. Latest run:", ""]
-condition_runs = sorted(Path(runs).glob("conditions-*.json"))
-if not condition_runs:
+          "true, with every expression value still used) and runs the tests that should notice. The latest",
+          "outcome of each condition:", ""]
+# The latest outcome of each condition over the runs (a run may cover some files only).
+latest_conditions = {}
+for run in sorted(Path(runs).glob("conditions-*.json")):
+    for c in json.loads(run.read_text()):
+        latest_conditions[(c["file"], c["condition"], c.get("line"))] = c
+# Every condition tools/conditions.py lists shows, run or not.
+import importlib.util
+spec = importlib.util.spec_from_file_location("conditions", Path(__file__).with_name("conditions.py"))
+conditions_tool = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(conditions_tool)
+for file, condition, occurrence, invariant, *_ in conditions_tool.CONDITIONS:
+    file = conditions_tool.SRC + file
+    if not any(f == file and c == condition for f, c, _ in latest_conditions):
+        latest_conditions[(file, condition, -occurrence)] = {
+            "file": file, "condition": condition, "invariant": invariant, "notRun": True}
+if not latest_conditions:
     lines.append("Not run yet.")
 else:
     lines += ["| condition | guards | fails when removed |", "|---|---|---|"]
-    for c in json.loads(condition_runs[-1].read_text()):
+    for c in sorted(latest_conditions.values(), key=lambda c: (c["file"], c.get("line") or 0)):
+        if c.get("notRun"):
+            lines.append(f'| `{c["file"].removeprefix("crates/switchboard/src/")}` `{c["condition"]}` | {c["invariant"]} | not run yet |')
+            continue
         where = f'`{c["file"].removeprefix("crates/switchboard/src/")}:{c.get("line") or "?"}`'
         if c.get("caughtBy"):
             verdict = f'{c["caughtBy"]}: ' + ", ".join(f"`{t}`" for t in c["failingTests"])

@@ -284,7 +284,8 @@ impl aws_smithy_runtime_api::client::interceptors::Intercept for CrashBeforeFini
 }
 
 /// A run that crashes after its claim holds the delivery for the lease (120 s: a redelivery meanwhile
-/// is 409 and starts nothing), then a redelivery takes it over; the delivery's record lives 30 days.
+/// is 409 and starts nothing), then a redelivery takes it over; once done, a redelivery is a duplicate;
+/// the delivery's record lives 30 days.
 #[tokio::test]
 async fn a_crashed_claim_holds_the_delivery_for_its_lease_and_the_record_lives_thirty_days() {
     let cloud = LocalCloud::services(Fixture::load(&Fixture::default_path()).unwrap()).await.unwrap();
@@ -337,4 +338,9 @@ async fn a_crashed_claim_holds_the_delivery_for_its_lease_and_the_record_lives_t
     assert_eq!(taken.data["result"], "STARTED");
     assert_eq!(taken.data["started"], json!({"switchboard-flows-prod": "exec-1"}));
     assert_eq!(names.lock().unwrap().len(), 1, "what the crashed run started is not started again");
+    // Once done, a redelivery (any GUID) is a duplicate that answers what was started, not a 409.
+    let again = hook(table.clone()).handle(delivery("s", &body, "g-4", false)).await.unwrap();
+    assert_eq!(again.data["result"], "DUPLICATE");
+    assert_eq!(again.data["started"], json!({"switchboard-flows-prod": "exec-1"}));
+    assert_eq!(names.lock().unwrap().len(), 1);
 }
