@@ -184,6 +184,10 @@ test('S3 gone for good: SIGTERM exits by the deadline with code 3, naming the se
     }),
   });
   await segmentsStored(run, 2);
+  // The manifest is rewritten just after each stored segment: let it name two before S3 goes away.
+  for (let i = 0; i < 100 && ((await manifest(moto, bucket, key).catch(() => null))?.segments?.length ?? 0) < 2; i++) {
+    await sleep(100);
+  }
   await s3.setMode('closed');
   const before = await storedSegmentNumbers(moto, bucket, key);
   await sleep(5_000);
@@ -209,10 +213,13 @@ test('S3 gone for good: SIGTERM exits by the deadline with code 3, naming the se
     assertPlayable(file);
   }
   assert.equal(summary.manifestWritten, false);
-  // The manifest in S3 is the last one S3 took: the stored segments, still `recording`.
+  // The manifest in S3 is the last one S3 took: the stored segments in order, still `recording`. The
+  // outage may cut off the rewrite that follows the last stored segment, so it may lack that one.
   const stored = await manifest(moto, bucket, key);
   assert.equal(stored.state, 'recording');
-  assert.deepEqual(stored.segments.map((s) => s.number), before);
+  const listed = stored.segments.map((s) => s.number);
+  assert.ok(listed.length >= 2 && listed.length >= before.length - 1, JSON.stringify({ listed, before }));
+  assert.deepEqual(listed, before.slice(0, listed.length));
   assertJsonLines(run.output());
 });
 
