@@ -17,7 +17,7 @@
 //   RECORDING_MAX_MINUTES     default 180: the recording ends itself after this long (template
 //                             parameter RecordingMaxMinutes; fractions allowed, for the tests)
 //
-// Knobs of this container, with defaults for ECS (README "Stopping, failures"):
+// Knobs of this container, with defaults for ECS (README "What ends a recording" and "Failures: what is kept, and the exit code"):
 //   RECORDER_SEGMENT_DIR             where segments wait for S3 (default: a new directory in TMPDIR)
 //   RECORDER_STOP_DEADLINE_SECONDS   default 110: after SIGTERM, the exit comes by then (ECS's
 //                                    stopTimeout is 120 s; the rest is margin)

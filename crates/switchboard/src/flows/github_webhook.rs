@@ -23,7 +23,7 @@
 //! 6. Each pipeline not yet started for this delivery is started (`clientRequestToken`: the body's
 //!    digest, so a lost answer does not start it twice) and recorded at once; all started →
 //!    `DONE`, 200 `STARTED`; any failure → `FAILED`, 502 `PIPELINE_START_FAILED`, and a
-//!    redelivery (GitHub does not redeliver by itself: README.md says how) starts only the rest.
+//!    redelivery (GitHub does not redeliver by itself: docs/flows.md says how) starts only the rest.
 //!
 //! Logs hold the delivery id, event, branch and pipelines: never the body, the signature or the secret.
 
