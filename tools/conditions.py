@@ -127,13 +127,15 @@ CONDITIONS = [
 ]
 
 ALWAYS_TRUE = " OR attribute_not_exists(mutantNeverSet)"
+# A condition_expression call and its string literal (the literal may start on the next line).
+CONDITION_CALL = re.compile(r"\.condition_expression\(\s*\"([^\"]*)\"")
 
 
 def locate(text, condition, occurrence):
     """The span of the string literal holding `condition`, its `occurrence`-th use in a
     condition_expression call (a literal may be split over lines only by the call's layout)."""
     seen = 0
-    for call in re.finditer(r"condition_expression\(\s*\"([^\"]*)\"", text):
+    for call in CONDITION_CALL.finditer(text):
         if call.group(1) == condition:
             seen += 1
             if seen == occurrence:
@@ -158,6 +160,12 @@ def main():
     out_dir.mkdir(parents=True, exist_ok=True)
     log = open(out_dir / f"conditions-{stamp}.log", "w")
     results = []
+    relinked = False
+
+    def save():
+        # After each condition too, so a stopped run keeps what it found.
+        (out_dir / f"conditions-{stamp}.json").write_text(json.dumps(results, indent=1) + "\n")
+
     for file, condition, occurrence, invariant, bins, judges in CONDITIONS:
         if wanted and file not in wanted:
             continue
@@ -181,6 +189,7 @@ def main():
                     # Relinks only the functions that use the file. The first such build compiles the SDK
                     # crates once more for the functions' own feature set (minutes); later ones only relink.
                     packages = [arg for b in bins for arg in ("-p", b)]
+                    relinked = True
                     code, _ = run(["cargo", "build", "--bins", *packages], log)
                     if code != 0:
                         result["error"] = "the function binaries did not build"
@@ -196,21 +205,22 @@ def main():
         finally:
             path.write_text(original)
         results.append(result)
-        # Written after each condition, so a stopped run keeps what it found.
-        (out_dir / f"conditions-{stamp}.json").write_text(json.dumps(results, indent=1) + "\n")
+        save()
         print(f"{'caught' if result['caughtBy'] else 'MISSED'}  {file}:{line}  {condition}"
               f"  {result['caughtBy'] or ''} {' '.join(result['failingTests'])}", flush=True)
     # A condition added to the code but not to the list above is reported, not silently skipped.
-    listed = {(SRC + f, c) for f, c, *_ in CONDITIONS}
-    for path in sorted((ROOT / SRC).rglob("*.rs")):
-        for call in re.finditer(r"\.condition_expression\(\s*\"([^\"]*)\"", path.read_text()):
+    if not wanted:
+        listed = {(SRC + f, c) for f, c, *_ in CONDITIONS}
+        for path in sorted((ROOT / SRC).rglob("*.rs")):
             name = str(path.relative_to(ROOT))
-            if (name, call.group(1)) not in listed and not wanted:
-                results.append({"file": name, "condition": call.group(1), "error": "not in tools/conditions.py"})
-                print(f"UNLISTED  {name}: {call.group(1)}")
-    (out_dir / f"conditions-{stamp}.json").write_text(json.dumps(results, indent=1) + "\n")
-    # The function binaries were relinked from mutated sources: build them again from the real ones.
-    subprocess.run(["cargo", "build", "--workspace", "--all-targets"], cwd=ROOT, check=False)
+            for call in CONDITION_CALL.finditer(path.read_text()):
+                if (name, call.group(1)) not in listed:
+                    results.append({"file": name, "condition": call.group(1), "error": "not in tools/conditions.py"})
+                    print(f"UNLISTED  {name}: {call.group(1)}")
+        save()
+    if relinked:
+        # Function binaries were relinked from mutated sources: build them again from the real ones.
+        subprocess.run(["cargo", "build", "--workspace", "--all-targets"], cwd=ROOT, check=False)
 
 
 if __name__ == "__main__":

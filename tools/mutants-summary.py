@@ -3,6 +3,7 @@
 unviable or timed out, and every missed mutant with its explanation (docs/mutants-explained.txt:
 one `<mutant as cargo-mutants names it> | <why it survives or which test catches it>` per line).
 A missed mutant without an explanation makes the script exit 1."""
+import importlib.util
 import json
 import sys
 from collections import Counter, defaultdict
@@ -67,7 +68,6 @@ for run in sorted(Path(runs).glob("conditions-*.json")):
     for c in json.loads(run.read_text()):
         latest_conditions[(c["file"], c["condition"], c.get("line"))] = c
 # Every condition tools/conditions.py lists shows, run or not.
-import importlib.util
 spec = importlib.util.spec_from_file_location("conditions", Path(__file__).with_name("conditions.py"))
 conditions_tool = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(conditions_tool)
