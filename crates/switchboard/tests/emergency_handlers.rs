@@ -18,6 +18,8 @@ use switchboard_local::{cloud::LocalCloud, fixture::Fixture};
 use time::macros::datetime;
 
 const ADMIN: &str = "+61412345678";
+/// Where the handlers' clocks start: the start of a send window.
+const START: time::OffsetDateTime = datetime!(2026-11-23 09:00 UTC);
 
 struct Harness {
     cloud: LocalCloud,
@@ -39,7 +41,7 @@ impl Harness {
             table: cloud.fixture.emergency.table_name.clone(),
             dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
             pinpoint,
-            clock: ManualClock::new(datetime!(2026-11-23 09:00 UTC)),
+            clock: ManualClock::new(START),
             cloud,
         }
     }
@@ -182,7 +184,7 @@ async fn pin_is_sent_only_to_enabled_admin_mobiles_and_never_returned_or_stored(
     assert_eq!(challenge["phone"], AttributeValue::S(ADMIN.into()));
     assert_eq!(challenge["attempts"], AttributeValue::N("0".into()));
     // The PIN expires after its 120 s; the item lives on for the 900 s admin session a verification opens.
-    let sent_at = datetime!(2026-11-23 09:00 UTC).unix_timestamp();
+    let sent_at = START.unix_timestamp();
     assert_eq!(challenge["expiresAt"], AttributeValue::N((sent_at + 120).to_string()));
     assert_eq!(challenge["ttl"], AttributeValue::N((sent_at + 120 + 900).to_string()));
     // The stored item alone does not give the PIN away: HMAC keyed by the stored salt alone (what a
@@ -234,7 +236,7 @@ async fn sends_are_rate_limited_per_number_and_window() {
     assert_result(&send.handle(event("c-3b", ADMIN, &[]), deadline()).await.unwrap(), "RATE_LIMITED", &[]);
     assert_eq!(h.cloud.emulator.outbox().len(), 3);
     // The window's counter lives until the window ends, and no longer.
-    let window_start = datetime!(2026-11-23 09:00 UTC).unix_timestamp();
+    let window_start = START.unix_timestamp();
     let counter = h.item(&keys::rate(ADMIN), &keys::rate_window(window_start)).await.expect("the window's counter");
     assert_eq!(counter["count"], AttributeValue::N("3".into()));
     assert_eq!(counter["ttl"], AttributeValue::N((window_start + 900).to_string()));
@@ -410,7 +412,7 @@ async fn a_dynamodb_fault_during_update_is_a_lambda_error_and_writes_nothing() {
     use aws_smithy_mocks::{mock, mock_client, RuleMode};
 
     let fixture = Fixture::load(&Fixture::default_path()).unwrap();
-    let clock = ManualClock::new(datetime!(2026-11-23 09:00 UTC));
+    let clock = ManualClock::new(START);
     let (verified_challenge, enabled_admin, no_state) = admin_verified_for_a_sydney_never_set(clock.now_epoch());
     // Throttled, then a server error on every retry: the SDK retries the whole transaction, which
     // DynamoDB applies all-or-nothing, and gives up.
@@ -516,7 +518,7 @@ async fn an_update_that_meets_a_transaction_conflict_reads_again_and_retries() {
     use aws_smithy_mocks::{mock, mock_client, RuleMode};
 
     let fixture = Fixture::load(&Fixture::default_path()).unwrap();
-    let clock = ManualClock::new(datetime!(2026-11-23 09:00 UTC));
+    let clock = ManualClock::new(START);
     let (verified_challenge, enabled_admin, no_state) = admin_verified_for_a_sydney_never_set(clock.now_epoch());
     // Another admin's transaction was writing the same state item at that moment.
     let conflict_then_success = mock!(aws_sdk_dynamodb::Client::transact_write_items)
@@ -615,7 +617,7 @@ async fn one_time_pin_with_slow_dependencies(
         sms: SmsSettings { application_id: "app".into(), sender_id: None, origination_number: None },
         policy: PinPolicy::default(),
         pepper: switchboard::prefetch::Prefetched::ready(pepper()),
-        clock: Arc::new(ManualClock::new(datetime!(2026-11-23 09:00 UTC))),
+        clock: Arc::new(ManualClock::new(START)),
     };
     let started = std::time::Instant::now();
     // What Connect grants: 8 s, so the function's deadline is 7 s.
