@@ -2090,7 +2090,7 @@ fn the_three_waivers_the_review_found_false_now_say_what_the_stack_does() {
     let line = "recording playback links given";
     assert!(reason.contains("get-recording-summary") && reason.contains(line), "RecordingBucket CKV_AWS_18: {reason}");
     let code =
-        std::fs::read_to_string(repo_root().join("crates/switchboard/src/video/get_recording_summary.rs")).unwrap();
+        std::fs::read_to_string(repo_root().join("crates/switchboard/src/recording/get_recording_summary.rs")).unwrap();
     assert!(code.contains(&format!("\"{line}\"")), "get-recording-summary has no line \"{line}\"");
     assert!(all["RecordingBucket"]["Properties"]["LoggingConfiguration"].is_null());
 

@@ -37,8 +37,8 @@ for outcome in latest.values():
 lines = ["# Mutation testing (`make mutants`)", "",
          "cargo-mutants over the code that holds the invariants (`tools/mutants`; not in `make test`: hours",
          "on 2 cores). Each group is judged by the tests that cover it: the domain crate's handler tests, or",
-         "one fleet test with the function binaries it runs relinked. In `provision_flows.rs`,",
-         "`start_recording.rs` and `recording.rs` only the lock code is mutated (the rest is planning, URLs",
+         "one fleet test with the function binaries it runs relinked. In `provision_flows/mod.rs`,",
+         "`start_recording.rs` and `recording/mod.rs` only the lock code is mutated (the rest is planning, URLs",
          "and playlists). The latest outcome of each mutant over the runs kept in target/mutants-runs:", ""]
 lines.append("| module | caught | missed | unviable | timeout |")
 lines.append("|---|---|---|---|---|")

@@ -6,13 +6,12 @@ use std::{collections::HashMap, sync::Arc};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use switchboard::{
-    connect::{ContactFlowEvent, FlowResult},
-    deadline::Deadline,
+    edge::connect::{ContactFlowEvent, FlowResult},
     emergency::{
         keys, one_time_pin::SmsSettings, pin::Pepper, settings::Names, settings::PinPolicy, CheckEmergency, OneTimePin,
         UpdateEmergency, VerifyPin,
     },
-    time::ManualClock,
+    platform::{deadline::Deadline, time::ManualClock},
 };
 use switchboard_local::{cloud::LocalCloud, fixture::Fixture};
 use time::macros::datetime;
@@ -57,7 +56,7 @@ impl Harness {
                 origination_number: None,
             },
             policy: PinPolicy::default(),
-            pepper: switchboard::prefetch::Prefetched::ready(pepper()),
+            pepper: switchboard::platform::prefetch::Prefetched::ready(pepper()),
             clock: Arc::new(self.clock.clone()),
         }
     }
@@ -67,7 +66,7 @@ impl Harness {
             dynamodb: self.dynamodb.clone(),
             table: self.table.clone(),
             policy: PinPolicy::default(),
-            pepper: switchboard::prefetch::Prefetched::ready(pepper()),
+            pepper: switchboard::platform::prefetch::Prefetched::ready(pepper()),
             clock: Arc::new(self.clock.clone()),
         }
     }
@@ -602,7 +601,7 @@ async fn one_time_pin_with_slow_dependencies(
             .message_response(MessageResponse::builder().application_id("app").result(ADMIN, delivered).build())
             .build()
     });
-    let timeouts = switchboard::aws::connect_timeouts();
+    let timeouts = switchboard::platform::aws::connect_timeouts();
     let dynamodb =
         mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, &[&admin, &slot, &challenge, &removed, &no_item], |c| c
             .http_client(slow_http_client(delay))
@@ -616,7 +615,7 @@ async fn one_time_pin_with_slow_dependencies(
         table: "EmergencyTable".into(),
         sms: SmsSettings { application_id: "app".into(), sender_id: None, origination_number: None },
         policy: PinPolicy::default(),
-        pepper: switchboard::prefetch::Prefetched::ready(pepper()),
+        pepper: switchboard::platform::prefetch::Prefetched::ready(pepper()),
         clock: Arc::new(ManualClock::new(START)),
     };
     let started = std::time::Instant::now();
@@ -651,7 +650,10 @@ async fn a_merely_slow_dependency_still_gets_the_pin_sent_in_time() {
 #[tokio::test]
 async fn a_pepper_that_cannot_be_fetched_fails_the_call_without_costing_a_try() {
     use std::sync::atomic::{AtomicBool, Ordering};
-    use switchboard::{config::ConfigError, connect::FlowFault, prefetch::Prefetched};
+    use switchboard::{
+        edge::connect::FlowFault,
+        platform::{config::ConfigError, prefetch::Prefetched},
+    };
     let h = Harness::start().await;
     h.one_time_pin().handle(event("c-fetch", ADMIN, &[]), deadline()).await.unwrap();
     let pin = h.last_pin(ADMIN);

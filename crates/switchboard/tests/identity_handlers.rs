@@ -5,14 +5,12 @@ use std::sync::{Arc, Mutex};
 
 use lambda_http::http::{HeaderMap, Method, Uri};
 use switchboard::{
-    connect::ContactFlowEvent,
-    deadline::Deadline,
-    http::Shape,
+    edge::{connect::ContactFlowEvent, http::Shape},
     identity::{
         jose::{seal, KeyRing},
         AssignId, CodeSource, IdentitySettings, ReceiveAuthResult, StartSession,
     },
-    time::ManualClock,
+    platform::{deadline::Deadline, time::ManualClock},
 };
 use switchboard_local::{
     cloud::{LocalCloud, HTTP_ROUTES},
@@ -71,7 +69,7 @@ fn start_session(
         settings: settings(cloud),
         phone_number: "+61255502000".into(),
         base_url: "https://id.example".into(),
-        keys: switchboard::prefetch::Prefetched::ready(key_ring()),
+        keys: switchboard::platform::prefetch::Prefetched::ready(key_ring()),
         codes,
         clock: Arc::new(clock.clone()),
     }
@@ -161,7 +159,7 @@ async fn every_refused_result_gets_the_same_answer() {
     let receive = ReceiveAuthResult {
         dynamodb,
         settings: settings(&cloud),
-        keys: switchboard::prefetch::Prefetched::ready(key_ring()),
+        keys: switchboard::platform::prefetch::Prefetched::ready(key_ring()),
         clock: Arc::new(clock.clone()),
     };
     let claims = |sub: &str, iat: i64, exp: i64| serde_json::json!({"sub": sub, "status": "succes", "attributes": {"a": "b"}, "iat": iat, "exp": exp});
@@ -268,7 +266,7 @@ fn assign_with(transaction: &aws_smithy_mocks::Rule) -> AssignId {
 /// (the flow's Error branch), and an error that is not a conflict is not sent again.
 #[tokio::test]
 async fn linking_is_sent_at_most_three_times_and_only_again_after_a_conflict() {
-    use switchboard::connect::FlowFault;
+    use switchboard::edge::connect::FlowFault;
     let two = transaction_conflicts(2);
     let linked = assign_with(&two).handle(call_with("c-2", "1234567890"), Deadline::after(Deadline::MAX)).await;
     assert_eq!(linked.unwrap().code(), "LINKED");

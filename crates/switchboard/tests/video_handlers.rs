@@ -5,7 +5,7 @@ use std::{collections::BTreeMap, sync::Arc};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_http::http::{HeaderMap, Method, Uri};
-use switchboard::{time::ManualClock, video::PutConnectUserCache};
+use switchboard::{agents::PutConnectUserCache, platform::time::ManualClock};
 use switchboard_local::{
     cloud::{LocalCloud, HTTP_ROUTES},
     fixture::Fixture,

@@ -7,8 +7,8 @@ use std::{collections::BTreeMap, sync::Arc};
 use lambda_http::http::{HeaderMap, HeaderValue, Method, Uri};
 use serde_json::{json, Value};
 use switchboard::{
-    http::{ApiError, Reply},
-    time::ManualClock,
+    edge::http::{ApiError, Reply},
+    platform::time::ManualClock,
     video::{
         CreateAdhocRoute, CreateAttendee, CreateMeeting, EndMeeting, GetAttendeeJoinData, GetAttendeeName, StartChat,
     },

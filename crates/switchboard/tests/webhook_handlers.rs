@@ -23,7 +23,7 @@ use lambda_http::http::{HeaderMap, HeaderValue, Method, Uri};
 use serde_json::{json, Value};
 use switchboard::{
     flows::github_webhook::{parse_routes, GithubWebhook, WebhookSettings, DEFAULT_ROUTES},
-    time::ManualClock,
+    platform::time::ManualClock,
 };
 use switchboard_local::{
     cloud::{LocalCloud, FLOWS_TABLE, HTTP_ROUTES},

@@ -1,6 +1,10 @@
 //! `assign-id`: see `switchboard::identity::assign_id` for the behaviour.
 
-use switchboard::{aws, config, connect, identity::AssignId, telemetry};
+use switchboard::{
+    edge::connect,
+    identity::AssignId,
+    platform::{aws, config, telemetry},
+};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {

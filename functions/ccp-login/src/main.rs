@@ -1,6 +1,10 @@
-//! `ccp-login`: see `switchboard::video::ccp_login` for the behaviour.
+//! `ccp-login`: see `switchboard::agents::ccp_login` for the behaviour.
 
-use switchboard::{aws, config, http, telemetry, video::CcpLogin};
+use switchboard::{
+    agents::CcpLogin,
+    edge::http,
+    platform::{aws, config, telemetry},
+};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

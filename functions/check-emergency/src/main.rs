@@ -1,6 +1,10 @@
 //! `check-emergency`: see `switchboard::emergency::check_emergency` for the behaviour.
 
-use switchboard::{aws, config, connect, emergency::CheckEmergency, telemetry};
+use switchboard::{
+    edge::connect,
+    emergency::CheckEmergency,
+    platform::{aws, config, telemetry},
+};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {

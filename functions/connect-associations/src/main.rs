@@ -1,6 +1,10 @@
 //! `connect-associations`: see `switchboard::flows::connect_associations` for the behaviour.
 
-use switchboard::{aws, config, custom_resource, flows::ConnectAssociations, telemetry};
+use switchboard::{
+    edge::custom_resource,
+    flows::ConnectAssociations,
+    platform::{aws, config, telemetry},
+};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {

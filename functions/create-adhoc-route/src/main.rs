@@ -1,6 +1,10 @@
 //! `create-adhoc-route`: see `switchboard::video::adhoc_route` for the behaviour.
 
-use switchboard::{aws, config, http, telemetry, video::CreateAdhocRoute};
+use switchboard::{
+    edge::http,
+    platform::{aws, config, telemetry},
+    video::CreateAdhocRoute,
+};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

@@ -1,6 +1,10 @@
 //! `create-attendee`: see `switchboard::video::create_attendee` for the behaviour.
 
-use switchboard::{aws, config, http, telemetry, video::CreateAttendee};
+use switchboard::{
+    edge::http,
+    platform::{aws, config, telemetry},
+    video::CreateAttendee,
+};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

@@ -1,6 +1,10 @@
 //! `create-meeting`: see `switchboard::video::create_meeting` for the behaviour.
 
-use switchboard::{aws, config, http, telemetry, video::CreateMeeting};
+use switchboard::{
+    edge::http,
+    platform::{aws, config, telemetry},
+    video::CreateMeeting,
+};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

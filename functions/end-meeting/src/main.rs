@@ -1,6 +1,10 @@
 //! `end-meeting`: see `switchboard::video::end_meeting` for the behaviour.
 
-use switchboard::{aws, config, http, telemetry, video::EndMeeting};
+use switchboard::{
+    edge::http,
+    platform::{aws, config, telemetry},
+    video::EndMeeting,
+};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

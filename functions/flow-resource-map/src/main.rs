@@ -1,6 +1,10 @@
 //! `flow-resource-map`: see `switchboard::flows::flow_resource_map` for the behaviour.
 
-use switchboard::{aws, config, connect, flows::FlowResourceMap, telemetry};
+use switchboard::{
+    edge::connect,
+    flows::FlowResourceMap,
+    platform::{aws, config, telemetry},
+};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {

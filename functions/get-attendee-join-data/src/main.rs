@@ -1,6 +1,10 @@
 //! `get-attendee-join-data`: see `switchboard::video::get_attendee_join_data` for the behaviour.
 
-use switchboard::{aws, config, http, telemetry, video::GetAttendeeJoinData};
+use switchboard::{
+    edge::http,
+    platform::{aws, config, telemetry},
+    video::GetAttendeeJoinData,
+};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

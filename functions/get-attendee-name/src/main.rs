@@ -1,6 +1,10 @@
 //! `get-attendee-name`: see `switchboard::video::get_attendee_name` for the behaviour.
 
-use switchboard::{aws, config, http, telemetry, video::GetAttendeeName};
+use switchboard::{
+    edge::http,
+    platform::{aws, config, telemetry},
+    video::GetAttendeeName,
+};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

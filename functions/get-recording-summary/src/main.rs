@@ -1,6 +1,10 @@
-//! `get-recording-summary`: see `switchboard::video::get_recording_summary` for the behaviour.
+//! `get-recording-summary`: see `switchboard::recording::get_recording_summary` for the behaviour.
 
-use switchboard::{aws, config, http, telemetry, video::GetRecordingSummary};
+use switchboard::{
+    edge::http,
+    platform::{aws, config, telemetry},
+    recording::GetRecordingSummary,
+};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

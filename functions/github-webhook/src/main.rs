@@ -1,6 +1,10 @@
 //! `github-webhook`: see `switchboard::flows::github_webhook` for the behaviour.
 
-use switchboard::{aws, config, flows::GithubWebhook, http, telemetry};
+use switchboard::{
+    edge::http,
+    flows::GithubWebhook,
+    platform::{aws, config, telemetry},
+};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

@@ -1,6 +1,10 @@
 //! `one-time-pin`: see `switchboard::emergency::one_time_pin` for the behaviour.
 
-use switchboard::{aws, config, connect, emergency::OneTimePin, telemetry};
+use switchboard::{
+    edge::connect,
+    emergency::OneTimePin,
+    platform::{aws, config, telemetry},
+};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {

@@ -1,6 +1,10 @@
-//! `prewarm-recording-task`: see `switchboard::video::prewarm_recording_task` for the behaviour.
+//! `prewarm-recording-task`: see `switchboard::recording::prewarm_recording_task` for the behaviour.
 
-use switchboard::{aws, config, events, telemetry, video::PrewarmRecordingTask};
+use switchboard::{
+    edge::events,
+    platform::{aws, config, telemetry},
+    recording::PrewarmRecordingTask,
+};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {

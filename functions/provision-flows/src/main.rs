@@ -1,6 +1,10 @@
 //! `provision-flows`: see `switchboard::flows::provision_flows` for the behaviour.
 
-use switchboard::{aws, config, custom_resource, flows, telemetry};
+use switchboard::{
+    edge::custom_resource,
+    flows,
+    platform::{aws, config, telemetry},
+};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {

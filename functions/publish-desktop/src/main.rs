@@ -1,6 +1,10 @@
 //! `publish-desktop`: see `switchboard::desktop::publish_desktop` for the behaviour.
 
-use switchboard::{aws, config, custom_resource, desktop::PublishDesktop, telemetry};
+use switchboard::{
+    desktop::PublishDesktop,
+    edge::custom_resource,
+    platform::{aws, config, telemetry},
+};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {

@@ -1,6 +1,10 @@
-//! `put-connect-user-cache`: see `switchboard::video::put_connect_user_cache` for the behaviour.
+//! `put-connect-user-cache`: see `switchboard::agents::put_connect_user_cache` for the behaviour.
 
-use switchboard::{aws, config, http, telemetry, video::PutConnectUserCache};
+use switchboard::{
+    agents::PutConnectUserCache,
+    edge::http,
+    platform::{aws, config, telemetry},
+};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

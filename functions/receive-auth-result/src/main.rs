@@ -1,6 +1,10 @@
 //! `receive-auth-result`: see `switchboard::identity::receive_auth_result` for the behaviour.
 
-use switchboard::{aws, config, http, identity::ReceiveAuthResult, telemetry};
+use switchboard::{
+    edge::http,
+    identity::ReceiveAuthResult,
+    platform::{aws, config, telemetry},
+};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

@@ -1,6 +1,10 @@
 //! `session-info`: see `switchboard::identity::session_info` for the behaviour.
 
-use switchboard::{aws, config, http, identity::SessionInfo, telemetry};
+use switchboard::{
+    edge::http,
+    identity::SessionInfo,
+    platform::{aws, config, telemetry},
+};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

@@ -1,6 +1,10 @@
-//! `set-connect-user-id`: see `switchboard::video::set_connect_user_id` for the behaviour.
+//! `set-connect-user-id`: see `switchboard::agents::set_connect_user_id` for the behaviour.
 
-use switchboard::{aws, config, http, telemetry, video::SetConnectUserId};
+use switchboard::{
+    agents::SetConnectUserId,
+    edge::http,
+    platform::{aws, config, telemetry},
+};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

@@ -1,6 +1,10 @@
 //! `start-chat`: see `switchboard::video::start_chat` for the behaviour.
 
-use switchboard::{aws, config, http, telemetry, video::StartChat};
+use switchboard::{
+    edge::http,
+    platform::{aws, config, telemetry},
+    video::StartChat,
+};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

@@ -1,6 +1,10 @@
-//! `start-recording`: see `switchboard::video::start_recording` for the behaviour.
+//! `start-recording`: see `switchboard::recording::start_recording` for the behaviour.
 
-use switchboard::{aws, config, http, telemetry, video::StartRecording};
+use switchboard::{
+    edge::http,
+    platform::{aws, config, telemetry},
+    recording::StartRecording,
+};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

@@ -1,6 +1,10 @@
 //! `start-session`: see `switchboard::identity::start_session` for the behaviour.
 
-use switchboard::{aws, config, http, identity::StartSession, telemetry};
+use switchboard::{
+    edge::http,
+    identity::StartSession,
+    platform::{aws, config, telemetry},
+};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

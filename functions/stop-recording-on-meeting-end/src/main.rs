@@ -1,6 +1,10 @@
-//! `stop-recording-on-meeting-end`: see `switchboard::video::stop_recording_on_meeting_end` for the behaviour.
+//! `stop-recording-on-meeting-end`: see `switchboard::recording::stop_recording_on_meeting_end` for the behaviour.
 
-use switchboard::{aws, config, events, telemetry, video::StopRecordingOnMeetingEnd};
+use switchboard::{
+    edge::events,
+    platform::{aws, config, telemetry},
+    recording::StopRecordingOnMeetingEnd,
+};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {

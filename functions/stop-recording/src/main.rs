@@ -1,6 +1,10 @@
-//! `stop-recording`: see `switchboard::video::stop_recording` for the behaviour.
+//! `stop-recording`: see `switchboard::recording::stop_recording` for the behaviour.
 
-use switchboard::{aws, config, http, telemetry, video::StopRecording};
+use switchboard::{
+    edge::http,
+    platform::{aws, config, telemetry},
+    recording::StopRecording,
+};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

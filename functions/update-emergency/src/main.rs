@@ -1,6 +1,10 @@
 //! `update-emergency`: see `switchboard::emergency::update_emergency` for the behaviour.
 
-use switchboard::{aws, config, connect, emergency::UpdateEmergency, telemetry};
+use switchboard::{
+    edge::connect,
+    emergency::UpdateEmergency,
+    platform::{aws, config, telemetry},
+};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {

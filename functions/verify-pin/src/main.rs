@@ -1,6 +1,10 @@
 //! `verify-pin`: see `switchboard::emergency::verify_pin` for the behaviour.
 
-use switchboard::{aws, config, connect, emergency::VerifyPin, telemetry};
+use switchboard::{
+    edge::connect,
+    emergency::VerifyPin,
+    platform::{aws, config, telemetry},
+};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {

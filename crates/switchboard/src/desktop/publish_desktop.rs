@@ -36,8 +36,8 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::{
-    config::{ConfigError, Settings},
-    custom_resource::{Envelopes, Outcome, Request, ResourceFault},
+    edge::custom_resource::{Envelopes, Outcome, Request, ResourceFault},
+    platform::config::{ConfigError, Settings},
 };
 
 /// The object metadata key holding an object's SHA-256 (hex).

@@ -8,10 +8,12 @@ use aws_config::SdkConfig;
 
 use super::{read_location_state, settings, settings::Names, EmergencyError};
 use crate::{
-    config::{ConfigError, Settings},
-    connect::{ContactFlowEvent, FlowResult},
-    deadline::Deadline,
-    store::{self, StoreError},
+    edge::connect::{ContactFlowEvent, FlowResult},
+    platform::{
+        config::{ConfigError, Settings},
+        deadline::Deadline,
+        store::{self, StoreError},
+    },
 };
 
 pub struct CheckEmergency {

@@ -16,7 +16,7 @@ pub use one_time_pin::OneTimePin;
 pub use update_emergency::UpdateEmergency;
 pub use verify_pin::VerifyPin;
 
-use crate::store::{self, Item, StoreError};
+use crate::platform::store::{self, Item, StoreError};
 
 /// Infrastructure faults: these become Lambda errors, so the flow takes its Error branch.
 /// Expected outcomes (bad input, wrong PIN, …) are `FlowResult` codes instead.
@@ -31,13 +31,13 @@ pub enum EmergencyError {
     #[error("the state of {location} changed under {attempts} update attempts in a row")]
     Contention { location: String, attempts: u32 },
     #[error(transparent)]
-    Deadline(#[from] crate::deadline::DeadlineExceeded),
+    Deadline(#[from] crate::platform::deadline::DeadlineExceeded),
     /// A secret the function fetches once per process (the PIN pepper) could not be fetched.
     #[error(transparent)]
-    Config(#[from] crate::config::ConfigError),
+    Config(#[from] crate::platform::config::ConfigError),
 }
 
-impl crate::connect::FlowFault for EmergencyError {
+impl crate::edge::connect::FlowFault for EmergencyError {
     fn kind(&self) -> &'static str {
         match self {
             Self::Store(_) => "StoreError",

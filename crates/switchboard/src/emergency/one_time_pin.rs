@@ -21,13 +21,15 @@ use tracing::{info, warn};
 
 use super::{is_e164, is_enabled_admin, keys, pin, settings, settings::PinPolicy, EmergencyError};
 use crate::{
-    config::{ConfigError, Settings},
-    connect::{ContactFlowEvent, FlowResult},
-    deadline::Deadline,
-    prefetch::Prefetched,
-    store::{self, StoreError},
-    telemetry::mask_phone,
-    time::{Clock, SystemClock},
+    edge::connect::{ContactFlowEvent, FlowResult},
+    platform::{
+        config::{ConfigError, Settings},
+        deadline::Deadline,
+        prefetch::Prefetched,
+        store::{self, StoreError},
+        telemetry::mask_phone,
+        time::{Clock, SystemClock},
+    },
 };
 
 /// How the SMS is sent: `PINPOINT_APPLICATION_ID`, `SMS_SENDER_ID`, `SMS_ORIGINATION_NUMBER`.

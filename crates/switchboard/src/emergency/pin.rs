@@ -8,7 +8,7 @@
 use hmac::{KeyInit, Mac};
 use rand::{rngs::StdRng, rngs::SysRng, RngExt, SeedableRng, TryRng};
 
-use crate::prefetch::Prefetched;
+use crate::platform::prefetch::Prefetched;
 
 type HmacSha256 = hmac::Hmac<sha2::Sha256>;
 
@@ -64,14 +64,14 @@ impl Pepper {
     /// itself is read now, so a missing one fails the cold start.
     pub fn prefetch(
         sdk: &aws_config::SdkConfig,
-        env: &crate::config::Settings<'_>,
-    ) -> Result<Prefetched<Self>, crate::config::ConfigError> {
+        env: &crate::platform::config::Settings<'_>,
+    ) -> Result<Prefetched<Self>, crate::platform::config::ConfigError> {
         let (sdk, reference) = (sdk.clone(), env.string(PEPPER_VARIABLE)?);
         Ok(Prefetched::start(move || {
             let (sdk, reference) = (sdk.clone(), reference.clone());
             async move {
-                let secret = crate::secrets::resolve(&sdk, PEPPER_VARIABLE, &reference).await?;
-                Self::new(secret.into_bytes()).map_err(|e| crate::config::ConfigError::Malformed {
+                let secret = crate::platform::secrets::resolve(&sdk, PEPPER_VARIABLE, &reference).await?;
+                Self::new(secret.into_bytes()).map_err(|e| crate::platform::config::ConfigError::Malformed {
                     name: PEPPER_VARIABLE.into(),
                     reason: e.to_string(),
                 })

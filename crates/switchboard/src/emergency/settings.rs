@@ -1,6 +1,6 @@
 //! The emergency context's settings (template parameters → environment variables).
 
-use crate::config::{ConfigError, Settings};
+use crate::platform::config::{ConfigError, Settings};
 
 /// PIN policy. Bounds follow the spec; the template enforces the same ones on its parameters.
 #[derive(Debug, Clone)]

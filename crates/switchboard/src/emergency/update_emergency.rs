@@ -23,12 +23,14 @@ use super::{
     EmergencyError,
 };
 use crate::{
-    config::{ConfigError, Settings},
-    connect::{ContactFlowEvent, FlowResult},
-    deadline::Deadline,
-    store::{self, Item, StoreError},
-    telemetry::mask_phone,
-    time::{rfc3339, Clock, SystemClock},
+    edge::connect::{ContactFlowEvent, FlowResult},
+    platform::{
+        config::{ConfigError, Settings},
+        deadline::Deadline,
+        store::{self, Item, StoreError},
+        telemetry::mask_phone,
+        time::{rfc3339, Clock, SystemClock},
+    },
 };
 
 /// The type stored when no emergency is set.

@@ -12,12 +12,14 @@ use tracing::info;
 
 use super::{keys, pin, read_challenge, settings, settings::PinPolicy, Challenge, EmergencyError};
 use crate::{
-    config::{ConfigError, Settings},
-    connect::{ContactFlowEvent, FlowResult},
-    deadline::Deadline,
-    prefetch::Prefetched,
-    store::{self, StoreError},
-    time::{Clock, SystemClock},
+    edge::connect::{ContactFlowEvent, FlowResult},
+    platform::{
+        config::{ConfigError, Settings},
+        deadline::Deadline,
+        prefetch::Prefetched,
+        store::{self, StoreError},
+        time::{Clock, SystemClock},
+    },
 };
 
 pub struct VerifyPin {

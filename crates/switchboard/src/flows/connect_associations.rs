@@ -19,9 +19,11 @@ use serde::{Deserialize, Deserializer};
 
 use super::provision_flows::{associated_bot_aliases, associated_lambdas, instance_id, FlowsError};
 use crate::{
-    config::{ConfigError, Settings},
-    custom_resource::{Envelopes, Outcome, Request},
-    store::{self, StoreError},
+    edge::custom_resource::{Envelopes, Outcome, Request},
+    platform::{
+        config::{ConfigError, Settings},
+        store::{self, StoreError},
+    },
 };
 
 /// The `ConnectAssociations` resource's properties.

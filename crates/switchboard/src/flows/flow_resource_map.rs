@@ -16,10 +16,12 @@ use tokio::time::Instant;
 
 use super::provision_flows::instance_id;
 use crate::{
-    config::{ConfigError, Settings},
-    connect::{ContactFlowEvent, FlowFault, FlowResult},
-    deadline::{Deadline, DeadlineExceeded},
-    store::{self, StoreError},
+    edge::connect::{ContactFlowEvent, FlowFault, FlowResult},
+    platform::{
+        config::{ConfigError, Settings},
+        deadline::{Deadline, DeadlineExceeded},
+        store::{self, StoreError},
+    },
 };
 
 /// How long a read of the map is used.
@@ -98,9 +100,9 @@ impl FlowResourceMap {
         let key = store::key(format!("MAP#{}", self.instance_id), "MAP");
         // A read kept for a minute, like a secret: the bench counts it in the "secret fetch" column
         // (the marks print only when profiled), which the cold-start budget allows for.
-        crate::startup::mark(crate::startup::phase::SECRET_FETCH_START);
+        crate::platform::startup::mark(crate::platform::startup::phase::SECRET_FETCH_START);
         let item = deadline.run("GetItem map", store::get_item(&self.dynamodb, &self.table, key)).await??;
-        crate::startup::mark(crate::startup::phase::SECRET_FETCH_DONE);
+        crate::platform::startup::mark(crate::platform::startup::phase::SECRET_FETCH_DONE);
         let entries = match item {
             None => None,
             Some(item) => {

@@ -46,10 +46,12 @@ use serde_json::{json, Value};
 use sha2::Digest as _;
 
 use crate::{
-    config::{ConfigError, Settings},
-    http::{ApiError, Reply},
-    store::{self, Item},
-    time::{Clock, SystemClock},
+    edge::http::{ApiError, Reply},
+    platform::{
+        config::{ConfigError, Settings},
+        store::{self, Item},
+        time::{Clock, SystemClock},
+    },
 };
 
 type HmacSha256 = hmac::Hmac<sha2::Sha256>;
@@ -357,12 +359,12 @@ impl GithubWebhook {
             }
         }
         // Both versions at once; the bench's "secret fetch" is this (the marks print only when profiled).
-        crate::startup::mark(crate::startup::phase::SECRET_FETCH_START);
+        crate::platform::startup::mark(crate::platform::startup::phase::SECRET_FETCH_START);
         let read = |stage: &'static str| {
             self.secretsmanager.get_secret_value().secret_id(&self.settings.secret_id).version_stage(stage).send()
         };
         let (current, previous) = tokio::join!(read("AWSCURRENT"), read("AWSPREVIOUS"));
-        crate::startup::mark(crate::startup::phase::SECRET_FETCH_DONE);
+        crate::platform::startup::mark(crate::platform::startup::phase::SECRET_FETCH_DONE);
         let failed = |e: &dyn std::fmt::Display| ApiError::dependency(format!("Secrets Manager GetSecretValue: {e}"));
         let mut values = Vec::new();
         values.extend(current.map_err(|e| failed(&DisplayErrorContext(&e)))?.secret_string.map(String::into_bytes));
@@ -567,11 +569,12 @@ mod tests {
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
             .collect()
         };
-        let settings = WebhookSettings::from_env(&crate::config::Settings(&env(DEFAULT_ROUTES))).unwrap();
+        let settings = WebhookSettings::from_env(&crate::platform::config::Settings(&env(DEFAULT_ROUTES))).unwrap();
         assert_eq!(settings.secret_id, "webhook");
-        let refused = WebhookSettings::from_env(&crate::config::Settings(&env("*=other-app-{env}"))).unwrap_err();
+        let refused =
+            WebhookSettings::from_env(&crate::platform::config::Settings(&env("*=other-app-{env}"))).unwrap_err();
         assert!(
-            matches!(&refused, crate::config::ConfigError::Malformed { name, reason }
+            matches!(&refused, crate::platform::config::ConfigError::Malformed { name, reason }
                 if name == "WEBHOOK_ROUTES" && reason.contains("other-app-")),
             "{refused:?}"
         );

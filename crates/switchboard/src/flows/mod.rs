@@ -21,17 +21,17 @@ pub use provision_flows::{ContactFlowsProperties, FlowsError, ProvisionFlows, Re
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use serde_json::Value;
 
-use crate::custom_resource::{self, Responder};
+use crate::edge::custom_resource::{self, Responder};
 
 /// `provision-flows`' edge: a CloudFormation request is answered to its `ResponseURL`; any other
 /// event is a direct invoke, answered with the [`Report`]. A dependency fault is a Lambda error
 /// (`DependencyError`), so a pipeline step that invokes it fails.
 pub async fn serve(function: ProvisionFlows) -> Result<(), lambda_runtime::Error> {
-    crate::startup::mark(crate::startup::phase::FUNCTION);
+    crate::platform::startup::mark(crate::platform::startup::phase::FUNCTION);
     let responder = Responder::new()?;
     let (function, responder) = (&function, &responder);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        crate::startup::invocation_started();
+        crate::platform::startup::invocation_started();
         let deadline = event.context.deadline;
         if custom_resource::is_request(&event.payload) {
             // The run needs the invocation's deadline: it stops itself and releases the lock before it.

@@ -15,11 +15,13 @@ use time::OffsetDateTime;
 
 use super::{key, keys, pointer_item, read_item, read_session, IdentitySettings};
 use crate::{
-    config::{ConfigError, Settings},
-    connect::{ContactFlowEvent, FlowResult},
-    deadline::{Deadline, DeadlineExceeded},
-    store::{self, StoreError},
-    time::{Clock, SystemClock},
+    edge::connect::{ContactFlowEvent, FlowResult},
+    platform::{
+        config::{ConfigError, Settings},
+        deadline::{Deadline, DeadlineExceeded},
+        store::{self, StoreError},
+        time::{Clock, SystemClock},
+    },
 };
 
 /// Infrastructure faults: Lambda errors, so the flow takes its Error branch.
@@ -31,7 +33,7 @@ pub enum AssignIdError {
     Deadline(#[from] DeadlineExceeded),
 }
 
-impl crate::connect::FlowFault for AssignIdError {
+impl crate::edge::connect::FlowFault for AssignIdError {
     fn kind(&self) -> &'static str {
         match self {
             Self::Store(_) => "StoreError",

@@ -18,7 +18,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Validation};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::prefetch::Prefetched;
+use crate::platform::prefetch::Prefetched;
 
 /// The subjects an authentication plugin may write: the original and the renamed ecosystem's.
 const SUBJECTS: [&str; 2] = ["id-contact-attributes", "verder-helpen-attributes"];
@@ -103,8 +103,8 @@ impl KeyRing {
     /// start. Keep the keys in one secret and one parameter: each reference is a round trip.
     pub fn prefetch(
         sdk: &aws_config::SdkConfig,
-        env: &crate::config::Settings<'_>,
-    ) -> Result<Prefetched<Self>, crate::config::ConfigError> {
+        env: &crate::platform::config::Settings<'_>,
+    ) -> Result<Prefetched<Self>, crate::platform::config::ConfigError> {
         let references = (env.list(DECRYPTION_KEYS)?, env.list(VERIFICATION_KEYS)?);
         let sdk = sdk.clone();
         Ok(Prefetched::start(move || {
@@ -117,14 +117,14 @@ impl KeyRing {
         sdk: &aws_config::SdkConfig,
         decryption: Vec<String>,
         verification: Vec<String>,
-    ) -> Result<Self, crate::config::ConfigError> {
+    ) -> Result<Self, crate::platform::config::ConfigError> {
         // Both lists at once: every look-up is a round trip.
         let (decryption, verification) = tokio::try_join!(
-            crate::secrets::resolve_all(sdk, DECRYPTION_KEYS, decryption),
-            crate::secrets::resolve_all(sdk, VERIFICATION_KEYS, verification),
+            crate::platform::secrets::resolve_all(sdk, DECRYPTION_KEYS, decryption),
+            crate::platform::secrets::resolve_all(sdk, VERIFICATION_KEYS, verification),
         )?;
         let (decryption, verification) = (split_pem_bundles(&decryption), split_pem_bundles(&verification));
-        Self::from_pems(&decryption, &verification).map_err(|e| crate::config::ConfigError::Malformed {
+        Self::from_pems(&decryption, &verification).map_err(|e| crate::platform::config::ConfigError::Malformed {
             name: if e.what == "the decryption keys" { DECRYPTION_KEYS } else { VERIFICATION_KEYS }.into(),
             reason: e.to_string(),
         })

@@ -22,7 +22,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use rand::{rngs::StdRng, rngs::SysRng, RngExt, SeedableRng};
 use time::OffsetDateTime;
 
-use crate::{
+use crate::platform::{
     config::{ConfigError, Settings},
     store::{self, Item, StoreError},
 };

@@ -15,11 +15,13 @@ use super::{
     key, keys, result_attributes, session_via, IdentitySettings,
 };
 use crate::{
-    config::{ConfigError, Settings},
-    http::{path_parameter, text_body, ApiError, Reply},
-    prefetch::Prefetched,
-    store,
-    time::{Clock, SystemClock},
+    edge::http::{path_parameter, text_body, ApiError, Reply},
+    platform::{
+        config::{ConfigError, Settings},
+        prefetch::Prefetched,
+        store,
+        time::{Clock, SystemClock},
+    },
 };
 
 /// The largest result accepted.

@@ -13,10 +13,12 @@ use lambda_http::Request;
 
 use super::{auth_result_json, keys, session_via, IdentitySettings};
 use crate::{
-    config::{ConfigError, Settings},
-    connect_api::{connect_error, instance_id, is_connect_id},
-    http::{path_parameter, ApiError, Claims, Reply},
-    time::{Clock, SystemClock},
+    edge::http::{path_parameter, ApiError, Claims, Reply},
+    platform::{
+        config::{ConfigError, Settings},
+        connect_api::{connect_error, instance_id, is_connect_id},
+        time::{Clock, SystemClock},
+    },
 };
 
 pub struct SessionInfo {

@@ -18,11 +18,13 @@ use super::{
     key, keys, pointer_item, result_attributes, CodeSource, IdentitySettings, OsCodes,
 };
 use crate::{
-    config::{ConfigError, Settings},
-    http::{json_body, ApiError, Reply},
-    prefetch::Prefetched,
-    store,
-    time::{Clock, SystemClock},
+    edge::http::{json_body, ApiError, Reply},
+    platform::{
+        config::{ConfigError, Settings},
+        prefetch::Prefetched,
+        store,
+        time::{Clock, SystemClock},
+    },
 };
 
 /// Transaction attempts before giving up on finding free codes.

@@ -24,10 +24,12 @@ use time::OffsetDateTime;
 
 use super::{display_text, is_email_address};
 use crate::{
-    config::{ConfigError, Settings},
-    http::{json_body, ApiError, Claims, Reply},
-    store::{self, Item},
-    time::{rfc3339, Clock, SystemClock},
+    edge::http::{json_body, ApiError, Claims, Reply},
+    platform::{
+        config::{ConfigError, Settings},
+        store::{self, Item},
+        time::{rfc3339, Clock, SystemClock},
+    },
 };
 
 /// Route ids are the eight-digit numbers.
@@ -67,7 +69,7 @@ impl CreateAdhocRoute {
     pub async fn handle(&self, request: Request) -> Result<Reply, ApiError> {
         let claims = Claims::from_request(&request);
         let owner = claims.require("cognito:username")?;
-        let agent_id = super::connect_user_id(&claims)?;
+        let agent_id = crate::shared::connect_user::connect_user_id(&claims)?;
         let body: CreateAdhocRouteBody = json_body(&request)?;
         let email = body.attendee_email.trim();
         if !is_email_address(email) {

@@ -14,15 +14,17 @@ use lambda_http::Request;
 use serde::Deserialize;
 
 use super::display_text;
-use super::meeting::{
+use crate::shared::meeting::{
     check_external_id, chime_client, chime_error, join_info, meeting_key, owned_meeting, AttendeeJson, AttendeeRecord,
     AttendeeRole,
 };
 use crate::{
-    config::{ConfigError, Settings},
-    http::{json_body, ApiError, Claims, Reply},
-    store,
-    time::{Clock, SystemClock},
+    edge::http::{json_body, ApiError, Claims, Reply},
+    platform::{
+        config::{ConfigError, Settings},
+        store,
+        time::{Clock, SystemClock},
+    },
 };
 
 pub struct CreateAttendee {

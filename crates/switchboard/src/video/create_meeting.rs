@@ -19,16 +19,18 @@ use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 use lambda_http::Request;
 use serde::Deserialize;
 
-use super::meeting::{
+use super::{display_text, MAX_TEXT};
+use crate::shared::meeting::{
     check_external_id, chime_client, chime_error, join_info, load_meeting, media_region, random_uuid, AttendeeJson,
     AttendeeRecord, AttendeeRole, MeetingJson, MeetingRecord, MEDIA_REGIONS,
 };
-use super::{display_text, MAX_TEXT};
 use crate::{
-    config::{ConfigError, Settings},
-    http::{json_body, ApiError, Claims, Reply},
-    store,
-    time::{Clock, SystemClock},
+    edge::http::{json_body, ApiError, Claims, Reply},
+    platform::{
+        config::{ConfigError, Settings},
+        store,
+        time::{Clock, SystemClock},
+    },
 };
 
 /// `CreateMeetingWithAttendees` takes at most this many attendees.

@@ -12,12 +12,14 @@ use aws_config::SdkConfig;
 use lambda_http::Request;
 use serde::Deserialize;
 
-use super::meeting::{chime_client, is_chime_not_found, meeting_key, owned_meeting};
+use crate::shared::meeting::{chime_client, is_chime_not_found, meeting_key, owned_meeting};
 use crate::{
-    config::{ConfigError, Settings},
-    http::{json_body, ApiError, Claims, Reply},
-    store,
-    time::{rfc3339, Clock, SystemClock},
+    edge::http::{json_body, ApiError, Claims, Reply},
+    platform::{
+        config::{ConfigError, Settings},
+        store,
+        time::{rfc3339, Clock, SystemClock},
+    },
 };
 
 pub struct EndMeeting {

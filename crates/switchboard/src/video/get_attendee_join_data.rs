@@ -13,11 +13,13 @@ use std::sync::Arc;
 use aws_config::SdkConfig;
 use lambda_http::Request;
 
-use super::meeting::{join_info, load_attendee, load_meeting};
+use crate::shared::meeting::{join_info, load_attendee, load_meeting};
 use crate::{
-    config::{ConfigError, Settings},
-    http::{query_parameter, ApiError, Reply},
-    time::{Clock, SystemClock},
+    edge::http::{query_parameter, ApiError, Reply},
+    platform::{
+        config::{ConfigError, Settings},
+        time::{Clock, SystemClock},
+    },
 };
 
 pub struct GetAttendeeJoinData {

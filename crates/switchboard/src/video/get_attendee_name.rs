@@ -11,11 +11,13 @@ use std::sync::Arc;
 use aws_config::SdkConfig;
 use lambda_http::Request;
 
-use super::meeting::load_attendee;
+use crate::shared::meeting::load_attendee;
 use crate::{
-    config::{ConfigError, Settings},
-    http::{query_parameter, ApiError, Reply},
-    time::{Clock, SystemClock},
+    edge::http::{query_parameter, ApiError, Reply},
+    platform::{
+        config::{ConfigError, Settings},
+        time::{Clock, SystemClock},
+    },
 };
 
 /// What the roster shows for an attendee with no stored name.

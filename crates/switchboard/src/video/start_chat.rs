@@ -24,10 +24,12 @@ use super::{
     display_text, is_email_address,
 };
 use crate::{
-    config::{ConfigError, Settings},
-    connect_api::instance_id,
-    http::{json_body, ApiError, Reply},
-    time::{Clock, SystemClock},
+    edge::http::{json_body, ApiError, Reply},
+    platform::{
+        config::{ConfigError, Settings},
+        connect_api::instance_id,
+        time::{Clock, SystemClock},
+    },
 };
 
 /// What the flow reads to route the chat to one agent: a redeemed route's Connect user id.

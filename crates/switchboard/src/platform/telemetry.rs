@@ -8,7 +8,7 @@ use tracing_subscriber::{fmt, EnvFilter};
 /// Installs the JSON subscriber once, before the runtime starts. The level comes from
 /// `AWS_LAMBDA_LOG_LEVEL` (the Lambda setting) or `RUST_LOG`, default `info`.
 pub fn init() {
-    crate::startup::mark(crate::startup::phase::MAIN);
+    crate::platform::startup::mark(crate::platform::startup::phase::MAIN);
     let filter = std::env::var("AWS_LAMBDA_LOG_LEVEL")
         .or_else(|_| std::env::var("RUST_LOG"))
         .map(|level| EnvFilter::new(level.to_lowercase()))
@@ -22,7 +22,7 @@ pub fn init() {
         .without_time() // CloudWatch stamps every line itself
         .with_ansi(false)
         .try_init();
-    crate::startup::mark(crate::startup::phase::TRACING);
+    crate::platform::startup::mark(crate::platform::startup::phase::TRACING);
 }
 
 /// A phone number reduced to its last four digits, e.g. `***5678`. Shorter input is fully masked.

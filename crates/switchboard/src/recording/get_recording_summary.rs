@@ -32,17 +32,14 @@ use lambda_http::Request;
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use super::{
-    meeting::check_external_id,
-    recording::{
-        cached_user, manifest_key, may_view, parse_manifest, recordings, segment_prefix, segments_start,
-        RecordingRecord,
-    },
-};
+use super::{manifest_key, may_view, parse_manifest, recordings, segment_prefix, segments_start, RecordingRecord};
+use crate::shared::{connect_user::cached_user, meeting::check_external_id};
 use crate::{
-    config::{ConfigError, Settings},
-    http::{query_parameter, ApiError, Claims, Reply},
-    time::{rfc3339, Clock, SystemClock},
+    edge::http::{query_parameter, ApiError, Claims, Reply},
+    platform::{
+        config::{ConfigError, Settings},
+        time::{rfc3339, Clock, SystemClock},
+    },
 };
 
 /// A manifest is a few hundred bytes per segment; more than this is no manifest of a recorder's.
@@ -99,7 +96,7 @@ impl GetRecordingSummary {
 
     pub async fn handle(&self, request: Request) -> Result<Reply, ApiError> {
         let claims = Claims::from_request(&request);
-        let viewer_id = super::connect_user_id(&claims)?;
+        let viewer_id = crate::shared::connect_user::connect_user_id(&claims)?;
         let external_meeting_id = query_parameter(&request, "externalMeetingId")?;
         check_external_id("externalMeetingId", &external_meeting_id)?;
         let now = self.clock.now();

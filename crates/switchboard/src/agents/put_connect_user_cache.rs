@@ -11,13 +11,15 @@ use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_http::Request;
 
-use super::{keys, recording::GroupPlacement};
-use crate::connect_api::{connect_error, instance_id};
+use crate::platform::connect_api::{connect_error, instance_id};
+use crate::shared::connect_user::{connect_user_id, user_cache_key, GroupPlacement};
 use crate::{
-    config::{ConfigError, Settings},
-    http::{ApiError, Claims, Reply},
-    store,
-    time::{Clock, SystemClock},
+    edge::http::{ApiError, Claims, Reply},
+    platform::{
+        config::{ConfigError, Settings},
+        store,
+        time::{Clock, SystemClock},
+    },
 };
 
 /// A cache younger than this is fresh enough: the agent-app calls on every page load.
@@ -46,9 +48,9 @@ impl PutConnectUserCache {
 
     pub async fn handle(&self, request: Request) -> Result<Reply, ApiError> {
         let claims = Claims::from_request(&request);
-        let id = super::connect_user_id(&claims)?;
+        let id = connect_user_id(&claims)?;
         let now = self.clock.now().unix_timestamp();
-        let key = keys::user_cache(id);
+        let key = user_cache_key(id);
 
         let cached = store::get_item(&self.dynamodb, &self.table, key.clone()).await.map_err(ApiError::dependency)?;
         let fresh = store::live(cached, self.clock.now())

@@ -16,7 +16,7 @@ use aws_smithy_runtime_api::client::{
     runtime_components::RuntimeComponents,
 };
 
-use crate::{
+use crate::platform::{
     config::{ConfigError, ProcessEnv, Settings},
     startup::{self, phase},
     tls,

@@ -224,13 +224,13 @@ pub async fn deliver(
 }
 
 /// The client that PUTs answers to CloudFormation's presigned URL: hyper and rustls, which the SDK
-/// already brings, with the SDK clients' roots ([`crate::tls`]).
+/// already brings, with the SDK clients' roots ([`crate::platform::tls`]).
 #[derive(Clone)]
 pub struct AnswerClient(Client<HttpsConnector<HttpConnector>, Full<Bytes>>);
 
 impl AnswerClient {
-    pub fn new(extra_roots: &crate::tls::ExtraRoots) -> Result<Self, String> {
-        let tls = crate::tls::rustls_config(extra_roots).map_err(|e| e.to_string())?;
+    pub fn new(extra_roots: &crate::platform::tls::ExtraRoots) -> Result<Self, String> {
+        let tls = crate::platform::tls::rustls_config(extra_roots).map_err(|e| e.to_string())?;
         let mut tcp = HttpConnector::new();
         tcp.set_connect_timeout(Some(Duration::from_secs(2)));
         tcp.enforce_http(false);
@@ -261,8 +261,10 @@ fn undelivered(kind: &str, message: String) -> Diagnostic {
 }
 
 fn answer_client() -> Result<AnswerClient, String> {
-    let extra = crate::tls::ExtraRoots::from_env(&crate::config::Settings(&crate::config::ProcessEnv))
-        .map_err(|e| e.to_string())?;
+    let extra = crate::platform::tls::ExtraRoots::from_env(&crate::platform::config::Settings(
+        &crate::platform::config::ProcessEnv,
+    ))
+    .map_err(|e| e.to_string())?;
     AnswerClient::new(&extra)
 }
 
@@ -275,12 +277,12 @@ where
     Fut: Future<Output = Result<Outcome, E>>,
     E: ResourceFault,
 {
-    crate::startup::mark(crate::startup::phase::FUNCTION);
+    crate::platform::startup::mark(crate::platform::startup::phase::FUNCTION);
     let responder = Responder::new()?;
     let handler = &handler;
     let responder = &responder;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        crate::startup::invocation_started();
+        crate::platform::startup::invocation_started();
         responder.respond(handler, event.payload, event.context.deadline).await
     }))
     .await
@@ -373,7 +375,7 @@ impl Responder {
 /// holds something it must give back (a lock) stops itself inside this, so it is never cut off here
 /// still holding it.
 pub fn handler_budget(deadline_epoch_ms: u64) -> Duration {
-    let left = crate::deadline::until_epoch_ms(deadline_epoch_ms);
+    let left = crate::platform::deadline::until_epoch_ms(deadline_epoch_ms);
     left.saturating_sub(ANSWER_MARGIN.min(left / 2))
 }
 
@@ -383,7 +385,7 @@ pub fn handler_budget(deadline_epoch_ms: u64) -> Duration {
 /// `SUCCESS`, as one whose properties do not parse does: a rollback or a stack deletion must not
 /// wedge on a setting the Delete does not need. Any other event is a Lambda error with the reason.
 pub async fn serve_unconfigured(reason: String) -> Result<(), lambda_runtime::Error> {
-    crate::startup::mark(crate::startup::phase::FUNCTION);
+    crate::platform::startup::mark(crate::platform::startup::phase::FUNCTION);
     let responder = Responder::new()?;
     let (responder, reason) = (&responder, reason.as_str());
     let handler = move |request: Request<Value>, _: Envelopes| async move {
@@ -397,7 +399,7 @@ pub async fn serve_unconfigured(reason: String) -> Result<(), lambda_runtime::Er
     };
     let handler = &handler;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        crate::startup::invocation_started();
+        crate::platform::startup::invocation_started();
         if is_request(&event.payload) {
             return responder.respond(handler, event.payload, event.context.deadline).await;
         }

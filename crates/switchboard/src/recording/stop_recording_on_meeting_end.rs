@@ -12,11 +12,13 @@ use std::sync::Arc;
 
 use aws_config::SdkConfig;
 
-use super::recording::{RecordingCluster, Stopper};
+use super::{RecordingCluster, Stopper};
 use crate::{
-    config::{ConfigError, Settings},
-    events::{EventBridgeEvent, EventError, EventOutcome},
-    time::{Clock, SystemClock},
+    edge::events::{EventBridgeEvent, EventError, EventOutcome},
+    platform::{
+        config::{ConfigError, Settings},
+        time::{Clock, SystemClock},
+    },
 };
 
 /// The Chime SDK event this function acts on.

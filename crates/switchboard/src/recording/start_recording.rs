@@ -41,21 +41,24 @@ use lambda_http::Request;
 use serde::Deserialize;
 
 use super::{
+    ascii_json, file_name, lock_key, placed_task, recorder_override, recording_key, recordings, release_lock,
+    started_by, RecordingCluster, RecordingRecord, LOCK_TTL,
+};
+use crate::shared::{
+    connect_user::cached_user,
     meeting::{
         check_external_id, chime_client, chime_error, owned_meeting, random_uuid, AttendeeJson, AttendeeRecord,
         AttendeeRole, MeetingRecord,
     },
-    recording::{
-        ascii_json, cached_user, file_name, lock_key, placed_task, recorder_override, recording_key, recordings,
-        release_lock, started_by, RecordingCluster, RecordingRecord, LOCK_TTL,
-    },
 };
 use crate::{
-    config::{ConfigError, Settings},
-    connect_api::{instance_id, is_connect_id},
-    http::{json_body, ApiError, Claims, Reply},
-    store::{self, StoreError},
-    time::{rfc3339, Clock, SystemClock},
+    edge::http::{json_body, ApiError, Claims, Reply},
+    platform::{
+        config::{ConfigError, Settings},
+        connect_api::{instance_id, is_connect_id},
+        store::{self, StoreError},
+        time::{rfc3339, Clock, SystemClock},
+    },
 };
 
 /// The contact attribute the supervisors' playback link lives in.
@@ -94,7 +97,7 @@ struct StartRecordingBody {
 /// retries included) for its first and decisive step, `StopTask` (a task it cannot stop keeps its
 /// item), and 2 s for the rest, which are quick when DynamoDB, Chime and Connect answer at all.
 fn undo_reserve() -> std::time::Duration {
-    crate::aws::http_timeouts().operation_timeout().unwrap_or(std::time::Duration::from_secs(10))
+    crate::platform::aws::http_timeouts().operation_timeout().unwrap_or(std::time::Duration::from_secs(10))
         + std::time::Duration::from_secs(2)
 }
 
@@ -102,7 +105,7 @@ fn undo_reserve() -> std::time::Duration {
 fn time_left(request: &Request) -> std::time::Duration {
     use lambda_http::RequestExt;
     match request.lambda_context_ref().map(|c| c.deadline) {
-        Some(deadline_ms) if deadline_ms > 0 => crate::deadline::until_epoch_ms(deadline_ms),
+        Some(deadline_ms) if deadline_ms > 0 => crate::platform::deadline::until_epoch_ms(deadline_ms),
         _ => std::time::Duration::from_secs(15),
     }
 }
@@ -148,7 +151,7 @@ impl StartRecording {
     pub async fn handle(&self, request: Request) -> Result<Reply, ApiError> {
         let claims = Claims::from_request(&request);
         let username = claims.require("cognito:username")?;
-        let connect_user_id = super::connect_user_id(&claims)?;
+        let connect_user_id = crate::shared::connect_user::connect_user_id(&claims)?;
         let body: StartRecordingBody = json_body(&request)?;
         check_external_id("externalMeetingId", &body.external_meeting_id)?;
         let playback =
@@ -511,8 +514,7 @@ impl StartRecording {
             }
         }
         if let Some(bot) = &started.bot {
-            super::recording::remove_bot(&self.chime, &self.dynamodb, &self.table, record, Some(&bot.attendee_id))
-                .await;
+            super::remove_bot(&self.chime, &self.dynamodb, &self.table, record, Some(&bot.attendee_id)).await;
         }
         let deleted = self
             .dynamodb

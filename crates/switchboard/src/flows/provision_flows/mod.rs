@@ -28,6 +28,9 @@
 //! never at cold start: a value the template accepted but we cannot read is a `FAILED` answer naming
 //! it, not a function that never answers.
 
+mod apply;
+mod plan;
+
 use std::{
     collections::{BTreeMap, BTreeSet},
     path::PathBuf,
@@ -38,23 +41,22 @@ use std::{
 use aws_config::SdkConfig;
 use aws_sdk_connect::{
     error::SdkError,
-    operation::{
-        create_contact_flow::CreateContactFlowError, update_contact_flow_content::UpdateContactFlowContentError,
-    },
-    types::{ContactFlowState, ContactFlowType, LexVersion, QueueType},
+    types::{ContactFlowState, LexVersion},
 };
-use aws_sdk_dynamodb::types::AttributeValue;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::bundle::{self, ActionDiff, BundleFlow, Placeholder, Problem, ReferenceContext, Resolution};
+use self::{apply::Stop, plan::Planned};
+use super::bundle::{self, ActionDiff, Problem};
 use crate::{
-    config::{ConfigError, Settings},
-    custom_resource::{Envelopes, Outcome, Request, ResourceFault},
-    store::{self, StoreError},
-    time::{rfc3339, Clock, SystemClock},
+    edge::custom_resource::{Envelopes, Outcome, Request, ResourceFault},
+    platform::{
+        config::{ConfigError, Settings},
+        store::{self, StoreError},
+        time::{Clock, SystemClock},
+    },
 };
 
 /// When a run given `budget` from now stops itself: [`RELEASE_MARGIN`] before its end (a quarter of
@@ -399,126 +401,6 @@ pub struct ProvisionFlows {
     clock: Arc<dyn Clock>,
 }
 
-#[derive(Debug, Clone)]
-struct InstanceFlow {
-    id: String,
-    arn: String,
-    kind: String,
-    state: String,
-}
-
-#[derive(Debug, Default)]
-struct Inventory {
-    flows: BTreeMap<String, InstanceFlow>,
-    queues: BTreeMap<String, String>,
-    prompts: BTreeMap<String, String>,
-    lambdas: BTreeSet<String>,
-    /// Lex V2 bot alias ARNs associated with the instance.
-    bots: BTreeSet<String>,
-    /// `arn:…:instance/<id>`, from the setting or the ARNs listed (the setting may be a bare id).
-    instance_arn: Option<String>,
-}
-
-impl Inventory {
-    /// The resource map an apply stores (`MAP#`, what `flow-resource-map` answers), by the names
-    /// flows read as `$.External.<Name>`: standard queues, prompts, the instance's flows, the
-    /// associated Lambda functions (by function name) and the stack's (by their kebab name), the Lex
-    /// V2 bot aliases a parameter names (`FlowParameters` key, or a `flows.json` default) that the
-    /// instance has associated, and the bundle's flows by the name the flows use: the stem, without
-    /// `FlowNamePrefix` (they win over an instance flow of that name). `None`: a bundle flow not
-    /// created yet.
-    fn resource_map(&self, run: &Run, bundle: &[(&BundleFlow, Option<&String>)]) -> BTreeMap<String, Option<String>> {
-        let mut entries: BTreeMap<String, Option<String>> = BTreeMap::new();
-        let mut add = |name: &str, arn: Option<&String>| {
-            entries.insert(name.to_owned(), arn.cloned());
-        };
-        self.queues.iter().for_each(|(name, arn)| add(name, Some(arn)));
-        self.prompts.iter().for_each(|(name, arn)| add(name, Some(arn)));
-        self.flows.iter().for_each(|(name, flow)| add(name, Some(&flow.arn)));
-        for arn in &self.lambdas {
-            if let Some(name) = arn.split(":function:").nth(1).and_then(|rest| rest.split(':').next()) {
-                add(name, Some(arn));
-            }
-        }
-        run.functions
-            .iter()
-            .filter(|(_, arn)| self.lambdas.contains(*arn))
-            .for_each(|(name, arn)| add(name, Some(arn)));
-        for (name, arn) in bot_parameters(run, bundle.iter().map(|(flow, _)| *flow)) {
-            if self.bots.contains(&arn) {
-                add(&name, Some(&arn));
-            }
-        }
-        bundle.iter().for_each(|(flow, arn)| add(&flow.stem, *arn));
-        entries
-    }
-}
-
-/// The parameters (`FlowParameters`, over the bundle's `flows.json` defaults) whose value is a Lex V2
-/// bot alias ARN: the names the workshop's flows read bots by.
-fn bot_parameters<'a>(run: &Run, flows: impl Iterator<Item = &'a BundleFlow>) -> BTreeMap<String, String> {
-    let mut values: BTreeMap<String, String> = BTreeMap::new();
-    for flow in flows {
-        values.extend(flow.parameter_defaults.clone());
-    }
-    values.extend(run.parameters.clone());
-    values
-        .into_iter()
-        .filter(|(_, value)| {
-            bundle::Arn::parse(value).is_some_and(|arn| arn.service == "lex" && arn.resource.starts_with("bot-alias/"))
-        })
-        .collect()
-}
-
-/// A managed flow's `FLOW#` item.
-#[derive(Debug, Clone)]
-struct Managed {
-    arn: String,
-    applied_hash: String,
-}
-
-/// A bundle flow with what the plan found.
-struct Planned {
-    flow: BundleFlow,
-    name: String,
-    action: FlowAction,
-    existing: Option<(InstanceFlow, Value, BTreeMap<String, String>)>,
-    desired: Value,
-    pending: BTreeSet<String>,
-    diff: Option<ActionDiff>,
-    problems: Vec<Problem>,
-    written: bool,
-    arn: Option<String>,
-}
-
-impl Planned {
-    fn needs_write(&self, on_drift: OnDrift) -> bool {
-        match self.action {
-            FlowAction::Create | FlowAction::Update | FlowAction::Adopt => true,
-            FlowAction::Drifted => on_drift == OnDrift::Overwrite,
-            FlowAction::Unchanged | FlowAction::Conflict | FlowAction::Invalid => false,
-        }
-    }
-
-    fn report(&self) -> FlowReport {
-        FlowReport {
-            name: self.name.clone(),
-            source: self.flow.source.clone(),
-            action: self.action,
-            arn: self.arn.clone(),
-            diff: self.diff.clone(),
-            problems: self.problems.clone(),
-            written: self.written,
-        }
-    }
-}
-
-/// Why writing stopped early.
-enum Stop {
-    Rejected(Vec<Problem>),
-    Fault(FlowsError),
-}
-
 impl ProvisionFlows {
     pub fn new(
         connect: aws_sdk_connect::Client,
@@ -569,7 +451,7 @@ impl ProvisionFlows {
                 Err(e) => return Ok(Report::refused(RunResult::Invalid, e.code(), e.to_string())),
             },
         };
-        let left = crate::deadline::until_epoch_ms(deadline_epoch_ms);
+        let left = crate::platform::deadline::until_epoch_ms(deadline_epoch_ms);
         self.run(Run {
             mode: request.mode,
             files,
@@ -633,7 +515,7 @@ impl ProvisionFlows {
         let mut functions = self.settings.functions().map_err(refused)?;
         functions.extend(properties.functions.clone());
         // Inside the edge's own limit, so the run releases the lock before the edge answers.
-        let budget = crate::custom_resource::handler_budget(deadline_epoch_ms);
+        let budget = crate::edge::custom_resource::handler_budget(deadline_epoch_ms);
         let files = bundle::read_dir(&self.settings.bundle_dir).map_err(|e| FlowsError::Refused(e.to_string()))?;
         let report = self
             .run(Run {
@@ -826,340 +708,8 @@ impl ProvisionFlows {
         Ok(report)
     }
 
-    /// What the flows' references are checked against: the instance, and the map the apply stores.
-    fn reference_context(
-        &self,
-        run: &Run,
-        flows: &[BundleFlow],
-        inventory: &Inventory,
-        names: &BTreeMap<String, String>,
-    ) -> ReferenceContext {
-        let bundle: Vec<(&BundleFlow, Option<&String>)> = flows.iter().map(|f| (f, None)).collect();
-        let map_function = flows.first().and_then(|flow| {
-            let placeholder = Placeholder { kind: "lambda".into(), name: bundle::RESOURCE_MAP_FUNCTION.into() };
-            match resolve_placeholder(&placeholder, run, flow, inventory, names) {
-                Resolution::Value(arn) => Some(arn),
-                _ => None,
-            }
-        });
-        ReferenceContext {
-            instance_arn: inventory.instance_arn.clone(),
-            map_function,
-            mapped: inventory.resource_map(run, &bundle).into_keys().collect(),
-            unassociated_bots: bot_parameters(run, flows.iter())
-                .into_iter()
-                .filter(|(_, arn)| !inventory.bots.contains(arn))
-                .collect(),
-            associated: inventory.lambdas.iter().chain(&inventory.bots).cloned().collect(),
-        }
-    }
-
-    async fn plan_flow(
-        &self,
-        run: &Run,
-        flow: BundleFlow,
-        inventory: &Inventory,
-        managed: &BTreeMap<String, Managed>,
-        bundle: &BTreeMap<String, String>,
-        references: &ReferenceContext,
-    ) -> Result<Planned, FlowsError> {
-        let name = format!("{}{}", run.prefix, flow.stem);
-        let mut resolver = |placeholder: &Placeholder| resolve_placeholder(placeholder, run, &flow, inventory, bundle);
-        let (desired, pending, mut problems) = bundle::resolve(&flow, &name, &mut resolver);
-        problems.extend(bundle::reference_problems(&name, &desired, references));
-        let existing = match inventory.flows.get(&name) {
-            Some(summary) => Some(self.describe(summary).await?),
-            None => None,
-        };
-        let stack = &self.settings.stack;
-        let (action, diff) = match &existing {
-            None => (FlowAction::Create, None),
-            Some((summary, _, _)) if summary.kind != flow.kind => (FlowAction::Conflict, None),
-            Some((_, _, tags)) if tags.get(STACK_TAG).is_some_and(|owner| owner != stack) => {
-                (FlowAction::Conflict, None)
-            }
-            Some((_, current, tags)) => {
-                let diff = bundle::diff(current, &desired);
-                let same = bundle::canonical(current) == bundle::canonical(&desired);
-                let action = match managed.get(&name) {
-                    // Tagged ours but not in the table (a table restored or replaced): ours all the same.
-                    None if same && tags.get(STACK_TAG) == Some(stack) => FlowAction::Unchanged,
-                    None => FlowAction::Adopt,
-                    Some(_) if same => FlowAction::Unchanged,
-                    Some(item) if bundle::content_hash(current) != item.applied_hash => FlowAction::Drifted,
-                    Some(_) => FlowAction::Update,
-                };
-                (action, (!same).then_some(diff))
-            }
-        };
-        if action == FlowAction::Conflict {
-            let message = match &existing {
-                Some((summary, _, _)) if summary.kind != flow.kind => {
-                    format!("the instance's {name} is a {} flow, the bundle's a {}", summary.kind, flow.kind)
-                }
-                Some((_, _, tags)) => {
-                    format!("{name} belongs to stack {}", tags.get(STACK_TAG).map(String::as_str).unwrap_or_default())
-                }
-                None => String::new(),
-            };
-            problems.push(Problem {
-                code: "CONFLICT".into(),
-                flow: name.clone(),
-                pointer: None,
-                placeholder: None,
-                message,
-            });
-        }
-        let arn = existing.as_ref().map(|(summary, _, _)| summary.arn.clone());
-        Ok(Planned { flow, name, action, existing, desired, pending, diff, problems, written: false, arn })
-    }
-
-    /// Creates and updates in dependency order; stores each written flow's item at once.
-    async fn write(
-        &self,
-        run: &Run,
-        planned: &mut [Planned],
-        inventory: &Inventory,
-        writes: &mut usize,
-    ) -> Option<Stop> {
-        let mut arns: BTreeMap<String, String> =
-            inventory.flows.iter().map(|(name, flow)| (name.clone(), flow.arn.clone())).collect();
-        let mut todo: Vec<usize> = (0..planned.len()).filter(|i| planned[*i].needs_write(run.on_drift)).collect();
-        // Flows created as stubs (a reference cycle), whose content follows once the cycle exists.
-        let mut stubs: Vec<usize> = Vec::new();
-        while !todo.is_empty() {
-            let ready = todo.iter().position(|i| planned[*i].pending.iter().all(|name| arns.contains_key(name)));
-            let (index, as_stub) = match ready {
-                Some(position) => (todo.remove(position), false),
-                // Only flows not yet created are pending, so a blocked set is a cycle of creations.
-                None => (todo.remove(0), true),
-            };
-            let flow = &mut planned[index];
-            let mut content = if as_stub { bundle::stub_content() } else { flow.desired.clone() };
-            bundle::fill_pending(&mut content, &arns);
-            self.pace(*writes).await;
-            match self.write_flow(flow, &content, writes).await {
-                Ok(arn) => {
-                    arns.insert(flow.name.clone(), arn);
-                    if as_stub {
-                        stubs.push(index);
-                    }
-                }
-                Err(stop) => return Some(stop),
-            }
-        }
-        for index in stubs {
-            let flow = &mut planned[index];
-            let mut content = flow.desired.clone();
-            bundle::fill_pending(&mut content, &arns);
-            self.pace(*writes).await;
-            if let Err(stop) = self.update_content(flow, &content, writes).await {
-                return Some(stop);
-            }
-        }
-        None
-    }
-
-    async fn write_flow(&self, flow: &mut Planned, content: &Value, writes: &mut usize) -> Result<String, Stop> {
-        let stack = &self.settings.stack;
-        match &flow.existing {
-            None => {
-                let created = self
-                    .connect
-                    .create_contact_flow()
-                    .instance_id(&self.settings.instance_id)
-                    .name(&flow.name)
-                    .r#type(ContactFlowType::from(flow.flow.kind.as_str()))
-                    .set_description(flow.flow.description.clone())
-                    .content(content.to_string())
-                    .tags(STACK_TAG, stack)
-                    .tags(SOURCE_TAG, &flow.flow.source)
-                    .send()
-                    .await
-                    .map_err(|e| rejected_or_fault(&flow.name, "CreateContactFlow", e, create_problems))?;
-                *writes += 1;
-                let (Some(id), Some(arn)) = (created.contact_flow_id, created.contact_flow_arn) else {
-                    return Err(Stop::Fault(FlowsError::Dependency("CreateContactFlow answered no id or ARN".into())));
-                };
-                flow.existing = Some((
-                    InstanceFlow { id, arn: arn.clone(), kind: flow.flow.kind.clone(), state: "ACTIVE".into() },
-                    content.clone(),
-                    BTreeMap::from([(STACK_TAG.to_owned(), stack.clone())]),
-                ));
-                flow.arn = Some(arn.clone());
-                flow.written = true;
-                self.store_flow_item(flow, content).await.map_err(Stop::Fault)?;
-                Ok(arn)
-            }
-            Some((summary, current, tags)) => {
-                let summary = summary.clone();
-                if tags.get(STACK_TAG) != Some(stack) {
-                    self.connect
-                        .tag_resource()
-                        .resource_arn(&summary.arn)
-                        .tags(STACK_TAG, stack)
-                        .tags(SOURCE_TAG, &flow.flow.source)
-                        .send()
-                        .await
-                        .map_err(|e| Stop::Fault(connect_fault("TagResource", e)))?;
-                    *writes += 1;
-                    flow.written = true;
-                }
-                if bundle::canonical(current) != bundle::canonical(content) {
-                    self.update_content(flow, content, writes).await?;
-                } else {
-                    self.store_flow_item(flow, content).await.map_err(Stop::Fault)?;
-                }
-                Ok(summary.arn)
-            }
-        }
-    }
-
-    async fn update_content(&self, flow: &mut Planned, content: &Value, writes: &mut usize) -> Result<(), Stop> {
-        let Some((summary, _, _)) = &flow.existing else {
-            return Err(Stop::Fault(FlowsError::Dependency(format!("{} has no id to update", flow.name))));
-        };
-        self.connect
-            .update_contact_flow_content()
-            .instance_id(&self.settings.instance_id)
-            .contact_flow_id(&summary.id)
-            .content(content.to_string())
-            .send()
-            .await
-            .map_err(|e| rejected_or_fault(&flow.name, "UpdateContactFlowContent", e, update_problems))?;
-        *writes += 1;
-        flow.written = true;
-        flow.arn = Some(summary.arn.clone());
-        self.store_flow_item(flow, content).await.map_err(Stop::Fault)
-    }
-
-    async fn store_flow_item(&self, flow: &Planned, content: &Value) -> Result<(), FlowsError> {
-        let Some((summary, _, _)) = &flow.existing else { return Ok(()) };
-        let mut item = store::key(self.flow_pk(), &flow.name);
-        item.insert("flowId".into(), store::s(&summary.id));
-        item.insert("arn".into(), store::s(&summary.arn));
-        item.insert("source".into(), store::s(&flow.flow.source));
-        item.insert("appliedHash".into(), store::s(bundle::content_hash(content)));
-        item.insert("stack".into(), store::s(&self.settings.stack));
-        self.dynamodb
-            .put_item()
-            .table_name(&self.settings.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(|e| StoreError::from_sdk("PutItem", e))?;
-        Ok(())
-    }
-
-    /// Waits between Connect writes (not before the first).
-    async fn pace(&self, writes_so_far: usize) {
-        if writes_so_far > 0 && !self.settings.write_pause.is_zero() {
-            tokio::time::sleep(self.settings.write_pause).await;
-        }
-    }
-
     fn flow_pk(&self) -> String {
         format!("FLOW#{}", self.settings.instance_id)
-    }
-
-    async fn inventory(&self) -> Result<Inventory, FlowsError> {
-        let instance = &self.settings.instance_id;
-        let flows = self
-            .connect
-            .list_contact_flows()
-            .instance_id(instance)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| connect_fault("ListContactFlows", e))?;
-        let queues = self
-            .connect
-            .list_queues()
-            .instance_id(instance)
-            .queue_types(QueueType::Standard)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| connect_fault("ListQueues", e))?;
-        let prompts = self
-            .connect
-            .list_prompts()
-            .instance_id(instance)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| connect_fault("ListPrompts", e))?;
-        let lambdas = associated_lambdas(&self.connect, instance).await?;
-        let bots = associated_bot_aliases(&self.connect, instance).await?;
-        let named = |name: Option<String>, arn: Option<String>| name.zip(arn);
-        // The instance's own ARN: the setting when it is one, else the prefix of anything listed.
-        let instance_arn = self.settings.instance_arn.clone().or_else(|| {
-            let listed = queues.iter().filter_map(|q| q.arn.as_deref());
-            let listed = listed.chain(flows.iter().filter_map(|f| f.arn.as_deref()));
-            listed
-                .map(|arn| arn.split_once(&format!("instance/{instance}")))
-                .find_map(|split| split.map(|(head, _)| format!("{head}instance/{instance}")))
-        });
-        Ok(Inventory {
-            instance_arn,
-            bots: bots.into_iter().collect(),
-            flows: flows
-                .into_iter()
-                .filter_map(|f| {
-                    let (name, arn) = named(f.name, f.arn)?;
-                    let flow = InstanceFlow {
-                        id: f.id?,
-                        arn,
-                        kind: f.contact_flow_type.map(|t| t.as_str().to_owned()).unwrap_or_default(),
-                        state: f.contact_flow_state.map(|s| s.as_str().to_owned()).unwrap_or_default(),
-                    };
-                    Some((name, flow))
-                })
-                .collect(),
-            queues: queues.into_iter().filter_map(|q| named(q.name, q.arn)).collect(),
-            prompts: prompts.into_iter().filter_map(|p| named(p.name, p.arn)).collect(),
-            lambdas: lambdas.into_iter().collect(),
-        })
-    }
-
-    async fn describe(
-        &self,
-        summary: &InstanceFlow,
-    ) -> Result<(InstanceFlow, Value, BTreeMap<String, String>), FlowsError> {
-        let described = self
-            .connect
-            .describe_contact_flow()
-            .instance_id(&self.settings.instance_id)
-            .contact_flow_id(&summary.id)
-            .send()
-            .await
-            .map_err(|e| connect_fault("DescribeContactFlow", e))?;
-        let flow = described.contact_flow.unwrap_or_else(|| aws_sdk_connect::types::ContactFlow::builder().build());
-        // Content that does not parse differs from anything we would write: it plans as an update.
-        let content = flow.content.as_deref().and_then(|c| serde_json::from_str(c).ok()).unwrap_or(Value::Null);
-        let tags = flow.tags.unwrap_or_default().into_iter().collect();
-        Ok((summary.clone(), content, tags))
-    }
-
-    async fn managed(&self) -> Result<BTreeMap<String, Managed>, FlowsError> {
-        let items = store::query_partition(&self.dynamodb, &self.settings.table, &self.flow_pk()).await?;
-        Ok(items
-            .into_iter()
-            .filter_map(|item| {
-                let name = store::get_str(&item, "sk")?.to_owned();
-                let managed = Managed {
-                    arn: store::get_str(&item, "arn")?.to_owned(),
-                    applied_hash: store::get_str(&item, "appliedHash")?.to_owned(),
-                };
-                Some((name, managed))
-            })
-            .collect())
     }
 
     /// Takes the instance lock, waiting up to `run.lock_wait` (and never past `run.stop_at`) for
@@ -1210,152 +760,6 @@ impl ProvisionFlows {
         // Not ours any more (the lease ran out and another run took it): nothing to release.
         store::conditional("DeleteItem", delete)?;
         Ok(())
-    }
-
-    /// The apply record (`APPLY#`): what a run did, kept 180 days.
-    async fn record(&self, run: &Run, report: &Report) -> Result<(), FlowsError> {
-        let now = self.clock.now();
-        let actions: Vec<Value> = report
-            .flows
-            .iter()
-            .map(|f| serde_json::json!({"name": f.name, "action": f.action, "written": f.written}))
-            .collect();
-        let mut item =
-            store::key(format!("APPLY#{}", self.settings.instance_id), format!("{}#{}", rfc3339(now), run.request_id));
-        item.insert("trigger".into(), store::s(&run.trigger));
-        item.insert("result".into(), store::s(report.result.as_str()));
-        item.insert("actions".into(), store::s(Value::Array(actions).to_string()));
-        item.insert("writes".into(), store::n(report.writes));
-        item.insert("ttl".into(), store::ttl(now + time::Duration::days(APPLY_RECORD_DAYS)));
-        self.dynamodb
-            .put_item()
-            .table_name(&self.settings.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(|e| StoreError::from_sdk("PutItem", e))?;
-        Ok(())
-    }
-
-    /// The resource map `flow-resource-map` answers ([`Inventory::resource_map`]).
-    async fn store_map(&self, run: &Run, planned: &[Planned], inventory: &Inventory) -> Result<(), FlowsError> {
-        let bundle: Vec<(&BundleFlow, Option<&String>)> = planned.iter().map(|p| (&p.flow, p.arn.as_ref())).collect();
-        let entries: BTreeMap<String, String> =
-            inventory.resource_map(run, &bundle).into_iter().filter_map(|(name, arn)| Some((name, arn?))).collect();
-        let mut item = store::key(format!("MAP#{}", self.settings.instance_id), "MAP");
-        item.insert("entries".into(), AttributeValue::M(entries.into_iter().map(|(k, v)| (k, store::s(v))).collect()));
-        item.insert("updatedAt".into(), store::s(rfc3339(self.clock.now())));
-        self.dynamodb
-            .put_item()
-            .table_name(&self.settings.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(|e| StoreError::from_sdk("PutItem", e))?;
-        Ok(())
-    }
-}
-
-fn resolve_placeholder(
-    placeholder: &Placeholder,
-    run: &Run,
-    flow: &BundleFlow,
-    inventory: &Inventory,
-    bundle: &BTreeMap<String, String>,
-) -> Resolution {
-    let unresolved = |message: String| Resolution::Problem { code: "UNRESOLVED", message };
-    let name = &placeholder.name;
-    match placeholder.kind.as_str() {
-        "lambda" => {
-            let suffix = format!(":function:{name}");
-            match run.functions.get(name) {
-                Some(arn) if inventory.lambdas.contains(arn) => Resolution::Value(arn.clone()),
-                Some(arn) => Resolution::Problem {
-                    code: "LAMBDA_NOT_ASSOCIATED",
-                    message: format!("{arn} is not associated with the instance"),
-                },
-                None => match inventory.lambdas.iter().find(|arn| arn.ends_with(&suffix)) {
-                    Some(arn) => Resolution::Value(arn.clone()),
-                    None => Resolution::Problem {
-                        code: "LAMBDA_NOT_ASSOCIATED",
-                        message: format!("no function named {name} is in the stack or associated with the instance"),
-                    },
-                },
-            }
-        }
-        "flow" => match bundle.get(name) {
-            Some(connect_name) => match inventory.flows.get(connect_name) {
-                Some(existing) => Resolution::Value(existing.arn.clone()),
-                None => Resolution::Pending(connect_name.clone()),
-            },
-            None => match inventory.flows.get(name) {
-                Some(existing) => Resolution::Value(existing.arn.clone()),
-                None => unresolved(format!("no flow named {name} in the bundle or on the instance")),
-            },
-        },
-        "queue" => inventory
-            .queues
-            .get(name)
-            .map(|arn| Resolution::Value(arn.clone()))
-            .unwrap_or_else(|| unresolved(format!("no standard queue named {name} on the instance"))),
-        "prompt" => inventory
-            .prompts
-            .get(name)
-            .map(|arn| Resolution::Value(arn.clone()))
-            .unwrap_or_else(|| unresolved(format!("no prompt named {name} on the instance"))),
-        "param" => run
-            .parameters
-            .get(name)
-            .or_else(|| flow.parameter_defaults.get(name))
-            .map(|value| Resolution::Value(value.clone()))
-            .unwrap_or_else(|| unresolved(format!("no value for {name} in FlowParameters or flows.json"))),
-        other => unresolved(format!("{other} is not a placeholder kind (lambda, flow, queue, prompt, param)")),
-    }
-}
-
-fn create_problems(error: &CreateContactFlowError) -> Option<Vec<String>> {
-    match error {
-        CreateContactFlowError::InvalidContactFlowException(e) => {
-            Some(e.problems().iter().filter_map(|p| p.message().map(str::to_owned)).collect())
-        }
-        _ => None,
-    }
-}
-
-fn update_problems(error: &UpdateContactFlowContentError) -> Option<Vec<String>> {
-    match error {
-        UpdateContactFlowContentError::InvalidContactFlowException(e) => {
-            Some(e.problems().iter().filter_map(|p| p.message().map(str::to_owned)).collect())
-        }
-        _ => None,
-    }
-}
-
-/// Connect's `InvalidContactFlowException` is the flow's problem (`REJECTED`); anything else a fault.
-fn rejected_or_fault<E>(
-    flow: &str,
-    operation: &str,
-    error: SdkError<E, HttpResponse>,
-    problems: fn(&E) -> Option<Vec<String>>,
-) -> Stop
-where
-    E: std::error::Error + Send + Sync + 'static,
-{
-    match error.as_service_error().and_then(problems) {
-        Some(messages) => Stop::Rejected(
-            messages
-                .into_iter()
-                .chain(std::iter::once(format!("{operation} refused the flow")))
-                .map(|message| Problem {
-                    code: "REJECTED".into(),
-                    flow: flow.to_owned(),
-                    pointer: None,
-                    placeholder: None,
-                    message,
-                })
-                .collect(),
-        ),
-        None => Stop::Fault(connect_fault(operation, error)),
     }
 }
 

@@ -37,7 +37,7 @@ impl Deadline {
     /// Left for the runtime to post the answer and for Connect to receive it.
     pub const MARGIN: Duration = Duration::from_millis(500);
     /// What one AWS call that must finish is given: the per-attempt time-out of
-    /// [`crate::aws::connect_timeouts`], which a healthy call ends well within.
+    /// [`crate::platform::aws::connect_timeouts`], which a healthy call ends well within.
     pub const CALL_BUDGET: Duration = Duration::from_millis(2_000);
 
     /// `within` from now, capped at [`Deadline::MAX`].

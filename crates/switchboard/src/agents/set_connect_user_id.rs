@@ -11,13 +11,12 @@ use lambda_http::Request;
 use serde::Deserialize;
 
 use super::connect_username;
-use crate::connect_api::{connect_error, instance_id, is_connect_id};
+use crate::platform::connect_api::{connect_error, instance_id, is_connect_id};
+use crate::shared::connect_user::CONNECT_USER_ID_ATTRIBUTE;
 use crate::{
-    config::{ConfigError, Settings},
-    http::{json_body, ApiError, Claims, Reply},
+    edge::http::{json_body, ApiError, Claims, Reply},
+    platform::config::{ConfigError, Settings},
 };
-
-pub const CONNECT_USER_ID_ATTRIBUTE: &str = "custom:connectUserId";
 
 pub struct SetConnectUserId {
     pub connect: aws_sdk_connect::Client,

@@ -13,10 +13,12 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::{
-    config::{ConfigError, Settings},
-    http::ApiError,
-    store::{self, Item},
-    time::rfc3339,
+    edge::http::ApiError,
+    platform::{
+        config::{ConfigError, Settings},
+        store::{self, Item},
+        time::rfc3339,
+    },
 };
 
 /// How long meeting and attendee items live.

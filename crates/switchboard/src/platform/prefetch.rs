@@ -3,7 +3,7 @@
 //! Fetching it inside `from_env` put a network round trip (and, for keys, their parsing) in front
 //! of the runtime's first poll: 6-11 ms of init in bench/results.md. Started at init, the fetch
 //! competed for the CPU with the runtime's own start (2-3 ms later first poll on 2 cores). Now it
-//! starts when the first invocation arrives ([`crate::startup::first_event`]) and runs beside the
+//! starts when the first invocation arrives ([`crate::platform::startup::first_event`]) and runs beside the
 //! call's own first requests; the call awaits it where it first needs the value, and warm calls read
 //! the stored value. The variable naming the secret is still read and checked at init, so a missing
 //! setting fails the cold start as before; a failed fetch is not kept: the call that needed it fails
@@ -13,7 +13,7 @@ use std::{future::Future, pin::Pin, sync::Arc};
 
 use tokio::sync::OnceCell;
 
-use crate::config::ConfigError;
+use crate::platform::config::ConfigError;
 
 type Fetch<T> = dyn Fn() -> Pin<Box<dyn Future<Output = Result<T, ConfigError>> + Send>> + Send + Sync;
 
@@ -35,16 +35,16 @@ impl<T: Send + Sync + 'static> Prefetched<T> {
         let fetch: Arc<Fetch<T>> = Arc::new(move || {
             let fetching = fetch();
             Box::pin(async move {
-                crate::startup::mark(crate::startup::phase::SECRET_FETCH_START);
+                crate::platform::startup::mark(crate::platform::startup::phase::SECRET_FETCH_START);
                 let fetched = fetching.await;
-                crate::startup::mark(crate::startup::phase::SECRET_FETCH_DONE);
+                crate::platform::startup::mark(crate::platform::startup::phase::SECRET_FETCH_DONE);
                 fetched
             })
         });
         let value = Arc::new(OnceCell::new());
         let (background_value, background_fetch) = (value.clone(), fetch.clone());
         tokio::spawn(async move {
-            crate::startup::first_event().await;
+            crate::platform::startup::first_event().await;
             if let Err(error) = background_value.get_or_try_init(|| background_fetch()).await {
                 tracing::error!(error = %error, "fetching in the background failed; the call that needs it tries again");
             }

@@ -12,10 +12,10 @@ use lambda_http::Request;
 use serde::{Deserialize, Serialize};
 
 use super::connect_username;
-use crate::connect_api::{connect_error, instance_id};
+use crate::platform::connect_api::{connect_error, instance_id};
 use crate::{
-    config::{ConfigError, Settings},
-    http::{json_body, ApiError, Claims, Reply},
+    edge::http::{json_body, ApiError, Claims, Reply},
+    platform::config::{ConfigError, Settings},
 };
 
 /// The federation role's session lasts the shortest time STS allows; the CCP refreshes with the

@@ -1,10 +1,10 @@
-//! Secret values by reference, resolved once per process (from its first event: `crate::prefetch`):
+//! Secret values by reference, resolved once per process (from its first event: `crate::platform::prefetch`):
 //! `secretsmanager:<name or ARN>` or `ssm:<parameter name>` (a SecureString, decrypted). Keys never sit in plain environment variables
 //! or template parameters, and their values never reach a log line.
 
 use aws_config::SdkConfig;
 
-use crate::config::ConfigError;
+use crate::platform::config::ConfigError;
 
 /// The secret values behind `references` (read from the variable `name`), in order. The look-ups
 /// run concurrently: each is a network round trip.

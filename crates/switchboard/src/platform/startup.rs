@@ -40,7 +40,7 @@ pub mod phase {
     pub const REQUEST_SENT: &str = "request sent";
     /// The first AWS request's response arrived (connection set-up plus the exchange).
     pub const RESPONSE: &str = "response";
-    /// A secret or key fetch began (`crate::prefetch`: once per process, from the first event).
+    /// A secret or key fetch began (`crate::platform::prefetch`: once per process, from the first event).
     pub const SECRET_FETCH_START: &str = "secret fetch start";
     /// That fetch ended (the values fetched and parsed, or an error).
     pub const SECRET_FETCH_DONE: &str = "secret fetch done";
@@ -67,7 +67,7 @@ pub fn enabled() -> bool {
 }
 
 /// Set when the first invocation reaches a handler: work started at init that need not delay the
-/// runtime's first poll waits for it ([`crate::prefetch`]).
+/// runtime's first poll waits for it ([`crate::platform::prefetch`]).
 static FIRST_EVENT: tokio::sync::SetOnce<()> = tokio::sync::SetOnce::const_new();
 
 /// An invocation reached the edge's handler: marks [`phase::EVENT`] and releases [`first_event`].

@@ -13,14 +13,14 @@ use aws_config::SdkConfig;
 use lambda_http::Request;
 use serde::Deserialize;
 
-use super::{
-    meeting::{check_external_id, chime_client, owned_meeting},
-    recording::{RecordingCluster, Stopper},
-};
+use super::{RecordingCluster, Stopper};
+use crate::shared::meeting::{check_external_id, chime_client, owned_meeting};
 use crate::{
-    config::{ConfigError, Settings},
-    http::{json_body, ApiError, Claims, Reply},
-    time::{Clock, SystemClock},
+    edge::http::{json_body, ApiError, Claims, Reply},
+    platform::{
+        config::{ConfigError, Settings},
+        time::{Clock, SystemClock},
+    },
 };
 
 pub struct StopRecording {

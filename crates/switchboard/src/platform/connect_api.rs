@@ -3,8 +3,8 @@
 //! Every context that calls Connect imports these from here, never from another context.
 
 use crate::{
-    config::{ConfigError, Settings},
-    http::ApiError,
+    edge::http::ApiError,
+    platform::config::{ConfigError, Settings},
 };
 
 /// The Connect instance id, `CONNECT_INSTANCE_ID`.

@@ -15,12 +15,14 @@ use std::{sync::Arc, time::Duration};
 use aws_config::SdkConfig;
 use aws_smithy_types::error::display::DisplayErrorContext;
 
-use super::recording::{placed_task, recorder_override};
+use super::{placed_task, recorder_override};
 use crate::{
-    config::{ConfigError, Settings},
-    events::{EventBridgeEvent, EventError, EventOutcome},
-    store::{self, StoreError},
-    time::{Clock, SystemClock},
+    edge::events::{EventBridgeEvent, EventError, EventOutcome},
+    platform::{
+        config::{ConfigError, Settings},
+        store::{self, StoreError},
+        time::{Clock, SystemClock},
+    },
 };
 
 /// The Auto Scaling event this function acts on.

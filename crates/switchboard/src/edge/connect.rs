@@ -10,7 +10,7 @@ use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::deadline::Deadline;
+use crate::platform::deadline::Deadline;
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -129,7 +129,7 @@ pub trait FlowFault: std::error::Error {
     fn kind(&self) -> &'static str;
 }
 
-impl FlowFault for crate::deadline::DeadlineExceeded {
+impl FlowFault for crate::platform::deadline::DeadlineExceeded {
     fn kind(&self) -> &'static str {
         "DeadlineExceeded"
     }
@@ -153,10 +153,10 @@ where
     Fut: Future<Output = Result<FlowResult, E>>,
     E: FlowFault + Send + Sync + 'static,
 {
-    crate::startup::mark(crate::startup::phase::FUNCTION);
+    crate::platform::startup::mark(crate::platform::startup::phase::FUNCTION);
     let handler = &handler;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        crate::startup::invocation_started();
+        crate::platform::startup::invocation_started();
         // Parsed here rather than by the runtime, whose error for an event that is not a JSON object
         // is named by a Rust type path (`&lambda_runtime::deserializer::DeserializeError`).
         let (payload, context) = event.into_parts();

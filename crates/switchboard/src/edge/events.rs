@@ -84,10 +84,10 @@ where
     H: Fn(EventBridgeEvent) -> Fut,
     Fut: Future<Output = Result<EventOutcome, EventError>>,
 {
-    crate::startup::mark(crate::startup::phase::FUNCTION);
+    crate::platform::startup::mark(crate::platform::startup::phase::FUNCTION);
     let handler = &handler;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        crate::startup::invocation_started();
+        crate::platform::startup::invocation_started();
         let event: EventBridgeEvent = match serde_json::from_value(event.payload) {
             Ok(event) => event,
             Err(e) => {

@@ -171,10 +171,10 @@ where
     H: Fn(Request) -> Fut + Sync,
     Fut: Future<Output = Result<Reply, ApiError>> + Send,
 {
-    crate::startup::mark(crate::startup::phase::FUNCTION);
+    crate::platform::startup::mark(crate::platform::startup::phase::FUNCTION);
     let handler = &handler;
     lambda_http::run(lambda_http::service_fn(move |request: Request| async move {
-        crate::startup::invocation_started();
+        crate::platform::startup::invocation_started();
         let request_id = request.lambda_context_ref().map(|c| c.request_id.clone()).unwrap_or_default();
         let response = match handler(request).await {
             Ok(reply) => {

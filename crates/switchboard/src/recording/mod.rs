@@ -1,5 +1,9 @@
-//! What the recording functions share: the recording items of `VideoTable`, the per-meeting lock, the
-//! agent's cached Connect placement (profiles and hierarchy), and stopping a meeting's recordings.
+//! Recording a video call (spec: `specs/video.md`, "Recording"). Each function's behaviour is in its
+//! own file: [`start_recording`], [`stop_recording`], [`get_recording_summary`] (HTTP),
+//! [`stop_recording_on_meeting_end`], [`prewarm_recording_task`] (EventBridge). What they share is
+//! here: the recording items of `VideoTable`, the per-meeting lock, who may view a recording, and
+//! stopping a meeting's recordings. (The meeting items and the agent's cached Connect placement they
+//! read are in [`crate::shared`].)
 //!
 //! Items (partition `M#<externalMeetingId>`, beside the meeting and its attendees):
 //! - `RECLOCK`: at most one recording in progress per meeting. Written by a condition (absent, or past
@@ -13,9 +17,18 @@
 //!   recording's prefix ([`segment_prefix`], [`parse_manifest`]); an item without it was written before
 //!   segments, and its recorder wrote one MP4 at `fileName`.
 
-use std::collections::BTreeMap;
+pub mod get_recording_summary;
+pub mod prewarm_recording_task;
+pub mod start_recording;
+pub mod stop_recording;
+pub mod stop_recording_on_meeting_end;
 
-use aws_sdk_dynamodb::types::AttributeValue;
+pub use get_recording_summary::GetRecordingSummary;
+pub use prewarm_recording_task::PrewarmRecordingTask;
+pub use start_recording::StartRecording;
+pub use stop_recording::StopRecording;
+pub use stop_recording_on_meeting_end::StopRecordingOnMeetingEnd;
+
 use aws_sdk_ecs::{
     error::ProvideErrorMetadata,
     types::{ContainerOverride, Failure, KeyValuePair, Task, TaskOverride},
@@ -23,14 +36,15 @@ use aws_sdk_ecs::{
 use aws_smithy_types::error::display::DisplayErrorContext;
 use time::OffsetDateTime;
 
-use super::{
-    keys,
-    meeting::{attendee_key, meeting_partition},
-};
 use crate::{
-    http::ApiError,
-    store::{self, Item, StoreError},
-    time::rfc3339,
+    platform::{
+        store::{self, Item, StoreError},
+        time::rfc3339,
+    },
+    shared::{
+        connect_user::GroupPlacement,
+        meeting::{self, attendee_key, meeting_partition},
+    },
 };
 
 /// The lock's sort key.
@@ -41,7 +55,7 @@ pub const RECORDING_SK_PREFIX: &str = "REC#";
 /// behind frees itself.
 pub const LOCK_TTL: time::Duration = time::Duration::hours(25);
 /// How long recording items live: as long as the meeting's.
-pub const RECORDING_TTL: time::Duration = super::meeting::MEETING_TTL;
+pub const RECORDING_TTL: time::Duration = meeting::MEETING_TTL;
 /// `startedBy` of a recording task (ECS allows 128 characters of `[A-Za-z0-9_/-]`).
 pub fn started_by(recording_id: &str) -> String {
     format!("Recording-{recording_id}")
@@ -55,70 +69,6 @@ pub fn recording_key(external_meeting_id: &str, recording_id: &str) -> Item {
     store::key(meeting_partition(external_meeting_id), format!("{RECORDING_SK_PREFIX}{recording_id}"))
 }
 
-/// Where an agent sits in the Connect hierarchy: their group, its level (`"1"`…`"5"`) and the group
-/// id at each level of its path, as `put-connect-user-cache` stored them.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct GroupPlacement {
-    pub id: String,
-    pub level: String,
-    /// `levelOne` … `levelFive` → group id.
-    pub path: BTreeMap<String, String>,
-}
-
-/// The path's level names, by level id.
-const LEVEL_NAMES: [(&str, &str); 5] =
-    [("1", "levelOne"), ("2", "levelTwo"), ("3", "levelThree"), ("4", "levelFour"), ("5", "levelFive")];
-
-impl GroupPlacement {
-    /// The placement of a Connect hierarchy group (`DescribeUserHierarchyGroup`): its id, level and
-    /// the group id at each level of its path that has one.
-    pub fn from_connect(group: &aws_sdk_connect::types::HierarchyGroup) -> Self {
-        let levels = group
-            .hierarchy_path()
-            .map(|p| [p.level_one(), p.level_two(), p.level_three(), p.level_four(), p.level_five()]);
-        let path = LEVEL_NAMES
-            .iter()
-            .zip(levels.unwrap_or_default())
-            .filter_map(|((_, name), level)| Some(((*name).to_owned(), level?.id()?.to_owned())))
-            .collect();
-        Self {
-            id: group.id().unwrap_or_default().to_owned(),
-            level: group.level_id().unwrap_or_default().to_owned(),
-            path,
-        }
-    }
-
-    fn from_attribute(value: &AttributeValue) -> Option<Self> {
-        let map = value.as_m().ok()?;
-        let text = |name: &str| map.get(name).and_then(|v| v.as_s().ok()).cloned();
-        let path = map
-            .get("path")
-            .and_then(|p| p.as_m().ok())
-            .map(|p| p.iter().filter_map(|(k, v)| Some((k.clone(), v.as_s().ok()?.clone()))).collect())
-            .unwrap_or_default();
-        Some(Self { id: text("id").filter(|id| !id.is_empty())?, level: text("levelId").unwrap_or_default(), path })
-    }
-
-    /// The map `put-connect-user-cache` stores as `hierarchyGroup` and a recording as `ownerGroup`.
-    pub fn to_attribute(&self) -> AttributeValue {
-        let path = self.path.iter().map(|(k, v)| (k.clone(), store::s(v))).collect();
-        AttributeValue::M(
-            [
-                ("id".to_owned(), store::s(&self.id)),
-                ("levelId".to_owned(), store::s(&self.level)),
-                ("path".to_owned(), AttributeValue::M(path)),
-            ]
-            .into(),
-        )
-    }
-
-    /// The group id at `level` of this placement's path.
-    fn at_level(&self, level: &str) -> Option<&str> {
-        let name = LEVEL_NAMES.iter().find(|(id, _)| *id == level).map(|(_, name)| *name)?;
-        self.path.get(name).map(String::as_str)
-    }
-}
-
 /// Whether a viewer placed at `viewer` may see a recording whose owner was placed at `owner` when it
 /// started: the same group (two agents without a group count as the same), or the viewer's group is
 /// the owner's ancestor at the viewer's own level (a manager above the owner's team).
@@ -128,45 +78,6 @@ pub fn may_view(viewer: Option<&GroupPlacement>, owner: Option<&GroupPlacement>)
         (Some(viewer), Some(owner)) => viewer.id == owner.id || owner.at_level(&viewer.level) == Some(&viewer.id),
         _ => false,
     }
-}
-
-/// An agent's cached Connect user (`CUC#<connectUserId>`, written by `put-connect-user-cache`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CachedUser {
-    pub security_profile_ids: Vec<String>,
-    pub group: Option<GroupPlacement>,
-}
-
-/// The live cache of `connect_user_id`, or a 403 saying how to get one: the routes that authorise by
-/// Connect placement never guess it.
-pub async fn cached_user(
-    dynamodb: &aws_sdk_dynamodb::Client,
-    table: &str,
-    connect_user_id: &str,
-    now: OffsetDateTime,
-) -> Result<CachedUser, ApiError> {
-    let item =
-        store::get_item(dynamodb, table, keys::user_cache(connect_user_id)).await.map_err(ApiError::dependency)?;
-    let Some(item) = store::live(item, now) else {
-        return Err(ApiError::forbidden(
-            "no current Connect user cache for this agent; the agent-app refreshes it with PUT /connect-user-cache",
-        ));
-    };
-    let security_profile_ids = item
-        .get("securityProfileIds")
-        .and_then(|v| v.as_l().ok())
-        .map(|ids| ids.iter().filter_map(|id| id.as_s().ok().cloned()).collect())
-        .unwrap_or_default();
-    // The group's summary, else at least its id (a cache written without the summary still places
-    // the agent in a group: never as an agent without one).
-    let group = item.get("hierarchyGroup").and_then(GroupPlacement::from_attribute).or_else(|| {
-        store::get_str(&item, "hierarchyGroupId").map(|id| GroupPlacement {
-            id: id.to_owned(),
-            level: String::new(),
-            path: BTreeMap::new(),
-        })
-    });
-    Ok(CachedUser { security_profile_ids, group })
 }
 
 /// A stored recording.
@@ -499,7 +410,7 @@ pub async fn remove_bot(
         let deleted =
             chime.delete_attendee().meeting_id(&recording.chime_meeting_id).attendee_id(attendee_id).send().await;
         if let Err(e) = deleted {
-            if !super::meeting::is_chime_not_found(&e) {
+            if !meeting::is_chime_not_found(&e) {
                 tracing::error!(error = %DisplayErrorContext(&e), "could not remove the recording bot from the meeting");
             }
         }
@@ -709,218 +620,4 @@ pub fn ascii_json<T: serde::Serialize>(value: &T) -> Result<String, serde_json::
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use time::macros::datetime;
-
-    fn placement(id: &str, level: &str, path: &[&str]) -> GroupPlacement {
-        GroupPlacement {
-            id: id.into(),
-            level: level.into(),
-            path: LEVEL_NAMES.iter().zip(path).map(|((_, name), id)| ((*name).to_owned(), (*id).to_owned())).collect(),
-        }
-    }
-
-    #[test]
-    fn the_same_group_or_an_ancestor_at_the_viewers_level_may_view() {
-        let sydney = placement("syd", "2", &["apac", "syd"]);
-        let melbourne = placement("mel", "2", &["apac", "mel"]);
-        let apac = placement("apac", "1", &["apac"]);
-        let emea = placement("emea", "1", &["emea"]);
-        assert!(may_view(Some(&sydney), Some(&sydney)));
-        assert!(may_view(Some(&apac), Some(&sydney)), "the manager above");
-        assert!(!may_view(Some(&melbourne), Some(&sydney)), "another branch");
-        assert!(!may_view(Some(&emea), Some(&sydney)));
-        assert!(!may_view(Some(&sydney), Some(&apac)), "below the owner is not above");
-        assert!(may_view(None, None), "both without a group");
-        assert!(!may_view(None, Some(&sydney)));
-        assert!(!may_view(Some(&sydney), None));
-    }
-
-    #[test]
-    fn a_connect_group_is_placed_by_its_level_and_the_ids_along_its_path() {
-        use aws_sdk_connect::types::{HierarchyGroup, HierarchyGroupSummary, HierarchyPath};
-        let summary = |id: &str| HierarchyGroupSummary::builder().id(id).build();
-        let group = HierarchyGroup::builder()
-            .id("syd")
-            .level_id("2")
-            .hierarchy_path(HierarchyPath::builder().level_one(summary("apac")).level_two(summary("syd")).build())
-            .build();
-        assert_eq!(GroupPlacement::from_connect(&group), placement("syd", "2", &["apac", "syd"]));
-        let bare = GroupPlacement::from_connect(&HierarchyGroup::builder().id("g").build());
-        assert_eq!(bare, GroupPlacement { id: "g".into(), level: String::new(), path: BTreeMap::new() });
-    }
-
-    #[test]
-    fn placements_round_trip_through_their_attribute() {
-        let sydney = placement("syd", "2", &["apac", "syd"]);
-        assert_eq!(GroupPlacement::from_attribute(&sydney.to_attribute()), Some(sydney));
-        assert_eq!(GroupPlacement::from_attribute(&store::s("x")), None);
-    }
-
-    #[test]
-    fn file_names_are_dated_and_the_meeting_id_is_reduced_to_safe_characters() {
-        let at = datetime!(2026-12-05 09:07:03.5 UTC);
-        assert_eq!(
-            file_name("Case #12 (Zoë)/a.b_c-d", "r-1", at),
-            "RECORDINGS/2026/12/05/09/Case12Zoa.b_c-d_r-1_20261205T090703_UTC.mp4"
-        );
-    }
-
-    #[test]
-    fn ascii_json_escapes_everything_beyond_ascii() {
-        let text = ascii_json(&serde_json::json!({"a": "Zoë 🙂", "b": "plain"})).unwrap();
-        assert!(text.is_ascii());
-        assert_eq!(text, r#"{"a":"Zo\u00eb \ud83d\ude42","b":"plain"}"#);
-        let back: serde_json::Value = serde_json::from_str(&text).unwrap();
-        assert_eq!(back["a"], "Zoë 🙂");
-    }
-
-    #[test]
-    fn recordings_round_trip_through_their_item() {
-        let now = datetime!(2026-12-05 09:00 UTC);
-        let record = RecordingRecord {
-            recording_id: "r-1".into(),
-            external_meeting_id: "ext-1".into(),
-            chime_meeting_id: "m-1".into(),
-            owner_username: "alice".into(),
-            owner_group: Some(placement("syd", "2", &["apac", "syd"])),
-            bucket: "b".into(),
-            file_name: "RECORDINGS/x.mp4".into(),
-            created_at: rfc3339(now),
-            task_arn: None,
-            bot_attendee_id: Some("a-1".into()),
-            ended_at: None,
-            segmented: true,
-        };
-        let item = record.to_item(now);
-        assert_eq!(store::get_str(&item, "sk"), Some("REC#r-1"));
-        assert_eq!(store::get_str(&item, "recordingLayout"), Some("SEGMENTS"));
-        assert_eq!(RecordingRecord::from_item("ext-1", &item).unwrap(), record);
-        assert_eq!(store::get_i64(&item, "ttl"), Some((now + RECORDING_TTL).unix_timestamp()));
-
-        // An item written before segments has no layout: a single file.
-        let mut legacy = item.clone();
-        legacy.remove("recordingLayout");
-        let read = RecordingRecord::from_item("ext-1", &legacy).unwrap();
-        assert!(!read.segmented);
-        assert_eq!(RecordingRecord { segmented: true, ..read }, record);
-        let single = RecordingRecord { segmented: false, ..record };
-        assert!(!single.to_item(now).contains_key("recordingLayout"));
-        legacy.insert("recordingLayout".into(), store::s("TAPE"));
-        assert!(RecordingRecord::from_item("ext-1", &legacy).is_err(), "a layout this code does not know");
-    }
-
-    /// The recorder's sample manifest (`recorder/contract/`): both sides are held to it.
-    fn example_manifest() -> serde_json::Value {
-        let path =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../recorder/contract/manifest.example.json");
-        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
-    }
-
-    fn parsed(manifest: &serde_json::Value, prefix: &str) -> Manifest {
-        parse_manifest(manifest.to_string().as_bytes(), prefix).unwrap()
-    }
-
-    #[test]
-    fn the_recorders_example_manifest_parses_into_its_stored_segments_and_the_missing_one() {
-        let example = example_manifest();
-        let file_name = example["recordingFileName"].as_str().unwrap();
-        let prefix = segment_prefix(file_name);
-        assert_eq!(prefix, example["prefix"].as_str().unwrap(), "the recorder's prefix is ours");
-        assert_eq!(manifest_key(file_name), format!("{prefix}manifest.json"));
-        let manifest = parsed(&example, &prefix);
-        let ms = time::Duration::milliseconds;
-        assert_eq!(
-            manifest.segments,
-            [
-                Segment { number: 1, key: format!("{prefix}segment-00001.mp4"), start: ms(0), end: ms(300_033) },
-                Segment { number: 3, key: format!("{prefix}segment-00003.mp4"), start: ms(600_067), end: ms(731_500) },
-            ]
-        );
-        assert_eq!(manifest.missing, [2]);
-        assert!(!manifest.complete, "state incomplete");
-        assert!(manifest.rejected.is_empty());
-        assert_eq!(manifest.started_at, Some(datetime!(2026-12-05 09:07:05.120 UTC)));
-    }
-
-    #[test]
-    fn segment_times_count_from_the_capture_start_when_it_is_plausible() {
-        let created = datetime!(2026-12-05 09:07:03 UTC);
-        let began = datetime!(2026-12-05 09:07:11.5 UTC);
-        assert_eq!(segments_start(created, Some(began)), began);
-        assert_eq!(segments_start(created, None), created);
-        // A few seconds early is clock skew; an hour early or two days late is not this recording's.
-        let skewed = created - time::Duration::seconds(5);
-        assert_eq!(segments_start(created, Some(skewed)), skewed);
-        assert_eq!(segments_start(created, Some(created - time::Duration::HOUR)), created);
-        assert_eq!(segments_start(created, Some(created + time::Duration::days(2))), created);
-    }
-
-    #[test]
-    fn a_segment_key_outside_the_recordings_prefix_is_rejected_and_counted_missing() {
-        let mut example = example_manifest();
-        let prefix = segment_prefix(example["recordingFileName"].as_str().unwrap());
-        let other = "RECORDINGS/2026/12/05/09/Case-12_0b6c5a4e-7d0f-4c55-9d7e-2f1b3a4c5d6e_20261205T090703_UTC-x/";
-        example["segments"][1]["key"] = format!("{other}segment-00003.mp4").into();
-        let manifest = parsed(&example, &prefix);
-        assert_eq!(manifest.segments.iter().map(|s| s.number).collect::<Vec<_>>(), [1]);
-        assert_eq!(
-            manifest.rejected,
-            [RejectedSegment { number: 3, reason: "its key is outside the recording's prefix" }]
-        );
-        assert_eq!(manifest.missing, [2, 3]);
-        // Inside the prefix but not the segment's own name (another object, or a path that climbs out).
-        for key in ["segment-00001.mp4", "../other/segment-00003.mp4", "manifest.json", "segment-3.mp4"] {
-            example["segments"][1]["key"] = format!("{prefix}{key}").into();
-            let manifest = parsed(&example, &prefix);
-            assert_eq!(manifest.segments.len(), 1, "{key}");
-            assert_eq!(manifest.rejected.len(), 1, "{key}");
-        }
-    }
-
-    #[test]
-    fn manifests_ignore_unknown_fields_and_list_gaps_and_bad_segments_as_missing() {
-        let prefix = "RECORDINGS/x/";
-        let segment = |number: u32, start: f64, end: f64| {
-            serde_json::json!({"number": number, "key": segment_key(prefix, number), "startSeconds": start,
-                "endSeconds": end, "bytes": 1, "codec": "h264", "future": {"a": [1]}})
-        };
-        let manifest = serde_json::json!({
-            "version": 2, "state": "complete", "unknown": true,
-            "segments": [segment(4, 900.0, 1200.0), segment(1, 0.0, 300.0), segment(1, 0.0, 300.0),
-                         segment(6, -1.0, 10.0), segment(7, 1e300, 1e301), segment(8, 20.0, 10.0),
-                         segment(0, 0.0, 1.0), segment(100_000, 0.0, 1.0)],
-        });
-        let parsed = parsed(&manifest, prefix);
-        assert!(parsed.complete);
-        assert_eq!(parsed.segments.iter().map(|s| s.number).collect::<Vec<_>>(), [1, 4], "by number");
-        let rejected: Vec<(u32, &str)> = parsed.rejected.iter().map(|r| (r.number, r.reason)).collect();
-        assert_eq!(
-            rejected,
-            [
-                (1, "its number is listed twice"),
-                (6, "its times are out of range"),
-                (7, "its times are out of range"),
-                (8, "its times are out of range"),
-                (0, "its number is out of range"),
-                (100_000, "its number is out of range"),
-            ]
-        );
-        assert_eq!(parsed.missing, [2, 3, 5, 6, 7, 8], "gaps and refused segments; 1 is stored");
-        assert!(parse_manifest(br#"{"state": "recording"}"#, prefix).is_err(), "no segments list");
-        assert!(parse_manifest(b"not json", prefix).is_err());
-        let empty = parse_manifest(br#"{"state": "recording", "segments": []}"#, prefix).unwrap();
-        assert_eq!((empty.segments.len(), empty.missing.len(), empty.complete), (0, 0, false));
-    }
-
-    #[test]
-    fn a_recordings_prefix_is_its_file_name_without_the_extension() {
-        let file = file_name("case-1", "r-1", datetime!(2026-12-05 09:07:03 UTC));
-        assert_eq!(segment_prefix(&file), "RECORDINGS/2026/12/05/09/case-1_r-1_20261205T090703_UTC/");
-        assert_eq!(
-            segment_key(&segment_prefix(&file), 12),
-            "RECORDINGS/2026/12/05/09/case-1_r-1_20261205T090703_UTC/segment-00012.mp4"
-        );
-    }
-}
+mod tests;

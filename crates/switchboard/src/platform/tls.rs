@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use rustls::{pki_types::CertificateDer, RootCertStore};
 
-use crate::config::{ConfigError, Settings};
+use crate::platform::config::{ConfigError, Settings};
 
 /// The variable naming the deployer's extra roots.
 pub const EXTRA_ROOTS_VARIABLE: &str = "SSL_CERT_FILE";
@@ -87,7 +87,7 @@ pub fn rustls_config(extra: &ExtraRoots) -> Result<rustls::ClientConfig, rustls:
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Source;
+    use crate::platform::config::Source;
 
     struct Env(Option<String>);
     impl Source for Env {
