@@ -749,11 +749,33 @@ pub(super) async fn delete_meeting(State(state): State<Emulator>, Path(meeting_i
         let mut store = locked(&state)?;
         let meeting = store.meetings.remove(&meeting_id).ok_or_else(|| meeting_not_found(&meeting_id))?;
         // Chime SDK publishes the end to EventBridge in the control region (nobody may listen).
-        let ended = crate::recording::meeting_ended_event(&state.fixture, &meeting.external_meeting_id, &meeting.id);
+        let ended = meeting_ended_event(&state.fixture, &meeting.external_meeting_id, &meeting.id);
         let _ = state.events.send(ended);
         Ok::<_, Refusal>(StatusCode::NO_CONTENT)
     })();
     respond(deleted)
+}
+
+/// A Chime SDK "meeting ended" event, as EventBridge delivers it.
+pub fn meeting_ended_event(fixture: &crate::fixture::Fixture, external_meeting_id: &str, meeting_id: &str) -> Value {
+    json!({
+        "version": "0",
+        "id": uuid::Uuid::new_v4().to_string(),
+        "detail-type": "Chime Meeting State Change",
+        "source": "aws.chime",
+        "account": fixture.account_id,
+        "time": "2026-12-05T10:00:00Z",
+        "region": fixture.region,
+        "resources": [],
+        "detail": {
+            "version": "0",
+            "eventType": "chime:MeetingEnded",
+            "timestamp": 1_780_000_000_000_i64,
+            "meetingId": meeting_id,
+            "externalMeetingId": external_meeting_id,
+            "mediaRegion": fixture.region,
+        }
+    })
 }
 
 /// `CreateAttendee` (`POST /meetings/{MeetingId}/attendees`) and `BatchCreateAttendee`

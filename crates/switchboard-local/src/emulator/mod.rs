@@ -54,7 +54,7 @@ mod connect;
 mod connect_flows;
 mod pinpoint;
 
-pub use chime::{LocalAttendee, LocalMeeting};
+pub use chime::{meeting_ended_event, LocalAttendee, LocalMeeting};
 pub use cloudformation::CustomResourceResponse;
 pub use connect::{LocalChat, LocalChatMessage};
 pub use connect_flows::LocalContactFlow;
