@@ -3,30 +3,30 @@
 //! `AWS_ENDPOINT_URL_PINPOINT`, `_CONNECT`, `_CHIME_SDK_MEETINGS` and `_COGNITO_IDENTITY_PROVIDER`.
 //! One module per service, this one the router and what they share:
 //!
-//! - [`pinpoint`]: `PhoneNumberValidate` answers from the fixture's numbers and those registered
+//! - `pinpoint`: `PhoneNumberValidate` answers from the fixture's numbers and those registered
 //!   with `POST /_local/numbers`; `SendMessages` delivers SMS into an outbox that tests and the flow
 //!   runner read at `GET /_local/outbox`.
-//! - [`connect`]: `DescribeUser`, `DescribeUserHierarchyGroup`, `DescribeContact` (contacts
+//! - `connect`: `DescribeUser`, `DescribeUserHierarchyGroup`, `DescribeContact` (contacts
 //!   registered with `POST /_local/contacts`, and started chats), `GetFederationToken`, which
 //!   identifies the caller as Connect does, by the session name of the assumed role that signed the
 //!   request (asked of moto's STS), and `StartChatContact` on the instance's flows; every chat
 //!   started is listed, with what Connect received, at `GET /_local/chats`; `UpdateContactAttributes`
 //!   on a known contact (what it set: [`EmulatorHandle::contact_attributes`]).
-//! - [`connect_flows`]: Connect flow deployment, paginated by the fixture's `pageSize` and
+//! - `connect_flows`: Connect flow deployment, paginated by the fixture's `pageSize` and
 //!   validating flow content as the service does: `ListContactFlows`, `DescribeContactFlow`,
 //!   `CreateContactFlow`, `UpdateContactFlowContent`, `UpdateContactFlowMetadata`, `TagResource`,
 //!   `ListQueues`, `ListPrompts`, `ListLambdaFunctions`, `AssociateLambdaFunction`,
 //!   `DisassociateLambdaFunction`, `ListBots`, `AssociateBot` and `DisassociateBot`, on flows seeded
 //!   from the fixture; the flows and the count of writes are at `GET /_local/contact-flows`.
-//! - [`chime`]: Chime SDK Meetings `CreateMeeting`, `CreateMeetingWithAttendees`, `CreateAttendee`,
+//! - `chime`: Chime SDK Meetings `CreateMeeting`, `CreateMeetingWithAttendees`, `CreateAttendee`,
 //!   `BatchCreateAttendee`, `GetMeeting`, `GetAttendee`, `ListAttendees`, `DeleteAttendee` and
 //!   `DeleteMeeting`, in memory; the live meetings with their attendees are listed at
 //!   `GET /_local/meetings`, so tests can check that nothing is left behind.
-//! - [`cognito`]: user pools forwarded to moto, except that `UpdateUserAttributes` is refused for
+//! - `cognito`: user pools forwarded to moto, except that `UpdateUserAttributes` is refused for
 //!   attributes outside the app client's write attributes, as Cognito does and moto does not; and
 //!   managed login (`/oauth2/authorize`, `/login`, `/oauth2/token`) for the pool whose domain was
 //!   created through it (`CreateUserPoolDomain`): this origin is that domain.
-//! - [`cloudformation`]: the `ResponseURL` custom-resource functions answer to, recording each answer.
+//! - `cloudformation`: the `ResponseURL` custom-resource functions answer to, recording each answer.
 //!
 //! Any other path or method answers the service's unknown-operation error at once, never a hang.
 
@@ -54,7 +54,7 @@ mod connect;
 mod connect_flows;
 mod pinpoint;
 
-pub use chime::{LocalAttendee, LocalMeeting};
+pub use chime::{meeting_ended_event, LocalAttendee, LocalMeeting};
 pub use cloudformation::CustomResourceResponse;
 pub use connect::{LocalChat, LocalChatMessage};
 pub use connect_flows::LocalContactFlow;

@@ -7,10 +7,15 @@
 //! Contacts are voice calls (prompts spoken, DTMF input) or chats (prompts are messages).
 //! An action the runner does not know stops the run with an error naming it.
 
+mod call;
+mod contact;
 mod model;
 mod runner;
 mod transcript;
 
-pub use model::{Action, Flow, FlowEntry, FlowError, FlowLibrary, FlowManifest, FlowType, Placeholder};
-pub use runner::{Call, CallInput, Channel, Runner, Services, SUPPORTED_ACTIONS};
+pub use call::{Call, CallInput, Channel};
+pub use model::{
+    Action, Flow, FlowEntry, FlowError, FlowLibrary, FlowManifest, FlowType, Placeholder, SUPPORTED_ACTIONS,
+};
+pub use runner::{Runner, Services};
 pub use transcript::{Ending, Step, Transcript};

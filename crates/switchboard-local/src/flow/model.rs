@@ -148,6 +148,26 @@ impl Flow {
     }
 }
 
+/// The action types the runner plays. Any other stops a run, and fails [`FlowLibrary::problems`].
+pub const SUPPORTED_ACTIONS: &[&str] = &[
+    "MessageParticipant",
+    "GetParticipantInput",
+    "InvokeLambdaFunction",
+    "Compare",
+    "UpdateContactAttributes",
+    "TransferToFlow",
+    "UpdateContactTargetQueue",
+    "TransferContactToQueue",
+    "DisconnectParticipant",
+    "EndFlowExecution",
+    "UpdateFlowLoggingBehavior",
+    "UpdateContactRecordingBehavior",
+    "UpdateContactTextToSpeechVoice",
+    "UpdateContactRoutingBehavior",
+    "UpdateContactEventHooks",
+    "Wait",
+];
+
 /// `{{kind:name}}`: a value the deployment (or the runner, locally) fills in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Placeholder {
@@ -164,6 +184,11 @@ impl Placeholder {
         let well_formed = |part: &str| !part.is_empty() && !part.contains(['{', '}', ':']);
         (well_formed(kind) && well_formed(name)).then(|| Self { kind: kind.to_owned(), name: name.to_owned() })
     }
+}
+
+/// `{{kind:name}}` → `name`.
+pub(super) fn placeholder(value: &str, kind: &str) -> Option<String> {
+    Placeholder::parse(value.trim()).filter(|p| p.kind == kind).map(|p| p.name)
 }
 
 fn visit_strings(value: &Value, visit: &mut impl FnMut(&str)) {
@@ -277,7 +302,7 @@ impl FlowLibrary {
                 }
             };
             for action in &flow.actions {
-                if !super::runner::SUPPORTED_ACTIONS.contains(&action.kind.as_str()) {
+                if !SUPPORTED_ACTIONS.contains(&action.kind.as_str()) {
                     problems.push(format!(
                         "{name}, action {}: {} is not supported by the local runner",
                         action.identifier, action.kind
@@ -329,5 +354,17 @@ impl FlowLibrary {
         }
         names.sort();
         Ok(names)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders() {
+        assert_eq!(placeholder("{{lambda:one-time-pin}}", "lambda").as_deref(), Some("one-time-pin"));
+        assert_eq!(placeholder("{{flow:Emergency_Update}}", "lambda"), None);
+        assert_eq!(placeholder("arn:aws:lambda:x", "lambda"), None);
     }
 }

@@ -1,16 +1,15 @@
 //! Walks a flow action by action for one simulated contact.
 
-use std::{
-    collections::{BTreeMap, VecDeque},
-    str::FromStr,
-    time::Duration,
-};
+use std::{collections::BTreeMap, time::Duration};
 
-use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::{
-    model::{Action, Flow, FlowError, FlowLibrary, FlowManifest, FlowType, Placeholder},
+    call::{Call, CallInput, Channel},
+    contact::{Contact, WorkingQueue},
+    model::{
+        placeholder, Action, Flow, FlowError, FlowLibrary, FlowManifest, FlowType, Placeholder, SUPPORTED_ACTIONS,
+    },
     transcript::{Ending, Step, Transcript},
 };
 use crate::{
@@ -21,26 +20,6 @@ use crate::{
 
 /// Upper bound on actions per call, so a flow that loops forever fails instead of hanging.
 const MAX_STEPS: usize = 300;
-
-/// The action types the runner plays. Any other stops a run, and fails [`FlowLibrary::problems`].
-pub const SUPPORTED_ACTIONS: &[&str] = &[
-    "MessageParticipant",
-    "GetParticipantInput",
-    "InvokeLambdaFunction",
-    "Compare",
-    "UpdateContactAttributes",
-    "TransferToFlow",
-    "UpdateContactTargetQueue",
-    "TransferContactToQueue",
-    "DisconnectParticipant",
-    "EndFlowExecution",
-    "UpdateFlowLoggingBehavior",
-    "UpdateContactRecordingBehavior",
-    "UpdateContactTextToSpeechVoice",
-    "UpdateContactRoutingBehavior",
-    "UpdateContactEventHooks",
-    "Wait",
-];
 
 /// The event hooks `UpdateContactEventHooks` may set (the flow-language reference's list).
 const EVENT_HOOKS: &[&str] = &[
@@ -109,156 +88,6 @@ impl Services {
     }
 }
 
-/// How the customer reaches the contact centre (Connect also has TASK and EMAIL, not simulated yet).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "UPPERCASE")]
-#[non_exhaustive]
-pub enum Channel {
-    /// A phone call: prompts are spoken, input is DTMF.
-    #[default]
-    Voice,
-    /// A chat: prompts are messages; there are no phone endpoints.
-    Chat,
-}
-
-impl Channel {
-    /// Connect's name for the channel (`$.Channel`, the event's `Channel`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Voice => "VOICE",
-            Self::Chat => "CHAT",
-        }
-    }
-}
-
-impl std::fmt::Display for Channel {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Channel {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_uppercase().as_str() {
-            "VOICE" => Ok(Self::Voice),
-            "CHAT" => Ok(Self::Chat),
-            _ => Err(format!("{s:?} is not a channel the runner simulates (voice, chat)")),
-        }
-    }
-}
-
-/// One thing the caller does when the flow asks for input.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CallInput {
-    /// DTMF digits (`0-9`, `*`, `#`).
-    Digits(String),
-    /// The PIN from the latest SMS sent to the caller's number (`sms`, or `auto`).
-    Pin,
-    /// Nothing: the input times out (`-`).
-    Silence,
-}
-
-impl FromStr for CallInput {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim() {
-            "sms" | "auto" | "pin" => Ok(Self::Pin),
-            "-" | "silence" => Ok(Self::Silence),
-            digits if !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit() || c == '*' || c == '#') => {
-                Ok(Self::Digits(digits.to_owned()))
-            }
-            other => Err(format!("{other:?} is not DTMF input (digits, * and #), `sms`/`auto`, or `-`")),
-        }
-    }
-}
-
-/// A simulated inbound contact. Built with [`Call::voice`] or [`Call::chat`] and the `with_…`
-/// methods, so that a new setting does not break its callers.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct Call {
-    /// `<context>/<FlowName>`, e.g. `emergency/Emergency_Authentication`.
-    pub flow: String,
-    pub channel: Channel,
-    /// The caller's number (E.164); voice only.
-    pub from: String,
-    /// The dialled number (E.164); voice only.
-    pub to: String,
-    /// The contact's attributes when the flow starts (a chat's come from `StartChatContact`).
-    pub attributes: BTreeMap<String, String>,
-    /// Values for `{{param:<key>}}`; a key not given takes its default from `flows.json`.
-    pub parameters: BTreeMap<String, String>,
-    pub inputs: Vec<CallInput>,
-    /// The customer leaves once this many messages (prompts) have reached them. With it, a contact
-    /// queued with a customer queue flow set goes on into that flow until the customer leaves;
-    /// without it, queueing ends the run.
-    pub leave_after_messages: Option<usize>,
-    /// How many transfers to queue in a row find the queue at capacity.
-    pub queue_at_capacity: usize,
-}
-
-impl Call {
-    /// A phone call from `from` to the dialled number `to`.
-    pub fn voice(flow: impl Into<String>, from: impl Into<String>, to: impl Into<String>) -> Self {
-        Self {
-            flow: flow.into(),
-            channel: Channel::Voice,
-            from: from.into(),
-            to: to.into(),
-            attributes: BTreeMap::new(),
-            parameters: BTreeMap::new(),
-            inputs: Vec::new(),
-            leave_after_messages: None,
-            queue_at_capacity: 0,
-        }
-    }
-
-    /// A chat, as `StartChatContact` starts one: no phone numbers; set its attributes.
-    pub fn chat(flow: impl Into<String>) -> Self {
-        Self { channel: Channel::Chat, ..Self::voice(flow, "", "") }
-    }
-
-    pub fn with_attribute(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.attributes.insert(key.into(), value.into());
-        self
-    }
-
-    pub fn with_attributes(mut self, attributes: impl IntoIterator<Item = (String, String)>) -> Self {
-        self.attributes.extend(attributes);
-        self
-    }
-
-    pub fn with_parameter(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.parameters.insert(key.into(), value.into());
-        self
-    }
-
-    pub fn with_parameters(mut self, parameters: impl IntoIterator<Item = (String, String)>) -> Self {
-        self.parameters.extend(parameters);
-        self
-    }
-
-    pub fn with_inputs(mut self, inputs: impl IntoIterator<Item = CallInput>) -> Self {
-        self.inputs.extend(inputs);
-        self
-    }
-
-    /// See [`Call::leave_after_messages`].
-    pub fn leaving_after_messages(mut self, messages: usize) -> Self {
-        self.leave_after_messages = Some(messages);
-        self
-    }
-
-    /// See [`Call::queue_at_capacity`].
-    pub fn with_queue_at_capacity(mut self, transfers: usize) -> Self {
-        self.queue_at_capacity = transfers;
-        self
-    }
-}
-
 pub struct Runner {
     pub library: FlowLibrary,
     pub services: Services,
@@ -266,43 +95,6 @@ pub struct Runner {
     http: reqwest::Client,
     /// Play the flows deployed into the emulated instance (by their real ARNs) instead of the library's.
     deployed: bool,
-}
-
-struct Contact {
-    contact_id: String,
-    initial_contact_id: String,
-    channel: Channel,
-    from: String,
-    to: String,
-    attributes: BTreeMap<String, String>,
-    external: BTreeMap<String, String>,
-    stored_input: Option<String>,
-    target_queue: Option<WorkingQueue>,
-    inputs: VecDeque<CallInput>,
-    /// Messages (prompts) that have reached the customer.
-    messages: usize,
-    /// The flow the `CustomerQueue` event hook names.
-    customer_queue_flow: Option<Flow>,
-    /// Transfers to queue still to find the queue at capacity.
-    queue_at_capacity: usize,
-}
-
-/// What `UpdateContactTargetQueue` set.
-#[derive(Debug, Clone)]
-enum WorkingQueue {
-    /// A standard queue, by name.
-    Standard(String),
-    /// An agent's personal queue.
-    Agent { username: String, user_id: String },
-}
-
-impl WorkingQueue {
-    fn queued(self) -> Ending {
-        match self {
-            Self::Standard(queue) => Ending::Queued { queue },
-            Self::Agent { username, user_id } => Ending::QueuedForAgent { agent: username, agent_id: user_id },
-        }
-    }
 }
 
 enum Next {
@@ -730,91 +522,6 @@ impl Runner {
     }
 }
 
-impl Contact {
-    fn resolve(&self, path: &str) -> Option<String> {
-        let (namespace, key) = path.split_once('.').unwrap_or((path, ""));
-        let voice = self.channel == Channel::Voice;
-        match (namespace, key) {
-            ("External", key) => self.external.get(key).cloned(),
-            ("Attributes", key) => self.attributes.get(key).cloned(),
-            // Chat contacts have no phone endpoints.
-            ("CustomerEndpoint", "Address") if voice => Some(self.from.clone()),
-            ("SystemEndpoint", "Address") if voice => Some(self.to.clone()),
-            ("ContactId", "") => Some(self.contact_id.clone()),
-            ("InitialContactId", "") => Some(self.initial_contact_id.clone()),
-            ("Channel", "") => Some(self.channel.to_string()),
-            ("StoredCustomerInput", "") => self.stored_input.clone(),
-            _ => None,
-        }
-    }
-
-    /// A parameter that is either static or one JSONPath reference (`$.Attributes.x`), as the flow
-    /// language allows for ids such as `AgentId`.
-    fn value_of(&self, value: &str) -> String {
-        match value.strip_prefix("$.") {
-            Some(path) => self.resolve(path).unwrap_or_default(),
-            None => value.to_owned(),
-        }
-    }
-
-    /// A prompt reaches the customer: spoken on a call, a message in a chat.
-    fn message(&mut self, transcript: &mut Transcript, text: &str) {
-        transcript.steps.push(Step::Prompt { text: self.interpolate(text) });
-        self.messages += 1;
-    }
-
-    /// Replaces each `$.Namespace.Key` in `text` with its value (empty when unset, as Connect does).
-    fn interpolate(&self, text: &str) -> String {
-        let mut out = String::with_capacity(text.len());
-        let mut rest = text;
-        while let Some(start) = rest.find("$.") {
-            out.push_str(&rest[..start]);
-            let after = &rest[start + 2..];
-            let len = after
-                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-'))
-                .unwrap_or(after.len());
-            let path = after[..len].trim_end_matches('.');
-            out.push_str(&self.resolve(path).unwrap_or_default());
-            rest = &after[path.len()..];
-        }
-        out.push_str(rest);
-        out
-    }
-
-    /// The ContactFlowEvent Connect sends to a Lambda function. A chat (started by
-    /// `StartChatContact`) has no endpoints and no media streams.
-    fn event(&self, instance_arn: &str, parameters: &BTreeMap<String, String>) -> Value {
-        let (initiation, customer, system, media) = match self.channel {
-            Channel::Voice => (
-                "INBOUND",
-                json!({"Address": self.from, "Type": "TELEPHONE_NUMBER"}),
-                json!({"Address": self.to, "Type": "TELEPHONE_NUMBER"}),
-                json!({"Customer": {"Audio": null}}),
-            ),
-            Channel::Chat => ("API", Value::Null, Value::Null, Value::Null),
-        };
-        json!({
-            "Name": "ContactFlowEvent",
-            "Details": {
-                "ContactData": {
-                    "Attributes": self.attributes,
-                    "Channel": self.channel.as_str(),
-                    "ContactId": self.contact_id,
-                    "InitialContactId": self.initial_contact_id,
-                    "PreviousContactId": self.contact_id,
-                    "InitiationMethod": initiation,
-                    "InstanceARN": instance_arn,
-                    "CustomerEndpoint": customer,
-                    "SystemEndpoint": system,
-                    "Queue": null,
-                    "MediaStreams": media
-                },
-                "Parameters": parameters
-            }
-        })
-    }
-}
-
 fn finish(mut transcript: Transcript, contact: Contact) -> Transcript {
     transcript.attributes = contact.attributes;
     transcript
@@ -873,11 +580,6 @@ fn param_str<'a>(params: &'a Value, name: &str) -> Option<&'a str> {
     params.get(name).and_then(Value::as_str)
 }
 
-/// `{{kind:name}}` → `name`.
-fn placeholder(value: &str, kind: &str) -> Option<String> {
-    Placeholder::parse(value.trim()).filter(|p| p.kind == kind).map(|p| p.name)
-}
-
 fn action_error(flow: &Flow, action: &Action, problem: String) -> FlowError {
     FlowError::Action { flow: flow.name.clone(), action: action.identifier.clone(), problem }
 }
@@ -924,45 +626,6 @@ fn compare(operator: &str, value: &str, operands: &[String]) -> Result<bool, Str
 mod tests {
     use super::*;
 
-    fn contact() -> Contact {
-        Contact {
-            contact_id: "c".into(),
-            initial_contact_id: "i".into(),
-            channel: Channel::Voice,
-            from: "+61412345678".into(),
-            to: "+61255501000".into(),
-            attributes: BTreeMap::from([("location".into(), "Sydney".into())]),
-            external: BTreeMap::from([("EmergencyType".into(), "Fire Alarm".into())]),
-            stored_input: Some("1234".into()),
-            target_queue: None,
-            inputs: VecDeque::new(),
-            messages: 0,
-            customer_queue_flow: None,
-            queue_at_capacity: 0,
-        }
-    }
-
-    #[test]
-    fn interpolates_references_inside_text() {
-        let c = contact();
-        assert_eq!(
-            c.interpolate(
-                "Due to a $.External.EmergencyType at $.Attributes.location. Call $.CustomerEndpoint.Address"
-            ),
-            "Due to a Fire Alarm at Sydney. Call +61412345678"
-        );
-        assert_eq!(c.interpolate("$.StoredCustomerInput"), "1234");
-        assert_eq!(c.interpolate("[$.External.Missing]"), "[]");
-        assert_eq!(c.interpolate("no references"), "no references");
-    }
-
-    #[test]
-    fn placeholders() {
-        assert_eq!(placeholder("{{lambda:one-time-pin}}", "lambda").as_deref(), Some("one-time-pin"));
-        assert_eq!(placeholder("{{flow:Emergency_Update}}", "lambda"), None);
-        assert_eq!(placeholder("arn:aws:lambda:x", "lambda"), None);
-    }
-
     #[test]
     fn comparisons() {
         assert!(compare("Equals", "SENT", &["SENT".into()]).unwrap());
@@ -971,48 +634,5 @@ mod tests {
         assert!(!compare("NumberLessThan", "x", &["3".into()]).unwrap());
         assert!(compare("TextStartsWith", "+6125550", &["+61".into()]).unwrap());
         assert!(compare("Bogus", "", &[]).is_err());
-    }
-
-    #[test]
-    fn a_chat_contact_has_no_phone_endpoints_and_says_chat() {
-        let mut c = contact();
-        c.channel = Channel::Chat;
-        let event = c.event("arn:instance", &BTreeMap::new());
-        let data = &event["Details"]["ContactData"];
-        assert_eq!(data["Channel"], "CHAT");
-        assert_eq!(data["InitiationMethod"], "API");
-        assert!(data["CustomerEndpoint"].is_null() && data["SystemEndpoint"].is_null(), "{data}");
-        assert_eq!(data["Attributes"]["location"], "Sydney");
-        assert_eq!(c.interpolate("[$.Channel] [$.CustomerEndpoint.Address]"), "[CHAT] []");
-
-        let voice = contact().event("arn:instance", &BTreeMap::new());
-        let data = &voice["Details"]["ContactData"];
-        assert_eq!((data["Channel"].as_str(), data["InitiationMethod"].as_str()), (Some("VOICE"), Some("INBOUND")));
-        assert_eq!(data["CustomerEndpoint"]["Address"], "+61412345678");
-        assert_eq!(data["SystemEndpoint"]["Address"], "+61255501000");
-    }
-
-    #[test]
-    fn agent_ids_are_static_or_one_json_path() {
-        let mut c = contact();
-        c.attributes.insert("videoRouteToAgent".into(), "alice_video@example.com".into());
-        assert_eq!(c.value_of("$.Attributes.videoRouteToAgent"), "alice_video@example.com");
-        assert_eq!(c.value_of("$.Attributes.missing"), "");
-        assert_eq!(c.value_of("3f2504e0"), "3f2504e0");
-    }
-
-    #[test]
-    fn channels_parse_case_insensitively() {
-        assert_eq!("chat".parse::<Channel>().unwrap(), Channel::Chat);
-        assert_eq!("VOICE".parse::<Channel>().unwrap(), Channel::Voice);
-        assert!("task".parse::<Channel>().is_err());
-    }
-
-    #[test]
-    fn call_inputs_parse() {
-        assert_eq!("12#".parse::<CallInput>().unwrap(), CallInput::Digits("12#".into()));
-        assert_eq!("auto".parse::<CallInput>().unwrap(), CallInput::Pin);
-        assert_eq!("-".parse::<CallInput>().unwrap(), CallInput::Silence);
-        assert!("12a".parse::<CallInput>().is_err());
     }
 }
