@@ -499,7 +499,7 @@ pub fn markdown(report: &Report) -> String {
         ));
     }
     out.push_str(
-        "\nWhere the cold start goes (ms, medians of the cold runs; `switchboard::startup` marks, see below):\n\n",
+        "\nWhere the cold start goes (ms, medians of the cold runs; `switchboard::platform::startup` marks, see below):\n\n",
     );
     out.push_str(breakdown::HEADER);
     for f in &report.functions {

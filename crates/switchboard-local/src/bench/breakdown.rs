@@ -1,12 +1,12 @@
 //! Where a cold start goes, per function: the spans between the startup marks a function prints
-//! with `SWITCHBOARD_STARTUP_PROFILE=1` (`switchboard::startup`) and the two moments the host sees
+//! with `SWITCHBOARD_STARTUP_PROFILE=1` (`switchboard::platform::startup`) and the two moments the host sees
 //! itself (spawn, first poll of the Runtime API, response posted). Medians over the cold runs.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-/// The phases `switchboard::startup` marks, by the names it prints (a test there checks they agree).
+/// The phases `switchboard::platform::startup` marks, by the names it prints (a test there checks they agree).
 pub mod phase {
     pub const MAIN: &str = "main";
     pub const TRACING: &str = "tracing";
@@ -138,7 +138,7 @@ pub struct Spans {
     pub event_to_first_request: Option<f64>,
     /// Event received → response posted.
     pub handler: Option<f64>,
-    /// The once-per-process secret or key fetch (`switchboard::prefetch`), where a function has one.
+    /// The once-per-process secret or key fetch (`switchboard::platform::prefetch`), where a function has one.
     #[serde(default)]
     pub secret_fetch: Option<f64>,
 }
