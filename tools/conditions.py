@@ -8,7 +8,7 @@ expression values unused, which DynamoDB refuses (a ValidationException on every
 would fail for the wrong reason.
 
 For each condition the judges run in order until one fails: `domain:<test>` is a handler test of the
-domain crate (crates/switchboard/tests/<test>.rs), `fleet:<test>` a fleet test (tests/<test>.rs), run
+domain crate (crates/switchboard/tests/<test>.rs; `domain:lib` its unit tests), `fleet:<test>` a fleet test (tests/<test>.rs), run
 after relinking the function binaries that use the file; `…:<test>:<name>` runs only the tests whose
 names contain <name> (a whole binary of parallel tests, each with its own moto, is slow on 2 cores). The source is restored after each run.
 Writes target/mutants-runs/conditions-<time>.json, which tools/mutants-summary.py lists.
@@ -68,13 +68,13 @@ CONDITIONS = [
      ["provision-flows"], ["fleet:flows:held_lock", "fleet:flows"]),
     ("flows/provision_flows/mod.rs", "#owner = :me", 1,
      "a run releases only its own lock",
-     ["provision-flows"], ["fleet:flows"]),
+     ["provision-flows"], ["domain:lib:a_run_releases_only_its_own_lock", "fleet:flows"]),
     ("flows/github_webhook.rs", "attribute_not_exists(pk) OR #state = :failed OR claimedUntil < :now", 1,
      "a delivery starts its pipelines once",
      ["github-webhook"], ["domain:webhook_handlers", "fleet:webhook"]),
     ("recording/start_recording.rs", "recordingId = :stale", 1,
      "a stale recording lock is taken over only by the start that saw it",
-     ["start-recording"], ["fleet:recording"]),
+     ["start-recording"], ["domain:recording_handlers", "fleet:recording"]),
     ("recording/start_recording.rs", "attribute_not_exists(pk) OR #ttl <= :now", 1,
      "one recording per meeting at a time (the recording lock)",
      ["start-recording"], ["fleet:recording"]),
@@ -83,24 +83,24 @@ CONDITIONS = [
      ["start-recording"], ["fleet:recording"]),
     ("recording/start_recording.rs", "attribute_exists(pk) AND attribute_not_exists(endedAt)", 1,
      "a started task is recorded only on a recording that has not ended",
-     ["start-recording"], ["fleet:recording"]),
+     ["start-recording"], ["domain:recording_handlers", "fleet:recording"]),
     ("recording/start_recording.rs", "attribute_exists(pk) AND attribute_not_exists(endedAt)", 2,
      "a task the undo could not stop is kept for a stop only on a recording that has not ended",
-     ["start-recording"], ["fleet:recording"]),
+     ["start-recording"], ["domain:recording_handlers", "fleet:recording"]),
     ("recording/mod.rs", "attribute_not_exists(endedAt) AND taskArn = :seen", 1,
      "a recording is ended once, for the task that was stopped",
-     ["start-recording", "stop-recording", "stop-recording-on-meeting-end"], ["fleet:recording"]),
+     ["start-recording", "stop-recording", "stop-recording-on-meeting-end"], ["domain:recording_handlers", "fleet:recording"]),
     ("recording/mod.rs",
      "attribute_exists(pk) AND attribute_not_exists(endedAt) AND attribute_not_exists(taskArn)", 1,
      "a recording whose task was not seen is ended once, and not if a task appeared",
-     ["start-recording", "stop-recording", "stop-recording-on-meeting-end"], ["fleet:recording"]),
+     ["start-recording", "stop-recording", "stop-recording-on-meeting-end"], ["domain:recording_handlers", "fleet:recording"]),
     ("recording/mod.rs",
      "attribute_exists(pk) AND attribute_not_exists(endedAt) AND attribute_not_exists(taskArn)", 2,
      "a recording with no task is ended once",
-     ["start-recording", "stop-recording", "stop-recording-on-meeting-end"], ["fleet:recording"]),
+     ["start-recording", "stop-recording", "stop-recording-on-meeting-end"], ["domain:recording_handlers", "fleet:recording"]),
     ("recording/mod.rs", "recordingId = :recordingId", 1,
      "a recording releases only its own meeting lock",
-     ["start-recording", "stop-recording", "stop-recording-on-meeting-end"], ["fleet:recording"]),
+     ["start-recording", "stop-recording", "stop-recording-on-meeting-end"], ["domain:recording_handlers", "fleet:recording"]),
     ("recording/prewarm_recording_task.rs",
      "attribute_not_exists(pk) OR (attribute_not_exists(taskArn) AND claimedAt < :abandoned)", 1,
      "a recording instance is prewarmed once",
@@ -195,6 +195,8 @@ def main():
                         result["error"] = "the function binaries did not build"
                         break
                     argv = ["cargo", "test", "-p", "switchboard-fleet-tests", "--test", test]
+                elif test == "lib":
+                    argv = ["cargo", "test", "-p", "switchboard", "--lib"]
                 else:
                     argv = ["cargo", "test", "-p", "switchboard", "--test", test]
                 code, output = run(argv + ["--", *name_filter], log)

@@ -4,7 +4,6 @@
 
 use std::{collections::BTreeMap, sync::Arc};
 
-use lambda_http::http::{HeaderMap, HeaderValue, Method, Uri};
 use serde_json::{json, Value};
 use switchboard::{
     edge::http::{ApiError, Reply},
@@ -13,13 +12,11 @@ use switchboard::{
         CreateAdhocRoute, CreateAttendee, CreateMeeting, EndMeeting, GetAttendeeJoinData, GetAttendeeName, StartChat,
     },
 };
-use switchboard_local::{
-    cloud::{LocalCloud, HTTP_ROUTES},
-    emulator::LocalMeeting,
-    fixture::Fixture,
-    gateway::http_api_event,
-};
+use switchboard_local::{cloud::LocalCloud, emulator::LocalMeeting, fixture::Fixture};
 use time::macros::datetime;
+
+mod support;
+use support::request;
 
 const ALICE_CONNECT_ID: &str = "3f2504e0-4f89-41d3-9a0c-0305e82c3301";
 const ALICE: &[(&str, &str)] = &[
@@ -30,25 +27,6 @@ const ALICE: &[(&str, &str)] = &[
 ];
 const BOB: &[(&str, &str)] = &[("cognito:username", "u-bob"), ("email", "bob@example.com"), ("email_verified", "true")];
 const CUSTOMER: &str = "5f0c3b1e-8d7a-4e7b-9a41-6f5de0c2b9a1";
-
-/// The request API Gateway passes to `function` for `uri` with this body and these verified claims.
-fn request(function: &str, uri: &str, body: Option<&str>, claims: Option<&[(&str, &str)]>) -> lambda_http::Request {
-    let route = HTTP_ROUTES.iter().find(|r| r.function == function).unwrap();
-    let claims: Option<BTreeMap<String, String>> =
-        claims.map(|c| c.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect());
-    let mut headers = HeaderMap::new();
-    headers.insert("content-type", HeaderValue::from_static("application/json"));
-    let event = http_api_event(
-        route,
-        &route.method.parse::<Method>().unwrap(),
-        &uri.parse::<Uri>().unwrap(),
-        &headers,
-        body.unwrap_or_default().as_bytes(),
-        claims.as_ref(),
-        "123456789012",
-    );
-    lambda_http::request::from_str(&event.to_string()).unwrap()
-}
 
 struct Video {
     cloud: LocalCloud,

@@ -767,6 +767,63 @@ impl ProvisionFlows {
 mod tests {
     use super::*;
 
+    /// Against the local cloud's DynamoDB: a run whose lease ran out while it worked (the next run took
+    /// the instance over) must not release the lock its successor now holds.
+    #[tokio::test]
+    async fn a_run_releases_only_its_own_lock() {
+        use switchboard_local::{
+            cloud::{LocalCloud, FLOWS_TABLE},
+            fixture::Fixture,
+        };
+        let cloud = LocalCloud::services(Fixture::load(&Fixture::default_path()).unwrap()).await.unwrap();
+        let sdk = cloud.sdk_config().await;
+        let clock = crate::platform::time::ManualClock::new(time::macros::datetime!(2026-12-06 09:00 UTC));
+        let settings = FlowSettings {
+            table: FLOWS_TABLE.into(),
+            instance_id: "instance-1".into(),
+            instance_arn: None,
+            name_prefix: String::new(),
+            functions: None,
+            parameters: None,
+            bundle_dir: PathBuf::new(),
+            bundle_layer: None,
+            stack: "stack".into(),
+            write_pause: Duration::ZERO,
+        };
+        let flows = ProvisionFlows::new(
+            aws_sdk_connect::Client::new(&sdk),
+            aws_sdk_dynamodb::Client::new(&sdk),
+            settings,
+            Arc::new(clock.clone()),
+        );
+        let run = |request_id: &str| Run {
+            mode: Mode::Apply,
+            files: BTreeMap::new(),
+            on_drift: OnDrift::Fail,
+            archive_orphans: false,
+            lock_wait: Duration::ZERO,
+            prefix: String::new(),
+            functions: BTreeMap::new(),
+            parameters: BTreeMap::new(),
+            trigger: "direct".into(),
+            request_id: request_id.into(),
+            // A lease of 60 s from now.
+            deadline_epoch_ms: u64::try_from(clock.now_epoch() + 60).unwrap() * 1000,
+            stop_at: tokio::time::Instant::now() + Duration::from_secs(60),
+        };
+        let first = run("request-1");
+        assert!(flows.lock(&first).await.unwrap());
+        assert!(!flows.lock(&run("request-2")).await.unwrap(), "held while its lease runs");
+        clock.advance(time::Duration::seconds(61));
+        let second = run("request-2");
+        assert!(flows.lock(&second).await.unwrap(), "taken over once the first lease ran out");
+
+        flows.unlock(&first).await.unwrap();
+        assert!(!flows.lock(&run("request-3")).await.unwrap(), "the first run's release left the second's lock");
+        flows.unlock(&second).await.unwrap();
+        assert!(flows.lock(&run("request-3")).await.unwrap(), "the holder's release frees the instance");
+    }
+
     #[test]
     fn key_values_parse_and_name_the_variable() {
         let map = key_values("FLOW_PARAMETERS", Some("a=1, b = two ,")).unwrap();
