@@ -20,6 +20,8 @@ use switchboard_local::{
 };
 use time::macros::datetime;
 
+mod support;
+
 /// Hands out the DTMF codes it was given, in order, then repeats the last one.
 struct ScriptedCodes(Mutex<Vec<String>>);
 
@@ -332,4 +334,58 @@ async fn a_locked_contact_stays_locked_for_the_right_code_and_others_are_not() {
     // Another contact is not locked by this one.
     let other = assign.handle(call_with("c-other", "4242424242"), Deadline::after(Deadline::MAX)).await.unwrap();
     assert_eq!(other.code(), "LINKED");
+}
+
+/// A session that goes away (its ttl passed and DynamoDB removed it, say) between the code's lookup
+/// and the link: the contact is not linked to it, and no session item is made up from the link.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_gone_before_the_link_is_not_linked_nor_made_up() {
+    let cloud = LocalCloud::services(Fixture::load(&Fixture::default_path()).unwrap()).await.unwrap();
+    let sdk = cloud.sdk_config().await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+    let clock = ManualClock::new(datetime!(2026-11-23 09:00 UTC));
+    start_session(&dynamodb, &cloud, scripted(&["7777777777"]), &clock).handle(start_request("gone")).await.unwrap();
+    let table = cloud.fixture.identity.table_name.clone();
+    let sessions = {
+        let (dynamodb, table) = (dynamodb.clone(), table.clone());
+        move || {
+            let (dynamodb, table) = (dynamodb.clone(), table.clone());
+            async move {
+                let items = dynamodb.scan().table_name(table).send().await.unwrap().items.unwrap_or_default();
+                items
+                    .into_iter()
+                    .filter(|i| i["pk"].as_s().is_ok_and(|pk| pk.starts_with("SESSION#")))
+                    .collect::<Vec<_>>()
+            }
+        }
+    };
+    assert_eq!(sessions().await.len(), 1, "the session to link");
+    let gone = support::Meanwhile::default();
+    *gone.lock().unwrap() = Some(Box::new({
+        let (dynamodb, table, sessions) = (dynamodb.clone(), table.clone(), sessions.clone());
+        move || {
+            let handle = tokio::runtime::Handle::current();
+            tokio::task::block_in_place(|| {
+                handle.block_on(async {
+                    for session in sessions().await {
+                        let key = [("pk", &session["pk"]), ("sk", &session["sk"])]
+                            .map(|(name, value)| (name.to_owned(), value.clone()));
+                        dynamodb.delete_item().table_name(&table).set_key(Some(key.into())).send().await.unwrap();
+                    }
+                })
+            })
+        }
+    }));
+    let intercepted = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&sdk)
+            .interceptor(support::BeforeRequest { marker: "linkedContactIds", meanwhile: gone.clone() })
+            .build(),
+    );
+    let assign = AssignId { dynamodb: intercepted, settings: settings(&cloud), clock: Arc::new(clock.clone()) };
+
+    let answer = assign.handle(call_with("c-gone", "7777777777"), Deadline::after(Deadline::MAX)).await;
+
+    assert!(gone.lock().unwrap().is_none(), "the session went away just before the link");
+    assert!(answer.as_ref().is_ok_and(|r| r.code() != "LINKED") || answer.is_err(), "{answer:?}");
+    assert_eq!(sessions().await, vec![], "no session item made up by the link");
 }

@@ -33,6 +33,8 @@ use switchboard::{
 use switchboard_local::{cloud::LocalCloud, fixture::Fixture};
 use time::{macros::datetime, OffsetDateTime};
 
+mod support;
+
 const MEETING: &str = "case-1";
 const NOW: OffsetDateTime = datetime!(2026-12-06 09:00 UTC);
 /// What another stop wrote as `endedAt` while this one was stopping the task.
@@ -139,6 +141,17 @@ fn stop_task_rule(stopped: &Stopped, meanwhile: impl Fn() + Send + Sync + 'stati
         })
 }
 
+/// `ListTasks` by `startedBy` answers `arns`, after `meanwhile` ran.
+fn list_tasks_rule(
+    arns: &'static [&'static str],
+    meanwhile: impl Fn() + Send + Sync + 'static,
+) -> aws_smithy_mocks::Rule {
+    mock!(aws_sdk_ecs::Client::list_tasks).then_output(move || {
+        meanwhile();
+        ListTasksOutput::builder().set_task_arns(Some(arns.iter().map(|arn| (*arn).to_owned()).collect())).build()
+    })
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_recording_another_stop_ended_meanwhile_is_not_ended_again() {
     let table = VideoTable::start().await;
@@ -160,10 +173,7 @@ async fn a_task_found_by_started_by_does_not_end_a_recording_another_stop_ended_
     let table = VideoTable::start().await;
     table.put_recording(None).await;
     let meanwhile = meanwhile_once(&table, set_ended_by_another_stop);
-    let list_tasks = mock!(aws_sdk_ecs::Client::list_tasks).then_output(move || {
-        meanwhile();
-        ListTasksOutput::builder().task_arns("task-9").build()
-    });
+    let list_tasks = list_tasks_rule(&["task-9"], meanwhile);
     let stopped = Stopped::default();
     let stop_task = stop_task_rule(&stopped, || {});
     let ecs = mock_client!(aws_sdk_ecs, RuleMode::MatchAny, &[&list_tasks, &stop_task]);
@@ -193,10 +203,7 @@ async fn a_task_a_start_stores_while_the_stop_looks_for_none_is_stopped_before_t
             .await
             .unwrap();
     });
-    let list_tasks = mock!(aws_sdk_ecs::Client::list_tasks).then_output(move || {
-        meanwhile();
-        ListTasksOutput::builder().build()
-    });
+    let list_tasks = list_tasks_rule(&[], meanwhile);
     let stopped = Stopped::default();
     let stop_task = stop_task_rule(&stopped, || {});
     let ecs = mock_client!(aws_sdk_ecs, RuleMode::MatchAny, &[&list_tasks, &stop_task]);
@@ -230,8 +237,6 @@ async fn a_stop_releases_the_lock_only_while_it_names_its_recording() {
     release_lock(&table.dynamodb, &table.name, MEETING, "rec-2").await.unwrap();
     assert!(read_lock().await.is_none(), "its own recording's stop releases it");
 }
-
-mod support;
 
 /// Alice, an agent with a Connect user id, who owns the meeting `case-1`.
 const ALICE: &[(&str, &str)] = &[
@@ -305,11 +310,7 @@ fn start_request() -> lambda_http::Request {
     support::request("start-recording", "/recording", Some(&body), Some(ALICE))
 }
 
-/// What a concurrent writer does while ECS places the start's task; set once the table exists (the
-/// ECS client is made before it).
-type Meanwhile = Arc<Mutex<Option<Box<dyn Fn() + Send + Sync>>>>;
-
-fn run_task_rule(meanwhile: &Meanwhile) -> aws_smithy_mocks::Rule {
+fn run_task_rule(meanwhile: &support::Meanwhile) -> aws_smithy_mocks::Rule {
     let meanwhile = meanwhile.clone();
     mock!(aws_sdk_ecs::Client::run_task).then_output(move || {
         if let Some(change) = meanwhile.lock().unwrap().as_ref() {
@@ -321,7 +322,7 @@ fn run_task_rule(meanwhile: &Meanwhile) -> aws_smithy_mocks::Rule {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_start_whose_recording_a_stop_ended_meanwhile_stops_its_task_instead_of_recording_unseen() {
-    let meanwhile = Meanwhile::default();
+    let meanwhile = support::Meanwhile::default();
     let run_task = run_task_rule(&meanwhile);
     let stopped = Stopped::default();
     let stop_task = stop_task_rule(&stopped, || {});
@@ -337,7 +338,7 @@ async fn a_start_whose_recording_a_stop_ended_meanwhile_stops_its_task_instead_o
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_task_the_undo_cannot_stop_is_not_put_on_a_recording_a_stop_ended() {
-    let meanwhile = Meanwhile::default();
+    let meanwhile = support::Meanwhile::default();
     let run_task = run_task_rule(&meanwhile);
     let stop_task = mock!(aws_sdk_ecs::Client::stop_task)
         .then_error(|| StopTaskError::ServerException(ServerException::builder().message("ECS is down").build()));
@@ -372,44 +373,9 @@ fn start_with(start: &StartRecording, dynamodb: aws_sdk_dynamodb::Client) -> Sta
     }
 }
 
-/// Runs what `meanwhile` holds, once, just before the first DynamoDB request whose body contains
-/// `marker` is sent: the other writer moves between this one's read and its write.
-struct BeforeRequest {
-    marker: &'static str,
-    meanwhile: Meanwhile,
-}
-
-impl std::fmt::Debug for BeforeRequest {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "BeforeRequest({})", self.marker)
-    }
-}
-
-impl aws_sdk_dynamodb::config::Intercept for BeforeRequest {
-    fn name(&self) -> &'static str {
-        "BeforeRequest"
-    }
-
-    fn read_before_transmit(
-        &self,
-        context: &aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
-        _: &aws_sdk_dynamodb::config::RuntimeComponents,
-        _: &mut aws_sdk_dynamodb::config::ConfigBag,
-    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
-        let body = context.request().body().bytes().unwrap_or_default();
-        if std::str::from_utf8(body).is_ok_and(|body| body.contains(self.marker)) {
-            let change = self.meanwhile.lock().unwrap().take();
-            if let Some(change) = change {
-                change();
-            }
-        }
-        Ok(())
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_starts_that_saw_the_same_stale_lock_take_it_over_once() {
-    let run_task = run_task_rule(&Meanwhile::default());
+    let run_task = run_task_rule(&support::Meanwhile::default());
     let stopped = Stopped::default();
     let stop_task = stop_task_rule(&stopped, || {});
     let ecs = mock_client!(aws_sdk_ecs, RuleMode::MatchAny, &[&run_task, &stop_task]);
@@ -426,7 +392,7 @@ async fn two_starts_that_saw_the_same_stale_lock_take_it_over_once() {
     // takeover is written.
     let first = Arc::new(first);
     let first_answer = Arc::new(Mutex::new(None));
-    let interrupted = Meanwhile::default();
+    let interrupted = support::Meanwhile::default();
     *interrupted.lock().unwrap() = Some(Box::new({
         let (first, first_answer) = (first.clone(), first_answer.clone());
         move || {
@@ -438,7 +404,7 @@ async fn two_starts_that_saw_the_same_stale_lock_take_it_over_once() {
     let sdk = video.cloud.sdk_config().await;
     let intercepted = aws_sdk_dynamodb::Client::from_conf(
         aws_sdk_dynamodb::config::Builder::from(&sdk)
-            .interceptor(BeforeRequest { marker: ":stale", meanwhile: interrupted })
+            .interceptor(support::BeforeRequest { marker: ":stale", meanwhile: interrupted })
             .build(),
     );
     let second = start_with(&first, intercepted);

@@ -1,10 +1,7 @@
 //! `assign-id`: see `switchboard::identity::assign_id` for the behaviour.
 
-use switchboard::{
-    edge::connect,
-    identity::AssignId,
-    platform::{aws, config, telemetry},
-};
+use switchboard::platform::{aws, config, telemetry};
+use switchboard::{edge::connect, identity::AssignId};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {

@@ -1,10 +1,7 @@
 //! `ccp-login`: see `switchboard::agents::ccp_login` for the behaviour.
 
-use switchboard::{
-    agents::CcpLogin,
-    edge::http,
-    platform::{aws, config, telemetry},
-};
+use switchboard::platform::{aws, config, telemetry};
+use switchboard::{agents::CcpLogin, edge::http};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

@@ -1,10 +1,7 @@
 //! `check-emergency`: see `switchboard::emergency::check_emergency` for the behaviour.
 
-use switchboard::{
-    edge::connect,
-    emergency::CheckEmergency,
-    platform::{aws, config, telemetry},
-};
+use switchboard::platform::{aws, config, telemetry};
+use switchboard::{edge::connect, emergency::CheckEmergency};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {

@@ -1,10 +1,7 @@
 //! `connect-associations`: see `switchboard::flows::connect_associations` for the behaviour.
 
-use switchboard::{
-    edge::custom_resource,
-    flows::ConnectAssociations,
-    platform::{aws, config, telemetry},
-};
+use switchboard::platform::{aws, config, telemetry};
+use switchboard::{edge::custom_resource, flows::ConnectAssociations};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {

@@ -1,10 +1,7 @@
 //! `create-adhoc-route`: see `switchboard::video::adhoc_route` for the behaviour.
 
-use switchboard::{
-    edge::http,
-    platform::{aws, config, telemetry},
-    video::CreateAdhocRoute,
-};
+use switchboard::platform::{aws, config, telemetry};
+use switchboard::{edge::http, video::CreateAdhocRoute};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

@@ -1,10 +1,7 @@
 //! `create-attendee`: see `switchboard::video::create_attendee` for the behaviour.
 
-use switchboard::{
-    edge::http,
-    platform::{aws, config, telemetry},
-    video::CreateAttendee,
-};
+use switchboard::platform::{aws, config, telemetry};
+use switchboard::{edge::http, video::CreateAttendee};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

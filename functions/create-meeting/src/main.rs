@@ -1,10 +1,7 @@
 //! `create-meeting`: see `switchboard::video::create_meeting` for the behaviour.
 
-use switchboard::{
-    edge::http,
-    platform::{aws, config, telemetry},
-    video::CreateMeeting,
-};
+use switchboard::platform::{aws, config, telemetry};
+use switchboard::{edge::http, video::CreateMeeting};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

@@ -1,10 +1,7 @@
 //! `end-meeting`: see `switchboard::video::end_meeting` for the behaviour.
 
-use switchboard::{
-    edge::http,
-    platform::{aws, config, telemetry},
-    video::EndMeeting,
-};
+use switchboard::platform::{aws, config, telemetry};
+use switchboard::{edge::http, video::EndMeeting};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

@@ -1,10 +1,7 @@
 //! `flow-resource-map`: see `switchboard::flows::flow_resource_map` for the behaviour.
 
-use switchboard::{
-    edge::connect,
-    flows::FlowResourceMap,
-    platform::{aws, config, telemetry},
-};
+use switchboard::platform::{aws, config, telemetry};
+use switchboard::{edge::connect, flows::FlowResourceMap};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {

@@ -1,10 +1,7 @@
 //! `get-attendee-join-data`: see `switchboard::video::get_attendee_join_data` for the behaviour.
 
-use switchboard::{
-    edge::http,
-    platform::{aws, config, telemetry},
-    video::GetAttendeeJoinData,
-};
+use switchboard::platform::{aws, config, telemetry};
+use switchboard::{edge::http, video::GetAttendeeJoinData};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

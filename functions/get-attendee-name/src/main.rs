@@ -1,10 +1,7 @@
 //! `get-attendee-name`: see `switchboard::video::get_attendee_name` for the behaviour.
 
-use switchboard::{
-    edge::http,
-    platform::{aws, config, telemetry},
-    video::GetAttendeeName,
-};
+use switchboard::platform::{aws, config, telemetry};
+use switchboard::{edge::http, video::GetAttendeeName};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

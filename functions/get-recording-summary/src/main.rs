@@ -1,10 +1,7 @@
 //! `get-recording-summary`: see `switchboard::recording::get_recording_summary` for the behaviour.
 
-use switchboard::{
-    edge::http,
-    platform::{aws, config, telemetry},
-    recording::GetRecordingSummary,
-};
+use switchboard::platform::{aws, config, telemetry};
+use switchboard::{edge::http, recording::GetRecordingSummary};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

@@ -1,10 +1,7 @@
 //! `github-webhook`: see `switchboard::flows::github_webhook` for the behaviour.
 
-use switchboard::{
-    edge::http,
-    flows::GithubWebhook,
-    platform::{aws, config, telemetry},
-};
+use switchboard::platform::{aws, config, telemetry};
+use switchboard::{edge::http, flows::GithubWebhook};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

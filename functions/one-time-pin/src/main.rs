@@ -1,10 +1,7 @@
 //! `one-time-pin`: see `switchboard::emergency::one_time_pin` for the behaviour.
 
-use switchboard::{
-    edge::connect,
-    emergency::OneTimePin,
-    platform::{aws, config, telemetry},
-};
+use switchboard::platform::{aws, config, telemetry};
+use switchboard::{edge::connect, emergency::OneTimePin};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {

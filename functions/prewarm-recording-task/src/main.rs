@@ -1,10 +1,7 @@
 //! `prewarm-recording-task`: see `switchboard::recording::prewarm_recording_task` for the behaviour.
 
-use switchboard::{
-    edge::events,
-    platform::{aws, config, telemetry},
-    recording::PrewarmRecordingTask,
-};
+use switchboard::platform::{aws, config, telemetry};
+use switchboard::{edge::events, recording::PrewarmRecordingTask};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {

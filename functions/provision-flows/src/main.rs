@@ -1,10 +1,7 @@
 //! `provision-flows`: see `switchboard::flows::provision_flows` for the behaviour.
 
-use switchboard::{
-    edge::custom_resource,
-    flows,
-    platform::{aws, config, telemetry},
-};
+use switchboard::platform::{aws, config, telemetry};
+use switchboard::{edge::custom_resource, flows};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {

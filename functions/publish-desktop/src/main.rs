@@ -1,10 +1,7 @@
 //! `publish-desktop`: see `switchboard::desktop::publish_desktop` for the behaviour.
 
-use switchboard::{
-    desktop::PublishDesktop,
-    edge::custom_resource,
-    platform::{aws, config, telemetry},
-};
+use switchboard::platform::{aws, config, telemetry};
+use switchboard::{desktop::PublishDesktop, edge::custom_resource};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {

@@ -1,10 +1,7 @@
 //! `put-connect-user-cache`: see `switchboard::agents::put_connect_user_cache` for the behaviour.
 
-use switchboard::{
-    agents::PutConnectUserCache,
-    edge::http,
-    platform::{aws, config, telemetry},
-};
+use switchboard::platform::{aws, config, telemetry};
+use switchboard::{agents::PutConnectUserCache, edge::http};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

@@ -1,10 +1,7 @@
 //! `receive-auth-result`: see `switchboard::identity::receive_auth_result` for the behaviour.
 
-use switchboard::{
-    edge::http,
-    identity::ReceiveAuthResult,
-    platform::{aws, config, telemetry},
-};
+use switchboard::platform::{aws, config, telemetry};
+use switchboard::{edge::http, identity::ReceiveAuthResult};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

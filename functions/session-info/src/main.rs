@@ -1,10 +1,7 @@
 //! `session-info`: see `switchboard::identity::session_info` for the behaviour.
 
-use switchboard::{
-    edge::http,
-    identity::SessionInfo,
-    platform::{aws, config, telemetry},
-};
+use switchboard::platform::{aws, config, telemetry};
+use switchboard::{edge::http, identity::SessionInfo};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

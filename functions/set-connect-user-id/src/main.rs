@@ -1,10 +1,7 @@
 //! `set-connect-user-id`: see `switchboard::agents::set_connect_user_id` for the behaviour.
 
-use switchboard::{
-    agents::SetConnectUserId,
-    edge::http,
-    platform::{aws, config, telemetry},
-};
+use switchboard::platform::{aws, config, telemetry};
+use switchboard::{agents::SetConnectUserId, edge::http};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

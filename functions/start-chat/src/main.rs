@@ -1,10 +1,7 @@
 //! `start-chat`: see `switchboard::video::start_chat` for the behaviour.
 
-use switchboard::{
-    edge::http,
-    platform::{aws, config, telemetry},
-    video::StartChat,
-};
+use switchboard::platform::{aws, config, telemetry};
+use switchboard::{edge::http, video::StartChat};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

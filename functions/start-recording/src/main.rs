@@ -1,10 +1,7 @@
 //! `start-recording`: see `switchboard::recording::start_recording` for the behaviour.
 
-use switchboard::{
-    edge::http,
-    platform::{aws, config, telemetry},
-    recording::StartRecording,
-};
+use switchboard::platform::{aws, config, telemetry};
+use switchboard::{edge::http, recording::StartRecording};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

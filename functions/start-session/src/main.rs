@@ -1,10 +1,7 @@
 //! `start-session`: see `switchboard::identity::start_session` for the behaviour.
 
-use switchboard::{
-    edge::http,
-    identity::StartSession,
-    platform::{aws, config, telemetry},
-};
+use switchboard::platform::{aws, config, telemetry};
+use switchboard::{edge::http, identity::StartSession};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

@@ -1,10 +1,7 @@
 //! `stop-recording-on-meeting-end`: see `switchboard::recording::stop_recording_on_meeting_end` for the behaviour.
 
-use switchboard::{
-    edge::events,
-    platform::{aws, config, telemetry},
-    recording::StopRecordingOnMeetingEnd,
-};
+use switchboard::platform::{aws, config, telemetry};
+use switchboard::{edge::events, recording::StopRecordingOnMeetingEnd};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {

@@ -1,10 +1,7 @@
 //! `stop-recording`: see `switchboard::recording::stop_recording` for the behaviour.
 
-use switchboard::{
-    edge::http,
-    platform::{aws, config, telemetry},
-    recording::StopRecording,
-};
+use switchboard::platform::{aws, config, telemetry};
+use switchboard::{edge::http, recording::StopRecording};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {

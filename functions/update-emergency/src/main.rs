@@ -1,10 +1,7 @@
 //! `update-emergency`: see `switchboard::emergency::update_emergency` for the behaviour.
 
-use switchboard::{
-    edge::connect,
-    emergency::UpdateEmergency,
-    platform::{aws, config, telemetry},
-};
+use switchboard::platform::{aws, config, telemetry};
+use switchboard::{edge::connect, emergency::UpdateEmergency};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {

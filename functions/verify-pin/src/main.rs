@@ -1,10 +1,7 @@
 //! `verify-pin`: see `switchboard::emergency::verify_pin` for the behaviour.
 
-use switchboard::{
-    edge::connect,
-    emergency::VerifyPin,
-    platform::{aws, config, telemetry},
-};
+use switchboard::platform::{aws, config, telemetry};
+use switchboard::{edge::connect, emergency::VerifyPin};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {

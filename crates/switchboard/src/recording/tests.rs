@@ -1,14 +1,6 @@
 use super::*;
-use crate::shared::connect_user::LEVEL_NAMES;
+use crate::shared::connect_user::placement;
 use time::macros::datetime;
-
-fn placement(id: &str, level: &str, path: &[&str]) -> GroupPlacement {
-    GroupPlacement {
-        id: id.into(),
-        level: level.into(),
-        path: LEVEL_NAMES.iter().zip(path).map(|((_, name), id)| ((*name).to_owned(), (*id).to_owned())).collect(),
-    }
-}
 
 #[test]
 fn the_same_group_or_an_ancestor_at_the_viewers_level_may_view() {

@@ -40,7 +40,7 @@ pub struct GroupPlacement {
 }
 
 /// The path's level names, by level id.
-pub const LEVEL_NAMES: [(&str, &str); 5] =
+const LEVEL_NAMES: [(&str, &str); 5] =
     [("1", "levelOne"), ("2", "levelTwo"), ("3", "levelThree"), ("4", "levelFour"), ("5", "levelFive")];
 
 impl GroupPlacement {
@@ -131,17 +131,19 @@ pub async fn cached_user(
     Ok(CachedUser { security_profile_ids, group })
 }
 
+/// A placement by its group id, level and the group ids along its path from level one (for tests).
+#[cfg(test)]
+pub(crate) fn placement(id: &str, level: &str, path: &[&str]) -> GroupPlacement {
+    GroupPlacement {
+        id: id.into(),
+        level: level.into(),
+        path: LEVEL_NAMES.iter().zip(path).map(|((_, name), id)| ((*name).to_owned(), (*id).to_owned())).collect(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn placement(id: &str, level: &str, path: &[&str]) -> GroupPlacement {
-        GroupPlacement {
-            id: id.into(),
-            level: level.into(),
-            path: LEVEL_NAMES.iter().zip(path).map(|((_, name), id)| ((*name).to_owned(), (*id).to_owned())).collect(),
-        }
-    }
 
     #[test]
     fn a_connect_group_is_placed_by_its_level_and_the_ids_along_its_path() {

@@ -1,6 +1,11 @@
-//! What the handler tests that build HTTP API requests share.
+//! What the handler tests share: HTTP API requests, and a concurrent writer's move made at a chosen
+//! moment. (Each test binary uses some of it.)
+#![allow(dead_code)]
 
-use std::collections::BTreeMap;
+use std::{
+    collections::BTreeMap,
+    sync::{Arc, Mutex},
+};
 
 use lambda_http::http::{HeaderMap, HeaderValue, Method, Uri};
 use switchboard_local::{cloud::HTTP_ROUTES, gateway::http_api_event};
@@ -22,4 +27,43 @@ pub fn request(function: &str, uri: &str, body: Option<&str>, claims: Option<&[(
         "123456789012",
     );
     lambda_http::request::from_str(&event.to_string()).unwrap()
+}
+
+/// What a concurrent writer does, set once what it changes exists (the client that runs it may be
+/// made before).
+pub type Meanwhile = Arc<Mutex<Option<Box<dyn Fn() + Send + Sync>>>>;
+
+/// Runs what `meanwhile` holds, once, just before the first DynamoDB request whose body contains
+/// `marker` is sent: the other writer moves between this one's read and its write.
+pub struct BeforeRequest {
+    pub marker: &'static str,
+    pub meanwhile: Meanwhile,
+}
+
+impl std::fmt::Debug for BeforeRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "BeforeRequest({})", self.marker)
+    }
+}
+
+impl aws_sdk_dynamodb::config::Intercept for BeforeRequest {
+    fn name(&self) -> &'static str {
+        "BeforeRequest"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _: &aws_sdk_dynamodb::config::RuntimeComponents,
+        _: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        let body = context.request().body().bytes().unwrap_or_default();
+        if std::str::from_utf8(body).is_ok_and(|body| body.contains(self.marker)) {
+            let change = self.meanwhile.lock().unwrap().take();
+            if let Some(change) = change {
+                change();
+            }
+        }
+        Ok(())
+    }
 }
