@@ -16,6 +16,8 @@ use switchboard::{
 use switchboard_local::{cloud::LocalCloud, fixture::Fixture};
 use time::macros::datetime;
 
+mod support;
+
 const ADMIN: &str = "+61412345678";
 /// Where the handlers' clocks start: the start of a send window.
 const START: time::OffsetDateTime = datetime!(2026-11-23 09:00 UTC);
@@ -683,4 +685,38 @@ async fn a_pepper_that_cannot_be_fetched_fails_the_call_without_costing_a_try() 
     available.store(true, Ordering::SeqCst);
     let verified = verify.handle(event("c-fetch", ADMIN, &[("pin", &pin)]), deadline()).await.unwrap();
     assert_eq!(verified.code(), "VERIFIED");
+}
+
+/// A second call for the same contact stored a newer challenge while the first call's SMS failed:
+/// the first call's clean-up deletes its own challenge only, and the newer one stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_send_deletes_its_own_challenge_never_a_newer_one() {
+    let h = Harness::start().await;
+    let newer = support::Meanwhile::default();
+    *newer.lock().unwrap() = Some(Box::new({
+        let (dynamodb, table) = (h.dynamodb.clone(), h.table.clone());
+        move || {
+            let mut item = HashMap::new();
+            item.insert("pk".to_owned(), AttributeValue::S("OTP#c-fail".into()));
+            item.insert("sk".to_owned(), AttributeValue::S("CHALLENGE".into()));
+            item.insert("salt".to_owned(), AttributeValue::S("the-newer-calls-salt".into()));
+            let put = dynamodb.put_item().table_name(&table).set_item(Some(item)).send();
+            let handle = tokio::runtime::Handle::current();
+            tokio::task::block_in_place(|| handle.block_on(put)).unwrap();
+        }
+    }));
+    let sdk = h.cloud.sdk_config().await;
+    let mut send = h.one_time_pin();
+    send.dynamodb = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&sdk)
+            .interceptor(support::BeforeRequest { marker: ":salt", meanwhile: newer.clone() })
+            .build(),
+    );
+
+    let result = send.handle(event("c-fail", "+61400000999", &[]), deadline()).await.unwrap();
+
+    assert_result(&result, "SMS_FAILED", &[]);
+    assert!(newer.lock().unwrap().is_none(), "the newer challenge was stored just before the clean-up");
+    let challenge = h.item("OTP#c-fail", "CHALLENGE").await.expect("the newer challenge stays");
+    assert_eq!(challenge["salt"], AttributeValue::S("the-newer-calls-salt".into()));
 }
