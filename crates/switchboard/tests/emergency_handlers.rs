@@ -720,3 +720,91 @@ async fn a_failed_send_deletes_its_own_challenge_never_a_newer_one() {
     let challenge = h.item("OTP#c-fail", "CHALLENGE").await.expect("the newer challenge stays");
     assert_eq!(challenge["salt"], AttributeValue::S("the-newer-calls-salt".into()));
 }
+
+impl Harness {
+    /// `update-emergency` whose first transaction waits for `meanwhile` (another admin's update) to run.
+    async fn update_interrupted_by(&self, meanwhile: &support::Meanwhile) -> UpdateEmergency {
+        let sdk = self.cloud.sdk_config().await;
+        let dynamodb = aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::config::Builder::from(&sdk)
+                .interceptor(support::BeforeRequest { marker: "TransactItems", meanwhile: meanwhile.clone() })
+                .build(),
+        );
+        update_with(dynamodb, &self.table, &self.cloud.fixture, &self.clock)
+    }
+
+    /// Another admin's update of Sydney to `emergency_type`, run to completion from inside a request.
+    fn another_admins_update(&self, contact: &'static str, emergency_type: &'static str) -> support::Meanwhile {
+        let update = self.update();
+        let meanwhile = support::Meanwhile::default();
+        *meanwhile.lock().unwrap() = Some(Box::new(move || {
+            let set = [("location", "Sydney"), ("action", "set"), ("emergencyType", emergency_type)];
+            let handle = tokio::runtime::Handle::current();
+            let result =
+                tokio::task::block_in_place(|| handle.block_on(update.handle(event(contact, ADMIN, &set), deadline())));
+            assert_eq!(result.unwrap().code(), "UPDATED", "the other admin's update");
+        }));
+        meanwhile
+    }
+
+    /// The audit entry `contact`'s update of Sydney wrote at the clock's time.
+    async fn audit(&self, contact: &str) -> HashMap<String, AttributeValue> {
+        let now = switchboard::platform::time::Clock::now(&self.clock);
+        let sk = keys::audit(&switchboard::platform::time::rfc3339(now), contact);
+        self.item(&keys::location("Sydney"), &sk).await.expect("the audit entry")
+    }
+}
+
+/// Two admins update a location at the same moment, the first time (no state yet) and later: the one
+/// whose write comes second reads the state again and its audit names what it really replaced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_updates_each_audit_the_state_they_replaced() {
+    let h = Harness::start().await;
+    h.verified_admin("c-a").await;
+    h.verified_admin("c-b").await;
+    let set = |emergency_type| [("location", "Sydney"), ("action", "set"), ("emergencyType", emergency_type)];
+
+    // Sydney never set: B's first update lands between A's read and A's write.
+    let b_first = h.another_admins_update("c-b", "Severe Weather");
+    let a = h.update_interrupted_by(&b_first).await;
+    let result = a.handle(event("c-a", ADMIN, &set("Fire Alarm")), deadline()).await.unwrap();
+    assert_result(&result, "UPDATED", &[("Emergency", "true"), ("EmergencyType", "Fire Alarm")]);
+    assert!(b_first.lock().unwrap().is_none(), "B updated first");
+    assert_eq!(h.audit("c-a").await["previousEmergencyType"], AttributeValue::S("Severe Weather".into()));
+
+    // Later: B again, between A's read of the state and A's write.
+    h.clock.advance(time::Duration::seconds(60));
+    let b_again = h.another_admins_update("c-b", "Facility Issue");
+    let a = h.update_interrupted_by(&b_again).await;
+    let result =
+        a.handle(event("c-a", ADMIN, &[("location", "Sydney"), ("action", "remove")]), deadline()).await.unwrap();
+    assert_result(&result, "UPDATED", &[("Emergency", "false")]);
+    assert!(b_again.lock().unwrap().is_none(), "B updated first");
+    let audit = h.audit("c-a").await;
+    assert_eq!(audit["previousEmergencyType"], AttributeValue::S("Facility Issue".into()), "not Fire Alarm");
+    let state = h.item(&keys::location("Sydney"), keys::STATE).await.unwrap();
+    assert_eq!(state["emergency"], AttributeValue::Bool(false));
+}
+
+/// The audit entry's key is the update's time (to the millisecond) and contact: a second update by
+/// the same contact at that very moment fails rather than replacing the first entry.
+#[tokio::test]
+async fn an_audit_entry_is_never_overwritten() {
+    let h = Harness::start().await;
+    h.verified_admin("c-a").await;
+    let update = h.update();
+    let set = [("location", "Sydney"), ("action", "set"), ("emergencyType", "Fire Alarm")];
+    assert_result(
+        &update.handle(event("c-a", ADMIN, &set), deadline()).await.unwrap(),
+        "UPDATED",
+        &[("Emergency", "true"), ("EmergencyType", "Fire Alarm")],
+    );
+
+    let again = update.handle(event("c-a", ADMIN, &[("location", "Sydney"), ("action", "remove")]), deadline()).await;
+
+    assert!(again.is_err(), "{again:?}");
+    let audit = h.audit("c-a").await;
+    assert_eq!(audit["emergencyType"], AttributeValue::S("Fire Alarm".into()), "the first entry stands");
+    let state = h.item(&keys::location("Sydney"), keys::STATE).await.unwrap();
+    assert_eq!(state["emergency"], AttributeValue::Bool(true), "nothing of the refused update is written");
+}
