@@ -123,7 +123,7 @@ CONDITIONS = [
      ["start-chat"], ["domain:video_meetings:adhoc", "fleet:races:an_adhoc_route_raced"]),
     ("video/adhoc_route.rs", "usedAt = :usedAt", 1,
      "a route is given back only by the chat that redeemed it",
-     ["start-chat"], ["fleet:video"]),
+     ["start-chat"], ["domain:video_meetings:given_back", "fleet:video"]),
 ]
 
 ALWAYS_TRUE = " OR attribute_not_exists(mutantNeverSet)"

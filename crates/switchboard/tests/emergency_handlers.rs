@@ -707,11 +707,7 @@ async fn a_failed_send_deletes_its_own_challenge_never_a_newer_one() {
     }));
     let sdk = h.cloud.sdk_config().await;
     let mut send = h.one_time_pin();
-    send.dynamodb = aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(&sdk)
-            .interceptor(support::BeforeRequest { marker: ":salt", meanwhile: newer.clone() })
-            .build(),
-    );
+    send.dynamodb = support::interrupted_client(&sdk, ":salt", &newer, &support::Seen::default());
 
     let result = send.handle(event("c-fail", "+61400000999", &[]), deadline()).await.unwrap();
 
@@ -725,11 +721,7 @@ impl Harness {
     /// `update-emergency` whose first transaction waits for `meanwhile` (another admin's update) to run.
     async fn update_interrupted_by(&self, meanwhile: &support::Meanwhile) -> UpdateEmergency {
         let sdk = self.cloud.sdk_config().await;
-        let dynamodb = aws_sdk_dynamodb::Client::from_conf(
-            aws_sdk_dynamodb::config::Builder::from(&sdk)
-                .interceptor(support::BeforeRequest { marker: "TransactItems", meanwhile: meanwhile.clone() })
-                .build(),
-        );
+        let dynamodb = support::interrupted_client(&sdk, "TransactItems", meanwhile, &support::Seen::default());
         update_with(dynamodb, &self.table, &self.cloud.fixture, &self.clock)
     }
 

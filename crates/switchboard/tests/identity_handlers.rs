@@ -376,11 +376,7 @@ async fn a_session_gone_before_the_link_is_not_linked_nor_made_up() {
             })
         }
     }));
-    let intercepted = aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(&sdk)
-            .interceptor(support::BeforeRequest { marker: "linkedContactIds", meanwhile: gone.clone() })
-            .build(),
-    );
+    let intercepted = support::interrupted_client(&sdk, "linkedContactIds", &gone, &support::Seen::default());
     let assign = AssignId { dynamodb: intercepted, settings: settings(&cloud), clock: Arc::new(clock.clone()) };
 
     let answer = assign.handle(call_with("c-gone", "7777777777"), Deadline::after(Deadline::MAX)).await;

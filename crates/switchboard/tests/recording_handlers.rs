@@ -402,11 +402,7 @@ async fn two_starts_that_saw_the_same_stale_lock_take_it_over_once() {
         }
     }));
     let sdk = video.cloud.sdk_config().await;
-    let intercepted = aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(&sdk)
-            .interceptor(support::BeforeRequest { marker: ":stale", meanwhile: interrupted })
-            .build(),
-    );
+    let intercepted = support::interrupted_client(&sdk, ":stale", &interrupted, &support::Seen::default());
     let second = start_with(&first, intercepted);
 
     let second_answer = second.handle(start_request()).await;

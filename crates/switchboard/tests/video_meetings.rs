@@ -4,11 +4,14 @@
 
 use std::{collections::BTreeMap, sync::Arc};
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{json, Value};
 use switchboard::{
     edge::http::{ApiError, Reply},
     platform::time::ManualClock,
+    shared::meeting::{attendee_key, meeting_key},
     video::{
+        adhoc_route::{redeem, release, route_key},
         CreateAdhocRoute, CreateAttendee, CreateMeeting, EndMeeting, GetAttendeeJoinData, GetAttendeeName, StartChat,
     },
 };
@@ -423,4 +426,143 @@ async fn bad_chat_requests_are_400s_naming_the_field_and_start_nothing() {
         assert!(refused.message.starts_with(&format!("{field}:")), "{body}: {}", refused.message);
     }
     assert!(video.cloud.emulator.chats().is_empty());
+}
+
+/// An attendee added while the meeting ended (the end's write lands between the add's read of the
+/// meeting and its own write) does not join the ended meeting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_attendee_is_added_to_a_meeting_that_ended_meanwhile() {
+    let video = Video::start().await;
+    video.create_meeting(&meeting_body("case-1"), ALICE).await.unwrap();
+    let sdk = video.cloud.sdk_config().await;
+    let (dynamodb, ended) = support::interrupted_by(
+        &sdk,
+        &video.table,
+        "chimeMeetingId = :chimeMeetingId",
+        |dynamodb, table, _| async move {
+            let end = dynamodb
+                .update_item()
+                .table_name(table)
+                .set_key(Some(meeting_key("case-1")))
+                .update_expression("SET endedAt = :at")
+                .expression_attribute_values(":at", AttributeValue::S("2026-11-23T09:00:00.000Z".into()));
+            end.send().await.unwrap();
+        },
+    );
+    let add = CreateAttendee {
+        chime: video.chime.clone(),
+        dynamodb,
+        table: video.table.clone(),
+        clock: Arc::new(video.clock.clone()),
+    };
+    let supervisor = json!({"externalMeetingId": "case-1", "attendeeExternalUserId": "sup-1", "attendeeName": "Dave"});
+
+    let answer = add.handle(request("create-attendee", "/attendee", Some(&supervisor.to_string()), Some(ALICE))).await;
+
+    assert!(ended.lock().unwrap().is_none(), "the meeting ended during the add");
+    assert_eq!(answer.unwrap_err().status, 410);
+    let roster = video.dynamodb.get_item().table_name(&video.table).set_key(Some(attendee_key("case-1", "sup-1")));
+    assert!(roster.send().await.unwrap().item.is_none(), "no attendee item for the ended meeting");
+}
+
+/// An end that read a meeting whose id then named a newer meeting (the old one's items expired and
+/// the id was used again) ends only the meeting it read, not the newer one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ending_a_meeting_never_ends_a_newer_one_under_the_same_id() {
+    let video = Video::start().await;
+    video.create_meeting(&meeting_body("case-1"), ALICE).await.unwrap();
+    let sdk = video.cloud.sdk_config().await;
+    let (dynamodb, replaced) = support::interrupted_by(
+        &sdk,
+        &video.table,
+        "chimeMeetingId = :chimeMeetingId",
+        |dynamodb, table, _| async move {
+            let replace = dynamodb
+                .update_item()
+                .table_name(table)
+                .set_key(Some(meeting_key("case-1")))
+                .update_expression("SET chimeMeetingId = :newer")
+                .expression_attribute_values(":newer", AttributeValue::S("the-newer-chime-meeting".into()));
+            replace.send().await.unwrap();
+        },
+    );
+    let end = EndMeeting {
+        chime: video.chime.clone(),
+        dynamodb,
+        table: video.table.clone(),
+        clock: Arc::new(video.clock.clone()),
+    };
+    let body = json!({"externalMeetingId": "case-1"}).to_string();
+
+    end.handle(request("end-meeting", "/meeting", Some(&body), Some(ALICE))).await.unwrap();
+
+    assert!(replaced.lock().unwrap().is_none(), "the id named a newer meeting during the end");
+    let meeting = video.dynamodb.get_item().table_name(&video.table).set_key(Some(meeting_key("case-1")));
+    let meeting = meeting.send().await.unwrap().item.unwrap();
+    assert_eq!(meeting["chimeMeetingId"], AttributeValue::S("the-newer-chime-meeting".into()));
+    assert!(!meeting.contains_key("endedAt"), "the newer meeting is not ended");
+}
+
+/// A route id drawn while a live route holds it is drawn again: the live route is not taken over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_adhoc_route_id_in_use_is_never_handed_out_again() {
+    let video = Video::start().await;
+    let sdk = video.cloud.sdk_config().await;
+    // Another agent's live route gets the drawn id just before the put.
+    let (dynamodb, squatted) =
+        support::interrupted_by(&sdk, &video.table, "#ttl <= :now", |dynamodb, table, body| async move {
+            let request: Value = serde_json::from_str(&body).unwrap();
+            let key = |name: &str| AttributeValue::S(request["Item"][name]["S"].as_str().unwrap().to_owned());
+            let live = dynamodb
+                .put_item()
+                .table_name(table)
+                .item("pk", key("pk"))
+                .item("sk", key("sk"))
+                .item("ownerUsername", AttributeValue::S("u-another-agent".into()))
+                .item("ttl", AttributeValue::N("4102444800".into()));
+            live.send().await.unwrap();
+        });
+    let create = CreateAdhocRoute { dynamodb, table: video.table.clone(), clock: Arc::new(video.clock.clone()) };
+    let body = json!({"attendeeEmail": "carol@example.com", "routeToAgentQueue": "Alice"}).to_string();
+
+    let reply = create.handle(request("create-adhoc-route", "/adhoc", Some(&body), Some(ALICE))).await.unwrap();
+
+    assert!(squatted.lock().unwrap().is_none(), "the first id drawn was taken meanwhile");
+    let handed_out = u32::try_from(reply.data.as_u64().unwrap()).unwrap();
+    let routes = video.dynamodb.scan().table_name(&video.table).send().await.unwrap().items.unwrap_or_default();
+    let owners: Vec<_> = routes
+        .iter()
+        .filter(|r| r["pk"].as_s().is_ok_and(|pk| pk.starts_with("R#")))
+        .map(|r| (r["pk"].as_s().unwrap().clone(), r["ownerUsername"].as_s().unwrap().clone()))
+        .collect();
+    assert_eq!(owners.len(), 2, "the other agent's route and Alice's: {owners:?}");
+    assert!(owners.contains(&(format!("R#{handed_out}"), "u-alice".to_owned())), "{owners:?}");
+    assert!(owners.iter().any(|(_, owner)| owner == "u-another-agent"), "the live route stays its owner's: {owners:?}");
+}
+
+/// A route redeemed for a chat that could not start is given back only while it still carries that
+/// redemption's stamp: a later redemption's mark stays.
+#[tokio::test]
+async fn a_route_is_given_back_only_by_the_chat_that_redeemed_it() {
+    let video = Video::start().await;
+    let route = video.adhoc_route("carol@example.com", "Alice").await;
+    let now = datetime!(2026-11-23 09:01 UTC);
+    let redeemed =
+        redeem(&video.dynamodb, &video.table, &route.to_string(), "carol@example.com", now).await.unwrap().unwrap();
+    // The route was given back and redeemed again by another chat since.
+    let key = route_key(redeemed.route_id);
+    let again = video
+        .dynamodb
+        .update_item()
+        .table_name(&video.table)
+        .set_key(Some(key.clone()))
+        .update_expression("SET usedAt = :other")
+        .expression_attribute_values(":other", AttributeValue::S("2026-11-23T09:02:00.000Z".into()));
+    again.send().await.unwrap();
+
+    release(&video.dynamodb, &video.table, &redeemed).await;
+
+    let item =
+        video.dynamodb.get_item().table_name(&video.table).set_key(Some(key)).send().await.unwrap().item.unwrap();
+    assert_eq!(item["usedAt"], AttributeValue::S("2026-11-23T09:02:00.000Z".into()), "the later redemption stands");
 }

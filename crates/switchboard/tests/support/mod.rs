@@ -33,11 +33,26 @@ pub fn request(function: &str, uri: &str, body: Option<&str>, claims: Option<&[(
 /// made before).
 pub type Meanwhile = Arc<Mutex<Option<Box<dyn Fn() + Send + Sync>>>>;
 
-/// Runs what `meanwhile` holds, once, just before the first DynamoDB request whose body contains
-/// `marker` is sent: the other writer moves between this one's read and its write.
-pub struct BeforeRequest {
-    pub marker: &'static str,
-    pub meanwhile: Meanwhile,
+/// The body of the request a concurrent writer moved before, for it to read.
+pub type Seen = Arc<Mutex<String>>;
+
+/// A DynamoDB client that runs what `meanwhile` holds, once, just before its first request whose body
+/// contains `marker` is sent (after putting that body in `seen`): the other writer moves between this
+/// one's read and its write.
+pub fn interrupted_client(
+    sdk: &aws_config::SdkConfig,
+    marker: &'static str,
+    meanwhile: &Meanwhile,
+    seen: &Seen,
+) -> aws_sdk_dynamodb::Client {
+    let before = BeforeRequest { marker, meanwhile: meanwhile.clone(), seen: seen.clone() };
+    aws_sdk_dynamodb::Client::from_conf(aws_sdk_dynamodb::config::Builder::from(sdk).interceptor(before).build())
+}
+
+struct BeforeRequest {
+    marker: &'static str,
+    meanwhile: Meanwhile,
+    seen: Seen,
 }
 
 impl std::fmt::Debug for BeforeRequest {
@@ -58,7 +73,9 @@ impl aws_sdk_dynamodb::config::Intercept for BeforeRequest {
         _: &mut aws_sdk_dynamodb::config::ConfigBag,
     ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
         let body = context.request().body().bytes().unwrap_or_default();
-        if std::str::from_utf8(body).is_ok_and(|body| body.contains(self.marker)) {
+        let body = std::str::from_utf8(body).unwrap_or_default();
+        if body.contains(self.marker) {
+            body.clone_into(&mut self.seen.lock().unwrap());
             let change = self.meanwhile.lock().unwrap().take();
             if let Some(change) = change {
                 change();
@@ -66,4 +83,27 @@ impl aws_sdk_dynamodb::config::Intercept for BeforeRequest {
         }
         Ok(())
     }
+}
+
+/// A DynamoDB client of `table` that, just before its first request containing `marker`, runs
+/// `change` to completion (given a plain client, the table and that request's body), and what tells
+/// whether it ran (`None` once it has).
+pub fn interrupted_by<F, Fut>(
+    sdk: &aws_config::SdkConfig,
+    table: &str,
+    marker: &'static str,
+    change: F,
+) -> (aws_sdk_dynamodb::Client, Meanwhile)
+where
+    F: Fn(aws_sdk_dynamodb::Client, String, String) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()>,
+{
+    let (meanwhile, seen) = (Meanwhile::default(), Seen::default());
+    let (dynamodb, table, body) = (aws_sdk_dynamodb::Client::new(sdk), table.to_owned(), seen.clone());
+    *meanwhile.lock().unwrap() = Some(Box::new(move || {
+        let body = body.lock().unwrap().clone();
+        let handle = tokio::runtime::Handle::current();
+        tokio::task::block_in_place(|| handle.block_on(change(dynamodb.clone(), table.clone(), body)));
+    }));
+    (interrupted_client(sdk, marker, &meanwhile, &seen), meanwhile)
 }
