@@ -692,22 +692,18 @@ async fn a_pepper_that_cannot_be_fetched_fails_the_call_without_costing_a_try() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_send_deletes_its_own_challenge_never_a_newer_one() {
     let h = Harness::start().await;
-    let newer = support::Meanwhile::default();
-    *newer.lock().unwrap() = Some(Box::new({
-        let (dynamodb, table) = (h.dynamodb.clone(), h.table.clone());
-        move || {
-            let mut item = HashMap::new();
-            item.insert("pk".to_owned(), AttributeValue::S("OTP#c-fail".into()));
-            item.insert("sk".to_owned(), AttributeValue::S("CHALLENGE".into()));
-            item.insert("salt".to_owned(), AttributeValue::S("the-newer-calls-salt".into()));
-            let put = dynamodb.put_item().table_name(&table).set_item(Some(item)).send();
-            let handle = tokio::runtime::Handle::current();
-            tokio::task::block_in_place(|| handle.block_on(put)).unwrap();
-        }
-    }));
     let sdk = h.cloud.sdk_config().await;
+    let (dynamodb, newer) = support::interrupted_by(&sdk, &h.table, ":salt", |dynamodb, table, _| async move {
+        let newer_challenge = dynamodb
+            .put_item()
+            .table_name(table)
+            .item("pk", AttributeValue::S("OTP#c-fail".into()))
+            .item("sk", AttributeValue::S("CHALLENGE".into()))
+            .item("salt", AttributeValue::S("the-newer-calls-salt".into()));
+        newer_challenge.send().await.unwrap();
+    });
     let mut send = h.one_time_pin();
-    send.dynamodb = support::interrupted_client(&sdk, ":salt", &newer, &support::Seen::default());
+    send.dynamodb = dynamodb;
 
     let result = send.handle(event("c-fail", "+61400000999", &[]), deadline()).await.unwrap();
 
