@@ -257,16 +257,6 @@ async fn alices_meeting(ecs: aws_sdk_ecs::Client) -> (VideoTable, StartRecording
         aws_sdk_chimesdkmeetings::config::Builder::from(&sdk).endpoint_url(&emulator).build(),
     );
     let clock = Arc::new(ManualClock::new(NOW));
-    let create = CreateMeeting {
-        chime: chime.clone(),
-        dynamodb: table.dynamodb.clone(),
-        table: table.name.clone(),
-        media_region: "ap-southeast-2".into(),
-        clock: clock.clone(),
-    };
-    let body = serde_json::json!({"externalMeetingId": MEETING, "meetingTitle": "Case 1", "meetingRegion": "",
-        "meetingAttendees": [{"attendeeName": "Alice", "isOwner": true}]});
-    create.handle(support::request("create-meeting", "/meeting", Some(&body.to_string()), Some(ALICE))).await.unwrap();
     let mut cache = user_cache_key(ALICE[3].1);
     cache.insert("ttl".into(), store::ttl(NOW + time::Duration::hours(12)));
     table.dynamodb.put_item().table_name(&table.name).set_item(Some(cache)).send().await.unwrap();
@@ -287,7 +277,22 @@ async fn alices_meeting(ecs: aws_sdk_ecs::Client) -> (VideoTable, StartRecording
         agent_app_url: None,
         clock,
     };
+    create_alices_meeting(&table, &start, MEETING).await;
     (table, start)
+}
+
+/// Alice creates the meeting `id` (through `create-meeting`, with `start`'s Chime and clock).
+async fn create_alices_meeting(table: &VideoTable, start: &StartRecording, id: &str) {
+    let create = CreateMeeting {
+        chime: start.chime.clone(),
+        dynamodb: table.dynamodb.clone(),
+        table: table.name.clone(),
+        media_region: "ap-southeast-2".into(),
+        clock: start.clock.clone(),
+    };
+    let body = serde_json::json!({"externalMeetingId": id, "meetingTitle": id, "meetingRegion": "",
+        "meetingAttendees": [{"attendeeName": "Alice", "isOwner": true}]});
+    create.handle(support::request("create-meeting", "/meeting", Some(&body.to_string()), Some(ALICE))).await.unwrap();
 }
 
 /// A stop that came while the start was under way, found no task yet and ended the recording.
@@ -312,7 +317,11 @@ fn start_request() -> lambda_http::Request {
 
 fn run_task_rule(meanwhile: &support::Meanwhile) -> aws_smithy_mocks::Rule {
     let meanwhile = meanwhile.clone();
-    mock!(aws_sdk_ecs::Client::run_task).then_output(move || {
+    // The task is findable by its recording alone (what a stop that has no task ARN looks it up by).
+    let by_recording = |input: &aws_sdk_ecs::operation::run_task::RunTaskInput| {
+        input.started_by().and_then(|s| s.strip_prefix("Recording-")).is_some_and(|id| id.len() == 36)
+    };
+    mock!(aws_sdk_ecs::Client::run_task).match_requests(by_recording).then_output(move || {
         if let Some(change) = meanwhile.lock().unwrap().as_ref() {
             change();
         }
@@ -412,4 +421,112 @@ async fn two_starts_that_saw_the_same_stale_lock_take_it_over_once() {
     assert_eq!(second_answer.unwrap_err().status, 409, "the second finds the lock taken, not stale any more");
     let live = recordings(&video.dynamodb, &video.name, MEETING, NOW).await.unwrap();
     assert_eq!(live.iter().filter(|r| r.ended_at.is_none()).count(), 1, "one recording in progress: {live:?}");
+}
+
+/// DynamoDB's answer when another request was writing one of a transaction's items at that moment.
+const TRANSACTION_CONFLICT: &str = r#"{"__type":"com.amazonaws.dynamodb.v20120810#TransactionCanceledException","message":"Transaction cancelled, please refer cancellation reasons for specific reasons [TransactionConflict, None]","CancellationReasons":[{"Code":"TransactionConflict","Message":"Transaction is ongoing for the item"},{"Code":"None"}]}"#;
+/// An error that is neither a lost race nor a conflict.
+const VALIDATION_ERROR: &str =
+    r#"{"__type":"com.amazon.coral.validate#ValidationException","message":"injected by the test"}"#;
+
+/// Answers the first TransactWriteItems requests with the given errors (400s), as DynamoDB would; moto
+/// never answers TransactionConflict. Such a request is sent to moto as a harmless DescribeLimits, so
+/// nothing of it is written, and its answer replaced.
+#[derive(Debug)]
+struct TransactionErrors {
+    answers: Mutex<std::collections::VecDeque<&'static str>>,
+    hijacked: Mutex<Option<&'static str>>,
+}
+
+impl aws_sdk_dynamodb::config::Intercept for TransactionErrors {
+    fn name(&self) -> &'static str {
+        "TransactionErrors"
+    }
+
+    fn modify_before_transmit(
+        &self,
+        context: &mut aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextMut<'_>,
+        _: &aws_sdk_dynamodb::config::RuntimeComponents,
+        _: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        let headers = context.request_mut().headers_mut();
+        let answer = if headers.get("x-amz-target").is_some_and(|t| t.ends_with(".TransactWriteItems")) {
+            self.answers.lock().unwrap().pop_front()
+        } else {
+            None
+        };
+        if answer.is_some() {
+            headers.insert("x-amz-target", "DynamoDB_20120810.DescribeLimits");
+        }
+        *self.hijacked.lock().unwrap() = answer;
+        Ok(())
+    }
+
+    fn modify_before_deserialization(
+        &self,
+        context: &mut aws_sdk_dynamodb::config::interceptors::BeforeDeserializationInterceptorContextMut<'_>,
+        _: &aws_sdk_dynamodb::config::RuntimeComponents,
+        _: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        if let Some(answer) = self.hijacked.lock().unwrap().take() {
+            let response = context.response_mut();
+            *response.status_mut() = 400.try_into()?;
+            response.headers_mut().insert("content-type", "application/x-amz-json-1.0");
+            *response.body_mut() = aws_smithy_types::body::SdkBody::from(answer);
+        }
+        Ok(())
+    }
+}
+
+/// `start` with a DynamoDB client whose first transactions are answered with `errors`.
+async fn start_meeting_errors(video: &VideoTable, start: &StartRecording, errors: &[&'static str]) -> StartRecording {
+    let sdk = video.cloud.sdk_config().await;
+    let interceptor =
+        TransactionErrors { answers: Mutex::new(errors.iter().copied().collect()), hijacked: Mutex::new(None) };
+    let dynamodb = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&sdk).interceptor(interceptor).build(),
+    );
+    start_with(start, dynamodb)
+}
+
+#[tokio::test]
+async fn a_lock_that_meets_transaction_conflicts_is_tried_three_times_and_other_errors_are_not_conflicts() {
+    let run_task = run_task_rule(&support::Meanwhile::default());
+    let ecs = mock_client!(aws_sdk_ecs, RuleMode::MatchAny, &[&run_task]);
+    let (video, start) = alices_meeting(ecs).await;
+    let start_of = |id: &str| {
+        let body = serde_json::json!({ "externalMeetingId": id }).to_string();
+        support::request("start-recording", "/recording", Some(&body), Some(ALICE))
+    };
+
+    // Two conflicts: the third try takes the lock.
+    let twice = start_meeting_errors(&video, &start, &[TRANSACTION_CONFLICT, TRANSACTION_CONFLICT]).await;
+    assert_eq!(twice.handle(start_of(MEETING)).await.unwrap().message, "Recording started");
+    assert_eq!(run_task.num_calls(), 1);
+
+    // Three in a row: given up as taken (409).
+    create_alices_meeting(&video, &start, "case-2").await;
+    let thrice = start_meeting_errors(&video, &start, &[TRANSACTION_CONFLICT; 3]).await;
+    assert_eq!(thrice.handle(start_of("case-2")).await.unwrap_err().status, 409);
+
+    // Any other error is the store's failure (502, try again), never "a recording is in progress".
+    create_alices_meeting(&video, &start, "case-3").await;
+    let failing = start_meeting_errors(&video, &start, &[VALIDATION_ERROR]).await;
+    assert_eq!(failing.handle(start_of("case-3")).await.unwrap_err().status, 502);
+    assert_eq!(run_task.num_calls(), 1, "no task for a refused start");
+}
+
+#[tokio::test]
+async fn a_second_start_while_one_records_is_a_409_and_the_lock_outlives_any_meeting() {
+    let run_task = run_task_rule(&support::Meanwhile::default());
+    let ecs = mock_client!(aws_sdk_ecs, RuleMode::MatchAny, &[&run_task]);
+    let (video, start) = alices_meeting(ecs).await;
+    start.handle(start_request()).await.unwrap();
+
+    assert_eq!(start.handle(start_request()).await.unwrap_err().status, 409);
+
+    let lock = video.dynamodb.get_item().table_name(&video.name).set_key(Some(lock_key(MEETING))).send().await;
+    let lock = lock.unwrap().item.unwrap();
+    assert_eq!(lock["ttl"], store::ttl(NOW + time::Duration::hours(25)), "25 hours: longer than any meeting");
+    assert_eq!(run_task.num_calls(), 1);
 }
