@@ -767,61 +767,111 @@ impl ProvisionFlows {
 mod tests {
     use super::*;
 
-    /// Against the local cloud's DynamoDB: a run whose lease ran out while it worked (the next run took
-    /// the instance over) must not release the lock its successor now holds.
+    /// Provisioning against the local cloud's DynamoDB (the lock needs nothing else), with a clock
+    /// for the leases.
+    struct LockHarness {
+        _cloud: switchboard_local::cloud::LocalCloud,
+        flows: ProvisionFlows,
+        clock: crate::platform::time::ManualClock,
+    }
+
+    impl LockHarness {
+        async fn start() -> Self {
+            use switchboard_local::{
+                cloud::{LocalCloud, FLOWS_TABLE},
+                fixture::Fixture,
+            };
+            let cloud = LocalCloud::services(Fixture::load(&Fixture::default_path()).unwrap()).await.unwrap();
+            let sdk = cloud.sdk_config().await;
+            let clock = crate::platform::time::ManualClock::new(time::macros::datetime!(2026-12-06 09:00 UTC));
+            let settings = FlowSettings {
+                table: FLOWS_TABLE.into(),
+                instance_id: "instance-1".into(),
+                instance_arn: None,
+                name_prefix: String::new(),
+                functions: None,
+                parameters: None,
+                bundle_dir: PathBuf::new(),
+                bundle_layer: None,
+                stack: "stack".into(),
+                write_pause: Duration::ZERO,
+            };
+            let flows = ProvisionFlows::new(
+                aws_sdk_connect::Client::new(&sdk),
+                aws_sdk_dynamodb::Client::new(&sdk),
+                settings,
+                Arc::new(clock.clone()),
+            );
+            Self { _cloud: cloud, flows, clock }
+        }
+
+        /// A run with a lease of 60 s from the clock's now, that does not wait for a held lock.
+        fn run(&self, request_id: &str) -> Run {
+            Run {
+                mode: Mode::Apply,
+                files: BTreeMap::new(),
+                on_drift: OnDrift::Fail,
+                archive_orphans: false,
+                lock_wait: Duration::ZERO,
+                prefix: String::new(),
+                functions: BTreeMap::new(),
+                parameters: BTreeMap::new(),
+                trigger: "direct".into(),
+                request_id: request_id.into(),
+                deadline_epoch_ms: u64::try_from(self.clock.now_epoch() + 60).unwrap() * 1000,
+                stop_at: tokio::time::Instant::now() + Duration::from_secs(60),
+            }
+        }
+    }
+
+    /// A run whose lease ran out while it worked (the next run took the instance over) must not
+    /// release the lock its successor now holds.
     #[tokio::test]
     async fn a_run_releases_only_its_own_lock() {
-        use switchboard_local::{
-            cloud::{LocalCloud, FLOWS_TABLE},
-            fixture::Fixture,
-        };
-        let cloud = LocalCloud::services(Fixture::load(&Fixture::default_path()).unwrap()).await.unwrap();
-        let sdk = cloud.sdk_config().await;
-        let clock = crate::platform::time::ManualClock::new(time::macros::datetime!(2026-12-06 09:00 UTC));
-        let settings = FlowSettings {
-            table: FLOWS_TABLE.into(),
-            instance_id: "instance-1".into(),
-            instance_arn: None,
-            name_prefix: String::new(),
-            functions: None,
-            parameters: None,
-            bundle_dir: PathBuf::new(),
-            bundle_layer: None,
-            stack: "stack".into(),
-            write_pause: Duration::ZERO,
-        };
-        let flows = ProvisionFlows::new(
-            aws_sdk_connect::Client::new(&sdk),
-            aws_sdk_dynamodb::Client::new(&sdk),
-            settings,
-            Arc::new(clock.clone()),
-        );
-        let run = |request_id: &str| Run {
-            mode: Mode::Apply,
-            files: BTreeMap::new(),
-            on_drift: OnDrift::Fail,
-            archive_orphans: false,
-            lock_wait: Duration::ZERO,
-            prefix: String::new(),
-            functions: BTreeMap::new(),
-            parameters: BTreeMap::new(),
-            trigger: "direct".into(),
-            request_id: request_id.into(),
-            // A lease of 60 s from now.
-            deadline_epoch_ms: u64::try_from(clock.now_epoch() + 60).unwrap() * 1000,
-            stop_at: tokio::time::Instant::now() + Duration::from_secs(60),
-        };
-        let first = run("request-1");
-        assert!(flows.lock(&first).await.unwrap());
-        assert!(!flows.lock(&run("request-2")).await.unwrap(), "held while its lease runs");
-        clock.advance(time::Duration::seconds(61));
-        let second = run("request-2");
-        assert!(flows.lock(&second).await.unwrap(), "taken over once the first lease ran out");
+        let h = LockHarness::start().await;
+        let first = h.run("request-1");
+        assert!(h.flows.lock(&first).await.unwrap());
+        assert!(!h.flows.lock(&h.run("request-2")).await.unwrap(), "held while its lease runs");
+        h.clock.advance(time::Duration::seconds(61));
+        let second = h.run("request-2");
+        assert!(h.flows.lock(&second).await.unwrap(), "taken over once the first lease ran out");
 
-        flows.unlock(&first).await.unwrap();
-        assert!(!flows.lock(&run("request-3")).await.unwrap(), "the first run's release left the second's lock");
-        flows.unlock(&second).await.unwrap();
-        assert!(flows.lock(&run("request-3")).await.unwrap(), "the holder's release frees the instance");
+        h.flows.unlock(&first).await.unwrap();
+        assert!(!h.flows.lock(&h.run("request-3")).await.unwrap(), "the first run's release left the second's lock");
+        h.flows.unlock(&second).await.unwrap();
+        assert!(h.flows.lock(&h.run("request-3")).await.unwrap(), "the holder's release frees the instance");
+    }
+
+    /// A run waits for a held lock only within its own time (it must stop in time to answer), and
+    /// takes the lock on its next poll once the holder lets it go.
+    #[tokio::test]
+    async fn a_run_waits_for_a_held_lock_only_within_its_own_time() {
+        let h = LockHarness::start().await;
+        let holder = h.run("holder");
+        assert!(h.flows.lock(&holder).await.unwrap());
+
+        // Never freed: the waiting run gives up before its own stop, not after the 60 s lock wait.
+        let waiting = Run {
+            lock_wait: Duration::from_secs(60),
+            stop_at: tokio::time::Instant::now() + Duration::from_millis(1500),
+            ..h.run("waiting")
+        };
+        let gave_up = tokio::time::timeout(Duration::from_secs(10), h.flows.lock(&waiting)).await;
+        assert!(!gave_up.expect("gives up within its own time").unwrap());
+        assert!(tokio::time::Instant::now() <= waiting.stop_at, "gave up before its stop");
+
+        // Freed half a second on: the waiting run takes it.
+        let patient = Run {
+            lock_wait: Duration::from_secs(60),
+            stop_at: tokio::time::Instant::now() + Duration::from_secs(5),
+            ..h.run("patient")
+        };
+        let release = async {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            h.flows.unlock(&holder).await.unwrap();
+        };
+        let (taken, ()) = tokio::join!(h.flows.lock(&patient), release);
+        assert!(taken.unwrap(), "taken once the holder let it go");
     }
 
     #[test]
