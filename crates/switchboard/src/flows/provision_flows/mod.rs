@@ -831,7 +831,9 @@ mod tests {
         let h = LockHarness::start().await;
         let first = h.run("request-1");
         assert!(h.flows.lock(&first).await.unwrap());
-        assert!(!h.flows.lock(&h.run("request-2")).await.unwrap(), "held while its lease runs");
+        // Held while its lease runs; a run that does not wait gives up at once.
+        let refused = tokio::time::timeout(Duration::from_secs(10), h.flows.lock(&h.run("request-2"))).await;
+        assert!(!refused.expect("gives up at once").unwrap(), "held while its lease runs");
         h.clock.advance(time::Duration::seconds(61));
         let second = h.run("request-2");
         assert!(h.flows.lock(&second).await.unwrap(), "taken over once the first lease ran out");
