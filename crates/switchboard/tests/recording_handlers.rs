@@ -114,15 +114,19 @@ where
 }
 
 async fn set_ended_by_another_stop(dynamodb: aws_sdk_dynamodb::Client, table: String) {
-    dynamodb
+    set_on_rec_1(dynamodb, table, "endedAt", OTHER_STOP).await;
+}
+
+/// Sets `attribute` of recording rec-1's item, as a concurrent writer would.
+async fn set_on_rec_1(dynamodb: aws_sdk_dynamodb::Client, table: String, attribute: &str, value: &str) {
+    let update = dynamodb
         .update_item()
         .table_name(table)
         .set_key(Some(recording_key(MEETING, "rec-1")))
-        .update_expression("SET endedAt = :other")
-        .expression_attribute_values(":other", store::s(OTHER_STOP))
-        .send()
-        .await
-        .unwrap();
+        .update_expression("SET #attribute = :value")
+        .expression_attribute_names("#attribute", attribute)
+        .expression_attribute_values(":value", store::s(value));
+    update.send().await.unwrap();
 }
 
 /// The ECS task ARNs a mocked `StopTask` was asked to stop.
@@ -192,17 +196,7 @@ async fn a_task_a_start_stores_while_the_stop_looks_for_none_is_stopped_before_t
     let table = VideoTable::start().await;
     table.put_recording(None).await;
     // The start's RunTask answered after the stop read the item: the task is stored meanwhile.
-    let meanwhile = meanwhile_once(&table, |dynamodb, name| async move {
-        dynamodb
-            .update_item()
-            .table_name(name)
-            .set_key(Some(recording_key(MEETING, "rec-1")))
-            .update_expression("SET taskArn = :task")
-            .expression_attribute_values(":task", store::s("task-7"))
-            .send()
-            .await
-            .unwrap();
-    });
+    let meanwhile = meanwhile_once(&table, |dynamodb, name| set_on_rec_1(dynamodb, name, "taskArn", "task-7"));
     let list_tasks = list_tasks_rule(&[], meanwhile);
     let stopped = Stopped::default();
     let stop_task = stop_task_rule(&stopped, || {});

@@ -147,6 +147,30 @@ impl Video {
         reply.data.as_u64().expect("the route id is a JSON number")
     }
 
+    /// A client of the table that, just before its first request checking the meeting's Chime id, has
+    /// meeting `case-1`'s item changed by `update` (an UpdateItem expression of one `:value`).
+    async fn meeting_changed_before_its_check(
+        &self,
+        update: &'static str,
+        value: &'static str,
+    ) -> (aws_sdk_dynamodb::Client, support::Meanwhile) {
+        let sdk = self.cloud.sdk_config().await;
+        support::interrupted_by(
+            &sdk,
+            &self.table,
+            "chimeMeetingId = :chimeMeetingId",
+            move |dynamodb, table, _| async move {
+                let change = dynamodb
+                    .update_item()
+                    .table_name(table)
+                    .set_key(Some(meeting_key("case-1")))
+                    .update_expression(update)
+                    .expression_attribute_values(":value", AttributeValue::S(value.into()));
+                change.send().await.unwrap();
+            },
+        )
+    }
+
     /// The live meetings in the emulated Chime SDK.
     async fn chime_meetings(&self) -> Vec<LocalMeeting> {
         self.cloud.emulator.meetings()
@@ -434,21 +458,8 @@ async fn bad_chat_requests_are_400s_naming_the_field_and_start_nothing() {
 async fn no_attendee_is_added_to_a_meeting_that_ended_meanwhile() {
     let video = Video::start().await;
     video.create_meeting(&meeting_body("case-1"), ALICE).await.unwrap();
-    let sdk = video.cloud.sdk_config().await;
-    let (dynamodb, ended) = support::interrupted_by(
-        &sdk,
-        &video.table,
-        "chimeMeetingId = :chimeMeetingId",
-        |dynamodb, table, _| async move {
-            let end = dynamodb
-                .update_item()
-                .table_name(table)
-                .set_key(Some(meeting_key("case-1")))
-                .update_expression("SET endedAt = :at")
-                .expression_attribute_values(":at", AttributeValue::S("2026-11-23T09:00:00.000Z".into()));
-            end.send().await.unwrap();
-        },
-    );
+    let (dynamodb, ended) =
+        video.meeting_changed_before_its_check("SET endedAt = :value", "2026-11-23T09:00:00.000Z").await;
     let add = CreateAttendee {
         chime: video.chime.clone(),
         dynamodb,
@@ -471,21 +482,8 @@ async fn no_attendee_is_added_to_a_meeting_that_ended_meanwhile() {
 async fn ending_a_meeting_never_ends_a_newer_one_under_the_same_id() {
     let video = Video::start().await;
     video.create_meeting(&meeting_body("case-1"), ALICE).await.unwrap();
-    let sdk = video.cloud.sdk_config().await;
-    let (dynamodb, replaced) = support::interrupted_by(
-        &sdk,
-        &video.table,
-        "chimeMeetingId = :chimeMeetingId",
-        |dynamodb, table, _| async move {
-            let replace = dynamodb
-                .update_item()
-                .table_name(table)
-                .set_key(Some(meeting_key("case-1")))
-                .update_expression("SET chimeMeetingId = :newer")
-                .expression_attribute_values(":newer", AttributeValue::S("the-newer-chime-meeting".into()));
-            replace.send().await.unwrap();
-        },
-    );
+    let (dynamodb, replaced) =
+        video.meeting_changed_before_its_check("SET chimeMeetingId = :value", "the-newer-chime-meeting").await;
     let end = EndMeeting {
         chime: video.chime.clone(),
         dynamodb,
