@@ -727,9 +727,7 @@ impl Harness {
         let meanwhile = support::Meanwhile::default();
         *meanwhile.lock().unwrap() = Some(Box::new(move || {
             let set = [("location", "Sydney"), ("action", "set"), ("emergencyType", emergency_type)];
-            let handle = tokio::runtime::Handle::current();
-            let result =
-                tokio::task::block_in_place(|| handle.block_on(update.handle(event(contact, ADMIN, &set), deadline())));
+            let result = support::block_on_inside(update.handle(event(contact, ADMIN, &set), deadline()));
             assert_eq!(result.unwrap().code(), "UPDATED", "the other admin's update");
         }));
         meanwhile

@@ -336,6 +336,15 @@ async fn a_locked_contact_stays_locked_for_the_right_code_and_others_are_not() {
     assert_eq!(other.code(), "LINKED");
 }
 
+/// The session items of the identity table.
+async fn sessions(
+    dynamodb: &aws_sdk_dynamodb::Client,
+    table: &str,
+) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+    let items = dynamodb.scan().table_name(table).send().await.unwrap().items.unwrap_or_default();
+    items.into_iter().filter(|i| i["pk"].as_s().is_ok_and(|pk| pk.starts_with("SESSION#"))).collect()
+}
+
 /// A session that goes away (its ttl passed and DynamoDB removed it, say) between the code's lookup
 /// and the link: the contact is not linked to it, and no session item is made up from the link.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -346,42 +355,20 @@ async fn a_session_gone_before_the_link_is_not_linked_nor_made_up() {
     let clock = ManualClock::new(datetime!(2026-11-23 09:00 UTC));
     start_session(&dynamodb, &cloud, scripted(&["7777777777"]), &clock).handle(start_request("gone")).await.unwrap();
     let table = cloud.fixture.identity.table_name.clone();
-    let sessions = {
-        let (dynamodb, table) = (dynamodb.clone(), table.clone());
-        move || {
-            let (dynamodb, table) = (dynamodb.clone(), table.clone());
-            async move {
-                let items = dynamodb.scan().table_name(table).send().await.unwrap().items.unwrap_or_default();
-                items
-                    .into_iter()
-                    .filter(|i| i["pk"].as_s().is_ok_and(|pk| pk.starts_with("SESSION#")))
-                    .collect::<Vec<_>>()
+    assert_eq!(sessions(&dynamodb, &table).await.len(), 1, "the session to link");
+    let (intercepted, gone) =
+        support::interrupted_by(&sdk, &table, "linkedContactIds", |dynamodb, table, _| async move {
+            for session in sessions(&dynamodb, &table).await {
+                let key = [("pk", &session["pk"]), ("sk", &session["sk"])]
+                    .map(|(name, value)| (name.to_owned(), value.clone()));
+                dynamodb.delete_item().table_name(&table).set_key(Some(key.into())).send().await.unwrap();
             }
-        }
-    };
-    assert_eq!(sessions().await.len(), 1, "the session to link");
-    let gone = support::Meanwhile::default();
-    *gone.lock().unwrap() = Some(Box::new({
-        let (dynamodb, table, sessions) = (dynamodb.clone(), table.clone(), sessions.clone());
-        move || {
-            let handle = tokio::runtime::Handle::current();
-            tokio::task::block_in_place(|| {
-                handle.block_on(async {
-                    for session in sessions().await {
-                        let key = [("pk", &session["pk"]), ("sk", &session["sk"])]
-                            .map(|(name, value)| (name.to_owned(), value.clone()));
-                        dynamodb.delete_item().table_name(&table).set_key(Some(key.into())).send().await.unwrap();
-                    }
-                })
-            })
-        }
-    }));
-    let intercepted = support::interrupted_client(&sdk, "linkedContactIds", &gone, &support::Seen::default());
+        });
     let assign = AssignId { dynamodb: intercepted, settings: settings(&cloud), clock: Arc::new(clock.clone()) };
 
     let answer = assign.handle(call_with("c-gone", "7777777777"), Deadline::after(Deadline::MAX)).await;
 
     assert!(gone.lock().unwrap().is_none(), "the session went away just before the link");
     assert!(answer.as_ref().is_ok_and(|r| r.code() != "LINKED") || answer.is_err(), "{answer:?}");
-    assert_eq!(sessions().await, vec![], "no session item made up by the link");
+    assert_eq!(sessions(&dynamodb, &table).await, vec![], "no session item made up by the link");
 }

@@ -107,8 +107,7 @@ where
     let done = AtomicBool::new(false);
     move || {
         if !done.swap(true, Ordering::SeqCst) {
-            let change = change(dynamodb.clone(), name.clone());
-            tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(change));
+            support::block_on_inside(change(dynamodb.clone(), name.clone()));
         }
     }
 }
@@ -399,9 +398,7 @@ async fn two_starts_that_saw_the_same_stale_lock_take_it_over_once() {
     *interrupted.lock().unwrap() = Some(Box::new({
         let (first, first_answer) = (first.clone(), first_answer.clone());
         move || {
-            let handle = tokio::runtime::Handle::current();
-            let answer = tokio::task::block_in_place(|| handle.block_on(first.handle(start_request())));
-            *first_answer.lock().unwrap() = Some(answer);
+            *first_answer.lock().unwrap() = Some(support::block_on_inside(first.handle(start_request())));
         }
     }));
     let sdk = video.cloud.sdk_config().await;

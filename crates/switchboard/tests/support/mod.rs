@@ -33,6 +33,13 @@ pub fn request(function: &str, uri: &str, body: Option<&str>, claims: Option<&[(
 /// made before).
 pub type Meanwhile = Arc<Mutex<Option<Box<dyn Fn() + Send + Sync>>>>;
 
+/// Runs `work` to completion from synchronous code called inside the test's (multi-thread) runtime:
+/// a mocked answer or an interceptor hook, computed within the call the handler is awaiting.
+pub fn block_on_inside<T>(work: impl std::future::Future<Output = T>) -> T {
+    let handle = tokio::runtime::Handle::current();
+    tokio::task::block_in_place(|| handle.block_on(work))
+}
+
 /// The body of the request a concurrent writer moved before, for it to read.
 pub type Seen = Arc<Mutex<String>>;
 
@@ -102,8 +109,7 @@ where
     let (dynamodb, table, body) = (aws_sdk_dynamodb::Client::new(sdk), table.to_owned(), seen.clone());
     *meanwhile.lock().unwrap() = Some(Box::new(move || {
         let body = body.lock().unwrap().clone();
-        let handle = tokio::runtime::Handle::current();
-        tokio::task::block_in_place(|| handle.block_on(change(dynamodb.clone(), table.clone(), body)));
+        block_on_inside(change(dynamodb.clone(), table.clone(), body));
     }));
     (interrupted_client(sdk, marker, &meanwhile, &seen), meanwhile)
 }
