@@ -22,6 +22,9 @@ const REPOSITORY_FLOWS: &[&str] = &[
     "Emergency_Authentication",
     "Emergency_Demo",
     "Emergency_Update",
+    "Example_BillingWhisper",
+    "Example_Main",
+    "Example_QueueTransfer",
     "IdContact_Inbound",
     "VideoCallEscalationChat",
     "VideoCallEscalationQueue",
@@ -82,7 +85,7 @@ async fn a_fresh_instance_gets_every_flow_resolved_a_rerun_writes_nothing_and_th
     let apply = provision(&fleet, json!({"mode": "apply"})).await;
     assert_eq!(apply["result"], "APPLIED", "{apply}");
     assert_eq!(actions(&apply), all("CREATE"));
-    assert_eq!(apply["writes"], 6);
+    assert_eq!(apply["writes"], REPOSITORY_FLOWS.len());
     let flows = fleet.cloud.emulator.contact_flows();
     assert_eq!(flows.len(), REPOSITORY_FLOWS.len());
     for deployed in &flows {
@@ -110,14 +113,14 @@ async fn a_fresh_instance_gets_every_flow_resolved_a_rerun_writes_nothing_and_th
         .send()
         .await
         .unwrap();
-    assert_eq!(managed.count(), 6);
+    assert_eq!(managed.count() as usize, REPOSITORY_FLOWS.len());
 
     // Again: nothing to do, and nothing written.
     let again = provision(&fleet, json!({"mode": "apply"})).await;
     assert_eq!(again["result"], "NO_CHANGES", "{again}");
     assert_eq!(actions(&again), all("UNCHANGED"));
     assert_eq!(again["writes"], 0);
-    assert_eq!(fleet.cloud.emulator.connect_writes(), 6);
+    assert_eq!(fleet.cloud.emulator.connect_writes(), REPOSITORY_FLOWS.len());
 
     // The admin's call through the deployed flows, by their real ARNs, sets Sydney into an emergency.
     let runner = switchboard_local::flow::Runner::new(
@@ -264,10 +267,15 @@ async fn the_custom_resource_adopts_hand_imports_answers_each_request_and_delete
                 )
             })
             .collect();
+    // The example's claimed number, as the template passes it (ExampleNumber's ARN).
+    let fixture = &fleet.cloud.fixture;
+    let number_arn = |id: &str| format!("arn:aws:connect:{}:{}:phone-number/{id}", fixture.region, fixture.account_id);
+    let example_number = number_arn(&switchboard_local::instance::local_id("phone-number", "+61255503000"));
     let properties = |bundle: &str| {
         json!({
             "InstanceId": fleet.cloud.fleet().map(|_| fleet.cloud.fixture.instance_arn()).unwrap(),
             "Bundle": bundle, "Mode": "apply", "NamePrefix": "", "FlowParameters": "", "Functions": functions,
+            "PhoneNumbers": {"Example_Main": example_number},
         })
     };
 
@@ -279,13 +287,16 @@ async fn the_custom_resource_adopts_hand_imports_answers_each_request_and_delete
     assert_eq!(created["Status"], "SUCCESS", "{created}");
     let data = &created["Data"];
     assert_eq!((data["Result"].as_str(), data["Created"].as_str()), (Some("APPLIED"), Some("0")), "{created}");
-    assert_eq!(data["Adopted"], "6", "{created}");
+    assert_eq!(data["Adopted"], REPOSITORY_FLOWS.len().to_string(), "{created}");
     let flows = fleet.cloud.emulator.contact_flows();
     let auth = flow(&flows, "Emergency_Authentication");
     assert_eq!(auth.id, hand_imported["Emergency_Authentication"], "adopted in place, same id");
     assert_eq!(data["Emergency_AuthenticationArn"], auth.arn.as_str());
     assert_eq!(auth.tags.get("switchboard:stack").map(String::as_str), Some(LOCAL_STACK_NAME));
     let physical_id = created["PhysicalResourceId"].as_str().unwrap().to_owned();
+    // The claimed number now starts the example's flow.
+    assert_eq!(data["PhoneNumbersAssociated"], "1", "{created}");
+    assert_eq!(fleet.cloud.emulator.phone_number_flows()["+61255503000"].as_deref(), Some("Example_Main"));
 
     // A stack update with the same bundle: SUCCESS, nothing written.
     let writes = fleet.cloud.emulator.connect_writes();
@@ -319,6 +330,29 @@ async fn the_custom_resource_adopts_hand_imports_answers_each_request_and_delete
         .unwrap();
     assert_eq!(refused["Status"], "FAILED");
     assert!(refused["Reason"].as_str().unwrap().contains("Bundle"), "{refused}");
+
+    // A number the instance has not claimed fails the resource, naming the operation; so does a
+    // number for a flow the bundle does not have.
+    for (flow, number) in
+        [("Example_Main", number_arn("00000000-0000-4000-8000-000000000000")), ("Nowhere", example_number.clone())]
+    {
+        let mut wrong = properties(layer);
+        wrong["PhoneNumbers"] = json!({flow: number});
+        let failed = fleet
+            .cloud
+            .custom_resource(
+                PROVISION_FLOWS_FUNCTION,
+                "Update",
+                "ContactFlows",
+                wrong,
+                Some((&physical_id, properties(layer))),
+            )
+            .await
+            .unwrap();
+        assert_eq!(failed["Status"], "FAILED", "{failed}");
+        let reason = failed["Reason"].as_str().unwrap();
+        assert!(reason.contains("AssociatePhoneNumberContactFlow") || reason.contains("Nowhere"), "{reason}");
+    }
 
     // Delete answers SUCCESS and leaves every flow where it is.
     let deleted = fleet
@@ -806,7 +840,7 @@ async fn the_commands_plan_apply_and_play_the_deployed_flows() {
     assert!(plan.contains("CREATE     Emergency_Authentication ← emergency/Emergency_Authentication"), "{plan}");
     assert!(plan.ends_with("PLANNED (0 writes)\n"), "{plan}");
     let (ok, apply) = run(&["flows", "apply"]).await.unwrap();
-    assert!(ok && apply.ends_with("APPLIED (6 writes)\n"), "{apply}");
+    assert!(ok && apply.ends_with("APPLIED (9 writes)\n"), "{apply}");
     let (ok, again) = run(&["flows", "apply"]).await.unwrap();
     assert!(ok && again.ends_with("NO_CHANGES (0 writes)\n"), "{again}");
 

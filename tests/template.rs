@@ -382,7 +382,7 @@ fn the_public_agent_routes_are_throttled_and_start_chat_may_start_only_the_video
     assert!(start_chat.contains("Action: connect:StartChatContact\n"));
     // The given flow, or the one ContactFlows deployed: the id is the last part of its ARN.
     assert!(start_chat.contains(
-        "Resource: !If [ChatFlowFromStack, !GetAtt ContactFlows.VideoCallEscalationChatArn, !Sub '${ConnectInstanceArn}/contact-flow/${VideoChatContactFlowId}']"
+        "Resource: !If [ChatFlowFromStack, !GetAtt ContactFlows.VideoCallEscalationChatArn, !Sub ['${Instance}/contact-flow/${VideoChatContactFlowId}', {Instance: !If [CreateConnectInstance, !GetAtt ConnectInstance.Arn, !Ref ConnectInstanceArn]}]]"
     ));
     assert!(start_chat.contains(
         "CHAT_CONTACT_FLOW_IDS: !If [ChatFlowFromStack, !Select [3, !Split ['/', !GetAtt ContactFlows.VideoCallEscalationChatArn]], !Ref VideoChatContactFlowId]"
@@ -448,6 +448,11 @@ fn rendered_template() -> Value {
         .expect("the .venv python (make setup)");
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// The instance's ARN as every resource names it: the given one, or the one the stack creates.
+fn instance_arn() -> Value {
+    json!({"Fn::If": ["CreateConnectInstance", {"Fn::GetAtt": ["ConnectInstance", "Arn"]}, {"Ref": "ConnectInstanceArn"}]})
 }
 
 /// The template's resources of one type, by logical id.
@@ -704,6 +709,7 @@ fn with_an_alarm_topic_every_function_and_api_has_its_alarms_and_without_one_non
     let watching = |dimension: Value| alarms_watching(&alarms, &dimension);
     let connect_invoked: BTreeSet<&str> = resources(&template, "AWS::Connect::IntegrationAssociation")
         .into_iter()
+        .filter(|(_, a)| a["Properties"]["IntegrationType"] == "LAMBDA_FUNCTION")
         .filter_map(|(_, a)| a["Properties"]["IntegrationArn"]["Fn::GetAtt"][0].as_str())
         .collect();
     assert_eq!(connect_invoked.len(), 6, "{connect_invoked:?}");
@@ -814,8 +820,7 @@ fn every_function_a_flow_invokes_is_associated_with_the_instance() {
     assert!(!invoked.is_empty());
     for id in invoked {
         let associated = resources(&template, "AWS::Connect::IntegrationAssociation").into_iter().any(|(_, a)| {
-            names(&a["Properties"]["IntegrationArn"], &id)
-                && a["Properties"]["InstanceId"]["Ref"] == "ConnectInstanceArn"
+            names(&a["Properties"]["IntegrationArn"], &id) && a["Properties"]["InstanceId"] == instance_arn()
         });
         let permitted = resources(&template, "AWS::Lambda::Permission").into_iter().any(|(_, p)| {
             names(&p["Properties"]["FunctionName"], &id) && p["Properties"]["Principal"] == "connect.amazonaws.com"
@@ -1106,7 +1111,7 @@ fn the_desktop_bucket_is_private_and_only_the_distribution_reads_it_through_its_
     let approved = &template["Resources"]["DesktopApprovedOrigin"]["Properties"];
     assert_eq!(
         (&approved["InstanceId"], &approved["Origin"]),
-        (&json!({"Ref": "ConnectInstanceArn"}), &json!({"Fn::Sub": "https://${DesktopDomainName}"}))
+        (&instance_arn(), &json!({"Fn::Sub": "https://${DesktopDomainName}"}))
     );
 }
 
@@ -1434,7 +1439,9 @@ fn every_recording_resource_exists_only_with_recording_and_nothing_else_names_on
         json!({"Fn::And": [{"Condition": "RecordingEnabled"},
                            {"Fn::Equals": [{"Fn::Join": ["", {"Ref": "RecordingSubnetIds"}]}, ""]}]})
     );
-    let recording_conditions = ["RecordingEnabled", "RecordingAlarms", "CreateRecordingVpc"];
+    // CreateRecordingPlaybackProfile: recording on and no playback profile given.
+    let recording_conditions =
+        ["RecordingEnabled", "RecordingAlarms", "CreateRecordingVpc", "CreateRecordingPlaybackProfile"];
 
     let all = template["Resources"].as_object().unwrap();
     let recording: BTreeSet<&str> = all.keys().map(String::as_str).filter(|id| is_recording_resource(id)).collect();
@@ -1483,20 +1490,18 @@ fn every_recording_resource_exists_only_with_recording_and_nothing_else_names_on
 }
 
 #[test]
-fn recording_needs_its_image_and_playback_profile_and_given_networking_comes_whole() {
+fn recording_needs_its_image_its_playback_profile_is_the_stacks_unless_given_and_given_networking_comes_whole() {
     let template = rendered_template();
     let parameters = &template["Parameters"];
     for name in ["RecorderImageUri", "RecordingPlaybackSecurityProfileId", "RecordingVpcId", "RecordingSubnetIds"] {
         assert_eq!(parameters[name]["Default"], "", "{name}: blank unless recording is deployed");
     }
     let on = json!({"Fn::Equals": [{"Ref": "RecordingEnabled"}, "true"]});
-    let rule = &template["Rules"]["RecordingNeedsItsImageAndPlaybackProfile"];
+    let rule = &template["Rules"]["RecordingNeedsItsImage"];
     assert_eq!(rule["RuleCondition"], on);
     let asserted: Vec<&Value> = rule["Assertions"].as_array().unwrap().iter().map(|a| &a["Assert"]).collect();
-    let required: Vec<Value> = ["RecorderImageUri", "RecordingPlaybackSecurityProfileId"]
-        .iter()
-        .map(|name| json!({"Fn::Not": [{"Fn::Equals": [{"Ref": name}, ""]}]}))
-        .collect();
+    let required: Vec<Value> =
+        ["RecorderImageUri"].iter().map(|name| json!({"Fn::Not": [{"Fn::Equals": [{"Ref": name}, ""]}]})).collect();
     assert_eq!(asserted, required.iter().collect::<Vec<_>>());
     assert_eq!(template["Rules"]["RecordingNetworkIsGivenWhole"]["RuleCondition"], on);
     assert_eq!(parameters["RecordingSubnetIds"]["Type"], "CommaDelimitedList");
@@ -1590,7 +1595,15 @@ fn the_recording_functions_have_exactly_their_environment_and_timeouts() {
         ("RECORDING_SCREEN_WIDTH", json!({"Ref": "RecordingScreenWidth"})),
         ("RECORDING_SCREEN_HEIGHT", json!({"Ref": "RecordingScreenHeight"})),
         ("AGENT_APP_URL", json!({"Ref": "AgentAppUrl"})),
-        ("RECORDING_PLAYBACK_SECURITY_PROFILE_ID", json!({"Ref": "RecordingPlaybackSecurityProfileId"})),
+        // Blank: the stack's RecordingPlayback profile (its id is the last part of its ARN).
+        (
+            "RECORDING_PLAYBACK_SECURITY_PROFILE_ID",
+            json!({"Fn::If": [
+                "CreateRecordingPlaybackProfile",
+                {"Fn::Select": [3, {"Fn::Split": ["/", {"Fn::GetAtt": ["RecordingPlaybackSecurityProfile", "SecurityProfileArn"]}]}]},
+                {"Ref": "RecordingPlaybackSecurityProfileId"}
+            ]}),
+        ),
         ("RECORDING_URL_EXPIRY_SECONDS", json!({"Ref": "RecordingUrlExpirySeconds"})),
         // The group's name, written as the group writes it (a reference would be a cycle).
         ("RECORDING_ASG_NAME", group_name.clone()),
@@ -1719,7 +1732,7 @@ fn the_recording_functions_are_granted_least_privilege() {
                     "connect:DescribeContact" | "connect:GetContactAttributes" | "connect:UpdateContactAttributes" => {
                         assert_eq!(
                             statement["Resource"],
-                            json!({"Fn::Sub": "${ConnectInstanceArn}/contact/*"}),
+                            json!({"Fn::Sub": ["${Instance}/contact/*", {"Instance": instance_arn()}]}),
                             "{id} {sid}"
                         )
                     }
@@ -2217,4 +2230,150 @@ fn every_custom_resource_has_a_service_timeout_that_covers_its_providers_attempt
             "{id}: ServiceTimeout {timeout} < three attempts of {seconds} s and the retries' waits"
         );
     }
+}
+
+// ===== the contact centre (template.yaml, "the contact centre"; docs/contact-centre.md) =====
+
+/// The `Name` (or `SecurityProfileName`) of every resource of `kind`, as literal strings.
+fn declared_names(template: &Value, kind: &str, property: &str) -> BTreeSet<String> {
+    resources(template, kind)
+        .into_iter()
+        .map(|(id, r)| {
+            r["Properties"][property].as_str().unwrap_or_else(|| panic!("{id}: {property} is not literal")).to_owned()
+        })
+        .collect()
+}
+
+#[test]
+fn every_resource_the_flows_name_is_declared_or_made_by_connect_in_every_new_instance() {
+    use switchboard_local::instance::{BUILT_IN_PROMPTS, BUILT_IN_QUEUE};
+    let template = rendered_template();
+    let mut queues = declared_names(&template, "AWS::Connect::Queue", "Name");
+    queues.insert(BUILT_IN_QUEUE.to_owned());
+    let mut prompts = declared_names(&template, "AWS::Connect::Prompt", "Name");
+    prompts.extend(BUILT_IN_PROMPTS.iter().map(|p| (*p).to_owned()));
+    let contact_flows = &template["Resources"]["ContactFlows"]["Properties"];
+    let bots: BTreeSet<&str> = contact_flows["Bots"].as_object().unwrap().keys().map(String::as_str).collect();
+    let library = switchboard_local::flow::FlowLibrary::repository();
+    let flow_names: BTreeSet<String> =
+        library.names().unwrap().iter().map(|n| n.rsplit('/').next().unwrap().to_owned()).collect();
+    let mut checked = 0;
+    for name in library.names().unwrap() {
+        let flow = library.load(&name).unwrap();
+        for placeholder in flow.placeholders().unwrap() {
+            let declared = match placeholder.kind.as_str() {
+                "queue" => queues.contains(&placeholder.name),
+                "prompt" => prompts.contains(&placeholder.name),
+                "bot" => bots.contains(placeholder.name.as_str()),
+                "flow" => flow_names.contains(&placeholder.name),
+                // Functions: every_flow_loads_and_every_lambda_placeholder_names_a_function; params: flows.json.
+                _ => continue,
+            };
+            assert!(
+                declared,
+                "{name} names {{{{{}:{}}}}}, which template.yaml does not declare",
+                placeholder.kind, placeholder.name
+            );
+            checked += 1;
+        }
+        // The names a flow asks flow-resource-map for ($.External.<Name>) are queues or flows too.
+        for action in flow.actions.iter().filter(|a| a.kind == "InvokeLambdaFunction") {
+            let Some(asked) = action.parameters.pointer("/LambdaInvocationAttributes/names").and_then(Value::as_str)
+            else {
+                continue;
+            };
+            for wanted in asked.split(',').map(str::trim) {
+                assert!(
+                    queues.contains(wanted) || flow_names.contains(wanted),
+                    "{name} maps {wanted}, which nothing declares"
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 10, "only {checked} references checked");
+    // Every claimed number starts a flow of the library.
+    let numbers = &contact_flows["PhoneNumbers"]["Fn::If"][1];
+    for (flow, number) in numbers.as_object().unwrap() {
+        assert!(flow_names.contains(flow), "{flow} answers a number but is not in contact-flows/");
+        let id = number["Ref"].as_str().unwrap();
+        assert_eq!(template["Resources"][id]["Type"], "AWS::Connect::PhoneNumber", "{flow}");
+        assert_eq!(template["Resources"][id]["Condition"], "ClaimPhoneNumbers", "{id}: numbers are charged, so opt-in");
+    }
+}
+
+#[test]
+fn a_blank_instance_arn_creates_the_instance_its_encrypted_storage_and_its_hierarchy_and_a_given_one_adds_only() {
+    let template = rendered_template();
+    let all = template["Resources"].as_object().unwrap();
+    assert_eq!(
+        template["Conditions"]["CreateConnectInstance"],
+        json!({"Fn::Equals": [{"Ref": "ConnectInstanceArn"}, ""]})
+    );
+    let instance = &all["ConnectInstance"];
+    assert_eq!(instance["Condition"], "CreateConnectInstance");
+    let attributes = &instance["Properties"]["Attributes"];
+    assert_eq!((&attributes["InboundCalls"], &attributes["OutboundCalls"]), (&json!(true), &json!(true)));
+    assert_eq!(instance["Properties"]["IdentityManagementType"], json!({"Ref": "ConnectIdentityManagement"}));
+    let storage: Vec<&str> = resources(&template, "AWS::Connect::InstanceStorageConfig")
+        .into_iter()
+        .map(|(id, s)| {
+            assert_eq!(s["Condition"], "CreateConnectInstance", "{id}");
+            assert_eq!(s["Properties"]["S3Config"]["EncryptionConfig"]["EncryptionType"], "KMS", "{id}");
+            s["Properties"]["ResourceType"].as_str().unwrap()
+        })
+        .collect();
+    assert_eq!(
+        storage.iter().copied().collect::<BTreeSet<_>>(),
+        BTreeSet::from(["CALL_RECORDINGS", "CHAT_TRANSCRIPTS"])
+    );
+    // The hierarchy structure is the instance's own: only a created instance gets the stack's.
+    for (id, _) in resources(&template, "AWS::Connect::UserHierarchyStructure")
+        .into_iter()
+        .chain(resources(&template, "AWS::Connect::UserHierarchyGroup"))
+    {
+        assert_eq!(all[id]["Condition"], "CreateConnectInstance", "{id}");
+    }
+    // Every Connect resource of the stack is on the one instance: nothing names ConnectInstanceArn
+    // outside the switch between the given and the created one.
+    let text = serde_json::to_string(&template["Resources"]).unwrap();
+    let switch = serde_json::to_string(&instance_arn()).unwrap();
+    let bare = text.replace(&switch, "").matches("\"ConnectInstanceArn\"").count();
+    assert_eq!(bare, 0, "a resource names ConnectInstanceArn without the CreateConnectInstance switch");
+    let given = r#"{"Ref":"ConnectInstanceArn"}"#;
+    assert!(!text.replace(&switch, "").contains(given));
+}
+
+#[test]
+fn the_templates_lint_clean_as_a_new_instance_and_as_an_existing_one_with_numbers() {
+    let template = std::fs::read_to_string(repo_root().join("template.yaml")).unwrap();
+    let dir = std::env::temp_dir().join(format!("switchboard-lint-instance-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let no_default = "  ConnectInstanceArn:\n    Type: String\n";
+    assert_eq!(template.matches(no_default).count(), 1);
+    let new_instance =
+        template.replace(no_default, "  ConnectInstanceArn:\n    Type: String\n    Default: ''\n").replace(
+            "  ConnectInstanceAlias:\n    Type: String\n    Default: ''\n",
+            "  ConnectInstanceAlias:\n    Type: String\n    Default: switchboard-demo\n",
+        );
+    let existing = template.replace(
+        no_default,
+        "  ConnectInstanceArn:\n    Type: String\n    Default: arn:aws:connect:ap-southeast-2:123456789012:instance/11111111-2222-3333-4444-555555555555\n",
+    );
+    let numbers = [("PhoneNumberCountryCode", "''", "AU")];
+    let mut paths = Vec::new();
+    for (name, text) in [
+        ("new-instance", new_instance.clone()),
+        ("new-instance-numbers", with_defaults(&new_instance, &numbers)),
+        ("existing-instance", existing.clone()),
+        ("existing-instance-numbers-recording", with_defaults(&existing, &[numbers.as_slice(), RECORDING_ON].concat())),
+    ] {
+        let path = dir.join(format!("{name}.yaml"));
+        std::fs::write(&path, text).unwrap();
+        paths.push(path);
+    }
+    let output = std::process::Command::new(repo_root().join(".venv/bin/cfn-lint")).args(&paths).output().unwrap();
+    let report = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success(), "cfn-lint:\n{report}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

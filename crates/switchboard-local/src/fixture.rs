@@ -1,8 +1,12 @@
-//! The local cloud's seed data (`local/fixture.json`): account, Pinpoint numbers, admins, locations.
+//! The local cloud's seed data: what a deploy does not make (`local/fixture.json`: account, people,
+//! Pinpoint numbers, admins, locations, test data), joined with the contact centre template.yaml
+//! declares ([`DeclaredInstance`]): the instance's queues, profiles, hierarchy and bots come from there.
 
 use std::{collections::BTreeMap, path::Path};
 
 use serde::{Deserialize, Serialize};
+
+use crate::instance::{local_id, DeclaredInstance, InstanceError, Pseudo};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -38,29 +42,51 @@ pub struct IdentityFixture {
 #[serde(rename_all = "camelCase")]
 pub struct ConnectFixture {
     pub instance_id: String,
-    /// Queue name → queue id, for `{{queue:<name>}}` placeholders in flows.
+    /// The contact centre as template.yaml declares it (filled by [`Fixture::load`]).
+    #[serde(skip)]
+    pub declared: DeclaredInstance,
+    /// Queue name → queue id, for `{{queue:<name>}}` placeholders in flows (the declared queues).
+    #[serde(skip)]
     pub queues: BTreeMap<String, String>,
     /// Flow name (as in `contact-flows/<context>/<name>.json`) → the flow: the flows the instance has
     /// at start (as if imported by hand), which `StartChatContact` accepts as `ContactFlowId`.
     pub contact_flows: BTreeMap<String, FixtureFlow>,
-    /// Prompt name (`Beep.wav`) → prompt id.
-    #[serde(default)]
+    /// Prompt name (`Beep.wav`) → prompt id (the declared prompts and Connect's defaults).
+    #[serde(skip)]
     pub prompts: BTreeMap<String, String>,
     /// Names of the Lambda functions associated with the instance at start; see
     /// [`Fixture::lambda_function_arns`].
     #[serde(default)]
     pub lambda_functions: Vec<String>,
-    /// Lex V2 bot alias ARNs associated with the instance at start.
-    #[serde(default)]
+    /// Lex V2 bot alias ARNs associated with the instance (the template's LEX_BOT associations).
+    #[serde(skip)]
     pub bots: Vec<String>,
     /// The most entries any emulated List operation answers per page: small, so that callers'
     /// pagination is exercised.
     #[serde(default = "default_page_size")]
     pub page_size: usize,
-    /// Security profile name → id.
+    /// Security profile name → id (the declared profiles and Connect's own).
+    #[serde(skip)]
     pub security_profiles: BTreeMap<String, String>,
+    /// The declared agent hierarchy, parents first.
+    #[serde(skip)]
     pub hierarchy_groups: Vec<HierarchyGroup>,
+    /// The instance's users: people, so the fixture's, with their profiles and group by name.
+    #[serde(rename = "users")]
+    people: Vec<Person>,
+    #[serde(skip)]
     pub users: Vec<ConnectUser>,
+}
+
+/// A user as `local/fixture.json` writes one: security profiles and hierarchy group by name.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Person {
+    id: String,
+    username: String,
+    #[serde(default)]
+    hierarchy_group: Option<String>,
+    security_profiles: Vec<String>,
 }
 
 fn default_page_size() -> usize {
@@ -77,6 +103,66 @@ pub struct FixtureFlow {
 }
 
 impl ConnectFixture {
+    /// Gives the instance what the template declares, with ids stable across runs, and resolves
+    /// the people's profiles and groups by name.
+    fn declare(&mut self, declared: DeclaredInstance) -> Result<(), FixtureError> {
+        let ids = |kind: &str, names: &mut dyn Iterator<Item = &String>| -> BTreeMap<String, String> {
+            names.map(|name| (name.clone(), local_id(kind, name))).collect()
+        };
+        self.queues = ids("queue", &mut declared.queues.keys());
+        self.prompts = ids("prompt", &mut declared.prompts.iter());
+        self.security_profiles = ids("security-profile", &mut declared.security_profiles.iter());
+        self.bots = declared.associated_bots.clone();
+        let mut groups: Vec<HierarchyGroup> = Vec::new();
+        for group in &declared.hierarchy_groups {
+            let id = local_id("agent-group", &group.name);
+            let mut path = group
+                .parent
+                .as_ref()
+                .and_then(|parent| groups.iter().find(|g| &g.name == parent))
+                .map(|parent| parent.path.clone())
+                .unwrap_or_default();
+            path.push(id.clone());
+            groups.push(HierarchyGroup { id, name: group.name.clone(), level_id: path.len().to_string(), path });
+        }
+        self.hierarchy_groups = groups;
+        let undeclared = |user: &Person, what: String| FixtureError::Undeclared { user: user.username.clone(), what };
+        self.users = self
+            .people
+            .iter()
+            .map(|person| {
+                let hierarchy_group_id = match &person.hierarchy_group {
+                    None => None,
+                    Some(name) => Some(
+                        self.hierarchy_groups
+                            .iter()
+                            .find(|g| &g.name == name)
+                            .map(|g| g.id.clone())
+                            .ok_or_else(|| undeclared(person, format!("hierarchy group {name}")))?,
+                    ),
+                };
+                let security_profile_ids = person
+                    .security_profiles
+                    .iter()
+                    .map(|name| {
+                        self.security_profiles
+                            .get(name)
+                            .cloned()
+                            .ok_or_else(|| undeclared(person, format!("security profile {name}")))
+                    })
+                    .collect::<Result<_, _>>()?;
+                Ok(ConnectUser {
+                    id: person.id.clone(),
+                    username: person.username.clone(),
+                    hierarchy_group_id,
+                    security_profile_ids,
+                })
+            })
+            .collect::<Result<_, FixtureError>>()?;
+        self.declared = declared;
+        Ok(())
+    }
+
     /// The name of the instance's flow with id `flow_id`.
     pub fn contact_flow_name(&self, flow_id: &str) -> Option<&str> {
         self.contact_flows.iter().find(|(_, flow)| flow.id == flow_id).map(|(name, _)| name.as_str())
@@ -195,13 +281,36 @@ pub enum FixtureError {
     Read { path: String, source: std::io::Error },
     #[error("{path} is not a valid fixture: {source}")]
     Parse { path: String, source: serde_json::Error },
+    #[error("{path}: {source}")]
+    Template { path: String, source: InstanceError },
+    #[error("local/fixture.json: user {user} names {what}, which template.yaml does not declare")]
+    Undeclared { user: String, what: String },
 }
 
 impl Fixture {
+    /// The fixture at `path` with the instance the repository's template.yaml declares.
     pub fn load(path: &Path) -> Result<Self, FixtureError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| FixtureError::Read { path: path.display().to_string(), source })?;
-        serde_json::from_str(&text).map_err(|source| FixtureError::Parse { path: path.display().to_string(), source })
+        Self::load_with_template(path, &crate::repo_root().join("template.yaml"))
+    }
+
+    /// The fixture at `path` with the instance the template at `template` declares.
+    pub fn load_with_template(path: &Path, template: &Path) -> Result<Self, FixtureError> {
+        let read = |path: &Path| {
+            std::fs::read_to_string(path)
+                .map_err(|source| FixtureError::Read { path: path.display().to_string(), source })
+        };
+        let text = read(path)?;
+        let mut fixture: Self = serde_json::from_str(&text)
+            .map_err(|source| FixtureError::Parse { path: path.display().to_string(), source })?;
+        let pseudo = Pseudo {
+            stack_name: crate::instance::LOCAL_STACK_NAME.to_owned(),
+            region: fixture.region.clone(),
+            account_id: fixture.account_id.clone(),
+        };
+        let declared = DeclaredInstance::from_template(&read(template)?, &pseudo)
+            .map_err(|source| FixtureError::Template { path: template.display().to_string(), source })?;
+        fixture.connect.declare(declared)?;
+        Ok(fixture)
     }
 
     /// The repository's own fixture.

@@ -5,6 +5,8 @@
 //! this list, never one below; a test in this file checks that no two of them import each other):
 //!
 //! - [`net`]: free loopback ports and waiting for a listener.
+//! - [`instance`]: the contact centre template.yaml declares (hours, queues, profiles, hierarchy,
+//!   bots, numbers), as the local emulated instance has it, with Connect's own defaults.
 //! - [`fixture`]: the local cloud's seed data (`local/fixture.json`): account, Connect instance,
 //!   numbers, agents, admins.
 //! - [`moto`]: moto's server (DynamoDB, S3, Cognito, STS, …) as a child process on a free port.
@@ -36,6 +38,7 @@ pub mod fixture;
 pub mod flow;
 pub mod flows;
 pub mod gateway;
+pub mod instance;
 pub mod lambda_host;
 pub mod moto;
 pub mod net;

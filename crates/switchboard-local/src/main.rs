@@ -56,8 +56,9 @@ enum Command {
     },
     /// Play a contact flow against the running local cloud.
     Call {
-        /// `<context>/<Flow>`, e.g. `emergency/Emergency_Authentication`.
-        flow: String,
+        /// `<context>/<Flow>`, e.g. `emergency/Emergency_Authentication`; left out, the flow the
+        /// dialled number (`--to`) is associated with in template.yaml.
+        flow: Option<String>,
         /// `voice` (a phone call: `--from` needed) or `chat` (prompts are messages, no numbers).
         #[arg(long, default_value = "voice")]
         channel: Channel,
@@ -70,6 +71,15 @@ enum Command {
         /// Caller input, in order: DTMF digits, `auto` (the PIN from the latest SMS), or `-` (silence).
         #[arg(long = "input")]
         inputs: Vec<CallInput>,
+        /// What the caller says when a bot listens, in order (repeatable).
+        #[arg(long = "say")]
+        said: Vec<String>,
+        /// The clock the flows' hours are checked at (RFC 3339, e.g. 2026-12-07T09:30:00+11:00); now if left out.
+        #[arg(long, value_parser = parse_time)]
+        at: Option<chrono::DateTime<chrono::Utc>>,
+        /// Real-time metric values, `Name=value` (repeatable), for CheckMetricData and GetMetricData.
+        #[arg(long = "metric", value_parser = parse_pair)]
+        metrics: Vec<(String, String)>,
         /// Initial contact attributes, `key=value` (repeatable).
         #[arg(long = "attribute", value_parser = parse_pair)]
         attributes: Vec<(String, String)>,
@@ -176,6 +186,12 @@ fn parse_pair(s: &str) -> Result<(String, String), String> {
     s.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())).ok_or_else(|| format!("{s:?} is not key=value"))
 }
 
+fn parse_time(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|e| format!("{s:?} is not an RFC 3339 time (2026-12-07T09:30:00+11:00): {e}"))
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -199,6 +215,9 @@ async fn run(command: Command) -> CommandResult {
             from,
             to,
             inputs,
+            said,
+            at,
+            metrics,
             attributes,
             parameters,
             leave_after,
@@ -216,6 +235,7 @@ async fn run(command: Command) -> CommandResult {
             if deployed {
                 runner = runner.playing_deployed();
             }
+            let flow = flow.unwrap_or_default();
             let call = match (channel, from) {
                 (Channel::Voice, Some(from)) => Call::voice(flow, from, to),
                 (Channel::Voice, None) => return Err("a voice call needs --from <caller number>".into()),
@@ -226,7 +246,12 @@ async fn run(command: Command) -> CommandResult {
                 .with_inputs(inputs)
                 .with_attributes(attributes)
                 .with_parameters(parameters)
-                .with_queue_at_capacity(queue_at_capacity);
+                .with_queue_at_capacity(queue_at_capacity)
+                .saying(said)
+                .with_metrics(metrics);
+            if let Some(at) = at {
+                call = call.at(at);
+            }
             if let Some(messages) = leave_after {
                 call = call.leaving_after_messages(messages);
             }

@@ -14,7 +14,7 @@ use switchboard_local::{
     cloud::{self, LocalCloud},
     emulator::LocalNumber,
     fixture::{Fixture, NumberInfo},
-    flow::{Call, FlowError, FlowLibrary, Runner, Services},
+    flow::{Call, Ending, FlowError, FlowLibrary, Runner, Services, Step},
     lambda_host::{FunctionSpec, InvokeClient, LambdaHost},
     moto::Moto,
 };
@@ -205,9 +205,17 @@ fn call(flow: &str) -> Call {
 }
 
 #[tokio::test]
-async fn the_runner_refuses_unknown_actions_endless_loops_and_broken_flows() {
+async fn the_runner_refuses_what_is_not_the_flow_language_endless_loops_and_broken_flows() {
     let unsupported = serde_json::json!({"Version": "2019-10-30", "StartAction": "a", "Actions": [
+        {"Identifier": "a", "Type": "MadeUpAction", "Parameters": {}, "Transitions": {}}]});
+    // An action of the language the runner does not model: its error branch, or (none) the end.
+    let not_modelled = serde_json::json!({"Version": "2019-10-30", "StartAction": "a", "Actions": [
         {"Identifier": "a", "Type": "CreateTask", "Parameters": {}, "Transitions": {}}]});
+    let not_modelled_with_branch = serde_json::json!({"Version": "2019-10-30", "StartAction": "a", "Actions": [
+        {"Identifier": "a", "Type": "CreateTask", "Parameters": {},
+         "Transitions": {"NextAction": "end", "Errors": [{"NextAction": "sorry", "ErrorType": "NoMatchingError"}]}},
+        {"Identifier": "sorry", "Type": "MessageParticipant", "Parameters": {"Text": "Sorry."}, "Transitions": {"NextAction": "end"}},
+        {"Identifier": "end", "Type": "DisconnectParticipant", "Parameters": {}, "Transitions": {}}]});
     let endless = serde_json::json!({"Version": "2019-10-30", "StartAction": "a", "Actions": [
         {"Identifier": "a", "Type": "MessageParticipant", "Parameters": {"Text": "again"}, "Transitions": {"NextAction": "a"}}]});
     let dangling = serde_json::json!({"Version": "2019-10-30", "StartAction": "a", "Actions": [
@@ -219,6 +227,8 @@ async fn the_runner_refuses_unknown_actions_endless_loops_and_broken_flows() {
         {"Identifier": "end", "Type": "DisconnectParticipant", "Parameters": {}, "Transitions": {}}]});
     let (runner, _dir) = runner_with(&[
         ("Unsupported", unsupported),
+        ("NotModelled", not_modelled),
+        ("NotModelledWithBranch", not_modelled_with_branch),
         ("Endless", endless),
         ("Dangling", dangling),
         ("Unreachable", unreachable_lambda),
@@ -226,10 +236,18 @@ async fn the_runner_refuses_unknown_actions_endless_loops_and_broken_flows() {
 
     match runner.play(call("test/Unsupported")).await {
         Err(FlowError::Unsupported { kind, action, .. }) => {
-            assert_eq!((kind.as_str(), action.as_str()), ("CreateTask", "a"))
+            assert_eq!((kind.as_str(), action.as_str()), ("MadeUpAction", "a"))
         }
         other => panic!("{other:?}"),
     }
+    let stopped = runner.play(call("test/NotModelled")).await.unwrap();
+    assert_eq!(stopped.ending, Some(Ending::NotModelled { action: "CreateTask".into() }));
+    let branched = runner.play(call("test/NotModelledWithBranch")).await.unwrap();
+    assert!(branched.heard("Sorry."), "{branched}");
+    assert!(branched
+        .steps
+        .contains(&Step::NotModelled { action: "CreateTask".into(), error: "NoMatchingError".into() }));
+    assert!(branched.to_string().contains("CreateTask: not modelled locally, takes its NoMatchingError branch"));
     assert!(matches!(runner.play(call("test/Endless")).await, Err(FlowError::TooManySteps(_))));
     let error = runner.play(call("test/Dangling")).await.unwrap_err().to_string();
     assert!(error.contains("nowhere"), "{error}");

@@ -278,7 +278,7 @@ async fn the_library_check_and_the_runner_name_what_is_wrong() {
         one_action_flow(serde_json::json!({"Identifier": "a", "Type": "UpdateContactAttributes",
             "Parameters": {"Attributes": {"x": value}}, "Transitions": {"NextAction": "end"}}))
     };
-    let unsupported = one_action_flow(serde_json::json!({"Identifier": "a", "Type": "CreateTask",
+    let unsupported = one_action_flow(serde_json::json!({"Identifier": "a", "Type": "MadeUpAction",
         "Parameters": {}, "Transitions": {"NextAction": "end"}}));
     let hook_to_contact_flow = one_action_flow(
         serde_json::json!({"Identifier": "a", "Type": "UpdateContactEventHooks",
@@ -300,7 +300,7 @@ async fn the_library_check_and_the_runner_name_what_is_wrong() {
     let problems = library.library().problems().unwrap();
     let mentions = |fragment: &str| problems.iter().any(|p| p.contains(fragment));
     assert!(mentions("{{param:Nope}} has no default"), "{problems:?}");
-    assert!(mentions("CreateTask is not supported"), "{problems:?}");
+    assert!(mentions("MadeUpAction is not an action type of the flow language"), "{problems:?}");
     assert!(mentions("flows.json names test/Gone"), "{problems:?}");
     assert_eq!(problems.len(), 3, "{problems:?}");
 

@@ -70,12 +70,17 @@ async fn the_user_cache_is_skipped_for_5_minutes_and_lives_12_hours() {
         .unwrap();
     assert_eq!(item["ttl"], AttributeValue::N((refreshed_at + 12 * 3600).to_string()), "ttl = write time + 12 h");
     assert_eq!(item["createdAt"], AttributeValue::N(refreshed_at.to_string()));
-    assert_eq!(item["hierarchyGroupId"], AttributeValue::S("7c9e6679-7425-40de-944b-e07fc1f90a02".into()));
+    // The groups template.yaml declares, with the local instance's ids.
+    let group_id = |name: &str| {
+        let groups = &cloud.fixture.connect.hierarchy_groups;
+        AttributeValue::S(groups.iter().find(|g| g.name == name).unwrap().id.clone())
+    };
+    assert_eq!(item["hierarchyGroupId"], group_id("Sydney video team"));
     let group = item["hierarchyGroup"].as_m().unwrap();
     assert_eq!(group["levelId"], AttributeValue::S("2".into()));
     let path = group["path"].as_m().unwrap();
-    assert_eq!(path["levelOne"], AttributeValue::S("7c9e6679-7425-40de-944b-e07fc1f90a01".into()));
-    assert_eq!(path["levelTwo"], AttributeValue::S("7c9e6679-7425-40de-944b-e07fc1f90a02".into()));
+    assert_eq!(path["levelOne"], group_id("APAC"));
+    assert_eq!(path["levelTwo"], group_id("Sydney video team"));
     assert_eq!(item["securityProfileIds"].as_l().unwrap().len(), 2);
 
     // A user without a hierarchy group is cached without one; an unknown Connect user is a 404;

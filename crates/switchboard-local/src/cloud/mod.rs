@@ -334,6 +334,8 @@ impl LocalCloud {
                 // and the emulator does not throttle: no pause between writes.
                 ("FLOW_BUNDLE_DIR", crate::repo_root().join("contact-flows").display().to_string()),
                 ("FLOW_WRITE_PAUSE_MS", "0".to_owned()),
+                // The template's bots by the names flows give them (its ContactFlows' `Bots`).
+                ("FLOW_BOTS", self.fixture.connect.declared.flow_bots()),
                 ("STACK_NAME", LOCAL_STACK_NAME.to_owned()),
                 ("WEBHOOK_SECRET", format!("secretsmanager:{WEBHOOK_SECRET}")),
                 ("PIPELINE_NAME_PREFIX", "switchboard-".to_owned()),

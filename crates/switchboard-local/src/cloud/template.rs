@@ -102,8 +102,7 @@ pub const PIN_PEPPER_SECRET: &str = "switchboard/emergency/pin-pepper";
 pub const FLOWS_TABLE: &str = "switchboard-flows";
 /// The function that deploys `contact-flows/` (the `ContactFlows` custom resource's provider).
 pub const PROVISION_FLOWS_FUNCTION: &str = "provision-flows";
-/// The stack name the local cloud's functions tag what they deploy with (`switchboard:stack`).
-pub const LOCAL_STACK_NAME: &str = "switchboard-local";
+pub use crate::instance::LOCAL_STACK_NAME;
 
 /// The GitHub webhook's secret (the template generates one per stack) and its local value, which
 /// the sample events in `events/github-webhook/` are signed with.

@@ -215,6 +215,11 @@ impl EmulatorHandle {
         self.flows.lock().map(|f| f.writes()).unwrap_or_default()
     }
 
+    /// Each claimed number (E.164) with the name of the flow `AssociatePhoneNumberContactFlow` gave it.
+    pub fn phone_number_flows(&self) -> std::collections::BTreeMap<String, Option<String>> {
+        self.flows.lock().map(|f| f.phone_number_flows()).unwrap_or_default()
+    }
+
     /// The ARNs of the Lambda functions associated with the instance, in association order.
     pub fn associated_lambda_functions(&self) -> Vec<String> {
         self.flows.lock().map(|f| f.lambda_functions()).unwrap_or_default()
@@ -316,6 +321,7 @@ fn router(state: Emulator) -> Router {
         .route("/tags/{resource_arn}", post(connect_flows::tag_resource))
         .route("/queues-summary/{instance_id}", get(connect_flows::list_queues))
         .route("/prompts-summary/{instance_id}", get(connect_flows::list_prompts))
+        .route("/phone-number/{phone_number_id}/contact-flow", put(connect_flows::associate_phone_number_contact_flow))
         .route("/instance/{instance_id}/lambda-functions", get(connect_flows::list_lambda_functions))
         .route(
             "/instance/{instance_id}/lambda-function",

@@ -76,7 +76,8 @@ impl FromStr for CallInput {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Call {
-    /// `<context>/<FlowName>`, e.g. `emergency/Emergency_Authentication`.
+    /// `<context>/<FlowName>`, e.g. `emergency/Emergency_Authentication`; empty: the flow the
+    /// dialled number (`to`) is associated with, as Connect starts it.
     pub flow: String,
     pub channel: Channel,
     /// The caller's number (E.164); voice only.
@@ -94,6 +95,14 @@ pub struct Call {
     pub leave_after_messages: Option<usize>,
     /// How many transfers to queue in a row find the queue at capacity.
     pub queue_at_capacity: usize,
+    /// What the caller says, in order, each time a bot listens (`ConnectParticipantWithLexBot`);
+    /// none left is silence.
+    pub said: Vec<String>,
+    /// The clock `CheckHoursOfOperation` reads; `None` is now.
+    pub at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Real-time metric values `CheckMetricData` and `GetMetricData` read, by metric name
+    /// (`NumberOfContactsInQueue=3`).
+    pub metrics: BTreeMap<String, String>,
 }
 
 impl Call {
@@ -109,6 +118,9 @@ impl Call {
             inputs: Vec::new(),
             leave_after_messages: None,
             queue_at_capacity: 0,
+            said: Vec::new(),
+            at: None,
+            metrics: BTreeMap::new(),
         }
     }
 
@@ -145,6 +157,24 @@ impl Call {
     /// See [`Call::leave_after_messages`].
     pub fn leaving_after_messages(mut self, messages: usize) -> Self {
         self.leave_after_messages = Some(messages);
+        self
+    }
+
+    /// See [`Call::said`].
+    pub fn saying(mut self, words: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.said.extend(words.into_iter().map(Into::into));
+        self
+    }
+
+    /// See [`Call::at`].
+    pub fn at(mut self, at: chrono::DateTime<chrono::Utc>) -> Self {
+        self.at = Some(at);
+        self
+    }
+
+    /// See [`Call::metrics`].
+    pub fn with_metrics(mut self, metrics: impl IntoIterator<Item = (String, String)>) -> Self {
+        self.metrics.extend(metrics);
         self
     }
 

@@ -10,6 +10,7 @@ use super::{
     model::Flow,
     transcript::{Ending, Step, Transcript},
 };
+use crate::instance::Recognised;
 
 pub(super) struct Contact {
     pub(super) contact_id: String,
@@ -28,6 +29,17 @@ pub(super) struct Contact {
     pub(super) customer_queue_flow: Option<Flow>,
     /// Transfers to queue still to find the queue at capacity.
     pub(super) queue_at_capacity: usize,
+    /// What the caller will say to bots, in order.
+    pub(super) said: VecDeque<String>,
+    /// What the last bot made of the caller's words (`$.Lex.…`).
+    pub(super) lex: Option<Recognised>,
+    /// `UpdateFlowAttributes` (`$.FlowAttributes.…`).
+    pub(super) flow_attributes: BTreeMap<String, String>,
+    /// The call's metric values; readable as `$.Metrics.<Name>` once `GetMetricData` ran.
+    pub(super) metrics: BTreeMap<String, String>,
+    pub(super) metrics_loaded: bool,
+    /// Times each `Loop` action (by identifier) has looped.
+    pub(super) loops: BTreeMap<String, u64>,
 }
 
 /// What `UpdateContactTargetQueue` set.
@@ -62,6 +74,13 @@ impl Contact {
             ("InitialContactId", "") => Some(self.initial_contact_id.clone()),
             ("Channel", "") => Some(self.channel.to_string()),
             ("StoredCustomerInput", "") => self.stored_input.clone(),
+            ("FlowAttributes", key) => self.flow_attributes.get(key).cloned(),
+            ("Lex", "IntentName") => self.lex.as_ref().map(|lex| lex.intent.clone()),
+            ("Lex", key) => {
+                let slot = key.strip_prefix("Slots.")?;
+                self.lex.as_ref()?.slots.get(slot).cloned()
+            }
+            ("Metrics", key) if self.metrics_loaded => self.metrics.get(key).cloned(),
             _ => None,
         }
     }
@@ -69,9 +88,15 @@ impl Contact {
     /// A parameter that is either static or one JSONPath reference (`$.Attributes.x`), as the flow
     /// language allows for ids such as `AgentId`.
     pub(super) fn value_of(&self, value: &str) -> String {
+        self.dynamic(value).unwrap_or_default()
+    }
+
+    /// Like [`Contact::value_of`], but `None` for a reference that has no value: where Connect takes
+    /// the action's Error branch (a queue, flow or function that cannot be resolved).
+    pub(super) fn dynamic(&self, value: &str) -> Option<String> {
         match value.strip_prefix("$.") {
-            Some(path) => self.resolve(path).unwrap_or_default(),
-            None => value.to_owned(),
+            Some(path) => self.resolve(path).filter(|v| !v.is_empty()),
+            None => Some(value.to_owned()),
         }
     }
 
@@ -152,6 +177,12 @@ mod tests {
             messages: 0,
             customer_queue_flow: None,
             queue_at_capacity: 0,
+            said: VecDeque::new(),
+            lex: None,
+            flow_attributes: BTreeMap::new(),
+            metrics: BTreeMap::new(),
+            metrics_loaded: false,
+            loops: BTreeMap::new(),
         }
     }
 

@@ -3,19 +3,23 @@
 //!
 //! Placeholders in the flows resolve locally: `{{lambda:<function>}}` to the local function of that
 //! name, `{{flow:<name>}}` to a flow in the same folder, `{{queue:<name>}}` to the fixture's queue,
-//! `{{param:<key>}}` to the call's parameter or the flow's default in `contact-flows/flows.json`.
-//! Contacts are voice calls (prompts spoken, DTMF input) or chats (prompts are messages).
-//! An action the runner does not know stops the run with an error naming it.
+//! `{{param:<key>}}` to the call's parameter or the flow's default in `contact-flows/flows.json`,
+//! `{{bot:<name>}}` to the bot the template declares under that name, `{{prompt:<name>}}` to a prompt.
+//! Contacts are voice calls (prompts spoken, DTMF input, words for bots) or chats (prompts are messages).
+//! The runner never aborts on a valid flow: every action type of the flow language either plays as
+//! modelled or takes its error branch with a line in the transcript (`docs/flow-actions.md`).
 
 mod call;
 mod contact;
+mod interactions;
 mod model;
 mod runner;
 mod transcript;
 
 pub use call::{Call, CallInput, Channel};
 pub use model::{
-    Action, Flow, FlowEntry, FlowError, FlowLibrary, FlowManifest, FlowType, Placeholder, SUPPORTED_ACTIONS,
+    action_type, action_types, Action, ActionType, Flow, FlowEntry, FlowError, FlowLibrary, FlowManifest, FlowType,
+    Placeholder, MODELLED_ACTIONS,
 };
 pub use runner::{Runner, Services};
 pub use transcript::{Ending, Step, Transcript};

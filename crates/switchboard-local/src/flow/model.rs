@@ -72,7 +72,7 @@ pub enum FlowError {
     Parse { path: String, source: serde_json::Error },
     #[error("flow {flow}: {problem}")]
     Invalid { flow: String, problem: String },
-    #[error("flow {flow}, action {action}: action type {kind} is not supported by the local runner")]
+    #[error("flow {flow}, action {action}: {kind} is not an action type of the flow language")]
     Unsupported { flow: String, action: String, kind: String },
     #[error("flow {flow}, action {action}: {problem}")]
     Action { flow: String, action: String, problem: String },
@@ -148,24 +148,65 @@ impl Flow {
     }
 }
 
-/// The action types the runner plays. Any other stops a run, and fails [`FlowLibrary::problems`].
-pub const SUPPORTED_ACTIONS: &[&str] = &[
+/// An action type of the flow-language reference, as `action_types.json` catalogues it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ActionType {
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The error types the reference documents for it.
+    #[serde(default)]
+    pub errors: Vec<String>,
+}
+
+/// Every action type of the flow-language reference (`action_types.json`, with the page each comes
+/// from). A flow with any other type is not a valid flow; a type here that the runner does not
+/// model takes its error branch (see `docs/flow-actions.md`).
+pub fn action_types() -> &'static [ActionType] {
+    static TYPES: std::sync::OnceLock<Vec<ActionType>> = std::sync::OnceLock::new();
+    // The file is the crate's own, checked by a unit test; an unreadable one is an empty catalogue.
+    TYPES.get_or_init(|| serde_json::from_str(include_str!("action_types.json")).unwrap_or_default())
+}
+
+/// The catalogued action type `kind`, if the flow language has it.
+pub fn action_type(kind: &str) -> Option<&'static ActionType> {
+    action_types().iter().find(|t| t.kind == kind)
+}
+
+/// The action types the runner models (plays as Connect would); every other catalogued type takes
+/// its error branch.
+pub const MODELLED_ACTIONS: &[&str] = &[
     "MessageParticipant",
+    "MessageParticipantIteratively",
     "GetParticipantInput",
+    "ConnectParticipantWithLexBot",
     "InvokeLambdaFunction",
     "Compare",
+    "Loop",
+    "Wait",
+    "DistributeByPercentage",
+    "CheckHoursOfOperation",
+    "CheckMetricData",
+    "GetMetricData",
     "UpdateContactAttributes",
+    "UpdateFlowAttributes",
     "TransferToFlow",
     "UpdateContactTargetQueue",
     "TransferContactToQueue",
-    "DisconnectParticipant",
-    "EndFlowExecution",
-    "UpdateFlowLoggingBehavior",
-    "UpdateContactRecordingBehavior",
-    "UpdateContactTextToSpeechVoice",
+    "TransferContactToAgent",
+    "TransferParticipantToThirdParty",
     "UpdateContactRoutingBehavior",
     "UpdateContactEventHooks",
-    "Wait",
+    "DisconnectParticipant",
+    "EndFlowExecution",
+    "EndFlowModuleExecution",
+    "UpdateFlowLoggingBehavior",
+    "UpdateContactRecordingBehavior",
+    "UpdateContactRecordingAndAnalyticsBehavior",
+    "UpdateContactMediaStreamingBehavior",
+    "UpdateContactTextToSpeechVoice",
+    "UpdateContactData",
+    "TagContact",
+    "CompleteOutboundCall",
 ];
 
 /// `{{kind:name}}`: a value the deployment (or the runner, locally) fills in.
@@ -302,9 +343,9 @@ impl FlowLibrary {
                 }
             };
             for action in &flow.actions {
-                if !SUPPORTED_ACTIONS.contains(&action.kind.as_str()) {
+                if action_type(&action.kind).is_none() {
                     problems.push(format!(
-                        "{name}, action {}: {} is not supported by the local runner",
+                        "{name}, action {}: {} is not an action type of the flow language",
                         action.identifier, action.kind
                     ));
                 }

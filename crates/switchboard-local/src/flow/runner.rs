@@ -7,14 +7,14 @@ use serde_json::Value;
 use super::{
     call::{Call, CallInput, Channel},
     contact::{Contact, WorkingQueue},
-    model::{
-        placeholder, Action, Flow, FlowError, FlowLibrary, FlowManifest, FlowType, Placeholder, SUPPORTED_ACTIONS,
-    },
+    interactions::{self, RECORDED_ONLY},
+    model::{action_type, placeholder, Action, Flow, FlowError, FlowLibrary, FlowManifest, FlowType, Placeholder},
     transcript::{Ending, Step, Transcript},
 };
 use crate::{
     emulator::Sms,
     fixture::{ConnectUser, Fixture},
+    instance::DeclaredInstance,
     lambda_host::InvokeClient,
 };
 
@@ -51,6 +51,10 @@ pub struct Services {
     pub queues: BTreeMap<String, String>,
     /// The instance's users, whose personal queues a working queue set by agent names.
     pub users: Vec<ConnectUser>,
+    /// Prompt name → id.
+    pub prompts: BTreeMap<String, String>,
+    /// What template.yaml declares: hours, bots, the numbers and the flows they start.
+    pub declared: DeclaredInstance,
 }
 
 impl Services {
@@ -66,6 +70,8 @@ impl Services {
             instance_arn: fixture.instance_arn(),
             queues: fixture.connect.queues.clone(),
             users: fixture.connect.users.clone(),
+            prompts: fixture.connect.prompts.clone(),
+            declared: fixture.connect.declared.clone(),
         }
     }
 
@@ -97,7 +103,7 @@ pub struct Runner {
     deployed: bool,
 }
 
-enum Next {
+pub(super) enum Next {
     Action(String),
     Transfer(Flow),
     End(Ending),
@@ -117,8 +123,24 @@ impl Runner {
         self
     }
 
-    /// The flow a call starts in.
-    async fn start_flow(&self, name: &str) -> Result<Flow, FlowError> {
+    /// The flow a call starts in: the one it names, else the one its dialled number is associated with.
+    async fn start_flow(&self, name: &str, to: &str) -> Result<Flow, FlowError> {
+        if name.is_empty() {
+            let associated = self.services.declared.phone_numbers.get(to).filter(|flow| !flow.is_empty());
+            let flow = associated.ok_or_else(|| FlowError::Invalid {
+                flow: to.to_owned(),
+                problem: "no flow is associated with this number in template.yaml (ContactFlows' PhoneNumbers)".into(),
+            })?;
+            if self.deployed {
+                return Box::pin(self.start_flow(flow, to)).await;
+            }
+            let path = self.library.names()?.into_iter().find(|path| path.rsplit('/').next() == Some(flow.as_str()));
+            let path = path.ok_or_else(|| FlowError::Invalid {
+                flow: flow.clone(),
+                problem: format!("{to} starts {flow}, which is not in contact-flows/"),
+            })?;
+            return self.library.load(&path);
+        }
         if !self.deployed {
             return self.library.load(name);
         }
@@ -127,16 +149,22 @@ impl Runner {
     }
 
     /// The flow a `TransferToFlow` or an event hook names: a `{{flow:<name>}}` of the library, or
-    /// (deployed) a flow ARN of the instance.
-    async fn target_flow(&self, from: &Flow, action: &Action, target: &str) -> Result<Flow, FlowError> {
+    /// (deployed) a flow ARN of the instance; `None` when it names no flow the instance has.
+    async fn target_flow(&self, from: &Flow, target: &str) -> Result<Option<Flow>, FlowError> {
         if let Some(name) = placeholder(target, "flow") {
             let context = from.name.split_once('/').map_or("", |(c, _)| c);
-            return self.library.load(&format!("{context}/{name}"));
+            return self.library.load(&format!("{context}/{name}")).map(Some);
         }
         if self.deployed && target.contains("/contact-flow/") {
-            return self.deployed_flow(|flow| flow.get("arn").and_then(Value::as_str) == Some(target), target).await;
+            let found =
+                self.deployed_flow(|flow| flow.get("arn").and_then(Value::as_str) == Some(target), target).await;
+            return match found {
+                Ok(flow) => Ok(Some(flow)),
+                Err(FlowError::Invalid { .. }) => Ok(None),
+                Err(other) => Err(other),
+            };
         }
-        Err(action_error(from, action, format!("cannot resolve {target} to a flow")))
+        Ok(None)
     }
 
     /// A deployed flow from the emulator's store, parsed and checked like a library flow.
@@ -183,7 +211,14 @@ impl Runner {
             messages: 0,
             customer_queue_flow: None,
             queue_at_capacity: call.queue_at_capacity,
+            said: call.said.into(),
+            lex: None,
+            flow_attributes: BTreeMap::new(),
+            metrics: call.metrics,
+            metrics_loaded: false,
+            loops: BTreeMap::new(),
         };
+        let clock = call.at.unwrap_or_else(chrono::Utc::now);
         let mut transcript = Transcript {
             contact_id: contact.contact_id.clone(),
             initial_contact_id: contact.initial_contact_id.clone(),
@@ -192,14 +227,14 @@ impl Runner {
             ending: None,
             attributes: BTreeMap::new(),
         };
-        let mut flow = self.start_flow(&call.flow).await?;
+        let mut flow = self.start_flow(&call.flow, &contact.to).await?;
         transcript.steps.push(Step::Flow { name: flow.name.clone() });
         let mut current = flow.start_action.clone();
         let mut in_queue = false;
         for _ in 0..MAX_STEPS {
             let mut action = flow.action(&current)?.clone();
             action.parameters = resolve_parameters(&flow, &action, &call.parameters, &manifest)?;
-            match self.step(&flow, &action, &manifest, &mut contact, &mut transcript).await? {
+            match self.step(&flow, &action, &manifest, &mut contact, &mut transcript, clock).await? {
                 Next::Action(next) => current = next,
                 Next::Transfer(target) => {
                     transcript.steps.push(Step::Flow { name: target.name.clone() });
@@ -244,22 +279,42 @@ impl Runner {
         manifest: &FlowManifest,
         contact: &mut Contact,
         transcript: &mut Transcript,
+        clock: chrono::DateTime<chrono::Utc>,
     ) -> Result<Next, FlowError> {
         let fail = |problem: String| action_error(flow, action, problem);
         let params = &action.parameters;
-        if !SUPPORTED_ACTIONS.contains(&action.kind.as_str()) {
+        let Some(catalogued) = action_type(&action.kind) else {
             return Err(unsupported(flow, action));
-        }
+        };
+        let services = &self.services;
         match action.kind.as_str() {
             "MessageParticipant" => {
-                let text = param_str(params, "Text").ok_or_else(|| fail("MessageParticipant without Text".into()))?;
-                contact.message(transcript, text);
+                let text = interactions::message_text(services, contact, params)
+                    .ok_or_else(|| fail("MessageParticipant without Text, SSML or PromptId".into()))?;
+                contact.message(transcript, &text);
                 next(flow, action)
             }
+            "MessageParticipantIteratively" => {
+                interactions::message_iteratively(services, flow, action, contact, transcript)
+            }
+            "ConnectParticipantWithLexBot" => interactions::lex_bot(services, flow, action, contact, transcript),
+            "CheckHoursOfOperation" => interactions::check_hours(services, flow, action, contact, transcript, clock),
+            "CheckMetricData" | "GetMetricData" => interactions::metrics(flow, action, contact, transcript),
+            "Loop" => interactions::loop_action(flow, action, contact, transcript),
+            "DistributeByPercentage" => interactions::distribute(flow, action, transcript),
+            "UpdateFlowAttributes" => interactions::flow_attributes(flow, action, contact, transcript),
+            "TransferParticipantToThirdParty" => interactions::third_party(flow, action, contact, transcript),
+            "TransferContactToAgent" => Ok(Next::End(Ending::TransferredToAgent)),
+            // Outside a module there is nothing to return to: the flow ends.
+            "EndFlowModuleExecution" => Ok(Next::End(Ending::Ended)),
             "GetParticipantInput" => self.get_input(flow, action, contact, transcript).await,
             "InvokeLambdaFunction" => {
-                let arn = param_str(params, "LambdaFunctionARN").ok_or_else(|| fail("no LambdaFunctionARN".into()))?;
-                let function = placeholder(arn, "lambda")
+                let given =
+                    param_str(params, "LambdaFunctionARN").ok_or_else(|| fail("no LambdaFunctionARN".into()))?;
+                let Some(arn) = contact.dynamic(given) else {
+                    return interactions::unresolved(flow, action, transcript, given);
+                };
+                let function = placeholder(&arn, "lambda")
                     .or_else(|| arn.rsplit_once("function:").map(|(_, n)| n.to_owned()))
                     .ok_or_else(|| fail(format!("cannot resolve {arn} to a local function")))?;
                 let limit =
@@ -309,7 +364,14 @@ impl Runner {
             }
             "TransferToFlow" => {
                 let target = param_str(params, "ContactFlowId").ok_or_else(|| fail("no ContactFlowId".into()))?;
-                Ok(Next::Transfer(self.target_flow(flow, action, &contact.value_of(target)).await?))
+                let resolved = match contact.dynamic(target) {
+                    Some(resolved) => self.target_flow(flow, &resolved).await?,
+                    None => None,
+                };
+                match resolved {
+                    Some(target) => Ok(Next::Transfer(target)),
+                    None => interactions::unresolved(flow, action, transcript, target),
+                }
             }
             "UpdateContactTargetQueue" => match (param_str(params, "QueueId"), param_str(params, "AgentId")) {
                 (Some(queue), None) => {
@@ -385,7 +447,13 @@ impl Runner {
                     return Err(fail(format!("{hook} is not an event hook")));
                 }
                 let target = target.as_str().ok_or_else(|| fail(format!("the {hook} hook is not a flow")))?;
-                let hooked = self.target_flow(flow, action, target).await?;
+                let resolved = match contact.dynamic(target) {
+                    Some(resolved) => self.target_flow(flow, &resolved).await?,
+                    None => None,
+                };
+                let Some(hooked) = resolved else {
+                    return interactions::unresolved(flow, action, transcript, target);
+                };
                 if hook == "CustomerQueue" {
                     let kind = hooked
                         .kind
@@ -432,11 +500,11 @@ impl Runner {
             }
             "DisconnectParticipant" => Ok(Next::End(Ending::Disconnected)),
             "EndFlowExecution" => Ok(Next::End(Ending::Ended)),
-            "UpdateFlowLoggingBehavior" | "UpdateContactRecordingBehavior" | "UpdateContactTextToSpeechVoice" => {
+            kind if RECORDED_ONLY.contains(&kind) => {
                 transcript.steps.push(Step::Behaviour { action: action.kind.clone(), parameters: params.clone() });
                 next(flow, action)
             }
-            _ => Err(unsupported(flow, action)),
+            _ => Ok(interactions::not_modelled(action, &catalogued.errors, transcript)),
         }
     }
 
@@ -576,21 +644,21 @@ fn unsupported(flow: &Flow, action: &Action) -> FlowError {
     FlowError::Unsupported { flow: flow.name.clone(), action: action.identifier.clone(), kind: action.kind.clone() }
 }
 
-fn param_str<'a>(params: &'a Value, name: &str) -> Option<&'a str> {
+pub(super) fn param_str<'a>(params: &'a Value, name: &str) -> Option<&'a str> {
     params.get(name).and_then(Value::as_str)
 }
 
-fn action_error(flow: &Flow, action: &Action, problem: String) -> FlowError {
+pub(super) fn action_error(flow: &Flow, action: &Action, problem: String) -> FlowError {
     FlowError::Action { flow: flow.name.clone(), action: action.identifier.clone(), problem }
 }
 
-fn next(flow: &Flow, action: &Action) -> Result<Next, FlowError> {
+pub(super) fn next(flow: &Flow, action: &Action) -> Result<Next, FlowError> {
     let next = action.transitions.next_action.clone().map(Next::Action);
     next.ok_or_else(|| action_error(flow, action, "no NextAction".into()))
 }
 
 /// Takes the error branch for `error_type`, else the `NoMatchingError` branch.
-fn on_error(flow: &Flow, action: &Action, error_type: &str) -> Result<Next, FlowError> {
+pub(super) fn on_error(flow: &Flow, action: &Action, error_type: &str) -> Result<Next, FlowError> {
     let errors = &action.transitions.errors;
     errors
         .iter()
@@ -600,7 +668,7 @@ fn on_error(flow: &Flow, action: &Action, error_type: &str) -> Result<Next, Flow
         .ok_or_else(|| action_error(flow, action, format!("{error_type} happened and the action has no branch for it")))
 }
 
-fn compare(operator: &str, value: &str, operands: &[String]) -> Result<bool, String> {
+pub(super) fn compare(operator: &str, value: &str, operands: &[String]) -> Result<bool, String> {
     let number = |s: &str| s.trim().parse::<f64>().ok();
     let first = operands.first().map(String::as_str).unwrap_or_default();
     Ok(match operator {

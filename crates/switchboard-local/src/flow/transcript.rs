@@ -66,6 +66,46 @@ pub enum Step {
     CustomerLeft {
         after_messages: usize,
     },
+    /// A bot listened: what the caller said (`None`: nothing) and the intent and slots it found.
+    Lex {
+        bot: String,
+        said: Option<String>,
+        intent: Option<String>,
+        slots: BTreeMap<String, String>,
+    },
+    /// `CheckHoursOfOperation`: the hours read, at which time, and the answer.
+    Hours {
+        hours: String,
+        at: String,
+        open: bool,
+    },
+    /// `UpdateFlowAttributes`.
+    SetFlowAttributes {
+        attributes: BTreeMap<String, String>,
+    },
+    /// `CheckMetricData` / `GetMetricData` read the call's metric values.
+    Metrics {
+        values: BTreeMap<String, String>,
+    },
+    /// `DistributeByPercentage` drew this number from 1 to 100.
+    Distributed {
+        draw: u32,
+    },
+    /// `Loop`: this pass (from 1), of `count`.
+    Loop {
+        pass: u64,
+        count: u64,
+    },
+    /// An action type the runner does not model: it took this error branch.
+    NotModelled {
+        action: String,
+        error: String,
+    },
+    /// A dynamic reference had no value: the action took its Error branch, as Connect does.
+    Unresolved {
+        action: String,
+        reference: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -85,6 +125,16 @@ pub enum Ending {
     /// The customer left before the flows queued or disconnected the contact.
     CustomerLeft {
         after_messages: usize,
+    },
+    /// Transferred to a number outside the instance (`TransferParticipantToThirdParty`).
+    Transferred {
+        to: String,
+    },
+    /// Transferred to the agent a transfer flow was started for (`TransferContactToAgent`).
+    TransferredToAgent,
+    /// An action type the runner does not model, in a flow that gives it no error branch.
+    NotModelled {
+        action: String,
     },
 }
 
@@ -189,6 +239,32 @@ impl std::fmt::Display for Transcript {
                 Step::CustomerLeft { after_messages } => {
                     writeln!(f, "   customer leaves the queue after {}", messages(*after_messages))?
                 }
+                Step::Lex { bot, said, intent, slots } => {
+                    match said {
+                        Some(words) => writeln!(f, "   caller says: \"{words}\"")?,
+                        None => writeln!(f, "   caller says nothing")?,
+                    }
+                    match intent {
+                        Some(intent) if slots.is_empty() => writeln!(f, "     -> bot {bot}: intent {intent}")?,
+                        Some(intent) => writeln!(f, "     -> bot {bot}: intent {intent} {}", compact(slots))?,
+                        None => writeln!(f, "     -> bot {bot}: no input")?,
+                    }
+                }
+                Step::Hours { hours, at, open } => {
+                    writeln!(f, "   hours {hours} at {at}: {}", if *open { "open" } else { "closed" })?
+                }
+                Step::SetFlowAttributes { attributes } => {
+                    writeln!(f, "   set flow attributes {}", compact(attributes))?
+                }
+                Step::Metrics { values } => writeln!(f, "   metrics {}", compact(values))?,
+                Step::Distributed { draw } => writeln!(f, "   distribute by percentage: drew {draw}")?,
+                Step::Loop { pass, count } => writeln!(f, "   loop {pass} of {count}")?,
+                Step::NotModelled { action, error } => {
+                    writeln!(f, "   {action}: not modelled locally, takes its {error} branch")?
+                }
+                Step::Unresolved { action, reference } => {
+                    writeln!(f, "   {action}: {reference} has no value, takes its Error branch")?
+                }
             }
         }
         match &self.ending {
@@ -200,6 +276,11 @@ impl std::fmt::Display for Transcript {
             Some(Ending::Ended) => writeln!(f, "== flow ended"),
             Some(Ending::CustomerLeft { after_messages }) => {
                 writeln!(f, "== the customer left after {}", messages(*after_messages))
+            }
+            Some(Ending::Transferred { to }) => writeln!(f, "== transferred to {to}"),
+            Some(Ending::TransferredToAgent) => writeln!(f, "== transferred to the agent"),
+            Some(Ending::NotModelled { action }) => {
+                writeln!(f, "== stopped: {action} is not modelled locally and the flow gives it no error branch")
             }
             None => writeln!(f, "== (no ending)"),
         }

@@ -364,7 +364,7 @@ fn enclosed<'a>(text: &'a str, open: &str, close: &str, inner: impl Fn(&str) -> 
 /// the flow at apply or play the token to a caller.
 pub fn template_token(text: &str) -> Option<(&'static str, String)> {
     let name_like = |inner: &str| inner.chars().all(|c| c.is_ascii_alphanumeric() || "_.:-".contains(c));
-    let write = "write a {{kind:name}} placeholder (kind lambda, flow, queue, prompt or param) as the whole value";
+    let write = "write a {{kind:name}} placeholder (kind lambda, flow, queue, prompt, bot or param) as the whole value";
     if let Some(token) = enclosed(text, "{{", "}}", |_| true) {
         return Some(match Placeholder::parse(token) {
             Some(placeholder) => (

@@ -1,6 +1,7 @@
 //! Amazon Connect (restJson1) flow deployment: flows (`ListContactFlows`, `DescribeContactFlow`,
 //! `CreateContactFlow`, `UpdateContactFlowContent`, `UpdateContactFlowMetadata`, `TagResource`),
-//! what flows refer to (`ListQueues`, `ListPrompts`) and the instance's integrations
+//! what flows refer to (`ListQueues`, `ListPrompts`), the numbers that start them
+//! (`AssociatePhoneNumberContactFlow`) and the instance's integrations
 //! (`ListLambdaFunctions`, `AssociateLambdaFunction`, `DisassociateLambdaFunction`, `ListBots`,
 //! `AssociateBot`, `DisassociateBot`), in memory and seeded from the fixture.
 //!
@@ -30,6 +31,6 @@ pub(super) use integrations::{
     associate_bot, associate_lambda_function, disassociate_bot, disassociate_lambda_function, list_bots,
     list_lambda_functions,
 };
-pub(super) use resources::{list_prompts, list_queues};
+pub(super) use resources::{associate_phone_number_contact_flow, list_prompts, list_queues};
 pub(super) use store::FlowStore;
 pub use store::LocalContactFlow;

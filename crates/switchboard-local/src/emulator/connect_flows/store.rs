@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashSet};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use crate::fixture::Fixture;
+use crate::{fixture::Fixture, instance::local_id};
 
 /// The flow language version every flow declares.
 pub(super) const FLOW_LANGUAGE_VERSION: &str = "2019-10-30";
@@ -71,6 +71,16 @@ pub(in crate::emulator) struct FlowStore {
     pub(super) client_tokens: HashSet<String>,
     /// When the fixture's queues and prompts were "last modified".
     pub(super) started_at: f64,
+    /// The claimed numbers (template.yaml's, by their local id) and the id of the flow each starts.
+    pub(super) phone_numbers: BTreeMap<String, PhoneNumber>,
+}
+
+/// A number claimed to the instance.
+#[derive(Debug, Clone)]
+pub(super) struct PhoneNumber {
+    /// E.164.
+    pub(super) number: String,
+    pub(super) flow_id: Option<String>,
 }
 
 impl FlowStore {
@@ -111,6 +121,13 @@ impl FlowStore {
             })
             .collect();
         let bots = fixture.connect.bots.iter().map(|alias_arn| Bot::V2 { alias_arn: alias_arn.clone() }).collect();
+        let phone_numbers = fixture
+            .connect
+            .declared
+            .phone_numbers
+            .keys()
+            .map(|number| (local_id("phone-number", number), PhoneNumber { number: number.clone(), flow_id: None }))
+            .collect();
         FlowStore {
             flows,
             lambda_functions: fixture.lambda_function_arns(),
@@ -118,6 +135,7 @@ impl FlowStore {
             writes: 0,
             client_tokens: HashSet::new(),
             started_at: now,
+            phone_numbers,
         }
     }
 
@@ -131,6 +149,12 @@ impl FlowStore {
 
     pub(in crate::emulator) fn lambda_functions(&self) -> Vec<String> {
         self.lambda_functions.clone()
+    }
+
+    /// Each claimed number (E.164) with the name of the flow it starts, if any.
+    pub(in crate::emulator) fn phone_number_flows(&self) -> BTreeMap<String, Option<String>> {
+        let name = |id: &String| self.flows.iter().find(|f| &f.id == id).map(|f| f.name.clone());
+        self.phone_numbers.values().map(|p| (p.number.clone(), p.flow_id.as_ref().and_then(name))).collect()
     }
 
     /// The name of the flow with id `flow_id`, for `StartChatContact`.

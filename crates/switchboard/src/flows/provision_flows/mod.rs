@@ -115,6 +115,13 @@ pub struct ContactFlowsProperties {
     /// Kebab function name → ARN: the stack's functions the flows name.
     #[serde(default)]
     pub functions: BTreeMap<String, String>,
+    /// Bot name → Lex V2 alias ARN: the stack's bots the flows name (`{{bot:<name>}}`).
+    #[serde(default)]
+    pub bots: BTreeMap<String, String>,
+    /// Flow name (as in the bundle, without the prefix) → the ARN of the claimed number it answers:
+    /// associated after an apply (`AssociatePhoneNumberContactFlow`), so a call to it starts the flow.
+    #[serde(default)]
+    pub phone_numbers: BTreeMap<String, String>,
     /// `apply`, `plan` or `off` (parameter `FlowDeployment`).
     #[serde(default = "apply_mode")]
     pub mode: String,
@@ -316,6 +323,8 @@ pub struct FlowSettings {
     pub name_prefix: String,
     /// `FLOW_FUNCTIONS` as given (`name=arn,…`), read per request: see [`FlowSettings::functions`].
     pub functions: Option<String>,
+    /// `FLOW_BOTS` as given (`name=alias ARN,…`): the bots `{{bot:<name>}}` names in a direct run.
+    pub bots: Option<String>,
     /// `FLOW_PARAMETERS` as given (`key=value,…`), read per request: the template passes the
     /// `FlowParameters` parameter here, and a value its pattern lets through but that does not read
     /// (a key twice) must not stop the function from starting.
@@ -336,6 +345,7 @@ impl FlowSettings {
             instance_arn: instance.starts_with("arn:").then(|| instance.clone()),
             name_prefix: settings.optional_string("FLOW_NAME_PREFIX")?.unwrap_or_default(),
             functions: settings.optional_string("FLOW_FUNCTIONS")?,
+            bots: settings.optional_string("FLOW_BOTS")?,
             parameters: settings.optional_string("FLOW_PARAMETERS")?,
             bundle_dir: PathBuf::from(settings.optional_string("FLOW_BUNDLE_DIR")?.unwrap_or_else(|| "/opt".into())),
             bundle_layer: settings.optional_string("FLOW_BUNDLE_LAYER")?,
@@ -347,6 +357,11 @@ impl FlowSettings {
     /// `FLOW_FUNCTIONS`, parsed; the error names the variable.
     pub fn functions(&self) -> Result<BTreeMap<String, String>, ConfigError> {
         key_values("FLOW_FUNCTIONS", self.functions.as_deref())
+    }
+
+    /// `FLOW_BOTS`, parsed; the error names the variable.
+    pub fn bots(&self) -> Result<BTreeMap<String, String>, ConfigError> {
+        key_values("FLOW_BOTS", self.bots.as_deref())
     }
 
     /// `FLOW_PARAMETERS`, parsed; the error names the variable.
@@ -383,6 +398,8 @@ pub struct Run {
     pub lock_wait: Duration,
     pub prefix: String,
     pub functions: BTreeMap<String, String>,
+    /// Bot name → Lex V2 alias ARN, for `{{bot:<name>}}`.
+    pub bots: BTreeMap<String, String>,
     pub parameters: BTreeMap<String, String>,
     /// `direct` or `custom-resource:<RequestType>`, for the apply record.
     pub trigger: String,
@@ -438,9 +455,10 @@ impl ProvisionFlows {
                 return Ok(Report::refused(RunResult::Invalid, "INVALID_REQUEST", message));
             }
         };
-        let (functions, parameters) = match (self.settings.functions(), self.settings.parameters()) {
-            (Ok(functions), Ok(parameters)) => (functions, parameters),
-            (Err(e), _) | (_, Err(e)) => {
+        let settings = (self.settings.functions(), self.settings.bots(), self.settings.parameters());
+        let (functions, bots, parameters) = match settings {
+            (Ok(functions), Ok(bots), Ok(parameters)) => (functions, bots, parameters),
+            (Err(e), ..) | (_, Err(e), _) | (.., Err(e)) => {
                 return Ok(Report::refused(RunResult::Invalid, "INVALID_CONFIGURATION", e.to_string()))
             }
         };
@@ -460,6 +478,7 @@ impl ProvisionFlows {
             lock_wait: Duration::ZERO,
             prefix: self.settings.name_prefix.clone(),
             functions,
+            bots,
             parameters,
             trigger: "direct".into(),
             request_id: request_id.to_owned(),
@@ -514,6 +533,8 @@ impl ProvisionFlows {
         };
         let mut functions = self.settings.functions().map_err(refused)?;
         functions.extend(properties.functions.clone());
+        let mut bots = self.settings.bots().map_err(refused)?;
+        bots.extend(properties.bots.clone());
         // Inside the edge's own limit, so the run releases the lock before the edge answers.
         let budget = crate::edge::custom_resource::handler_budget(deadline_epoch_ms);
         let files = bundle::read_dir(&self.settings.bundle_dir).map_err(|e| FlowsError::Refused(e.to_string()))?;
@@ -526,6 +547,7 @@ impl ProvisionFlows {
                 lock_wait: CUSTOM_RESOURCE_LOCK_WAIT,
                 prefix: properties.name_prefix.clone().unwrap_or_else(|| self.settings.name_prefix.clone()),
                 functions,
+                bots,
                 parameters,
                 trigger: format!("custom-resource:{}", request.kind()),
                 request_id: envelopes.request_id.clone(),
@@ -550,7 +572,38 @@ impl ProvisionFlows {
                 data.insert(format!("{stem}Arn"), arn.clone());
             }
         }
+        if mode == Mode::Apply {
+            let associated = self.associate_numbers(&properties.phone_numbers, &data).await?;
+            data.insert("PhoneNumbersAssociated".to_owned(), associated.to_string());
+        }
         Ok(Outcome { physical_resource_id, data })
+    }
+
+    /// Points each claimed number at its flow (`<flow>Arn` in `flows`): again on every apply, which
+    /// is idempotent and repairs a number someone re-pointed by hand.
+    async fn associate_numbers(
+        &self,
+        numbers: &BTreeMap<String, String>,
+        flows: &BTreeMap<String, String>,
+    ) -> Result<usize, FlowsError> {
+        for (flow, number) in numbers {
+            let Some(flow_arn) = flows.get(&format!("{flow}Arn")) else {
+                return Err(FlowsError::Refused(format!(
+                    "PhoneNumbers names {flow}, which is not a flow of the bundle"
+                )));
+            };
+            let flow_id = flow_arn.rsplit('/').next().unwrap_or(flow_arn);
+            self.connect
+                .associate_phone_number_contact_flow()
+                .phone_number_id(number)
+                .instance_id(&self.settings.instance_id)
+                .contact_flow_id(flow_id)
+                .send()
+                .await
+                .map_err(|e| connect_fault("AssociatePhoneNumberContactFlow", e))?;
+            tracing::info!(flow = %flow, number = %number, "number associated with its flow");
+        }
+        Ok(numbers.len())
     }
 
     /// Plans, and applies when asked, under the instance lock.
@@ -790,6 +843,7 @@ mod tests {
                 instance_arn: None,
                 name_prefix: String::new(),
                 functions: None,
+                bots: None,
                 parameters: None,
                 bundle_dir: PathBuf::new(),
                 bundle_layer: None,
@@ -815,6 +869,7 @@ mod tests {
                 lock_wait: Duration::ZERO,
                 prefix: String::new(),
                 functions: BTreeMap::new(),
+                bots: BTreeMap::new(),
                 parameters: BTreeMap::new(),
                 trigger: "direct".into(),
                 request_id: request_id.into(),

@@ -65,6 +65,11 @@ impl Inventory {
             .iter()
             .filter(|(_, arn)| self.lambdas.contains(*arn))
             .for_each(|(name, arn)| add(name, Some(arn)));
+        for (name, arn) in &run.bots {
+            if self.bots.contains(arn) {
+                add(name, Some(arn));
+            }
+        }
         for (name, arn) in bot_parameters(run, bundle.iter().map(|(flow, _)| *flow)) {
             if self.bots.contains(&arn) {
                 add(&name, Some(&arn));
@@ -371,12 +376,22 @@ fn resolve_placeholder(
             .get(name)
             .map(|arn| Resolution::Value(arn.clone()))
             .unwrap_or_else(|| unresolved(format!("no prompt named {name} on the instance"))),
+        // The stack's bot of that name (the custom resource's `Bots`, `FLOW_BOTS`), associated with the
+        // instance: Connect refuses a flow naming a bot the instance does not have.
+        "bot" => match run.bots.get(name) {
+            Some(arn) if inventory.bots.contains(arn) => Resolution::Value(arn.clone()),
+            Some(arn) => Resolution::Problem {
+                code: "BOT_NOT_ASSOCIATED",
+                message: format!("{arn} is not associated with the instance"),
+            },
+            None => unresolved(format!("no bot named {name} in the stack's Bots (FLOW_BOTS)")),
+        },
         "param" => run
             .parameters
             .get(name)
             .or_else(|| flow.parameter_defaults.get(name))
             .map(|value| Resolution::Value(value.clone()))
             .unwrap_or_else(|| unresolved(format!("no value for {name} in FlowParameters or flows.json"))),
-        other => unresolved(format!("{other} is not a placeholder kind (lambda, flow, queue, prompt, param)")),
+        other => unresolved(format!("{other} is not a placeholder kind (lambda, flow, queue, prompt, bot, param)")),
     }
 }

@@ -1,0 +1,230 @@
+//! The contact centre as code, end to end: the local instance built from template.yaml (a queue
+//! added there is a queue of the instance), the workshop-style example deployed by
+//! `provision-flows` and played by its number (the bot's intent routes the call; out of hours takes
+//! the closed branch), and the runner playing every action type of the flow language.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_connect::config::{BehaviorVersion, Credentials, Region};
+use serde_json::json;
+use switchboard_fleet_tests::Fleet;
+use switchboard_local::{
+    cloud::PROVISION_FLOWS_FUNCTION,
+    fixture::Fixture,
+    flow::{action_types, Call, Ending, FlowLibrary, Runner, Step, Transcript, MODELLED_ACTIONS},
+    instance::local_id,
+    lambda_host::InvokeClient,
+    repo_root,
+};
+
+const CALLER: &str = "+61412000111";
+/// The example's number locally (template.yaml: ExampleNumber's LocalNumber).
+const EXAMPLE_NUMBER: &str = "+61255503000";
+
+fn at(rfc3339: &str) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339(rfc3339).unwrap().with_timezone(&chrono::Utc)
+}
+
+async fn play(runner: &Runner, call: Call) -> Transcript {
+    let transcript = runner.play(call).await.expect("the flow runs");
+    println!("{transcript}");
+    transcript
+}
+
+#[tokio::test]
+async fn a_queue_added_to_the_template_is_a_queue_of_the_local_instance_with_no_fixture_edit() {
+    let template = std::fs::read_to_string(repo_root().join("template.yaml")).unwrap();
+    let anchor = "\n  SupportQueue:\n";
+    assert_eq!(template.matches(anchor).count(), 1);
+    let added = "\n  ClaimsQueue:\n    Type: AWS::Connect::Queue\n    Properties:\n      InstanceArn: !GetAtt ConnectInstance.Arn\n      Name: ClaimsQueue\n      HoursOfOperationArn: !GetAtt BusinessHours.HoursOfOperationArn\n";
+    let dir = std::env::temp_dir().join(format!("switchboard-template-copy-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let copy = dir.join("template.yaml");
+    std::fs::write(&copy, template.replacen(anchor, &format!("{added}{anchor}"), 1)).unwrap();
+    let fixture = Fixture::load_with_template(&Fixture::default_path(), &copy).unwrap();
+    let fleet = Fleet::start_with(fixture, BTreeMap::new()).await;
+
+    let config = aws_sdk_connect::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(fleet.cloud.fixture.region.clone()))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
+        .endpoint_url(fleet.cloud.emulator.endpoint())
+        .build();
+    let connect = aws_sdk_connect::Client::from_conf(config);
+    let queues: Vec<_> = connect
+        .list_queues()
+        .instance_id(&fleet.cloud.fixture.connect.instance_id)
+        .queue_types(aws_sdk_connect::types::QueueType::Standard)
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .unwrap();
+    let names: Vec<&str> = queues.iter().filter_map(|q| q.name()).collect();
+    for expected in ["BasicQueue", "BillingQueue", "SupportQueue", "ClaimsQueue"] {
+        assert!(names.contains(&expected), "{expected} is not on the instance: {names:?}");
+    }
+    let claims = queues.iter().find(|q| q.name() == Some("ClaimsQueue")).unwrap();
+    assert_eq!(claims.id(), Some(local_id("queue", "ClaimsQueue").as_str()), "a stable id");
+    // And it keeps its hours: the declared Business Hours.
+    assert_eq!(fleet.cloud.fixture.connect.declared.queue_hours("ClaimsQueue").unwrap().name, "Business Hours");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn the_example_answers_its_number_asks_the_bot_and_routes_by_intent_within_the_declared_hours() {
+    let mut fixture = Fixture::load(&Fixture::default_path()).unwrap();
+    fixture.connect.contact_flows.clear();
+    let fleet = Fleet::start_with(fixture, BTreeMap::new()).await;
+    // Deployed as `sam deploy` would: every flow, {{bot:CustomerService}} the template's bot.
+    let lambda = InvokeClient::new(fleet.cloud.fleet().unwrap().endpoint());
+    let apply = lambda.invoke(PROVISION_FLOWS_FUNCTION, &json!({"mode": "apply"})).await.unwrap();
+    assert_eq!(apply["result"], "APPLIED", "{apply}");
+    let main = fleet.cloud.emulator.contact_flows().into_iter().find(|f| f.name == "Example_Main").unwrap();
+    let bot = &fleet.cloud.fixture.connect.declared.bots["CustomerService"];
+    assert!(main.content.contains(&bot.alias_arn), "the bot's alias ARN is in the deployed flow");
+
+    let runner = Runner::new(FlowLibrary::repository(), fleet.runner.services.clone()).playing_deployed();
+    // Monday 7 December 2026, 10:00 in Sydney (AEDT, UTC+11): open.
+    let monday_morning = at("2026-12-07T10:00:00+11:00");
+    let billing = Call::voice("", CALLER, EXAMPLE_NUMBER).saying(["I have a billing question"]).at(monday_morning);
+    let transcript = play(&runner, billing).await;
+    assert_eq!(transcript.steps[0], Step::Flow { name: "Example_Main".into() }, "the number starts its flow");
+    assert!(transcript.heard("Welcome to Switchboard."), "the SSML greeting, as words");
+    assert!(transcript.steps.iter().any(|s| matches!(s, Step::Lex { intent: Some(i), .. } if i == "Billing")));
+    assert!(transcript.steps.contains(&Step::Hours {
+        hours: "Business Hours".into(),
+        at: monday_morning.to_rfc3339(),
+        open: true
+    }));
+    assert!(transcript
+        .steps
+        .contains(&Step::EventHook { hook: "AgentWhisper".into(), flow: "Example_BillingWhisper".into() }));
+    assert_eq!(transcript.ending, Some(Ending::Queued { queue: "BillingQueue".into() }));
+
+    let support = Call::voice("", CALLER, EXAMPLE_NUMBER).saying(["my internet is down"]).at(monday_morning);
+    assert_eq!(play(&runner, support).await.ending, Some(Ending::Queued { queue: "SupportQueue".into() }));
+    // Words no intent has: the fallback, which the flow sends to support.
+    let unclear = Call::voice("", CALLER, EXAMPLE_NUMBER).saying(["what is the weather"]).at(monday_morning);
+    assert_eq!(play(&runner, unclear).await.ending, Some(Ending::Queued { queue: "SupportQueue".into() }));
+
+    // Saturday, and Monday 18:00 (the end is closed): the closed branch.
+    for closed in ["2026-12-12T11:00:00+11:00", "2026-12-07T18:00:00+11:00"] {
+        let call = Call::voice("", CALLER, EXAMPLE_NUMBER).saying(["I have a billing question"]).at(at(closed));
+        let transcript = play(&runner, call).await;
+        assert!(transcript.heard("We are closed"), "{closed}");
+        assert_eq!(transcript.ending, Some(Ending::Disconnected), "{closed}");
+    }
+    // Silence: the bot's InputTimeLimitExceeded branch, to support.
+    let silent = Call::voice("", CALLER, EXAMPLE_NUMBER).at(monday_morning);
+    let transcript = play(&runner, silent).await;
+    assert!(transcript.steps.iter().any(|s| matches!(s, Step::Lex { said: None, .. })));
+    assert_eq!(transcript.ending, Some(Ending::Queued { queue: "SupportQueue".into() }));
+
+    // A number no flow answers is an error naming it, not a call.
+    let nowhere = runner.play(Call::voice("", CALLER, "+61255500000")).await.unwrap_err().to_string();
+    assert!(nowhere.contains("+61255500000"), "{nowhere}");
+}
+
+/// A library of one context, `every/`, holding the test flows and the flow their TransferToFlow names.
+fn every_action_library() -> FlowLibrary {
+    let dir = std::env::temp_dir().join(format!("switchboard-every-action-{}", std::process::id()));
+    let context = dir.join("every");
+    std::fs::create_dir_all(&context).unwrap();
+    let source = repo_root().join("crates/switchboard-local/tests/flows/EveryAction.json");
+    std::fs::copy(source, context.join("EveryAction.json")).unwrap();
+    let queue_flow = repo_root().join("contact-flows/video/VideoCallEscalationQueue.json");
+    std::fs::copy(queue_flow, context.join("VideoCallEscalationQueue.json")).unwrap();
+    std::fs::write(
+        dir.join("flows.json"),
+        json!({"every/VideoCallEscalationQueue": {"type": "CUSTOMER_QUEUE", "description": "", "parameters": {}}})
+            .to_string(),
+    )
+    .unwrap();
+    FlowLibrary::new(dir)
+}
+
+#[tokio::test]
+async fn the_runner_plays_every_action_type_of_the_flow_language_modelled_or_by_its_error_branch() {
+    let library = every_action_library();
+    let flow = library.load("every/EveryAction").unwrap();
+    let used: std::collections::BTreeSet<&str> = flow.actions.iter().map(|a| a.kind.as_str()).collect();
+    for action_type in action_types() {
+        assert!(used.contains(action_type.kind.as_str()), "EveryAction.json has no {}", action_type.kind);
+    }
+    let fleet = Fleet::start().await;
+    let runner = Runner::new(library, fleet.runner.services.clone());
+    let enders: [(Option<&str>, Ending); 8] = [
+        (None, Ending::Disconnected),
+        (Some("EndFlowExecution"), Ending::Ended),
+        (Some("TransferContactToQueue"), Ending::Queued { queue: "BillingQueue".into() }),
+        (Some("TransferParticipantToThirdParty"), Ending::Transferred { to: "+61280001234".into() }),
+        (Some("TransferToFlow"), Ending::Ended),
+        (Some("EndFlowModuleExecution"), Ending::Ended),
+        (Some("TransferContactToAgent"), Ending::TransferredToAgent),
+        (Some("DequeueContactAndTransferToQueue"), Ending::Disconnected),
+    ];
+    for (ender, ending) in enders {
+        let mut call = Call::voice("every/EveryAction", CALLER, EXAMPLE_NUMBER)
+            .saying(["I have a billing question"])
+            .with_metrics([("NumberOfContactsInQueue".to_owned(), "3".to_owned())])
+            .leaving_after_messages(100);
+        if let Some(ender) = ender {
+            call = call.with_attribute("ender", ender);
+        }
+        let transcript = play(&runner, call).await;
+        // Every action the runner does not model said so and took its error branch.
+        let not_modelled: Vec<&str> = transcript
+            .steps
+            .iter()
+            .filter_map(|s| match s {
+                Step::NotModelled { action, .. } => Some(action.as_str()),
+                _ => None,
+            })
+            .collect();
+        for action in &not_modelled {
+            assert!(!MODELLED_ACTIONS.contains(action), "{action} is modelled but took its error branch");
+        }
+        let line_not_modelled = action_types()
+            .iter()
+            .filter(|t| !MODELLED_ACTIONS.contains(&t.kind.as_str()) && t.kind != "DequeueContactAndTransferToQueue")
+            .count();
+        assert!(not_modelled.len() >= line_not_modelled, "{not_modelled:?}");
+        assert!(transcript.steps.iter().any(|s| matches!(s, Step::Lex { intent: Some(i), .. } if i == "Billing")));
+        assert!(transcript.steps.iter().any(|s| matches!(s, Step::Loop { pass: 1, count: 2 })), "the loop counted");
+        if ender != Some("TransferToFlow") {
+            assert_eq!(transcript.ending, Some(ending), "ender {ender:?}");
+        } else {
+            // The transfer's target (a customer queue flow) plays on and ends the flow.
+            assert!(transcript
+                .steps
+                .iter()
+                .any(|s| matches!(s, Step::Flow { name } if name.ends_with("VideoCallEscalationQueue"))));
+        }
+    }
+}
+
+#[test]
+fn the_docs_table_lists_every_action_type_and_says_which_the_runner_models() {
+    let docs = std::fs::read_to_string(repo_root().join("docs/flow-actions.md")).unwrap();
+    let rows: BTreeMap<String, String> = docs
+        .lines()
+        .filter_map(|line| {
+            let kind = line.strip_prefix("| [`")?.split('`').next()?.to_owned();
+            let locally = line.trim_end().trim_end_matches('|').rsplit('|').next()?.trim().to_owned();
+            Some((kind, locally))
+        })
+        .collect();
+    assert_eq!(rows.len(), action_types().len(), "one row per catalogued type");
+    for action_type in action_types() {
+        let locally = &rows[&action_type.kind];
+        let modelled = MODELLED_ACTIONS.contains(&action_type.kind.as_str());
+        assert_eq!(locally.starts_with("modelled"), modelled, "{}: {locally}", action_type.kind);
+        // A type with no documented error branch has no branch to take: it must be modelled.
+        assert!(modelled || !action_type.errors.is_empty(), "{} has no error branch", action_type.kind);
+    }
+    for kind in MODELLED_ACTIONS {
+        assert!(action_types().iter().any(|t| t.kind == *kind), "{kind} is not in the catalogue");
+    }
+}
