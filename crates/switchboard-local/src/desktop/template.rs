@@ -12,6 +12,8 @@
 
 use serde_yaml::{Mapping, Value};
 
+use crate::instance::{describe, intrinsic};
+
 /// The distribution's logical id in template.yaml.
 pub const DISTRIBUTION: &str = "DesktopDistribution";
 
@@ -326,19 +328,6 @@ impl Reader<'_> {
     }
 }
 
-/// The argument of an intrinsic function in either form: `!Name arg` or `{"Fn::Name": arg}`
-/// (`{"Ref": arg}` for `Ref`).
-fn intrinsic<'v>(value: &'v Value, name: &str) -> Option<&'v Value> {
-    match value {
-        Value::Tagged(tagged) if tagged.tag == name => Some(&tagged.value),
-        Value::Mapping(mapping) if mapping.len() == 1 => {
-            let long = if name == "Ref" { name.to_owned() } else { format!("Fn::{name}") };
-            mapping.get(long.as_str())
-        }
-        _ => None,
-    }
-}
-
 /// `!GetAtt Name.Attribute` or `[Name, Attribute]`: the resource's logical id.
 fn getatt_resource(value: &Value) -> Option<String> {
     match value {
@@ -379,15 +368,6 @@ fn integer(value: &Value, context: &str) -> Result<u64, TemplateError> {
         _ => None,
     }
     .ok_or_else(|| invalid(format!("{context}: expected a whole number, found {}", describe(value))))
-}
-
-fn describe(value: &Value) -> String {
-    match value {
-        Value::Tagged(tagged) => format!("a {} tag", tagged.tag),
-        Value::Mapping(_) => "a map".into(),
-        Value::Sequence(_) => "a list".into(),
-        other => serde_yaml::to_string(other).map(|s| s.trim().to_owned()).unwrap_or_default(),
-    }
 }
 
 /// CloudFormation's `Fn::Sub` on `text` with the local origins: `${Name}` is replaced, `${!Name}`

@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::{
     contact::{Contact, WorkingQueue},
     model::{placeholder, Action, Flow, FlowError},
-    runner::{action_error, compare, next, on_error, param_str, Next, Services},
+    runner::{action_error, branch_on, compare, next, on_error, param_str, Next, Services},
     transcript::{Ending, Step, Transcript},
 };
 use crate::instance::{local_id, HoursOfOperation, Recognised};
@@ -126,14 +126,7 @@ pub(super) fn lex_bot(
         slots: slots.clone(),
     });
     contact.lex = Some(Recognised { intent: intent.clone(), slots });
-    for transition in &action.transitions.conditions {
-        let matched = compare(&transition.condition.operator, &intent, &transition.condition.operands)
-            .map_err(|problem| action_error(flow, action, problem))?;
-        if matched {
-            return Ok(Next::Action(transition.next_action.clone()));
-        }
-    }
-    on_error(flow, action, "NoMatchingCondition")
+    branch_on(flow, action, &intent)
 }
 
 /// `CheckHoursOfOperation`: the hours its `HoursOfOperationId` names (an ARN or id of the instance's
@@ -185,14 +178,7 @@ pub(super) fn metrics(
         return unresolved(flow, action, transcript, &format!("the metric {metric} (call --metric {metric}=<value>)"));
     };
     transcript.steps.push(Step::Metrics { values: BTreeMap::from([(metric.to_owned(), value.clone())]) });
-    for transition in &action.transitions.conditions {
-        let matched = compare(&transition.condition.operator, &value, &transition.condition.operands)
-            .map_err(|problem| action_error(flow, action, problem))?;
-        if matched {
-            return Ok(Next::Action(transition.next_action.clone()));
-        }
-    }
-    on_error(flow, action, "NoMatchingCondition")
+    branch_on(flow, action, &value)
 }
 
 /// `Loop`: `ContinueLooping` until it has looped `LoopCount` times, then `DoneLooping` (and the
@@ -224,14 +210,7 @@ pub(super) fn loop_action(
 pub(super) fn distribute(flow: &Flow, action: &Action, transcript: &mut Transcript) -> Result<Next, FlowError> {
     let draw = rand::random_range(1..=100u32);
     transcript.steps.push(Step::Distributed { draw });
-    for transition in &action.transitions.conditions {
-        let matched = compare(&transition.condition.operator, &draw.to_string(), &transition.condition.operands)
-            .map_err(|problem| action_error(flow, action, problem))?;
-        if matched {
-            return Ok(Next::Action(transition.next_action.clone()));
-        }
-    }
-    on_error(flow, action, "NoMatchingCondition")
+    branch_on(flow, action, &draw.to_string())
 }
 
 /// `UpdateFlowAttributes`: `FlowAttributes: {name: {Value}}` into `$.FlowAttributes`.

@@ -343,13 +343,7 @@ impl Runner {
             }
             "Compare" => {
                 let value = param_str(params, "ComparisonValue").ok_or_else(|| fail("no ComparisonValue".into()))?;
-                let value = contact.interpolate(value);
-                for transition in &action.transitions.conditions {
-                    if compare(&transition.condition.operator, &value, &transition.condition.operands).map_err(fail)? {
-                        return Ok(Next::Action(transition.next_action.clone()));
-                    }
-                }
-                on_error(flow, action, "NoMatchingCondition")
+                branch_on(flow, action, &contact.interpolate(value))
             }
             "UpdateContactAttributes" => {
                 let attributes =
@@ -551,12 +545,7 @@ impl Runner {
             return next(flow, action);
         }
         let key = keyed.chars().next().map(String::from).unwrap_or_default();
-        for transition in &action.transitions.conditions {
-            if compare(&transition.condition.operator, &key, &transition.condition.operands).map_err(fail)? {
-                return Ok(Next::Action(transition.next_action.clone()));
-            }
-        }
-        on_error(flow, action, "NoMatchingCondition")
+        branch_on(flow, action, &key)
     }
 
     /// Lambda `Invoke`; a function error, a timeout or a response that is not a flat string map is
@@ -666,6 +655,17 @@ pub(super) fn on_error(flow: &Flow, action: &Action, error_type: &str) -> Result
         .or_else(|| errors.iter().find(|e| e.error_type == "NoMatchingError"))
         .map(|e| Next::Action(e.next_action.clone()))
         .ok_or_else(|| action_error(flow, action, format!("{error_type} happened and the action has no branch for it")))
+}
+
+/// The first condition `value` meets, else the `NoMatchingCondition` branch.
+pub(super) fn branch_on(flow: &Flow, action: &Action, value: &str) -> Result<Next, FlowError> {
+    for transition in &action.transitions.conditions {
+        let condition = &transition.condition;
+        if compare(&condition.operator, value, &condition.operands).map_err(|p| action_error(flow, action, p))? {
+            return Ok(Next::Action(transition.next_action.clone()));
+        }
+    }
+    on_error(flow, action, "NoMatchingCondition")
 }
 
 pub(super) fn compare(operator: &str, value: &str, operands: &[String]) -> Result<bool, String> {
