@@ -120,7 +120,9 @@ async fn a_fresh_instance_gets_every_flow_resolved_a_rerun_writes_nothing_and_th
     assert_eq!(again["result"], "NO_CHANGES", "{again}");
     assert_eq!(actions(&again), all("UNCHANGED"));
     assert_eq!(again["writes"], 0);
-    assert_eq!(fleet.cloud.emulator.connect_writes(), REPOSITORY_FLOWS.len());
+    // The flows, and the template's three numbers pointed at their flows (FLOW_PHONE_NUMBERS); the
+    // rerun points them again, which changes nothing.
+    assert_eq!(fleet.cloud.emulator.connect_writes(), REPOSITORY_FLOWS.len() + 3);
 
     // The admin's call through the deployed flows, by their real ARNs, sets Sydney into an emergency.
     let runner = switchboard_local::flow::Runner::new(
@@ -295,7 +297,8 @@ async fn the_custom_resource_adopts_hand_imports_answers_each_request_and_delete
     assert_eq!(auth.tags.get("switchboard:stack").map(String::as_str), Some(LOCAL_STACK_NAME));
     let physical_id = created["PhysicalResourceId"].as_str().unwrap().to_owned();
     // The claimed number now starts the example's flow.
-    assert_eq!(data["PhoneNumbersAssociated"], "1", "{created}");
+    // The function's three (FLOW_PHONE_NUMBERS) with the property's, which names one of them again.
+    assert_eq!(data["PhoneNumbersAssociated"], "3", "{created}");
     assert_eq!(fleet.cloud.emulator.phone_number_flows()["+61255503000"].as_deref(), Some("Example_Main"));
 
     // A stack update with the same bundle: SUCCESS, nothing written.

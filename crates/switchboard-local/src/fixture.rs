@@ -322,6 +322,17 @@ impl Fixture {
         format!("arn:aws:connect:{}:{}:instance/{}", self.region, self.account_id, self.connect.instance_id)
     }
 
+    /// The ARN of the claimed number `number` (E.164) of the local instance.
+    pub fn phone_number_arn(&self, number: &str) -> String {
+        format!("arn:aws:connect:{}:{}:phone-number/{}", self.region, self.account_id, local_id("phone-number", number))
+    }
+
+    /// `flow=number ARN,…`: the declared numbers as provision-flows reads them (`FLOW_PHONE_NUMBERS`).
+    pub fn flow_phone_numbers(&self) -> String {
+        let numbers = self.connect.declared.phone_numbers.iter().filter(|(_, flow)| !flow.is_empty());
+        numbers.map(|(number, flow)| format!("{flow}={}", self.phone_number_arn(number))).collect::<Vec<_>>().join(",")
+    }
+
     /// The ARN of the account's Lambda function `name`, in the fixture's region.
     pub fn lambda_function_arn(&self, name: &str) -> String {
         format!("arn:aws:lambda:{}:{}:function:{name}", self.region, self.account_id)

@@ -130,8 +130,9 @@ pub struct LexBot {
     pub name: String,
     pub alias_arn: String,
     pub intents: Vec<Intent>,
-    /// Custom slot type → its values and synonyms (lower case).
-    pub slot_types: BTreeMap<String, Vec<String>>,
+    /// Custom slot type → its values, each with its synonyms (lower case): a synonym fills the slot
+    /// with its value, as Lex's `TOP_RESOLUTION` does.
+    pub slot_types: BTreeMap<String, Vec<(String, Vec<String>)>>,
 }
 
 /// What the bot made of the caller's words: the intent (`FallbackIntent` when none matched) and
@@ -147,8 +148,9 @@ pub const FALLBACK_INTENT: &str = "FallbackIntent";
 
 impl LexBot {
     /// Matches `said` to an intent the way a small local NLU can: an utterance whose words (slots
-    /// filled by a value of their type) are exactly the caller's wins; else the intent sharing most
-    /// of its words with the caller's, if at least half of an utterance's; else the fallback.
+    /// filled by a value of their type) are exactly the caller's wins; else the utterance whose
+    /// content words (filler such as "my", "is", "a" left out) overlap the caller's most, if they
+    /// share at least a third of the two together (ties: the intent declared first); else the fallback.
     pub fn recognise(&self, said: &str) -> Recognised {
         let words = normalise(said);
         for intent in &self.intents {
@@ -158,16 +160,21 @@ impl LexBot {
                 }
             }
         }
+        let content = |words: Vec<String>| -> BTreeSet<String> {
+            words.into_iter().filter(|w| !w.starts_with('{') && !FILLER_WORDS.contains(&w.as_str())).collect()
+        };
+        let said_words = content(words);
         let mut best: Option<(f64, &Intent)> = None;
         for intent in &self.intents {
             for utterance in &intent.utterances {
-                let pattern: Vec<String> = normalise(utterance).into_iter().filter(|w| !w.starts_with('{')).collect();
-                if pattern.is_empty() {
+                let pattern = content(normalise(utterance));
+                let shared = pattern.intersection(&said_words).count();
+                let union = pattern.union(&said_words).count();
+                if shared == 0 {
                     continue;
                 }
-                let shared = pattern.iter().filter(|w| words.contains(w)).count();
-                let score = shared as f64 / pattern.len() as f64;
-                if score >= 0.5 && best.is_none_or(|(b, _)| score > b) {
+                let score = shared as f64 / union as f64;
+                if score >= 1.0 / 3.0 && best.is_none_or(|(b, _)| score > b) {
                     best = Some((score, intent));
                 }
             }
@@ -190,20 +197,29 @@ impl LexBot {
                 None => return None,
                 Some(slot_name) => {
                     let slot = intent.slots.iter().find(|s| s.name.eq_ignore_ascii_case(slot_name))?;
-                    let fits = match slot.slot_type.as_str() {
-                        "AMAZON.Number" => word.parse::<f64>().is_ok(),
-                        custom => self.slot_types.get(custom).is_none_or(|values| values.contains(word)),
+                    let value = match slot.slot_type.as_str() {
+                        "AMAZON.Number" => word.parse::<f64>().is_ok().then(|| word.clone()),
+                        custom => match self.slot_types.get(custom) {
+                            None => Some(word.clone()),
+                            Some(values) => values
+                                .iter()
+                                .find(|(value, synonyms)| value == word || synonyms.contains(word))
+                                .map(|(value, _)| value.clone()),
+                        },
                     };
-                    if !fits {
-                        return None;
-                    }
-                    slots.insert(slot.name.clone(), word.clone());
+                    slots.insert(slot.name.clone(), value?);
                 }
             }
         }
         Some(slots)
     }
 }
+
+/// Words that say nothing about what the caller wants.
+const FILLER_WORDS: &[&str] = &[
+    "a", "about", "am", "an", "and", "are", "can", "do", "for", "have", "i", "i'm", "in", "is", "it", "me", "my", "of",
+    "on", "or", "please", "the", "to", "with", "you", "your",
+];
 
 /// Lower-case words, punctuation dropped; `{Slot}` kept as it is.
 fn normalise(text: &str) -> Vec<String> {
@@ -307,28 +323,29 @@ impl DeclaredInstance {
         instance.hierarchy_groups = reader.hierarchy(&of_type("AWS::Connect::UserHierarchyGroup"))?;
 
         // Bots: bot → its aliases → what the instance associates and what the flows call them.
-        let mut bots_by_id = BTreeMap::new();
+        let mut bots_by_id: BTreeMap<String, LexBot> = BTreeMap::new();
         for (id, props) in of_type("AWS::Lex::Bot") {
             bots_by_id.insert(id.clone(), reader.bot(&id, &props)?);
         }
-        let mut alias_arns = BTreeMap::new();
+        // Alias logical id → the bot with that alias's ARN.
+        let mut aliases: BTreeMap<String, LexBot> = BTreeMap::new();
         for (id, props) in of_type("AWS::Lex::BotAlias") {
             let bot = reader.reference(&id, field(&id, &props, "BotId")?)?;
-            let Some(bot) = bots_by_id.get_mut(&bot) else { return Err(invalid(&id, format!("{bot} is not a bot"))) };
-            bot.alias_arn = format!(
+            let Some(bot) = bots_by_id.get(&bot) else { return Err(invalid(&id, format!("{bot} is not a bot"))) };
+            let alias_arn = format!(
                 "arn:aws:lex:{}:{}:bot-alias/{}/{}",
                 pseudo.region,
                 pseudo.account_id,
                 lex_id("bot", &bot.name),
                 lex_id("alias", &id)
             );
-            alias_arns.insert(id, bot.alias_arn.clone());
+            aliases.insert(id, LexBot { alias_arn, ..bot.clone() });
         }
         for (id, props) in of_type("AWS::Connect::IntegrationAssociation") {
             if props.get("IntegrationType").and_then(Value::as_str) == Some("LEX_BOT") {
                 let alias = reader.reference(&id, field(&id, &props, "IntegrationArn")?)?;
-                let arn = alias_arns.get(&alias).ok_or_else(|| invalid(&id, format!("{alias} is not a bot alias")))?;
-                instance.associated_bots.push(arn.clone());
+                let bot = aliases.get(&alias).ok_or_else(|| invalid(&id, format!("{alias} is not a bot alias")))?;
+                instance.associated_bots.push(bot.alias_arn.clone());
             }
         }
 
@@ -347,10 +364,9 @@ impl DeclaredInstance {
         for (id, props) in of_type("Custom::ContactFlows") {
             for (name, value) in reader.map(&id, props.get("Bots"))? {
                 let alias = reader.reference(&id, &value)?;
-                let arn =
-                    alias_arns.get(&alias).ok_or_else(|| invalid(&id, format!("Bots: {alias} is not a bot alias")))?;
-                let bot = bots_by_id.values().find(|b| &b.alias_arn == arn).cloned();
-                instance.bots.insert(name, bot.ok_or_else(|| invalid(&id, "Bots: an alias of no bot"))?);
+                let bot =
+                    aliases.get(&alias).ok_or_else(|| invalid(&id, format!("Bots: {alias} is not a bot alias")))?;
+                instance.bots.insert(name, bot.clone());
             }
             for (flow, value) in reader.map(&id, props.get("PhoneNumbers"))? {
                 let number = reader.reference(&id, &value)?;
@@ -505,6 +521,14 @@ impl Reader<'_> {
             let parent = props.get("ParentGroupArn").map(|p| self.reference(id, p)).transpose()?;
             declared.push((id.clone(), name, parent));
         }
+        if let Some((id, name, _)) =
+            declared.iter().find(|(id, name, _)| declared.iter().any(|(other, n, _)| n == name && other != id))
+        {
+            return Err(invalid(
+                id,
+                format!("two hierarchy groups are named {name}: the local instance finds groups by name"),
+            ));
+        }
         // Parents first, so that a group's path is known when it is reached.
         let mut ordered: Vec<HierarchyGroup> = Vec::new();
         while ordered.len() < declared.len() {
@@ -542,10 +566,11 @@ impl Reader<'_> {
             let type_name = self.string(id, field(id, slot_type, "Name")?)?;
             let mut values = Vec::new();
             for value in slot_type.get("SlotTypeValues").and_then(Value::as_sequence).into_iter().flatten() {
-                let sample = value.get("SampleValue").and_then(|s| s.get("Value"));
-                values.extend(sample.and_then(Value::as_str).map(str::to_lowercase));
+                let sample = value.get("SampleValue").and_then(|s| s.get("Value")).and_then(Value::as_str);
+                let Some(sample) = sample else { continue };
                 let synonyms = value.get("Synonyms").and_then(Value::as_sequence).into_iter().flatten();
-                values.extend(synonyms.filter_map(|s| s.get("Value")?.as_str()).map(str::to_lowercase));
+                let synonyms = synonyms.filter_map(|s| s.get("Value")?.as_str()).map(str::to_lowercase).collect();
+                values.push((sample.to_lowercase(), synonyms));
             }
             slot_types.insert(type_name, values);
         }

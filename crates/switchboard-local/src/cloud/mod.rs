@@ -336,6 +336,8 @@ impl LocalCloud {
                 ("FLOW_WRITE_PAUSE_MS", "0".to_owned()),
                 // The template's bots by the names flows give them (its ContactFlows' `Bots`).
                 ("FLOW_BOTS", self.fixture.connect.declared.flow_bots()),
+                // And its numbers (ContactFlows' `PhoneNumbers`), by the local instance's number ARNs.
+                ("FLOW_PHONE_NUMBERS", self.fixture.flow_phone_numbers()),
                 ("STACK_NAME", LOCAL_STACK_NAME.to_owned()),
                 ("WEBHOOK_SECRET", format!("secretsmanager:{WEBHOOK_SECRET}")),
                 ("PIPELINE_NAME_PREFIX", "switchboard-".to_owned()),

@@ -242,6 +242,12 @@ impl Drop for EmulatorHandle {
     }
 }
 
+/// `GET /_local/phone-numbers`: each claimed number with the flow it starts (`null`: none yet).
+async fn read_phone_numbers(State(state): State<Emulator>) -> Response {
+    let numbers = state.flows.lock().map(|f| f.phone_number_flows()).unwrap_or_default();
+    axum::Json(numbers).into_response()
+}
+
 /// Starts the emulator on `addr` (port 0 for a free one); `moto` is moto's endpoint, for the
 /// operations that need it (STS identities, forwarded Cognito calls).
 pub async fn start(fixture: Fixture, addr: SocketAddr, moto: Option<String>) -> std::io::Result<EmulatorHandle> {
@@ -339,6 +345,7 @@ fn router(state: Emulator) -> Router {
         .route("/_local/contacts", post(connect::register_contact))
         .route("/_local/chats", get(connect::read_chats))
         .route("/_local/contact-flows", get(connect_flows::read_contact_flows))
+        .route("/_local/phone-numbers", get(read_phone_numbers))
         .route("/_local/meetings", get(chime::read_meetings))
         .route("/_local/numbers", post(pinpoint::register_number))
         .route("/_local/custom-resource-responses", get(cloudformation::list))

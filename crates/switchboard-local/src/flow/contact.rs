@@ -38,8 +38,10 @@ pub(super) struct Contact {
     /// The call's metric values; readable as `$.Metrics.<Name>` once `GetMetricData` ran.
     pub(super) metrics: BTreeMap<String, String>,
     pub(super) metrics_loaded: bool,
-    /// Times each `Loop` action (by identifier) has looped.
+    /// Times each `Loop` action (by flow and identifier) has looped.
     pub(super) loops: BTreeMap<String, u64>,
+    /// Whether the call's customer leaves after some messages ([`Call::leave_after_messages`](super::Call)).
+    pub(super) leaves: bool,
 }
 
 /// What `UpdateContactTargetQueue` set.
@@ -183,6 +185,7 @@ mod tests {
             metrics: BTreeMap::new(),
             metrics_loaded: false,
             loops: BTreeMap::new(),
+            leaves: false,
         }
     }
 

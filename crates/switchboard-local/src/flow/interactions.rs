@@ -36,7 +36,13 @@ pub(super) fn message_text(services: &Services, contact: &Contact, message: &Val
     if let Some(ssml) = param_str(message, "SSML") {
         return Some(strip_tags(ssml));
     }
-    let prompt = contact.value_of(param_str(message, "PromptId")?);
+    let Some(prompt) = param_str(message, "PromptId") else {
+        // A chat message of media only (an attachment): what reaches the customer is the media.
+        return message
+            .get("Media")
+            .map(|media| format!("[media {}]", media.get("Uri").and_then(Value::as_str).unwrap_or_default()));
+    };
+    let prompt = contact.value_of(prompt);
     let name = placeholder(&prompt, "prompt").or_else(|| {
         let id = prompt.rsplit('/').next().unwrap_or(&prompt);
         services.prompts.iter().find(|(_, prompt_id)| prompt_id.as_str() == id).map(|(name, _)| name.clone())
@@ -85,6 +91,8 @@ pub(super) fn message_iteratively(
         Some(transition) if action.parameters.get("InterruptFrequencySeconds").is_some() => {
             Ok(Next::Action(transition.next_action.clone()))
         }
+        // With no one to leave, the loop would play forever: the customer leaves after one round.
+        _ if !contact.leaves => Ok(Next::End(Ending::CustomerLeft { after_messages: contact.messages })),
         _ => Ok(Next::Action(action.identifier.clone())),
     }
 }
@@ -189,19 +197,22 @@ pub(super) fn loop_action(
     contact: &mut Contact,
     transcript: &mut Transcript,
 ) -> Result<Next, FlowError> {
+    // A dynamic count that is not a number loops no more (Loop has no error branch to take).
     let count = match action.parameters.get("LoopCount") {
         Some(Value::Number(n)) => n.as_u64(),
-        Some(Value::String(s)) => contact.value_of(s).trim().parse().ok(),
+        Some(Value::String(s)) => Some(contact.value_of(s).trim().parse().unwrap_or(0)),
         _ => None,
     }
     .ok_or_else(|| action_error(flow, action, "LoopCount is not a whole number".into()))?;
-    let passes = contact.loops.entry(action.identifier.clone()).or_insert(0);
+    // Per flow and action: two flows may both have a Loop called `retry`.
+    let key = format!("{}/{}", flow.name, action.identifier);
+    let passes = contact.loops.entry(key.clone()).or_insert(0);
     if *passes < count {
         *passes += 1;
         transcript.steps.push(Step::Loop { pass: *passes, count });
         branch(flow, action, "ContinueLooping")
     } else {
-        contact.loops.remove(&action.identifier);
+        contact.loops.remove(&key);
         branch(flow, action, "DoneLooping")
     }
 }

@@ -123,17 +123,29 @@ impl Runner {
         self
     }
 
-    /// The flow a call starts in: the one it names, else the one its dialled number is associated with.
+    /// The flow a call starts in: the one it names, else the one its dialled number is associated
+    /// with: on the instance (what an apply associated) when playing deployed flows, else in
+    /// template.yaml (ContactFlows' `PhoneNumbers`).
     async fn start_flow(&self, name: &str, to: &str) -> Result<Flow, FlowError> {
+        if name.is_empty() && self.deployed {
+            let url = format!("{}/_local/phone-numbers", self.services.emulator_endpoint);
+            let unreadable =
+                |e: reqwest::Error| FlowError::Read { path: url.clone(), source: std::io::Error::other(e.to_string()) };
+            let numbers: BTreeMap<String, Option<String>> =
+                self.http.get(&url).send().await.map_err(unreadable)?.json().await.map_err(unreadable)?;
+            let flow = numbers.get(to).cloned().flatten().ok_or_else(|| FlowError::Invalid {
+                flow: to.to_owned(),
+                problem: "no flow is associated with this number on the instance (apply the flows first)".into(),
+            })?;
+            return Box::pin(self.start_flow(&flow, to)).await;
+        }
         if name.is_empty() {
             let associated = self.services.declared.phone_numbers.get(to).filter(|flow| !flow.is_empty());
             let flow = associated.ok_or_else(|| FlowError::Invalid {
                 flow: to.to_owned(),
                 problem: "no flow is associated with this number in template.yaml (ContactFlows' PhoneNumbers)".into(),
             })?;
-            if self.deployed {
-                return Box::pin(self.start_flow(flow, to)).await;
-            }
+
             let path = self.library.names()?.into_iter().find(|path| path.rsplit('/').next() == Some(flow.as_str()));
             let path = path.ok_or_else(|| FlowError::Invalid {
                 flow: flow.clone(),
@@ -217,6 +229,7 @@ impl Runner {
             metrics: call.metrics,
             metrics_loaded: false,
             loops: BTreeMap::new(),
+            leaves: call.leave_after_messages.is_some(),
         };
         let clock = call.at.unwrap_or_else(chrono::Utc::now);
         let mut transcript = Transcript {
@@ -314,9 +327,12 @@ impl Runner {
                 let Some(arn) = contact.dynamic(given) else {
                     return interactions::unresolved(flow, action, transcript, given);
                 };
-                let function = placeholder(&arn, "lambda")
-                    .or_else(|| arn.rsplit_once("function:").map(|(_, n)| n.to_owned()))
-                    .ok_or_else(|| fail(format!("cannot resolve {arn} to a local function")))?;
+                let function =
+                    placeholder(&arn, "lambda").or_else(|| arn.rsplit_once("function:").map(|(_, n)| n.to_owned()));
+                // A value that names no function (a dynamic ARN gone wrong): Connect's Error branch.
+                let Some(function) = function else {
+                    return interactions::unresolved(flow, action, transcript, &arn);
+                };
                 let limit =
                     param_str(params, "InvocationTimeLimitSeconds").and_then(|s| s.parse().ok()).unwrap_or(8u64);
                 let parameters: BTreeMap<String, String> = params
@@ -376,7 +392,7 @@ impl Runner {
                             contact.target_queue = Some(WorkingQueue::Standard(name));
                             next(flow, action)
                         }
-                        None => on_error(flow, action, "NoMatchingError"),
+                        None => interactions::unresolved(flow, action, transcript, queue),
                     }
                 }
                 (None, Some(agent)) => match self.services.user(&contact.value_of(agent)) {
@@ -408,9 +424,12 @@ impl Runner {
                     Some(Value::Number(n)) => {
                         n.as_i64().map(Some).ok_or_else(|| fail(format!("{name} is not an integer")))
                     }
-                    Some(Value::String(s)) => {
-                        s.trim().parse().map(Some).map_err(|_| fail(format!("{name} {s:?} is not an integer")))
-                    }
+                    Some(Value::String(s)) => contact
+                        .value_of(s)
+                        .trim()
+                        .parse()
+                        .map(Some)
+                        .map_err(|_| fail(format!("{name} {s:?} is not an integer"))),
                     Some(other) => Err(fail(format!("{name} {other} is not an integer"))),
                 };
                 let step = match (integer("QueuePriority")?, integer("QueueTimeAdjustmentSeconds")?) {
@@ -474,6 +493,10 @@ impl Runner {
                 let timeout = params.get("TimeoutSeconds").ok_or_else(|| fail("no TimeoutSeconds".into()))?;
                 let seconds = match timeout {
                     Value::Number(n) => n.as_u64(),
+                    // A dynamic time with no value: the Error branch, as Connect does.
+                    Value::String(s) if contact.dynamic(s).is_none() => {
+                        return interactions::unresolved(flow, action, transcript, s);
+                    }
                     Value::String(s) => contact.value_of(s).trim().parse().ok(),
                     _ => None,
                 }

@@ -101,7 +101,8 @@ pub enum Step {
         action: String,
         error: String,
     },
-    /// A dynamic reference had no value: the action took its Error branch, as Connect does.
+    /// A reference had no value or named nothing the instance has: the action took its Error
+    /// branch, as Connect does.
     Unresolved {
         action: String,
         reference: String,
@@ -263,7 +264,7 @@ impl std::fmt::Display for Transcript {
                     writeln!(f, "   {action}: not modelled locally, takes its {error} branch")?
                 }
                 Step::Unresolved { action, reference } => {
-                    writeln!(f, "   {action}: {reference} has no value, takes its Error branch")?
+                    writeln!(f, "   {action}: cannot resolve {reference}, takes its Error branch")?
                 }
             }
         }

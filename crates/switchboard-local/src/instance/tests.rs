@@ -153,6 +153,18 @@ fn hours_are_read_in_their_own_time_zone() {
     assert!(hours.is_open(Utc.with_ymd_and_hms(2026, 6, 8, 22, 30, 0).unwrap()).unwrap());
     // Saturday: closed.
     assert!(!hours.is_open(Utc.with_ymd_and_hms(2026, 6, 13, 2, 0, 0).unwrap()).unwrap());
+    // An opening past midnight: Friday 22:00 to Saturday 02:00 (UTC).
+    use chrono::Weekday::Fri;
+    let late = HoursOfOperation {
+        name: "Late".into(),
+        time_zone: "UTC".into(),
+        openings: vec![Opening { day: Fri, start: 22 * 60, end: 2 * 60 }],
+    };
+    assert!(late.is_open(Utc.with_ymd_and_hms(2026, 6, 12, 23, 0, 0).unwrap()).unwrap(), "Friday 23:00");
+    assert!(late.is_open(Utc.with_ymd_and_hms(2026, 6, 13, 1, 59, 0).unwrap()).unwrap(), "Saturday 01:59");
+    assert!(!late.is_open(Utc.with_ymd_and_hms(2026, 6, 13, 2, 0, 0).unwrap()).unwrap(), "Saturday 02:00");
+    assert!(!late.is_open(Utc.with_ymd_and_hms(2026, 6, 12, 21, 59, 0).unwrap()).unwrap(), "Friday 21:59");
+    assert!(!late.is_open(Utc.with_ymd_and_hms(2026, 6, 14, 1, 0, 0).unwrap()).unwrap(), "Sunday 01:00");
     let always = HoursOfOperation::always("Basic Hours");
     assert!(always.is_open(Utc.with_ymd_and_hms(2026, 6, 13, 2, 0, 0).unwrap()).unwrap());
 }
@@ -165,10 +177,19 @@ fn the_bot_matches_utterances_slots_and_near_misses() {
     let account = said("Pay account 12345");
     assert_eq!((account.intent.as_str(), account.slots["AccountNumber"].as_str()), ("Billing", "12345"));
     let device = said("help with my wifi");
-    assert_eq!((device.intent.as_str(), device.slots["Device"].as_str()), ("TechnicalSupport", "wifi"));
+    assert_eq!(
+        (device.intent.as_str(), device.slots["Device"].as_str()),
+        ("TechnicalSupport", "router"),
+        "a synonym fills its value"
+    );
+    assert_eq!(said("help with my modem").slots["Device"], "modem");
     assert_eq!(said("help with my toaster").intent, "TechnicalSupport", "no slot value, but most of the words");
     assert_eq!(said("my internet is down again").intent, "TechnicalSupport");
     assert_eq!(said("what is the weather").intent, FALLBACK_INTENT);
+    // Filler words ("my", "is") do not make a match: the content words do.
+    assert_eq!(said("my bill is wrong").intent, FALLBACK_INTENT, "no Billing utterance says bill here");
+    assert_eq!(said("a billing problem").intent, "Billing");
+    assert_eq!(said("is it down").intent, "TechnicalSupport");
     assert!(said("what is the weather").slots.is_empty());
 }
 
@@ -178,6 +199,16 @@ fn what_the_local_instance_cannot_read_is_an_error_naming_the_resource() {
         .replace("HoursOfOperationArn: !GetAtt BusinessHours.HoursOfOperationArn", "HoursOfOperationArn: nowhere");
     let error = DeclaredInstance::from_template(&broken, &pseudo()).unwrap_err().to_string();
     assert!(error.contains("BillingQueue") && error.contains("!Ref or !GetAtt"), "{error}");
+    let twice = TEMPLATE.replace("Name: APAC", "Name: Sydney video team");
+    let error = DeclaredInstance::from_template(&twice, &pseudo()).unwrap_err().to_string();
+    assert!(error.contains("two hierarchy groups are named Sydney video team"), "{error}");
+    // A second alias of the bot: the flows' Bots names the first, which keeps its own ARN.
+    let second_alias = TEMPLATE.replace(
+        "  BotAssociation:\n",
+        "  TestAlias:\n    Type: AWS::Lex::BotAlias\n    Properties:\n      BotId: !Ref Bot\n      BotAliasName: test\n  BotAssociation:\n",
+    );
+    let instance = DeclaredInstance::from_template(&second_alias, &pseudo()).unwrap();
+    assert_eq!(instance.bots["CustomerService"].alias_arn, instance.associated_bots[0]);
     let no_number = TEMPLATE.replace("Switchboard: {LocalNumber: '+61255503000'}", "Other: 1");
     let error = DeclaredInstance::from_template(&no_number, &pseudo()).unwrap_err().to_string();
     assert!(error.contains("ExampleNumber") && error.contains("LocalNumber"), "{error}");

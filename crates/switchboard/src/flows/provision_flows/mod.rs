@@ -325,6 +325,9 @@ pub struct FlowSettings {
     pub functions: Option<String>,
     /// `FLOW_BOTS` as given (`name=alias ARN,…`): the bots `{{bot:<name>}}` names in a direct run.
     pub bots: Option<String>,
+    /// `FLOW_PHONE_NUMBERS` as given (`flow=number ARN,…`): the numbers a direct apply points at
+    /// their flows, as the custom resource's `PhoneNumbers`.
+    pub phone_numbers: Option<String>,
     /// `FLOW_PARAMETERS` as given (`key=value,…`), read per request: the template passes the
     /// `FlowParameters` parameter here, and a value its pattern lets through but that does not read
     /// (a key twice) must not stop the function from starting.
@@ -346,6 +349,7 @@ impl FlowSettings {
             name_prefix: settings.optional_string("FLOW_NAME_PREFIX")?.unwrap_or_default(),
             functions: settings.optional_string("FLOW_FUNCTIONS")?,
             bots: settings.optional_string("FLOW_BOTS")?,
+            phone_numbers: settings.optional_string("FLOW_PHONE_NUMBERS")?,
             parameters: settings.optional_string("FLOW_PARAMETERS")?,
             bundle_dir: PathBuf::from(settings.optional_string("FLOW_BUNDLE_DIR")?.unwrap_or_else(|| "/opt".into())),
             bundle_layer: settings.optional_string("FLOW_BUNDLE_LAYER")?,
@@ -359,6 +363,11 @@ impl FlowSettings {
         key_values("FLOW_FUNCTIONS", self.functions.as_deref())
     }
 
+    /// `FLOW_PHONE_NUMBERS`, parsed; the error names the variable.
+    pub fn phone_numbers(&self) -> Result<BTreeMap<String, String>, ConfigError> {
+        key_values("FLOW_PHONE_NUMBERS", self.phone_numbers.as_deref())
+    }
+
     /// `FLOW_BOTS`, parsed; the error names the variable.
     pub fn bots(&self) -> Result<BTreeMap<String, String>, ConfigError> {
         key_values("FLOW_BOTS", self.bots.as_deref())
@@ -368,6 +377,15 @@ impl FlowSettings {
     pub fn parameters(&self) -> Result<BTreeMap<String, String>, ConfigError> {
         key_values("FLOW_PARAMETERS", self.parameters.as_deref())
     }
+}
+
+/// Each reported flow's ARN by its name in the bundle (the file stem, without the prefix).
+fn flow_arns(report: &Report) -> BTreeMap<String, String> {
+    report
+        .flows
+        .iter()
+        .filter_map(|flow| Some((flow.source.rsplit('/').next()?.to_owned(), flow.arn.clone()?)))
+        .collect()
 }
 
 /// The instance id from an id or an instance ARN.
@@ -462,6 +480,11 @@ impl ProvisionFlows {
                 return Ok(Report::refused(RunResult::Invalid, "INVALID_CONFIGURATION", e.to_string()))
             }
         };
+        let numbers = match self.settings.phone_numbers() {
+            Ok(numbers) => numbers,
+            Err(e) => return Ok(Report::refused(RunResult::Invalid, "INVALID_CONFIGURATION", e.to_string())),
+        };
+        let mode = request.mode;
         let files = match request.flows {
             Some(files) => files,
             None => match bundle::read_dir(&self.settings.bundle_dir) {
@@ -470,22 +493,28 @@ impl ProvisionFlows {
             },
         };
         let left = crate::platform::deadline::until_epoch_ms(deadline_epoch_ms);
-        self.run(Run {
-            mode: request.mode,
-            files,
-            on_drift: request.on_drift,
-            archive_orphans: request.archive_orphans,
-            lock_wait: Duration::ZERO,
-            prefix: self.settings.name_prefix.clone(),
-            functions,
-            bots,
-            parameters,
-            trigger: "direct".into(),
-            request_id: request_id.to_owned(),
-            deadline_epoch_ms,
-            stop_at: stop_at(left),
-        })
-        .await
+        let report = self
+            .run(Run {
+                mode,
+                files,
+                on_drift: request.on_drift,
+                archive_orphans: request.archive_orphans,
+                lock_wait: Duration::ZERO,
+                prefix: self.settings.name_prefix.clone(),
+                functions,
+                bots,
+                parameters,
+                trigger: "direct".into(),
+                request_id: request_id.to_owned(),
+                deadline_epoch_ms,
+                stop_at: stop_at(left),
+            })
+            .await?;
+        // The numbers start the flows only once the flows exist (and are what the apply left).
+        if mode == Mode::Apply && matches!(report.result, RunResult::Applied | RunResult::NoChanges) {
+            self.associate_numbers(&numbers, &flow_arns(&report)).await?;
+        }
+        Ok(report)
     }
 
     /// The `ContactFlows` custom resource, in an invocation due by `deadline_epoch_ms`.
@@ -567,27 +596,26 @@ impl ProvisionFlows {
             ("Unchanged".to_owned(), count(FlowAction::Unchanged)),
             ("Overwritten".to_owned(), count(FlowAction::Drifted)),
         ]);
-        for flow in &report.flows {
-            if let (Some(arn), Some(stem)) = (&flow.arn, flow.source.rsplit('/').next()) {
-                data.insert(format!("{stem}Arn"), arn.clone());
-            }
-        }
+        let arns = flow_arns(&report);
+        data.extend(arns.iter().map(|(stem, arn)| (format!("{stem}Arn"), arn.clone())));
         if mode == Mode::Apply {
-            let associated = self.associate_numbers(&properties.phone_numbers, &data).await?;
+            let mut numbers = self.settings.phone_numbers().map_err(refused)?;
+            numbers.extend(properties.phone_numbers.clone());
+            let associated = self.associate_numbers(&numbers, &arns).await?;
             data.insert("PhoneNumbersAssociated".to_owned(), associated.to_string());
         }
         Ok(Outcome { physical_resource_id, data })
     }
 
-    /// Points each claimed number at its flow (`<flow>Arn` in `flows`): again on every apply, which
-    /// is idempotent and repairs a number someone re-pointed by hand.
+    /// Points each claimed number at its flow (by the flow's name in the bundle, `flows`): again on
+    /// every apply, which is idempotent and repairs a number someone re-pointed by hand.
     async fn associate_numbers(
         &self,
         numbers: &BTreeMap<String, String>,
         flows: &BTreeMap<String, String>,
     ) -> Result<usize, FlowsError> {
         for (flow, number) in numbers {
-            let Some(flow_arn) = flows.get(&format!("{flow}Arn")) else {
+            let Some(flow_arn) = flows.get(flow) else {
                 return Err(FlowsError::Refused(format!(
                     "PhoneNumbers names {flow}, which is not a flow of the bundle"
                 )));
@@ -844,6 +872,7 @@ mod tests {
                 name_prefix: String::new(),
                 functions: None,
                 bots: None,
+                phone_numbers: None,
                 parameters: None,
                 bundle_dir: PathBuf::new(),
                 bundle_layer: None,
