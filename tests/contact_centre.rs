@@ -81,7 +81,12 @@ async fn the_example_answers_its_number_asks_the_bot_and_routes_by_intent_within
     let lambda = InvokeClient::new(fleet.cloud.fleet().unwrap().endpoint());
     let apply = lambda.invoke(PROVISION_FLOWS_FUNCTION, &json!({"mode": "apply"})).await.unwrap();
     assert_eq!(apply["result"], "APPLIED", "{apply}");
-    let main = fleet.cloud.emulator.contact_flows().into_iter().find(|f| f.name == "Example_Main").unwrap();
+    let deployed = fleet.cloud.emulator.contact_flows();
+    let main = deployed.iter().find(|f| f.name == "Example_Main").unwrap();
+    // The greeting is a module, deployed as one, which the main flow invokes by its ARN.
+    let greeting = deployed.iter().find(|f| f.name == "Example_Greeting").unwrap().clone();
+    assert!(greeting.kind == "MODULE" && greeting.arn.contains("/flow-module/"), "{greeting:?}");
+    assert!(main.content.contains(&greeting.arn));
     let bot = &fleet.cloud.fixture.connect.declared.bots["CustomerService"];
     assert!(main.content.contains(&bot.alias_arn), "the bot's alias ARN is in the deployed flow");
     // The apply pointed the template's numbers at their flows (FLOW_PHONE_NUMBERS, as the pipeline's).
@@ -96,6 +101,16 @@ async fn the_example_answers_its_number_asks_the_bot_and_routes_by_intent_within
     let transcript = play(&runner, billing).await;
     assert_eq!(transcript.steps[0], Step::Flow { name: "Example_Main".into() }, "the number starts its flow");
     assert!(transcript.heard("Welcome to Switchboard."), "the SSML greeting, as words");
+    let flows: Vec<&Step> = transcript.steps.iter().filter(|s| matches!(s, Step::Flow { .. })).collect();
+    assert_eq!(
+        flows,
+        [
+            &Step::Flow { name: "Example_Main".into() },
+            &Step::Flow { name: "Example_Greeting".into() },
+            &Step::Flow { name: "Example_Main".into() }
+        ],
+        "into the module and back"
+    );
     assert!(transcript.steps.iter().any(|s| matches!(s, Step::Lex { intent: Some(i), .. } if i == "Billing")));
     assert!(transcript.steps.contains(&Step::Hours {
         hours: "Business Hours".into(),
@@ -125,6 +140,26 @@ async fn the_example_answers_its_number_asks_the_bot_and_routes_by_intent_within
     let transcript = play(&runner, silent).await;
     assert!(transcript.steps.iter().any(|s| matches!(s, Step::Lex { said: None, .. })));
     assert_eq!(transcript.ending, Some(Ending::Queued { queue: "SupportQueue".into() }));
+
+    // A changed module is updated in place (as a module), and the call hears the new greeting.
+    let mut tree = switchboard_local::flows::working_tree().unwrap();
+    let path = "contact-flows/example/Example_Greeting.json";
+    let changed = tree[path].replace("Welcome to Switchboard.", "Welcome back to Switchboard.");
+    tree.insert(path.into(), changed);
+    let update = lambda.invoke(PROVISION_FLOWS_FUNCTION, &json!({"mode": "apply", "flows": tree})).await.unwrap();
+    assert_eq!(update["result"], "APPLIED", "{update}");
+    let updated: Vec<&serde_json::Value> =
+        update["flows"].as_array().unwrap().iter().filter(|f| f["action"] == "UPDATE").collect();
+    assert_eq!(updated.len(), 1, "{update}");
+    assert_eq!(updated[0]["name"], "Example_Greeting");
+    let module = fleet.cloud.emulator.contact_flows().into_iter().find(|f| f.name == "Example_Greeting").unwrap();
+    assert_eq!(
+        (module.arn.as_str(), module.version),
+        (greeting.arn.as_str(), 2),
+        "the same module, its content updated"
+    );
+    let again = Call::voice("", CALLER, EXAMPLE_NUMBER).saying(["I have a billing question"]).at(monday_morning);
+    assert!(play(&runner, again).await.heard("Welcome back to Switchboard."));
 
     // A number no flow answers is an error naming it, not a call.
     let nowhere = runner.play(Call::voice("", CALLER, "+61255500000")).await.unwrap_err().to_string();

@@ -800,6 +800,10 @@ async fn the_repository_flows_are_refused_with_placeholders_and_accepted_resolve
             }
             let name = path.file_stem().unwrap().to_string_lossy().into_owned();
             let text = std::fs::read_to_string(&path).unwrap();
+            // Modules are created as modules (provision-flows' tests), not as flows.
+            if text.contains("EndFlowModuleExecution") {
+                continue;
+            }
             let attempt = |content: String| {
                 client
                     .create_contact_flow()

@@ -327,6 +327,13 @@ fn router(state: Emulator) -> Router {
         .route("/tags/{resource_arn}", post(connect_flows::tag_resource))
         .route("/queues-summary/{instance_id}", get(connect_flows::list_queues))
         .route("/prompts-summary/{instance_id}", get(connect_flows::list_prompts))
+        .route("/contact-flow-modules-summary/{instance_id}", get(connect_flows::list_contact_flow_modules))
+        .route("/contact-flow-modules/{instance_id}", put(connect_flows::create_contact_flow_module))
+        .route("/contact-flow-modules/{instance_id}/{module_id}", get(connect_flows::describe_contact_flow_module))
+        .route(
+            "/contact-flow-modules/{instance_id}/{module_id}/content",
+            post(connect_flows::update_contact_flow_module_content),
+        )
         .route("/phone-number/{phone_number_id}/contact-flow", put(connect_flows::associate_phone_number_contact_flow))
         .route("/instance/{instance_id}/lambda-functions", get(connect_flows::list_lambda_functions))
         .route(

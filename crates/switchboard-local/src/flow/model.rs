@@ -199,6 +199,7 @@ pub const MODELLED_ACTIONS: &[&str] = &[
     "DisconnectParticipant",
     "EndFlowExecution",
     "EndFlowModuleExecution",
+    "InvokeFlowModule",
     "UpdateFlowLoggingBehavior",
     "UpdateContactRecordingBehavior",
     "UpdateContactRecordingAndAnalyticsBehavior",
@@ -273,6 +274,8 @@ pub enum FlowType {
     OutboundWhisper,
     AgentTransfer,
     QueueTransfer,
+    /// A flow module (`InvokeFlowModule`), deployed as a module rather than a flow.
+    Module,
 }
 
 impl FlowManifest {
@@ -364,6 +367,15 @@ impl FlowLibrary {
                         .push(format!("{name}: {{{{param:{}}}}} has no default in flows.json", placeholder.name)),
                     "flow" if !names.contains(&format!("{context}/{}", placeholder.name)) => {
                         problems.push(format!("{name}: {{{{flow:{}}}}} names no flow in {context}/", placeholder.name))
+                    }
+                    "module"
+                        if manifest.flows.get(&format!("{context}/{}", placeholder.name)).map(|e| e.kind)
+                            != Some(FlowType::Module) =>
+                    {
+                        problems.push(format!(
+                            "{name}: {{{{module:{}}}}} names no module in {context}/ (flows.json type MODULE)",
+                            placeholder.name
+                        ))
                     }
                     _ => {}
                 }

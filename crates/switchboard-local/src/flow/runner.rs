@@ -106,6 +106,10 @@ pub struct Runner {
 pub(super) enum Next {
     Action(String),
     Transfer(Flow),
+    /// Into a module (`InvokeFlowModule`); back at the action named here when it ends.
+    Module(Flow, String),
+    /// Out of the module (`EndFlowModuleExecution`).
+    Return,
     End(Ending),
 }
 
@@ -163,11 +167,11 @@ impl Runner {
     /// The flow a `TransferToFlow` or an event hook names: a `{{flow:<name>}}` of the library, or
     /// (deployed) a flow ARN of the instance; `None` when it names no flow the instance has.
     async fn target_flow(&self, from: &Flow, target: &str) -> Result<Option<Flow>, FlowError> {
-        if let Some(name) = placeholder(target, "flow") {
+        if let Some(name) = placeholder(target, "flow").or_else(|| placeholder(target, "module")) {
             let context = from.name.split_once('/').map_or("", |(c, _)| c);
             return self.library.load(&format!("{context}/{name}")).map(Some);
         }
-        if self.deployed && target.contains("/contact-flow/") {
+        if self.deployed && (target.contains("/contact-flow/") || target.contains("/flow-module/")) {
             let found =
                 self.deployed_flow(|flow| flow.get("arn").and_then(Value::as_str) == Some(target), target).await;
             return match found {
@@ -244,6 +248,8 @@ impl Runner {
         transcript.steps.push(Step::Flow { name: flow.name.clone() });
         let mut current = flow.start_action.clone();
         let mut in_queue = false;
+        // The flows that invoked the module playing now, each with where it goes on.
+        let mut callers: Vec<(Flow, String)> = Vec::new();
         for _ in 0..MAX_STEPS {
             let mut action = flow.action(&current)?.clone();
             action.parameters = resolve_parameters(&flow, &action, &call.parameters, &manifest)?;
@@ -254,6 +260,23 @@ impl Runner {
                     current = target.start_action.clone();
                     flow = target;
                 }
+                Next::Module(module, return_to) => {
+                    transcript.steps.push(Step::Flow { name: module.name.clone() });
+                    current = module.start_action.clone();
+                    callers.push((std::mem::replace(&mut flow, module), return_to));
+                }
+                Next::Return => match callers.pop() {
+                    Some((caller, return_to)) => {
+                        transcript.steps.push(Step::Flow { name: caller.name.clone() });
+                        flow = caller;
+                        current = return_to;
+                    }
+                    // A module played on its own: its end is the flow's end.
+                    None => {
+                        transcript.ending = Some(Ending::Ended);
+                        return Ok(finish(transcript, contact));
+                    }
+                },
                 Next::End(Ending::Ended) if in_queue => return Ok(finish(transcript, contact)),
                 Next::End(ending) => {
                     let queued = matches!(ending, Ending::Queued { .. } | Ending::QueuedForAgent { .. });
@@ -319,7 +342,18 @@ impl Runner {
             "TransferParticipantToThirdParty" => interactions::third_party(flow, action, contact, transcript),
             "TransferContactToAgent" => Ok(Next::End(Ending::TransferredToAgent)),
             // Outside a module there is nothing to return to: the flow ends.
-            "EndFlowModuleExecution" => Ok(Next::End(Ending::Ended)),
+            "EndFlowModuleExecution" => Ok(Next::Return),
+            "InvokeFlowModule" => {
+                let target = param_str(params, "FlowModuleId").ok_or_else(|| fail("no FlowModuleId".into()))?;
+                let resolved = match contact.dynamic(target) {
+                    Some(resolved) => self.target_flow(flow, &resolved).await?,
+                    None => None,
+                };
+                match resolved {
+                    Some(module) => Ok(Next::Module(module, next_action_id(flow, action)?)),
+                    None => interactions::unresolved(flow, action, transcript, target),
+                }
+            }
             "GetParticipantInput" => self.get_input(flow, action, contact, transcript).await,
             "InvokeLambdaFunction" => {
                 let given =
@@ -662,6 +696,10 @@ pub(super) fn param_str<'a>(params: &'a Value, name: &str) -> Option<&'a str> {
 
 pub(super) fn action_error(flow: &Flow, action: &Action, problem: String) -> FlowError {
     FlowError::Action { flow: flow.name.clone(), action: action.identifier.clone(), problem }
+}
+
+fn next_action_id(flow: &Flow, action: &Action) -> Result<String, FlowError> {
+    action.transitions.next_action.clone().ok_or_else(|| action_error(flow, action, "no NextAction".into()))
 }
 
 pub(super) fn next(flow: &Flow, action: &Action) -> Result<Next, FlowError> {

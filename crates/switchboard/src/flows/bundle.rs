@@ -26,6 +26,9 @@ use sha2::{Digest, Sha256};
 pub const MAX_CONTENT_CHARS: usize = 256_000;
 /// What the workshop's flows put where the mapping Lambda's ARN goes.
 const WORKSHOP_LAMBDA_PLACEHOLDER: &str = "<<ARNREPLACE>>";
+/// The kind a flow module has in the bundle (`flows.json` `"type": "MODULE"`, or a
+/// `describe-contact-flow-module` export): deployed as a module, not as a flow.
+pub const MODULE: &str = "MODULE";
 /// The function a workshop flow's `<<ARNREPLACE>>` names.
 pub const RESOURCE_MAP_FUNCTION: &str = "flow-resource-map";
 
@@ -187,7 +190,16 @@ struct Exported {
 fn read_export(text: &str) -> Result<Exported, String> {
     let document: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
     let text_field = |object: &Value, name: &str| object.get(name).and_then(Value::as_str).map(str::to_owned);
-    let exported = if let Some(described) = document.get("ContactFlow").filter(|_| document.get("Actions").is_none()) {
+    let exported = if let Some(module) = document.get("ContactFlowModule").filter(|_| document.get("Actions").is_none())
+    {
+        // `aws connect describe-contact-flow-module`.
+        Exported {
+            name: text_field(module, "Name"),
+            kind: Some(MODULE.to_owned()),
+            description: text_field(module, "Description"),
+            content: content_of(module, "ContactFlowModule.Content")?,
+        }
+    } else if let Some(described) = document.get("ContactFlow").filter(|_| document.get("Actions").is_none()) {
         // `aws connect describe-contact-flow`: an export of a real instance, its ARNs its own.
         Exported {
             name: text_field(described, "Name"),
@@ -364,7 +376,8 @@ fn enclosed<'a>(text: &'a str, open: &str, close: &str, inner: impl Fn(&str) -> 
 /// the flow at apply or play the token to a caller.
 pub fn template_token(text: &str) -> Option<(&'static str, String)> {
     let name_like = |inner: &str| inner.chars().all(|c| c.is_ascii_alphanumeric() || "_.:-".contains(c));
-    let write = "write a {{kind:name}} placeholder (kind lambda, flow, queue, prompt, bot or param) as the whole value";
+    let write =
+        "write a {{kind:name}} placeholder(kind lambda, flow, module, queue, prompt, bot or param) as the whole value";
     if let Some(token) = enclosed(text, "{{", "}}", |_| true) {
         return Some(match Placeholder::parse(token) {
             Some(placeholder) => (

@@ -133,7 +133,7 @@ fn parameter_problem(kind: &str, path: &str, value: &str, context: &ContentConte
     if service != "connect" {
         return None;
     }
-    let (kind, id) = ["queue", "contact-flow", "prompt"]
+    let (kind, id) = ["queue", "contact-flow", "flow-module", "prompt"]
         .into_iter()
         .find_map(|kind| resource.split_once(&format!("/{kind}/")).map(|(_, id)| (kind, id)))?;
     let own_prefix = format!("{}/{kind}/", context.instance_arn);
@@ -142,7 +142,8 @@ fn parameter_problem(kind: &str, path: &str, value: &str, context: &ContentConte
     }
     let known = match kind {
         "queue" => &context.queues,
-        "contact-flow" => &context.flows,
+        // Flows and modules: one store, ids unique across both.
+        "contact-flow" | "flow-module" => &context.flows,
         _ => &context.prompts,
     };
     (!known.contains(id)).then(|| format!("names {kind} {id}, which the instance does not have"))
@@ -165,6 +166,11 @@ fn strings(value: &Value, path: &str, out: &mut Vec<(String, String)>) {
         }
         _ => {}
     }
+}
+
+/// Every problem of `content` on this instance (none: valid).
+pub(super) fn content_problems_of(content: &str, state: &Emulator, store: &FlowStore) -> Vec<String> {
+    content_problems(content, &ContentContext::new(state, store))
 }
 
 pub(super) fn check_content(content: &str, state: &Emulator, store: &FlowStore) -> Result<(), Box<Response>> {

@@ -97,8 +97,10 @@ fn list_contact_flows_op(state: &Emulator, instance_id: &str, query: Option<&str
         invalid_parameter,
     )?;
     let store = store(state)?;
+    // Modules share the store but are not flows.
+    let flows = store.flows.iter().filter(|f| f.kind != super::modules::MODULE);
     let matching: Vec<Value> =
-        store.flows.iter().filter(|f| types.is_empty() || types.contains(&f.kind.as_str())).map(flow_summary).collect();
+        flows.filter(|f| types.is_empty() || types.contains(&f.kind.as_str())).map(flow_summary).collect();
     let (summaries, token) = page.page(&matching);
     Ok(with_next_token(json!({"ContactFlowSummaryList": summaries}), token))
 }

@@ -19,6 +19,7 @@
 mod content;
 mod flows;
 mod integrations;
+mod modules;
 mod resources;
 mod store;
 mod wire;
@@ -30,6 +31,10 @@ pub(super) use flows::{
 pub(super) use integrations::{
     associate_bot, associate_lambda_function, disassociate_bot, disassociate_lambda_function, list_bots,
     list_lambda_functions,
+};
+pub(super) use modules::{
+    create_contact_flow_module, describe_contact_flow_module, list_contact_flow_modules,
+    update_contact_flow_module_content,
 };
 pub(super) use resources::{associate_phone_number_contact_flow, list_prompts, list_queues};
 pub(super) use store::FlowStore;

@@ -47,6 +47,17 @@ pub(super) fn invalid_flow(problems: &[String]) -> Box<Response> {
     ))
 }
 
+/// `InvalidContactFlowModuleException`: as [`invalid_flow`], for a module (its `Problems` capitalised).
+pub(super) fn invalid_flow_module(problems: &[String]) -> Box<Response> {
+    let message = format!("The flow module is not valid ({} problems): {}", problems.len(), problems.join("; "));
+    let problems: Vec<Value> = problems.iter().map(|p| json!({"message": p})).collect();
+    Box::new(error_response(
+        StatusCode::BAD_REQUEST,
+        "InvalidContactFlowModuleException",
+        |request_id| json!({"Message": message, "Problems": problems, "RequestID": request_id}),
+    ))
+}
+
 fn internal(what: &str) -> Box<Response> {
     Box::new(aws_error(StatusCode::INTERNAL_SERVER_ERROR, "InternalServiceException", &format!("{what} unavailable")))
 }

@@ -250,3 +250,18 @@ fn an_unreadable_file_is_that_flows_problem_and_two_flows_of_one_name_refuse_the
     ]);
     assert_eq!(parse(&twice).unwrap_err().code(), "DUPLICATE_NAME");
 }
+
+#[test]
+fn a_described_module_and_a_manifest_module_are_modules() {
+    let content = json!({"Version": "2019-10-30", "StartAction": "a", "Actions": [
+        {"Identifier": "a", "Type": "EndFlowModuleExecution", "Parameters": {}, "Transitions": {}}]});
+    let exported = json!({"ContactFlowModule": {"Name": "Greeting", "Content": content.to_string()}});
+    let files = BTreeMap::from([
+        ("ctx/Exported.json".to_owned(), exported.to_string()),
+        ("ctx/Plain.json".to_owned(), content.to_string()),
+        ("flows.json".to_owned(), json!({"ctx/Plain": {"type": "MODULE"}}).to_string()),
+    ]);
+    let bundle = parse(&files).unwrap();
+    let kinds: Vec<(&str, &str)> = bundle.flows.iter().map(|f| (f.stem.as_str(), f.kind.as_str())).collect();
+    assert_eq!(kinds, [("Greeting", MODULE), ("Plain", MODULE)]);
+}

@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use aws_sdk_connect::{
     error::SdkError,
     operation::{
-        create_contact_flow::CreateContactFlowError, update_contact_flow_content::UpdateContactFlowContentError,
+        create_contact_flow::CreateContactFlowError, create_contact_flow_module::CreateContactFlowModuleError,
+        update_contact_flow_content::UpdateContactFlowContentError,
+        update_contact_flow_module_content::UpdateContactFlowModuleContentError,
     },
     types::ContactFlowType,
 };
@@ -84,6 +86,26 @@ impl ProvisionFlows {
     async fn write_flow(&self, flow: &mut Planned, content: &Value, writes: &mut usize) -> Result<String, Stop> {
         let stack = &self.settings.stack;
         match &flow.existing {
+            None if flow.flow.kind == bundle::MODULE => {
+                let created = self
+                    .connect
+                    .create_contact_flow_module()
+                    .instance_id(&self.settings.instance_id)
+                    .name(&flow.name)
+                    .set_description(flow.flow.description.clone())
+                    .content(content.to_string())
+                    .tags(STACK_TAG, stack)
+                    .tags(SOURCE_TAG, &flow.flow.source)
+                    .send()
+                    .await
+                    .map_err(|e| rejected_or_fault(&flow.name, "CreateContactFlowModule", e, create_module_problems))?;
+                let (Some(id), Some(arn)) = (created.id, created.arn) else {
+                    return Err(Stop::Fault(FlowsError::Dependency(
+                        "CreateContactFlowModule answered no id or ARN".into(),
+                    )));
+                };
+                self.created(flow, content, id, arn, writes).await
+            }
             None => {
                 let created = self
                     .connect
@@ -98,19 +120,10 @@ impl ProvisionFlows {
                     .send()
                     .await
                     .map_err(|e| rejected_or_fault(&flow.name, "CreateContactFlow", e, create_problems))?;
-                *writes += 1;
                 let (Some(id), Some(arn)) = (created.contact_flow_id, created.contact_flow_arn) else {
                     return Err(Stop::Fault(FlowsError::Dependency("CreateContactFlow answered no id or ARN".into())));
                 };
-                flow.existing = Some((
-                    InstanceFlow { id, arn: arn.clone(), kind: flow.flow.kind.clone(), state: "ACTIVE".into() },
-                    content.clone(),
-                    BTreeMap::from([(STACK_TAG.to_owned(), stack.clone())]),
-                ));
-                flow.arn = Some(arn.clone());
-                flow.written = true;
-                self.store_flow_item(flow, content).await.map_err(Stop::Fault)?;
-                Ok(arn)
+                self.created(flow, content, id, arn, writes).await
             }
             Some((summary, current, tags)) => {
                 let summary = summary.clone();
@@ -136,10 +149,47 @@ impl ProvisionFlows {
         }
     }
 
+    /// What a creation leaves: the flow (or module) as the instance now has it, and its item.
+    async fn created(
+        &self,
+        flow: &mut Planned,
+        content: &Value,
+        id: String,
+        arn: String,
+        writes: &mut usize,
+    ) -> Result<String, Stop> {
+        *writes += 1;
+        flow.existing = Some((
+            InstanceFlow { id, arn: arn.clone(), kind: flow.flow.kind.clone(), state: "ACTIVE".into() },
+            content.clone(),
+            BTreeMap::from([(STACK_TAG.to_owned(), self.settings.stack.clone())]),
+        ));
+        flow.arn = Some(arn.clone());
+        flow.written = true;
+        self.store_flow_item(flow, content).await.map_err(Stop::Fault)?;
+        Ok(arn)
+    }
+
     async fn update_content(&self, flow: &mut Planned, content: &Value, writes: &mut usize) -> Result<(), Stop> {
         let Some((summary, _, _)) = &flow.existing else {
             return Err(Stop::Fault(FlowsError::Dependency(format!("{} has no id to update", flow.name))));
         };
+        if summary.kind == bundle::MODULE {
+            self.connect
+                .update_contact_flow_module_content()
+                .instance_id(&self.settings.instance_id)
+                .contact_flow_module_id(&summary.id)
+                .content(content.to_string())
+                .send()
+                .await
+                .map_err(|e| {
+                    rejected_or_fault(&flow.name, "UpdateContactFlowModuleContent", e, update_module_problems)
+                })?;
+            *writes += 1;
+            flow.written = true;
+            flow.arn = Some(summary.arn.clone());
+            return self.store_flow_item(flow, content).await.map_err(Stop::Fault);
+        }
         self.connect
             .update_contact_flow_content()
             .instance_id(&self.settings.instance_id)
@@ -231,6 +281,24 @@ impl ProvisionFlows {
 fn create_problems(error: &CreateContactFlowError) -> Option<Vec<String>> {
     match error {
         CreateContactFlowError::InvalidContactFlowException(e) => {
+            Some(e.problems().iter().filter_map(|p| p.message().map(str::to_owned)).collect())
+        }
+        _ => None,
+    }
+}
+
+fn create_module_problems(error: &CreateContactFlowModuleError) -> Option<Vec<String>> {
+    match error {
+        CreateContactFlowModuleError::InvalidContactFlowModuleException(e) => {
+            Some(e.problems().iter().filter_map(|p| p.message().map(str::to_owned)).collect())
+        }
+        _ => None,
+    }
+}
+
+fn update_module_problems(error: &UpdateContactFlowModuleContentError) -> Option<Vec<String>> {
+    match error {
+        UpdateContactFlowModuleContentError::InvalidContactFlowModuleException(e) => {
             Some(e.problems().iter().filter_map(|p| p.message().map(str::to_owned)).collect())
         }
         _ => None,

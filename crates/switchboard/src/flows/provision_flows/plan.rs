@@ -240,6 +240,16 @@ impl ProvisionFlows {
             .try_collect()
             .await
             .map_err(|e| connect_fault("ListContactFlows", e))?;
+        let modules = self
+            .connect
+            .list_contact_flow_modules()
+            .instance_id(instance)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| connect_fault("ListContactFlowModules", e))?;
         let queues = self
             .connect
             .list_queues()
@@ -287,6 +297,12 @@ impl ProvisionFlows {
                     };
                     Some((name, flow))
                 })
+                // Modules by name too (a bundle name is a flow's or a module's, never both).
+                .chain(modules.into_iter().filter_map(|m| {
+                    let (name, arn) = named(m.name, m.arn)?;
+                    let state = m.state.map(|s| s.as_str().to_owned()).unwrap_or_default();
+                    Some((name, InstanceFlow { id: m.id?, arn, kind: bundle::MODULE.to_owned(), state }))
+                }))
                 .collect(),
             queues: queues.into_iter().filter_map(|q| named(q.name, q.arn)).collect(),
             prompts: prompts.into_iter().filter_map(|p| named(p.name, p.arn)).collect(),
@@ -298,6 +314,20 @@ impl ProvisionFlows {
         &self,
         summary: &InstanceFlow,
     ) -> Result<(InstanceFlow, Value, BTreeMap<String, String>), FlowsError> {
+        if summary.kind == bundle::MODULE {
+            let described = self
+                .connect
+                .describe_contact_flow_module()
+                .instance_id(&self.settings.instance_id)
+                .contact_flow_module_id(&summary.id)
+                .send()
+                .await
+                .map_err(|e| connect_fault("DescribeContactFlowModule", e))?;
+            let module = described.contact_flow_module;
+            let content = module.as_ref().and_then(|m| m.content.as_deref()).and_then(|c| serde_json::from_str(c).ok());
+            let tags = module.and_then(|m| m.tags).unwrap_or_default().into_iter().collect();
+            return Ok((summary.clone(), content.unwrap_or(Value::Null), tags));
+        }
         let described = self
             .connect
             .describe_contact_flow()
@@ -356,7 +386,8 @@ fn resolve_placeholder(
                 },
             }
         }
-        "flow" => match bundle.get(name) {
+        // A flow or a module of the bundle (created first) or of the instance.
+        "flow" | "module" => match bundle.get(name) {
             Some(connect_name) => match inventory.flows.get(connect_name) {
                 Some(existing) => Resolution::Value(existing.arn.clone()),
                 None => Resolution::Pending(connect_name.clone()),
@@ -392,6 +423,8 @@ fn resolve_placeholder(
             .or_else(|| flow.parameter_defaults.get(name))
             .map(|value| Resolution::Value(value.clone()))
             .unwrap_or_else(|| unresolved(format!("no value for {name} in FlowParameters or flows.json"))),
-        other => unresolved(format!("{other} is not a placeholder kind (lambda, flow, queue, prompt, bot, param)")),
+        other => {
+            unresolved(format!("{other}is not a placeholder kind (lambda, flow, module, queue, prompt, bot, param)"))
+        }
     }
 }
