@@ -225,7 +225,14 @@ async fn the_runner_refuses_what_is_not_the_flow_language_endless_loops_and_brok
          "Transitions": {"NextAction": "end", "Errors": [{"NextAction": "sorry", "ErrorType": "NoMatchingError"}]}},
         {"Identifier": "sorry", "Type": "MessageParticipant", "Parameters": {"Text": "Sorry."}, "Transitions": {"NextAction": "end"}},
         {"Identifier": "end", "Type": "DisconnectParticipant", "Parameters": {}, "Transitions": {}}]});
+    // A prompt named by an attribute the contact does not have: the Error branch, not a silent prompt.
+    let dynamic_prompt = serde_json::json!({"Version": "2019-10-30", "StartAction": "a", "Actions": [
+        {"Identifier": "a", "Type": "MessageParticipant", "Parameters": {"PromptId": "$.Attributes.prompt"},
+         "Transitions": {"NextAction": "end", "Errors": [{"NextAction": "sorry", "ErrorType": "NoMatchingError"}]}},
+        {"Identifier": "sorry", "Type": "MessageParticipant", "Parameters": {"Text": "Sorry."}, "Transitions": {"NextAction": "end"}},
+        {"Identifier": "end", "Type": "DisconnectParticipant", "Parameters": {}, "Transitions": {}}]});
     let (runner, _dir) = runner_with(&[
+        ("DynamicPrompt", dynamic_prompt),
         ("Unsupported", unsupported),
         ("NotModelled", not_modelled),
         ("NotModelledWithBranch", not_modelled_with_branch),
@@ -240,6 +247,11 @@ async fn the_runner_refuses_what_is_not_the_flow_language_endless_loops_and_brok
         }
         other => panic!("{other:?}"),
     }
+    let unresolved = runner.play(call("test/DynamicPrompt")).await.unwrap();
+    assert_eq!(unresolved.prompts(), ["Sorry."], "{unresolved}");
+    assert!(unresolved
+        .steps
+        .contains(&Step::Unresolved { action: "MessageParticipant".into(), reference: "$.Attributes.prompt".into() }));
     let stopped = runner.play(call("test/NotModelled")).await.unwrap();
     assert_eq!(stopped.ending, Some(Ending::NotModelled { action: "CreateTask".into() }));
     let branched = runner.play(call("test/NotModelledWithBranch")).await.unwrap();

@@ -28,26 +28,26 @@ pub(super) const RECORDED_ONLY: &[&str] = &[
 ];
 
 /// What a message action says: its `Text`, its `SSML` (as the words, tags dropped), or the name of
-/// its prompt.
-pub(super) fn message_text(services: &Services, contact: &Contact, message: &Value) -> Option<String> {
+/// its prompt. `Some(Err(reference))`: a dynamic `PromptId` with no value (the Error branch).
+pub(super) fn message_text(services: &Services, contact: &Contact, message: &Value) -> Option<Result<String, String>> {
     if let Some(text) = param_str(message, "Text") {
-        return Some(text.to_owned());
+        return Some(Ok(text.to_owned()));
     }
     if let Some(ssml) = param_str(message, "SSML") {
-        return Some(strip_tags(ssml));
+        return Some(Ok(strip_tags(ssml)));
     }
     let Some(prompt) = param_str(message, "PromptId") else {
         // A chat message of media only (an attachment): what reaches the customer is the media.
         return message
             .get("Media")
-            .map(|media| format!("[media {}]", media.get("Uri").and_then(Value::as_str).unwrap_or_default()));
+            .map(|media| Ok(format!("[media {}]", media.get("Uri").and_then(Value::as_str).unwrap_or_default())));
     };
-    let prompt = contact.value_of(prompt);
+    let Some(prompt) = contact.dynamic(prompt) else { return Some(Err(prompt.to_owned())) };
     let name = placeholder(&prompt, "prompt").or_else(|| {
         let id = prompt.rsplit('/').next().unwrap_or(&prompt);
         services.prompts.iter().find(|(_, prompt_id)| prompt_id.as_str() == id).map(|(name, _)| name.clone())
     });
-    Some(format!("[prompt {}]", name.unwrap_or(prompt)))
+    Some(Ok(format!("[prompt {}]", name.unwrap_or(prompt))))
 }
 
 fn strip_tags(ssml: &str) -> String {
@@ -80,7 +80,10 @@ pub(super) fn message_iteratively(
     for message in messages {
         let text = message_text(services, contact, message)
             .ok_or_else(|| action_error(flow, action, "a message without Text, SSML or PromptId".into()))?;
-        contact.message(transcript, &text);
+        match text {
+            Ok(text) => contact.message(transcript, &text),
+            Err(reference) => return unresolved(flow, action, transcript, &reference),
+        }
     }
     let interrupted = action
         .transitions
@@ -107,8 +110,10 @@ pub(super) fn lex_bot(
     transcript: &mut Transcript,
 ) -> Result<Next, FlowError> {
     let params = &action.parameters;
-    if let Some(text) = message_text(services, contact, params) {
-        contact.message(transcript, &text);
+    match message_text(services, contact, params) {
+        Some(Ok(text)) => contact.message(transcript, &text),
+        Some(Err(reference)) => return unresolved(flow, action, transcript, &reference),
+        None => {}
     }
     let alias = params.pointer("/LexV2Bot/AliasArn").and_then(Value::as_str).unwrap_or_default();
     let Some(alias) = contact.dynamic(alias) else {

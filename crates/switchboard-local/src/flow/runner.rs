@@ -327,8 +327,13 @@ impl Runner {
             "MessageParticipant" => {
                 let text = interactions::message_text(services, contact, params)
                     .ok_or_else(|| fail("MessageParticipant without Text, SSML or PromptId".into()))?;
-                contact.message(transcript, &text);
-                next(flow, action)
+                match text {
+                    Ok(text) => {
+                        contact.message(transcript, &text);
+                        next(flow, action)
+                    }
+                    Err(reference) => interactions::unresolved(flow, action, transcript, &reference),
+                }
             }
             "MessageParticipantIteratively" => {
                 interactions::message_iteratively(services, flow, action, contact, transcript)

@@ -116,7 +116,10 @@ pub(in crate::emulator) async fn describe_contact_flow(
 fn describe_contact_flow_op(state: &Emulator, instance_id: &str, flow_id: &str) -> Result<Value, Box<Response>> {
     check_instance(state, instance_id)?;
     let mut store = store(state)?;
-    let flow = store.find_mut(flow_id).ok_or_else(|| not_found(&format!("Contact flow {flow_id}")))?;
+    let flow = store
+        .find_mut(flow_id)
+        .filter(|f| f.kind != super::modules::MODULE)
+        .ok_or_else(|| not_found(&format!("Contact flow {flow_id}")))?;
     let mut described = json!({
         "Arn": flow.arn,
         "Id": flow.id,
