@@ -2342,6 +2342,23 @@ fn a_blank_instance_arn_creates_the_instance_its_encrypted_storage_and_its_hiera
     assert_eq!(bare, 0, "a resource names ConnectInstanceArn without the CreateConnectInstance switch");
     let given = r#"{"Ref":"ConnectInstanceArn"}"#;
     assert!(!text.replace(&switch, "").contains(given));
+    // Demo agents only for a demo stack: a created instance, users managed by Connect, a password.
+    let demo = &template["Conditions"]["CreateDemoAgents"]["Fn::And"];
+    assert_eq!(demo[0], json!({"Condition": "CreateConnectInstance"}));
+    assert_eq!(demo[1], json!({"Fn::Equals": [{"Ref": "ConnectIdentityManagement"}, "CONNECT_MANAGED"]}));
+    assert_eq!(template["Parameters"]["DemoAgentPassword"]["NoEcho"], json!(true));
+    assert_eq!(template["Parameters"]["DemoAgentPassword"]["Default"], "", "none unless asked for");
+    let users = resources(&template, "AWS::Connect::User");
+    assert_eq!(users.len(), 2);
+    for (id, user) in users {
+        assert_eq!(user["Condition"], "CreateDemoAgents", "{id}");
+        let properties = &user["Properties"];
+        assert_eq!(
+            properties["RoutingProfileArn"],
+            json!({"Fn::GetAtt": ["AgentRoutingProfile", "RoutingProfileArn"]})
+        );
+        assert_eq!(properties["Password"], json!({"Ref": "DemoAgentPassword"}), "{id}: the parameter, never a literal");
+    }
 }
 
 #[test]
@@ -2365,6 +2382,7 @@ fn the_templates_lint_clean_as_a_new_instance_and_as_an_existing_one_with_number
     for (name, text) in [
         ("new-instance", new_instance.clone()),
         ("new-instance-numbers", with_defaults(&new_instance, &numbers)),
+        ("new-instance-demo-agents", with_defaults(&new_instance, &[("DemoAgentPassword", "''", "Demo-Passw0rd")])),
         ("existing-instance", existing.clone()),
         ("existing-instance-numbers-recording", with_defaults(&existing, &[numbers.as_slice(), RECORDING_ON].concat())),
     ] {
