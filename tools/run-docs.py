@@ -32,7 +32,7 @@ never closed. Other fences (```json, ```mermaid, plain ```) are not shell and ar
 The local cloud: `target/debug/switchboard-local up`, started once for all blocks with
 SWITCHBOARD_CLOUD_FILE pointing at a temporary file, so its endpoints never overwrite the
 `.local/cloud.json` of a developer's running `make dev`; every port it opens is a free loopback port
-the OS picks (the emulator, gateway, Lambda API, site and CCP bind port 0; moto gets a free port), so
+the OS picks (the emulator, gateway, Lambda API, site, CCP and moto bind port 0 and use the one they got), so
 the two clouds do not clash. The blocks get the same SWITCHBOARD_CLOUD_FILE: `switchboard-local call
 …`, `invoke`, `outbox`, `sign-in` and `flows` read it themselves, and a block that needs an endpoint
 reads it as `jq -r .gateway_endpoint "${SWITCHBOARD_CLOUD_FILE:-.local/cloud.json}"`, which works as

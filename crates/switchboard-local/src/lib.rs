@@ -4,12 +4,12 @@
 //! Each module, listed from the bottom of the layering up (a module uses only those above it in
 //! this list, never one below; a test in this file checks that no two of them import each other):
 //!
-//! - [`net`]: free loopback ports and waiting for a listener.
+//! - [`net`]: waiting for a listener on loopback.
 //! - [`instance`]: the contact centre template.yaml declares (hours, queues, profiles, hierarchy,
 //!   bots, numbers), as the local emulated instance has it, with Connect's own defaults.
 //! - [`fixture`]: the local cloud's seed data (`local/fixture.json`): account, Connect instance,
 //!   numbers, agents, admins.
-//! - [`moto`]: moto's server (DynamoDB, S3, Cognito, STS, …) as a child process on a free port.
+//! - [`moto`]: moto's server (DynamoDB, S3, Cognito, STS, …) as a child process on a port it binds itself.
 //! - [`fault_proxy`]: moto behind a proxy that fails chosen operations (fault injection in tests).
 //! - [`lambda_host`]: runs each function's real binary behind a Lambda Runtime API and serves the
 //!   Lambda Invoke API, like the service does.

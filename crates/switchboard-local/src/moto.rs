@@ -1,4 +1,4 @@
-//! moto's server as a child process on a free loopback port, stopped by process id when dropped.
+//! moto's server as a child process on a loopback port it binds itself, stopped by process id when dropped.
 
 use std::{path::PathBuf, process::Stdio, time::Duration};
 
@@ -10,7 +10,7 @@ pub enum MotoError {
     NotInstalled(String),
     #[error("could not start moto_server: {0}")]
     Spawn(#[from] std::io::Error),
-    #[error("moto_server did not answer on port {0} within 30 s (three ports tried)")]
+    #[error("moto_server did not announce its port, or did not answer on it (port {0}), within 30 s")]
     NotReady(u16),
 }
 
@@ -27,38 +27,49 @@ impl Moto {
         venv.join("bin/moto_server")
     }
 
-    /// Starts moto on a free port. The port is free when picked but not reserved: another process
-    /// (a parallel test's server) may bind it before moto does, moto then exits, and a plain TCP
-    /// check would mistake the other listener for moto. So readiness is moto's own answer, and a
-    /// moto that exited is started again on another port.
+    /// Starts moto on a port it binds itself (`-p 0`) and reports on stderr ("Running on
+    /// http://127.0.0.1:<port>"). Picking a free port first and handing it to moto would leave a
+    /// window in which another process (a parallel test's moto) binds it, and moto's own readiness
+    /// answer would then come from that other server.
     pub async fn start() -> Result<Self, MotoError> {
+        use tokio::io::{AsyncBufReadExt, BufReader};
         let binary = Self::binary();
         if !binary.exists() {
             return Err(MotoError::NotInstalled(binary.display().to_string()));
         }
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(2)).build().map_err(std::io::Error::other)?;
-        let mut port = 0;
-        for _ in 0..3 {
-            port = crate::net::free_port()?;
-            let mut child = Command::new(&binary)
-                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .kill_on_drop(true)
-                .spawn()?;
-            let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-            while tokio::time::Instant::now() < deadline {
-                if child.try_wait()?.is_some() {
-                    break; // it could not bind the port: try another
+        let mut child = Command::new(&binary)
+            .args(["-H", "127.0.0.1", "-p", "0"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()?;
+        let stderr = child.stderr.take().ok_or_else(|| std::io::Error::other("moto_server's stderr"))?;
+        let mut lines = BufReader::new(stderr).lines();
+        let announced = tokio::time::timeout(Duration::from_secs(30), async {
+            while let Ok(Some(line)) = lines.next_line().await {
+                let port = line
+                    .split("http://127.0.0.1:")
+                    .nth(1)
+                    .and_then(|rest| rest.trim().trim_end_matches('/').parse::<u16>().ok());
+                if port.is_some() {
+                    return port;
                 }
-                // Answered by moto's own API, not by whatever else may hold the port.
-                let url = format!("http://127.0.0.1:{port}/moto-api/data.json");
-                if http.get(url).send().await.is_ok_and(|r| r.status().is_success()) {
-                    return Ok(Self { port, child });
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
             }
+            None
+        })
+        .await;
+        let Ok(Some(port)) = announced else { return Err(MotoError::NotReady(0)) };
+        // moto logs every request on stderr: keep reading it, or a full pipe would stall moto.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(2)).build().map_err(std::io::Error::other)?;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while tokio::time::Instant::now() < deadline {
+            let url = format!("http://127.0.0.1:{port}/moto-api/data.json");
+            if http.get(url).send().await.is_ok_and(|r| r.status().is_success()) {
+                return Ok(Self { port, child });
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
         Err(MotoError::NotReady(port))
     }

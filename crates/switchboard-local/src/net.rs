@@ -1,12 +1,6 @@
-//! Loopback ports and readiness waits.
+//! Readiness waits on loopback. (Servers bind port 0 and say which port they got, moto included.)
 
 use std::{net::SocketAddr, time::Duration};
-
-/// A free port on 127.0.0.1 for a child process to bind. (Our own servers bind port 0 directly.)
-pub fn free_port() -> std::io::Result<u16> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    Ok(listener.local_addr()?.port())
-}
 
 /// Waits until something accepts TCP connections at `addr`, or `limit` passes.
 pub async fn wait_for_listener(addr: SocketAddr, limit: Duration) -> bool {
