@@ -32,11 +32,11 @@ async fn play(runner: &Runner, call: Call) -> Transcript {
 }
 
 #[tokio::test]
-async fn a_queue_added_to_the_template_is_a_queue_of_the_local_instance_with_no_fixture_edit() {
+async fn a_queue_and_a_module_added_to_the_template_are_on_the_local_instance_with_no_fixture_edit() {
     let template = std::fs::read_to_string(repo_root().join("template.yaml")).unwrap();
     let anchor = "\n  SupportQueue:\n";
     assert_eq!(template.matches(anchor).count(), 1);
-    let added = "\n  ClaimsQueue:\n    Type: AWS::Connect::Queue\n    Properties:\n      InstanceArn: !GetAtt ConnectInstance.Arn\n      Name: ClaimsQueue\n      HoursOfOperationArn: !GetAtt BusinessHours.HoursOfOperationArn\n";
+    let added = "\n  ClaimsQueue:\n    Type: AWS::Connect::Queue\n    Properties:\n      InstanceArn: !GetAtt ConnectInstance.Arn\n      Name: ClaimsQueue\n      HoursOfOperationArn: !GetAtt BusinessHours.HoursOfOperationArn\n  ClosingModule:\n    Type: AWS::Connect::ContactFlowModule\n    Properties:\n      InstanceArn: !GetAtt ConnectInstance.Arn\n      Name: Closing\n      Content: '{\"Version\": \"2019-10-30\", \"StartAction\": \"end\", \"Actions\": [{\"Identifier\": \"end\", \"Type\": \"EndFlowModuleExecution\", \"Parameters\": {}, \"Transitions\": {}}]}'\n";
     let dir = std::env::temp_dir().join(format!("switchboard-template-copy-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let copy = dir.join("template.yaml");
@@ -67,7 +67,12 @@ async fn a_queue_added_to_the_template_is_a_queue_of_the_local_instance_with_no_
     }
     let claims = queues.iter().find(|q| q.name() == Some("ClaimsQueue")).unwrap();
     assert_eq!(claims.id(), Some(local_id("queue", "ClaimsQueue").as_str()), "a stable id");
-    // And it keeps its hours: the declared Business Hours.
+    // A declared module is the instance's module, as CloudFormation would leave it.
+    let modules =
+        connect.list_contact_flow_modules().instance_id(&fleet.cloud.fixture.connect.instance_id).send().await.unwrap();
+    let names: Vec<&str> = modules.contact_flow_modules_summary_list().iter().filter_map(|m| m.name()).collect();
+    assert_eq!(names, ["Closing"]);
+    // And the queue keeps its hours: the declared Business Hours.
     assert_eq!(fleet.cloud.fixture.connect.declared.queue_hours("ClaimsQueue").unwrap().name, "Business Hours");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -248,6 +248,8 @@ pub struct DeclaredInstance {
     /// Parents before their children.
     pub hierarchy_groups: Vec<HierarchyGroup>,
     pub prompts: BTreeSet<String>,
+    /// Flow modules the template declares (`AWS::Connect::ContactFlowModule`): name → content.
+    pub modules: BTreeMap<String, String>,
     /// The name flows give a bot (`{{bot:CustomerService}}`, the `ContactFlows` resource's `Bots`) → the bot.
     pub bots: BTreeMap<String, LexBot>,
     /// The alias ARNs of the bots associated with the instance (`IntegrationAssociation` LEX_BOT).
@@ -319,6 +321,11 @@ impl DeclaredInstance {
         }
         for (id, props) in of_type("AWS::Connect::Prompt") {
             instance.prompts.insert(reader.string(&id, field(&id, &props, "Name")?)?);
+        }
+        for (id, props) in of_type("AWS::Connect::ContactFlowModule") {
+            let name = reader.string(&id, field(&id, &props, "Name")?)?;
+            let content = reader.string(&id, field(&id, &props, "Content")?)?;
+            instance.modules.insert(name, content);
         }
         instance.hierarchy_groups = reader.hierarchy(&of_type("AWS::Connect::UserHierarchyGroup"))?;
 

@@ -79,6 +79,11 @@ Resources:
     Properties:
       IntegrationType: LEX_BOT
       IntegrationArn: !GetAtt BotAlias.Arn
+  GreetingModule:
+    Type: AWS::Connect::ContactFlowModule
+    Properties:
+      Name: Greeting
+      Content: '{"Version": "2019-10-30", "StartAction": "a", "Actions": []}'
   ExampleNumber:
     Type: AWS::Connect::PhoneNumber
     Condition: ClaimPhoneNumbers
@@ -120,6 +125,7 @@ fn the_declared_resources_join_connects_own_by_name() {
     let groups: Vec<_> = instance.hierarchy_groups.iter().map(|g| (g.name.as_str(), g.parent.as_deref())).collect();
     assert_eq!(groups, [("APAC", None), ("Sydney video team", Some("APAC"))], "parents first");
     assert!(instance.prompts.contains("Beep.wav"));
+    assert!(instance.modules["Greeting"].contains("2019-10-30"), "a module the template declares");
 }
 
 #[test]

@@ -119,7 +119,25 @@ impl FlowStore {
                     last_modified_time: now,
                 }
             })
-            .collect();
+            .collect::<Vec<_>>();
+        // The modules template.yaml declares, as CloudFormation leaves them on the instance.
+        let declared_modules = fixture.connect.declared.modules.iter().map(|(name, content)| {
+            let id = local_id("flow-module", name);
+            LocalContactFlow {
+                arn: format!("{instance_arn}/flow-module/{id}"),
+                id,
+                name: name.clone(),
+                kind: super::modules::MODULE.into(),
+                state: "ACTIVE".into(),
+                status: "PUBLISHED".into(),
+                description: None,
+                content: content.clone(),
+                tags: BTreeMap::new(),
+                version: 1,
+                last_modified_time: now,
+            }
+        });
+        let flows = flows.into_iter().chain(declared_modules).collect();
         let bots = fixture.connect.bots.iter().map(|alias_arn| Bot::V2 { alias_arn: alias_arn.clone() }).collect();
         let phone_numbers = fixture
             .connect
