@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_connect::config::{BehaviorVersion, Credentials, Region};
 use serde_json::json;
 use switchboard_fleet_tests::Fleet;
 use switchboard_local::{
@@ -44,13 +43,7 @@ async fn a_queue_and_a_module_added_to_the_template_are_on_the_local_instance_wi
     let fixture = Fixture::load_with_template(&Fixture::default_path(), &copy).unwrap();
     let fleet = Fleet::start_with(fixture, BTreeMap::new()).await;
 
-    let config = aws_sdk_connect::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(fleet.cloud.fixture.region.clone()))
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
-        .endpoint_url(fleet.cloud.emulator.endpoint())
-        .build();
-    let connect = aws_sdk_connect::Client::from_conf(config);
+    let connect = fleet.connect_client().await;
     let queues: Vec<_> = connect
         .list_queues()
         .instance_id(&fleet.cloud.fixture.connect.instance_id)

@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_connect::config::{BehaviorVersion, Credentials, Region};
 use serde_json::{json, Value};
 use switchboard_fleet_tests::Fleet;
 use switchboard_local::{
@@ -60,16 +59,6 @@ fn all(action: &str) -> BTreeMap<String, String> {
 
 fn flow<'a>(flows: &'a [LocalContactFlow], name: &str) -> &'a LocalContactFlow {
     flows.iter().find(|f| f.name == name).unwrap_or_else(|| panic!("{name} is not on the instance"))
-}
-
-async fn connect_client(fleet: &Fleet) -> aws_sdk_connect::Client {
-    let config = aws_sdk_connect::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(fleet.cloud.fixture.region.clone()))
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
-        .endpoint_url(fleet.cloud.emulator.endpoint())
-        .build();
-    aws_sdk_connect::Client::from_conf(config)
 }
 
 #[tokio::test]
@@ -148,7 +137,7 @@ async fn drift_unknown_references_and_a_held_lock_write_nothing() {
     let writes = fleet.cloud.emulator.connect_writes();
 
     // Someone edits the demo flow in the instance's designer.
-    let connect = connect_client(&fleet).await;
+    let connect = fleet.connect_client().await;
     let demo = flow(&fleet.cloud.emulator.contact_flows(), "Emergency_Demo").clone();
     let mut edited: Value = serde_json::from_str(&demo.content).unwrap();
     retarget(&mut edited, &demo_first_action(&demo), "edited-on-the-instance");
@@ -764,7 +753,7 @@ async fn associations_add_what_is_missing_adopt_what_is_there_and_remove_only_th
             answer
         }
     };
-    let connect = connect_client(&fleet).await;
+    let connect = fleet.connect_client().await;
     let bots = || async {
         let listed = connect
             .list_bots()

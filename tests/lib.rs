@@ -32,6 +32,14 @@ impl Fleet {
         Self { cloud, runner }
     }
 
+    /// A Connect client of the emulated instance (the cloud's SDK settings, the emulator's endpoint).
+    pub async fn connect_client(&self) -> aws_sdk_connect::Client {
+        let sdk = self.cloud.sdk_config().await;
+        aws_sdk_connect::Client::from_conf(
+            aws_sdk_connect::config::Builder::from(&sdk).endpoint_url(self.cloud.emulator.endpoint()).build(),
+        )
+    }
+
     /// Plays `flow` as a call from `from` to `to` with the caller's `inputs`, and prints the transcript
     /// (shown when a test fails).
     pub async fn call(&self, flow: &str, from: &str, to: &str, inputs: &[&str]) -> Transcript {

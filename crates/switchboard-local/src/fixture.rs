@@ -106,12 +106,12 @@ impl ConnectFixture {
     /// Gives the instance what the template declares, with ids stable across runs, and resolves
     /// the people's profiles and groups by name.
     fn declare(&mut self, declared: DeclaredInstance) -> Result<(), FixtureError> {
-        let ids = |kind: &str, names: &mut dyn Iterator<Item = &String>| -> BTreeMap<String, String> {
-            names.map(|name| (name.clone(), local_id(kind, name))).collect()
-        };
-        self.queues = ids("queue", &mut declared.queues.keys());
-        self.prompts = ids("prompt", &mut declared.prompts.iter());
-        self.security_profiles = ids("security-profile", &mut declared.security_profiles.iter());
+        fn ids<'a>(kind: &str, names: impl IntoIterator<Item = &'a String>) -> BTreeMap<String, String> {
+            names.into_iter().map(|name| (name.clone(), local_id(kind, name))).collect()
+        }
+        self.queues = ids("queue", declared.queues.keys());
+        self.prompts = ids("prompt", &declared.prompts);
+        self.security_profiles = ids("security-profile", &declared.security_profiles);
         self.bots = declared.associated_bots.clone();
         let mut groups: Vec<HierarchyGroup> = Vec::new();
         for group in &declared.hierarchy_groups {

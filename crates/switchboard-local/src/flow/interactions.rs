@@ -27,9 +27,32 @@ pub(super) const RECORDED_ONLY: &[&str] = &[
     "CompleteOutboundCall",
 ];
 
+/// Plays a message (`Text`, `SSML` or `PromptId`) to the customer. `Ok(Some(next))`: its dynamic
+/// prompt has no value and `next` is the action's Error branch; `Ok(None)`: it played, or there was
+/// nothing to play and the message is not `required`.
+pub(super) fn play_message(
+    services: &Services,
+    flow: &Flow,
+    action: &Action,
+    contact: &mut Contact,
+    transcript: &mut Transcript,
+    message: &Value,
+    required: bool,
+) -> Result<Option<Next>, FlowError> {
+    match message_text(services, contact, message) {
+        Some(Ok(text)) => {
+            contact.message(transcript, &text);
+            Ok(None)
+        }
+        Some(Err(reference)) => unresolved(flow, action, transcript, &reference).map(Some),
+        None if required => Err(action_error(flow, action, "a message without Text, SSML or PromptId".into())),
+        None => Ok(None),
+    }
+}
+
 /// What a message action says: its `Text`, its `SSML` (as the words, tags dropped), or the name of
 /// its prompt. `Some(Err(reference))`: a dynamic `PromptId` with no value (the Error branch).
-pub(super) fn message_text(services: &Services, contact: &Contact, message: &Value) -> Option<Result<String, String>> {
+fn message_text(services: &Services, contact: &Contact, message: &Value) -> Option<Result<String, String>> {
     if let Some(text) = param_str(message, "Text") {
         return Some(Ok(text.to_owned()));
     }
@@ -78,11 +101,8 @@ pub(super) fn message_iteratively(
     let messages =
         messages.filter(|m| !m.is_empty()).ok_or_else(|| action_error(flow, action, "no Messages".into()))?;
     for message in messages {
-        let text = message_text(services, contact, message)
-            .ok_or_else(|| action_error(flow, action, "a message without Text, SSML or PromptId".into()))?;
-        match text {
-            Ok(text) => contact.message(transcript, &text),
-            Err(reference) => return unresolved(flow, action, transcript, &reference),
+        if let Some(error) = play_message(services, flow, action, contact, transcript, message, true)? {
+            return Ok(error);
         }
     }
     let interrupted = action
@@ -110,10 +130,8 @@ pub(super) fn lex_bot(
     transcript: &mut Transcript,
 ) -> Result<Next, FlowError> {
     let params = &action.parameters;
-    match message_text(services, contact, params) {
-        Some(Ok(text)) => contact.message(transcript, &text),
-        Some(Err(reference)) => return unresolved(flow, action, transcript, &reference),
-        None => {}
+    if let Some(error) = play_message(services, flow, action, contact, transcript, params, false)? {
+        return Ok(error);
     }
     let alias = params.pointer("/LexV2Bot/AliasArn").and_then(Value::as_str).unwrap_or_default();
     let Some(alias) = contact.dynamic(alias) else {

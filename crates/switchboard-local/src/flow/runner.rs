@@ -164,9 +164,13 @@ impl Runner {
         self.deployed_flow(|flow| flow.get("name").and_then(Value::as_str) == Some(wanted), name).await
     }
 
-    /// The flow a `TransferToFlow` or an event hook names: a `{{flow:<name>}}` of the library, or
-    /// (deployed) a flow ARN of the instance; `None` when it names no flow the instance has.
-    async fn target_flow(&self, from: &Flow, target: &str) -> Result<Option<Flow>, FlowError> {
+    /// The flow (or module) a `TransferToFlow`, an event hook or an `InvokeFlowModule` names, given
+    /// as written in the flow (a dynamic `$.…` value is the contact's): a `{{flow:<name>}}` or
+    /// `{{module:<name>}}` of the library, or (deployed) an ARN of the instance; `None` when it has
+    /// no value or names nothing the instance has (the action's Error branch).
+    async fn target_flow(&self, from: &Flow, contact: &Contact, given: &str) -> Result<Option<Flow>, FlowError> {
+        let Some(target) = contact.dynamic(given) else { return Ok(None) };
+        let target = target.as_str();
         if let Some(name) = placeholder(target, "flow").or_else(|| placeholder(target, "module")) {
             let context = from.name.split_once('/').map_or("", |(c, _)| c);
             return self.library.load(&format!("{context}/{name}")).map(Some);
@@ -325,14 +329,9 @@ impl Runner {
         let services = &self.services;
         match action.kind.as_str() {
             "MessageParticipant" => {
-                let text = interactions::message_text(services, contact, params)
-                    .ok_or_else(|| fail("MessageParticipant without Text, SSML or PromptId".into()))?;
-                match text {
-                    Ok(text) => {
-                        contact.message(transcript, &text);
-                        next(flow, action)
-                    }
-                    Err(reference) => interactions::unresolved(flow, action, transcript, &reference),
+                match interactions::play_message(services, flow, action, contact, transcript, params, true)? {
+                    Some(error) => Ok(error),
+                    None => next(flow, action),
                 }
             }
             "MessageParticipantIteratively" => {
@@ -350,11 +349,7 @@ impl Runner {
             "EndFlowModuleExecution" => Ok(Next::Return),
             "InvokeFlowModule" => {
                 let target = param_str(params, "FlowModuleId").ok_or_else(|| fail("no FlowModuleId".into()))?;
-                let resolved = match contact.dynamic(target) {
-                    Some(resolved) => self.target_flow(flow, &resolved).await?,
-                    None => None,
-                };
-                match resolved {
+                match self.target_flow(flow, contact, target).await? {
                     Some(module) => Ok(Next::Module(module, next_action_id(flow, action)?)),
                     None => interactions::unresolved(flow, action, transcript, target),
                 }
@@ -413,11 +408,7 @@ impl Runner {
             }
             "TransferToFlow" => {
                 let target = param_str(params, "ContactFlowId").ok_or_else(|| fail("no ContactFlowId".into()))?;
-                let resolved = match contact.dynamic(target) {
-                    Some(resolved) => self.target_flow(flow, &resolved).await?,
-                    None => None,
-                };
-                match resolved {
+                match self.target_flow(flow, contact, target).await? {
                     Some(target) => Ok(Next::Transfer(target)),
                     None => interactions::unresolved(flow, action, transcript, target),
                 }
@@ -499,11 +490,7 @@ impl Runner {
                     return Err(fail(format!("{hook} is not an event hook")));
                 }
                 let target = target.as_str().ok_or_else(|| fail(format!("the {hook} hook is not a flow")))?;
-                let resolved = match contact.dynamic(target) {
-                    Some(resolved) => self.target_flow(flow, &resolved).await?,
-                    None => None,
-                };
-                let Some(hooked) = resolved else {
+                let Some(hooked) = self.target_flow(flow, contact, target).await? else {
                     return interactions::unresolved(flow, action, transcript, target);
                 };
                 if hook == "CustomerQueue" {

@@ -314,7 +314,7 @@ impl ProvisionFlows {
         &self,
         summary: &InstanceFlow,
     ) -> Result<(InstanceFlow, Value, BTreeMap<String, String>), FlowsError> {
-        if summary.kind == bundle::MODULE {
+        let (content, tags) = if summary.kind == bundle::MODULE {
             let described = self
                 .connect
                 .describe_contact_flow_module()
@@ -323,24 +323,21 @@ impl ProvisionFlows {
                 .send()
                 .await
                 .map_err(|e| connect_fault("DescribeContactFlowModule", e))?;
-            let module = described.contact_flow_module;
-            let content = module.as_ref().and_then(|m| m.content.as_deref()).and_then(|c| serde_json::from_str(c).ok());
-            let tags = module.and_then(|m| m.tags).unwrap_or_default().into_iter().collect();
-            return Ok((summary.clone(), content.unwrap_or(Value::Null), tags));
-        }
-        let described = self
-            .connect
-            .describe_contact_flow()
-            .instance_id(&self.settings.instance_id)
-            .contact_flow_id(&summary.id)
-            .send()
-            .await
-            .map_err(|e| connect_fault("DescribeContactFlow", e))?;
-        let flow = described.contact_flow.unwrap_or_else(|| aws_sdk_connect::types::ContactFlow::builder().build());
+            described.contact_flow_module.map(|m| (m.content, m.tags)).unwrap_or_default()
+        } else {
+            let described = self
+                .connect
+                .describe_contact_flow()
+                .instance_id(&self.settings.instance_id)
+                .contact_flow_id(&summary.id)
+                .send()
+                .await
+                .map_err(|e| connect_fault("DescribeContactFlow", e))?;
+            described.contact_flow.map(|f| (f.content, f.tags)).unwrap_or_default()
+        };
         // Content that does not parse differs from anything we would write: it plans as an update.
-        let content = flow.content.as_deref().and_then(|c| serde_json::from_str(c).ok()).unwrap_or(Value::Null);
-        let tags = flow.tags.unwrap_or_default().into_iter().collect();
-        Ok((summary.clone(), content, tags))
+        let content = content.as_deref().and_then(|c| serde_json::from_str(c).ok()).unwrap_or(Value::Null);
+        Ok((summary.clone(), content, tags.unwrap_or_default().into_iter().collect()))
     }
 
     pub(super) async fn managed(&self) -> Result<BTreeMap<String, Managed>, FlowsError> {
