@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::json;
+use serde_json::{json, Value};
 use switchboard_fleet_tests::Fleet;
 use switchboard_local::{
     cloud::PROVISION_FLOWS_FUNCTION,
@@ -99,6 +99,8 @@ async fn the_example_answers_its_number_asks_the_bot_and_routes_by_intent_within
     let transcript = play(&runner, billing).await;
     assert_eq!(transcript.steps[0], Step::Flow { name: "Example_Main".into() }, "the number starts its flow");
     assert!(transcript.heard("Welcome to Switchboard."), "the SSML greeting, as words");
+    // The chime before it: the declared prompt, its deployed ARN read back as its name.
+    assert!(transcript.heard("[prompt Switchboard_Chime]"), "the recorded prompt");
     let flows: Vec<&Step> = transcript.steps.iter().filter(|s| matches!(s, Step::Flow { .. })).collect();
     assert_eq!(
         flows,
@@ -266,4 +268,78 @@ fn the_docs_table_lists_every_action_type_and_says_which_the_runner_models() {
     for kind in MODELLED_ACTIONS {
         assert!(action_types().iter().any(|t| t.kind == *kind), "{kind} is not in the catalogue");
     }
+}
+
+/// The S3 objects under `prefix`, with their bytes.
+async fn objects(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> BTreeMap<String, Vec<u8>> {
+    let listed = s3.list_objects_v2().bucket(bucket).prefix(prefix).send().await.unwrap();
+    let mut objects = BTreeMap::new();
+    for key in listed.contents().iter().filter_map(|o| o.key()) {
+        let body = s3.get_object().bucket(bucket).key(key).send().await.unwrap().body.collect().await.unwrap();
+        objects.insert(key.to_owned(), body.into_bytes().to_vec());
+    }
+    objects
+}
+
+#[tokio::test]
+async fn prompt_audio_puts_the_repositorys_recordings_where_each_prompt_imports_its_own_and_delete_removes_them() {
+    let fleet = Fleet::start().await;
+    let cloud = &fleet.cloud;
+    let s3 = cloud.s3_client().await;
+    let bucket = "switchboard-promptbucket-local";
+    switchboard_local::desktop::create_bucket(&s3, bucket, &cloud.fixture.region).await.unwrap();
+    let properties = json!({"Bucket": bucket, "Bundle": "arn:aws:lambda:ap-southeast-2:123456789012:layer:ContactFlowsBundleLayer:3"});
+    let request = |kind: &'static str, properties: Value, physical: Option<String>| async move {
+        let physical = physical.map(|id| (id, properties.clone()));
+        let answer = cloud
+            .custom_resource(
+                PROVISION_FLOWS_FUNCTION,
+                kind,
+                "PromptAudio",
+                properties.clone(),
+                physical.as_ref().map(|(id, old)| (id.as_str(), old.clone())),
+            )
+            .await
+            .unwrap();
+        println!("{kind} answered {answer}");
+        answer
+    };
+
+    let created = request("Create", properties.clone(), None).await;
+    assert_eq!(created["Status"], "SUCCESS", "{created}");
+    let id = created["PhysicalResourceId"].as_str().unwrap().to_owned();
+    let recording = std::fs::read(repo_root().join("contact-flows/prompts/Switchboard_Chime.wav")).unwrap();
+    let prefix = id.strip_prefix(&format!("s3://{bucket}/")).unwrap().to_owned();
+    assert!(prefix.starts_with("prompts/") && prefix.ends_with('/'), "{id}");
+    // The prompt's attribute is the URI of an object holding the repository's bytes.
+    let uri = created["Data"]["Switchboard_Chime"].as_str().unwrap();
+    let key = uri.strip_prefix(&format!("s3://{bucket}/")).unwrap();
+    assert_eq!(key, format!("{prefix}Switchboard_Chime.wav"));
+    let put = objects(&s3, bucket, "prompts/").await;
+    assert_eq!(put.keys().collect::<Vec<_>>(), [key]);
+    assert_eq!(put[key], recording);
+
+    // The same recordings again (a retry, or an update of the layer alone): the same id and URI.
+    let again = request("Update", properties.clone(), Some(id.clone())).await;
+    assert_eq!((&again["PhysicalResourceId"], &again["Data"]["Switchboard_Chime"]), (&json!(id), &json!(uri)));
+    assert_eq!(objects(&s3, bucket, "prompts/").await, put);
+
+    // A bucket that is not one is refused by name, and writes nothing.
+    let refused = request("Update", json!({"Bucket": " "}), Some(id.clone())).await;
+    assert_eq!(refused["Status"], "FAILED");
+    assert!(refused["Reason"].as_str().unwrap().contains("Bucket"), "{refused}");
+    let missing = request("Create", json!({"Bucket": "no-such-bucket"}), None).await;
+    assert_eq!(missing["Status"], "FAILED");
+    assert!(missing["Reason"].as_str().unwrap().contains("PutObject"), "{missing}");
+
+    // Delete removes the set, and nothing else of the bucket; again, and for an id this resource
+    // never gave (a failed Create's), it is still a success.
+    s3.put_object().bucket(bucket).key("prompts/other/Keep.wav").body(b"RIFF".to_vec().into()).send().await.unwrap();
+    let deleted = request("Delete", properties.clone(), Some(id.clone())).await;
+    assert_eq!(deleted["Status"], "SUCCESS", "{deleted}");
+    assert_eq!(objects(&s3, bucket, "prompts/").await.keys().collect::<Vec<_>>(), ["prompts/other/Keep.wav"]);
+    assert_eq!(request("Delete", properties.clone(), Some(id.clone())).await["Status"], "SUCCESS");
+    let foreign = request("Delete", properties.clone(), Some("contact-flows-x".into())).await;
+    assert_eq!(foreign["Status"], "SUCCESS");
+    assert_eq!(objects(&s3, bucket, "prompts/").await.len(), 1);
 }

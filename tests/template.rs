@@ -2395,3 +2395,85 @@ fn the_templates_lint_clean_as_a_new_instance_and_as_an_existing_one_with_number
     assert!(output.status.success(), "cfn-lint:\n{report}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// What ffprobe reads of a recording: codec, sample rate, channels.
+fn audio_format(path: &Path) -> (String, String, u64) {
+    let output = std::process::Command::new("ffprobe")
+        .args(["-v", "error", "-show_entries", "stream=codec_name,sample_rate,channels", "-of", "json"])
+        .arg(path)
+        .output()
+        .expect("ffprobe (make setup installs ffmpeg)");
+    assert!(output.status.success(), "{}: {}", path.display(), String::from_utf8_lossy(&output.stderr));
+    let probed: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let stream = &probed["streams"][0];
+    let field = |name: &str| stream[name].as_str().unwrap_or_default().to_owned();
+    (field("codec_name"), field("sample_rate"), stream["channels"].as_u64().unwrap_or_default())
+}
+
+#[test]
+fn every_prompt_imports_its_own_recording_from_the_stacks_bucket_in_a_format_connect_plays() {
+    let template = rendered_template();
+    let all = &template["Resources"];
+    let folder = repo_root().join("contact-flows/prompts");
+    let mut recordings: BTreeSet<String> = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let prompts = resources(&template, "AWS::Connect::Prompt");
+    assert!(!prompts.is_empty());
+    for (id, prompt) in &prompts {
+        let properties = &prompt["Properties"];
+        // One name: the file's stem is the prompt's name and PromptAudio's attribute.
+        let name = properties["Name"].as_str().unwrap();
+        assert_eq!(properties["S3Uri"], json!({"Fn::GetAtt": ["PromptAudio", name]}), "{id}");
+        assert_eq!(properties["InstanceArn"], instance_arn(), "{id}");
+        let file = format!("{name}.wav");
+        assert!(recordings.remove(&file), "{id} imports contact-flows/prompts/{file}, which is not there");
+        // Connect's telephony format: 8 kHz, mono, mu-law (or 16-bit PCM) in a .wav.
+        let (codec, rate, channels) = audio_format(&folder.join(&file));
+        assert!(
+            ["pcm_mulaw", "pcm_s16le"].contains(&codec.as_str()) && rate == "8000" && channels == 1,
+            "{file}: {codec} {rate} Hz {channels} channels"
+        );
+        // The flows resolve {{prompt:…}} by name, so they are deployed only once the prompt exists.
+        let depends = all["ContactFlows"]["DependsOn"].as_array().unwrap();
+        assert!(depends.contains(&json!(id)), "ContactFlows does not wait for {id}");
+    }
+    assert!(recordings.is_empty(), "recordings no prompt imports: {recordings:?}");
+
+    // PromptAudio: the bundle's recordings (a new layer version is an Update) into the stack's bucket.
+    let audio = &all["PromptAudio"]["Properties"];
+    assert_eq!(audio["ServiceToken"], json!({"Fn::GetAtt": ["ProvisionFlowsFunction", "Arn"]}));
+    assert_eq!(audio["Bucket"], json!({"Ref": "PromptBucket"}));
+    assert_eq!(audio["Bundle"], json!({"Ref": "ContactFlowsBundleLayer"}));
+    assert_eq!(all["ProvisionFlowsFunction"]["Properties"]["Layers"], json!([{"Ref": "ContactFlowsBundleLayer"}]));
+
+    // The bucket is private, encrypted, TLS only; provision-flows writes and lists under prompts/ only.
+    let bucket = &all["PromptBucket"]["Properties"];
+    assert_eq!(bucket["PublicAccessBlockConfiguration"]["RestrictPublicBuckets"], true);
+    assert_eq!(bucket["OwnershipControls"]["Rules"][0]["ObjectOwnership"], "BucketOwnerEnforced");
+    assert!(bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
+        ["SSEAlgorithm"]
+        .is_string());
+    let policy = &all["PromptBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"];
+    assert_eq!(policy.as_array().unwrap().len(), 1, "no grant to anyone: CreatePrompt reads as the deployer");
+    assert_eq!(
+        (&policy[0]["Effect"], &policy[0]["Condition"]["Bool"]["aws:SecureTransport"]),
+        (&json!("Deny"), &json!("false"))
+    );
+    let s3: Vec<Value> = statements(&all["ProvisionFlowsFunction"])
+        .into_iter()
+        .filter(|s| listed(&s["Action"]).iter().any(|a| a.as_str().unwrap_or_default().starts_with("s3:")))
+        .collect();
+    assert_eq!(s3.len(), 2, "{s3:?}");
+    for statement in &s3 {
+        let actions = listed(&statement["Action"]);
+        if actions == [json!("s3:ListBucket")] {
+            assert_eq!(statement["Resource"], json!({"Fn::GetAtt": ["PromptBucket", "Arn"]}));
+            assert_eq!(statement["Condition"], json!({"StringLike": {"s3:prefix": "prompts/*"}}));
+        } else {
+            assert_eq!(actions, [json!("s3:PutObject"), json!("s3:DeleteObject")]);
+            assert_eq!(statement["Resource"], json!({"Fn::Sub": "${PromptBucket.Arn}/prompts/*"}));
+        }
+    }
+}

@@ -432,6 +432,8 @@ pub struct Run {
 pub struct ProvisionFlows {
     connect: aws_sdk_connect::Client,
     dynamodb: aws_sdk_dynamodb::Client,
+    /// The prompt bucket's writer (custom resource `PromptAudio`).
+    s3: aws_sdk_s3::Client,
     settings: FlowSettings,
     clock: Arc<dyn Clock>,
 }
@@ -440,10 +442,11 @@ impl ProvisionFlows {
     pub fn new(
         connect: aws_sdk_connect::Client,
         dynamodb: aws_sdk_dynamodb::Client,
+        s3: aws_sdk_s3::Client,
         settings: FlowSettings,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        Self { connect, dynamodb, settings, clock }
+        Self { connect, dynamodb, s3, settings, clock }
     }
 
     /// The Connect client retries adaptively (client-side rate limiting once throttled).
@@ -454,6 +457,7 @@ impl ProvisionFlows {
         Ok(Self::new(
             aws_sdk_connect::Client::from_conf(connect),
             aws_sdk_dynamodb::Client::new(sdk),
+            aws_sdk_s3::Client::new(sdk),
             FlowSettings::from_env(settings)?,
             Arc::new(SystemClock),
         ))
@@ -605,6 +609,15 @@ impl ProvisionFlows {
             data.insert("PhoneNumbersAssociated".to_owned(), associated.to_string());
         }
         Ok(Outcome { physical_resource_id, data })
+    }
+
+    /// The `PromptAudio` custom resource: the bundle's recordings into the prompt bucket
+    /// ([`crate::flows::prompt_audio`]).
+    pub async fn prompt_audio(
+        &self,
+        request: Request<super::prompt_audio::PromptAudioProperties>,
+    ) -> Result<Outcome, FlowsError> {
+        super::prompt_audio::handle(&self.s3, &self.settings.bundle_dir, request).await
     }
 
     /// Points each claimed number at its flow (by the flow's name in the bundle, `flows`): again on
@@ -882,6 +895,7 @@ mod tests {
             let flows = ProvisionFlows::new(
                 aws_sdk_connect::Client::new(&sdk),
                 aws_sdk_dynamodb::Client::new(&sdk),
+                aws_sdk_s3::Client::new(&sdk),
                 settings,
                 Arc::new(clock.clone()),
             );
