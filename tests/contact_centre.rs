@@ -286,7 +286,7 @@ async fn prompt_audio_puts_the_repositorys_recordings_where_each_prompt_imports_
     let fleet = Fleet::start().await;
     let cloud = &fleet.cloud;
     let s3 = cloud.s3_client().await;
-    let bucket = "switchboard-promptbucket-local";
+    let bucket = switchboard_local::cloud::LOCAL_PROMPT_BUCKET;
     switchboard_local::desktop::create_bucket(&s3, bucket, &cloud.fixture.region).await.unwrap();
     let properties = json!({"Bucket": bucket, "Bundle": "arn:aws:lambda:ap-southeast-2:123456789012:layer:ContactFlowsBundleLayer:3"});
     let request = |kind: &'static str, properties: Value, physical: Option<String>| async move {

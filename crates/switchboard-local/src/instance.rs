@@ -257,6 +257,10 @@ pub struct DeclaredInstance {
     /// A claimed number (E.164, its `Metadata.Switchboard.LocalNumber`) → the flow it starts
     /// (the `ContactFlows` resource's `PhoneNumbers`); a number no flow answers maps to "".
     pub phone_numbers: BTreeMap<String, String>,
+    /// Each number's logical id → its local number (E.164).
+    pub number_resources: BTreeMap<String, String>,
+    /// Each bot alias's logical id → its ARN.
+    pub bot_aliases: BTreeMap<String, String>,
 }
 
 /// A stable id for a declared resource of the local instance: the same across runs, different per
@@ -346,6 +350,7 @@ impl DeclaredInstance {
                 lex_id("bot", &bot.name),
                 lex_id("alias", &id)
             );
+            instance.bot_aliases.insert(id.clone(), alias_arn.clone());
             aliases.insert(id, LexBot { alias_arn, ..bot.clone() });
         }
         for (id, props) in of_type("AWS::Connect::IntegrationAssociation") {
@@ -366,6 +371,7 @@ impl DeclaredInstance {
                 .and_then(Value::as_str)
                 .ok_or_else(|| invalid(id, "a phone number needs Metadata: {Switchboard: {LocalNumber: <E.164>}}"))?;
             numbers_by_id.insert(id.to_owned(), number.to_owned());
+            instance.number_resources.insert(id.to_owned(), number.to_owned());
             instance.phone_numbers.insert(number.to_owned(), String::new());
         }
         for (id, props) in of_type("Custom::ContactFlows") {

@@ -29,6 +29,7 @@
 //! - [`bench`](mod@bench): cold start, latency and memory figures for every function (`make bench`).
 
 pub mod bench;
+pub mod call_log;
 pub mod cloud;
 pub mod cloud_file;
 pub mod desktop;

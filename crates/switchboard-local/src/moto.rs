@@ -32,12 +32,22 @@ impl Moto {
     /// window in which another process (a parallel test's moto) binds it, and moto's own readiness
     /// answer would then come from that other server.
     pub async fn start() -> Result<Self, MotoError> {
+        Self::start_recording(None).await
+    }
+
+    /// As [`Moto::start`], with moto's recorder writing every request it serves to `record`
+    /// (one JSON line each; see [`crate::call_log`]).
+    pub async fn start_recording(record: Option<std::path::PathBuf>) -> Result<Self, MotoError> {
         use tokio::io::{AsyncBufReadExt, BufReader};
         let binary = Self::binary();
         if !binary.exists() {
             return Err(MotoError::NotInstalled(binary.display().to_string()));
         }
-        let mut child = Command::new(&binary)
+        let mut command = Command::new(&binary);
+        if let Some(path) = record {
+            command.env("MOTO_ENABLE_RECORDING", "True").env("MOTO_RECORDER_FILEPATH", path);
+        }
+        let mut child = command
             .args(["-H", "127.0.0.1", "-p", "0"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -17,6 +17,7 @@ use aws_sdk_cognitoidentityprovider::types::AuthFlowType;
 use aws_sdk_dynamodb::config::Credentials;
 
 use crate::{
+    call_log::{function_access_key, CallLog, RequestRecorder},
     desktop::{self, DesktopError, DesktopOptions, DesktopSite},
     emulator::{self, EmulatorHandle, LocalNumber},
     fixture::Fixture,
@@ -25,6 +26,7 @@ use crate::{
     moto::Moto,
 };
 
+mod bindings;
 mod error;
 mod functions;
 mod recording;
@@ -66,15 +68,26 @@ pub struct LocalCloud {
     pub desktop: Option<DesktopSite>,
     /// The EC2 instance registered with the recording cluster when the cloud was seeded.
     pub recording_instance_id: String,
+    /// Where this cloud's requests are recorded, if anywhere.
+    call_log: Option<CallLog>,
+    /// The functions whose access keys the call log names.
+    functions_in_call_log: Vec<String>,
 }
 
 impl LocalCloud {
     /// moto and the emulator, with the tables created and seeded; no functions.
     pub async fn services(fixture: Fixture) -> Result<Self, CloudError> {
-        let moto = Moto::start().await?;
-        let emulator = emulator::start(fixture.clone(), ([127, 0, 0, 1], 0).into(), Some(moto.endpoint()))
-            .await
-            .map_err(CloudError::Emulator)?;
+        // Every request moto and the emulator serve is recorded when SWITCHBOARD_CALL_LOG is set.
+        let call_log = CallLog::from_env().map_err(CloudError::Emulator)?;
+        let moto = Moto::start_recording(call_log.as_ref().map(CallLog::moto_file)).await?;
+        let recorder = match &call_log {
+            Some(log) => Some(RequestRecorder::create(&log.emulator_file()).map_err(CloudError::Emulator)?),
+            None => None,
+        };
+        let emulator =
+            emulator::start_recording(fixture.clone(), ([127, 0, 0, 1], 0).into(), Some(moto.endpoint()), recorder)
+                .await
+                .map_err(CloudError::Emulator)?;
         let user_pool = UserPool { pool_id: String::new(), client_id: String::new(), desktop_client_id: String::new() };
         let gateway_listener = gateway::bind().await.map_err(CloudError::Emulator)?;
         let gateway_addr = gateway_listener.local_addr().map_err(CloudError::Emulator)?;
@@ -93,6 +106,8 @@ impl LocalCloud {
             desktop_addr,
             desktop: None,
             recording_instance_id: String::new(),
+            call_log,
+            functions_in_call_log: Vec::new(),
         };
         cloud.seed().await?;
         cloud.recording_instance_id = cloud.seed_recording().await?;
@@ -128,13 +143,18 @@ impl LocalCloud {
                     .remove(TIMEOUT_OVERRIDE)
                     .and_then(|seconds| seconds.parse().ok())
                     .map_or_else(|| function_timeout(&name), Duration::from_secs);
+                // Each function signs as itself, as with its own role in AWS: the call log names it.
+                env.insert("AWS_ACCESS_KEY_ID".to_owned(), function_access_key(&name));
                 FunctionSpec { binary: binaries.join(&name), timeout, name, env }
             })
-            .collect();
+            .collect::<Vec<_>>();
+        let names: Vec<String> = specs.iter().map(|spec| spec.name.clone()).collect();
         let fleet = LambdaHost::start(specs, &cloud.fixture.region, &cloud.fixture.account_id).await?;
         cloud.start_gateway(fleet.endpoint()).await?;
         cloud.start_event_delivery(fleet.endpoint());
         cloud.fleet = Some(fleet);
+        cloud.functions_in_call_log = names;
+        cloud.write_call_log_cloud().await?;
         Ok(cloud)
     }
 
@@ -230,7 +250,8 @@ impl LocalCloud {
         };
         let cloudfront = desktop::cloudfront::serve(listener, site).await.map_err(CloudError::Emulator)?;
         self.desktop = Some(DesktopSite { cloudfront, ccp, bucket, distribution_id, config, published: answer });
-        Ok(())
+        // The distribution is a resource the policies name: written again with it.
+        self.write_call_log_cloud().await
     }
 
     /// Where `desktop/Makefile` builds the layer's files for this cloud (`…/desktop-site` is what

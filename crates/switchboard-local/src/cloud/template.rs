@@ -98,6 +98,9 @@ pub const DESKTOP_REFRESH_TOKEN_HOURS: i32 = 12;
 /// The Secrets Manager secret holding the PIN pepper (the template generates one per stack).
 pub const PIN_PEPPER_SECRET: &str = "switchboard/emergency/pin-pepper";
 
+/// The template's `PromptBucket` locally (made by the test of `PromptAudio`, which puts into it).
+pub const LOCAL_PROMPT_BUCKET: &str = "switchboard-promptbucket-local";
+
 /// The flows context's table (the template's `FlowsTable`).
 pub const FLOWS_TABLE: &str = "switchboard-flows";
 /// The function that deploys `contact-flows/` (the `ContactFlows` custom resource's provider).

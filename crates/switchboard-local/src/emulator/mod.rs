@@ -251,6 +251,16 @@ async fn read_phone_numbers(State(state): State<Emulator>) -> Response {
 /// Starts the emulator on `addr` (port 0 for a free one); `moto` is moto's endpoint, for the
 /// operations that need it (STS identities, forwarded Cognito calls).
 pub async fn start(fixture: Fixture, addr: SocketAddr, moto: Option<String>) -> std::io::Result<EmulatorHandle> {
+    start_recording(fixture, addr, moto, None).await
+}
+
+/// As [`start`], with every request recorded by `recorder` (see [`crate::call_log`]).
+pub async fn start_recording(
+    fixture: Fixture,
+    addr: SocketAddr,
+    moto: Option<String>,
+    recorder: Option<crate::call_log::RequestRecorder>,
+) -> std::io::Result<EmulatorHandle> {
     let outbox = Arc::new(Mutex::new(Vec::new()));
     let chats = Arc::new(Mutex::new(connect::ChatStore::default()));
     let contact_attributes = Arc::new(Mutex::new(std::collections::BTreeMap::new()));
@@ -288,7 +298,11 @@ pub async fn start(fixture: Fixture, addr: SocketAddr, moto: Option<String>) -> 
     };
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
-    let app = router(state);
+    let mut app = router(state);
+    if let Some(recorder) = recorder {
+        let state = crate::call_log::RecordRequest(recorder);
+        app = app.layer(axum::middleware::from_fn_with_state(state, crate::call_log::record_request));
+    }
     let task = tokio::spawn(async move {
         if let Err(error) = axum::serve(listener, app).await {
             tracing::error!(%error, "emulator stopped");
