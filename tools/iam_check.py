@@ -2,7 +2,7 @@
 """Least privilege, proven from the local cloud's recordings, both ways.
 
     tools/iam_check.py --calls target/iam/calls --template template.yaml --report target/iam/report.json [--strict-unused]
-    tools/iam_check.py --self-test     # the checker's own tests (no cloud, a few seconds)
+    tools/iam_check.py --self-test     # the checker's own tests (no cloud; ~10 s, each tiny template is rendered by SAM)
 
 1. Every request a function made is allowed by that function's own policy as template.yaml renders it
    for the local parameters (cloud.json). A denied call names function, IAM action, resource and test,
@@ -15,8 +15,16 @@ The request → (action, resource, condition keys) mapping is data: botocore's s
 operation and its parameters, policy_sentry's IAM database (the Service Authorization Reference) names
 the action (each privilege's API documentation link), its resource types and their ARN formats. The
 few facts neither holds are the commented tables below. The policy evaluator is this file's own (see
-`Evaluator`): moto's `moto.iam.access_control` ignores most resources and conditions, and treats a
+`evaluate`): moto's `moto.iam.access_control` ignores most resources and conditions, and treats a
 failed condition as an explicit deny, so it cannot prove least privilege.
+
+A grant no local test can reach is waived in the function's (or assumed role's) resource:
+
+    Metadata:
+      IamUnused:
+        - {Action: kms:Decrypt, Resource: !GetAtt RecordingKey.Arn, Reason: S3 calls KMS for it (SSE-KMS)}
+
+Action and Resource are patterns (`*`, `?`) matched against the grant's action and rendered resource.
 
 Report: --report gets the JSON, report.txt beside it a readable copy; stdout a short summary.
 Inputs: --calls DIR holds one directory per local cloud with cloud.json, moto.jsonl, emulator.jsonl.
@@ -35,7 +43,7 @@ try:
     import policy_sentry  # noqa: F401
 except ImportError:  # run by a bare python3: use the project's virtualenv, which has both
     VENV_PYTHON = ROOT / ".venv" / "bin" / "python"
-    if VENV_PYTHON.exists() and Path(sys.executable).resolve() != VENV_PYTHON.resolve():
+    if VENV_PYTHON.exists() and Path(sys.prefix).resolve() != VENV_PYTHON.parent.parent.resolve():
         os.execv(str(VENV_PYTHON), [str(VENV_PYTHON), __file__, *sys.argv[1:]])
     raise
 
@@ -140,6 +148,9 @@ RESOURCE_OVERRIDES = {
 # completed from cloud.json's resources when exactly one of them is that name's ARN.
 ARN_SUFFIXES = {"secretsmanager": re.compile(r"-[A-Za-z0-9]{6}")}
 
+# Condition keys the checker derives from a request (see Deriver.context).
+DERIVED_CONDITION_KEYS = {"dynamodb:leadingkeys", "ecs:cluster", "s3:prefix", "iam:passedtoservice", "sts:rolesessionname",
+                          "aws:securetransport", "aws:requestedregion"}
 # Condition keys a function's own call never carries (so a statement needing one never applies to it).
 ABSENT_CONDITION_KEYS = {
     "kms:viaservice": "set only when an AWS service (S3 with SSE-KMS) calls KMS for the principal",
@@ -365,11 +376,16 @@ PSEUDO = ("AWS::Region", "AWS::AccountId", "AWS::Partition", "AWS::StackName", "
 
 def load_template(path):
     """The template with its Fn::ForEach loops expanded, as tools/render_template.py prints it."""
+    return json.loads(_render_template(Path(path).read_text(encoding="utf-8"), str(path)))
+
+
+@functools.lru_cache(maxsize=16)
+def _render_template(text, path):
     out = subprocess.run([sys.executable, str(ROOT / "tools" / "render_template.py"), str(path)],
                          capture_output=True, text=True, check=False)
     if out.returncode != 0:
         raise SystemExit(f"iam_check: tools/render_template.py {path} failed:\n{out.stderr}")
-    return json.loads(out.stdout)
+    return out.stdout
 
 
 class Renderer:
@@ -417,6 +433,8 @@ class Renderer:
             return self.pseudo(name)
         if name in self.params:
             return self.params[name]
+        if name in (self.t.get("Parameters") or {}):
+            raise Unresolvable(f"parameter {name} has no Default and cloud.json gives it no value")
         return self._resource(name, "Ref")
 
     def resolve(self, node):
@@ -884,7 +902,8 @@ class Deriver:
             subs = [(self.iam.action_for(op.iam_prefix, op.name), op.params)]
         out = []
         for action, params in subs:
-            if action == "connect:GetFederationToken":
+            if action == "connect:GetFederationToken":  # the user is the assumed role's session name; with
+                # several sessions in one cloud the key does not tell which, so each is checked
                 params = {**params, "RoleSessionName": list(session_names) or None}
             context = self.context(action, op, params, cloud, region, renderer)
             for resource, note in self.resources(action, op.name, params, cloud, region):
@@ -893,7 +912,7 @@ class Deriver:
         if implicit:
             action, how, service = implicit
             ctx = {"iam:passedtoservice": [service], "aws:securetransport": ["true"]}
-            roles, note = self.task_definition_roles(op.params, renderer)
+            roles, note = getattr(self, how)(op.params, renderer)
             out += [Check(action, r, ctx, label + " (implicit)") for r in roles]
             if note:
                 out.append(Check(action, "*", ctx, label + " (implicit)", note))
@@ -920,7 +939,9 @@ class Deriver:
                 filled[rtype] = got
             elif rtype in required:
                 gaps.append(f"{rtype} ({missing})")
-        chosen = [t for t in required if t in filled] or [t for t in optional if t in filled][:1]
+        # the required types, else the most specific optional one (most literal characters in its format)
+        chosen = [t for t in required if t in filled] or sorted(
+            (t for t in optional if t in filled), key=lambda t: -len(re.sub(r"\$\{[^}]+\}", "", self.iam.arn_format(prefix, t))))[:1]
         out = []
         for rtype in chosen:
             arns = filled[rtype]
@@ -936,7 +957,10 @@ class Deriver:
 
     def fill(self, fmt, params, env, rtype, creates=False):
         variables = re.findall(r"\$\{([^}]+)\}", fmt)
-        pattern = re.compile(re.sub(r"\\\$\\\{[^}]+\\\}", ".+", re.escape(fmt)))
+        # a variable is one path segment, except the last, which may hold "/" (an object key, a role path)
+        pieces = re.split(r"\$\{[^}]+\}", fmt)
+        pattern = re.compile("".join(re.escape(p) + ("" if i == len(pieces) - 1 else "[^/]+" if i < len(pieces) - 2 else ".+")
+                                     for i, p in enumerate(pieces)))
         for value in params.values():  # a parameter that already is such an ARN is used as is
             values = _as_list(value)
             if values and all(isinstance(v, str) and v.startswith("arn:") and pattern.fullmatch(v) for v in values):
@@ -1086,13 +1110,15 @@ class Cloud:
         return cls(path, d.get("test", "make dev"), d.get("region", "us-east-1"), str(d.get("account_id", "123456789012")),
                    d.get("partition", "aws"), d.get("functions") or {}, d.get("parameters") or {}, d.get("resources") or {})
 
-    def requests(self):
+    def requests(self, errors):
         for name in ("moto.jsonl", "emulator.jsonl"):
             path = self.dir / name
-            if path.exists():
-                for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            for n, line in enumerate(path.read_text(encoding="utf-8").splitlines() if path.exists() else [], 1):
+                try:
                     if line.strip():
                         yield Request.from_record(json.loads(line), f"{self.dir.name}/{name}:{n}")
+                except (ValueError, TypeError, AttributeError) as e:
+                    errors.append({"function": "", "error": f"{self.dir.name}/{name}:{n} is not a recorded request: {e}"})
 
 
 def function_logical_id(template, name):
@@ -1102,6 +1128,12 @@ def function_logical_id(template, name):
     logical_id = "".join(p[:1].upper() + p[1:] for p in re.split(r"[-_]", name)) + "Function"
     decl = (template.get("Resources") or {}).get(logical_id)
     return logical_id if decl and decl.get("Type") == "AWS::Serverless::Function" else None
+
+
+def function_name(template, logical_id):
+    """A function's name: its FunctionName, else its logical id less `Function`, kebab-cased."""
+    name = ((template["Resources"][logical_id].get("Properties") or {}).get("FunctionName"))
+    return name if isinstance(name, str) else re.sub(r"(?<!^)(?=[A-Z])", "-", logical_id.removesuffix("Function")).lower()
 
 
 class Checker:
@@ -1114,27 +1146,23 @@ class Checker:
         self.counts = defaultdict(int)
         self.failures = defaultdict(list)  # kind → [entries]
         self.calls = defaultdict(lambda: {"count": 0, "tests": set(), "allowed": True, "operations": set(), "note": None})
-        self.grants = {}  # key → grant dict
+        self.grants = {}  # (principal, statement index, action, resource index) → grant
         self.actions = set()
-        self.principals = {}  # name → (template, logical id, kind)
-        self._rendered = {}
+        self.principals = {}  # name → (template, logical id, kind), or None: not in any template
+        self.broken = set()  # principals whose policies cannot be read (reported once as errors)
+        self._rendered, self._renderers = {}, {}
+        self.last_cloud = None
+        for logical_id, decl in self.template["Resources"].items():  # every function's grants are checked
+            if decl.get("Type") == "AWS::Serverless::Function":
+                self.principals[function_name(self.template, logical_id)] = (self.template, logical_id, "function")
 
-    # -- principals
-    def principal_for_function(self, name):
+    def principal(self, name):
         if name not in self.principals:
-            for template in [self.template] + self._extra_templates():
-                logical_id = function_logical_id(template, name)
-                if logical_id:
-                    self.principals[name] = (template, logical_id, "function")
-                    break
-            else:
-                self.principals[name] = None
+            if self.extras is None:
+                self.extras = [load_template(p) for p in self.extra_paths]
+            self.principals[name] = next(((t, function_logical_id(t, name), "function") for t in self.extras
+                                          if function_logical_id(t, name)), None)
         return self.principals[name]
-
-    def _extra_templates(self):
-        if self.extras is None:
-            self.extras = [load_template(p) for p in self.extra_paths]
-        return self.extras
 
     def statements(self, name, cloud):
         template, logical_id, kind = self.principals[name]
@@ -1143,124 +1171,121 @@ class Checker:
             renderer = Renderer(template, cloud)
             condition = template["Resources"][logical_id].get("Condition")
             deployed = renderer.condition(condition) if condition else True
-            statements = render_statements(renderer, name, logical_id, deployed)
-            for s in statements:
-                self.note_grants(s, cloud)
-            self._rendered[key] = statements
+            self._rendered[key] = render_statements(renderer, name, logical_id, deployed)
+            for s in self._rendered[key]:
+                self.note_grants(s)
         return self._rendered[key]
 
-    def note_grants(self, s, cloud):
+    def note_grants(self, s):
         if s.effect != "Allow":
             return
         for action in s.actions:
             for r_index, pattern, why, source in s.resources:
-                key = (s.principal, s.index, action, r_index)
-                g = self.grants.setdefault(key, {
-                    "principal": s.principal, "sid": s.sid or s.label, "statement": s.label, "action": action,
-                    "resource": pattern, "source": source, "used": 0, "tests": set(), "deployed": False,
-                    "unresolvable": set(), "rendered": set()})
-                g["deployed"] |= s.deployed and not s.unresolvable
+                g = self.grants.setdefault((s.principal, s.index, action, r_index), {
+                    "principal": s.principal, "sid": s.sid or s.label, "statement": s.label, "action": action, "resource": None,
+                    "source": source, "used": 0, "tests": set(), "deployed": False, "resolved": False, "unresolvable": set(),
+                    "rendered": set()})
+                g["deployed"] |= s.deployed
                 if pattern is not None:
                     g["rendered"].add(pattern)
                     g["resource"] = g["resource"] or pattern
-                if s.deployed and (why or s.unresolvable):
+                if s.deployed and pattern is not None and not s.unresolvable:
+                    g["resolved"] = True
+                elif s.deployed:
                     g["unresolvable"].add(why or s.unresolvable)
 
     def role_principal(self, cloud, role_arn):
-        for template in [self.template]:
-            for logical_id, decl in template["Resources"].items():
-                if decl.get("Type") == "AWS::IAM::Role" and (cloud.resources.get(logical_id) or {}).get("Arn") == role_arn:
-                    self.principals.setdefault(logical_id, (template, logical_id, "role"))
-                    return logical_id
+        for logical_id, decl in self.template["Resources"].items():
+            if decl.get("Type") == "AWS::IAM::Role" and (cloud.resources.get(logical_id) or {}).get("Arn") == role_arn:
+                self.principals.setdefault(logical_id, (self.template, logical_id, "role"))
+                return logical_id
         return None
+
+    def render(self, name, cloud):
+        """The principal's statements, or None when they cannot be read (reported once)."""
+        if name in self.broken:
+            return None
+        try:
+            return self.statements(name, cloud)
+        except (PolicyError, Unresolvable) as e:
+            self.broken.add(name)
+            self.failures["errors"].append({"function": name, "error": str(e)})
+            return None
 
     # -- the run
     def run(self, calls_dir):
-        clouds = sorted(p for p in Path(calls_dir).iterdir() if (p / "cloud.json").exists()) if Path(calls_dir).is_dir() else []
+        calls_dir = Path(calls_dir)
+        clouds = sorted(p for p in calls_dir.iterdir() if (p / "cloud.json").exists()) if calls_dir.is_dir() else []
         if not clouds:
-            self.failures["errors"].append({"error": f"{calls_dir} holds no cloud (no */cloud.json)"})
+            self.failures["errors"].append({"error": f"{calls_dir} holds no recorded cloud (no */cloud.json)"})
         for path in clouds:
             self.run_cloud(Cloud.load(path))
         self.finish()
 
     def run_cloud(self, cloud):
-        assumed, pending = defaultdict(set), []
-        for name in sorted(set(cloud.functions.values())):
-            if self.principal_for_function(name):
-                try:
-                    self.statements(name, cloud)
-                    self.assumable_roles(name, cloud)
-                except PolicyError as e:
-                    self.failures["errors"].append({"function": name, "error": str(e)})
-                    self.principals[name] = None
-        for req in cloud.requests():
+        self.last_cloud = cloud
+        for name, entry in list(self.principals.items()):
+            if entry and entry[2] == "function" and entry[0] is self.template:
+                self.render(name, cloud)
+                self.assumable_roles(name, cloud)
+        assumed, sessions, pending = defaultdict(set), defaultdict(set), []
+        for req in cloud.requests(self.failures["errors"]):
             self.counts["calls"] += 1
             sig = req.signature()
             if sig is None:
                 self.counts["unsigned"] += 1
-                continue
-            key, region, signing = sig
-            if key == HARNESS_ACCESS_KEY:
+            elif sig[0] == HARNESS_ACCESS_KEY:
                 self.counts["harness"] += 1
-            elif key in cloud.functions:
+            elif sig[0] in cloud.functions:
                 self.counts["function_calls"] += 1
-                for check in self.process(cloud, req, cloud.functions[key], cloud.functions[key], region, signing):
+                name = cloud.functions[sig[0]]
+                for check, op in self.process(cloud, req, name, name, sig):
                     if check.action == "sts:AssumeRole":
-                        assumed[check.resource].add(cloud.functions[key])
+                        assumed[check.resource].add(name)
+                        sessions[check.resource].add(op.params.get("RoleSessionName"))
             else:
-                pending.append((req, key, region, signing))
-        sessions = defaultdict(set)
-        for req in cloud.requests():  # the session names of the AssumeRole calls, per role
-            sig = req.signature()
-            if sig and sig[0] in cloud.functions and sig[2] == "sts":
-                try:
-                    op = self.services.identify(req, "sts")
-                    if op.name == "AssumeRole":
-                        sessions[op.params.get("RoleArn")].add(op.params.get("RoleSessionName"))
-                except UnmappedRequest:
-                    pass
-        for req, key, region, signing in pending:
+                pending.append((req, sig))
+        for req, sig in pending:  # credentials a function got from sts:AssumeRole
             self.counts["function_calls"] += 1
             self.counts["assumed_role_calls"] += 1
-            role = self.role_principal(cloud, next(iter(assumed))) if len(assumed) == 1 else None
+            role_arn = next(iter(assumed)) if len(assumed) == 1 else None
+            role = self.role_principal(cloud, role_arn) if role_arn else None
             if role is None:
                 self.failures["unattributed"].append({
-                    "access_key": key, "test": cloud.test, "request": f"{req.method} {req.path}", "source": req.source,
-                    "reason": f"not a function's key, and the cloud's AssumeRole calls name {len(assumed)} roles"
-                              + (f" ({next(iter(assumed))} is no role of the template)" if len(assumed) == 1 else "")})
+                    "access_key": sig[0], "test": cloud.test, "request": f"{req.method} {req.path}", "source": req.source,
+                    "reason": "not a function's key, and the cloud's AssumeRole calls name " + (
+                        f"{role_arn}, which is no role of the template (cloud.json resources)" if role_arn else f"{len(assumed)} roles")})
                 continue
-            via = ", ".join(sorted(next(iter(assumed.values()))))
-            try:
-                self.statements(role, cloud)
-            except PolicyError as e:
-                self.failures["errors"].append({"function": role, "error": str(e)})
-                continue
-            self.process(cloud, req, role, f"{via} as {role}", region, signing, sessions.get(next(iter(assumed)), ()))
+            via = ", ".join(sorted(assumed[role_arn]))
+            self.process(cloud, req, role, f"{via} as {role}", sig, sorted(s for s in sessions[role_arn] if s))
 
     def assumable_roles(self, name, cloud):
-        """Roles a function may assume get their grants checked for use too."""
-        for s in self.statements(name, cloud):
+        """Roles a function may assume have their grants checked for use too."""
+        for s in self.render(name, cloud) or []:
             if s.effect == "Allow" and s.deployed and s.action_matches("sts:AssumeRole"):
                 for logical_id, decl in self.template["Resources"].items():
                     arn = (cloud.resources.get(logical_id) or {}).get("Arn")
                     if decl.get("Type") == "AWS::IAM::Role" and arn and s.matching_resources(arn):
                         self.principals.setdefault(logical_id, (self.template, logical_id, "role"))
-                        self.statements(logical_id, cloud)
+                        self.render(logical_id, cloud)
 
-    def process(self, cloud, req, principal, who, region, signing, sessions=()):
-        entry = self.principal_for_function(principal) if principal not in self.principals else self.principals[principal]
-        if entry is None:
-            self.failures["unknown_functions"].append({"function": principal, "test": cloud.test, "source": req.source})
+    def process(self, cloud, req, principal, who, sig, sessions=()):
+        """Checks one request; returns [(check, operation)]."""
+        if self.principal(principal) is None:
+            self.failures["unknown_functions"].append({"function": principal, "test": cloud.test, "source": req.source,
+                                                       "error": f"{principal} is no function of the template"})
             return []
+        statements = self.render(principal, cloud)
+        if statements is None:
+            return []
+        _, region, signing = sig
         try:
             op = self.services.identify(req, signing)
-            renderer = Renderer(entry[0], cloud)
-            checks = self.deriver.checks(op, cloud, region, renderer, sessions)
-        except (UnmappedRequest, PolicyError) as e:
+            checks = self.deriver.checks(op, cloud, region, self.renderer(self.principals[principal][0], cloud), sessions)
+        except (UnmappedRequest, PolicyError, Unresolvable) as e:
             self.failures["unmapped"].append({"function": who, "test": cloud.test, "request": f"{req.method} {req.path}",
                                               "source": req.source, "reason": str(e)})
             return []
-        statements = self.statements(principal, cloud)
         for check in checks:
             self.counts["checks"] += 1
             self.actions.add(check.action)
@@ -1269,12 +1294,12 @@ class Checker:
             call["count"] += 1
             call["tests"].add(cloud.test)
             call["operations"].add(check.operation)
-            call["note"] = check.note
+            call["note"] = check.note or call["note"]
+            call["allowed"] &= decision.allowed
             if check.note:
                 self.failures["unknown_resources"].append({"function": who, "action": check.action, "test": cloud.test,
                                                            "reason": check.note, "allowed": decision.allowed})
             if not decision.allowed:
-                call["allowed"] = False
                 self.failures["denied"].append({"function": who, "action": check.action, "resource": check.resource,
                                                 "test": cloud.test, "reason": decision.reason, "operation": check.operation,
                                                 "source": req.source})
@@ -1285,102 +1310,124 @@ class Checker:
                             g = self.grants[(s.principal, s.index, action, r_index)]
                             g["used"] += 1
                             g["tests"].add(cloud.test)
-        return checks
+        return [(c, op) for c in checks]
+
+    def renderer(self, template, cloud):
+        key = (id(template), cloud.dir)
+        if key not in self._renderers:
+            self._renderers[key] = Renderer(template, cloud)
+        return self._renderers[key]
+
+    def waivers(self, name):
+        template, logical_id, _ = self.principals[name]
+        out = []
+        for i, w in enumerate((template["Resources"][logical_id].get("Metadata") or {}).get("IamUnused") or []):
+            if not isinstance(w, dict) or not w.get("Action") or not str(w.get("Reason") or "").strip():
+                self.failures["errors"].append({"function": name, "error": f"Metadata.IamUnused[{i}] needs an Action and a Reason"})
+                continue
+            resource = w.get("Resource")
+            if resource is not None and not isinstance(resource, str) and self.last_cloud:
+                try:
+                    resource = str(Renderer(template, self.last_cloud).resolve(resource))
+                except (Unresolvable, PolicyError) as e:
+                    self.failures["errors"].append({"function": name, "error": f"Metadata.IamUnused[{i}].Resource: {e}"})
+                    continue
+            out.append({"actions": [str(a) for a in _as_list(w["Action"])], "resource": resource, "reason": w["Reason"], "covers": 0})
+        return out
+
+    def covers(self, w, g):
+        return any(glob_match(a, g["action"], ignore_case=True) for a in w["actions"]) and (
+            w["resource"] is None or any(glob_match(w["resource"], r) for r in g["rendered"] or {g["source"]}))
 
     def finish(self):
-        """Grant statuses, waivers, and the de-duplicated failure lists."""
-        waivers = defaultdict(list)
-        for name, entry in self.principals.items():
-            if entry:
-                template, logical_id, _ = entry
-                for i, w in enumerate(((template["Resources"][logical_id].get("Metadata") or {}).get("IamUnused")) or []):
-                    if not isinstance(w, dict) or not w.get("Action") or not str(w.get("Reason", "")).strip():
-                        self.failures["errors"].append({"function": name, "error": f"Metadata.IamUnused[{i}] needs Action and Reason"})
-                        continue
-                    waivers[name].append({"index": i, "action": w["Action"], "resource": w.get("Resource"), "reason": w["Reason"], "covers": 0})
+        """Each grant's status: used, unused, waived, not deployed locally or unresolvable."""
+        waivers = {name: self.waivers(name) for name, entry in self.principals.items() if entry}
         self.statuses = defaultdict(list)
         for g in self.grants.values():
-            covering = [w for w in waivers[g["principal"]] if glob_match(str(w["action"]), g["action"], ignore_case=True)
-                        and (w["resource"] is None or any(glob_match(self._waiver_resource(w), r) for r in g["rendered"] or [g["source"]]))]
+            covering = [w for w in waivers.get(g["principal"], []) if self.covers(w, g)]
             for w in covering:
                 w["covers"] += 1
             if g["used"]:
                 g["status"] = "used"
             elif not g["deployed"]:
                 g["status"] = "not deployed locally"
-            elif g["unresolvable"] and g["resource"] is None:
+            elif not g["resolved"]:
                 g["status"] = "unresolvable"
             elif covering:
                 g["status"], g["reason"] = "waived", covering[0]["reason"]
             else:
                 g["status"] = "unused"
             self.statuses[g["status"]].append(g)
+        self.condition_keys = {}  # every key the rendered policies test, and how the checker gets it
+        for statements in self._rendered.values():
+            for st in statements:
+                for keys in (st.condition or {}).values():
+                    for key in keys or {}:
+                        k = key.lower()
+                        self.condition_keys[key] = "derived from the request" if k in DERIVED_CONDITION_KEYS else \
+                            f"never on a function's own call: {ABSENT_CONDITION_KEYS[k]}" if k in ABSENT_CONDITION_KEYS else \
+                            "not derived: treated as absent from every call"
+        for status in self.statuses.values():
+            status.sort(key=lambda g: (g["principal"], g["statement"], g["action"], str(g["resource"])))
         for name, ws in waivers.items():
-            for w in ws:
-                if not w["covers"]:
-                    self.failures["stale_waivers"].append({"function": name, "action": w["action"], "resource": w["resource"],
-                                                           "reason": "covers no grant of the function's policy"})
+            self.failures["stale_waivers"] += [{"function": name, "action": ", ".join(w["actions"]), "resource": w["resource"],
+                                                "reason": "covers no grant of its policy"} for w in ws if not w["covers"]]
 
-    def _waiver_resource(self, w):
-        r = w["resource"]
-        if isinstance(r, str):
-            return r
-        return show(r)  # an intrinsic: compared with the grant's rendered patterns below via its source
-    # ---------------------------------------------------------------------------------------- report
+    # -- the report
+    @staticmethod
+    def grant_row(g):
+        row = {"function": g["principal"], "sid": g["sid"], "action": g["action"], "resource": g["resource"] or g["source"],
+               "source": g["source"], "status": g["status"], "calls": g["used"], "tests": sorted(g["tests"])}
+        if g.get("reason"):
+            row["reason"] = g["reason"]
+        if g["unresolvable"]:
+            row["unresolvable"] = sorted(g["unresolvable"])
+        return row
 
     def report(self):
-        def grant_row(g):
-            row = {"function": g["principal"], "sid": g["sid"], "action": g["action"], "resource": g["resource"] or g["source"],
-                   "source": g["source"], "status": g["status"], "calls": g["used"], "tests": sorted(g["tests"])}
-            if g.get("reason"):
-                row["reason"] = g["reason"]
-            if g["unresolvable"]:
-                row["unresolvable"] = sorted(g["unresolvable"])
-            return row
         functions = defaultdict(lambda: {"calls": [], "grants": []})
         for (principal, action, resource), c in sorted(self.calls.items()):
-            functions[principal]["calls"].append({"action": action, "resource": resource, "count": c["count"], "allowed": c["allowed"],
-                                                  "operations": sorted(c["operations"]), "tests": sorted(c["tests"]),
-                                                  **({"note": c["note"]} if c["note"] else {})})
+            functions[principal]["calls"].append({
+                "action": action, "resource": resource, "count": c["count"], "allowed": c["allowed"],
+                "operations": sorted(c["operations"]), "tests": sorted(c["tests"]), **({"note": c["note"]} if c["note"] else {})})
         for g in sorted(self.grants.values(), key=lambda g: (g["principal"], g["statement"], g["action"], str(g["resource"]))):
-            functions[g["principal"]]["grants"].append(grant_row(g))
-        denied = self._dedupe(self.failures["denied"], ("function", "action", "resource", "test"))
-        s = self.statuses
+            functions[g["principal"]]["grants"].append(self.grant_row(g))
+        denied = _dedupe(self.failures["denied"], ("function", "action", "resource", "test"))
+        st, f = self.statuses, self.failures
         summary = {
             "calls": self.counts["calls"], "function_calls": self.counts["function_calls"],
             "ignored": self.counts["harness"] + self.counts["unsigned"], "harness_calls": self.counts["harness"],
             "unsigned_calls": self.counts["unsigned"], "assumed_role_calls": self.counts["assumed_role_calls"],
             "checks": self.counts["checks"], "distinct_actions": len(self.actions), "denied": len(denied),
-            "unattributed": len(self.failures["unattributed"]), "unmapped": len(self.failures["unmapped"]),
-            "unknown_resources": len(self.failures["unknown_resources"]), "stale_waivers": len(self.failures["stale_waivers"]),
-            "errors": len(self.failures["errors"]) + len(self.failures["unknown_functions"]),
-            "grants": len(self.grants), "grants_used": len(s["used"]), "grants_unused": len(s["unused"]),
-            "grants_waived": len(s["waived"]), "grants_not_deployed": len(s["not deployed locally"]),
-            "grants_unresolvable": len(s["unresolvable"]),
+            "unattributed": len(f["unattributed"]), "unmapped": len(f["unmapped"]), "unknown_resources": len(f["unknown_resources"]),
+            "stale_waivers": len(f["stale_waivers"]), "errors": len(f["errors"]) + len(f["unknown_functions"]),
+            "grants": len(self.grants), "grants_used": len(st["used"]), "grants_unused": len(st["unused"]),
+            "grants_waived": len(st["waived"]), "grants_not_deployed": len(st["not deployed locally"]),
+            "grants_unresolvable": len(st["unresolvable"]),
         }
         return {
             "summary": summary, "denied": denied,
-            "unused": [{k: grant_row(g)[k] for k in ("function", "sid", "action", "resource", "source")} for g in s["unused"]],
-            "waived": [grant_row(g) for g in s["waived"]],
-            "not_deployed_locally": [grant_row(g) for g in s["not deployed locally"]],
-            "unresolvable": [grant_row(g) for g in s["unresolvable"]],
-            "unattributed": self.failures["unattributed"], "unmapped": self._dedupe(self.failures["unmapped"], ("function", "request", "reason")),
-            "unknown_resources": self._dedupe(self.failures["unknown_resources"], ("function", "action", "reason")),
-            "stale_waivers": self.failures["stale_waivers"],
-            "errors": self.failures["errors"] + self.failures["unknown_functions"],
+            "unused": [{k: self.grant_row(g)[k] for k in ("function", "sid", "action", "resource", "source")} for g in st["unused"]],
+            "waived": [self.grant_row(g) for g in st["waived"]],
+            "not_deployed_locally": [self.grant_row(g) for g in st["not deployed locally"]],
+            "unresolvable": [self.grant_row(g) for g in st["unresolvable"]],
+            "unattributed": f["unattributed"], "unmapped": _dedupe(f["unmapped"], ("function", "request", "reason")),
+            "unknown_resources": _dedupe(f["unknown_resources"], ("function", "action", "reason")),
+            "stale_waivers": f["stale_waivers"], "errors": _dedupe(f["errors"] + f["unknown_functions"], ("function", "error")),
+            "condition_keys": dict(sorted(self.condition_keys.items())),
             "functions": dict(sorted(functions.items())),
         }
 
-    @staticmethod
-    def _dedupe(entries, keys):
-        out = {}
-        for e in entries:
-            k = tuple(str(e.get(x)) for x in keys)
-            if k in out:
-                out[k]["count"] += 1
-            else:
-                out[k] = {**e, "count": 1}
-        return list(out.values())
+
+def _dedupe(entries, keys):
+    out = {}
+    for e in entries:
+        k = tuple(str(e.get(x)) for x in keys)
+        if k in out:
+            out[k]["count"] += 1
+        else:
+            out[k] = {**e, "count": 1}
+    return list(out.values())
 
 
 def failed(report, strict_unused):
@@ -1389,37 +1436,40 @@ def failed(report, strict_unused):
                 or (strict_unused and s["grants_unused"]))
 
 
-def render_text(report, strict_unused):
+def render_text(report, strict_unused, full=True):
+    """The readable report; `full=False` (stdout) lists only what fails or is unused, plus counts."""
     s, lines = report["summary"], []
     lines.append(f"iam_check: {s['calls']} requests recorded: {s['function_calls']} by functions "
                  f"({s['assumed_role_calls']} with assumed-role credentials), {s['ignored']} ignored "
-                 f"({s['harness_calls']} by the harness, {s['unsigned_calls']} unsigned)")
-    lines.append(f"  {s['checks']} permission checks, {s['distinct_actions']} distinct actions; grants: {s['grants_used']} used, "
+                 f"({s['harness_calls']} by the test harness, {s['unsigned_calls']} unsigned)")
+    lines.append(f"  {s['checks']} permission checks of {s['distinct_actions']} distinct actions; grants: {s['grants_used']} used, "
                  f"{s['grants_unused']} unused, {s['grants_waived']} waived, {s['grants_not_deployed']} not deployed locally, "
                  f"{s['grants_unresolvable']} unresolvable (of {s['grants']})")
-    sections = [("DENIED", report["denied"], lambda e: f"{e['function']}  {e['action']}  {e['resource']}  [{e['test']}] x{e['count']}\n      {e['reason']}"),
-                ("UNATTRIBUTED", report["unattributed"], lambda e: f"{e['access_key']}  {e['request']}  [{e['test']}]  {e['reason']}"),
-                ("UNMAPPED", report["unmapped"], lambda e: f"{e['function']}  {e['request']}  [{e['test']}] x{e['count']}  {e['reason']}"),
-                ("ERRORS", report["errors"], lambda e: f"{e.get('function', '')}  {e.get('error') or e.get('source')}"),
-                ("STALE WAIVERS", report["stale_waivers"], lambda e: f"{e['function']}  {e['action']}  {e['resource'] or ''}  {e['reason']}"),
-                ("UNKNOWN RESOURCES (checked against *)", report["unknown_resources"],
-                 lambda e: f"{e['function']}  {e['action']}  x{e['count']}  {e['reason']}"),
-                ("UNUSED GRANTS" + (" (fail: --strict-unused)" if strict_unused else ""), report["unused"],
-                 lambda e: f"{e['function']}  {e['sid']}  {e['action']}  {e['resource']}"),
-                ("WAIVED", report["waived"], lambda e: f"{e['function']}  {e['sid']}  {e['action']}  {e['resource']}  ({e['reason']})"),
-                ("UNRESOLVABLE GRANTS", report["unresolvable"], lambda e: f"{e['function']}  {e['sid']}  {e['action']}  {e['source']}: {'; '.join(e.get('unresolvable', []))}"),
-                ("NOT DEPLOYED LOCALLY", report["not_deployed_locally"], lambda e: f"{e['function']}  {e['sid']}  {e['action']}  {e['resource']}")]
-    for title, entries, fmt in sections:
-        if entries:
-            lines.append(f"{title} ({len(entries)}):")
-            lines += ["  " + fmt(e) for e in entries]
-    lines.append("per principal (grants used/unused/waived/not deployed/unresolvable, calls):")
+    sections = [
+        ("DENIED", "denied", True, lambda e: f"{e['function']}  {e['action']}  {e['resource']}  [{e['test']}] x{e['count']}\n      {e['reason']}"),
+        ("UNATTRIBUTED", "unattributed", True, lambda e: f"{e['access_key']}  {e['request']}  [{e['test']}]  {e['reason']}"),
+        ("UNMAPPED", "unmapped", True, lambda e: f"{e['function']}  {e['request']}  [{e['test']}] x{e['count']}  {e['reason']}"),
+        ("ERRORS", "errors", True, lambda e: f"{e.get('function', '')}  {e.get('error')}"),
+        ("STALE WAIVERS", "stale_waivers", True, lambda e: f"{e['function']}  {e['action']}  {e['resource'] or ''}  {e['reason']}"),
+        ("UNKNOWN RESOURCES (checked against *)", "unknown_resources", False,
+         lambda e: f"{e['function']}  {e['action']}  x{e['count']}  {e['reason']}"),
+        ("UNUSED GRANTS" + (" (fail: --strict-unused)" if strict_unused else ""), "unused", strict_unused,
+         lambda e: f"{e['function']}  {e['sid']}  {e['action']}  {e['resource']}"),
+        ("WAIVED", "waived", False, lambda e: f"{e['function']}  {e['sid']}  {e['action']}  {e['resource']}  ({e['reason']})"),
+        ("UNRESOLVABLE GRANTS", "unresolvable", False,
+         lambda e: f"{e['function']}  {e['sid']}  {e['action']}  {e['source']}: {'; '.join(e.get('unresolvable', []))}"),
+        ("NOT DEPLOYED LOCALLY", "not_deployed_locally", False, lambda e: f"{e['function']}  {e['sid']}  {e['action']}  {e['resource']}")]
+    for title, key, always, fmt in sections:
+        if report[key]:
+            lines.append(f"{title} ({len(report[key])})" + (":" if full or always else " (see the report)"))
+            lines += ["  " + fmt(e) for e in report[key]] if full or always else []
+    lines.append("grants used/unused/waived/not deployed locally/unresolvable, and calls, per function:")
     for name, f in report["functions"].items():
         st = defaultdict(int)
         for g in f["grants"]:
             st[g["status"]] += 1
         lines.append(f"  {name:34} {st['used']}/{st['unused']}/{st['waived']}/{st['not deployed locally']}/{st['unresolvable']}"
-                     f"  {sum(c['count'] for c in f['calls'])}")
+                     f"  {sum(c['count'] for c in f['calls'])} calls")
     lines.append("RESULT: " + ("FAIL" if failed(report, strict_unused) else "ok"))
     return "\n".join(lines)
 
@@ -1429,7 +1479,7 @@ def main(argv=None):
     parser.add_argument("--calls", type=Path, default=ROOT / "target" / "iam" / "calls")
     parser.add_argument("--template", type=Path, default=ROOT / "template.yaml")
     parser.add_argument("--extra-template", type=Path, action="append", default=None,
-                        help="templates searched for a recorded function the main one lacks (default: recording-events.yaml)")
+                        help="searched for a recorded function the main template lacks (default: recording-events.yaml beside it)")
     parser.add_argument("--report", type=Path, default=ROOT / "target" / "iam" / "report.json")
     parser.add_argument("--strict-unused", action="store_true", help="unused grants fail the run too")
     parser.add_argument("--self-test", action="store_true", help="run the checker's own tests only")
@@ -1442,11 +1492,9 @@ def main(argv=None):
     checker.run(args.calls)
     report = checker.report()
     args.report.parent.mkdir(parents=True, exist_ok=True)
-    args.report.write_text(json.dumps(report, indent=1, default=sorted) + "\n")
-    text = render_text(report, args.strict_unused)
-    (args.report.parent / "report.txt").write_text(text + "\n")
-    short = [line for line in text.splitlines() if not line.startswith("  ") or len(text.splitlines()) < 80]
-    print("\n".join(short) + f"\n(report: {args.report}, {args.report.parent / 'report.txt'})")
+    args.report.write_text(json.dumps(report, indent=1) + "\n")
+    (args.report.parent / "report.txt").write_text(render_text(report, args.strict_unused) + "\n")
+    print(render_text(report, args.strict_unused, full=False) + f"\n(report: {args.report}, {args.report.parent / 'report.txt'})")
     return 1 if failed(report, args.strict_unused) else 0
 
 
@@ -1650,7 +1698,8 @@ class SelfTest(unittest.TestCase):
     def test_ecs_run_task_passes_the_task_definitions_roles(self):
         template = {"Resources": {"Defn": {"Type": "AWS::ECS::TaskDefinition", "Properties": {
             "Family": {"Fn::Sub": "${AWS::StackName}-recorder"}, "TaskRoleArn": {"Fn::GetAtt": ["TaskRole", "Arn"]},
-            "ExecutionRoleArn": {"Fn::GetAtt": ["ExecRole", "Arn"]}}}}}
+            "ExecutionRoleArn": {"Fn::GetAtt": ["ExecRole", "Arn"]}}},
+            "TaskRole": {"Type": "AWS::IAM::Role"}, "ExecRole": {"Type": "AWS::IAM::Role"}}}
         cloud = self.cloud(resources={"TaskRole": {"Arn": "arn:aws:iam::1:role/task"}, "ExecRole": {"Arn": "arn:aws:iam::1:role/exec"}})
         checks = self.derive(recorded("ecs", "run_task", {"cluster": "rec", "taskDefinition": "switchboard-local-recorder:3",
                                                           "overrides": {"containerOverrides": []}}), template, cloud)
@@ -1677,14 +1726,17 @@ class SelfTest(unittest.TestCase):
              ("connect:GetContactAttributes", inst + "/contact/c-1")),
             (("connect", "start_chat_contact", {"InstanceId": "i-1", "ContactFlowId": "cf", "ParticipantDetails": {"DisplayName": "x"}}),
              ("connect:StartChatContact", inst + "/contact-flow/cf")),
-            (("connect", "describe_user", {"InstanceId": "i-1", "UserId": "u-1"}), ("connect:DescribeUser", inst + "/agent/u-1")),
+            (("connect", "describe_user", {"InstanceId": inst, "UserId": "u-1"}), ("connect:DescribeUser", inst + "/agent/u-1")),
+            (("connect", "tag_resource", {"resourceArn": inst + "/contact-flow/cf", "tags": {"k": "v"}}),  # the most specific type
+             ("connect:TagResource", inst + "/contact-flow/cf")),
             (("connect", "get_federation_token", {"InstanceId": "i-1"}), ("connect:GetFederationToken", inst + "/user/alice")),
             (("chime-sdk-meetings", "create_attendee", {"MeetingId": "m-1", "ExternalUserId": "agent-1"}),
              ("chime:CreateAttendee", f"arn:aws:chime:{REGION}:{ACCOUNT}:meeting/m-1")),
             (("chime-sdk-meetings", "create_meeting_with_attendees", {"ClientRequestToken": "t" * 8, "MediaRegion": REGION,
-                                                                     "ExternalMeetingId": "e", "Attendees": [{"ExternalUserId": "agent-1"}]}),
+                                                                     "ExternalMeetingId": "ext-1", "Attendees": [{"ExternalUserId": "agent-1"}]}),
              ("chime:CreateMeetingWithAttendees", "*")),  # no resource type: only a grant on * allows it
-            (("pinpoint", "send_messages", {"ApplicationId": "app1", "MessageRequest": {"Addresses": {"+61400000000": {"ChannelType": "SMS"}}}}),
+            (("pinpoint", "send_messages", {"ApplicationId": "app1", "MessageRequest": {
+                "Addresses": {"+61400000000": {"ChannelType": "SMS"}}, "MessageConfiguration": {"SMSMessage": {"Body": "1234"}}}}),
              ("mobiletargeting:SendMessages", f"arn:aws:mobiletargeting:{REGION}:{ACCOUNT}:apps/app1/messages")),
             (("cognito-idp", "admin_update_user_attributes", {"UserPoolId": "pool1", "Username": "u", "UserAttributes": []}),
              ("cognito-idp:AdminUpdateUserAttributes", f"arn:aws:cognito-idp:{REGION}:{ACCOUNT}:userpool/pool1")),
@@ -1704,8 +1756,11 @@ class SelfTest(unittest.TestCase):
         req = recorded("dynamodb", "get_item", {"TableName": "t", "Key": {}})
         req["headers"]["X-Amz-Target"] = "DynamoDB_20120810.NoSuchThing"
         self.assertRaises(UnmappedRequest, self.derive, req)
-        (a, r, ctx, note), = self.derive(recorded("ecs", "run_task", {"taskDefinition": "x"}) | {})[:1]
-        self.assertEqual(a, "ecs:RunTask")
+        # a task definition the template does not declare: its roles are unknown, so PassRole is checked on "*"
+        checks = self.derive(recorded("ecs", "run_task", {"taskDefinition": "x"}))
+        self.assertEqual([c[:2] for c in checks], [("ecs:RunTask", f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/x:*"),
+                                                   ("iam:PassRole", "*")])
+        self.assertIn("no task definition", checks[1][3])
 
     def test_tables_are_needed_and_name_real_actions(self):
         for (prefix, op), action in OPERATION_ACTIONS.items():
@@ -1729,10 +1784,10 @@ class SelfTest(unittest.TestCase):
             self.assertIsNotNone(self.iam.privilege(action), action)
 
     # -- end to end: a tiny template and a recorded cloud
-    def run_tiny(self, extra="", waivers="", parameters=None, calls=None):
+    def run_tiny(self, extra="", waivers="", parameters=None, calls=None, edit=lambda t: t):
         with tempfile.TemporaryDirectory() as tmp:
             tmp = Path(tmp)
-            template = TINY_TEMPLATE.replace("- EXTRA", extra or "- {Sid: Nothing, Effect: Deny, Action: s3:DeleteBucket, Resource: '*'}")
+            template = edit(TINY_TEMPLATE).replace("- EXTRA", extra or "- {Sid: Nothing, Effect: Deny, Action: s3:DeleteBucket, Resource: '*'}")
             template = template.replace("IamUnused: [WAIVERS]", f"IamUnused: [{waivers}]")
             (tmp / "template.yaml").write_text(template)
             cloud = tmp / "calls" / "c1"
@@ -1755,12 +1810,7 @@ class SelfTest(unittest.TestCase):
         self.assertEqual([g["sid"] for g in ok["not_deployed_locally"]], ["OnlyWithFlag"])
         self.assertFalse(failed(ok, True))
         # the statement that allows it gone: denied, naming function, action, resource and test
-        bare = TINY_TEMPLATE
-        try:
-            globals()["TINY_TEMPLATE"] = TINY_TEMPLATE.replace("Action: dynamodb:GetItem", "Action: dynamodb:PutItem")
-            denied = self.run_tiny()
-        finally:
-            globals()["TINY_TEMPLATE"] = bare
+        denied = self.run_tiny(edit=lambda t: t.replace("Action: dynamodb:GetItem", "Action: dynamodb:PutItem"))
         (d,) = denied["denied"]
         self.assertEqual((d["function"], d["action"], d["resource"], d["test"]), ("read-things", "dynamodb:GetItem", self.table, "things::read"))
         self.assertTrue(failed(denied, False))
@@ -1785,6 +1835,31 @@ class SelfTest(unittest.TestCase):
         # a key that is neither a function's nor the harness's, with no AssumeRole: unattributed
         stranger = self.run_tiny(calls=[recorded("dynamodb", "get_item", {"TableName": "things", "Key": {}}, key="ASIASTRANGER")])
         self.assertEqual(stranger["summary"]["unattributed"], 1)
+
+    def test_assumed_role_credentials_are_checked_against_the_role(self):
+        role_arn = f"arn:aws:iam::{ACCOUNT}:role/fed"
+        template = {"Resources": {
+            "FedRole": {"Type": "AWS::IAM::Role", "Properties": {"Policies": [{"PolicyName": "p", "PolicyDocument": {"Statement": [
+                {"Sid": "Federate", "Effect": "Allow", "Action": "connect:GetFederationToken", "Resource": "arn:aws:connect:*:*:instance/i-1/user/*"},
+                {"Sid": "Never", "Effect": "Allow", "Action": "connect:DescribeUser", "Resource": "*"}]}}]}},
+            "LoginFunction": {"Type": "AWS::Serverless::Function", "Properties": {"Policies": [{"Statement": [
+                {"Sid": "Assume", "Effect": "Allow", "Action": "sts:AssumeRole", "Resource": {"Fn::GetAtt": ["FedRole", "Arn"]}}]}]}}}}
+        with tempfile.TemporaryDirectory() as tmp:
+            tmp = Path(tmp)
+            (tmp / "t.yaml").write_text(json.dumps(template))
+            cloud = tmp / "calls" / "c1"
+            cloud.mkdir(parents=True)
+            (cloud / "cloud.json").write_text(json.dumps({"test": "login", "region": REGION, "account_id": ACCOUNT,
+                                                          "functions": {"AKIDFUNCTION": "login"}, "resources": {"FedRole": {"Arn": role_arn}}}))
+            (cloud / "moto.jsonl").write_text(json.dumps(recorded("sts", "assume_role", {"RoleArn": role_arn, "RoleSessionName": "bob"})) + "\n")
+            (cloud / "emulator.jsonl").write_text(json.dumps(recorded("connect", "get_federation_token", {"InstanceId": "i-1"}, key="ASIAX")) + "\n")
+            checker = Checker(tmp / "t.yaml", ())
+            checker.run(tmp / "calls")
+            report = checker.report()
+        self.assertEqual((report["summary"]["denied"], report["summary"]["assumed_role_calls"], report["summary"]["unattributed"]), (0, 1, 0))
+        (call,) = report["functions"]["FedRole"]["calls"]
+        self.assertEqual(call["resource"], f"arn:aws:connect:{REGION}:{ACCOUNT}:instance/i-1/user/bob")
+        self.assertEqual([(u["function"], u["sid"]) for u in report["unused"]], [("FedRole", "Never")])
 
     def test_renderer(self):
         template = {"Parameters": {"P": {"Type": "String", "Default": "d"}, "L": {"Type": "CommaDelimitedList", "Default": "a,b"}},
