@@ -51,7 +51,11 @@ test: setup desktop-setup recorder-setup docs-setup
 	tools/scan-templates
 	cargo build --workspace --all-targets
 	cargo clippy --workspace --all-targets -- -D warnings
-	cargo test --workspace --all-targets
+	$(VENV)/bin/python tools/iam_check.py --self-test
+	rm -rf target/iam/calls
+	SWITCHBOARD_CALL_LOG=$(CURDIR)/target/iam/calls cargo test --workspace --all-targets
+	$(VENV)/bin/python tools/iam_check.py --calls target/iam/calls --template template.yaml --report target/iam/report.json --strict-unused
+	$(VENV)/bin/python tools/iam_check.py --calls target/iam/calls --template template.yaml --prove-removals
 	cd desktop && npm test
 	cd recorder && npm test
 	$(PYTHON) tools/run-docs.py

@@ -328,6 +328,8 @@ async fn prompt_audio_puts_the_repositorys_recordings_where_each_prompt_imports_
     let refused = request("Update", json!({"Bucket": " "}), Some(id.clone())).await;
     assert_eq!(refused["Status"], "FAILED");
     assert!(refused["Reason"].as_str().unwrap().contains("Bucket"), "{refused}");
+    // Another bucket: the role may not put there (in AWS, IAM refuses; here moto has no such bucket).
+    cloud.expect_denied(PROVISION_FLOWS_FUNCTION, "s3:PutObject", "arn:aws:s3:::no-such-bucket/*");
     let missing = request("Create", json!({"Bucket": "no-such-bucket"}), None).await;
     assert_eq!(missing["Status"], "FAILED");
     assert!(missing["Reason"].as_str().unwrap().contains("PutObject"), "{missing}");

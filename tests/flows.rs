@@ -128,6 +128,19 @@ async fn a_fresh_instance_gets_every_flow_resolved_a_rerun_writes_nothing_and_th
     assert_eq!(transcript.results_of("update-emergency")[0]["Result"], "UPDATED");
     assert!(transcript.heard("Done. Sydney is now set to: Severe Weather."), "{transcript}");
     assert_eq!(transcript.ending, Some(Ending::Disconnected));
+
+    // A flow taken out of the repository is an orphan: reported, and archived only when asked.
+    let mut tree = switchboard_local::flows::working_tree().unwrap();
+    tree.remove("contact-flows/example/Example_QueueTransfer.json");
+    let kept = provision(&fleet, json!({"mode": "apply", "flows": tree.clone()})).await;
+    assert_eq!(
+        kept["orphans"],
+        json!([{"name": "Example_QueueTransfer", "arn": flow(&flows, "Example_QueueTransfer").arn, "archived": false}])
+    );
+    let archived = provision(&fleet, json!({"mode": "apply", "flows": tree, "archiveOrphans": true})).await;
+    assert_eq!(archived["orphans"][0]["archived"], true, "{archived}");
+    let orphan = flow(&fleet.cloud.emulator.contact_flows(), "Example_QueueTransfer").clone();
+    assert_eq!(orphan.state, "ARCHIVED");
 }
 
 #[tokio::test]
@@ -326,7 +339,13 @@ async fn the_custom_resource_adopts_hand_imports_answers_each_request_and_delete
     assert!(refused["Reason"].as_str().unwrap().contains("Bundle"), "{refused}");
 
     // A number the instance has not claimed fails the resource, naming the operation; so does a
-    // number for a flow the bundle does not have.
+    // number for a flow the bundle does not have. (In AWS the first is refused by IAM already: the
+    // role may point only the stack's numbers.)
+    fleet.cloud.expect_denied(
+        PROVISION_FLOWS_FUNCTION,
+        "connect:AssociatePhoneNumberContactFlow",
+        "*:phone-number/00000000-0000-4000-8000-000000000000",
+    );
     for (flow, number) in
         [("Example_Main", number_arn("00000000-0000-4000-8000-000000000000")), ("Nowhere", example_number.clone())]
     {

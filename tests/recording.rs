@@ -780,11 +780,12 @@ async fn a_new_recording_instance_is_prewarmed_once_and_other_groups_are_ignored
 /// RunTask fails after the bot joined: nothing is left (no bot, no lock, no task, no attribute).
 #[tokio::test]
 async fn a_recording_that_cannot_start_leaves_nothing_behind() {
-    let overrides = BTreeMap::from([(
-        "start-recording/RECORDING_TASK_DEFINITION".to_owned(),
-        "switchboard-local-no-such-recorder".to_owned(),
-    )]);
+    // ECS refuses RunTask (a fault, not a task definition the policy does not grant).
+    let ecs = switchboard_local::fault_proxy::FaultProxy::start().await.unwrap();
+    let overrides = BTreeMap::from([("start-recording/AWS_ENDPOINT_URL_ECS".to_owned(), ecs.endpoint())]);
     let fleet = fleet_with(overrides).await;
+    ecs.forward_to(&fleet.cloud.moto.endpoint());
+    ecs.fail("RunTask");
     let api = Api::new(&fleet);
     fleet.cloud.connect_contact(CONTACT, CONTACT, Some(ALICE_CONNECT_ID)).await.unwrap();
     let alice = api.onboarded(ALICE, ALICE_CONNECT_ID).await;
@@ -1053,4 +1054,61 @@ async fn ending_the_meeting_stops_its_recording_through_the_chime_event() {
     assert!(is_stopping_or_stopped(task_started_by(&now, &started_by)), "the recording task was stopped");
     let (status, again) = api.stop(&alice, "case-left-running").await;
     assert_eq!((status, &again["data"]["recordingsStopped"]), (200, &json!(0)), "{again}");
+}
+
+/// Takes the task's ARN off the meeting's recording item, as a start that crashed right after
+/// RunTask leaves it: only the task's `startedBy` still names the recording.
+async fn forget_the_task(fleet: &Fleet, external_meeting_id: &str) {
+    let items = partition(fleet, external_meeting_id).await;
+    let recording = items.iter().find(|i| i["sk"].as_s().unwrap().starts_with("REC#")).expect("a recording item");
+    assert!(recording.contains_key("taskArn"), "{recording:?}");
+    let dynamodb = aws_sdk_dynamodb::Client::new(&fleet.cloud.sdk_config().await);
+    dynamodb
+        .update_item()
+        .table_name(&fleet.cloud.fixture.video.table_name)
+        .key("pk", recording["pk"].clone())
+        .key("sk", recording["sk"].clone())
+        .update_expression("REMOVE taskArn")
+        .send()
+        .await
+        .unwrap();
+}
+
+/// A recording whose start stored no task (it crashed after RunTask) is still stopped, by the owner
+/// and by the meeting's end: its task is found by `startedBy` (ECS ListTasks) and stopped.
+#[tokio::test]
+async fn a_recording_whose_start_stored_no_task_is_found_by_started_by_and_stopped() {
+    let fleet = Fleet::start().await;
+    let api = Api::new(&fleet);
+    fleet.cloud.connect_contact(CONTACT, CONTACT, Some(ALICE_CONNECT_ID)).await.unwrap();
+    let alice = api.onboarded(ALICE, ALICE_CONNECT_ID).await;
+    let mut started_by = Vec::new();
+    for meeting in ["case-crashed-start", "case-crashed-start-ended"] {
+        api.meeting(&alice, meeting).await;
+        let (status, started) = api.start(&alice, meeting, PLAYBACK).await;
+        assert_eq!(status, 200, "{started}");
+        started_by.push(format!("Recording-{}", started["data"]["recordingId"].as_str().unwrap()));
+        forget_the_task(&fleet, meeting).await;
+    }
+
+    // The owner stops the first.
+    let (status, stopped) = api.stop(&alice, "case-crashed-start").await;
+    assert_eq!((status, &stopped["data"]["recordingsStopped"]), (200, &json!(1)), "{stopped}");
+    assert!(is_stopping_or_stopped(task_started_by(&tasks(&fleet).await, &started_by[0])));
+
+    // The second meeting ends: the event's function stops its recording.
+    let end = json!({"externalMeetingId": "case-crashed-start-ended"});
+    let (status, ended) = api.call(Method::DELETE, "/meeting", &alice, Some(&end)).await;
+    assert_eq!(status, 200, "{ended}");
+    for _ in 0..100 {
+        if is_stopping_or_stopped(task_started_by(&tasks(&fleet).await, &started_by[1])) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        is_stopping_or_stopped(task_started_by(&tasks(&fleet).await, &started_by[1])),
+        "the meeting's end stopped the task: {}",
+        fleet.logs().join("\n")
+    );
 }

@@ -198,3 +198,62 @@ async fn a_customer_chat_escalates_to_a_video_call_and_comes_back_to_the_agent()
     let (status, gone) = api.website_get(&format!("/attendee-join-data{query}")).await;
     assert_eq!((status, gone["code"].as_str()), (410, Some("GONE")), "{gone}");
 }
+
+/// `POST /attendee` adds a customer to the owner's meeting: Chime's attendee, then its item. When the
+/// item cannot be written (DynamoDB fails the transaction) the Chime attendee is deleted again, and
+/// a meeting whose items cannot be written leaves no Chime meeting behind: nobody could join either.
+#[tokio::test]
+async fn an_added_attendee_can_join_and_a_failed_write_leaves_no_chime_attendee_or_meeting_behind() {
+    let dynamodb = switchboard_local::fault_proxy::FaultProxy::start().await.unwrap();
+    let overrides = std::collections::BTreeMap::from([
+        ("create-attendee/AWS_ENDPOINT_URL_DYNAMODB".to_owned(), dynamodb.endpoint()),
+        ("create-meeting/AWS_ENDPOINT_URL_DYNAMODB".to_owned(), dynamodb.endpoint()),
+    ]);
+    let fixture =
+        switchboard_local::fixture::Fixture::load(&switchboard_local::fixture::Fixture::default_path()).unwrap();
+    let fleet = Fleet::start_with(fixture, overrides).await;
+    dynamodb.forward_to(&fleet.cloud.moto.endpoint());
+    let api = Api { fleet: &fleet, http: reqwest::Client::new() };
+    let token = fleet.cloud.sign_in("alice+video@example.com", PASSWORD).await.unwrap();
+    let bind = json!({"connectLoginByEmail": true, "connectUserId": ALICE_CONNECT_ID});
+    assert_eq!(api.agent(reqwest::Method::POST, "/setConnectUserId", &token, &bind).await.0, 200);
+    let token = fleet.cloud.sign_in("alice+video@example.com", PASSWORD).await.unwrap();
+    let meeting_id = "b1e2c3d4-0000-4000-8000-00000000a77e";
+    let create = json!({
+        "externalMeetingId": meeting_id, "meetingTitle": meeting_id, "meetingRegion": "",
+        "meetingAttendees": [{"attendeeName": "Alice", "isOwner": true}]
+    });
+    let (status, created) = api.agent(reqwest::Method::POST, "/meeting", &token, &create).await;
+    assert_eq!(status, 200, "{created}");
+    let attendees = |fleet: &Fleet| {
+        let meetings = fleet.cloud.emulator.meetings();
+        meetings.iter().find(|m| m.external_meeting_id == meeting_id).map(|m| m.attendees.len()).unwrap_or_default()
+    };
+
+    // Carol is added, and her join data is there for the website.
+    let carol = json!({"externalMeetingId": meeting_id, "attendeeExternalUserId": CUSTOMER, "attendeeName": "Carol"});
+    let (status, added) = api.agent(reqwest::Method::POST, "/attendee", &token, &carol).await;
+    assert_eq!(status, 200, "{added}");
+    assert_eq!(added["data"]["JoinInfo"]["Attendee"]["ExternalUserId"], CUSTOMER);
+    assert_eq!(attendees(&fleet), 2);
+    let query = format!("?externalMeetingId={meeting_id}&attendeeExternalUserId={CUSTOMER}");
+    assert_eq!(api.website_get(&format!("/attendee-join-data{query}")).await.0, 200);
+
+    // The item's write fails: a 502, and the Chime attendee made for it is gone again.
+    dynamodb.fail("TransactWriteItems");
+    let dave = json!({"externalMeetingId": meeting_id, "attendeeExternalUserId": "dave-1", "attendeeName": "Dave"});
+    let (status, failed) = api.agent(reqwest::Method::POST, "/attendee", &token, &dave).await;
+    assert_eq!((status, failed["code"].as_str()), (502, Some("DEPENDENCY_FAILED")), "{failed}");
+    assert_eq!(attendees(&fleet), 2, "the failed attendee was deleted from the meeting");
+
+    // A new meeting whose items cannot be written: a 502, and no Chime meeting is left.
+    let before = fleet.cloud.emulator.meetings().len();
+    let other = "b1e2c3d4-0000-4000-8000-00000000a77f";
+    let create = json!({
+        "externalMeetingId": other, "meetingTitle": other, "meetingRegion": "",
+        "meetingAttendees": [{"attendeeName": "Alice", "isOwner": true}]
+    });
+    let (status, failed) = api.agent(reqwest::Method::POST, "/meeting", &token, &create).await;
+    assert_eq!(status, 502, "{failed}");
+    assert_eq!(fleet.cloud.emulator.meetings().len(), before, "the Chime meeting was deleted");
+}

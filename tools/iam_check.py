@@ -64,6 +64,9 @@ import xml.etree.ElementTree as ET
 from collections import defaultdict
 
 HARNESS_ACCESS_KEY = "testing"  # the test harness's own requests: counted, never checked
+# The emulator's own requests to moto (it asks STS whose key a request carries) carry this header:
+# they are the stand-in's, not the function's whose key they name (crates/switchboard-local/src/call_log.rs).
+LOCAL_ORIGIN_HEADER = "x-switchboard-local-origin"
 
 # ------------------------------------------------------------------------------------------ tables
 # Signing names whose botocore service has another name (tried in order; the others are the same name).
@@ -1103,12 +1106,30 @@ class Cloud:
     functions: dict
     parameters: dict
     resources: dict
+    # Calls the test makes on purpose where AWS's IAM would refuse them too (a number or bucket the
+    # stack does not own): {"function", "action", "resource" (a wildcard pattern)}, from
+    # expected-denials.jsonl (LocalCloud::expect_denied).
+    expected_denials: list = dataclasses.field(default_factory=list)
 
     @classmethod
     def load(cls, path):
         d = json.loads((path / "cloud.json").read_text())
+        expected = path / "expected-denials.jsonl"
+        denials = [json.loads(line) for line in expected.read_text().splitlines() if line.strip()] if expected.exists() else []
+        for e in denials:
+            e["seen"] = 0
         return cls(path, d.get("test", "make dev"), d.get("region", "us-east-1"), str(d.get("account_id", "123456789012")),
-                   d.get("partition", "aws"), d.get("functions") or {}, d.get("parameters") or {}, d.get("resources") or {})
+                   d.get("partition", "aws"), d.get("functions") or {}, d.get("parameters") or {}, d.get("resources") or {},
+                   denials)
+
+    def expected_denial(self, function, action, resource):
+        """The expected denial this denied call is, if any (counted, so one never seen can be reported)."""
+        for e in self.expected_denials:
+            if e["function"] == function and glob_match(e["action"], action, ignore_case=True) \
+                    and glob_match(e["resource"], resource):
+                e["seen"] += 1
+                return e
+        return None
 
     def requests(self, errors):
         for name in ("moto.jsonl", "emulator.jsonl"):
@@ -1137,8 +1158,9 @@ def function_name(template, logical_id):
 
 
 class Checker:
-    def __init__(self, template_path, extra_templates=()):
-        self.template = load_template(template_path)
+    def __init__(self, template_path, extra_templates=(), template=None):
+        # `template`: an already loaded (and, for --prove-removals, changed) copy of template_path's.
+        self.template = template if template is not None else load_template(template_path)
         self.extra_paths = [p for p in extra_templates if Path(p).exists()]
         self.extras = None
         self.services, self.iam = Services(), IamData()
@@ -1219,7 +1241,13 @@ class Checker:
         if not clouds:
             self.failures["errors"].append({"error": f"{calls_dir} holds no recorded cloud (no */cloud.json)"})
         for path in clouds:
-            self.run_cloud(Cloud.load(path))
+            cloud = Cloud.load(path)
+            self.run_cloud(cloud)
+            # A refusal a test expects that never came: the test no longer shows what it says.
+            for e in cloud.expected_denials:
+                if not e["seen"]:
+                    self.failures["errors"].append({"function": e["function"], "error": (
+                        f"{cloud.test} expected IAM to refuse {e['action']} on {e['resource']}, and no such call was refused")})
         self.finish()
 
     def run_cloud(self, cloud):
@@ -1234,7 +1262,7 @@ class Checker:
             sig = req.signature()
             if sig is None:
                 self.counts["unsigned"] += 1
-            elif sig[0] == HARNESS_ACCESS_KEY:
+            elif sig[0] == HARNESS_ACCESS_KEY or any(h.lower() == LOCAL_ORIGIN_HEADER for h in req.headers):
                 self.counts["harness"] += 1
             elif sig[0] in cloud.functions:
                 self.counts["function_calls"] += 1
@@ -1300,9 +1328,10 @@ class Checker:
                 self.failures["unknown_resources"].append({"function": who, "action": check.action, "test": cloud.test,
                                                            "reason": check.note, "allowed": decision.allowed})
             if not decision.allowed:
-                self.failures["denied"].append({"function": who, "action": check.action, "resource": check.resource,
-                                                "test": cloud.test, "reason": decision.reason, "operation": check.operation,
-                                                "source": req.source})
+                row = {"function": who, "action": check.action, "resource": check.resource, "test": cloud.test,
+                       "reason": decision.reason, "operation": check.operation, "source": req.source}
+                expected = cloud.expected_denial(who, check.action, check.resource)
+                self.failures["expected_denials" if expected else "denied"].append(row)
             for s, hits in decision.allowing:
                 for action in s.actions:
                     if glob_match(action, check.action, ignore_case=True) != s.not_action:
@@ -1393,12 +1422,14 @@ class Checker:
         for g in sorted(self.grants.values(), key=lambda g: (g["principal"], g["statement"], g["action"], str(g["resource"]))):
             functions[g["principal"]]["grants"].append(self.grant_row(g))
         denied = _dedupe(self.failures["denied"], ("function", "action", "resource", "test"))
+        expected_denials = _dedupe(self.failures["expected_denials"], ("function", "action", "resource", "test"))
         st, f = self.statuses, self.failures
         summary = {
             "calls": self.counts["calls"], "function_calls": self.counts["function_calls"],
             "ignored": self.counts["harness"] + self.counts["unsigned"], "harness_calls": self.counts["harness"],
             "unsigned_calls": self.counts["unsigned"], "assumed_role_calls": self.counts["assumed_role_calls"],
             "checks": self.counts["checks"], "distinct_actions": len(self.actions), "denied": len(denied),
+            "expected_denials": len(expected_denials),
             "unattributed": len(f["unattributed"]), "unmapped": len(f["unmapped"]), "unknown_resources": len(f["unknown_resources"]),
             "stale_waivers": len(f["stale_waivers"]), "errors": len(f["errors"]) + len(f["unknown_functions"]),
             "grants": len(self.grants), "grants_used": len(st["used"]), "grants_unused": len(st["unused"]),
@@ -1406,7 +1437,7 @@ class Checker:
             "grants_unresolvable": len(st["unresolvable"]),
         }
         return {
-            "summary": summary, "denied": denied,
+            "summary": summary, "denied": denied, "expected_denials": expected_denials,
             "unused": [{k: self.grant_row(g)[k] for k in ("function", "sid", "action", "resource", "source")} for g in st["unused"]],
             "waived": [self.grant_row(g) for g in st["waived"]],
             "not_deployed_locally": [self.grant_row(g) for g in st["not deployed locally"]],
@@ -1447,6 +1478,8 @@ def render_text(report, strict_unused, full=True):
                  f"{s['grants_unresolvable']} unresolvable (of {s['grants']})")
     sections = [
         ("DENIED", "denied", True, lambda e: f"{e['function']}  {e['action']}  {e['resource']}  [{e['test']}] x{e['count']}\n      {e['reason']}"),
+        ("REFUSED AS THE TEST EXPECTS (AWS's IAM would refuse them too)", "expected_denials", False,
+         lambda e: f"{e['function']}  {e['action']}  {e['resource']}  [{e['test']}] x{e['count']}"),
         ("UNATTRIBUTED", "unattributed", True, lambda e: f"{e['access_key']}  {e['request']}  [{e['test']}]  {e['reason']}"),
         ("UNMAPPED", "unmapped", True, lambda e: f"{e['function']}  {e['request']}  [{e['test']}] x{e['count']}  {e['reason']}"),
         ("ERRORS", "errors", True, lambda e: f"{e.get('function', '')}  {e.get('error')}"),
@@ -1474,6 +1507,68 @@ def render_text(report, strict_unused, full=True):
     return "\n".join(lines)
 
 
+# --prove-removals: the check fails when a statement a call needs is removed (one function of each
+# of these services), and reports a grant added that no call uses.
+REMOVALS = [
+    ("check-emergency", "ReadLocationState"),          # DynamoDB (moto)
+    ("provision-flows", "PutAndDeletePromptRecordings"),  # S3 (moto)
+    ("start-chat", "StartChatsInTheVideoFlow"),        # Connect (the emulator)
+    ("create-meeting", "CreateMeetings"),              # Chime SDK Meetings (the emulator)
+]
+UNUSED_GRANT = ("check-emergency", {"Sid": "ProvedUnused", "Effect": "Allow", "Action": "dynamodb:Scan",
+                                    "Resource": {"Fn::GetAtt": ["EmergencyTable", "Arn"]}})
+
+
+def function_statements(template, name):
+    """The function's inline policy statements (the lists themselves, to change in place)."""
+    logical_id = function_logical_id(template, name)
+    if logical_id is None:
+        raise SystemExit(f"--prove-removals: {name} is not a function of the template")
+    policies = template["Resources"][logical_id]["Properties"].get("Policies") or []
+    return [p["Statement"] for p in policies if isinstance(p, dict) and isinstance(p.get("Statement"), list)]
+
+
+def prove_removals(template_path, extras, calls):
+    """Runs the check on changed copies of the template: each removal must be denied, naming the
+    function and an action of the removed statement; the added grant must be reported unused."""
+    import copy
+    base = load_template(template_path)
+    problems = []
+    for name, sid in REMOVALS:
+        template = copy.deepcopy(base)
+        removed = None
+        for statements in function_statements(template, name):
+            for st in list(statements):
+                if isinstance(st, dict) and st.get("Sid") == sid:
+                    statements.remove(st)
+                    removed = st
+        if removed is None:
+            problems.append(f"{name} has no statement {sid}")
+            continue
+        actions = {a.lower() for a in (removed["Action"] if isinstance(removed["Action"], list) else [removed["Action"]])}
+        checker = Checker(template_path, extras, template=copy.deepcopy(template))
+        checker.run(calls)
+        denied = [d for d in checker.report()["denied"] if d["function"] == name and d["action"].lower() in actions]
+        if not denied:
+            problems.append(f"removing {name}'s {sid} denied no call of {sorted(actions)}")
+        else:
+            d = denied[0]
+            print(f"removing {name}'s {sid}: {len(denied)} calls denied, e.g. {d['action']} on {d['resource']} [{d['test']}]")
+    template = copy.deepcopy(base)
+    name, statement = UNUSED_GRANT
+    function_statements(template, name)[0].append(statement)
+    checker = Checker(template_path, extras, template=template)
+    checker.run(calls)
+    unused = [u for u in checker.report()["unused"] if u["function"] == name and u["sid"] == statement["Sid"]]
+    if unused:
+        print(f"adding {statement['Action']} to {name}: reported unused ({unused[0]['resource']})")
+    else:
+        problems.append(f"adding {statement['Action']} to {name} was not reported unused")
+    for problem in problems:
+        print(f"PROOF FAILED: {problem}")
+    return 1 if problems else 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=Path, default=ROOT / "target" / "iam" / "calls")
@@ -1483,11 +1578,15 @@ def main(argv=None):
     parser.add_argument("--report", type=Path, default=ROOT / "target" / "iam" / "report.json")
     parser.add_argument("--strict-unused", action="store_true", help="unused grants fail the run too")
     parser.add_argument("--self-test", action="store_true", help="run the checker's own tests only")
+    parser.add_argument("--prove-removals", action="store_true",
+                        help="check that removing a needed statement fails the check and an added grant is reported unused")
     args = parser.parse_args(argv)
     if args.self_test:
         result = unittest.TextTestRunner(stream=sys.stderr, verbosity=1).run(unittest.defaultTestLoader.loadTestsFromTestCase(SelfTest))
         return 0 if result.wasSuccessful() else 1
     extras = args.extra_template if args.extra_template is not None else [args.template.parent / "recording-events.yaml"]
+    if args.prove_removals:
+        return prove_removals(args.template, extras, args.calls)
     checker = Checker(args.template, extras)
     checker.run(args.calls)
     report = checker.report()

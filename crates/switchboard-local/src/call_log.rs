@@ -6,7 +6,9 @@
 //! - `moto.jsonl`: moto's own recorder (`MOTO_ENABLE_RECORDING`), one request a line;
 //! - `emulator.jsonl`: the emulator's requests, in the same shape ([`record_request`]);
 //! - `cloud.json`: the test, region and account, each function's access key, and the template's
-//!   parameters and resources as this cloud has them ([`CallLog::write_cloud`]).
+//!   parameters and resources as this cloud has them ([`CallLog::write_cloud`]);
+//! - `expected-denials.jsonl`: calls a test makes where AWS's IAM would refuse them too
+//!   ([`CallLog::expect_denied`]).
 //!
 //! Each function signs with an access key of its own ([`function_access_key`]), so a request names
 //! its caller as it would in AWS (by its role's credentials).
@@ -31,6 +33,10 @@ use serde_json::{json, Value};
 
 /// The variable naming the directory the recordings go to.
 pub const CALL_LOG_ENV: &str = "SWITCHBOARD_CALL_LOG";
+
+/// On the emulator's own requests to moto (naming a function's key to ask STS whose it is): the
+/// checker leaves them out, as they are the stand-in's, not the function's.
+pub const LOCAL_ORIGIN_HEADER: &str = "x-switchboard-local-origin";
 
 /// The access key id a function signs with locally: its name, upper-cased, after a fixed prefix.
 /// (SigV4 puts the key id in every signature, so the recordings name the caller.)
@@ -80,6 +86,16 @@ impl CallLog {
 
     pub fn emulator_file(&self) -> PathBuf {
         self.dir.join("emulator.jsonl")
+    }
+
+    /// Says that `function` will, on purpose, call `action` on `resource` (a wildcard pattern) where
+    /// its policy does not allow it, as AWS's IAM would refuse too: the checker lists such a call
+    /// as expected, and reports it if it never happens.
+    pub fn expect_denied(&self, function: &str, action: &str, resource: &str) -> std::io::Result<()> {
+        let line = json!({"function": function, "action": action, "resource": resource});
+        let mut file =
+            std::fs::OpenOptions::new().create(true).append(true).open(self.dir.join("expected-denials.jsonl"))?;
+        writeln!(file, "{line}")
     }
 
     /// Writes `cloud.json`: what the checker needs to read this cloud's requests (see the module).

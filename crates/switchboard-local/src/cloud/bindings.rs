@@ -97,4 +97,13 @@ impl LocalCloud {
         cloud["functions"] = Value::Object(keys);
         log.write_cloud(&cloud).map_err(super::CloudError::Emulator)
     }
+
+    /// See [`crate::call_log::CallLog::expect_denied`]; nothing when no call log is kept.
+    pub fn expect_denied(&self, function: &str, action: &str, resource: &str) {
+        if let Some(log) = &self.call_log {
+            if let Err(error) = log.expect_denied(function, action, resource) {
+                tracing::warn!(%error, "the expected denial could not be written");
+            }
+        }
+    }
 }

@@ -185,6 +185,7 @@ async fn caller_session_name(state: &Emulator, headers: &HeaderMap) -> Result<Op
             ),
         )
         .header("content-type", "application/x-www-form-urlencoded")
+        .header(crate::call_log::LOCAL_ORIGIN_HEADER, "emulator")
         .body("Action=GetCallerIdentity&Version=2011-06-15")
         .send()
         .await
