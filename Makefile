@@ -92,7 +92,8 @@ mutants: setup
 bench: setup
 	cargo build --release $(BENCH_PACKAGES)
 	cargo build --workspace --all-targets
-	target/debug/switchboard-local bench --binaries target/release --out bench
+	rm -rf target/bench-calls
+	SWITCHBOARD_CALL_LOG=$(CURDIR)/target/bench-calls target/debug/switchboard-local bench --binaries target/release --out bench
 
 # Lambda's deployment zips must stay small (cold starts load them): fail above ZIP_BUDGET bytes.
 ZIP_BUDGET := 4194304

@@ -7,11 +7,16 @@
 //! fresh process's first invocation − its own second one, median); peak RSS (`VmHWM`). Times come from the Runtime API the host serves, so
 //! no HTTP client sits between the clock and the function.
 //!
+//! CPU per warm invocation: the process's CPU (user + system, all threads) over the warm series,
+//! from its cgroup. Under Lambda's CPU model ([`cpu_model`]), per memory size and scheduler period:
+//! cold total (init at full CPU + the first invocation held to the size's share) and warm p50/p99.
+//!
 //! Every invocation, cold or warm, does its sample's intended work: [`Setup`] prepares fresh state
 //! before it (outside the timed span), and an answer other than the function's expected success
 //! ([`WORKLOADS`]) fails the bench rather than timing an early rejection.
 
 pub mod breakdown;
+pub mod cpu_model;
 mod setup;
 
 use std::{
@@ -174,6 +179,9 @@ pub struct Subject {
 pub struct Plan {
     pub cold_runs: usize,
     pub warm_runs: usize,
+    /// Per CPU model: fresh processes, and warm invocations of the last of them.
+    pub model_cold_runs: usize,
+    pub model_warm_runs: usize,
     pub env: BTreeMap<String, String>,
     pub region: String,
     pub account_id: String,
@@ -199,6 +207,30 @@ pub struct Figures {
     /// to them, so a slow moment of a shared machine moves both sides.
     #[serde(default)]
     pub floor: Option<Floor>,
+    /// CPU (user + system) per warm invocation over the warm series, ms.
+    #[serde(default = "not_measured")]
+    pub cpu_per_warm_ms: f64,
+    /// AWS requests the function made per warm invocation (counted by the call log).
+    #[serde(default = "not_measured")]
+    pub aws_calls_per_warm: f64,
+    /// Under Lambda's CPU model, per memory size and scheduler period.
+    #[serde(default)]
+    pub lambda: Vec<ModelFigures>,
+}
+
+fn not_measured() -> f64 {
+    f64::NAN
+}
+
+/// One function under one [`cpu_model::CpuModel`].
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ModelFigures {
+    pub memory_mb: u64,
+    pub period_ms: u64,
+    /// Init (full CPU) + the first invocation (held to the share), median of fresh processes.
+    pub cold_total_ms: f64,
+    pub warm_p50_ms: f64,
+    pub warm_p99_ms: f64,
 }
 
 /// The do-nothing function's figures from cold runs interleaved with a row's own.
@@ -237,6 +269,8 @@ pub enum BenchError {
     Function { function: String, problem: String },
     #[error("zip of {path}: {detail}")]
     Zip { path: String, detail: String },
+    #[error(transparent)]
+    Cgroup(#[from] cpu_model::CgroupError),
 }
 
 /// Measures one subject: `cold_runs` fresh processes, then `warm_runs` invocations of one process
@@ -256,6 +290,7 @@ pub async fn measure(
     let spec = |subject: &Subject| {
         let mut env = plan.env.clone();
         env.insert(breakdown::PROFILE_VARIABLE.to_owned(), "1".to_owned());
+        env.insert("AWS_ACCESS_KEY_ID".to_owned(), bench_access_key(&subject.name));
         FunctionSpec {
             name: subject.name.clone(),
             binary: subject.binary.clone(),
@@ -295,10 +330,17 @@ pub async fn measure(
 
     let workload = workload(&subject.name).ok_or_else(|| fail("no workload: add one to bench::WORKLOADS".into()))?;
     let process = FunctionProcess::spawn(&subject_spec, &plan.region, &plan.account_id, logs.clone()).await?;
+    let cgroup = cpu_model::Cgroup::create(&format!("{}-warm-{}", subject.name, process.pid.unwrap_or_default()))?;
+    cgroup.add(process.pid.ok_or_else(|| fail("the warm process has no pid".into()))?)?;
+    let key = bench_access_key(&subject.name);
     let mut warm = Vec::with_capacity(plan.warm_runs.max(1));
+    let (mut cpu_before, mut calls_before) = (Duration::ZERO, 0);
     for i in 0..=plan.warm_runs.max(1) {
         let run = if i == 0 { "warm-up invocation".to_owned() } else { format!("warm invocation {i}") };
         let payload = prepared(setup, &subject.name, &run).await?;
+        if i == 1 {
+            (cpu_before, calls_before) = (cgroup.usage()?, setup.requests_signed_by(&key).unwrap_or_default());
+        }
         let queued = Instant::now();
         let invocation = process.invoke(payload).await;
         if i > 0 {
@@ -306,7 +348,18 @@ pub async fn measure(
         }
         checked(&subject.name, workload, &run, invocation.result, &logs, &mut results)?;
     }
+    let runs = plan.warm_runs.max(1) as f64;
+    let cpu_per_warm_ms = millis(cgroup.usage()?.saturating_sub(cpu_before)) / runs;
+    let aws_calls_per_warm =
+        setup.requests_signed_by(&key).map_or(f64::NAN, |after| after.saturating_sub(calls_before) as f64 / runs);
     peak_rss_kib = peak_rss_kib.max(process.peak_rss_kib().unwrap_or(0));
+    process.stop(Duration::from_secs(2)).await;
+    drop(cgroup);
+
+    let mut lambda = Vec::new();
+    for model in cpu_model::CpuModel::all() {
+        lambda.push(measure_model(&subject_spec, model, plan, setup, &logs, &mut results).await?);
+    }
 
     let first_invocation_ms = percentile(&mut first, 50.0);
     let warm_p50_ms = percentile(&mut warm, 50.0);
@@ -326,6 +379,77 @@ pub async fn measure(
             first_invocation_ms: percentile(&mut floor_first, 50.0),
             cold_penalty_ms: percentile(&mut floor_penalty, 50.0),
         }),
+        cpu_per_warm_ms,
+        aws_calls_per_warm,
+        lambda,
+    })
+}
+
+/// The access key a measured process signs with: not the fleet's (whose debug processes serve the
+/// set-ups), so its requests can be counted apart.
+pub fn bench_access_key(function: &str) -> String {
+    format!("LOCALBENCH{}", function.to_ascii_uppercase().replace('-', "_"))
+}
+
+/// One function under `model`: fresh processes, each at full CPU until its first `next` call, then
+/// held to the model's share for its first invocation; the last one's warm invocations too.
+async fn measure_model(
+    spec: &FunctionSpec,
+    model: cpu_model::CpuModel,
+    plan: &Plan,
+    setup: &mut Setup<'_>,
+    logs: &Arc<Mutex<Vec<crate::lambda_host::LogLine>>>,
+    results: &mut BTreeMap<String, usize>,
+) -> Result<ModelFigures, BenchError> {
+    let fail = |problem: String| BenchError::Function { function: spec.name.clone(), problem };
+    let workload = workload(&spec.name).ok_or_else(|| fail("no workload".into()))?;
+    let label = format!("{} MB, {} ms period", model.memory_mb, model.period_ms);
+    let runs = plan.model_cold_runs.max(1);
+    let mut cold = Vec::with_capacity(runs);
+    let mut warm = Vec::with_capacity(plan.model_warm_runs);
+    for i in 1..=runs {
+        let run = format!("{label}: cold invocation {i} of {runs}");
+        let payload = prepared(setup, &spec.name, &run).await?;
+        tokio::time::sleep(SETTLE).await;
+        let process = FunctionProcess::spawn(spec, &plan.region, &plan.account_id, logs.clone()).await?;
+        let pid = process.pid.ok_or_else(|| fail("a process without a pid".into()))?;
+        let cgroup =
+            cpu_model::Cgroup::create(&format!("{}-{}-{}-{pid}", spec.name, model.memory_mb, model.period_ms))?;
+        cgroup.add(pid)?;
+        // Init runs at full CPU; the share applies from the first `next` call on.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let polled = loop {
+            if let Some(polled) = process.first_poll() {
+                break polled;
+            }
+            if Instant::now() > deadline {
+                return Err(fail(format!("{run}: the runtime never polled")));
+            }
+            tokio::time::sleep(Duration::from_micros(200)).await;
+        };
+        cgroup.limit(model)?;
+        let queued = Instant::now();
+        let invocation = process.invoke(payload).await;
+        cold.push(millis(polled - process.started) + millis(invocation.posted_at - queued));
+        checked(&spec.name, workload, &run, invocation.result, logs, results)?;
+        if i == runs {
+            for j in 1..=plan.model_warm_runs {
+                let run = format!("{label}: warm invocation {j}");
+                let payload = prepared(setup, &spec.name, &run).await?;
+                let queued = Instant::now();
+                let invocation = process.invoke(payload).await;
+                warm.push(millis(invocation.posted_at - queued));
+                checked(&spec.name, workload, &run, invocation.result, logs, results)?;
+            }
+        }
+        process.stop(Duration::from_secs(2)).await;
+    }
+    Ok(ModelFigures {
+        memory_mb: model.memory_mb,
+        period_ms: model.period_ms,
+        cold_total_ms: percentile(&mut cold, 50.0),
+        warm_p50_ms: if warm.is_empty() { f64::NAN } else { percentile(&mut warm, 50.0) },
+        warm_p99_ms: if warm.is_empty() { f64::NAN } else { percentile(&mut warm, 99.0) },
     })
 }
 
@@ -498,12 +622,54 @@ pub fn markdown(report: &Report) -> String {
             results.join(", ")
         ));
     }
+    out.push_str(&cpu_tables(report));
     out.push_str(
         "\nWhere the cold start goes (ms, medians of the cold runs; `switchboard::platform::startup` marks, see below):\n\n",
     );
     out.push_str(breakdown::HEADER);
     for f in &report.functions {
         out.push_str(&breakdown::row(&f.function, &f.breakdown));
+    }
+    out
+}
+
+/// CPU per warm invocation, and each function under Lambda's CPU model.
+fn cpu_tables(report: &Report) -> String {
+    let floor = report.functions.iter().find(|f| f.function == "bench-floor").map(|f| f.cpu_per_warm_ms);
+    let mut out = String::from(
+        "\nCPU (user + system) per warm invocation, over the warm series; AWS requests per warm invocation:\n\n\
+         | function | CPU ms / invocation | over the floor ms | AWS requests / invocation |\n|---|---:|---:|---:|\n",
+    );
+    for f in &report.functions {
+        let over = floor.map_or("—".to_owned(), |floor| format!("{:.3}", f.cpu_per_warm_ms - floor));
+        out.push_str(&format!(
+            "| {} | {:.3} | {over} | {:.2} |\n",
+            f.function, f.cpu_per_warm_ms, f.aws_calls_per_warm
+        ));
+    }
+    out.push_str(
+        "\nUnder Lambda's CPU model (init at full CPU, then memory/1,769 MB of one core; ms): cold total = init + \
+         first invocation, median of fresh processes; warm p50 / p99 of the last one's warm series.\n\n\
+         | function | MB | cold total, 20 ms period | warm p50 / p99, 20 ms | cold total, 100 ms period | warm p50 / p99, 100 ms |\n\
+         |---|---:|---:|---:|---:|---:|\n",
+    );
+    for f in &report.functions {
+        for memory in cpu_model::MEMORY_SIZES_MB {
+            let at = |period: u64| f.lambda.iter().find(|m| m.memory_mb == memory && m.period_ms == period);
+            let (short, long) = (at(20), at(100));
+            let cold = |m: Option<&ModelFigures>| m.map_or("—".to_owned(), |m| format!("{:.1}", m.cold_total_ms));
+            let warm = |m: Option<&ModelFigures>| {
+                m.map_or("—".to_owned(), |m| format!("{:.1} / {:.1}", m.warm_p50_ms, m.warm_p99_ms))
+            };
+            out.push_str(&format!(
+                "| {} | {memory} | {} | {} | {} | {} |\n",
+                f.function,
+                cold(short),
+                warm(short),
+                cold(long),
+                warm(long)
+            ));
+        }
     }
     out
 }
@@ -588,6 +754,15 @@ mod tests {
             results: BTreeMap::from([("OK".to_owned(), 2)]),
             breakdown: breakdown::Spans::default(),
             floor: Some(Floor { init_ms: 0.75, first_invocation_ms: 1.5, cold_penalty_ms: 0.5 }),
+            cpu_per_warm_ms: 0.8,
+            aws_calls_per_warm: 1.0,
+            lambda: vec![ModelFigures {
+                memory_mb: 128,
+                period_ms: 20,
+                cold_total_ms: 30.25,
+                warm_p50_ms: 13.9,
+                warm_p99_ms: 21.0,
+            }],
         };
         let report = Report {
             profile: "release".into(),
@@ -601,5 +776,7 @@ mod tests {
             table.contains("| f | 2 | 1.00 | 3.00 | 0.500 | 0.900 | 2.50 | 10.0 | 0.75 / 0.50 | OK×2 |"),
             "{table}"
         );
+        assert!(table.contains("| f | 0.800 | — | 1.00 |"), "{table}");
+        assert!(table.contains("| f | 128 | 30.2 | 13.9 / 21.0 | — | — |"), "{table}");
     }
 }

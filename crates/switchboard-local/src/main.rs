@@ -154,9 +154,15 @@ enum Command {
         /// floor's): 20, as a median of 10 moved by a millisecond between runs.
         #[arg(long, default_value_t = 20)]
         cold: usize,
-        /// Warm invocations per function.
-        #[arg(long, default_value_t = 200)]
+        /// Warm invocations per function (the CPU per invocation is over these: at least 1,000).
+        #[arg(long, default_value_t = 1_000)]
         warm: usize,
+        /// Under each CPU model (memory size × scheduler period): fresh processes per function.
+        #[arg(long, default_value_t = 5)]
+        model_cold: usize,
+        /// Under each CPU model: warm invocations of the last fresh process.
+        #[arg(long, default_value_t = 50)]
+        model_warm: usize,
         /// Measure only these functions (and the floor, always, in the same run) and replace their
         /// rows in an existing results.json; the others keep the figures of the run that made them.
         #[arg(long, value_delimiter = ',')]
@@ -285,7 +291,9 @@ async fn run(command: Command) -> CommandResult {
                 ["PLANNED", "APPLIED", "NO_CHANGES"].contains(&report["result"].as_str().unwrap_or_default());
             Ok(if deployed { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
-        Command::Bench { binaries, out, cold, warm, only } => bench(binaries, out, cold, warm, only).await,
+        Command::Bench { binaries, out, cold, warm, model_cold, model_warm, only } => {
+            bench(binaries, out, (cold, warm, model_cold, model_warm), only).await
+        }
         Command::SignIn { email, password } => {
             let file = CloudFile::read()?;
             let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
@@ -322,7 +330,12 @@ async fn run(command: Command) -> CommandResult {
     }
 }
 
-async fn bench(binaries: PathBuf, out: PathBuf, cold: usize, warm: usize, only: Vec<String>) -> CommandResult {
+async fn bench(
+    binaries: PathBuf,
+    out: PathBuf,
+    (cold, warm, model_cold_runs, model_warm_runs): (usize, usize, usize, usize),
+    only: Vec<String>,
+) -> CommandResult {
     use switchboard_local::bench::{self, Plan, Report, Setup, Subject};
     // The fleet serves the setups' invocations, from the debug binaries (`make bench` builds both):
     // its speed is not measured, and `--only` then needs release binaries of the measured functions
@@ -332,6 +345,8 @@ async fn bench(binaries: PathBuf, out: PathBuf, cold: usize, warm: usize, only: 
     let plan = Plan {
         cold_runs: cold,
         warm_runs: warm,
+        model_cold_runs,
+        model_warm_runs,
         env: cloud.function_env(),
         region: cloud.fixture.region.clone(),
         account_id: cloud.fixture.account_id.clone(),

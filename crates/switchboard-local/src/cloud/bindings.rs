@@ -106,4 +106,13 @@ impl LocalCloud {
             }
         }
     }
+
+    /// How many requests moto and the emulator served signed with access key `key` so far; `None`
+    /// without a call log.
+    pub fn requests_signed_by(&self, key: &str) -> Option<usize> {
+        let log = self.call_log.as_ref()?;
+        let needle = format!("Credential={key}/");
+        let count = |path: std::path::PathBuf| std::fs::read_to_string(path).map_or(0, |t| t.matches(&needle).count());
+        Some(count(log.moto_file()) + count(log.emulator_file()))
+    }
 }
