@@ -89,11 +89,15 @@ mutants: setup
 	tools/mutants $(FILES)
 
 # Release binaries with the profile sam build uses (reused when up to date), then the figures.
-bench: setup
+bench: setup bench/reference/node_modules/.package-lock.json
 	cargo build --release $(BENCH_PACKAGES)
 	cargo build --workspace --all-targets
 	rm -rf target/bench-calls
 	SWITCHBOARD_CALL_LOG=$(CURDIR)/target/bench-calls target/debug/switchboard-local bench --binaries target/release --out bench
+
+# The Node.js references the bench runs beside ours (bench/reference/): the AWS SDK v3 pinned by its lockfile.
+bench/reference/node_modules/.package-lock.json: bench/reference/package-lock.json
+	cd bench/reference && npm ci --ignore-scripts --no-audit --no-fund
 
 # Lambda's deployment zips must stay small (cold starts load them): fail above ZIP_BUDGET bytes.
 ZIP_BUDGET := 4194304

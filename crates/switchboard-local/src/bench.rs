@@ -17,6 +17,7 @@
 
 pub mod breakdown;
 pub mod cpu_model;
+pub mod memory;
 mod setup;
 
 use std::{
@@ -168,12 +169,51 @@ pub(crate) fn envelope_data(answer: &Value) -> Result<Value, String> {
     body.get("data").cloned().ok_or_else(|| format!("no data in {body}"))
 }
 
-/// What to measure: a function's binary.
+/// What to measure: a function's binary, or the Node.js reference of one (`bench/reference/`).
 #[derive(Debug, Clone)]
 pub struct Subject {
+    /// The row's name: the function's, or `<function>.node` for its Node.js reference.
     pub name: String,
+    /// The function whose workload (sample event, set-up and expected success) it runs.
+    pub function: String,
+    /// What the process runs: a bootstrap, as Lambda's `provided.al2023` (or Node's runtime) starts it.
     pub binary: PathBuf,
+    /// What a deploy zips: the binary, or the reference's handler (Node's runtime brings the SDK).
+    pub package: PathBuf,
+    /// Variables beyond the plan's (the reference's `_HANDLER`).
+    pub env: BTreeMap<String, String>,
 }
+
+/// The suffix of a Node.js reference's row name.
+pub const NODE_SUFFIX: &str = ".node";
+
+impl Subject {
+    /// One of our functions, from `binaries/<name>`.
+    pub fn rust(name: &str, binaries: &Path) -> Self {
+        let binary = binaries.join(name);
+        Self { name: name.to_owned(), function: name.to_owned(), package: binary.clone(), binary, env: BTreeMap::new() }
+    }
+
+    /// The Node.js 20 reference of `function` in `reference` (`<function>/index.mjs`, started by
+    /// `bootstrap.mjs` as Lambda's Node.js runtime starts a handler).
+    pub fn node(function: &str, reference: &Path) -> Self {
+        Self {
+            name: format!("{function}{NODE_SUFFIX}"),
+            function: function.to_owned(),
+            binary: reference.join("bootstrap.mjs"),
+            package: reference.join(function).join("index.mjs"),
+            env: BTreeMap::from([
+                ("_HANDLER".to_owned(), format!("{function}/index.handler")),
+                ("LAMBDA_TASK_ROOT".to_owned(), reference.display().to_string()),
+                // SDK v3 warns once at init that Node.js 20 leaves its support window; not the work measured.
+                ("AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED".to_owned(), "true".to_owned()),
+            ]),
+        }
+    }
+}
+
+/// The functions with a Node.js reference in `bench/reference/`.
+pub const NODE_REFERENCES: &[&str] = &["check-emergency", "create-meeting"];
 
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -258,6 +298,9 @@ pub struct Report {
     pub target: String,
     pub cold_runs: usize,
     pub warm_runs: usize,
+    /// Whether the functions reached the local cloud over HTTPS (the default; `--plain` turns it off).
+    #[serde(default)]
+    pub tls: bool,
     pub functions: Vec<Figures>,
 }
 
@@ -289,6 +332,7 @@ pub async fn measure(
     let logs = Arc::new(Mutex::new(Vec::<crate::lambda_host::LogLine>::new()));
     let spec = |subject: &Subject| {
         let mut env = plan.env.clone();
+        env.extend(subject.env.clone());
         env.insert(breakdown::PROFILE_VARIABLE.to_owned(), "1".to_owned());
         env.insert("AWS_ACCESS_KEY_ID".to_owned(), bench_access_key(&subject.name));
         FunctionSpec {
@@ -313,7 +357,7 @@ pub async fn measure(
     let mut cold_spans = Vec::new();
     for i in 1..=cold_runs {
         let run = format!("cold invocation {i} of {cold_runs}");
-        let cold = cold_invocation(&subject_spec, &run, plan, setup, &logs, &mut results).await?;
+        let cold = cold_invocation(&subject_spec, &subject.function, &run, plan, setup, &logs, &mut results).await?;
         init.push(cold.init_ms);
         first.push(cold.first_ms);
         penalty.push(cold.first_ms - cold.second_ms);
@@ -321,14 +365,15 @@ pub async fn measure(
         cold_spans.push(cold.spans);
         if let Some(floor_spec) = &floor_spec {
             let run = format!("the floor's cold invocation {i} of {cold_runs}");
-            let cold = cold_invocation(floor_spec, &run, plan, setup, &logs, &mut floor_results).await?;
+            let cold = cold_invocation(floor_spec, "bench-floor", &run, plan, setup, &logs, &mut floor_results).await?;
             floor_init.push(cold.init_ms);
             floor_first.push(cold.first_ms);
             floor_penalty.push(cold.first_ms - cold.second_ms);
         }
     }
 
-    let workload = workload(&subject.name).ok_or_else(|| fail("no workload: add one to bench::WORKLOADS".into()))?;
+    let workload =
+        workload(&subject.function).ok_or_else(|| fail("no workload: add one to bench::WORKLOADS".into()))?;
     let process = FunctionProcess::spawn(&subject_spec, &plan.region, &plan.account_id, logs.clone()).await?;
     let cgroup = cpu_model::Cgroup::create(&format!("{}-warm-{}", subject.name, process.pid.unwrap_or_default()))?;
     cgroup.add(process.pid.ok_or_else(|| fail("the warm process has no pid".into()))?)?;
@@ -337,7 +382,7 @@ pub async fn measure(
     let (mut cpu_before, mut calls_before) = (Duration::ZERO, 0);
     for i in 0..=plan.warm_runs.max(1) {
         let run = if i == 0 { "warm-up invocation".to_owned() } else { format!("warm invocation {i}") };
-        let payload = prepared(setup, &subject.name, &run).await?;
+        let payload = prepared(setup, &subject.function, &run).await?;
         if i == 1 {
             (cpu_before, calls_before) = (cgroup.usage()?, setup.requests_signed_by(&key).unwrap_or_default());
         }
@@ -358,14 +403,14 @@ pub async fn measure(
 
     let mut lambda = Vec::new();
     for model in cpu_model::CpuModel::all() {
-        lambda.push(measure_model(&subject_spec, model, plan, setup, &logs, &mut results).await?);
+        lambda.push(measure_model(&subject_spec, &subject.function, model, plan, setup, &logs, &mut results).await?);
     }
 
     let first_invocation_ms = percentile(&mut first, 50.0);
     let warm_p50_ms = percentile(&mut warm, 50.0);
     Ok(Figures {
         function: subject.name.clone(),
-        zip_bytes: zip_size(&subject.binary)?,
+        zip_bytes: zip_size(&subject.package)?,
         init_ms: percentile(&mut init, 50.0),
         first_invocation_ms,
         warm_p50_ms,
@@ -387,14 +432,17 @@ pub async fn measure(
 
 /// The access key a measured process signs with: not the fleet's (whose debug processes serve the
 /// set-ups), so its requests can be counted apart.
-pub fn bench_access_key(function: &str) -> String {
-    format!("LOCALBENCH{}", function.to_ascii_uppercase().replace('-', "_"))
+pub fn bench_access_key(subject: &str) -> String {
+    let name: String =
+        subject.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect();
+    format!("LOCALBENCH{name}")
 }
 
 /// One function under `model`: fresh processes, each at full CPU until its first `next` call, then
 /// held to the model's share for its first invocation; the last one's warm invocations too.
 async fn measure_model(
     spec: &FunctionSpec,
+    function: &str,
     model: cpu_model::CpuModel,
     plan: &Plan,
     setup: &mut Setup<'_>,
@@ -402,14 +450,14 @@ async fn measure_model(
     results: &mut BTreeMap<String, usize>,
 ) -> Result<ModelFigures, BenchError> {
     let fail = |problem: String| BenchError::Function { function: spec.name.clone(), problem };
-    let workload = workload(&spec.name).ok_or_else(|| fail("no workload".into()))?;
+    let workload = workload(function).ok_or_else(|| fail("no workload".into()))?;
     let label = format!("{} MB, {} ms period", model.memory_mb, model.period_ms);
     let runs = plan.model_cold_runs.max(1);
     let mut cold = Vec::with_capacity(runs);
     let mut warm = Vec::with_capacity(plan.model_warm_runs);
     for i in 1..=runs {
         let run = format!("{label}: cold invocation {i} of {runs}");
-        let payload = prepared(setup, &spec.name, &run).await?;
+        let payload = prepared(setup, function, &run).await?;
         tokio::time::sleep(SETTLE).await;
         let process = FunctionProcess::spawn(spec, &plan.region, &plan.account_id, logs.clone()).await?;
         let pid = process.pid.ok_or_else(|| fail("a process without a pid".into()))?;
@@ -435,7 +483,7 @@ async fn measure_model(
         if i == runs {
             for j in 1..=plan.model_warm_runs {
                 let run = format!("{label}: warm invocation {j}");
-                let payload = prepared(setup, &spec.name, &run).await?;
+                let payload = prepared(setup, function, &run).await?;
                 let queued = Instant::now();
                 let invocation = process.invoke(payload).await;
                 warm.push(millis(invocation.posted_at - queued));
@@ -466,17 +514,18 @@ struct Cold {
 /// A fresh process of `spec`, invoked once with a prepared event, stopped; its answer is checked.
 async fn cold_invocation(
     spec: &FunctionSpec,
+    function: &str,
     run: &str,
     plan: &Plan,
     setup: &mut Setup<'_>,
     logs: &Arc<Mutex<Vec<crate::lambda_host::LogLine>>>,
     results: &mut BTreeMap<String, usize>,
 ) -> Result<Cold, BenchError> {
-    let workload = workload(&spec.name).ok_or_else(|| BenchError::Function {
+    let workload = workload(function).ok_or_else(|| BenchError::Function {
         function: spec.name.clone(),
         problem: "no workload: add one to bench::WORKLOADS".into(),
     })?;
-    let payload = prepared(setup, &spec.name, run).await?;
+    let payload = prepared(setup, function, run).await?;
     // A moment for the local cloud to finish the set-up's work: the cold start is measured, not them.
     tokio::time::sleep(SETTLE).await;
     let printed_before = logs.lock().map(|l| l.len()).unwrap_or_default();
@@ -486,7 +535,7 @@ async fn cold_invocation(
     // Its warm twin, for the penalty: paired, so a drift of the machine between the cold runs and
     // the warm series does not count as the cold start's.
     let second_run = format!("{run}, its second invocation");
-    let payload = prepared(setup, &spec.name, &second_run).await?;
+    let payload = prepared(setup, function, &second_run).await?;
     let queued = Instant::now();
     let second = process.invoke(payload).await;
     let second_ms = millis(second.posted_at - queued);
@@ -597,8 +646,12 @@ pub fn with_findings(table: &str, earlier: &str) -> String {
 /// The table as Markdown.
 pub fn markdown(report: &Report) -> String {
     let mut out = format!(
-        "Profile `{}`, target `{}`; first invocation: median of {} fresh processes; warm: {} invocations.\n\n",
-        report.profile, report.target, report.cold_runs, report.warm_runs
+        "Profile `{}`, target `{}`; first invocation: median of {} fresh processes; warm: {} invocations; {}.\n\n",
+        report.profile,
+        report.target,
+        report.cold_runs,
+        report.warm_runs,
+        if report.tls { "AWS endpoints over HTTPS (a throwaway CA)" } else { "AWS endpoints over plain HTTP" }
     );
     out.push_str(
         "| function | zip KiB | init ms | first invocation ms | warm p50 ms | warm p99 ms | cold penalty ms | \
@@ -623,6 +676,8 @@ pub fn markdown(report: &Report) -> String {
         ));
     }
     out.push_str(&cpu_tables(report));
+    out.push_str(&node_ratios(report));
+    out.push_str(&memory::markdown(&report.functions));
     out.push_str(
         "\nWhere the cold start goes (ms, medians of the cold runs; `switchboard::platform::startup` marks, see below):\n\n",
     );
@@ -631,6 +686,44 @@ pub fn markdown(report: &Report) -> String {
         out.push_str(&breakdown::row(&f.function, &f.breakdown));
     }
     out
+}
+
+/// The Node.js references against our functions: each figure as Node.js / Rust.
+fn node_ratios(report: &Report) -> String {
+    let mut out = String::from(
+        "\nThe Node.js 20 references (`bench/reference/`, AWS SDK v3) against ours, each as Node.js / Rust = ratio \
+         (cold total at 128 MB: init + first invocation under the CPU model):\n\n\
+         | function | init ms | cold total 128 MB, 20 ms period | cold total 128 MB, 100 ms period | \
+         CPU ms / warm invocation | peak RSS MiB |\n|---|---:|---:|---:|---:|---:|\n",
+    );
+    let ratio =
+        |node: f64, rust: f64, digits: usize| format!("{node:.digits$} / {rust:.digits$} = {:.1}×", node / rust);
+    let cold_128 = |f: &Figures, period: u64| {
+        f.lambda.iter().find(|m| m.memory_mb == 128 && m.period_ms == period).map(|m| m.cold_total_ms)
+    };
+    let mut any = false;
+    for node in report.functions.iter().filter(|f| f.function.ends_with(NODE_SUFFIX)) {
+        let function = node.function.trim_end_matches(NODE_SUFFIX);
+        let Some(rust) = report.functions.iter().find(|f| f.function == function) else { continue };
+        let cold = |period| match (cold_128(node, period), cold_128(rust, period)) {
+            (Some(n), Some(r)) => ratio(n, r, 1),
+            _ => "—".to_owned(),
+        };
+        out.push_str(&format!(
+            "| {function} | {} | {} | {} | {} | {} |\n",
+            ratio(node.init_ms, rust.init_ms, 1),
+            cold(20),
+            cold(100),
+            ratio(node.cpu_per_warm_ms, rust.cpu_per_warm_ms, 3),
+            ratio(node.peak_rss_kib as f64 / 1024.0, rust.peak_rss_kib as f64 / 1024.0, 1),
+        ));
+        any = true;
+    }
+    if any {
+        out
+    } else {
+        String::new()
+    }
 }
 
 /// CPU per warm invocation, and each function under Lambda's CPU model.
@@ -741,6 +834,18 @@ mod tests {
     }
 
     #[test]
+    fn a_reference_runs_its_functions_workload_under_a_key_of_its_own() {
+        let reference = Subject::node("check-emergency", Path::new("/r"));
+        assert_eq!(reference.name, "check-emergency.node");
+        assert_eq!(reference.function, "check-emergency");
+        assert_eq!(reference.env["_HANDLER"], "check-emergency/index.handler");
+        assert_eq!(reference.package, Path::new("/r/check-emergency/index.mjs"));
+        assert_eq!(bench_access_key(&reference.name), "LOCALBENCHCHECK_EMERGENCY_NODE");
+        assert_eq!(bench_access_key("check-emergency"), "LOCALBENCHCHECK_EMERGENCY");
+        assert!(NODE_REFERENCES.iter().all(|f| workload(f).is_some()));
+    }
+
+    #[test]
     fn markdown_has_a_row_per_function() {
         let figures = Figures {
             function: "f".into(),
@@ -764,14 +869,30 @@ mod tests {
                 warm_p99_ms: 21.0,
             }],
         };
+        let node = Figures {
+            function: format!("f{NODE_SUFFIX}"),
+            init_ms: 150.0,
+            cpu_per_warm_ms: 2.4,
+            peak_rss_kib: 81_920,
+            lambda: vec![ModelFigures { cold_total_ms: 605.0, ..figures.lambda[0] }],
+            ..figures.clone()
+        };
         let report = Report {
             profile: "release".into(),
             target: "x".into(),
             cold_runs: 1,
             warm_runs: 1,
-            functions: vec![figures],
+            tls: true,
+            functions: vec![figures, node],
         };
         let table = markdown(&report);
+        assert!(table.contains("over HTTPS"), "{table}");
+        assert!(
+            table.contains(
+                "| f | 150.0 / 1.0 = 150.0× | 605.0 / 30.2 = 20.0× | — | 2.400 / 0.800 = 3.0× | 80.0 / 10.0 = 8.0× |"
+            ),
+            "{table}"
+        );
         assert!(
             table.contains("| f | 2 | 1.00 | 3.00 | 0.500 | 0.900 | 2.50 | 10.0 | 0.75 / 0.50 | OK×2 |"),
             "{table}"

@@ -11,6 +11,7 @@
 //!   numbers, agents, admins.
 //! - [`moto`]: moto's server (DynamoDB, S3, Cognito, STS, …) as a child process on a port it binds itself.
 //! - [`fault_proxy`]: moto behind a proxy that fails chosen operations (fault injection in tests).
+//! - [`tls_front`]: HTTPS fronts on the plain endpoints with a throwaway CA (the bench's TLS).
 //! - [`lambda_host`]: runs each function's real binary behind a Lambda Runtime API and serves the
 //!   Lambda Invoke API, like the service does.
 //! - [`gateway`]: the HTTP API in front of the HTTP functions, with the Cognito JWT authorizer.
@@ -44,6 +45,7 @@ pub mod lambda_host;
 pub mod moto;
 pub mod net;
 pub mod recording;
+pub mod tls_front;
 
 /// The repository root: `SWITCHBOARD_ROOT`, else the workspace this crate was built in.
 pub fn repo_root() -> std::path::PathBuf {

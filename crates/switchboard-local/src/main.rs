@@ -167,6 +167,9 @@ enum Command {
         /// rows in an existing results.json; the others keep the figures of the run that made them.
         #[arg(long, value_delimiter = ',')]
         only: Vec<String>,
+        /// Reach moto and the emulator over plain HTTP instead of HTTPS (as `make dev` does).
+        #[arg(long)]
+        plain: bool,
     },
 }
 
@@ -291,8 +294,8 @@ async fn run(command: Command) -> CommandResult {
                 ["PLANNED", "APPLIED", "NO_CHANGES"].contains(&report["result"].as_str().unwrap_or_default());
             Ok(if deployed { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
-        Command::Bench { binaries, out, cold, warm, model_cold, model_warm, only } => {
-            bench(binaries, out, (cold, warm, model_cold, model_warm), only).await
+        Command::Bench { binaries, out, cold, warm, model_cold, model_warm, only, plain } => {
+            bench(binaries, out, (cold, warm, model_cold, model_warm), only, !plain).await
         }
         Command::SignIn { email, password } => {
             let file = CloudFile::read()?;
@@ -335,6 +338,7 @@ async fn bench(
     out: PathBuf,
     (cold, warm, model_cold_runs, model_warm_runs): (usize, usize, usize, usize),
     only: Vec<String>,
+    tls: bool,
 ) -> CommandResult {
     use switchboard_local::bench::{self, Plan, Report, Setup, Subject};
     // The fleet serves the setups' invocations, from the debug binaries (`make bench` builds both):
@@ -342,12 +346,22 @@ async fn bench(
     // alone. Each measured function runs in processes of its own.
     let fixture = Fixture::load(&Fixture::default_path())?;
     let cloud = LocalCloud::with_fleet(fixture, cloud::debug_binaries(), BTreeMap::new()).await?;
+    // As in AWS, each measured process reaches every service over HTTPS (its handshake and its
+    // encryption are the function's CPU); the fleet serving the set-ups stays plain.
+    let mut local_tls = None;
+    let env = match tls {
+        true => {
+            let secured = local_tls.insert(switchboard_local::tls_front::LocalTls::new(&std::env::temp_dir())?);
+            secured.secure(&cloud.function_env()).await?
+        }
+        false => cloud.function_env(),
+    };
     let plan = Plan {
         cold_runs: cold,
         warm_runs: warm,
         model_cold_runs,
         model_warm_runs,
-        env: cloud.function_env(),
+        env,
         region: cloud.fixture.region.clone(),
         account_id: cloud.fixture.account_id.clone(),
     };
@@ -356,8 +370,16 @@ async fn bench(
     if let Some(unknown) = only.iter().find(|name| !all.contains(name)) {
         return Err(format!("--only {unknown}: no such function").into());
     }
-    let names = all.into_iter().filter(|name| only.is_empty() || only.contains(name)).chain(["bench-floor".to_owned()]);
-    let subjects: Vec<Subject> = names.map(|name| Subject { binary: binaries.join(&name), name }).collect();
+    let names: Vec<String> = all.into_iter().filter(|name| only.is_empty() || only.contains(name)).collect();
+    // The Node.js references run right after the functions they stand beside.
+    let reference = switchboard_local::repo_root().join("bench/reference");
+    let mut subjects = Vec::new();
+    for name in names.iter().map(String::as_str).chain(["bench-floor"]) {
+        subjects.push(Subject::rust(name, &binaries));
+        if bench::NODE_REFERENCES.contains(&name) {
+            subjects.push(Subject::node(name, &reference));
+        }
+    }
 
     // The floor's cold runs are interleaved with each function's (its row's budgets compare the two
     // under the same load), and the floor has a row of its own, measured last.
@@ -376,10 +398,13 @@ async fn bench(
     if !only.is_empty() {
         // The rows not measured now stay as the earlier run left them (same profile and run counts).
         let earlier: Report = serde_json::from_str(&std::fs::read_to_string(out.join("results.json"))?)?;
-        if earlier.profile != profile || earlier.cold_runs != cold || earlier.warm_runs != warm {
+        if earlier.profile != profile || earlier.cold_runs != cold || earlier.warm_runs != warm || earlier.tls != tls {
             return Err(format!(
-                "--only merges into a run of the same profile and counts ({}, {} cold, {} warm)",
-                earlier.profile, earlier.cold_runs, earlier.warm_runs
+                "--only merges into a run of the same profile, counts and transport ({}, {} cold, {} warm, {})",
+                earlier.profile,
+                earlier.cold_runs,
+                earlier.warm_runs,
+                if earlier.tls { "HTTPS" } else { "--plain" }
             )
             .into());
         }
@@ -395,6 +420,7 @@ async fn bench(
         target: format!("{}-{}", std::env::consts::ARCH, std::env::consts::OS),
         cold_runs: cold,
         warm_runs: warm,
+        tls,
         functions,
     };
     let table = bench::markdown(&report);

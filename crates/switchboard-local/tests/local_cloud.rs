@@ -392,3 +392,54 @@ async fn connect_emulator_speaks_the_wire_protocol_of_the_real_sdk() {
     let unsupported = plain.list_users().instance_id(&instance).send().await.unwrap_err();
     assert!(unsupported.code().is_some(), "{unsupported:?}");
 }
+
+/// The bench's HTTPS: a function reaches moto through a front whose certificate chains to the
+/// throwaway CA, trusting it through `SSL_CERT_FILE` as a deployer's extra root; without that
+/// root the same request is refused at the handshake, so the front really is TLS.
+#[tokio::test]
+async fn a_function_reaches_the_local_cloud_over_https_trusting_only_the_throwaway_ca() {
+    let cloud = LocalCloud::services(fixture()).await.unwrap();
+    let ca_dir = std::env::temp_dir().join(format!("switchboard-tls-test-{}", std::process::id()));
+    let mut tls = switchboard_local::tls_front::LocalTls::new(&ca_dir).unwrap();
+    let secured = tls.secure(&cloud.function_env()).await.unwrap();
+    assert!(secured["AWS_ENDPOINT_URL"].starts_with("https://127.0.0.1:"), "{secured:?}");
+    assert_eq!(secured["AWS_ENDPOINT_URL_CONNECT"], secured["AWS_ENDPOINT_URL_PINPOINT"], "one front per endpoint");
+    assert_eq!(secured["SSL_CERT_FILE"], tls.ca_file().display().to_string());
+    assert!(std::fs::read_to_string(tls.ca_file()).unwrap().starts_with("-----BEGIN CERTIFICATE-----"));
+
+    let spec = |name: &str, env: BTreeMap<String, String>| FunctionSpec {
+        name: name.into(),
+        binary: cloud::debug_binaries().join("check-emergency"),
+        env,
+        timeout: Duration::from_secs(8),
+    };
+    let mut untrusting = secured.clone();
+    untrusting.remove("SSL_CERT_FILE");
+    let host = LambdaHost::start(
+        vec![spec("check-emergency", secured), spec("check-emergency-untrusting", untrusting)],
+        "ap-southeast-2",
+        "123456789012",
+    )
+    .await
+    .unwrap();
+    let lambda = InvokeClient::new(host.endpoint());
+    let event: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(switchboard_local::repo_root().join("events/check-emergency/sydney.json")).unwrap(),
+    )
+    .unwrap();
+
+    // No location state is seeded here: the read went through and found none.
+    let answer = lambda.invoke("check-emergency", &event).await.unwrap();
+    assert_eq!(answer["Result"], "NOT_SET_UP", "{answer}");
+
+    let refused = lambda.invoke("check-emergency-untrusting", &event).await;
+    assert!(refused.as_ref().is_err(), "a read it could not make is a function error: {refused:?}");
+    let logs = host.logs();
+    let untrusting_lines: Vec<_> = logs.iter().filter(|l| l.function == "check-emergency-untrusting").collect();
+    assert!(
+        untrusting_lines.iter().any(|l| l.line.to_lowercase().contains("certificate")),
+        "the refusal names the certificate: {untrusting_lines:#?}"
+    );
+    drop(tls);
+    let _ = std::fs::remove_dir_all(&ca_dir);
+}
