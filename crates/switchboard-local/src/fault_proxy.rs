@@ -87,9 +87,22 @@ async fn forward(State(faults): State<Faults>, method: Method, uri: Uri, headers
     let Some(upstream) = faults.upstream.lock().ok().and_then(|u| u.clone()) else {
         return (StatusCode::SERVICE_UNAVAILABLE, "the fault proxy has no upstream yet").into_response();
     };
+    forwarded(&faults.http, &upstream, method, &uri, &headers, body).await
+}
+
+/// `method uri` with `headers` and `body`, sent on to `upstream` (`http://host:port`), and its answer.
+/// (The tls_front fronts relay this way too.)
+pub(crate) async fn forwarded(
+    http: &reqwest::Client,
+    upstream: &str,
+    method: Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Response {
     let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    let mut request = faults.http.request(method, format!("{upstream}{path}")).body(body);
-    for (name, value) in headers.iter().filter(|(name, _)| *name != "host" && *name != "content-length") {
+    let mut request = http.request(method, format!("{upstream}{path}")).body(body);
+    for (name, value) in headers.iter().filter(|(name, _)| *name != "host" && end_to_end(name.as_str())) {
         request = request.header(name, value);
     }
     let answer = match request.send().await {
@@ -98,13 +111,29 @@ async fn forward(State(faults): State<Faults>, method: Method, uri: Uri, headers
     };
     let status = answer.status();
     let mut response_headers = HeaderMap::new();
-    for (name, value) in
-        answer.headers().iter().filter(|(name, _)| *name != "content-length" && *name != "transfer-encoding")
-    {
+    // Not moto's `Connection: close` (it answers HTTP/1.0): the client's connection to this relay stays open.
+    for (name, value) in answer.headers().iter().filter(|(name, _)| end_to_end(name.as_str())) {
         response_headers.insert(name, value.clone());
     }
     match answer.bytes().await {
         Ok(bytes) => (status, response_headers, bytes).into_response(),
         Err(error) => (StatusCode::BAD_GATEWAY, error.to_string()).into_response(),
     }
+}
+
+/// Whether a header travels end to end: not a hop-by-hop one (RFC 9110 §7.6.1), which belongs to
+/// each connection, nor a length the relay's own framing sets.
+fn end_to_end(name: &str) -> bool {
+    const PER_CONNECTION: [&str; 9] = [
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "content-length",
+        "proxy-authorization",
+    ];
+    !PER_CONNECTION.contains(&name)
 }

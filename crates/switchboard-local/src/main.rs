@@ -395,7 +395,7 @@ async fn bench(
     }
     // `target/release` or `target/debug`: a debug run must not pass for the release figures.
     let profile = binaries.file_name().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
-    if !only.is_empty() {
+    if !only.is_empty() && out.join("results.json").exists() {
         // The rows not measured now stay as the earlier run left them (same profile and run counts).
         let earlier: Report = serde_json::from_str(&std::fs::read_to_string(out.join("results.json"))?)?;
         if earlier.profile != profile || earlier.cold_runs != cold || earlier.warm_runs != warm || earlier.tls != tls {

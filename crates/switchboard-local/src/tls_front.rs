@@ -1,14 +1,31 @@
 //! HTTPS in front of the local cloud's plain endpoints, as a function meets AWS: a throwaway CA made
 //! at start-up, a certificate for `127.0.0.1` and `localhost` signed by it, and a TLS-terminating
-//! front per endpoint that relays the decrypted bytes to the plain one.
+//! HTTP/1.1 front per endpoint that relays each request to the plain one.
 //!
 //! Why fronts rather than moto and the emulator serving TLS themselves: what is measured is the
 //! function's side (its handshake, its encryption), which is the same either way, while the harness,
-//! the emulator's own clients and the tests keep one plain endpoint each. A function trusts the CA
+//! the emulator's own clients and the tests keep one plain endpoint each. The fronts relay requests,
+//! not bytes: moto's server closes every connection after its answer (HTTP/1.0), which over TLS
+//! would charge each request a handshake that AWS's keep-alive endpoints never ask. A function trusts the CA
 //! through `SSL_CERT_FILE` (our functions, `platform::tls`) or `NODE_EXTRA_CA_CERTS` (Node.js), as a
 //! deployer behind a TLS-inspecting proxy would.
 
-use std::{collections::BTreeMap, net::SocketAddr, path::PathBuf, sync::Arc};
+use std::{
+    collections::BTreeMap,
+    net::SocketAddr,
+    path::PathBuf,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc,
+    },
+};
+
+use axum::{
+    body::Bytes,
+    extract::State,
+    http::{HeaderMap, Method, Uri},
+    response::Response,
+};
 
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
@@ -36,6 +53,7 @@ pub struct LocalTls {
     ca_file: PathBuf,
     acceptor: TlsAcceptor,
     fronts: Vec<Front>,
+    handshakes: Arc<AtomicU64>,
 }
 
 struct Front {
@@ -72,7 +90,13 @@ impl LocalTls {
             .with_safe_default_protocol_versions()?
             .with_no_client_auth()
             .with_single_cert(chain, key)?;
-        Ok(Self { ca_file, acceptor: TlsAcceptor::from(Arc::new(config)), fronts: Vec::new() })
+        let acceptor = TlsAcceptor::from(Arc::new(config));
+        Ok(Self { ca_file, acceptor, fronts: Vec::new(), handshakes: Arc::default() })
+    }
+
+    /// TLS handshakes completed so far, over every front: one per connection a client opened.
+    pub fn handshakes(&self) -> u64 {
+        self.handshakes.load(Ordering::Relaxed)
     }
 
     /// The PEM file of the CA's certificate.
@@ -85,18 +109,14 @@ impl LocalTls {
         if let Some(front) = self.fronts.iter().find(|f| f.upstream == upstream) {
             return Ok(format!("https://{}", front.addr));
         }
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
-        let acceptor = self.acceptor.clone();
+        let tcp = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = tcp.local_addr()?;
+        let listener = TlsListener { tcp, acceptor: self.acceptor.clone(), handshakes: self.handshakes.clone() };
+        let to = Upstream { endpoint: format!("http://{upstream}"), http: reqwest::Client::new() };
+        let app = axum::Router::new().fallback(relay).with_state(to);
         let task = tokio::spawn(async move {
-            loop {
-                let Ok((client, _)) = listener.accept().await else { continue };
-                let acceptor = acceptor.clone();
-                tokio::spawn(async move {
-                    if let Err(error) = relay(acceptor, client, upstream).await {
-                        tracing::debug!(%error, "TLS front: a connection ended with an error");
-                    }
-                });
+            if let Err(error) = axum::serve(listener, app).await {
+                tracing::error!(%error, "TLS front stopped");
             }
         });
         self.fronts.push(Front { upstream, addr, task });
@@ -130,12 +150,42 @@ impl Drop for LocalTls {
     }
 }
 
-/// One connection: the handshake, then bytes both ways until either side closes.
-async fn relay(acceptor: TlsAcceptor, client: TcpStream, upstream: SocketAddr) -> std::io::Result<()> {
-    client.set_nodelay(true)?;
-    let mut tls = acceptor.accept(client).await?;
-    let mut plain = TcpStream::connect(upstream).await?;
-    plain.set_nodelay(true)?;
-    tokio::io::copy_bidirectional(&mut tls, &mut plain).await?;
-    Ok(())
+/// Connections accepted on loopback and through the TLS handshake (one that fails is dropped).
+struct TlsListener {
+    tcp: TcpListener,
+    acceptor: TlsAcceptor,
+    handshakes: Arc<AtomicU64>,
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = tokio_rustls::server::TlsStream<TcpStream>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            let Ok((tcp, addr)) = self.tcp.accept().await else { continue };
+            let _ = tcp.set_nodelay(true);
+            match self.acceptor.accept(tcp).await {
+                Ok(tls) => {
+                    self.handshakes.fetch_add(1, Ordering::Relaxed);
+                    return (tls, addr);
+                }
+                Err(error) => tracing::debug!(%error, "TLS front: a handshake failed"),
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.tcp.local_addr()
+    }
+}
+
+#[derive(Clone)]
+struct Upstream {
+    endpoint: String,
+    http: reqwest::Client,
+}
+
+async fn relay(State(to): State<Upstream>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    crate::fault_proxy::forwarded(&to.http, &to.endpoint, method, &uri, &headers, body).await
 }
