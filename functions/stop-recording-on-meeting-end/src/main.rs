@@ -3,7 +3,7 @@
 use switchboard::platform::{aws, config, telemetry};
 use switchboard::{edge::events, recording::StopRecordingOnMeetingEnd};
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     telemetry::init();
     let sdk = aws::load(aws::http_timeouts()).await.map_err(config::startup_failed)?;
