@@ -93,7 +93,7 @@ bench: setup bench/reference/node_modules/.package-lock.json
 	cargo build --release $(BENCH_PACKAGES)
 	cargo build --workspace --all-targets
 	rm -rf target/bench-calls
-	SWITCHBOARD_CALL_LOG=$(CURDIR)/target/bench-calls target/debug/switchboard-local bench --binaries target/release --out bench
+	SWITCHBOARD_CALL_LOG=$(CURDIR)/target/bench-calls target/debug/switchboard-local bench --binaries target/release --out bench --resume
 
 # The Node.js references the bench runs beside ours (bench/reference/): the AWS SDK v3 pinned by its lockfile.
 bench/reference/node_modules/.package-lock.json: bench/reference/package-lock.json

@@ -184,6 +184,20 @@ pub struct Subject {
     pub env: BTreeMap<String, String>,
 }
 
+impl Subject {
+    /// SHA-256 of the binary and, where it differs, the package (hex).
+    pub fn build(&self) -> Result<String, BenchError> {
+        use sha2::{Digest, Sha256};
+        let mut hash = Sha256::new();
+        for file in [&self.binary, &self.package].into_iter().collect::<std::collections::BTreeSet<_>>() {
+            let bytes = std::fs::read(file)
+                .map_err(|e| BenchError::Zip { path: file.display().to_string(), detail: e.to_string() })?;
+            hash.update(&bytes);
+        }
+        Ok(hex::encode(hash.finalize()))
+    }
+}
+
 /// The suffix of a Node.js reference's row name.
 pub const NODE_SUFFIX: &str = ".node";
 
@@ -256,6 +270,10 @@ pub struct Figures {
     /// Under Lambda's CPU model, per memory size and scheduler period.
     #[serde(default)]
     pub lambda: Vec<ModelFigures>,
+    /// SHA-256 of what was measured (the binary; a reference's bootstrap and handler): a resumed
+    /// run keeps a row only for the same build.
+    #[serde(default)]
+    pub build: String,
 }
 
 fn not_measured() -> f64 {
@@ -427,6 +445,7 @@ pub async fn measure(
         cpu_per_warm_ms,
         aws_calls_per_warm,
         lambda,
+        build: subject.build()?,
     })
 }
 
@@ -868,6 +887,7 @@ mod tests {
                 warm_p50_ms: 13.9,
                 warm_p99_ms: 21.0,
             }],
+            build: String::new(),
         };
         let node = Figures {
             function: format!("f{NODE_SUFFIX}"),

@@ -170,6 +170,10 @@ enum Command {
         /// Reach moto and the emulator over plain HTTP instead of HTTPS (as `make dev` does).
         #[arg(long)]
         plain: bool,
+        /// Go on from the rows a stopped run kept in results.partial.json (same profile, counts and
+        /// transport; a row whose binary changed since is measured again).
+        #[arg(long)]
+        resume: bool,
     },
 }
 
@@ -294,8 +298,8 @@ async fn run(command: Command) -> CommandResult {
                 ["PLANNED", "APPLIED", "NO_CHANGES"].contains(&report["result"].as_str().unwrap_or_default());
             Ok(if deployed { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
-        Command::Bench { binaries, out, cold, warm, model_cold, model_warm, only, plain } => {
-            bench(binaries, out, (cold, warm, model_cold, model_warm), only, !plain).await
+        Command::Bench { binaries, out, cold, warm, model_cold, model_warm, only, plain, resume } => {
+            bench(binaries, out, (cold, warm, model_cold, model_warm), only, !plain, resume).await
         }
         Command::SignIn { email, password } => {
             let file = CloudFile::read()?;
@@ -339,6 +343,7 @@ async fn bench(
     (cold, warm, model_cold_runs, model_warm_runs): (usize, usize, usize, usize),
     only: Vec<String>,
     tls: bool,
+    resume: bool,
 ) -> CommandResult {
     use switchboard_local::bench::{self, Plan, Report, Setup, Subject};
     // The fleet serves the setups' invocations, from the debug binaries (`make bench` builds both):
@@ -384,17 +389,37 @@ async fn bench(
     // The floor's cold runs are interleaved with each function's (its row's budgets compare the two
     // under the same load), and the floor has a row of its own, measured last.
     let floor_subject = subjects.iter().find(|s| s.name == "bench-floor").cloned();
-    let mut functions = Vec::new();
+    // `target/release` or `target/debug`: a debug run must not pass for the release figures.
+    let profile = binaries.file_name().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
+    let report_of = |functions: Vec<bench::Figures>| Report {
+        profile: profile.clone(),
+        target: format!("{}-{}", std::env::consts::ARCH, std::env::consts::OS),
+        cold_runs: cold,
+        warm_runs: warm,
+        tls,
+        functions,
+    };
+    // A whole run takes about 70 minutes: each row is kept in results.partial.json as soon as it is
+    // measured, so a run that stopped (a crash, a machine shut down) goes on with --resume.
+    std::fs::create_dir_all(&out)?;
+    let partial = out.join("results.partial.json");
+    let mut functions = match resume {
+        true => kept_rows(&partial, &report_of(Vec::new()), &subjects)?,
+        false => Vec::new(),
+    };
     for subject in &subjects {
+        if functions.iter().any(|f| f.function == subject.name) {
+            eprintln!("kept {} from {}", subject.name, partial.display());
+            continue;
+        }
         eprintln!("measuring {} …", subject.name);
         let floor = floor_subject.as_ref().filter(|floor| floor.name != subject.name);
         functions.push(bench::measure(subject, floor, &plan, &mut setup).await?);
+        std::fs::write(&partial, serde_json::to_string_pretty(&report_of(functions.clone()))? + "\n")?;
     }
     for f in functions.iter_mut().filter(|f| f.function == "bench-floor") {
         f.floor = Some(bench::Floor::of(f));
     }
-    // `target/release` or `target/debug`: a debug run must not pass for the release figures.
-    let profile = binaries.file_name().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
     if !only.is_empty() && out.join("results.json").exists() {
         // The rows not measured now stay as the earlier run left them (same profile and run counts).
         let earlier: Report = serde_json::from_str(&std::fs::read_to_string(out.join("results.json"))?)?;
@@ -415,23 +440,38 @@ async fn bench(
             (a.function == "bench-floor").cmp(&(b.function == "bench-floor")).then(a.function.cmp(&b.function))
         });
     }
-    let report = Report {
-        profile,
-        target: format!("{}-{}", std::env::consts::ARCH, std::env::consts::OS),
-        cold_runs: cold,
-        warm_runs: warm,
-        tls,
-        functions,
-    };
+    let report = report_of(functions);
     let table = bench::markdown(&report);
     std::fs::create_dir_all(&out)?;
     std::fs::write(out.join("results.json"), serde_json::to_string_pretty(&report)? + "\n")?;
     // The figures are replaced; the findings written under them are kept.
     let earlier = std::fs::read_to_string(out.join("results.md")).unwrap_or_default();
     std::fs::write(out.join("results.md"), bench::with_findings(&table, &earlier))?;
+    std::fs::remove_file(&partial)?;
     println!("{table}");
     println!("written to {}/results.json and results.md", out.display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// The rows a stopped run kept in `partial` that `run` (same profile, counts, transport) may reuse:
+/// each subject's whose binary (or handler) is the build the row measured.
+fn kept_rows(
+    partial: &Path,
+    run: &switchboard_local::bench::Report,
+    subjects: &[switchboard_local::bench::Subject],
+) -> Result<Vec<switchboard_local::bench::Figures>, Box<dyn std::error::Error>> {
+    let Ok(text) = std::fs::read_to_string(partial) else { return Ok(Vec::new()) };
+    let earlier: switchboard_local::bench::Report = serde_json::from_str(&text)?;
+    if (&earlier.profile, earlier.cold_runs, earlier.warm_runs, earlier.tls)
+        != (&run.profile, run.cold_runs, run.warm_runs, run.tls)
+    {
+        return Err(format!("--resume: {} is of another profile, run counts or transport", partial.display()).into());
+    }
+    let unchanged = |row: &switchboard_local::bench::Figures| {
+        let subject = subjects.iter().find(|s| s.name == row.function);
+        subject.and_then(|s| s.build().ok()).is_some_and(|build| build == row.build)
+    };
+    Ok(earlier.functions.into_iter().filter(unchanged).collect())
 }
 
 async fn up(runtime: Runtime, lambda_port: u16) -> CommandResult {

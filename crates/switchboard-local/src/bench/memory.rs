@@ -139,6 +139,7 @@ mod tests {
             cpu_per_warm_ms: 0.0,
             aws_calls_per_warm: 0.0,
             lambda,
+            build: String::new(),
         }
     }
 
