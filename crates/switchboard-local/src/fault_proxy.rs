@@ -121,19 +121,7 @@ pub(crate) async fn forwarded(
     }
 }
 
-/// Whether a header travels end to end: not a hop-by-hop one (RFC 9110 §7.6.1), which belongs to
-/// each connection, nor a length the relay's own framing sets.
+/// Whether a header travels end to end (not one of [`crate::net::HOP_BY_HOP`]).
 fn end_to_end(name: &str) -> bool {
-    const PER_CONNECTION: [&str; 9] = [
-        "connection",
-        "keep-alive",
-        "proxy-connection",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
-        "content-length",
-        "proxy-authorization",
-    ];
-    !PER_CONNECTION.contains(&name)
+    !crate::net::HOP_BY_HOP.contains(&name)
 }

@@ -13,3 +13,16 @@ pub async fn wait_for_listener(addr: SocketAddr, limit: Duration) -> bool {
     }
     false
 }
+
+/// Hop-by-hop headers (RFC 9110 §7.6.1), which belong to each connection, and the length a relay's
+/// own framing sets: a proxy never forwards them (the CloudFront stand-in, the fault proxy, the TLS fronts).
+pub const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "content-length",
+];

@@ -58,17 +58,7 @@ pub async fn serve(listener: tokio::net::TcpListener, site: CloudFront) -> std::
     Ok(CloudFrontHandle { addr, task })
 }
 
-/// Hop-by-hop headers: a proxy never forwards them (RFC 9110 §7.6.1).
-const HOP_BY_HOP: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "content-length",
-];
+use crate::net::HOP_BY_HOP;
 
 async fn handle(
     State(site): State<Arc<CloudFront>>,
