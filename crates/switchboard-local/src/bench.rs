@@ -184,6 +184,9 @@ pub struct Subject {
     pub env: BTreeMap<String, String>,
 }
 
+/// The suffix of a Node.js reference's row name.
+pub const NODE_SUFFIX: &str = ".node";
+
 impl Subject {
     /// SHA-256 of the binary and, where it differs, the package (hex).
     pub fn build(&self) -> Result<String, BenchError> {
@@ -191,17 +194,12 @@ impl Subject {
         let mut hash = Sha256::new();
         for file in [&self.binary, &self.package].into_iter().collect::<std::collections::BTreeSet<_>>() {
             let bytes = std::fs::read(file)
-                .map_err(|e| BenchError::Zip { path: file.display().to_string(), detail: e.to_string() })?;
+                .map_err(|e| BenchError::Read { path: file.display().to_string(), detail: e.to_string() })?;
             hash.update(&bytes);
         }
         Ok(hex::encode(hash.finalize()))
     }
-}
 
-/// The suffix of a Node.js reference's row name.
-pub const NODE_SUFFIX: &str = ".node";
-
-impl Subject {
     /// One of our functions, from `binaries/<name>`.
     pub fn rust(name: &str, binaries: &Path) -> Self {
         let binary = binaries.join(name);
@@ -330,6 +328,8 @@ pub enum BenchError {
     Function { function: String, problem: String },
     #[error("zip of {path}: {detail}")]
     Zip { path: String, detail: String },
+    #[error("reading {path}: {detail}")]
+    Read { path: String, detail: String },
     #[error(transparent)]
     Cgroup(#[from] cpu_model::CgroupError),
 }
