@@ -357,7 +357,9 @@ pub async fn measure(
             name: subject.name.clone(),
             binary: subject.binary.clone(),
             env,
-            timeout: Duration::from_secs(10),
+            // The template's timeout, as the local cloud gives it: start-recording leaves the last
+            // 12 s of its 28 to its undo, so 10 s for every function undid each of its starts.
+            timeout: crate::cloud::function_timeout(&subject.function),
         }
     };
     let (subject_spec, floor_spec) = (spec(subject), floor.map(spec));
