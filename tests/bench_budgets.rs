@@ -138,7 +138,7 @@ fn the_figures_come_from_a_full_run_over_https_with_the_node_references() {
 
 #[test]
 #[ignore = "the full HTTPS run (bench/results.json) has every function that makes AWS requests over it: \
-            0.34-1.39 ms per request against 0.3 (docs/performance.md, \"CPU per request\"); on with the cuts"]
+            0.33-0.97 ms per request against 0.3 (docs/performance.md, \"CPU per request\"); on with the cuts"]
 fn cpu_per_warm_invocation_stays_within_its_budget_over_the_floor() {
     let report = report();
     let floor = report.functions.iter().find(|f| f.function == "bench-floor").map(|f| f.cpu_per_warm_ms);
