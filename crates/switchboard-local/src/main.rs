@@ -442,7 +442,6 @@ async fn bench(
     }
     let report = report_of(functions);
     let table = bench::markdown(&report);
-    std::fs::create_dir_all(&out)?;
     std::fs::write(out.join("results.json"), serde_json::to_string_pretty(&report)? + "\n")?;
     // The figures are replaced; the findings written under them are kept.
     let earlier = std::fs::read_to_string(out.join("results.md")).unwrap_or_default();

@@ -277,7 +277,8 @@ impl<'a> Setup<'a> {
         let keep =
             |pk: &str, sk: &str| seeded_admins.iter().any(|a| a == pk) || (pk.starts_with("LOC#") && sk == "STATE");
         let keep = |pk: &str, sk: &str| keep(pk, sk) || pk.starts_with("CUC#");
-        for table in [&fixture.identity.table_name, &fixture.emergency.table_name, &fixture.video.table_name] {
+        let tables = [&fixture.identity.table_name, &fixture.emergency.table_name, &fixture.video.table_name];
+        for table in tables {
             let pages = self.dynamodb.scan().table_name(table).projection_expression("pk, sk").into_paginator().items();
             let items: Vec<_> = pages
                 .send()
@@ -308,7 +309,7 @@ impl<'a> Setup<'a> {
         // transaction took over 3 s. Made anew with only the kept items now and then, the table
         // stays as small as the deletes keep it.
         if self.deleted >= REMAKE_AFTER_DELETES {
-            for table in [&fixture.identity.table_name, &fixture.emergency.table_name, &fixture.video.table_name] {
+            for table in tables {
                 self.remake(table).await?;
             }
             self.deleted = 0;
@@ -328,7 +329,7 @@ impl<'a> Setup<'a> {
             .send()
             .await
             .map_err(|e| fail(DisplayErrorContext(&e).to_string()))?;
-        crate::cloud::tables::create_pk_sk_table(&self.dynamodb, table).await.map_err(|e| fail(e.to_string()))?;
+        crate::cloud::create_pk_sk_table(&self.dynamodb, table).await.map_err(|e| fail(e.to_string()))?;
         for item in items {
             self.dynamodb
                 .put_item()

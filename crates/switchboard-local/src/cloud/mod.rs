@@ -31,7 +31,7 @@ mod error;
 mod functions;
 mod recording;
 mod seed;
-pub mod tables;
+mod tables;
 mod template;
 
 pub(crate) use error::seed_error;
