@@ -88,12 +88,14 @@ mutants: setup
 	cargo build --workspace --all-targets
 	tools/mutants $(FILES)
 
-# Release binaries with the profile sam build uses (reused when up to date), then the figures.
+# Release binaries with the profile sam build uses (reused when up to date), then the figures, taken by
+# an optimised harness (its TLS fronts stand in for AWS's endpoints; the fleet serving set-ups stays debug).
 bench: setup bench/reference/node_modules/.package-lock.json
 	cargo build --release $(BENCH_PACKAGES)
 	cargo build --workspace --all-targets
+	cargo build --profile harness -p switchboard-local --bin switchboard-local
 	rm -rf target/bench-calls
-	SWITCHBOARD_CALL_LOG=$(CURDIR)/target/bench-calls target/debug/switchboard-local bench --binaries target/release --out bench --resume
+	SWITCHBOARD_CALL_LOG=$(CURDIR)/target/bench-calls target/harness/switchboard-local bench --binaries target/release --out bench --resume
 
 # The Node.js references the bench runs beside ours (bench/reference/): the AWS SDK v3 pinned by its lockfile.
 bench/reference/node_modules/.package-lock.json: bench/reference/package-lock.json

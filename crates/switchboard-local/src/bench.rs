@@ -317,6 +317,10 @@ pub struct Report {
     /// Whether the functions reached the local cloud over HTTPS (the default; `--plain` turns it off).
     #[serde(default)]
     pub tls: bool,
+    /// Whether an optimised harness took the figures (`make bench`: the `harness` profile). A debug
+    /// harness's TLS fronts took 3.5-5.5 ms per handshake, charged to each function's first request.
+    #[serde(default)]
+    pub harness_optimised: bool,
     pub functions: Vec<Figures>,
 }
 
@@ -701,12 +705,13 @@ pub fn with_findings(table: &str, earlier: &str) -> String {
 /// The table as Markdown.
 pub fn markdown(report: &Report) -> String {
     let mut out = format!(
-        "Profile `{}`, target `{}`; first invocation: median of {} fresh processes; warm: {} invocations; {}.\n\n",
+        "Profile `{}`, target `{}`; first invocation: median of {} fresh processes; warm: {} invocations; {}; {}.\n\n",
         report.profile,
         report.target,
         report.cold_runs,
         report.warm_runs,
-        if report.tls { "AWS endpoints over HTTPS (a throwaway CA)" } else { "AWS endpoints over plain HTTP" }
+        if report.tls { "AWS endpoints over HTTPS (a throwaway CA)" } else { "AWS endpoints over plain HTTP" },
+        if report.harness_optimised { "an optimised harness" } else { "a debug harness (slow TLS fronts)" }
     );
     out.push_str(
         "| function | zip KiB | init ms | first invocation ms | warm p50 ms | warm p99 ms | cold penalty ms | \
@@ -952,6 +957,7 @@ mod tests {
             cold_runs: 1,
             warm_runs: 1,
             tls: true,
+            harness_optimised: true,
             functions: vec![figures, node],
         };
         let table = markdown(&report);
