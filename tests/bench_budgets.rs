@@ -76,16 +76,24 @@ fn every_function_is_within_its_init_and_memory_budgets() {
 }
 
 #[test]
-#[ignore = "over HTTPS (the full run of December 2026) 19 functions' cold penalties are 6.1-13.8 ms over the \
-            floor's, against 6 ms set on plain HTTP (the first call now builds the TLS connector, 1.2-1.9 ms, \
-            and shakes hands with each endpoint it reaches), and provision-flows' zip is 4.55 MB since \
-            PromptAudio linked aws-sdk-s3: the budgets and the code are to be brought together"]
-fn every_function_is_within_its_zip_and_cold_penalty_budgets() {
+#[ignore = "provision-flows' zip is 4.55 MB since PromptAudio linked aws-sdk-s3 (publish-desktop 4,083 KiB and \
+            get-recording-summary 4,093 KiB are just under): the S3 client's weight is to be cut"]
+fn every_function_is_within_its_zip_budget() {
+    let over: Vec<String> = ours(report())
+        .filter(|f| f.zip_bytes > MAX_ZIP_BYTES)
+        .map(|f| format!("{}: zip {} bytes > {MAX_ZIP_BYTES}", f.function, f.zip_bytes))
+        .collect();
+    assert!(over.is_empty(), "over budget:\n{}", over.join("\n"));
+}
+
+#[test]
+#[ignore = "over HTTPS (the full run of 6 December 2026, optimised harness) 18 functions' cold penalties are \
+            6.2-13.9 ms over the floor's, against 6 ms set on plain HTTP: the first call builds the TLS connector \
+            (1.2-1.9 ms) and shakes hands with each endpoint it reaches; the budget needs a measured allowance per \
+            handshake (handshakes per first call are not counted yet)"]
+fn every_function_is_within_its_cold_penalty_budget() {
     let mut over = Vec::new();
     for f in ours(report()) {
-        if f.zip_bytes > MAX_ZIP_BYTES {
-            over.push(format!("{}: zip {} bytes > {MAX_ZIP_BYTES}", f.function, f.zip_bytes));
-        }
         let Some(floor) = f.floor else {
             over.push(format!("{}: measured without the floor in the same run: run `make bench`", f.function));
             continue;
@@ -127,9 +135,13 @@ fn every_function_answered_only_its_expected_success() {
 }
 
 #[test]
-fn the_figures_come_from_a_full_run_over_https_with_the_node_references() {
+fn the_figures_come_from_a_full_run_over_https_by_an_optimised_harness_with_the_node_references() {
     let report = report();
     assert!(report.tls, "bench/results.json was measured with --plain: AWS endpoints over HTTPS are the default");
+    assert!(
+        report.harness_optimised,
+        "bench/results.json was taken by a debug harness, whose TLS fronts slow every first request: run `make bench`"
+    );
     assert!(report.warm_runs >= 1_000, "CPU per invocation is over at least 1,000 warm invocations");
     for reference in NODE_REFERENCES.iter().map(|f| format!("{f}{NODE_SUFFIX}")) {
         assert!(report.functions.iter().any(|f| f.function == reference), "{reference} is not in bench/results.json");
@@ -137,8 +149,9 @@ fn the_figures_come_from_a_full_run_over_https_with_the_node_references() {
 }
 
 #[test]
-#[ignore = "the full HTTPS run (bench/results.json) has every function that makes AWS requests over it: \
-            0.33-0.97 ms per request against 0.3 (docs/performance.md, \"CPU per request\"); on with the cuts"]
+#[ignore = "the full HTTPS run of 6 December 2026 (bench/results.json) has 27 of the 28 functions over it: \
+            0.32-1.00 ms per request over the 0.255 ms floor, against 0.3 (docs/performance.md, \"CPU per \
+            request\"); on with the cuts"]
 fn cpu_per_warm_invocation_stays_within_its_budget_over_the_floor() {
     let report = report();
     let floor = report.functions.iter().find(|f| f.function == "bench-floor").map(|f| f.cpu_per_warm_ms);
