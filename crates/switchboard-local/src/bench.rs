@@ -318,10 +318,20 @@ pub struct Report {
     #[serde(default)]
     pub tls: bool,
     /// Whether an optimised harness took the figures (`make bench`: the `harness` profile). A debug
-    /// harness's TLS fronts took 3.5-5.5 ms per handshake, charged to each function's first request.
+    /// harness's TLS fronts are slow servers: check-emergency's first request took 9.49 ms against them,
+    /// 6.59 ms against optimised ones.
     #[serde(default)]
     pub harness_optimised: bool,
     pub functions: Vec<Figures>,
+}
+
+impl Report {
+    /// Whether `self` and `other` were taken under the same conditions (profile, run counts,
+    /// transport, harness), so that their rows may stand in one table.
+    pub fn same_conditions(&self, other: &Report) -> bool {
+        (&self.profile, self.cold_runs, self.warm_runs, self.tls, self.harness_optimised)
+            == (&other.profile, other.cold_runs, other.warm_runs, other.tls, other.harness_optimised)
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

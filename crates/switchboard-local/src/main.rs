@@ -391,16 +391,15 @@ async fn bench(
     let floor_subject = subjects.iter().find(|s| s.name == "bench-floor").cloned();
     // `target/release` or `target/debug`: a debug run must not pass for the release figures.
     let profile = binaries.file_name().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
-    // A debug harness's TLS fronts slow each first request: its figures say so, and `--only` and
-    // `--resume` keep them apart from an optimised harness's.
-    let harness_optimised = !cfg!(debug_assertions);
     let report_of = |functions: Vec<bench::Figures>| Report {
         profile: profile.clone(),
         target: format!("{}-{}", std::env::consts::ARCH, std::env::consts::OS),
         cold_runs: cold,
         warm_runs: warm,
         tls,
-        harness_optimised,
+        // A debug harness's TLS fronts slow each first request: its figures say so, and `--only` and
+        // `--resume` keep them apart from an optimised harness's.
+        harness_optimised: !cfg!(debug_assertions),
         functions,
     };
     // A whole run takes about 70 minutes: each row is kept in results.partial.json as soon as it is
@@ -427,12 +426,7 @@ async fn bench(
     if !only.is_empty() && out.join("results.json").exists() {
         // The rows not measured now stay as the earlier run left them (same profile and run counts).
         let earlier: Report = serde_json::from_str(&std::fs::read_to_string(out.join("results.json"))?)?;
-        if earlier.profile != profile
-            || earlier.cold_runs != cold
-            || earlier.warm_runs != warm
-            || earlier.tls != tls
-            || earlier.harness_optimised != harness_optimised
-        {
+        if !earlier.same_conditions(&report_of(Vec::new())) {
             return Err(format!(
                 "--only merges into a run of the same profile, counts, transport and harness ({}, {} cold, {} warm, \
                  {}, {} harness)",
@@ -472,9 +466,7 @@ fn kept_rows(
 ) -> Result<Vec<switchboard_local::bench::Figures>, Box<dyn std::error::Error>> {
     let Ok(text) = std::fs::read_to_string(partial) else { return Ok(Vec::new()) };
     let earlier: switchboard_local::bench::Report = serde_json::from_str(&text)?;
-    if (&earlier.profile, earlier.cold_runs, earlier.warm_runs, earlier.tls, earlier.harness_optimised)
-        != (&run.profile, run.cold_runs, run.warm_runs, run.tls, run.harness_optimised)
-    {
+    if !earlier.same_conditions(run) {
         return Err(
             format!("--resume: {} is of another profile, run counts, transport or harness", partial.display()).into()
         );
