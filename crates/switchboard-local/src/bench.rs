@@ -237,6 +237,8 @@ pub struct Plan {
     pub env: BTreeMap<String, String>,
     pub region: String,
     pub account_id: String,
+    /// The TLS fronts' handshakes (None over `--plain`): each first invocation's are counted.
+    pub handshakes: Option<Arc<crate::tls_front::HandshakeTally>>,
 }
 
 /// One table row.
@@ -249,6 +251,13 @@ pub struct Figures {
     pub warm_p50_ms: f64,
     pub warm_p99_ms: f64,
     pub cold_penalty_ms: f64,
+    /// The TLS handshakes of the first invocation (median of the cold runs; NaN over `--plain`):
+    /// one per endpoint it reached, each paid again by no warm invocation.
+    #[serde(default = "not_measured")]
+    pub first_invocation_handshakes: f64,
+    /// Their summed durations at the fronts, from the TCP accept to the handshake's end, ms (median).
+    #[serde(default = "not_measured")]
+    pub first_invocation_handshake_ms: f64,
     pub peak_rss_kib: u64,
     /// The answers' `Result` codes (`HTTP <status>` for HTTP functions) and how often each came back.
     pub results: BTreeMap<String, usize>,
@@ -389,12 +398,17 @@ pub async fn measure(
     let mut floor_penalty = Vec::new();
     let mut peak_rss_kib = 0;
     let mut cold_spans = Vec::new();
+    let (mut handshakes, mut handshake_ms) = (Vec::new(), Vec::new());
     for i in 1..=cold_runs {
         let run = format!("cold invocation {i} of {cold_runs}");
         let cold = cold_invocation(&subject_spec, &subject.function, &run, plan, setup, &logs, &mut results).await?;
         init.push(cold.init_ms);
         first.push(cold.first_ms);
         penalty.push(cold.first_ms - cold.second_ms);
+        if let Some((count, took_ms)) = cold.handshakes {
+            handshakes.push(count as f64);
+            handshake_ms.push(took_ms);
+        }
         peak_rss_kib = peak_rss_kib.max(cold.peak_rss_kib);
         cold_spans.push(cold.spans);
         if let Some(floor_spec) = &floor_spec {
@@ -454,6 +468,8 @@ pub async fn measure(
         warm_p50_ms,
         warm_p99_ms: percentile(&mut warm, 99.0),
         cold_penalty_ms: percentile(&mut penalty, 50.0),
+        first_invocation_handshakes: median_or_nan(&mut handshakes),
+        first_invocation_handshake_ms: median_or_nan(&mut handshake_ms),
         peak_rss_kib,
         results,
         breakdown: breakdown::median(&cold_spans),
@@ -576,6 +592,8 @@ struct Cold {
     first_ms: f64,
     /// The same process's second invocation (queued → answered), right after the first.
     second_ms: f64,
+    /// The TLS handshakes of the first invocation, and their summed durations (ms); None over `--plain`.
+    handshakes: Option<(u64, f64)>,
     peak_rss_kib: u64,
     spans: breakdown::Spans,
 }
@@ -598,8 +616,14 @@ async fn cold_invocation(
     // A moment for the local cloud to finish the set-up's work: the cold start is measured, not them.
     tokio::time::sleep(SETTLE).await;
     let printed_before = logs.lock().map(|l| l.len()).unwrap_or_default();
+    let handshakes_before = plan.handshakes.as_ref().map(|tally| tally.snapshot());
     let process = FunctionProcess::spawn(spec, &plan.region, &plan.account_id, logs.clone()).await?;
     let invocation = process.invoke(payload).await;
+    // Counted before the second invocation, which may open a connection of its own.
+    let handshakes = plan.handshakes.as_ref().zip(handshakes_before).map(|(tally, (count, took))| {
+        let (count_after, took_after) = tally.snapshot();
+        (count_after.saturating_sub(count), millis(took_after.saturating_sub(took)))
+    });
     checked(&spec.name, workload, run, invocation.result, logs, results)?;
     // Its warm twin, for the penalty: paired, so a drift of the machine between the cold runs and
     // the warm series does not count as the cold start's.
@@ -623,6 +647,7 @@ async fn cold_invocation(
         init_ms: millis(polled - started),
         first_ms: millis(invocation.posted_at - started),
         second_ms,
+        handshakes,
         peak_rss_kib,
         spans: breakdown::ColdRun::new(started_at, polled - started, invocation.posted_at - started, lines).spans(),
     })
@@ -678,6 +703,14 @@ pub fn percentile(samples: &mut [f64], p: f64) -> f64 {
     samples[rank.clamp(1, samples.len()) - 1]
 }
 
+/// The median, or NaN for no samples (handshakes over `--plain`).
+fn median_or_nan(samples: &mut [f64]) -> f64 {
+    match samples.is_empty() {
+        true => f64::NAN,
+        false => percentile(samples, 50.0),
+    }
+}
+
 /// The size of the deploy zip: the binary as `bootstrap`, deflated, as cargo-lambda packages it.
 pub fn zip_size(binary: &Path) -> Result<u64, BenchError> {
     let zip_error = |detail: String| BenchError::Zip { path: binary.display().to_string(), detail };
@@ -725,15 +758,19 @@ pub fn markdown(report: &Report) -> String {
     );
     out.push_str(
         "| function | zip KiB | init ms | first invocation ms | warm p50 ms | warm p99 ms | cold penalty ms | \
-         peak RSS MiB | floor init / penalty ms | results |\n",
+         first invocation's TLS handshakes (ms at the fronts) | peak RSS MiB | floor init / penalty ms | results |\n",
     );
-    out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
+    out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
     for f in &report.functions {
         let results: Vec<String> = f.results.iter().map(|(code, n)| format!("{code}×{n}")).collect();
         let floor =
             f.floor.map_or("—".to_owned(), |floor| format!("{:.2} / {:.2}", floor.init_ms, floor.cold_penalty_ms));
+        let handshakes = match f.first_invocation_handshakes.is_nan() {
+            true => "—".to_owned(),
+            false => format!("{:.0} ({:.2})", f.first_invocation_handshakes, f.first_invocation_handshake_ms),
+        };
         out.push_str(&format!(
-            "| {} | {:.0} | {:.2} | {:.2} | {:.3} | {:.3} | {:.2} | {:.1} | {floor} | {} |\n",
+            "| {} | {:.0} | {:.2} | {:.2} | {:.3} | {:.3} | {:.2} | {handshakes} | {:.1} | {floor} | {} |\n",
             f.function,
             f.zip_bytes as f64 / 1024.0,
             f.init_ms,
@@ -938,6 +975,8 @@ mod tests {
             warm_p50_ms: 0.5,
             warm_p99_ms: 0.9,
             cold_penalty_ms: 2.5,
+            first_invocation_handshakes: 2.0,
+            first_invocation_handshake_ms: 1.5,
             peak_rss_kib: 10_240,
             results: BTreeMap::from([("OK".to_owned(), 2)]),
             breakdown: breakdown::Spans::default(),
@@ -979,7 +1018,7 @@ mod tests {
             "{table}"
         );
         assert!(
-            table.contains("| f | 2 | 1.00 | 3.00 | 0.500 | 0.900 | 2.50 | 10.0 | 0.75 / 0.50 | OK×2 |"),
+            table.contains("| f | 2 | 1.00 | 3.00 | 0.500 | 0.900 | 2.50 | 2 (1.50) | 10.0 | 0.75 / 0.50 | OK×2 |"),
             "{table}"
         );
         assert!(table.contains("| f | 0.800 | — | 1.00 |"), "{table}");

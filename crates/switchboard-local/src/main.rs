@@ -369,6 +369,7 @@ async fn bench(
         env,
         region: cloud.fixture.region.clone(),
         account_id: cloud.fixture.account_id.clone(),
+        handshakes: local_tls.as_ref().map(|secured| secured.handshakes()),
     };
     let mut setup = Setup::new(&cloud).await?;
     let all = cloud::function_names()?;

@@ -18,6 +18,7 @@ use std::{
         atomic::{AtomicU64, Ordering},
         Arc,
     },
+    time::{Duration, Instant},
 };
 
 use axum::{
@@ -53,7 +54,28 @@ pub struct LocalTls {
     ca_file: PathBuf,
     acceptor: TlsAcceptor,
     fronts: Vec<Front>,
-    handshakes: Arc<AtomicU64>,
+    handshakes: Arc<HandshakeTally>,
+}
+
+/// The handshakes the fronts completed, and how long they took from the TCP accept to the end of
+/// the handshake: the client's share of that (its key exchange, its check of the chain) is what a
+/// function's first request to an endpoint pays over plain HTTP.
+#[derive(Debug, Default)]
+pub struct HandshakeTally {
+    count: AtomicU64,
+    micros: AtomicU64,
+}
+
+impl HandshakeTally {
+    /// Handshakes so far, and their summed durations.
+    pub fn snapshot(&self) -> (u64, Duration) {
+        (self.count.load(Ordering::Relaxed), Duration::from_micros(self.micros.load(Ordering::Relaxed)))
+    }
+
+    fn record(&self, took: Duration) {
+        self.micros.fetch_add(took.as_micros().try_into().unwrap_or(u64::MAX), Ordering::Relaxed);
+        self.count.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 struct Front {
@@ -94,9 +116,9 @@ impl LocalTls {
         Ok(Self { ca_file, acceptor, fronts: Vec::new(), handshakes: Arc::default() })
     }
 
-    /// TLS handshakes completed so far, over every front: one per connection a client opened.
-    pub fn handshakes(&self) -> u64 {
-        self.handshakes.load(Ordering::Relaxed)
+    /// The TLS handshakes the fronts completed, over every front: one per connection a client opened.
+    pub fn handshakes(&self) -> Arc<HandshakeTally> {
+        self.handshakes.clone()
     }
 
     /// The PEM file of the CA's certificate.
@@ -154,7 +176,7 @@ impl Drop for LocalTls {
 struct TlsListener {
     tcp: TcpListener,
     acceptor: TlsAcceptor,
-    handshakes: Arc<AtomicU64>,
+    handshakes: Arc<HandshakeTally>,
 }
 
 impl axum::serve::Listener for TlsListener {
@@ -165,9 +187,10 @@ impl axum::serve::Listener for TlsListener {
         loop {
             let Ok((tcp, addr)) = self.tcp.accept().await else { continue };
             let _ = tcp.set_nodelay(true);
+            let accepted = Instant::now();
             match self.acceptor.accept(tcp).await {
                 Ok(tls) => {
-                    self.handshakes.fetch_add(1, Ordering::Relaxed);
+                    self.handshakes.record(accepted.elapsed());
                     return (tls, addr);
                 }
                 Err(error) => tracing::debug!(%error, "TLS front: a handshake failed"),

@@ -132,6 +132,8 @@ mod tests {
             warm_p50_ms: 0.0,
             warm_p99_ms: 0.0,
             cold_penalty_ms: 0.0,
+            first_invocation_handshakes: f64::NAN,
+            first_invocation_handshake_ms: f64::NAN,
             peak_rss_kib: 0,
             results: Default::default(),
             breakdown: Default::default(),
