@@ -101,8 +101,12 @@ bench: setup bench/reference/node_modules/.package-lock.json
 bench/reference/node_modules/.package-lock.json: bench/reference/package-lock.json
 	cd bench/reference && npm ci --ignore-scripts --no-audit --no-fund
 
-# Lambda's deployment zips must stay small (cold starts load them): fail above ZIP_BUDGET bytes.
+# Lambda's deployment zips must stay small (cold starts load them): fail above ZIP_BUDGET bytes, or
+# ZIP_BUDGET_S3 for the functions that call S3 (the S3 client links crc-fast's CRC tables, 710 KiB that
+# barely deflate; tests/bench_budgets.rs says more and holds the same two budgets).
 ZIP_BUDGET := 4194304
+ZIP_BUDGET_S3 := 4980736
+S3_CALLING_FUNCTIONS := GetRecordingSummaryFunction ProvisionFlowsFunction PublishDesktopFunction
 
 # One cargo invocation builds every function (the crates compile once, the links run side by side);
 # sam build's own cargo-lambda call per function then finds its binary up to date and copies it.
@@ -114,11 +118,12 @@ build: $(VENV)/.installed
 	@over=0; for f in .aws-sam/build/*Function; do \
 	  zip_file=/tmp/switchboard-$$(basename $$f).zip; rm -f $$zip_file; \
 	  (cd $$f && zip -q -X -r $$zip_file .) || exit 1; \
-	  size=$$(stat -c %s $$zip_file); \
-	  if [ $$size -gt $(ZIP_BUDGET) ]; then verdict="OVER the $(ZIP_BUDGET)-byte budget"; over=1; else verdict=ok; fi; \
+	  size=$$(stat -c %s $$zip_file); budget=$(ZIP_BUDGET); \
+	  case " $(S3_CALLING_FUNCTIONS) " in *" $$(basename $$f) "*) budget=$(ZIP_BUDGET_S3);; esac; \
+	  if [ $$size -gt $$budget ]; then verdict="OVER the $$budget-byte budget"; over=1; else verdict=ok; fi; \
 	  printf '%-28s zip %8d bytes  %s\n' "$$(basename $$f)" $$size "$$verdict"; \
 	done; \
-	if [ $$over -ne 0 ]; then echo "make build: a zip is over 4 MiB" >&2; exit 1; fi
+	if [ $$over -ne 0 ]; then echo "make build: a zip is over its budget" >&2; exit 1; fi
 
 clean:
 	cargo clean
