@@ -349,6 +349,9 @@ pub enum BenchError {
     Host(#[from] HostError),
     #[error("{function}: {problem}")]
     Function { function: String, problem: String },
+    /// The local cloud could not set up an invocation (the set-up's own requests failed).
+    #[error("{function}: set-up for {run}: {problem}")]
+    Setup { function: String, run: String, problem: String },
     #[error("zip of {path}: {detail}")]
     Zip { path: String, detail: String },
     #[error("reading {path}: {detail}")]
@@ -657,9 +660,10 @@ async fn cold_invocation(
 const SETTLE: Duration = Duration::from_millis(20);
 
 async fn prepared(setup: &mut Setup<'_>, function: &str, run: &str) -> Result<Bytes, BenchError> {
-    let event = setup.prepare(function).await.map_err(|e| BenchError::Function {
+    let event = setup.prepare(function).await.map_err(|problem| BenchError::Setup {
         function: function.to_owned(),
-        problem: format!("setup for {run}: {e}"),
+        run: run.to_owned(),
+        problem,
     })?;
     Ok(Bytes::from(event.to_string()))
 }

@@ -345,33 +345,7 @@ async fn bench(
     tls: bool,
     resume: bool,
 ) -> CommandResult {
-    use switchboard_local::bench::{self, Plan, Report, Setup, Subject};
-    // The fleet serves the setups' invocations, from the debug binaries (`make bench` builds both):
-    // its speed is not measured, and `--only` then needs release binaries of the measured functions
-    // alone. Each measured function runs in processes of its own.
-    let fixture = Fixture::load(&Fixture::default_path())?;
-    let cloud = LocalCloud::with_fleet(fixture, cloud::debug_binaries(), BTreeMap::new()).await?;
-    // As in AWS, each measured process reaches every service over HTTPS (its handshake and its
-    // encryption are the function's CPU); the fleet serving the set-ups stays plain.
-    let mut local_tls = None;
-    let env = match tls {
-        true => {
-            let secured = local_tls.insert(switchboard_local::tls_front::LocalTls::new(&std::env::temp_dir())?);
-            secured.secure(&cloud.function_env()).await?
-        }
-        false => cloud.function_env(),
-    };
-    let plan = Plan {
-        cold_runs: cold,
-        warm_runs: warm,
-        model_cold_runs,
-        model_warm_runs,
-        env,
-        region: cloud.fixture.region.clone(),
-        account_id: cloud.fixture.account_id.clone(),
-        handshakes: local_tls.as_ref().map(|secured| secured.handshakes()),
-    };
-    let mut setup = Setup::new(&cloud).await?;
+    use switchboard_local::bench::{self, BenchError, Plan, Report, Setup, Subject};
     let all = cloud::function_names()?;
     if let Some(unknown) = only.iter().find(|name| !all.contains(name)) {
         return Err(format!("--only {unknown}: no such function").into());
@@ -411,15 +385,62 @@ async fn bench(
         true => kept_rows(&partial, &report_of(Vec::new()), &subjects)?,
         false => Vec::new(),
     };
-    for subject in &subjects {
-        if functions.iter().any(|f| f.function == subject.name) {
-            eprintln!("kept {} from {}", subject.name, partial.display());
-            continue;
+    for kept in &functions {
+        eprintln!("kept {} from {}", kept.function, partial.display());
+    }
+
+    // A set-up that fails is the local cloud's, not the measured function's: moto copies a whole table
+    // for every transaction, and after an hour of set-ups one now and then outlasts the fleet's 2 s
+    // attempt timeout. The local cloud is then started afresh (as a `--resume` would) and the row
+    // measured again, up to MAX_FRESH_CLOUDS times a run; the measured function's own failures still
+    // stop the run.
+    const MAX_FRESH_CLOUDS: usize = 3;
+    let mut fresh_clouds = 0;
+    'cloud: loop {
+        // The fleet serves the setups' invocations, from the debug binaries (`make bench` builds both):
+        // its speed is not measured, and `--only` then needs release binaries of the measured functions
+        // alone. Each measured function runs in processes of its own.
+        let fixture = Fixture::load(&Fixture::default_path())?;
+        let cloud = LocalCloud::with_fleet(fixture, cloud::debug_binaries(), BTreeMap::new()).await?;
+        // As in AWS, each measured process reaches every service over HTTPS (its handshake and its
+        // encryption are the function's CPU); the fleet serving the set-ups stays plain.
+        let mut local_tls = None;
+        let env = match tls {
+            true => {
+                let secured = local_tls.insert(switchboard_local::tls_front::LocalTls::new(&std::env::temp_dir())?);
+                secured.secure(&cloud.function_env()).await?
+            }
+            false => cloud.function_env(),
+        };
+        let plan = Plan {
+            cold_runs: cold,
+            warm_runs: warm,
+            model_cold_runs,
+            model_warm_runs,
+            env,
+            region: cloud.fixture.region.clone(),
+            account_id: cloud.fixture.account_id.clone(),
+            handshakes: local_tls.as_ref().map(|secured| secured.handshakes()),
+        };
+        let mut setup = Setup::new(&cloud).await?;
+        for subject in &subjects {
+            if functions.iter().any(|f| f.function == subject.name) {
+                continue;
+            }
+            eprintln!("measuring {} …", subject.name);
+            let floor = floor_subject.as_ref().filter(|floor| floor.name != subject.name);
+            match bench::measure(subject, floor, &plan, &mut setup).await {
+                Ok(figures) => functions.push(figures),
+                Err(error @ BenchError::Setup { .. }) if fresh_clouds < MAX_FRESH_CLOUDS => {
+                    fresh_clouds += 1;
+                    eprintln!("{error}\nstarting the local cloud afresh ({fresh_clouds} of {MAX_FRESH_CLOUDS}) to measure {} again", subject.name);
+                    continue 'cloud;
+                }
+                Err(error) => return Err(error.into()),
+            }
+            std::fs::write(&partial, serde_json::to_string_pretty(&report_of(functions.clone()))? + "\n")?;
         }
-        eprintln!("measuring {} …", subject.name);
-        let floor = floor_subject.as_ref().filter(|floor| floor.name != subject.name);
-        functions.push(bench::measure(subject, floor, &plan, &mut setup).await?);
-        std::fs::write(&partial, serde_json::to_string_pretty(&report_of(functions.clone()))? + "\n")?;
+        break;
     }
     for f in functions.iter_mut().filter(|f| f.function == "bench-floor") {
         f.floor = Some(bench::Floor::of(f));
