@@ -109,9 +109,16 @@ fn every_function_is_within_its_zip_budget() {
     assert!(over.is_empty(), "over budget:\n{}", over.join("\n"));
 }
 
+/// Functions known to be over the cold-penalty budget, each with its figures; the test fails when
+/// one comes within it (take it off) or another goes over.
+const OVER_COLD_PENALTY_BUDGET: [(&str, &str); 1] = [(
+    "provision-flows",
+    "13.09 ms over the floor's against 12.00 (6 + connector 2 + 2 handshakes) in the run of 7 December 2026: \
+     a custom resource whose invocations take 63 ms (p99 86 ms), so its first-minus-second difference carries \
+     their spread; not cut yet",
+)];
+
 #[test]
-#[ignore = "bench/results.json (6 December 2026) predates the handshake count the budget's TLS allowance needs: \
-            the next full `make bench` records it"]
 fn every_function_is_within_its_cold_penalty_budget() {
     let mut over = Vec::new();
     for (f, floor) in ours_with_floor(&mut over) {
@@ -131,7 +138,15 @@ fn every_function_is_within_its_cold_penalty_budget() {
             false => 0.0,
         };
         let penalty_budget = floor.cold_penalty_ms + MAX_COLD_PENALTY_OVER_FLOOR_MS + secret_fetch + tls;
-        if f.cold_penalty_ms.is_nan() || f.cold_penalty_ms > penalty_budget {
+        let known_over = OVER_COLD_PENALTY_BUDGET.iter().any(|(function, _)| *function == f.function);
+        let within = f.cold_penalty_ms <= penalty_budget;
+        if known_over && within {
+            over.push(format!(
+                "{}: cold penalty {:.2} ms is within its {penalty_budget:.2} ms now: take it off OVER_COLD_PENALTY_BUDGET",
+                f.function, f.cold_penalty_ms
+            ));
+        }
+        if !known_over && !within {
             over.push(format!(
                 "{}: cold penalty {:.2} ms > {penalty_budget:.2} ms (floor {:.2} + {MAX_COLD_PENALTY_OVER_FLOOR_MS} \
                  + secret fetch {secret_fetch:.2} + TLS {tls:.2} for {handshakes} handshakes)",
@@ -177,9 +192,9 @@ fn the_figures_come_from_a_full_run_over_https_by_an_optimised_harness_with_the_
 }
 
 #[test]
-#[ignore = "the full HTTPS run of 6 December 2026 (bench/results.json) has 27 of the 28 functions over it: \
-            0.32-1.00 ms per request over the 0.255 ms floor, against 0.3 (docs/performance.md, \"CPU per \
-            request\"); on with the cuts"]
+#[ignore = "the full HTTPS run of 7 December 2026 (bench/results.json) has 26 of the 28 functions over it: \
+            0.45-1.20 ms per request over the 0.182 ms floor, against 0.3 (docs/performance.md, \"CPU per \
+            request\": one GetItem through the SDK costs ~0.22 ms of CPU in a hot loop on loopback HTTP alone)"]
 fn cpu_per_warm_invocation_stays_within_its_budget_over_the_floor() {
     let report = report();
     let floor = report.functions.iter().find(|f| f.function == "bench-floor").map(|f| f.cpu_per_warm_ms);
