@@ -102,8 +102,8 @@ bench/reference/node_modules/.package-lock.json: bench/reference/package-lock.js
 	cd bench/reference && npm ci --ignore-scripts --no-audit --no-fund
 
 # Lambda's deployment zips must stay small (cold starts load them): fail above ZIP_BUDGET bytes, or
-# ZIP_BUDGET_S3 for the functions that call S3 (the S3 client links crc-fast's CRC tables, 710 KiB that
-# barely deflate; tests/bench_budgets.rs says more and holds the same two budgets).
+# ZIP_BUDGET_S3 for the functions that call S3 (on x86_64 the S3 client links crc-fast's CRC tables, 710 KiB
+# that barely deflate; arm64 builds link none; tests/bench_budgets.rs says more and holds the same budgets).
 ZIP_BUDGET := 4194304
 ZIP_BUDGET_S3 := 4980736
 S3_CALLING_FUNCTIONS := GetRecordingSummaryFunction ProvisionFlowsFunction PublishDesktopFunction
