@@ -7,6 +7,7 @@
 //! floor's + 0.3 ms per AWS request it makes (at least one). And every figure timed the function's
 //! intended work (only its expected success came back), over HTTPS, under Lambda's CPU model too.
 
+use switchboard_fleet_tests::logical_id;
 use switchboard_local::{
     bench::{cpu_model, expected_result, Figures, Floor, Report, NODE_REFERENCES, NODE_SUFFIX},
     cloud::function_names,
@@ -244,7 +245,7 @@ fn every_function_was_measured_under_lambdas_cpu_model_at_every_size_and_both_pe
     assert!(missing.is_empty(), "not measured under the CPU model (run `make bench`):\n{}", missing.join("\n"));
 }
 
-/// `make build` checks the deployable (arm64) zips against the same budgets, by template name.
+/// `make build` checks the zips it packages against the same budgets, by logical id.
 #[test]
 fn make_build_checks_the_same_zip_budgets() {
     let makefile = std::fs::read_to_string(repo_root().join("Makefile")).unwrap();
@@ -254,10 +255,6 @@ fn make_build_checks_the_same_zip_budgets() {
     };
     assert_eq!(variable("ZIP_BUDGET").parse::<u64>().unwrap(), MAX_ZIP_BYTES);
     assert_eq!(variable("ZIP_BUDGET_S3").parse::<u64>().unwrap(), MAX_ZIP_BYTES + S3_CHECKSUM_TABLES_ALLOWANCE_BYTES);
-    let template_name = |function: &str| {
-        let words = function.split('-').map(|w| w[..1].to_uppercase() + &w[1..]);
-        words.collect::<String>() + "Function"
-    };
-    let expected: Vec<String> = S3_CALLING_FUNCTIONS.iter().map(|f| template_name(f)).collect();
+    let expected: Vec<String> = S3_CALLING_FUNCTIONS.iter().map(|f| logical_id(f)).collect();
     assert_eq!(variable("S3_CALLING_FUNCTIONS").split_whitespace().collect::<Vec<_>>(), expected);
 }

@@ -55,3 +55,15 @@ impl Fleet {
         self.cloud.fleet().map(|f| f.logs().into_iter().map(|l| l.line).collect()).unwrap_or_default()
     }
 }
+
+/// The template's logical id of a function: `one-time-pin` → `OneTimePinFunction`.
+pub fn logical_id(function: &str) -> String {
+    let pascal: String = function
+        .split('-')
+        .map(|part| {
+            let mut chars = part.chars();
+            chars.next().map(|c| c.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
+        })
+        .collect();
+    format!("{pascal}Function")
+}

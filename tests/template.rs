@@ -5,24 +5,12 @@
 use std::{collections::BTreeSet, path::Path};
 
 use serde_json::{json, Value};
-use switchboard_fleet_tests::Fleet;
+use switchboard_fleet_tests::{logical_id, Fleet};
 use switchboard_local::{
     cloud::{function_names, sample_events},
     lambda_host::InvokeClient,
     repo_root,
 };
-
-/// `one-time-pin` → `OneTimePinFunction`.
-fn logical_id(function: &str) -> String {
-    let pascal: String = function
-        .split('-')
-        .map(|part| {
-            let mut chars = part.chars();
-            chars.next().map(|c| c.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
-        })
-        .collect();
-    format!("{pascal}Function")
-}
 
 /// The `CodeUri: functions/<name>` entries of the template, in order.
 fn template_functions(template: &str) -> Vec<String> {
