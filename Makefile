@@ -52,6 +52,7 @@ test: setup desktop-setup recorder-setup docs-setup
 	cargo build --workspace --all-targets
 	cargo clippy --workspace --all-targets -- -D warnings
 	$(VENV)/bin/python tools/iam_check.py --self-test
+	$(VENV)/bin/python tools/test_moto_server.py
 	rm -rf target/iam/calls
 	SWITCHBOARD_CALL_LOG=$(CURDIR)/target/iam/calls cargo test --workspace --all-targets
 	$(VENV)/bin/python tools/iam_check.py --calls target/iam/calls --template template.yaml --report target/iam/report.json --strict-unused

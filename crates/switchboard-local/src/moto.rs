@@ -20,11 +20,18 @@ pub struct Moto {
 }
 
 impl Moto {
-    /// The `moto_server` from the project's `.venv` (or `SWITCHBOARD_VENV`).
-    pub fn binary() -> PathBuf {
+    /// The Python of the project's `.venv` (or `SWITCHBOARD_VENV`), which has moto installed.
+    pub fn python() -> PathBuf {
         let venv =
             std::env::var_os("SWITCHBOARD_VENV").map(PathBuf::from).unwrap_or_else(|| crate::repo_root().join(".venv"));
-        venv.join("bin/moto_server")
+        venv.join("bin/python")
+    }
+
+    /// `tools/moto_server.py`: moto's server with TransactWriteItems idempotent on its
+    /// `ClientRequestToken`, as DynamoDB is (the SDKs keep the token across retries, so a retry of a
+    /// transaction moto had already applied succeeds, as in AWS, instead of failing its conditions).
+    pub fn launcher() -> PathBuf {
+        crate::repo_root().join("tools/moto_server.py")
     }
 
     /// Starts moto on a port it binds itself (`-p 0`) and reports on stderr ("Running on
@@ -39,11 +46,12 @@ impl Moto {
     /// (one JSON line each; see [`crate::call_log`]).
     pub async fn start_recording(record: Option<std::path::PathBuf>) -> Result<Self, MotoError> {
         use tokio::io::{AsyncBufReadExt, BufReader};
-        let binary = Self::binary();
-        if !binary.exists() {
-            return Err(MotoError::NotInstalled(binary.display().to_string()));
+        let python = Self::python();
+        if !python.with_file_name("moto_server").exists() {
+            return Err(MotoError::NotInstalled(python.with_file_name("moto_server").display().to_string()));
         }
-        let mut command = Command::new(&binary);
+        let mut command = Command::new(&python);
+        command.arg(Self::launcher());
         if let Some(path) = record {
             command.env("MOTO_ENABLE_RECORDING", "True").env("MOTO_RECORDER_FILEPATH", path);
         }

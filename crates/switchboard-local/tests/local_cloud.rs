@@ -190,6 +190,63 @@ async fn processes_are_stopped_by_process_id_when_dropped() {
     assert!(!running(pid), "moto_server {pid} still runs");
 }
 
+/// DynamoDB answers a TransactWriteItems repeated with its `ClientRequestToken` (as an SDK retry
+/// after a lost answer is) as it answered the first, without applying it again; moto alone re-ran
+/// it and failed the retry's conditions. The full semantics: `tools/test_moto_server.py`.
+#[tokio::test]
+async fn a_transaction_retried_with_its_token_is_answered_as_the_first() {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, Put, ScalarAttributeType, TransactWriteItem,
+    };
+    let moto = Moto::start().await.unwrap();
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("eu-west-2"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("testing", "testing", None, None, "test"))
+        .endpoint_url(format!("http://127.0.0.1:{}", moto.port))
+        .load()
+        .await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+    dynamodb
+        .create_table()
+        .table_name("tokens")
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder().attribute_name("pk").attribute_type(ScalarAttributeType::S).build().unwrap(),
+        )
+        .key_schema(KeySchemaElement::builder().attribute_name("pk").key_type(KeyType::Hash).build().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let put_new = |pk: &str| {
+        TransactWriteItem::builder()
+            .put(
+                Put::builder()
+                    .table_name("tokens")
+                    .item("pk", aws_sdk_dynamodb::types::AttributeValue::S(pk.into()))
+                    .condition_expression("attribute_not_exists(pk)")
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+    };
+    let transact = |pk: &str, token: Option<&str>| {
+        dynamodb
+            .transact_write_items()
+            .transact_items(put_new(pk))
+            .set_client_request_token(token.map(str::to_owned))
+            .send()
+    };
+    transact("a", Some("token-1")).await.unwrap();
+    transact("a", Some("token-1")).await.expect("the same token and request: the first answer again");
+    let mismatch = transact("b", Some("token-1")).await.unwrap_err();
+    assert_eq!(mismatch.code(), Some("IdempotentParameterMismatchException"), "{mismatch:?}");
+    let b = dynamodb.get_item().table_name("tokens").key("pk", aws_sdk_dynamodb::types::AttributeValue::S("b".into()));
+    assert!(b.send().await.unwrap().item.is_none(), "a mismatched request is not applied");
+    // A new token (the SDK makes one per call) is a new transaction: its condition fails.
+    let again = transact("a", None).await.unwrap_err();
+    assert_eq!(again.code(), Some("TransactionCanceledException"), "{again:?}");
+}
+
 fn runner_with(flows: &[(&str, serde_json::Value)]) -> (Runner, tempdir::TempDir) {
     let dir = tempdir::TempDir::new();
     std::fs::create_dir_all(dir.path().join("test")).unwrap();
