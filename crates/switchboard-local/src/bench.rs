@@ -749,8 +749,9 @@ pub fn with_findings(table: &str, earlier: &str) -> String {
     format!("{table}\n{FINDINGS_MARKER}{findings}")
 }
 
-/// The table as Markdown.
-pub fn markdown(report: &Report) -> String {
+/// The table as Markdown; `declared` is each function's `MemorySize` in template.yaml (the memory
+/// choice keeps it while it is fast and cheap enough).
+pub fn markdown(report: &Report, declared: &BTreeMap<String, u64>) -> String {
     let mut out = format!(
         "Profile `{}`, target `{}`; first invocation: median of {} fresh processes; warm: {} invocations; {}; {}.\n\n",
         report.profile,
@@ -788,7 +789,7 @@ pub fn markdown(report: &Report) -> String {
     }
     out.push_str(&cpu_tables(report));
     out.push_str(&node_ratios(report));
-    out.push_str(&memory::markdown(&report.functions));
+    out.push_str(&memory::markdown(&report.functions, declared));
     out.push_str(
         "\nWhere the cold start goes (ms, medians of the cold runs; `switchboard::platform::startup` marks, see below):\n\n",
     );
@@ -1013,7 +1014,7 @@ mod tests {
             harness_optimised: true,
             functions: vec![figures, node],
         };
-        let table = markdown(&report);
+        let table = markdown(&report, &BTreeMap::new());
         assert!(table.contains("over HTTPS"), "{table}");
         assert!(
             table.contains(

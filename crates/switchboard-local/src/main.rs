@@ -175,6 +175,17 @@ enum Command {
         #[arg(long)]
         resume: bool,
     },
+    /// Each function's `MemorySize` as the bench's figures choose it (`bench::memory::choose`: the
+    /// size template.yaml declares, kept while it is fast and cheap enough), against what
+    /// template.yaml declares; `--write` sets the ones that move.
+    MemorySizes {
+        /// The bench's figures.
+        #[arg(long, default_value = "bench/results.json")]
+        results: PathBuf,
+        /// Rewrite template.yaml's `MemorySize` lines that move.
+        #[arg(long)]
+        write: bool,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -301,6 +312,7 @@ async fn run(command: Command) -> CommandResult {
         Command::Bench { binaries, out, cold, warm, model_cold, model_warm, only, plain, resume } => {
             bench(binaries, out, (cold, warm, model_cold, model_warm), only, !plain, resume).await
         }
+        Command::MemorySizes { results, write } => memory_sizes(&results, write),
         Command::SignIn { email, password } => {
             let file = CloudFile::read()?;
             let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
@@ -468,7 +480,8 @@ async fn bench(
         });
     }
     let report = report_of(functions);
-    let table = bench::markdown(&report);
+    let declared = bench::memory::declared_sizes(&std::fs::read_to_string(repo_root().join("template.yaml"))?)?;
+    let table = bench::markdown(&report, &declared);
     std::fs::write(out.join("results.json"), serde_json::to_string_pretty(&report)? + "\n")?;
     // The figures are replaced; the findings written under them are kept.
     let earlier = std::fs::read_to_string(out.join("results.md")).unwrap_or_default();
@@ -476,6 +489,43 @@ async fn bench(
     std::fs::remove_file(&partial)?;
     println!("{table}");
     println!("written to {}/results.json and results.md", out.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints each function's declared and chosen memory size; with `write`, sets the chosen ones in
+/// template.yaml. Fails when a function has no figures under the CPU model to choose from.
+fn memory_sizes(results: &Path, write: bool) -> CommandResult {
+    use switchboard_local::bench::{memory, Report};
+    let template_path = repo_root().join("template.yaml");
+    let mut template = std::fs::read_to_string(&template_path)?;
+    let report: Report = serde_json::from_str(&std::fs::read_to_string(results)?)?;
+    let (mut moved, mut unmeasured) = (0, Vec::new());
+    for (function, &declared) in &memory::declared_sizes(&template)? {
+        let figures = report.functions.iter().find(|f| &f.function == function);
+        let Some(chosen) = figures.and_then(|f| memory::choose(f, Some(declared))).map(|s| s.memory_mb) else {
+            unmeasured.push(function.clone());
+            continue;
+        };
+        if chosen == declared {
+            println!("{function}: {declared} MB, kept");
+            continue;
+        }
+        println!("{function}: {declared} MB -> {chosen} MB");
+        moved += 1;
+        if write {
+            template = memory::with_declared_size(&template, function, chosen)
+                .ok_or_else(|| format!("{function}: template.yaml has no single MemorySize line to set"))?;
+        }
+    }
+    if write && moved > 0 {
+        std::fs::write(&template_path, &template)?;
+    }
+    println!("{moved} to move{}", if write { ", set in template.yaml" } else { " (--write sets them)" });
+    if !unmeasured.is_empty() {
+        return Err(
+            format!("no figures under the CPU model in {} for {}", results.display(), unmeasured.join(", ")).into()
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 
