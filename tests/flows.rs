@@ -745,6 +745,72 @@ async fn a_name_the_instance_holds_as_another_type_is_a_conflict() {
     assert_eq!(fleet.cloud.emulator.connect_writes(), 0);
 }
 
+/// Connect keeps flows and flow modules apart, and so does the plan: a module made by hand under one
+/// of the bundle's flow names leaves that flow planned as itself (it was merged into one inventory
+/// by name, and the flow planned as a conflict), and a module taken out of the repository is an
+/// orphan archived as a module (`UpdateContactFlowModuleMetadata`; the flow call answers not found).
+#[tokio::test]
+async fn flows_and_modules_are_kept_apart_and_an_orphan_module_is_archived_as_a_module() {
+    let fleet = Fleet::start_with(fresh_instance(), BTreeMap::new()).await;
+    let repository = working_tree().unwrap();
+    let mut with_spare = repository.clone();
+    let greeting = repository["contact-flows/example/Example_Greeting.json"].clone();
+    with_spare.insert("contact-flows/example/Spare_Greeting.json".into(), greeting);
+    let mut index: Value = serde_json::from_str(&repository["contact-flows/flows.json"]).unwrap();
+    index["example/Spare_Greeting"] = json!({"type": "MODULE", "description": "A second greeting.", "parameters": {}});
+    with_spare.insert("contact-flows/flows.json".into(), index.to_string());
+    let applied = provision(&fleet, json!({"mode": "apply", "flows": with_spare})).await;
+    assert_eq!(applied["result"], "APPLIED", "{applied}");
+
+    let connect = fleet.connect_client().await;
+    let instance = &fleet.cloud.fixture.connect.instance_id;
+    let module_content = json!({
+        "Version": "2019-10-30", "StartAction": "end", "Metadata": {},
+        "Actions": [{"Identifier": "end", "Type": "EndFlowModuleExecution", "Parameters": {}, "Transitions": {}}]
+    });
+    let by_hand = connect
+        .create_contact_flow_module()
+        .instance_id(instance)
+        .name("Example_QueueTransfer")
+        .content(module_content.to_string())
+        .send()
+        .await
+        .unwrap();
+    let plan = provision(&fleet, json!({"mode": "plan", "flows": repository.clone()})).await;
+    assert_eq!(actions(&plan)["Example_QueueTransfer"], "UNCHANGED", "{plan}");
+    assert_eq!(plan["result"], "PLANNED", "{plan}");
+
+    let spare_arn = flow(&fleet.cloud.emulator.contact_flows(), "Spare_Greeting").arn.clone();
+    let archived = provision(&fleet, json!({"mode": "apply", "flows": repository, "archiveOrphans": true})).await;
+    assert_eq!(
+        archived["orphans"],
+        json!([{"name": "Spare_Greeting", "arn": spare_arn, "archived": true}]),
+        "{archived}"
+    );
+    let after = fleet.cloud.emulator.contact_flows();
+    let spare = flow(&after, "Spare_Greeting");
+    assert_eq!((spare.kind.as_str(), spare.state.as_str()), ("MODULE", "ARCHIVED"));
+    let same_name: Vec<(&str, &str)> = after
+        .iter()
+        .filter(|f| f.name == "Example_QueueTransfer")
+        .map(|f| (f.kind.as_str(), f.state.as_str()))
+        .collect();
+    assert_eq!(same_name, [("QUEUE_TRANSFER", "ACTIVE"), ("MODULE", "ACTIVE")], "both left as they were");
+    assert!(after.iter().any(|f| Some(f.id.as_str()) == by_hand.id()));
+
+    // The flow operations do not take a module's id, as Connect's do not.
+    let spare_id = spare.id.clone();
+    let wrong_call = connect
+        .update_contact_flow_metadata()
+        .instance_id(instance)
+        .contact_flow_id(&spare_id)
+        .contact_flow_state(aws_sdk_connect::types::ContactFlowState::Active)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(wrong_call.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()), "{wrong_call:?}");
+}
+
 #[tokio::test]
 async fn associations_add_what_is_missing_adopt_what_is_there_and_remove_only_their_own() {
     let fleet = Fleet::start_with(fresh_instance(), BTreeMap::new()).await;

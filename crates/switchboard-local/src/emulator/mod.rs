@@ -348,6 +348,10 @@ fn router(state: Emulator) -> Router {
             "/contact-flow-modules/{instance_id}/{module_id}/content",
             post(connect_flows::update_contact_flow_module_content),
         )
+        .route(
+            "/contact-flow-modules/{instance_id}/{module_id}/metadata",
+            post(connect_flows::update_contact_flow_module_metadata),
+        )
         .route("/phone-number/{phone_number_id}/contact-flow", put(connect_flows::associate_phone_number_contact_flow))
         .route("/instance/{instance_id}/lambda-functions", get(connect_flows::list_lambda_functions))
         .route(

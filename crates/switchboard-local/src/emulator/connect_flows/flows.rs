@@ -225,11 +225,11 @@ fn update_contact_flow_content_op(
     let request: UpdateContentRequest = parse_request(body).map_err(|m| invalid_request(&m))?;
     let content = request.content.ok_or_else(|| invalid_parameter("Content is required"))?;
     let mut store = store(state)?;
-    if store.find_mut(flow_id).is_none() {
+    if store.find_flow_mut(flow_id).is_none() {
         return Err(not_found(&format!("Contact flow {flow_id}")));
     }
     check_content(&content, state, &store)?;
-    let flow = store.find_mut(flow_id).ok_or_else(|| not_found(&format!("Contact flow {flow_id}")))?;
+    let flow = store.find_flow_mut(flow_id).ok_or_else(|| not_found(&format!("Contact flow {flow_id}")))?;
     flow.content = content;
     flow.status = "PUBLISHED".into();
     flow.version += 1;
@@ -270,14 +270,16 @@ fn update_contact_flow_metadata_op(
         check_one_of("ContactFlowState", flow_state, &["ACTIVE", "ARCHIVED"], invalid_parameter)?;
     }
     let mut store = store(state)?;
-    let id =
-        store.find_mut(flow_id).map(|f| f.id.clone()).ok_or_else(|| not_found(&format!("Contact flow {flow_id}")))?;
+    let id = store
+        .find_flow_mut(flow_id)
+        .map(|f| f.id.clone())
+        .ok_or_else(|| not_found(&format!("Contact flow {flow_id}")))?;
     if let Some(name) = &request.name {
         if store.name_taken(name, Some(&id)) {
             return Err(duplicate(&format!("A contact flow named {name:?} already exists")));
         }
     }
-    let flow = store.find_mut(&id).ok_or_else(|| not_found(&format!("Contact flow {flow_id}")))?;
+    let flow = store.find_flow_mut(&id).ok_or_else(|| not_found(&format!("Contact flow {flow_id}")))?;
     if let Some(name) = request.name {
         flow.name = name;
     }

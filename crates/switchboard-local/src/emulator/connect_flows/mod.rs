@@ -34,7 +34,7 @@ pub(super) use integrations::{
 };
 pub(super) use modules::{
     create_contact_flow_module, describe_contact_flow_module, list_contact_flow_modules,
-    update_contact_flow_module_content,
+    update_contact_flow_module_content, update_contact_flow_module_metadata,
 };
 pub(super) use resources::{associate_phone_number_contact_flow, list_prompts, list_queues};
 pub(super) use store::FlowStore;

@@ -1,5 +1,5 @@
 //! The instance's flow modules: `ListContactFlowModules`, `DescribeContactFlowModule`,
-//! `CreateContactFlowModule` and `UpdateContactFlowModuleContent`. A module is kept beside the
+//! `CreateContactFlowModule`, `UpdateContactFlowModuleContent` and `UpdateContactFlowModuleMetadata`. A module is kept beside the
 //! flows (kind [`MODULE`], an ARN of `flow-module/<id>`), so `TagResource` and the content checks
 //! find it as they find a flow; `ListContactFlows` leaves modules out.
 
@@ -16,8 +16,8 @@ use super::{
     content::content_problems_of,
     store::{now, LocalContactFlow},
     wire::{
-        check_length, duplicate, invalid_flow_module, invalid_parameter, invalid_request, not_found, query_pairs,
-        respond, store, with_next_token, PageRequest, MAX_LIST_RESULTS,
+        check_length, check_one_of, duplicate, invalid_flow_module, invalid_parameter, invalid_request, not_found,
+        query_pairs, respond, store, with_next_token, PageRequest, MAX_LIST_RESULTS,
     },
 };
 use crate::emulator::{connect::check_instance, parse_request, Emulator};
@@ -162,6 +162,62 @@ fn update_op(state: &Emulator, instance_id: &str, module_id: &str, body: &[u8]) 
     let module = store.find_mut(module_id).ok_or_else(|| not_found(&format!("Contact flow module {module_id}")))?;
     module.content = content;
     module.version += 1;
+    module.last_modified_time = now();
+    store.writes += 1;
+    Ok(json!({}))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct UpdateMetadataRequest {
+    name: Option<String>,
+    description: Option<String>,
+    state: Option<String>,
+}
+
+/// Connect `UpdateContactFlowModuleMetadata`:
+/// `POST /contact-flow-modules/{InstanceId}/{ContactFlowModuleId}/metadata` (name, description, and
+/// `State` `ACTIVE` or `ARCHIVED`).
+pub(in crate::emulator) async fn update_contact_flow_module_metadata(
+    State(state): State<Emulator>,
+    Path((instance_id, module_id)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> Response {
+    respond(update_metadata_op(&state, &instance_id, &module_id, &body))
+}
+
+fn update_metadata_op(
+    state: &Emulator,
+    instance_id: &str,
+    module_id: &str,
+    body: &[u8],
+) -> Result<Value, Box<Response>> {
+    check_instance(state, instance_id)?;
+    let request: UpdateMetadataRequest = parse_request(body).map_err(|m| invalid_request(&m))?;
+    if let Some(name) = &request.name {
+        check_length("Name", name, 1, 127, invalid_parameter)?;
+    }
+    if let Some(module_state) = &request.state {
+        check_one_of("State", module_state, &["ACTIVE", "ARCHIVED"], invalid_parameter)?;
+    }
+    let mut store = store(state)?;
+    let not_a_module = || not_found(&format!("Contact flow module {module_id}"));
+    let id = store.find_module_mut(module_id).map(|m| m.id.clone()).ok_or_else(not_a_module)?;
+    if let Some(name) = &request.name {
+        if store.flows.iter().any(|f| f.kind == MODULE && f.name == *name && f.id != id) {
+            return Err(duplicate(&format!("A contact flow module named {name:?} already exists")));
+        }
+    }
+    let module = store.find_module_mut(&id).ok_or_else(not_a_module)?;
+    if let Some(name) = request.name {
+        module.name = name;
+    }
+    if let Some(description) = request.description {
+        module.description = Some(description);
+    }
+    if let Some(module_state) = request.state {
+        module.state = module_state;
+    }
     module.last_modified_time = now();
     store.writes += 1;
     Ok(json!({}))

@@ -185,6 +185,17 @@ impl FlowStore {
         self.flows.iter_mut().find(|f| f.id == flow_id || f.arn == flow_id)
     }
 
+    /// A flow, not a module, by id or ARN: what the contact-flow operations find (a module's id is
+    /// not a flow's to Connect).
+    pub(super) fn find_flow_mut(&mut self, flow_id: &str) -> Option<&mut LocalContactFlow> {
+        self.find_mut(flow_id).filter(|f| f.kind != super::modules::MODULE)
+    }
+
+    /// A module by id or ARN: what the flow-module operations find.
+    pub(super) fn find_module_mut(&mut self, module_id: &str) -> Option<&mut LocalContactFlow> {
+        self.find_mut(module_id).filter(|f| f.kind == super::modules::MODULE)
+    }
+
     pub(super) fn name_taken(&self, name: &str, except_id: Option<&str>) -> bool {
         self.flows.iter().any(|f| f.name == name && Some(f.id.as_str()) != except_id)
     }

@@ -38,15 +38,11 @@ pub(super) enum Stop {
 
 impl ProvisionFlows {
     /// Creates and updates in dependency order; stores each written flow's item at once.
-    pub(super) async fn write(
-        &self,
-        run: &Run,
-        planned: &mut [Planned],
-        inventory: &Inventory,
-        writes: &mut usize,
-    ) -> Option<Stop> {
+    pub(super) async fn write(&self, run: &Run, planned: &mut [Planned], writes: &mut usize) -> Option<Stop> {
+        // Only the bundle's flows are pending anywhere (a reference to the instance's own resolved in
+        // the plan); each is known by its own kind's ARN, so a module never stands in for a flow.
         let mut arns: BTreeMap<String, String> =
-            inventory.flows.iter().map(|(name, flow)| (name.clone(), flow.arn.clone())).collect();
+            planned.iter().filter_map(|p| Some((p.name.clone(), p.arn.clone()?))).collect();
         let mut todo: Vec<usize> = (0..planned.len()).filter(|i| planned[*i].needs_write(run.on_drift)).collect();
         // Flows created as stubs (a reference cycle), whose content follows once the cycle exists.
         let mut stubs: Vec<usize> = Vec::new();

@@ -41,7 +41,7 @@ use std::{
 use aws_config::SdkConfig;
 use aws_sdk_connect::{
     error::SdkError,
-    types::{ContactFlowState, LexVersion},
+    types::{ContactFlowModuleState, ContactFlowState, LexVersion},
 };
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_types::error::display::DisplayErrorContext;
@@ -722,7 +722,7 @@ impl ProvisionFlows {
             .map(|(name, item)| OrphanReport {
                 name: name.clone(),
                 arn: item.arn.clone(),
-                archived: inventory.flows.get(name).is_some_and(|f| f.state == "ARCHIVED"),
+                archived: inventory.by_arn(&item.arn).is_some_and(|f| f.state == "ARCHIVED"),
             })
             .collect();
 
@@ -756,27 +756,37 @@ impl ProvisionFlows {
         }
 
         let mut writes = 0;
-        let stopped = self.write(run, &mut planned, &inventory, &mut writes).await;
+        let stopped = self.write(run, &mut planned, &mut writes).await;
         let mut orphan_stop = None;
         if stopped.is_none() && run.archive_orphans {
             for orphan in orphans.iter_mut().filter(|o| !o.archived) {
-                let Some(flow) = inventory.flows.get(&orphan.name) else { continue };
+                // By the ARN the run created it with: a flow of that name made since by hand is not ours.
+                let Some(flow) = inventory.by_arn(&orphan.arn) else { continue };
                 self.pace(writes).await;
-                match self
-                    .connect
-                    .update_contact_flow_metadata()
-                    .instance_id(&self.settings.instance_id)
-                    .contact_flow_id(&flow.id)
-                    .contact_flow_state(ContactFlowState::Archived)
-                    .send()
-                    .await
-                {
-                    Ok(_) => {
+                let archived = if flow.kind == bundle::MODULE {
+                    let update = self
+                        .connect
+                        .update_contact_flow_module_metadata()
+                        .instance_id(&self.settings.instance_id)
+                        .contact_flow_module_id(&flow.id)
+                        .state(ContactFlowModuleState::Archived);
+                    update.send().await.map(drop).map_err(|e| connect_fault("UpdateContactFlowModuleMetadata", e))
+                } else {
+                    let update = self
+                        .connect
+                        .update_contact_flow_metadata()
+                        .instance_id(&self.settings.instance_id)
+                        .contact_flow_id(&flow.id)
+                        .contact_flow_state(ContactFlowState::Archived);
+                    update.send().await.map(drop).map_err(|e| connect_fault("UpdateContactFlowMetadata", e))
+                };
+                match archived {
+                    Ok(()) => {
                         writes += 1;
                         orphan.archived = true;
                     }
-                    Err(e) => {
-                        orphan_stop = Some(connect_fault("UpdateContactFlowMetadata", e));
+                    Err(fault) => {
+                        orphan_stop = Some(fault);
                         break;
                     }
                 }

@@ -26,7 +26,10 @@ pub(super) struct InstanceFlow {
 
 #[derive(Debug, Default)]
 pub(super) struct Inventory {
+    /// The instance's flows and its flow modules, each by name: Connect keeps the two apart, so a
+    /// flow and a module may share a name.
     pub(super) flows: BTreeMap<String, InstanceFlow>,
+    pub(super) modules: BTreeMap<String, InstanceFlow>,
     pub(super) queues: BTreeMap<String, String>,
     pub(super) prompts: BTreeMap<String, String>,
     pub(super) lambdas: BTreeSet<String>,
@@ -37,6 +40,19 @@ pub(super) struct Inventory {
 }
 
 impl Inventory {
+    /// What a bundle flow of `kind` named `name` is on the instance: the flow (or, for a module, the
+    /// module) of that name; else the other kind's of that name, which plans as a conflict.
+    pub(super) fn existing(&self, kind: &str, name: &str) -> Option<&InstanceFlow> {
+        let (same, other) =
+            if kind == bundle::MODULE { (&self.modules, &self.flows) } else { (&self.flows, &self.modules) };
+        same.get(name).or_else(|| other.get(name))
+    }
+
+    /// The instance's flow or module with this ARN (a managed item's).
+    pub(super) fn by_arn(&self, arn: &str) -> Option<&InstanceFlow> {
+        self.flows.values().chain(self.modules.values()).find(|f| f.arn == arn)
+    }
+
     /// The resource map an apply stores (`MAP#`, what `flow-resource-map` answers), by the names
     /// flows read as `$.External.<Name>`: standard queues, prompts, the instance's flows, the
     /// associated Lambda functions (by function name) and the stack's (by their kebab name), the Lex
@@ -55,7 +71,7 @@ impl Inventory {
         };
         self.queues.iter().for_each(|(name, arn)| add(name, Some(arn)));
         self.prompts.iter().for_each(|(name, arn)| add(name, Some(arn)));
-        self.flows.iter().for_each(|(name, flow)| add(name, Some(&flow.arn)));
+        self.flows.iter().chain(&self.modules).for_each(|(name, flow)| add(name, Some(&flow.arn)));
         for arn in &self.lambdas {
             if let Some(name) = arn.split(":function:").nth(1).and_then(|rest| rest.split(':').next()) {
                 add(name, Some(arn));
@@ -181,7 +197,7 @@ impl ProvisionFlows {
         let mut resolver = |placeholder: &Placeholder| resolve_placeholder(placeholder, run, &flow, inventory, bundle);
         let (desired, pending, mut problems) = bundle::resolve(&flow, &name, &mut resolver);
         problems.extend(bundle::reference_problems(&name, &desired, references));
-        let existing = match inventory.flows.get(&name) {
+        let existing = match inventory.existing(&flow.kind, &name) {
             Some(summary) => Some(self.describe(summary).await?),
             None => None,
         };
@@ -297,12 +313,14 @@ impl ProvisionFlows {
                     };
                     Some((name, flow))
                 })
-                // Modules by name too (a bundle name is a flow's or a module's, never both).
-                .chain(modules.into_iter().filter_map(|m| {
+                .collect(),
+            modules: modules
+                .into_iter()
+                .filter_map(|m| {
                     let (name, arn) = named(m.name, m.arn)?;
                     let state = m.state.map(|s| s.as_str().to_owned()).unwrap_or_default();
                     Some((name, InstanceFlow { id: m.id?, arn, kind: bundle::MODULE.to_owned(), state }))
-                }))
+                })
                 .collect(),
             queues: queues.into_iter().filter_map(|q| named(q.name, q.arn)).collect(),
             prompts: prompts.into_iter().filter_map(|p| named(p.name, p.arn)).collect(),
@@ -384,16 +402,19 @@ fn resolve_placeholder(
             }
         }
         // A flow or a module of the bundle (created first) or of the instance.
-        "flow" | "module" => match bundle.get(name) {
-            Some(connect_name) => match inventory.flows.get(connect_name) {
-                Some(existing) => Resolution::Value(existing.arn.clone()),
-                None => Resolution::Pending(connect_name.clone()),
-            },
-            None => match inventory.flows.get(name) {
-                Some(existing) => Resolution::Value(existing.arn.clone()),
-                None => unresolved(format!("no flow named {name} in the bundle or on the instance")),
-            },
-        },
+        kind @ ("flow" | "module") => {
+            let instance = if kind == "module" { &inventory.modules } else { &inventory.flows };
+            match bundle.get(name) {
+                Some(connect_name) => match instance.get(connect_name) {
+                    Some(existing) => Resolution::Value(existing.arn.clone()),
+                    None => Resolution::Pending(connect_name.clone()),
+                },
+                None => match instance.get(name) {
+                    Some(existing) => Resolution::Value(existing.arn.clone()),
+                    None => unresolved(format!("no {kind} named {name} in the bundle or on the instance")),
+                },
+            }
+        }
         "queue" => inventory
             .queues
             .get(name)
