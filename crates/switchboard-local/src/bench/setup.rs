@@ -509,17 +509,12 @@ impl<'a> Setup<'a> {
     /// under the bench's load, about once in a thousand) is asked for again under a new id. Not under
     /// the same one: the failed call may have stored its meeting, and the same id would then be a 409.
     async fn fresh_meeting(&self) -> Result<(String, String), String> {
-        let mut failed = Vec::new();
-        for _ in 0..3 {
+        three_tries("fresh meeting", async || {
             let meeting = new_contact_id();
             let (event, customer) = self.meeting_request(&meeting)?;
-            match self.invoke("create-meeting", event).await {
-                Ok(_) => return Ok((meeting, customer)),
-                Err(problem) => failed.push(problem),
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-        }
-        Err(format!("no fresh meeting in three tries: {}", failed.join("; ")))
+            self.invoke("create-meeting", event).await.map(|_| (meeting, customer))
+        })
+        .await
     }
 
     /// A fresh meeting of the recording samples' agent, with the agent's Connect user cache in place
@@ -547,8 +542,7 @@ impl<'a> Setup<'a> {
     /// (the local cloud slow past an attempt timeout, its undo leaving the lock) is the set-up's, not
     /// the measured function's, and a new meeting has no lock.
     async fn recording_started(&mut self) -> Result<String, String> {
-        let mut failed = Vec::new();
-        for _ in 0..3 {
+        three_tries("recording started", async || {
             let meeting = self.recording_meeting().await?;
             let mut start = self.event("start-recording")?;
             json_body_set(&mut start, "externalMeetingId", &meeting)?;
@@ -556,12 +550,9 @@ impl<'a> Setup<'a> {
             let agent = claim(&start, CONNECT_USER_ID)?;
             self.cloud.connect_contact(&contact, &contact, Some(&agent)).await.map_err(|e| e.to_string())?;
             json_body_set(&mut start, "connectContactId", &contact)?;
-            match self.invoke("start-recording", start).await {
-                Ok(_) => return Ok(meeting),
-                Err(problem) => failed.push(problem),
-            }
-        }
-        Err(format!("no recording started in three tries: {}", failed.join("; ")))
+            self.invoke("start-recording", start).await.map(|_| meeting)
+        })
+        .await
     }
 
     /// Stops every task still running in the recording cluster.
@@ -626,6 +617,22 @@ impl<'a> Setup<'a> {
             .map_err(|e| format!("DeleteItem user cache: {}", DisplayErrorContext(&e)))?;
         Ok(())
     }
+}
+
+/// `attempt` tried up to three times, 200 ms apart, for a set-up: its failures (the local cloud slow
+/// past an attempt timeout under the bench's load, about once in a thousand) are the set-up's, not
+/// the measured function's; each try makes its own fresh resources, as a retry under the same id
+/// could find what the failed one stored.
+async fn three_tries<T>(what: &str, mut attempt: impl AsyncFnMut() -> Result<T, String>) -> Result<T, String> {
+    let mut failed = Vec::new();
+    for _ in 0..3 {
+        match attempt().await {
+            Ok(done) => return Ok(done),
+            Err(problem) => failed.push(problem),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    Err(format!("no {what} in three tries: {}", failed.join("; ")))
 }
 
 fn new_contact_id() -> String {
