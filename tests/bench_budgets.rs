@@ -36,6 +36,15 @@ const MAX_PEAK_RSS_KIB: u64 = 16 * 1024;
 /// signing a request, one TLS record each way, (de)serialising it and logging the outcome cost.
 /// A function making several requests gets this for each (in proportion); one making none, one's worth.
 const MAX_CPU_OVER_FLOOR_PER_REQUEST_MS: f64 = 0.3;
+/// What the fleet measures today, per request over the floor (0.45-1.00 ms in the full runs of 6 and
+/// 7 December 2026, receive-auth-result's RSA-OAEP decryption included, the floor of the same run
+/// moving by about ±0.2 ms), with a quarter to spare: not the budget above, which the SDK's own
+/// request path already spends (docs/performance.md, "CPU per request"), but a guard that a change
+/// making warm invocations dearer (a multi-threaded runtime again: +0.6 ms) is seen.
+const GUARD_CPU_OVER_FLOOR_PER_REQUEST_MS: f64 = 1.25;
+/// Requests the bench does not count (it counts those signed with the function's own key):
+/// ccp-login's GetFederationToken, signed with the credentials its AssumeRole returned.
+const REQUESTS_UNDER_OTHER_CREDENTIALS: [(&str, f64); 1] = [("ccp-login", 1.0)];
 
 fn report() -> Report {
     let path = repo_root().join("bench/results.json");
@@ -196,9 +205,24 @@ fn the_figures_come_from_a_full_run_over_https_by_an_optimised_harness_with_the_
 
 #[test]
 #[ignore = "the full HTTPS run of 7 December 2026 (bench/results.json) has 26 of the 28 functions over it: \
-            0.45-1.20 ms per request over the 0.182 ms floor, against 0.3 (docs/performance.md, \"CPU per \
-            request\": one GetItem through the SDK costs ~0.22 ms of CPU in a hot loop on loopback HTTP alone)"]
+            0.45-0.95 ms per request over the 0.182 ms floor, against 0.3 (docs/performance.md, \"CPU per \
+            request\": one GetItem through the SDK costs 0.22-0.30 ms of CPU on loopback HTTP alone; neither \
+            opt-level 3 nor plain HTTP is cheaper); cpu_per_warm_invocation_stays_within_what_the_fleet_measured \
+            guards the figures as they are"]
 fn cpu_per_warm_invocation_stays_within_its_budget_over_the_floor() {
+    let over = over_cpu_budget(MAX_CPU_OVER_FLOOR_PER_REQUEST_MS);
+    assert!(over.is_empty(), "over the CPU budget:\n{}", over.join("\n"));
+}
+
+#[test]
+fn cpu_per_warm_invocation_stays_within_what_the_fleet_measured() {
+    let over = over_cpu_budget(GUARD_CPU_OVER_FLOOR_PER_REQUEST_MS);
+    assert!(over.is_empty(), "dearer warm invocations than the fleet has measured:\n{}", over.join("\n"));
+}
+
+/// Each function whose CPU per warm invocation is over the floor's + `per_request_ms` for each AWS
+/// request it makes (at least one), or was not measured.
+fn over_cpu_budget(per_request_ms: f64) -> Vec<String> {
     let report = report();
     let floor = report.functions.iter().find(|f| f.function == "bench-floor").map(|f| f.cpu_per_warm_ms);
     let floor = floor.filter(|cpu| cpu.is_finite() && *cpu > 0.0).expect("the floor's CPU per warm invocation");
@@ -211,17 +235,18 @@ fn cpu_per_warm_invocation_stays_within_its_budget_over_the_floor() {
             ));
             continue;
         }
-        let requests = f.aws_calls_per_warm.max(1.0);
-        let budget = floor + MAX_CPU_OVER_FLOOR_PER_REQUEST_MS * requests;
+        let uncounted = REQUESTS_UNDER_OTHER_CREDENTIALS.iter().find(|(name, _)| *name == f.function);
+        let requests = f.aws_calls_per_warm.max(1.0) + uncounted.map_or(0.0, |(_, n)| *n);
+        let budget = floor + per_request_ms * requests;
         if f.cpu_per_warm_ms > budget {
             over.push(format!(
-                "{}: {:.3} ms CPU per warm invocation > {budget:.3} ms (floor {floor:.3} + \
-                 {MAX_CPU_OVER_FLOOR_PER_REQUEST_MS} × {requests:.2} AWS requests)",
+                "{}: {:.3} ms CPU per warm invocation > {budget:.3} ms (floor {floor:.3} + {per_request_ms} × \
+                 {requests:.2} AWS requests)",
                 f.function, f.cpu_per_warm_ms
             ));
         }
     }
-    assert!(over.is_empty(), "over the CPU budget:\n{}", over.join("\n"));
+    over
 }
 
 #[test]
