@@ -320,6 +320,50 @@ async fn a_taken_name_is_a_duplicate_resource() {
         .unwrap();
 }
 
+/// A module's metadata: its own state field, its own kind only, and names unique among modules.
+#[tokio::test]
+async fn a_modules_metadata_is_updated_only_through_the_module_call() {
+    use aws_sdk_connect::{
+        operation::update_contact_flow_module_metadata::UpdateContactFlowModuleMetadataError as E,
+        types::ContactFlowModuleState,
+    };
+    let (emulator, client, fixture) = connect().await;
+    let instance = &fixture.connect.instance_id;
+    let content = json!({
+        "Version": "2019-10-30", "StartAction": "end", "Metadata": {},
+        "Actions": [{"Identifier": "end", "Type": "EndFlowModuleExecution", "Parameters": {}, "Transitions": {}}]
+    })
+    .to_string();
+    let mut ids = Vec::new();
+    for name in ["Module_A", "Module_B"] {
+        let created = client.create_contact_flow_module().instance_id(instance).name(name).content(&content).send();
+        ids.push(created.await.unwrap().id.unwrap());
+    }
+    let update = || client.update_contact_flow_module_metadata().instance_id(instance);
+    update()
+        .contact_flow_module_id(&ids[0])
+        .state(ContactFlowModuleState::Archived)
+        .name("Module_C")
+        .send()
+        .await
+        .unwrap();
+    let module_a = emulator.contact_flows().into_iter().find(|f| f.id == ids[0]).unwrap();
+    assert_eq!((module_a.name.as_str(), module_a.state.as_str()), ("Module_C", "ARCHIVED"));
+
+    let taken = update().contact_flow_module_id(&ids[1]).name("Module_C").send().await.unwrap_err();
+    assert!(matches!(taken.as_service_error(), Some(E::DuplicateResourceException(_))), "{taken:?}");
+    // A flow's name is not a module's.
+    update().contact_flow_module_id(&ids[1]).name("Emergency_Demo").send().await.unwrap();
+    let (flow_id, _) = create(&client, &fixture, "A flow", &flow_content(&fixture, "Hi")).await;
+    let not_a_module = update().contact_flow_module_id(&flow_id).state(ContactFlowModuleState::Archived).send().await;
+    let not_a_module = not_a_module.unwrap_err();
+    assert!(matches!(not_a_module.as_service_error(), Some(E::ResourceNotFoundException(_))), "{not_a_module:?}");
+    let bad_state =
+        update().contact_flow_module_id(&ids[1]).state(ContactFlowModuleState::from("DELETED")).send().await;
+    let bad_state = bad_state.unwrap_err();
+    assert!(matches!(bad_state.as_service_error(), Some(E::InvalidParameterException(_))), "{bad_state:?}");
+}
+
 #[tokio::test]
 async fn unresolved_placeholders_are_an_invalid_contact_flow_with_its_problems() {
     let (emulator, client, fixture) = connect().await;

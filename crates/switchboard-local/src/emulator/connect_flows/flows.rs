@@ -14,7 +14,7 @@ use sha2::Digest as _;
 
 use super::{
     content::check_content,
-    store::{now, LocalContactFlow},
+    store::{now, FlowStore, LocalContactFlow},
     wire::{
         check_length, check_one_of, duplicate, invalid_parameter, invalid_request, not_found, query_pairs, respond,
         respond_empty, store, with_next_token, PageRequest, MAX_LIST_RESULTS,
@@ -252,42 +252,72 @@ pub(in crate::emulator) async fn update_contact_flow_metadata(
     Path((instance_id, flow_id)): Path<(String, String)>,
     body: axum::body::Bytes,
 ) -> Response {
-    respond(update_contact_flow_metadata_op(&state, &instance_id, &flow_id, &body))
+    let change = parse_request(&body).map_err(|m| invalid_request(&m)).map(|request: UpdateMetadataRequest| Metadata {
+        name: request.name,
+        description: request.description,
+        state: request.contact_flow_state,
+    });
+    respond(change.and_then(|change| update_metadata(&state, &instance_id, &flow_id, change, Kind::Flow)))
 }
 
-fn update_contact_flow_metadata_op(
+/// What `UpdateContactFlowMetadata` and `UpdateContactFlowModuleMetadata` change.
+pub(super) struct Metadata {
+    pub(super) name: Option<String>,
+    pub(super) description: Option<String>,
+    pub(super) state: Option<String>,
+}
+
+/// Which of the two a metadata call is for: each finds only its own kind, and a flow's name is
+/// checked against every flow and module (as `CreateContactFlow` does), a module's against modules.
+#[derive(Clone, Copy, PartialEq)]
+pub(super) enum Kind {
+    Flow,
+    Module,
+}
+
+pub(super) fn update_metadata(
     state: &Emulator,
     instance_id: &str,
-    flow_id: &str,
-    body: &[u8],
+    given_id: &str,
+    change: Metadata,
+    kind: Kind,
 ) -> Result<Value, Box<Response>> {
     check_instance(state, instance_id)?;
-    let request: UpdateMetadataRequest = parse_request(body).map_err(|m| invalid_request(&m))?;
-    if let Some(name) = &request.name {
+    if let Some(name) = &change.name {
         check_length("Name", name, 1, 127, invalid_parameter)?;
     }
-    if let Some(flow_state) = &request.contact_flow_state {
-        check_one_of("ContactFlowState", flow_state, &["ACTIVE", "ARCHIVED"], invalid_parameter)?;
+    if let Some(new_state) = &change.state {
+        let field = if kind == Kind::Flow { "ContactFlowState" } else { "State" };
+        check_one_of(field, new_state, &["ACTIVE", "ARCHIVED"], invalid_parameter)?;
     }
+    let what = if kind == Kind::Flow { "Contact flow" } else { "Contact flow module" };
+    let not_found_here = || not_found(&format!("{what} {given_id}"));
     let mut store = store(state)?;
-    let id = store
-        .find_flow_mut(flow_id)
-        .map(|f| f.id.clone())
-        .ok_or_else(|| not_found(&format!("Contact flow {flow_id}")))?;
-    if let Some(name) = &request.name {
-        if store.name_taken(name, Some(&id)) {
-            return Err(duplicate(&format!("A contact flow named {name:?} already exists")));
+    let find = |store: &mut FlowStore| match kind {
+        Kind::Flow => store.find_flow_mut(given_id).map(|f| f.id.clone()),
+        Kind::Module => store.find_module_mut(given_id).map(|f| f.id.clone()),
+    };
+    let id = find(&mut store).ok_or_else(not_found_here)?;
+    if let Some(name) = &change.name {
+        let taken = match kind {
+            Kind::Flow => store.name_taken(name, Some(&id)),
+            Kind::Module => {
+                store.flows.iter().any(|f| f.kind == super::modules::MODULE && f.name == *name && f.id != id)
+            }
+        };
+        if taken {
+            return Err(duplicate(&format!("A {} named {name:?} already exists", what.to_lowercase())));
         }
     }
-    let flow = store.find_flow_mut(&id).ok_or_else(|| not_found(&format!("Contact flow {flow_id}")))?;
-    if let Some(name) = request.name {
+    let flow = store.find_mut(&id).ok_or_else(not_found_here)?;
+    if let Some(name) = change.name {
         flow.name = name;
     }
-    if let Some(description) = request.description {
+    if let Some(description) = change.description {
         flow.description = Some(description);
     }
-    if let Some(flow_state) = request.contact_flow_state {
-        flow.state = flow_state;
+    if let Some(new_state) = change.state {
+        flow.state = new_state;
     }
     flow.last_modified_time = now();
     store.writes += 1;

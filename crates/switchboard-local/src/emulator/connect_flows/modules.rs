@@ -14,10 +14,11 @@ use serde_json::{json, Value};
 
 use super::{
     content::content_problems_of,
+    flows::{update_metadata, Kind, Metadata},
     store::{now, LocalContactFlow},
     wire::{
-        check_length, check_one_of, duplicate, invalid_flow_module, invalid_parameter, invalid_request, not_found,
-        query_pairs, respond, store, with_next_token, PageRequest, MAX_LIST_RESULTS,
+        check_length, duplicate, invalid_flow_module, invalid_parameter, invalid_request, not_found, query_pairs,
+        respond, store, with_next_token, PageRequest, MAX_LIST_RESULTS,
     },
 };
 use crate::emulator::{connect::check_instance, parse_request, Emulator};
@@ -183,42 +184,10 @@ pub(in crate::emulator) async fn update_contact_flow_module_metadata(
     Path((instance_id, module_id)): Path<(String, String)>,
     body: axum::body::Bytes,
 ) -> Response {
-    respond(update_metadata_op(&state, &instance_id, &module_id, &body))
-}
-
-fn update_metadata_op(
-    state: &Emulator,
-    instance_id: &str,
-    module_id: &str,
-    body: &[u8],
-) -> Result<Value, Box<Response>> {
-    check_instance(state, instance_id)?;
-    let request: UpdateMetadataRequest = parse_request(body).map_err(|m| invalid_request(&m))?;
-    if let Some(name) = &request.name {
-        check_length("Name", name, 1, 127, invalid_parameter)?;
-    }
-    if let Some(module_state) = &request.state {
-        check_one_of("State", module_state, &["ACTIVE", "ARCHIVED"], invalid_parameter)?;
-    }
-    let mut store = store(state)?;
-    let not_a_module = || not_found(&format!("Contact flow module {module_id}"));
-    let id = store.find_module_mut(module_id).map(|m| m.id.clone()).ok_or_else(not_a_module)?;
-    if let Some(name) = &request.name {
-        if store.flows.iter().any(|f| f.kind == MODULE && f.name == *name && f.id != id) {
-            return Err(duplicate(&format!("A contact flow module named {name:?} already exists")));
-        }
-    }
-    let module = store.find_module_mut(&id).ok_or_else(not_a_module)?;
-    if let Some(name) = request.name {
-        module.name = name;
-    }
-    if let Some(description) = request.description {
-        module.description = Some(description);
-    }
-    if let Some(module_state) = request.state {
-        module.state = module_state;
-    }
-    module.last_modified_time = now();
-    store.writes += 1;
-    Ok(json!({}))
+    let change = parse_request(&body).map_err(|m| invalid_request(&m)).map(|request: UpdateMetadataRequest| Metadata {
+        name: request.name,
+        description: request.description,
+        state: request.state,
+    });
+    respond(change.and_then(|change| update_metadata(&state, &instance_id, &module_id, change, Kind::Module)))
 }
