@@ -759,6 +759,23 @@ async fn flows_and_modules_are_kept_apart_and_an_orphan_module_is_archived_as_a_
     let mut index: Value = serde_json::from_str(&repository["contact-flows/flows.json"]).unwrap();
     index["example/Spare_Greeting"] = json!({"type": "MODULE", "description": "A second greeting.", "parameters": {}});
     with_spare.insert("contact-flows/flows.json".into(), index.to_string());
+    // A module of the bundle named as a flow is a problem of the referring flow, not a module's ARN
+    // handed to Connect for a flow (nor a reference that never resolves and rewrites it every run).
+    let mut wrong_kind = repository.clone();
+    let main = "contact-flows/example/Example_Main.json";
+    wrong_kind
+        .insert(main.into(), repository[main].replace("{{module:Example_Greeting}}", "{{flow:Example_Greeting}}"));
+    let refused = provision(&fleet, json!({"mode": "plan", "flows": wrong_kind})).await;
+    assert_eq!(refused["result"], "INVALID", "{refused}");
+    let main_problems = refused["flows"].as_array().unwrap().iter().find(|f| f["name"] == "Example_Main").unwrap();
+    let messages: Vec<&str> =
+        main_problems["problems"].as_array().unwrap().iter().map(|p| p["message"].as_str().unwrap()).collect();
+    assert!(messages.iter().any(|m| m.contains("{{module:Example_Greeting}}")), "{refused}");
+    assert!(
+        problems_of(&refused).iter().any(|(flow, code, _)| flow == "Example_Main" && code == "UNRESOLVED"),
+        "{refused}"
+    );
+
     let applied = provision(&fleet, json!({"mode": "apply", "flows": with_spare})).await;
     assert_eq!(applied["result"], "APPLIED", "{applied}");
 

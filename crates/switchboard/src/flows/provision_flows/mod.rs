@@ -706,8 +706,14 @@ impl ProvisionFlows {
         let inventory = self.inventory().await?;
         let managed = self.managed().await?;
         // `{{flow:<stem>}}` names a bundle flow by its stem; Connect knows it by prefix + stem.
-        let names: BTreeMap<String, String> =
-            flows.iter().map(|f| (f.stem.clone(), format!("{}{}", run.prefix, f.stem))).collect();
+        let names: BTreeMap<String, plan::BundleName> = flows
+            .iter()
+            .map(|f| {
+                let name =
+                    plan::BundleName { connect: format!("{}{}", run.prefix, f.stem), module: f.kind == bundle::MODULE };
+                (f.stem.clone(), name)
+            })
+            .collect();
         let references = self.reference_context(run, &flows, &inventory, &names);
         let mut planned = Vec::new();
         for flow in flows {

@@ -24,6 +24,12 @@ pub(super) struct InstanceFlow {
     pub(super) state: String,
 }
 
+/// A bundle flow as a placeholder names it (by its stem): its name in Connect, and its kind.
+pub(super) struct BundleName {
+    pub(super) connect: String,
+    pub(super) module: bool,
+}
+
 #[derive(Debug, Default)]
 pub(super) struct Inventory {
     /// The instance's flows and its flow modules, each by name: Connect keeps the two apart, so a
@@ -71,7 +77,8 @@ impl Inventory {
         };
         self.queues.iter().for_each(|(name, arn)| add(name, Some(arn)));
         self.prompts.iter().for_each(|(name, arn)| add(name, Some(arn)));
-        self.flows.iter().chain(&self.modules).for_each(|(name, flow)| add(name, Some(&flow.arn)));
+        // Modules first: where a flow and a module share a name, `$.External.<Name>` is the flow.
+        self.modules.iter().chain(&self.flows).for_each(|(name, flow)| add(name, Some(&flow.arn)));
         for arn in &self.lambdas {
             if let Some(name) = arn.split(":function:").nth(1).and_then(|rest| rest.split(':').next()) {
                 add(name, Some(arn));
@@ -162,7 +169,7 @@ impl ProvisionFlows {
         run: &Run,
         flows: &[BundleFlow],
         inventory: &Inventory,
-        names: &BTreeMap<String, String>,
+        names: &BTreeMap<String, BundleName>,
     ) -> ReferenceContext {
         let bundle: Vec<(&BundleFlow, Option<&String>)> = flows.iter().map(|f| (f, None)).collect();
         let map_function = flows.first().and_then(|flow| {
@@ -190,7 +197,7 @@ impl ProvisionFlows {
         flow: BundleFlow,
         inventory: &Inventory,
         managed: &BTreeMap<String, Managed>,
-        bundle: &BTreeMap<String, String>,
+        bundle: &BTreeMap<String, BundleName>,
         references: &ReferenceContext,
     ) -> Result<Planned, FlowsError> {
         let name = format!("{}{}", run.prefix, flow.stem);
@@ -379,7 +386,7 @@ fn resolve_placeholder(
     run: &Run,
     flow: &BundleFlow,
     inventory: &Inventory,
-    bundle: &BTreeMap<String, String>,
+    bundle: &BTreeMap<String, BundleName>,
 ) -> Resolution {
     let unresolved = |message: String| Resolution::Problem { code: "UNRESOLVED", message };
     let name = &placeholder.name;
@@ -403,11 +410,18 @@ fn resolve_placeholder(
         }
         // A flow or a module of the bundle (created first) or of the instance.
         kind @ ("flow" | "module") => {
-            let instance = if kind == "module" { &inventory.modules } else { &inventory.flows };
+            let module = kind == "module";
+            let instance = if module { &inventory.modules } else { &inventory.flows };
             match bundle.get(name) {
-                Some(connect_name) => match instance.get(connect_name) {
+                // The bundle's own: by its kind, or Connect would be given a module for a flow.
+                Some(named) if named.module != module => unresolved(format!(
+                    "{name} is a {} of the bundle: {{{{{}:{name}}}}}",
+                    if named.module { "module" } else { "flow" },
+                    if named.module { "module" } else { "flow" }
+                )),
+                Some(named) => match instance.get(&named.connect) {
                     Some(existing) => Resolution::Value(existing.arn.clone()),
-                    None => Resolution::Pending(connect_name.clone()),
+                    None => Resolution::Pending(named.connect.clone()),
                 },
                 None => match instance.get(name) {
                     Some(existing) => Resolution::Value(existing.arn.clone()),
