@@ -202,7 +202,7 @@ fn the_figures_come_from_a_full_run_over_https_by_an_optimised_harness_with_the_
 
 #[test]
 #[ignore = "the full HTTPS run of 7 December 2026 (bench/results.json) has 26 of the 28 functions over it: \
-            0.45-0.95 ms per request over the 0.182 ms floor, against 0.3 (docs/performance.md, \"CPU per \
+            0.45-0.95 ms per request over its 0.182 ms floor, against 0.3 (docs/performance.md, \"CPU per \
             request\": one GetItem through the SDK costs 0.22-0.30 ms of CPU on loopback HTTP alone; neither \
             opt-level 3 nor plain HTTP is cheaper); cpu_per_warm_invocation_stays_within_what_the_fleet_measured \
             guards the figures as they are"]

@@ -15,6 +15,10 @@ DynamoDB API reference documents for the token:
     so retrying it with the same token runs it again;
   * no token -> moto's behaviour, unchanged.
 
+The lock orders tokened transactions among themselves only: moto still undoes a failed
+transaction by restoring whole-table copies, which can wipe a concurrent PutItem,
+UpdateItem or DeleteItem (or an untokened transaction) on the same tables.
+
 Written against moto 5.2.5 (handler returns an ActionResult and reads the parsed
 request from `self.body`; errors are JsonRESTError subclasses).
 """
@@ -23,6 +27,7 @@ import json
 import sys
 import threading
 import time
+from collections import OrderedDict
 
 from moto.dynamodb.exceptions import ERROR_TYPE_PREFIX, DynamodbException
 from moto.dynamodb.responses import DynamoHandler
@@ -52,8 +57,9 @@ _original = DynamoHandler.transact_write_items
 # original call, so two concurrent requests with the same token cannot both apply.
 # Requests without a token do not take it.
 _lock = threading.Lock()
-# (account, region, token) -> (expiry on the monotonic clock, request fingerprint, ActionResult)
-_done: dict = {}
+# (account, region, token) -> (expiry on the monotonic clock, request fingerprint, ActionResult),
+# in the order they expire (each gets the same TTL when stored), so pruning looks at the oldest only.
+_done: OrderedDict = OrderedDict()
 
 
 def _fingerprint(params: dict) -> str:
@@ -72,8 +78,8 @@ def transact_write_items(self):
     fingerprint = _fingerprint(self.body)
     with _lock:
         now = time.monotonic()
-        for stale in [k for k, (expiry, _, _) in _done.items() if expiry <= now]:
-            del _done[stale]
+        while _done and next(iter(_done.values()))[0] <= now:
+            _done.popitem(last=False)
         if key in _done:
             _, seen, result = _done[key]
             if seen != fingerprint:

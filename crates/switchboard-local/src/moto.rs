@@ -50,6 +50,9 @@ impl Moto {
         if !python.with_file_name("moto_server").exists() {
             return Err(MotoError::NotInstalled(python.with_file_name("moto_server").display().to_string()));
         }
+        if !Self::launcher().exists() {
+            return Err(MotoError::NotInstalled(Self::launcher().display().to_string()));
+        }
         let mut command = Command::new(&python);
         command.arg(Self::launcher());
         if let Some(path) = record {

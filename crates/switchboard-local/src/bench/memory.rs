@@ -137,7 +137,8 @@ pub fn with_declared_size(template: &str, function: &str, memory_mb: u64) -> Opt
     let resource = &template[start..end];
     let [(line, _)] = resource.match_indices(LINE).collect::<Vec<_>>()[..] else { return None };
     let value_start = start + line + LINE.len();
-    let value_end = value_start + template[value_start..].find('\n')?;
+    // The number only: a comment after it stays.
+    let value_end = value_start + template[value_start..].find(|c: char| !c.is_ascii_digit())?;
     Some(format!("{}{memory_mb}{}", &template[..value_start], &template[value_end..]))
 }
 
@@ -304,6 +305,9 @@ mod tests {
         assert_eq!(two, TEMPLATE.replace("MemorySize: 1024", "MemorySize: 128"));
         assert_eq!(declared_sizes(&two).unwrap()["two"], 128);
         assert_eq!(with_declared_size(TEMPLATE, "three", 512), None, "no MemorySize line to rewrite");
+        let commented = TEMPLATE.replace("MemorySize: 256\n", "MemorySize: 256  # chosen by the bench\n");
+        let rewritten = with_declared_size(&commented, "one", 512).unwrap();
+        assert!(rewritten.contains("MemorySize: 512  # chosen by the bench\n"), "{rewritten}");
         assert_eq!(with_declared_size(TEMPLATE, "four", 512), None, "no such function");
     }
 }

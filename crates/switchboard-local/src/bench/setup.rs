@@ -625,12 +625,14 @@ impl<'a> Setup<'a> {
 /// could find what the failed one stored.
 async fn three_tries<T>(what: &str, mut attempt: impl AsyncFnMut() -> Result<T, String>) -> Result<T, String> {
     let mut failed = Vec::new();
-    for _ in 0..3 {
+    for attempt_number in 1..=3 {
+        if attempt_number > 1 {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
         match attempt().await {
             Ok(done) => return Ok(done),
             Err(problem) => failed.push(problem),
         }
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
     Err(format!("no {what} in three tries: {}", failed.join("; ")))
 }
