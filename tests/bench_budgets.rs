@@ -121,12 +121,6 @@ fn every_function_is_within_its_zip_budget() {
     assert!(over.is_empty(), "over budget:\n{}", over.join("\n"));
 }
 
-/// Functions known to be over the cold-penalty budget, each with its figures; the test fails when
-/// one comes within it (take it off) or another goes over. None now: provision-flows (13.09 ms over
-/// the floor's against 12.00 in the full run of 7 December 2026) measured again alone at the full
-/// run's counts after its inventory change, 9.42 ms over.
-const OVER_COLD_PENALTY_BUDGET: [(&str, &str); 0] = [];
-
 #[test]
 fn every_function_is_within_its_cold_penalty_budget() {
     let mut over = Vec::new();
@@ -147,15 +141,7 @@ fn every_function_is_within_its_cold_penalty_budget() {
             false => 0.0,
         };
         let penalty_budget = floor.cold_penalty_ms + MAX_COLD_PENALTY_OVER_FLOOR_MS + secret_fetch + tls;
-        let known_over = OVER_COLD_PENALTY_BUDGET.iter().any(|(function, _)| *function == f.function);
-        let within = f.cold_penalty_ms <= penalty_budget;
-        if known_over && within {
-            over.push(format!(
-                "{}: cold penalty {:.2} ms is within its {penalty_budget:.2} ms now: take it off OVER_COLD_PENALTY_BUDGET",
-                f.function, f.cold_penalty_ms
-            ));
-        }
-        if !known_over && !within {
+        if f.cold_penalty_ms.is_nan() || f.cold_penalty_ms > penalty_budget {
             over.push(format!(
                 "{}: cold penalty {:.2} ms > {penalty_budget:.2} ms (floor {:.2} + {MAX_COLD_PENALTY_OVER_FLOOR_MS} \
                  + secret fetch {secret_fetch:.2} + TLS {tls:.2} for {handshakes} handshakes)",

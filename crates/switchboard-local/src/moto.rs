@@ -46,15 +46,15 @@ impl Moto {
     /// (one JSON line each; see [`crate::call_log`]).
     pub async fn start_recording(record: Option<std::path::PathBuf>) -> Result<Self, MotoError> {
         use tokio::io::{AsyncBufReadExt, BufReader};
-        let python = Self::python();
-        if !python.with_file_name("moto_server").exists() {
-            return Err(MotoError::NotInstalled(python.with_file_name("moto_server").display().to_string()));
-        }
-        if !Self::launcher().exists() {
-            return Err(MotoError::NotInstalled(Self::launcher().display().to_string()));
+        let (python, launcher) = (Self::python(), Self::launcher());
+        // moto installed in the venv (its console script stands for the package), and our launcher.
+        for required in [python.with_file_name("moto_server"), launcher.clone()] {
+            if !required.exists() {
+                return Err(MotoError::NotInstalled(required.display().to_string()));
+            }
         }
         let mut command = Command::new(&python);
-        command.arg(Self::launcher());
+        command.arg(launcher);
         if let Some(path) = record {
             command.env("MOTO_ENABLE_RECORDING", "True").env("MOTO_RECORDER_FILEPATH", path);
         }

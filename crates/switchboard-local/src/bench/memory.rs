@@ -60,7 +60,9 @@ pub fn priced(figures: &Figures) -> Vec<SizeCost> {
     sizes.sort_by_key(|m| m.memory_mb);
     let best = |value: fn(&ModelFigures) -> f64| sizes.iter().map(|m| value(m)).fold(f64::INFINITY, f64::min);
     let (best_cold, best_warm) = (best(|m| m.cold_total_ms), best(|m| m.warm_p99_ms));
-    let within = |value: f64, best: f64, (share, ms): (f64, f64)| value <= best + (best * share).max(ms);
+    let near = |m: &ModelFigures, tolerance| {
+        within(m.cold_total_ms, best_cold, tolerance) && within(m.warm_p99_ms, best_warm, tolerance)
+    };
     sizes
         .iter()
         .map(|m| {
@@ -72,10 +74,8 @@ pub fn priced(figures: &Figures) -> Vec<SizeCost> {
                 cold_total_ms: m.cold_total_ms,
                 warm_p99_ms: m.warm_p99_ms,
                 cost_per_million_usd: per_invocation * 1e6,
-                fast: within(m.cold_total_ms, best_cold, LATENCY_TOLERANCE)
-                    && within(m.warm_p99_ms, best_warm, LATENCY_TOLERANCE),
-                keepable: within(m.cold_total_ms, best_cold, KEEP_LATENCY_TOLERANCE)
-                    && within(m.warm_p99_ms, best_warm, KEEP_LATENCY_TOLERANCE),
+                fast: near(m, LATENCY_TOLERANCE),
+                keepable: near(m, KEEP_LATENCY_TOLERANCE),
             }
         })
         .collect()
@@ -97,11 +97,15 @@ pub fn choose(figures: &Figures, declared: Option<u64>) -> Option<SizeCost> {
     let kept = sizes.iter().find(|s| {
         Some(s.memory_mb) == declared
             && s.keepable
-            && s.cost_per_million_usd
-                <= fresh.cost_per_million_usd
-                    + (fresh.cost_per_million_usd * KEEP_COST_TOLERANCE.0).max(KEEP_COST_TOLERANCE.1)
+            && within(s.cost_per_million_usd, fresh.cost_per_million_usd, KEEP_COST_TOLERANCE)
     });
     Some(*kept.unwrap_or(fresh))
+}
+
+/// `value` is at most `best` plus a share of it or an absolute amount, whichever is more (the
+/// tolerances above are all of that shape).
+fn within(value: f64, best: f64, (share, at_least): (f64, f64)) -> bool {
+    value <= best + (best * share).max(at_least)
 }
 
 /// The `MemorySize` each function's resource declares in `template` (a function is the resource

@@ -301,9 +301,7 @@ pub(super) fn update_metadata(
     if let Some(name) = &change.name {
         let taken = match kind {
             Kind::Flow => store.name_taken(name, Some(&id)),
-            Kind::Module => {
-                store.flows.iter().any(|f| f.kind == super::modules::MODULE && f.name == *name && f.id != id)
-            }
+            Kind::Module => store.module_name_taken(name, Some(&id)),
         };
         if taken {
             return Err(duplicate(&format!("A {} named {name:?} already exists", what.to_lowercase())));

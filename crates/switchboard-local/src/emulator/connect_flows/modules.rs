@@ -106,7 +106,7 @@ fn create_op(state: &Emulator, instance_id: &str, body: &[u8]) -> Result<Value, 
     check_length("Name", &name, 1, 127, invalid_parameter)?;
     let content = request.content.ok_or_else(|| invalid_parameter("Content is required"))?;
     let mut store = store(state)?;
-    if store.flows.iter().any(|f| f.kind == MODULE && f.name == name) {
+    if store.module_name_taken(&name, None) {
         return Err(duplicate(&format!("A contact flow module named {name:?} already exists")));
     }
     let problems = content_problems_of(&content, state, &store);

@@ -199,6 +199,13 @@ impl FlowStore {
     pub(super) fn name_taken(&self, name: &str, except_id: Option<&str>) -> bool {
         self.flows.iter().any(|f| f.name == name && Some(f.id.as_str()) != except_id)
     }
+
+    /// Whether another module has `name` (a module's name is checked against modules only).
+    pub(super) fn module_name_taken(&self, name: &str, except_id: Option<&str>) -> bool {
+        self.flows
+            .iter()
+            .any(|f| f.kind == super::modules::MODULE && f.name == name && Some(f.id.as_str()) != except_id)
+    }
 }
 
 pub(super) fn now() -> f64 {

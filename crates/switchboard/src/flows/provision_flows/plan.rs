@@ -49,9 +49,17 @@ impl Inventory {
     /// What a bundle flow of `kind` named `name` is on the instance: the flow (or, for a module, the
     /// module) of that name; else the other kind's of that name, which plans as a conflict.
     pub(super) fn existing(&self, kind: &str, name: &str) -> Option<&InstanceFlow> {
-        let (same, other) =
-            if kind == bundle::MODULE { (&self.modules, &self.flows) } else { (&self.flows, &self.modules) };
-        same.get(name).or_else(|| other.get(name))
+        let module = kind == bundle::MODULE;
+        self.of_kind(module).get(name).or_else(|| self.of_kind(!module).get(name))
+    }
+
+    /// The instance's modules, or its flows.
+    fn of_kind(&self, module: bool) -> &BTreeMap<String, InstanceFlow> {
+        if module {
+            &self.modules
+        } else {
+            &self.flows
+        }
     }
 
     /// The instance's flow or module with this ARN (a managed item's).
@@ -411,14 +419,13 @@ fn resolve_placeholder(
         // A flow or a module of the bundle (created first) or of the instance.
         kind @ ("flow" | "module") => {
             let module = kind == "module";
-            let instance = if module { &inventory.modules } else { &inventory.flows };
+            let instance = inventory.of_kind(module);
             match bundle.get(name) {
                 // The bundle's own: by its kind, or Connect would be given a module for a flow.
-                Some(named) if named.module != module => unresolved(format!(
-                    "{name} is a {} of the bundle: {{{{{}:{name}}}}}",
-                    if named.module { "module" } else { "flow" },
-                    if named.module { "module" } else { "flow" }
-                )),
+                Some(named) if named.module != module => {
+                    let its = if named.module { "module" } else { "flow" };
+                    unresolved(format!("{name} is a {its} of the bundle: {{{{{its}:{name}}}}}"))
+                }
                 Some(named) => match instance.get(&named.connect) {
                     Some(existing) => Resolution::Value(existing.arn.clone()),
                     None => Resolution::Pending(named.connect.clone()),
